@@ -1,0 +1,62 @@
+"""Domain errors. Every front door (CLI, web, API, jobs) maps these to its own answer.
+
+Each error names the field (or file/line/column) it is about, so a user sees what to fix.
+The CLI exits 1 for all of them; the API maps them to 400/403/404/409/423.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LmsError(Exception):
+    """A refusal the user can act on: never a bug, never a traceback."""
+
+    kind = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None, value: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.value = value
+
+    def as_dict(self) -> dict[str, Any]:
+        """The shape of one entry of ``errors: [...]`` in ``--json`` output."""
+        return {"field": self.field, "value": self.value, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class ValidationError(LmsError):
+    """Input that breaks a rule (bad e-mail, weak password, unknown role)."""
+
+
+class NotFound(LmsError):
+    kind = "not_found"
+
+
+class Conflict(LmsError):
+    """The request clashes with existing state (duplicate e-mail, course with enrollments)."""
+
+    kind = "conflict"
+
+
+class PermissionDenied(LmsError):
+    kind = "forbidden"
+
+
+class AccountLocked(LmsError):
+    kind = "locked"
+
+
+class AuthenticationFailed(LmsError):
+    kind = "unauthorized"
+
+
+class ErrorList(LmsError):
+    """Several problems found at once (all of a form's fields, not only the first)."""
+
+    def __init__(self, errors: list[LmsError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))

@@ -1,0 +1,76 @@
+"""Users and their one-time tokens (password reset, e-mail verification, invitation)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lms_core.models.base import Base, TimestampMixin, utcnow
+
+
+class Role(StrEnum):
+    admin = "admin"
+    instructor = "instructor"
+    student = "student"
+
+
+class TokenPurpose(StrEnum):
+    password_reset = "password_reset"
+    email_verification = "email_verification"
+    invitation = "invitation"
+
+
+def _in(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        # E-mail is unique case-insensitively: services store it lower-cased and this keeps it so.
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+        CheckConstraint(_in("role", Role), name="role_valid"),
+        CheckConstraint("failed_login_attempts >= 0", name="failed_login_attempts_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    #: argon2id hash; NULL for users who cannot log in (synthetic, invited, purged).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default=Role.student.value)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    email_verified_at: Mapped[datetime | None]
+    failed_login_attempts: Mapped[int] = mapped_column(default=0)
+    #: Set after too many failed logins; logins are refused until then.
+    locked_until: Mapped[datetime | None]
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    bio: Mapped[str | None] = mapped_column(Text)
+    avatar_url: Mapped[str | None] = mapped_column(String(500))
+    #: The key of this user in a student information system (OneRoster ``sourcedId``).
+    external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    last_login_at: Mapped[datetime | None]
+    #: Soft delete: the row stays for the audit trail and enrollments history.
+    deleted_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email} {self.role}>"
+
+
+class OneTimeToken(Base):
+    __tablename__ = "one_time_tokens"
+    __table_args__ = (
+        CheckConstraint(_in("purpose", TokenPurpose), name="purpose_valid"),
+        Index("ix_one_time_tokens_user_purpose", "user_id", "purpose"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(30))
+    #: SHA-256 of the token; the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,36 @@
+"""A page of results with the total, for listings in the CLI, back office and API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from lms_core.errors import ValidationError
+
+T = TypeVar("T")
+MAX_PER_PAGE = 10_000
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def paginate(session: Session, stmt: Select[tuple[T]], *, page: int, per_page: int) -> Page[T]:
+    if page < 1:
+        raise ValidationError("must be 1 or more", field="page", value=page)
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise ValidationError(f"must be between 1 and {MAX_PER_PAGE}", field="per_page", value=per_page)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    items = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique())
+    return Page(items=items, total=total, page=page, per_page=per_page)

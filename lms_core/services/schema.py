@@ -1,0 +1,82 @@
+"""Schema migrations through Alembic's API: upgrade, downgrade, current, check.
+
+lmsctl needs no alembic.ini: the script location is the installed ``migrations`` package,
+and the connection is the one the caller opened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+
+def _config(connection: Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    import migrations
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.downgrade(_config(conn), revision)
+
+
+@dataclass
+class SchemaStatus:
+    current: str | None
+    head: str | None
+    differences: list[str]
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head and not self.differences
+
+
+def differences(engine: Engine) -> list[str]:
+    """What autogenerate would change: the models and the database disagree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from lms_core.models import Base
+
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return [repr(diff) for diff in compare_metadata(context, Base.metadata)]
+
+
+def status(engine: Engine, *, compare: bool = True) -> SchemaStatus:
+    current = current_revision(engine)
+    head = head_revision()
+    diffs = differences(engine) if compare and current == head else []
+    return SchemaStatus(current=current, head=head, differences=diffs)

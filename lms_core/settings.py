@@ -1,0 +1,129 @@
+"""Settings from the environment (prefix ``LMS_``), an optional ``.env`` or ``--config`` file.
+
+Secrets may also come from files (``LMS_SECRET_KEY_FILE``), the way Docker and Kubernetes mount
+them, so they never have to sit in an environment listing. Nothing is read at import: call
+:func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///var/lms.db"
+DEV_SECRET = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in production
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob of the toolkit; the field name is the variable name without ``LMS_``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LMS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Environment = Environment.development
+    debug: bool = False
+    #: SQLAlchemy URL; the embedded default is one SQLite file under ./var/.
+    database_url: str = DEFAULT_DATABASE_URL
+    db_pool_size: int = Field(default=5, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    #: SQLite waits this long for a lock held by another process before giving up.
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    files_dir: Path = Path("var/files")
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    #: A file holding the secret key (Docker/Kubernetes secrets); wins over ``secret_key``.
+    secret_key_file: Path | None = None
+    public_base_url: str = "http://localhost:5000"
+    #: Number of gunicorn workers the web app runs under; SQLite is refused above 1 in production.
+    web_workers: int = Field(default=1, ge=1)
+    #: argon2id cost; tests lower these, production keeps the defaults (RFC 9106 second choice).
+    password_time_cost: int = Field(default=3, ge=1)
+    password_memory_cost: int = Field(default=65536, ge=8)
+    password_parallelism: int = Field(default=4, ge=1)
+    password_min_length: int = Field(default=10, ge=8)
+    #: Failed logins before the account locks, and the first lock's length (doubles each time).
+    lockout_threshold: int = Field(default=5, ge=1)
+    lockout_base_minutes: int = Field(default=1, ge=1)
+    lockout_max_minutes: int = Field(default=24 * 60, ge=1)
+    huey_url: str | None = None
+
+    @model_validator(mode="after")
+    def _read_secret_file(self) -> Settings:
+        if self.secret_key_file is not None:
+            try:
+                text = self.secret_key_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"secret_key_file: cannot read {self.secret_key_file}: {exc}") from exc
+            self.secret_key = SecretStr(text)
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def production_problems(self) -> list[tuple[str, str]]:
+        """What makes these settings unsafe to run in production, as ``(field, message)``.
+
+        Checked for every environment by ``lmsctl doctor`` and enforced when
+        ``environment=production`` by :func:`load_settings`.
+        """
+        problems: list[tuple[str, str]] = []
+        secret = self.secret_key.get_secret_value()
+        if secret == DEV_SECRET or not secret:
+            problems.append(("secret_key", "is missing or the development default"))
+        elif len(secret) < MIN_SECRET_LENGTH:
+            problems.append(("secret_key", f"is shorter than {MIN_SECRET_LENGTH} characters"))
+        elif len(set(secret)) < 10:
+            problems.append(("secret_key", "is too repetitive to be a random key"))
+        if self.debug:
+            problems.append(("debug", "must be off in production"))
+        if self.is_sqlite and self.web_workers > 1:
+            problems.append(
+                ("database_url", "SQLite cannot serve several gunicorn workers; use PostgreSQL")
+            )
+        if self.public_base_url.startswith("http://localhost"):
+            problems.append(("public_base_url", "still points at localhost"))
+        return problems
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; ``problems`` lists ``(field, message)``."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{field}: {msg}" for field, msg in problems))
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from the environment, ``config_file`` (a .env-style file) and overrides.
+
+    In production, unsafe settings raise :class:`SettingsError` instead of starting.
+    """
+    from pydantic import ValidationError
+
+    try:
+        if config_file is not None:
+            if not config_file.is_file():
+                raise SettingsError([("config", f"{config_file} does not exist")])
+            settings = Settings(_env_file=config_file, **overrides)  # type: ignore[call-arg]
+        else:
+            settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(
+            [(".".join(str(p) for p in err["loc"]) or "settings", err["msg"]) for err in exc.errors()]
+        ) from exc
+    if settings.environment is Environment.production:
+        problems = settings.production_problems()
+        if problems:
+            raise SettingsError(problems)
+    return settings

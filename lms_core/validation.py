@@ -1,0 +1,80 @@
+"""Field checks shared by every service and format, each raising an error that names the field."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import TypeVar
+
+from lms_core.errors import ValidationError
+
+E = TypeVar("E", bound=StrEnum)
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_SLUG = 100
+
+
+def normalize_email(value: str, *, field: str = "email") -> str:
+    """A valid address, stripped (also of non-breaking spaces) and lower-cased.
+
+    email-validator does the syntax (and IDN) work; we lower-case the whole address because
+    e-mail is the users' login and must be unique case-insensitively.
+    """
+    from email_validator import EmailNotValidError, validate_email
+
+    cleaned = (value or "").replace("\u00a0", " ").strip()
+    if not cleaned:
+        raise ValidationError("is required", field=field, value=value)
+    try:
+        result = validate_email(cleaned, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise ValidationError(f"is not a valid e-mail address ({exc})", field=field, value=value) from exc
+    return result.normalized.lower()
+
+
+def parse_choice(enum: type[E], value: str, *, field: str) -> E:
+    try:
+        return enum((value or "").strip().lower())
+    except ValueError:
+        choices = ", ".join(e.value for e in enum)
+        raise ValidationError(f"must be one of {choices}", field=field, value=value) from None
+
+
+def check_slug(value: str, *, field: str = "slug") -> str:
+    slug = (value or "").strip()
+    if not slug or len(slug) > MAX_SLUG or not SLUG_RE.match(slug):
+        raise ValidationError(
+            "must be lower-case letters, digits and single dashes (e.g. intro-to-python), "
+            f"at most {MAX_SLUG} characters",
+            field=field,
+            value=value,
+        )
+    return slug
+
+
+def check_text(value: str | None, *, field: str, max_length: int, required: bool = False) -> str | None:
+    if value is None:
+        if required:
+            raise ValidationError("is required", field=field)
+        return None
+    text = value.strip()
+    if required and not text:
+        raise ValidationError("is required", field=field, value=value)
+    if len(text) > max_length:
+        raise ValidationError(f"is longer than {max_length} characters", field=field, value=value)
+    return text
+
+
+def check_non_negative(value: int | None, *, field: str) -> int | None:
+    if value is not None and value < 0:
+        raise ValidationError("must be 0 or more", field=field, value=value)
+    return value
+
+
+def check_url(value: str | None, *, field: str) -> str | None:
+    if value is None or not value.strip():
+        return None
+    url = value.strip()
+    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", url, re.IGNORECASE) or len(url) > 500:
+        raise ValidationError("must be an http(s) URL", field=field, value=value)
+    return url
