@@ -1,0 +1,1 @@
+"""lmsctl: the command line of the LMS toolkit. Thin: parse, call one service, render."""

@@ -1,0 +1,199 @@
+"""lmsctl courses: create, list, show, update, publish, unpublish, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from lmsctl.options import JsonOpt, PageOpt, PerPageOpt, group
+from lmsctl.output import emit_record, emit_rows, reporting, say
+from lmsctl.runtime import runtime
+
+app = group("Create, publish, list and delete courses (named by slug).")
+
+SlugArg = Annotated[str, typer.Argument(help="The course's slug, e.g. intro-to-python.", show_default=False)]
+LIST_COLUMNS = ("slug", "title", "instructor_email", "category", "difficulty_level", "is_published")
+Title = Annotated[str | None, typer.Option("--title", help="Title.")]
+Description = Annotated[str | None, typer.Option("--description", help="Description.")]
+Category = Annotated[str | None, typer.Option("--category", help="Category, e.g. programming.")]
+Difficulty = Annotated[
+    str | None, typer.Option("--difficulty", help="beginner, intermediate or advanced.")
+]
+Thumbnail = Annotated[str | None, typer.Option("--thumbnail-url", help="Image URL.")]
+Duration = Annotated[
+    int | None, typer.Option("--duration", help="Estimated duration in minutes.", min=0)
+]
+ExternalId = Annotated[str | None, typer.Option("--external-id", help="SIS key.")]
+
+
+def _fields(**values: Any) -> dict[str, Any]:
+    return {
+        "title": values["title"], "description": values["description"],
+        "category": values["category"], "difficulty_level": values["difficulty"],
+        "thumbnail_url": values["thumbnail_url"],
+        "estimated_duration_minutes": values["duration"], "external_id": values["external_id"],
+    }
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    slug: SlugArg,
+    title: Annotated[str, typer.Option("--title", help="Title.", show_default=False)],
+    instructor: Annotated[
+        str | None,
+        typer.Option("--instructor", help="Instructor's e-mail (default: yourself with --as)."),
+    ] = None,
+    description: Description = None,
+    category: Category = None,
+    difficulty: Difficulty = None,
+    thumbnail_url: Thumbnail = None,
+    duration: Duration = None,
+    external_id: ExternalId = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create an unpublished course.
+
+    Example: lmsctl courses create intro-to-python --title "Intro to Python" --instructor ada@example.org
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.courses import course_row, create_course
+
+        with rt.unit_of_work() as (session, actor):
+            fields = _fields(title=title, description=description, category=category,
+                             difficulty=difficulty, thumbnail_url=thumbnail_url,
+                             duration=duration, external_id=external_id)
+            row = course_row(create_course(session, actor=actor, slug=slug,
+                                           instructor_email=instructor, **fields))
+    say(f"created course {row['slug']} (unpublished)", as_json=json_out)
+    if json_out:
+        emit_record(row, as_json=True)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    search: Annotated[str | None, typer.Option("--search", "-s", help="Part of slug or title.")] = None,
+    published: Annotated[
+        bool | None, typer.Option("--published/--unpublished", help="Only (un)published.")
+    ] = None,
+    instructor: Annotated[str | None, typer.Option("--instructor", help="Instructor e-mail.")] = None,
+    category: Category = None,
+    page: PageOpt = 1,
+    per_page: PerPageOpt = 50,
+    json_out: JsonOpt = False,
+) -> None:
+    """List the courses you may see, ordered by slug.
+
+    Example: lmsctl courses list --published --json
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.courses import course_row, list_courses
+
+        with rt.unit_of_work() as (session, actor):
+            result = list_courses(session, actor=actor, search=search, published=published,
+                                  instructor_email=instructor, category=category,
+                                  page=page, per_page=per_page)
+            rows = [course_row(c) for c in result.items]
+    emit_rows(rows, LIST_COLUMNS, as_json=json_out,
+              footer=f"page {result.page}/{result.pages}, {result.total} course(s)")
+
+
+@app.command("show")
+def show(ctx: typer.Context, slug: SlugArg, json_out: JsonOpt = False) -> None:
+    """Show a course with its lesson and enrollment counts.
+
+    Example: lmsctl courses show intro-to-python --json
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.permissions import require_course_manager
+        from lms_core.services.courses import course_row, enrollment_count, get_course
+
+        with rt.unit_of_work() as (session, actor):
+            course = get_course(session, slug)
+            if not course.is_published:
+                require_course_manager(actor, course, "see an unpublished course")
+            row = {**course_row(course), "lessons": len(course.lessons),
+                   "enrollments": enrollment_count(session, course.id)}
+    emit_record(row, as_json=json_out)
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    slug: SlugArg,
+    new_slug: Annotated[str | None, typer.Option("--slug", help="New slug.")] = None,
+    title: Title = None,
+    instructor: Annotated[str | None, typer.Option("--instructor", help="New instructor (admins).")] = None,
+    description: Description = None,
+    category: Category = None,
+    difficulty: Difficulty = None,
+    thumbnail_url: Thumbnail = None,
+    duration: Duration = None,
+    external_id: ExternalId = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Change the given fields of a course.
+
+    Example: lmsctl courses update intro-to-python --difficulty intermediate --duration 240
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.courses import course_row, update_course
+
+        with rt.unit_of_work() as (session, actor):
+            fields = {k: v for k, v in _fields(
+                title=title, description=description, category=category, difficulty=difficulty,
+                thumbnail_url=thumbnail_url, duration=duration, external_id=external_id,
+            ).items() if v is not None}
+            row = course_row(update_course(session, actor=actor, slug=slug, new_slug=new_slug,
+                                           instructor_email=instructor, **fields))
+    say(f"updated course {row['slug']}", as_json=json_out)
+    if json_out:
+        emit_record(row, as_json=True)
+
+
+def _toggle(action: str, summary: str) -> None:
+    def command(ctx: typer.Context, slug: SlugArg, json_out: JsonOpt = False) -> None:
+        rt = runtime(ctx)
+        with reporting(as_json=json_out):
+            from lms_core.services import courses as svc
+
+            with rt.unit_of_work() as (session, actor):
+                row = svc.course_row(getattr(svc, f"{action}_course")(session, actor=actor, slug=slug))
+        say(f"{action}ed course {row['slug']}", as_json=json_out)
+        if json_out:
+            emit_record(row, as_json=True)
+
+    command.__doc__ = f"{summary}\n\nExample: lmsctl courses {action} intro-to-python"
+    app.command(action)(command)
+
+
+_toggle("publish", "Publish a course (it needs at least one lesson).")
+_toggle("unpublish", "Unpublish a course: learners can no longer enroll.")
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    slug: SlugArg,
+    force: Annotated[bool, typer.Option("--force", help="Delete its enrollments too.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete a course and its lessons; refused while it has enrollments unless --force.
+
+    Example: lmsctl courses delete old-course --force
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.courses import delete_course
+
+        with rt.unit_of_work() as (session, actor):
+            delete_course(session, actor=actor, slug=slug, force=force)
+    say(f"deleted course {slug}", as_json=json_out)
+    if json_out:
+        emit_record({"slug": slug, "deleted": True}, as_json=True)

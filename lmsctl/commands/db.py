@@ -1,0 +1,101 @@
+"""lmsctl db: upgrade, downgrade, current, check."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lmsctl.options import JsonOpt, group
+from lmsctl.output import emit_record, fail, reporting, say
+from lmsctl.runtime import runtime
+
+app = group("Schema migrations (Alembic): upgrade, downgrade, current, check.")
+
+
+@app.command("upgrade")
+def upgrade(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    json_out: JsonOpt = False,
+) -> None:
+    """Migrate the database up to a revision (default: the newest).
+
+    Example: lmsctl --database postgresql://postgres@127.0.0.1/lms db upgrade
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services import schema
+
+        engine = rt.get_engine()
+        before = schema.current_revision(engine)
+        schema.upgrade(engine, revision)
+        after = schema.current_revision(engine)
+    say(f"database at {after} (was {before or 'empty'})", as_json=json_out)
+    if json_out:
+        emit_record({"before": before, "current": after}, as_json=True)
+
+
+@app.command("downgrade")
+def downgrade(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="Target revision, -1 for one step, or base.", show_default=False)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Migrate the database down (this can drop tables and their data).
+
+    Example: lmsctl db downgrade -1 --yes
+    """
+    if not yes:
+        typer.confirm(f"Downgrade the database to {revision}? Data in removed tables is lost.", abort=True)
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services import schema
+
+        engine = rt.get_engine()
+        before = schema.current_revision(engine)
+        schema.downgrade(engine, revision)
+        after = schema.current_revision(engine)
+    say(f"database at {after or 'base'} (was {before})", as_json=json_out)
+    if json_out:
+        emit_record({"before": before, "current": after}, as_json=True)
+
+
+@app.command("current")
+def current(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Show the database's revision and the newest one the code knows.
+
+    Example: lmsctl db current --json
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services import schema
+
+        status = schema.status(rt.get_engine(), compare=False)
+    emit_record({"current": status.current, "head": status.head,
+                 "up_to_date": status.current == status.head}, as_json=json_out)
+
+
+@app.command("check")
+def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Exit 1 unless the database is at the newest revision and matches the models.
+
+    Example: lmsctl db check && echo schema ok
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services import schema
+
+        status = schema.status(rt.get_engine())
+    if status.up_to_date:
+        say(f"schema up to date at {status.head}", as_json=json_out)
+        if json_out:
+            emit_record({"current": status.current, "head": status.head, "differences": []}, as_json=True)
+        return
+    errors = []
+    if status.current != status.head:
+        errors.append({"field": "revision", "value": status.current,
+                       "message": f"database at {status.current or 'empty'}, code expects {status.head}: run lmsctl db upgrade"})
+    errors += [{"field": "schema", "value": None, "message": diff} for diff in status.differences]
+    fail(errors, as_json=json_out)

@@ -1,0 +1,134 @@
+"""lmsctl enrollments: enroll, drop, list, complete-lesson, review."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lmsctl.options import JsonOpt, PageOpt, PerPageOpt, group
+from lmsctl.output import emit_record, emit_rows, reporting, say
+from lmsctl.runtime import runtime
+
+app = group("Enroll learners, drop them, record lesson progress, review courses.")
+
+EmailArg = Annotated[str, typer.Argument(help="The learner's e-mail.", show_default=False)]
+CourseArg = Annotated[str, typer.Argument(help="The course's slug.", show_default=False)]
+LIST_COLUMNS = ("user_email", "course_slug", "status", "progress_percentage", "enrolled_at", "completed_at", "rating")
+
+
+@app.command("enroll")
+def enroll(ctx: typer.Context, email: EmailArg, course: CourseArg, json_out: JsonOpt = False) -> None:
+    """Enroll a learner in a course; again changes nothing; a dropped learner is re-enrolled.
+
+    Example: lmsctl enrollments enroll student@example.org intro-to-python
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.enrollments import enroll as enroll_service
+        from lms_core.services.enrollments import enrollment_row
+
+        with rt.unit_of_work() as (session, actor):
+            result = enroll_service(session, actor=actor, email=email, course_slug=course)
+            row = enrollment_row(result.enrollment)
+    messages = {"created": "enrolled", "reenrolled": "re-enrolled", "unchanged": "already enrolled:"}
+    say(f"{messages[result.outcome]} {row['user_email']} in {row['course_slug']}", as_json=json_out)
+    if json_out:
+        emit_record({**row, "outcome": result.outcome}, as_json=True)
+
+
+@app.command("drop")
+def drop(ctx: typer.Context, email: EmailArg, course: CourseArg, json_out: JsonOpt = False) -> None:
+    """Drop a learner from a course (progress is kept for a later re-enroll).
+
+    Example: lmsctl enrollments drop student@example.org intro-to-python
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.enrollments import drop as drop_service
+        from lms_core.services.enrollments import enrollment_row
+
+        with rt.unit_of_work() as (session, actor):
+            row = enrollment_row(drop_service(session, actor=actor, email=email, course_slug=course))
+    say(f"dropped {row['user_email']} from {row['course_slug']}", as_json=json_out)
+    if json_out:
+        emit_record(row, as_json=True)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    course: Annotated[str | None, typer.Option("--course", help="Only this course (slug).")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Only this learner (e-mail).")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="active, completed or dropped.")] = None,
+    page: PageOpt = 1,
+    per_page: PerPageOpt = 50,
+    json_out: JsonOpt = False,
+) -> None:
+    """List enrollments you may see.
+
+    Example: lmsctl enrollments list --course intro-to-python --status active --json
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.enrollments import enrollment_row, list_enrollments
+
+        with rt.unit_of_work() as (session, actor):
+            result = list_enrollments(session, actor=actor, course_slug=course, email=user,
+                                      status=status, page=page, per_page=per_page)
+            rows = [enrollment_row(e) for e in result.items]
+    emit_rows(rows, LIST_COLUMNS, as_json=json_out,
+              footer=f"page {result.page}/{result.pages}, {result.total} enrollment(s)")
+
+
+@app.command("complete-lesson")
+def complete_lesson(
+    ctx: typer.Context,
+    email: EmailArg,
+    course: CourseArg,
+    lesson: Annotated[str, typer.Argument(help="The lesson's slug.", show_default=False)],
+    json_out: JsonOpt = False,
+) -> None:
+    """Mark a lesson complete for a learner; recomputes progress and detects course completion.
+
+    Example: lmsctl enrollments complete-lesson student@example.org intro-to-python variables
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.enrollments import complete_lesson as complete_service
+        from lms_core.services.enrollments import enrollment_row
+
+        with rt.unit_of_work() as (session, actor):
+            enrollment, finished = complete_service(session, actor=actor, email=email,
+                                                    course_slug=course, lesson_slug=lesson)
+            row = enrollment_row(enrollment)
+    say(f"{row['user_email']}: {row['course_slug']} at {row['progress_percentage']:g}%"
+        + (" - course completed" if finished else ""), as_json=json_out)
+    if json_out:
+        emit_record({**row, "course_completed_now": finished}, as_json=True)
+
+
+@app.command("review")
+def review(
+    ctx: typer.Context,
+    email: EmailArg,
+    course: CourseArg,
+    rating: Annotated[int, typer.Option("--rating", help="1 to 5.", show_default=False)],
+    text: Annotated[str | None, typer.Option("--text", help="The review.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Rate (1-5) and review a course the learner is enrolled in.
+
+    Example: lmsctl --as student@example.org enrollments review student@example.org intro-to-python --rating 5 --text "Clear"
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.enrollments import enrollment_row
+        from lms_core.services.enrollments import review as review_service
+
+        with rt.unit_of_work() as (session, actor):
+            row = enrollment_row(review_service(session, actor=actor, email=email,
+                                                course_slug=course, rating=rating, text=text))
+    say(f"{row['user_email']} rated {row['course_slug']} {row['rating']}/5", as_json=json_out)
+    if json_out:
+        emit_record(row, as_json=True)

@@ -1,0 +1,153 @@
+"""lmsctl lessons: add, list, update, delete, reorder."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from lmsctl.options import JsonOpt, group
+from lmsctl.output import emit_record, emit_rows, reporting, say
+from lmsctl.runtime import runtime
+
+app = group("Add, update, reorder and delete the lessons of a course.")
+
+CourseArg = Annotated[str, typer.Argument(help="The course's slug.", show_default=False)]
+LessonArg = Annotated[str, typer.Argument(help="The lesson's slug.", show_default=False)]
+LIST_COLUMNS = ("order_index", "slug", "title", "lesson_type", "duration_minutes", "is_required", "is_preview")
+Content = Annotated[str | None, typer.Option("--content", help="Text or HTML of the lesson.")]
+Duration = Annotated[int | None, typer.Option("--duration", help="Minutes.", min=0)]
+VideoUrl = Annotated[str | None, typer.Option("--video-url", help="Video URL.")]
+Preview = Annotated[bool | None, typer.Option("--preview/--no-preview", help="Visible before enrolling.")]
+Required = Annotated[
+    bool | None, typer.Option("--required/--optional", help="Counts toward completion.")
+]
+
+
+def _fields(content: str | None, duration: int | None, video_url: str | None,
+            preview: bool | None, required: bool | None) -> dict[str, Any]:
+    values = {"content": content, "duration_minutes": duration, "video_url": video_url,
+              "is_preview": preview, "is_required": required}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    course: CourseArg,
+    slug: LessonArg,
+    title: Annotated[str, typer.Option("--title", help="Title.", show_default=False)],
+    lesson_type: Annotated[str, typer.Option("--type", help="video, text, quiz or assignment.")] = "text",
+    position: Annotated[int | None, typer.Option("--position", help="1-based place; default last.", min=1)] = None,
+    content: Content = None,
+    duration: Duration = None,
+    video_url: VideoUrl = None,
+    preview: Preview = None,
+    required: Required = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a lesson at the end of a course (or at --position).
+
+    Example: lmsctl lessons add intro-to-python variables --title "Variables" --type text --duration 15
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.lessons import add_lesson, lesson_row
+
+        with rt.unit_of_work() as (session, actor):
+            row = lesson_row(add_lesson(
+                session, actor=actor, course_slug=course, slug=slug, title=title,
+                lesson_type=lesson_type, position=position,
+                **_fields(content, duration, video_url, preview, required),
+            ))
+    say(f"added lesson {row['slug']} to {course} at position {row['order_index']}", as_json=json_out)
+    if json_out:
+        emit_record(row, as_json=True)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, course: CourseArg, json_out: JsonOpt = False) -> None:
+    """List a course's lessons in order.
+
+    Example: lmsctl lessons list intro-to-python --json
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.lessons import lesson_row, list_lessons
+
+        with rt.unit_of_work() as (session, actor):
+            rows = [lesson_row(lesson) for lesson in list_lessons(session, actor=actor, course_slug=course)]
+    emit_rows(rows, LIST_COLUMNS, as_json=json_out, title=course)
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    course: CourseArg,
+    slug: LessonArg,
+    new_slug: Annotated[str | None, typer.Option("--slug", help="New slug.")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="New title.")] = None,
+    lesson_type: Annotated[str | None, typer.Option("--type", help="video, text, quiz or assignment.")] = None,
+    content: Content = None,
+    duration: Duration = None,
+    video_url: VideoUrl = None,
+    preview: Preview = None,
+    required: Required = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Change the given fields of a lesson.
+
+    Example: lmsctl lessons update intro-to-python variables --optional --duration 20
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.lessons import lesson_row, update_lesson
+
+        fields = _fields(content, duration, video_url, preview, required)
+        if title is not None:
+            fields["title"] = title
+        if lesson_type is not None:
+            fields["lesson_type"] = lesson_type
+        with rt.unit_of_work() as (session, actor):
+            row = lesson_row(update_lesson(session, actor=actor, course_slug=course, slug=slug,
+                                           new_slug=new_slug, **fields))
+    say(f"updated lesson {row['slug']} of {course}", as_json=json_out)
+    if json_out:
+        emit_record(row, as_json=True)
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, course: CourseArg, slug: LessonArg, json_out: JsonOpt = False) -> None:
+    """Delete a lesson; the ones after it move up, progress is recomputed.
+
+    Example: lmsctl lessons delete intro-to-python variables
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.lessons import delete_lesson
+
+        with rt.unit_of_work() as (session, actor):
+            delete_lesson(session, actor=actor, course_slug=course, slug=slug)
+    say(f"deleted lesson {slug} of {course}", as_json=json_out)
+    if json_out:
+        emit_record({"course_slug": course, "slug": slug, "deleted": True}, as_json=True)
+
+
+@app.command("reorder")
+def reorder(
+    ctx: typer.Context,
+    course: CourseArg,
+    slugs: Annotated[list[str], typer.Argument(help="Every lesson slug, in the new order.", show_default=False)],
+    json_out: JsonOpt = False,
+) -> None:
+    """Put a course's lessons in a new order (name every lesson once).
+
+    Example: lmsctl lessons reorder intro-to-python setup variables loops functions
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.lessons import lesson_row, reorder_lessons
+
+        with rt.unit_of_work() as (session, actor):
+            rows = [lesson_row(x) for x in reorder_lessons(session, actor=actor, course_slug=course, slugs=slugs)]
+    emit_rows(rows, LIST_COLUMNS, as_json=json_out, title=course)

@@ -1,0 +1,256 @@
+"""lmsctl users: create, list, show, update, set-role, deactivate, reactivate, reset-password,
+unlock, delete."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from lmsctl.options import (
+    JsonOpt, PageOpt, PasswordFileOpt, PasswordStdinOpt, PerPageOpt, group, read_password,
+)
+from lmsctl.output import emit_record, emit_rows, reporting, say
+from lmsctl.runtime import runtime
+
+if TYPE_CHECKING:
+    from lms_core.models import User
+
+app = group("Create, list, update, lock out and delete users (named by e-mail).")
+
+EmailArg = Annotated[str, typer.Argument(help="The user's e-mail.", show_default=False)]
+LIST_COLUMNS = ("email", "full_name", "role", "is_active", "external_id", "last_login_at")
+
+
+def _row(user: User) -> dict[str, Any]:
+    from lms_core.services.audit import snapshot
+    from lms_core.services.users import USER_FIELDS
+
+    return snapshot(user, USER_FIELDS)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    email: EmailArg,
+    name: Annotated[str, typer.Option("--name", help="Full name.", show_default=False)],
+    role: Annotated[str, typer.Option("--role", help="admin, instructor or student.")] = "student",
+    external_id: Annotated[str | None, typer.Option("--external-id", help="SIS key.")] = None,
+    update_existing: Annotated[
+        bool, typer.Option("--update-existing", help="Update name/role/password if the user exists.")
+    ] = False,
+    prompt_password: Annotated[
+        bool, typer.Option("--prompt-password", help="Ask for the password interactively.")
+    ] = False,
+    password_stdin: PasswordStdinOpt = False,
+    password_file: PasswordFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a user; without a password the user cannot log in until one is set.
+
+    Example: lmsctl users create ada@example.org --name "Ada Lovelace" --role instructor --password-stdin < pw.txt
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.users import create_user
+
+        password = read_password(stdin=password_stdin, file=password_file, prompt=prompt_password)
+        with rt.unit_of_work() as (session, actor):
+            user, created = create_user(
+                session, actor=actor, email=email, full_name=name, role=role,
+                external_id=external_id, password=password,
+                hasher=rt.hasher() if password is not None else None,
+                update_existing=update_existing,
+            )
+            row = _row(user)
+    say(f"{'created' if created else 'updated'} {row['role']} {row['email']}"
+        + ("" if password is not None or not created else " (no password: cannot log in yet)"),
+        as_json=json_out)
+    if json_out:
+        emit_record({**row, "created": created}, as_json=True)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    search: Annotated[str | None, typer.Option("--search", "-s", help="Part of e-mail or name.")] = None,
+    role: Annotated[str | None, typer.Option("--role", help="Only this role.")] = None,
+    active: Annotated[bool | None, typer.Option("--active/--inactive", help="Only active or inactive.")] = None,
+    deleted: Annotated[bool, typer.Option("--deleted", help="Include soft-deleted users.")] = False,
+    page: PageOpt = 1,
+    per_page: PerPageOpt = 50,
+    json_out: JsonOpt = False,
+) -> None:
+    """List users, ordered by e-mail.
+
+    Example: lmsctl users list --role student --search smith --json
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.users import list_users
+
+        with rt.unit_of_work() as (session, actor):
+            result = list_users(session, actor=actor, search=search, role=role, active=active,
+                                include_deleted=deleted, page=page, per_page=per_page)
+            rows = [_row(u) for u in result.items]
+    emit_rows(rows, LIST_COLUMNS, as_json=json_out,
+              footer=f"page {result.page}/{result.pages}, {result.total} user(s)")
+
+
+@app.command("show")
+def show(ctx: typer.Context, email: EmailArg, json_out: JsonOpt = False) -> None:
+    """Show one user (never the password hash).
+
+    Example: lmsctl users show ada@example.org --json
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.users import show_user
+
+        with rt.unit_of_work() as (session, actor):
+            row = _row(show_user(session, actor=actor, email=email))
+    emit_record(row, as_json=json_out)
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    email: EmailArg,
+    new_email: Annotated[str | None, typer.Option("--email", help="New e-mail.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="New full name.")] = None,
+    bio: Annotated[str | None, typer.Option("--bio")] = None,
+    avatar_url: Annotated[str | None, typer.Option("--avatar-url")] = None,
+    external_id: Annotated[str | None, typer.Option("--external-id")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Change a user's profile fields (only those given).
+
+    Example: lmsctl users update ada@example.org --name "Ada King" --bio "Countess"
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.users import update_user
+
+        with rt.unit_of_work() as (session, actor):
+            row = _row(update_user(session, actor=actor, email=email, new_email=new_email,
+                                   full_name=name, bio=bio, avatar_url=avatar_url,
+                                   external_id=external_id))
+    say(f"updated {row['email']}", as_json=json_out)
+    if json_out:
+        emit_record(row, as_json=True)
+
+
+def _simple(action: str, summary: str, done: str) -> None:
+    """Register a command that takes only an e-mail and calls one service."""
+
+    def command(ctx: typer.Context, email: EmailArg, json_out: JsonOpt = False) -> None:
+        rt = runtime(ctx)
+        with reporting(as_json=json_out):
+            from lms_core.services import users as svc
+
+            service = getattr(svc, f"{action}_user")
+            with rt.unit_of_work() as (session, actor):
+                row = _row(service(session, actor=actor, email=email))
+        say(f"{done} {row['email']}", as_json=json_out)
+        if json_out:
+            emit_record(row, as_json=True)
+
+    command.__doc__ = f"{summary}\n\nExample: lmsctl users {action} ada@example.org"
+    app.command(action)(command)
+
+
+_simple("deactivate", "Deactivate a user: they can no longer log in.", "deactivated")
+_simple("reactivate", "Reactivate a deactivated or soft-deleted user.", "reactivated")
+_simple("unlock", "Clear a lockout after failed logins.", "unlocked")
+
+
+@app.command("set-role")
+def set_role(
+    ctx: typer.Context,
+    email: EmailArg,
+    role: Annotated[str, typer.Argument(help="admin, instructor or student.", show_default=False)],
+    json_out: JsonOpt = False,
+) -> None:
+    """Give a user another role (the last active admin keeps theirs).
+
+    Example: lmsctl users set-role ada@example.org instructor
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.users import set_role as set_role_service
+
+        with rt.unit_of_work() as (session, actor):
+            row = _row(set_role_service(session, actor=actor, email=email, role=role))
+    say(f"{row['email']} is now {row['role']}", as_json=json_out)
+    if json_out:
+        emit_record(row, as_json=True)
+
+
+@app.command("reset-password")
+def reset_password(
+    ctx: typer.Context,
+    email: EmailArg,
+    password_stdin: PasswordStdinOpt = False,
+    password_file: PasswordFileOpt = None,
+    token: Annotated[
+        bool, typer.Option("--token", help="Instead, print a one-time reset token (valid 2 hours).")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Set a new password (prompted, from stdin or a file) and clear any lockout.
+
+    Example: lmsctl users reset-password ada@example.org --password-file /run/secrets/pw
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.models import TokenPurpose
+        from lms_core.services.tokens import issue_token
+        from lms_core.services.users import get_user, set_password
+
+        if token:
+            with rt.unit_of_work() as (session, actor):
+                user = get_user(session, email)
+                if not (actor.is_admin or actor.is_user(user.id)):
+                    from lms_core.errors import PermissionDenied
+
+                    raise PermissionDenied("only an administrator or the user may ask for a reset token")
+                raw = issue_token(session, actor=actor, user=user, purpose=TokenPurpose.password_reset)
+            if json_out:
+                emit_record({"email": user.email, "token": raw}, as_json=True)
+            else:
+                say(f"reset token for {user.email} (valid 2 hours, works once): {raw}")
+            return
+        password = read_password(stdin=password_stdin, file=password_file, prompt=True)
+        with rt.unit_of_work() as (session, actor):
+            row = _row(set_password(session, actor=actor, email=email, password=password or "",
+                                    hasher=rt.hasher()))
+    say(f"password set for {row['email']}", as_json=json_out)
+    if json_out:
+        emit_record(row, as_json=True)
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    email: EmailArg,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Also anonymise all personal data, for good.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Soft-delete a user (reversible with reactivate); --purge anonymises them irreversibly.
+
+    Example: lmsctl users delete old.student@example.org --purge --yes
+    """
+    if purge and not yes:
+        typer.confirm(f"Purge {email}? Their personal data cannot be recovered.", abort=True)
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.users import delete_user
+
+        with rt.unit_of_work() as (session, actor):
+            row = _row(delete_user(session, actor=actor, email=email, purge=purge))
+    say(f"{'purged' if purge else 'deleted'} {email}", as_json=json_out)
+    if json_out:
+        emit_record(row, as_json=True)

@@ -1,0 +1,40 @@
+"""A command group that imports each sub-command's module only when it is run.
+
+``lmsctl --help`` then loads Typer and the command modules (which import nothing heavy at
+top level), never SQLAlchemy models, settings, Flask or fpdf2.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+from typer.core import TyperGroup
+
+#: name -> (module holding a Typer ``app``, one-line help shown by ``lmsctl --help``).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("lmsctl.commands.init", "Create the database, migrate it, create the first admin."),
+    "doctor": ("lmsctl.commands.doctor", "Check settings, database, migrations and files dir."),
+    "db": ("lmsctl.commands.db", "Schema migrations: upgrade, downgrade, current, check."),
+    "users": ("lmsctl.commands.users", "Create, list, update, lock out and delete users."),
+    "courses": ("lmsctl.commands.courses", "Create, publish, list and delete courses."),
+    "lessons": ("lmsctl.commands.lessons", "Add, update, reorder and delete a course's lessons."),
+    "enrollments": ("lmsctl.commands.enrollments", "Enroll, drop, record progress, review."),
+    "demo": ("lmsctl.commands.demo", "Demo data: a small seeded school, or synthetic data at scale."),
+}
+
+
+class LazyGroup(TyperGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        import typer.main
+
+        module = importlib.import_module(COMMANDS[cmd_name][0])
+        command = typer.main.get_command(module.app)
+        command.name = cmd_name
+        command.short_help = COMMANDS[cmd_name][1]
+        return command

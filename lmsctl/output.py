@@ -1,0 +1,132 @@
+"""Rendering: Rich tables for people, one JSON document for scripts, errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, NoReturn
+
+import typer
+
+
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, default=_default, ensure_ascii=False, indent=2) + "\n")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, Decimal | float):
+        return f"{value:g}"
+    text = str(value)
+    if _ISO_DATETIME.match(text):  # rows carry JSON-ready ISO strings; people want minutes
+        return text[:10] + " " + text[11:16]
+    return text
+
+
+def emit_rows(
+    rows: list[dict[str, Any]], columns: Sequence[str], *, as_json: bool, title: str | None = None,
+    footer: str | None = None,
+) -> None:
+    """A table of ``columns`` (all keys go to JSON, which scripts read)."""
+    if as_json:
+        print_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    console = Console()
+    console.print(table)
+    if footer:
+        console.print(footer, style="dim")
+
+
+def emit_record(row: dict[str, Any], *, as_json: bool, title: str | None = None) -> None:
+    if as_json:
+        print_json(row)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in row.items():
+        table.add_row(key, _cell(value))
+    Console().print(table)
+
+
+def say(message: str, *, as_json: bool = False) -> None:
+    """A human message: on stdout normally, on stderr when stdout carries JSON."""
+    if as_json:
+        typer.echo(message, err=True)
+    else:
+        typer.echo(message)
+
+
+def fail(errors: list[dict[str, Any]], *, as_json: bool, code: int = 1) -> NoReturn:
+    """Report problems and exit: one line each on stderr, or ``{"errors": [...]}`` as JSON."""
+    if as_json:
+        print_json({"errors": errors})
+    else:
+        for error in errors:
+            where = error.get("field") or error.get("file")
+            typer.echo(f"error: {where}: {error['message']}" if where else f"error: {error['message']}",
+                       err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def reporting(*, as_json: bool) -> Iterator[None]:
+    """Turn known failures into a clean message and exit code 1; never a traceback."""
+    from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+
+    from lms_core.errors import ErrorList, LmsError
+    from lms_core.settings import SettingsError
+
+    try:
+        yield
+    except ErrorList as exc:
+        fail([e.as_dict() for e in exc.errors], as_json=as_json)
+    except LmsError as exc:
+        fail([exc.as_dict()], as_json=as_json)
+    except SettingsError as exc:
+        fail([{"field": f, "value": None, "message": m} for f, m in exc.problems], as_json=as_json)
+    except IntegrityError as exc:
+        fail([{"field": None, "value": None,
+               "message": f"the database refused the change: {exc.orig}"}], as_json=as_json)
+    except (OperationalError, ProgrammingError) as exc:
+        text = str(exc.orig)
+        hint = ""
+        if "no such table" in text or "does not exist" in text:
+            hint = " (is the database initialised? run: lmsctl init)"
+        fail([{"field": "database_url", "value": None,
+               "message": f"database error: {text.strip().splitlines()[0]}{hint}"}], as_json=as_json)
+    except DBAPIError as exc:
+        fail([{"field": "database_url", "value": None,
+               "message": f"database error: {str(exc.orig).strip()}"}], as_json=as_json)

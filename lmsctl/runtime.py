@@ -1,0 +1,99 @@
+"""What a command needs at run time, built lazily from the global options.
+
+Tests hand in a ``Runtime`` with ready settings and a session factory bound to their
+rolled-back transaction; everything else builds its own from settings.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from lms_core.actor import Actor
+    from lms_core.db import SessionFactory
+    from lms_core.security import PasswordHasher
+    from lms_core.settings import Settings
+
+
+@dataclass
+class Runtime:
+    database_url: str | None = None
+    actor_email: str | None = None
+    config: Path | None = None
+    settings: Settings | None = None
+    session_factory: SessionFactory | None = None
+    engine: Engine | None = None
+    _hasher: PasswordHasher | None = field(default=None, repr=False)
+
+    def get_settings(self) -> Settings:
+        if self.settings is None:
+            from lms_core.settings import load_settings
+
+            overrides: dict[str, Any] = {}
+            if self.database_url:
+                overrides["database_url"] = self.database_url
+            self.settings = load_settings(self.config, **overrides)
+        return self.settings
+
+    def get_engine(self) -> Engine:
+        if self.engine is None:
+            from lms_core.db import make_engine
+
+            self.engine = make_engine(self.get_settings())
+        return self.engine
+
+    def get_session_factory(self) -> SessionFactory:
+        if self.session_factory is None:
+            from lms_core.db import make_session_factory
+
+            self.session_factory = make_session_factory(self.get_engine())
+        return self.session_factory
+
+    def hasher(self) -> PasswordHasher:
+        if self._hasher is None:
+            from lms_core.security import PasswordHasher
+
+            self._hasher = PasswordHasher.from_settings(self.get_settings())
+        return self._hasher
+
+    def resolve_actor(self, session: Session) -> Actor:
+        """``--as EMAIL`` acts as that user with that user's rights; else the OS operator, as admin."""
+        from lms_core.actor import Actor
+        from lms_core.errors import NotFound, PermissionDenied
+        from lms_core.services.users import find_user
+
+        if not self.actor_email:
+            return Actor.operator(getpass.getuser())
+        user = find_user(session, self.actor_email)
+        if user is None:
+            raise NotFound(f"no user with e-mail {self.actor_email} to act as", field="as",
+                           value=self.actor_email)
+        if not user.is_active:
+            raise PermissionDenied(f"{user.email} is deactivated and cannot act", field="as",
+                                   value=self.actor_email)
+        return Actor.for_user(user)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[tuple[Session, Actor]]:
+        """One transaction for the whole command, with the resolved actor."""
+        from lms_core.db import unit_of_work
+
+        with unit_of_work(self.get_session_factory()) as session:
+            yield session, self.resolve_actor(session)
+
+
+def runtime(ctx: typer.Context) -> Runtime:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Runtime):
+        root.obj = Runtime()
+    return root.obj
