@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -26,7 +26,8 @@ class Page(Generic[T]):
         return max(1, -(-self.total // self.per_page))
 
 
-def paginate(session: Session, stmt: Select[tuple[T]], *, page: int, per_page: int) -> Page[T]:
+def paginate(session: Session, stmt: Select[Any], *, page: int, per_page: int) -> Page[Any]:
+    """One page of an entity query (``Select`` of one ORM entity) and the total count."""
     if page < 1:
         raise ValidationError("must be 1 or more", field="page", value=page)
     if not 1 <= per_page <= MAX_PER_PAGE:

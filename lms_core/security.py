@@ -52,7 +52,8 @@ class PasswordHasher:
             problems.append("must mix letters with digits or symbols")
         if password.lower() in COMMON_PASSWORDS:
             problems.append("is one of the most common passwords")
-        if email and email.split("@")[0].lower() in password.lower():
+        name = (email or "").replace("\u00a0", " ").strip().split("@")[0].lower()
+        if name and name in password.lower():
             problems.append("must not contain the e-mail name")
         if problems:
             raise ValidationError("password " + " and ".join(problems), field="password")

@@ -115,7 +115,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         if config_file is not None:
             if not config_file.is_file():
                 raise SettingsError([("config", f"{config_file} does not exist")])
-            settings = Settings(_env_file=config_file, **overrides)  # type: ignore[call-arg]
+            settings = Settings(_env_file=config_file, **overrides)
         else:
             settings = Settings(**overrides)
     except ValidationError as exc:

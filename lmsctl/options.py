@@ -27,10 +27,17 @@ def read_password(*, stdin: bool, file: Path | None, prompt: bool) -> str | None
     if stdin:
         return sys.stdin.readline().rstrip("\r\n")
     if file is not None:
-        lines = file.read_text(encoding="utf-8").splitlines()
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            from lms_core.errors import ValidationError
+
+            raise ValidationError(f"cannot read {file}: {exc}", field="password_file",
+                                  value=str(file)) from exc
         return lines[0] if lines else ""
     if prompt:
-        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+        # On stderr, like every message for people: stdout may carry --json.
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True))
     return None
 
 

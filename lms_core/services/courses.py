@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
@@ -210,7 +210,7 @@ def list_courses(
     """Courses the actor may see: admins all, instructors published and their own, students published."""
     stmt = select(Course).order_by(Course.slug)
     if not actor.is_admin:
-        visible = Course.is_published.is_(True)
+        visible: ColumnElement[bool] = Course.is_published.is_(True)
         if actor.user_id is not None and actor.role is Role.instructor:
             visible = or_(visible, Course.instructor_id == actor.user_id)
         stmt = stmt.where(visible)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
 from lms_core.errors import Conflict, ErrorList, LmsError, NotFound, PermissionDenied, ValidationError
-from lms_core.models import AuditEntry, OneTimeToken, Role, User, utcnow
+from lms_core.models import AuditEntry, Enrollment, OneTimeToken, Role, User, utcnow
 from lms_core.pagination import Page, paginate
 from lms_core.permissions import require_admin
 from lms_core.security import PasswordHasher
@@ -88,6 +88,8 @@ def create_user(
                 f"a user with e-mail {values['email']} already exists{state}",
                 field="email", value=email,
             )
+        if values["role"] is not Role.admin:
+            _guard_last_admin(session, existing, "remove the admin role")
         before = audit.snapshot(existing, _AUDITED)
         existing.full_name = values["full_name"]
         existing.role = values["role"].value
@@ -235,8 +237,16 @@ def set_password(
     user = get_user(session, email)
     _require_self_or_admin(actor, user, "reset this password")
     hasher.check_strength(password, email=user.email)
+    before = audit.snapshot(user, _AUDITED)
     user.password_hash = hasher.hash(password)
-    return _change(session, actor, user, "user.reset_password", failed_login_attempts=0, locked_until=None)
+    user.failed_login_attempts = 0
+    user.locked_until = None
+    session.flush()
+    # Always audited: the hash is not in the snapshot, so the change alone would leave no trace.
+    after = audit.changed(before, audit.snapshot(user, _AUDITED))
+    audit.record(session, actor, "user.reset_password", user, before=before,
+                 after={"password_changed": True, **after})
+    return user
 
 
 def unlock_user(session: Session, *, actor: Actor, email: str) -> User:
@@ -268,6 +278,15 @@ def delete_user(session: Session, *, actor: Actor, email: str, purge: bool = Fal
     session.execute(
         update(AuditEntry).where(AuditEntry.actor_id == user.id).values(actor_label=anonymous)
     )
+    # Enrollment entries name the learner by e-mail: rewrite it there too.
+    enrollment_ids = select(Enrollment.id).where(Enrollment.student_id == user.id)
+    for entry in session.scalars(select(AuditEntry).where(
+        AuditEntry.entity_type == Enrollment.__tablename__, AuditEntry.entity_id.in_(enrollment_ids)
+    )):
+        for side in ("before", "after"):
+            data = getattr(entry, side)
+            if data and data.get("user_email") == user.email:
+                setattr(entry, side, {**data, "user_email": anonymous})
     user.password_hash = None
     _change(
         session, actor, user, "user.purge",

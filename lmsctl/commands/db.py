@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -11,6 +13,18 @@ from lmsctl.output import emit_record, fail, reporting, say
 from lmsctl.runtime import runtime
 
 app = group("Schema migrations (Alembic): upgrade, downgrade, current, check.")
+
+
+@contextmanager
+def _revision_refused(revision: str, *, as_json: bool) -> Iterator[None]:
+    """An unknown or unreachable target revision: a message naming it, not Alembic's traceback."""
+    from alembic.script.revision import RevisionError
+    from alembic.util.exc import CommandError
+
+    try:
+        yield
+    except (CommandError, RevisionError) as exc:
+        fail([{"field": "revision", "value": revision, "message": str(exc)}], as_json=as_json)
 
 
 @app.command("upgrade")
@@ -29,14 +43,16 @@ def upgrade(
 
         engine = rt.get_engine()
         before = schema.current_revision(engine)
-        schema.upgrade(engine, revision)
+        with _revision_refused(revision, as_json=json_out):
+            schema.upgrade(engine, revision)
         after = schema.current_revision(engine)
     say(f"database at {after} (was {before or 'empty'})", as_json=json_out)
     if json_out:
         emit_record({"before": before, "current": after}, as_json=True)
 
 
-@app.command("downgrade")
+# ignore_unknown_options: a relative revision such as -1 is the argument, not an unknown option.
+@app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def downgrade(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="Target revision, -1 for one step, or base.", show_default=False)],
@@ -48,14 +64,16 @@ def downgrade(
     Example: lmsctl db downgrade -1 --yes
     """
     if not yes:
-        typer.confirm(f"Downgrade the database to {revision}? Data in removed tables is lost.", abort=True)
+        typer.confirm(f"Downgrade the database to {revision}? Data in removed tables is lost.",
+                      abort=True, err=True)
     rt = runtime(ctx)
     with reporting(as_json=json_out):
         from lms_core.services import schema
 
         engine = rt.get_engine()
         before = schema.current_revision(engine)
-        schema.downgrade(engine, revision)
+        with _revision_refused(revision, as_json=json_out):
+            schema.downgrade(engine, revision)
         after = schema.current_revision(engine)
     say(f"database at {after or 'base'} (was {before})", as_json=json_out)
     if json_out:

@@ -55,12 +55,13 @@ def generate(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
+        from rich.console import Console
         from rich.progress import Progress
 
         from lms_core.services.demo import generate as generate_service
 
         started = time.perf_counter()
-        with Progress(transient=True, disable=json_out) as bar:
+        with Progress(transient=True, disable=json_out, console=Console(stderr=True)) as bar:
             total = users + courses + courses * 5 + enrollments + max(1, courses // 20)
             task = bar.add_task("generating", total=total)
 

@@ -36,5 +36,8 @@ def doctor(
         print_json({"ok": ok, "checks": rows})
     else:
         emit_rows(rows, ("check", "ok", "detail"), as_json=False)
+        for check in checks:
+            if not check.ok:
+                typer.echo(f"error: {check.name}: {check.detail}", err=True)
     if not ok:
         raise typer.Exit(1)

@@ -34,7 +34,13 @@ def init(
         from lms_core.services.users import create_user, find_user
 
         settings = rt.get_settings()
-        settings.files_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            settings.files_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            from lms_core.errors import ValidationError
+
+            raise ValidationError(f"cannot create {settings.files_dir}: {exc.strerror or exc}",
+                                  field="files_dir", value=str(settings.files_dir)) from exc
         engine = rt.get_engine()
         before = schema.current_revision(engine)
         schema.upgrade(engine)
@@ -48,6 +54,12 @@ def init(
                     user, _ = create_user(session, actor=actor, email=admin_email, full_name=admin_name,
                                           role="admin", password=password, hasher=rt.hasher())
                     admin = {"email": user.email, "created": True}
+                elif existing.role != "admin":
+                    from lms_core.errors import Conflict
+
+                    raise Conflict(f"{existing.email} exists as a {existing.role}, not an admin "
+                                   f"(promote with: lmsctl users set-role {existing.email} admin)",
+                                   field="admin_email", value=admin_email)
                 else:
                     admin = {"email": existing.email, "created": False}
     say(f"database {safe_url(settings.database_url)} at {after} (was {before or 'empty'})", as_json=json_out)

@@ -244,7 +244,8 @@ def delete(
     Example: lmsctl users delete old.student@example.org --purge --yes
     """
     if purge and not yes:
-        typer.confirm(f"Purge {email}? Their personal data cannot be recovered.", abort=True)
+        typer.confirm(f"Purge {email}? Their personal data cannot be recovered.", abort=True,
+                      err=True)
     rt = runtime(ctx)
     with reporting(as_json=json_out):
         from lms_core.services.users import delete_user

@@ -1,0 +1,104 @@
+"""``create_app(settings)``: the back office, built from settings and nothing at import.
+
+Wires the secret key, CSRF on every form (Flask-WTF), Flask-Login, Flask-Admin behind a
+secure index view, and the probes an orchestrator polls: ``/healthz`` (the process answers)
+and ``/readyz`` (the database answers too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Blueprint, Flask, current_app, jsonify
+from flask.typing import ResponseReturnValue
+from flask_admin import Admin
+from flask_wtf import CSRFProtect
+from sqlalchemy import Engine
+
+from lms_core.db import SessionFactory, make_engine, make_session_factory
+from lms_core.settings import Settings
+
+EXTENSION = "lms"
+
+
+@dataclass
+class AppState:
+    """What the app built from settings, in ``app.extensions["lms"]``."""
+
+    settings: Settings
+    session_factory: SessionFactory
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of ``settings.database_url``; built on first use (no connection yet)."""
+        if self._engine is None:
+            self._engine = make_engine(self.settings)
+        return self._engine
+
+    def dispose(self) -> None:
+        """Close the pooled connections of the engine, if one was built."""
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+def state() -> AppState:
+    app_state: AppState = current_app.extensions[EXTENSION]
+    return app_state
+
+
+probes = Blueprint("probes", __name__)
+
+
+@probes.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """Liveness: the process serves requests; touches nothing else."""
+    return jsonify(status="ok")
+
+
+@probes.get("/readyz")
+def readyz() -> ResponseReturnValue:
+    """Readiness: 200 when the database answers, 503 otherwise (the error goes to the log)."""
+    from lms_core.services.health import safe_url, wait_for_database
+
+    engine = state().engine
+    error = wait_for_database(engine, 0)
+    if error is None:
+        return jsonify(status="ok", checks={"database": "ok"})
+    current_app.logger.warning("readyz: %s unreachable: %s", safe_url(str(engine.url)), error)
+    return jsonify(status="unavailable", checks={"database": "unreachable"}), 503
+
+
+def create_app(
+    settings: Settings | None = None, *, session_factory: SessionFactory | None = None
+) -> Flask:
+    """Build the back office; ``session_factory`` replaces the one built from settings (tests)."""
+    from admin_ui.auth import init_login
+    from admin_ui.views import SecureIndexView
+
+    if settings is None:
+        from lms_core.settings import load_settings
+
+        settings = load_settings()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key.get_secret_value(),
+        DEBUG=settings.debug,
+        WTF_CSRF_ENABLED=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        REMEMBER_COOKIE_HTTPONLY=True,
+    )
+    if session_factory is None:
+        engine = make_engine(settings)
+        app_state = AppState(settings, make_session_factory(engine), _engine=engine)
+    else:
+        app_state = AppState(settings, session_factory)
+    app.extensions[EXTENSION] = app_state
+
+    CSRFProtect(app)
+    init_login(app, app_state.session_factory)
+    Admin(app, name="LMS back office", index_view=SecureIndexView(url="/admin"))
+    app.register_blueprint(probes)
+    return app

@@ -1,0 +1,144 @@
+"""Health checks behind ``lmsctl doctor``: settings, database, migrations, files folder."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import text
+
+from lms_core.db import make_engine
+from lms_core.services import health, schema
+from lms_core.settings import Environment
+
+UNREACHABLE = "postgresql+psycopg2://postgres:s3cret@127.0.0.1:1/x"
+
+
+@pytest.fixture
+def files_settings(settings, tmp_path):
+    return settings.model_copy(update={"files_dir": tmp_path / "files"})
+
+
+@pytest.fixture
+def scratch_engine(settings, scratch_url):
+    engine = make_engine(settings, url=scratch_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def unreachable_engine(settings):
+    engine = make_engine(settings, url=UNREACHABLE)
+    yield engine
+    engine.dispose()
+
+
+def by_name(checks):
+    return {c.name: c for c in checks}
+
+
+@pytest.mark.scratch
+def test_all_checks_pass_on_a_migrated_database(files_settings, scratch_engine):
+    schema.upgrade(scratch_engine)
+    checks = health.run_checks(files_settings, scratch_engine)
+    assert [c.name for c in checks] == ["settings", "database", "migrations", "files_dir"]
+    assert all(c.ok for c in checks), checks
+    found = by_name(checks)
+    assert found["migrations"].detail == f"at head {schema.head_revision()}"
+    assert "reachable" in found["database"].detail
+    assert (files_settings.files_dir).is_dir()
+    assert list(files_settings.files_dir.iterdir()) == []  # the probe file is removed
+
+
+def test_settings_check_notes_what_is_not_production_ready(files_settings, unreachable_engine):
+    settings_check = by_name(health.run_checks(files_settings, unreachable_engine))["settings"]
+    assert settings_check.ok
+    assert settings_check.detail.startswith(
+        "environment development (not production-ready: secret_key"
+    )
+
+
+def test_unsafe_production_settings_fail_the_settings_check(files_settings, unreachable_engine):
+    prod = files_settings.model_copy(update={"environment": Environment.production, "debug": True})
+    settings_check = by_name(health.run_checks(prod, unreachable_engine))["settings"]
+    assert not settings_check.ok
+    assert "debug must be off in production" in settings_check.detail
+
+
+@pytest.mark.scratch
+def test_an_empty_database_fails_the_migrations_check(files_settings, scratch_engine):
+    found = by_name(health.run_checks(files_settings, scratch_engine))
+    assert found["database"].ok
+    assert not found["migrations"].ok
+    assert found["migrations"].detail == "database is empty: run lmsctl init"
+
+
+@pytest.mark.scratch
+def test_a_drifted_schema_fails_the_migrations_check(files_settings, scratch_engine):
+    schema.upgrade(scratch_engine)
+    with scratch_engine.begin() as conn:
+        conn.execute(text("CREATE TABLE stray (id INTEGER PRIMARY KEY)"))
+    migrations = by_name(health.run_checks(files_settings, scratch_engine))["migrations"]
+    assert not migrations.ok
+    assert "schema differs from the models: 1 difference(s)" in migrations.detail
+
+
+@pytest.mark.scratch
+def test_an_old_revision_fails_the_migrations_check(files_settings, scratch_engine):
+    schema.upgrade(scratch_engine)
+    with scratch_engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'abc123'"))
+    migrations = by_name(health.run_checks(files_settings, scratch_engine))["migrations"]
+    assert not migrations.ok
+    assert (
+        migrations.detail
+        == f"at abc123, code expects {schema.head_revision()}: run lmsctl db upgrade"
+    )
+
+
+def test_an_unreachable_database_is_reported_without_waiting(files_settings, unreachable_engine):
+    started = time.monotonic()
+    checks = health.run_checks(files_settings, unreachable_engine, wait_seconds=0)
+    assert time.monotonic() - started < 5
+    assert [c.name for c in checks] == ["settings", "database", "files_dir"]
+    database = by_name(checks)["database"]
+    assert not database.ok
+    assert "unreachable" in database.detail
+    assert "127.0.0.1:1" in database.detail
+    assert "s3cret" not in database.detail
+    assert by_name(checks)["files_dir"].ok
+
+
+def test_wait_for_database_retries_until_the_deadline(unreachable_engine):
+    started = time.monotonic()
+    error = health.wait_for_database(unreachable_engine, 0.4, interval=0.1)
+    elapsed = time.monotonic() - started
+    assert error
+    assert "\n" not in error
+    assert 0.4 <= elapsed < 5
+
+
+def test_wait_for_a_reachable_database_returns_none(engine):
+    assert health.wait_for_database(engine, 0) is None
+
+
+def test_a_files_dir_that_cannot_be_created_fails(settings, tmp_path, unreachable_engine):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    bad = settings.model_copy(update={"files_dir": blocker / "files"})
+    files = by_name(health.run_checks(bad, unreachable_engine))["files_dir"]
+    assert not files.ok
+    assert f"{blocker / 'files'} is not writable" in files.detail
+
+
+def test_a_files_dir_that_is_a_file_fails(settings, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    check = health.check_files_dir(settings.model_copy(update={"files_dir": blocker}))
+    assert (check.name, check.ok) == ("files_dir", False)
+    assert "is not writable" in check.detail
+
+
+def test_safe_url_hides_the_password():
+    assert health.safe_url(UNREACHABLE) == "postgresql+psycopg2://postgres:***@127.0.0.1:1/x"
+    assert health.safe_url("sqlite:///var/lms.db") == "sqlite:///var/lms.db"
