@@ -68,8 +68,11 @@ def with_python_flags(command: list[str], flags: Sequence[str]) -> list[str]:
 
 def clean_env(tmp: Path) -> dict[str, str]:
     """The caller's environment without LMS_* settings, files kept inside ``tmp``."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("LMS_") and k != "PYTHONPROFILEIMPORTTIME"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LMS_") and k != "PYTHONPROFILEIMPORTTIME"
+    }
     env["LMS_FILES_DIR"] = str(tmp / "files")
     return env
 
@@ -102,8 +105,14 @@ def importtime_report(
     label: str, argv: list[str], *, env: dict[str, str], cwd: Path, top: int = 15
 ) -> str:
     """The heaviest imports of one run of ``argv``: per top-level package, and per module."""
-    proc = subprocess.run(with_python_flags(argv, ["-X", "importtime"]), env=env, cwd=cwd,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        with_python_flags(argv, ["-X", "importtime"]),
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     rows: list[tuple[int, int, int, str]] = []  # (self us, cumulative us, depth, module)
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
@@ -115,8 +124,10 @@ def importtime_report(
     for self_us, _, _, module in rows:
         by_package[module.split(".")[0]] += self_us
     total_ms = sum(by_package.values()) / 1000
-    lines = [f"  import time of `{label}`: {total_ms:.0f} ms in {len(rows)} modules",
-             "  by top-level package (self time summed):"]
+    lines = [
+        f"  import time of `{label}`: {total_ms:.0f} ms in {len(rows)} modules",
+        "  by top-level package (self time summed):",
+    ]
     for package, us in sorted(by_package.items(), key=lambda kv: -kv[1])[:top]:
         lines.append(f"    {us / 1000:8.1f} ms  {package}")
     lines.append("  heaviest first- and second-level imports (cumulative):")
@@ -135,10 +146,14 @@ def target(name: str, value: float, goal: float, *, lower_is_better: bool) -> st
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="few repetitions (CI smoke test)")
-    parser.add_argument("--reps", type=int, default=None,
-                        help="repetitions per command (default 15, quick 3)")
-    parser.add_argument("--importtime", action="store_true",
-                        help="always print the import-time breakdown, not only on a miss")
+    parser.add_argument(
+        "--reps", type=int, default=None, help="repetitions per command (default 15, quick 3)"
+    )
+    parser.add_argument(
+        "--importtime",
+        action="store_true",
+        help="always print the import-time breakdown, not only on a miss",
+    )
     args = parser.parse_args(argv)
     reps = args.reps or (3 if args.quick else 15)
 
@@ -159,15 +174,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             Case("users_list", list_argv),
         ]
         print(f"lmsctl: {' '.join(lmsctl)}")
-        print(f"python: {sys.version.split()[0]}, {os.cpu_count()} cpu(s), {reps} repetitions "
-              f"per command (medians){' [quick]' if args.quick else ''}")
+        print(
+            f"python: {sys.version.split()[0]}, {os.cpu_count()} cpu(s), {reps} repetitions "
+            f"per command (medians){' [quick]' if args.quick else ''}"
+        )
         times = measure(cases, reps, env=env, cwd=tmp)
         med = {name: statistics.median(values) for name, values in times.items()}
-        labels = {"baseline": f'python -c "{BASELINE_CODE}"', "help": "lmsctl --help",
-                  "users_list": "lmsctl users list --json (empty SQLite)"}
+        labels = {
+            "baseline": f'python -c "{BASELINE_CODE}"',
+            "help": "lmsctl --help",
+            "users_list": "lmsctl users list --json (empty SQLite)",
+        }
         for name, values in times.items():
-            print(f"  {labels[name]:<42} median {med[name] * 1000:7.1f} ms  "
-                  f"(min {min(values) * 1000:.1f}, max {max(values) * 1000:.1f})")
+            print(
+                f"  {labels[name]:<42} median {med[name] * 1000:7.1f} ms  "
+                f"(min {min(values) * 1000:.1f}, max {max(values) * 1000:.1f})"
+            )
         help_ratio = med["help"] / med["baseline"]
         list_ratio = med["users_list"] / med["baseline"]
         print(f"  ratio --help / baseline:      {help_ratio:.2f}")

@@ -94,8 +94,9 @@ class Backend:
     tmp: Path
 
     def settings(self, url: str) -> Settings:
-        return Settings(database_url=url, files_dir=self.tmp / "files",
-                        environment=Environment.development)
+        return Settings(
+            database_url=url, files_dir=self.tmp / "files", environment=Environment.development
+        )
 
     @contextmanager
     def migrated(self) -> Iterator[tuple[Settings, Engine]]:
@@ -162,9 +163,16 @@ def run_generate(backend: Backend, sizes: Sizes) -> GenerateRun:
 
         started = last[0] = time.perf_counter()
         with unit_of_work(factory) as session:
-            report = generate(session, actor=Actor.system("bench"), settings=settings,
-                              n_users=sizes.users, n_courses=sizes.courses,
-                              n_enrollments=sizes.enrollments, progress=tick, seed_value=42)
+            report = generate(
+                session,
+                actor=Actor.system("bench"),
+                settings=settings,
+                n_users=sizes.users,
+                n_courses=sizes.courses,
+                n_enrollments=sizes.enrollments,
+                progress=tick,
+                seed_value=42,
+            )
         seconds = time.perf_counter() - started
         phases["audit entry + commit"] = [1, seconds - (last[0] - started)]
 
@@ -174,9 +182,11 @@ def run_generate(backend: Backend, sizes: Sizes) -> GenerateRun:
         if users != sizes.users + report.instructors or enrollments != sizes.enrollments:
             raise RuntimeError(
                 f"generate wrote {users} users and {enrollments} enrollments, "
-                f"expected {sizes.users + report.instructors} and {sizes.enrollments}")
-    rows = (report.users + report.instructors + report.courses + report.lessons
-            + report.enrollments + 1)
+                f"expected {sizes.users + report.instructors} and {sizes.enrollments}"
+            )
+    rows = (
+        report.users + report.instructors + report.courses + report.lessons + report.enrollments + 1
+    )
     return GenerateRun(seconds, rows, {k: (int(v[0]), v[1]) for k, v in phases.items()})
 
 
@@ -184,12 +194,16 @@ def user_rows(n: int, *, sqlite: bool) -> list[tuple[Any, ...]]:
     now: Any = datetime.now(UTC)
     if sqlite:  # what SQLAlchemy binds for a UTC timestamp on SQLite: naive ISO text
         now = now.replace(tzinfo=None).isoformat(sep=" ")
-    return [(f"baseline-{i:07d}@example.invalid", f"Baseline Learner {i}", "student", True, 0,
-             now, now) for i in range(n)]
+    return [
+        (f"baseline-{i:07d}@example.invalid", f"Baseline Learner {i}", "student", True, 0, now, now)
+        for i in range(n)
+    ]
 
 
-INSERT_USERS = ("INSERT INTO users (email, full_name, role, is_active, failed_login_attempts, "
-                "created_at, updated_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})")
+INSERT_USERS = (
+    "INSERT INTO users (email, full_name, role, is_active, failed_login_attempts, "
+    "created_at, updated_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"
+)
 
 
 def run_baseline(backend: Backend, n: int, *, method: str = "executemany") -> float:
@@ -204,8 +218,9 @@ def run_baseline(backend: Backend, n: int, *, method: str = "executemany") -> fl
             if method == "execute_values":
                 from psycopg2.extras import execute_values
 
-                execute_values(cursor, INSERT_USERS.split(" VALUES")[0] + " VALUES %s", rows,
-                               page_size=1000)
+                execute_values(
+                    cursor, INSERT_USERS.split(" VALUES")[0] + " VALUES %s", rows, page_size=1000
+                )
             else:
                 cursor.executemany(INSERT_USERS.format(p="?" if sqlite else "%s"), rows)
             raw.commit()
@@ -237,9 +252,11 @@ def target(name: str, value: float, goal: float, *, lower_is_better: bool) -> st
 
 def bench_backend(backend: Backend, sizes: Sizes, repeat: int) -> list[str]:
     """Print the figures for one backend; return its target lines."""
-    print(f"\n== {backend.label}: {sizes.users:,} users, {sizes.courses:,} courses, "
-          f"{sizes.courses * 5:,} lessons, {sizes.enrollments:,} enrollments; "
-          f"{repeat} run(s) each, medians")
+    print(
+        f"\n== {backend.label}: {sizes.users:,} users, {sizes.courses:,} courses, "
+        f"{sizes.courses * 5:,} lessons, {sizes.enrollments:,} enrollments; "
+        f"{repeat} run(s) each, medians"
+    )
     gens: list[GenerateRun] = []
     bases: list[float] = []
     for _ in range(repeat):  # alternate, so load on the machine hits both alike
@@ -250,13 +267,17 @@ def bench_backend(backend: Backend, sizes: Sizes, repeat: int) -> list[str]:
     base_rate = sizes.users / base_seconds
     ratio = gen.rate / base_rate
 
-    print(f"  generate (service, unit of work):  {gen.seconds:7.2f} s  {gen.rows:>9,} rows  "
-          f"{gen.rate:>10,.0f} rows/s")
+    print(
+        f"  generate (service, unit of work):  {gen.seconds:7.2f} s  {gen.rows:>9,} rows  "
+        f"{gen.rate:>10,.0f} rows/s"
+    )
     for what, (rows, seconds) in gen.phases.items():
         rate = f"{rows / seconds:>10,.0f} rows/s" if rows > 1 and seconds > 0 else ""
         print(f"    {what:<31} {seconds:7.2f} s  {rows:>9,} rows  {rate}")
-    print(f"  baseline (raw executemany, users): {base_seconds:7.2f} s  {sizes.users:>9,} rows  "
-          f"{base_rate:>10,.0f} rows/s")
+    print(
+        f"  baseline (raw executemany, users): {base_seconds:7.2f} s  {sizes.users:>9,} rows  "
+        f"{base_rate:>10,.0f} rows/s"
+    )
     users_phase = gen.phases.get("users")
     if users_phase:
         users_rate = users_phase[0] / users_phase[1]
@@ -264,15 +285,21 @@ def bench_backend(backend: Backend, sizes: Sizes, repeat: int) -> list[str]:
     print(f"  ratio (generate rows/s / baseline rows/s): {ratio:.2f}")
     if backend.label == "postgresql":
         ev = run_baseline(backend, sizes.users, method="execute_values")
-        print(f"  for information, psycopg2 execute_values: {ev:7.2f} s  "
-              f"{sizes.users / ev:>10,.0f} rows/s (generate / that: "
-              f"{gen.rate / (sizes.users / ev):.2f})")
+        print(
+            f"  for information, psycopg2 execute_values: {ev:7.2f} s  "
+            f"{sizes.users / ev:>10,.0f} rows/s (generate / that: "
+            f"{gen.rate / (sizes.users / ev):.2f})"
+        )
 
     suffix = "" if backend.label == "sqlite" else "_pg"
     goal = SECONDS_PER_100K_USERS * sizes.users / 100_000
     return [
-        target(f"generate_{size_name(sizes.users)}_users_seconds{suffix}", gen.seconds, goal,
-               lower_is_better=True),
+        target(
+            f"generate_{size_name(sizes.users)}_users_seconds{suffix}",
+            gen.seconds,
+            goal,
+            lower_is_better=True,
+        ),
         target(f"generate_vs_executemany_ratio{suffix}", ratio, RATIO_GOAL, lower_is_better=False),
     ]
 
@@ -280,28 +307,42 @@ def bench_backend(backend: Backend, sizes: Sizes, repeat: int) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="5,000 users (CI smoke test)")
-    parser.add_argument("--users", type=int, default=None,
-                        help="learners to generate (default 100,000; quick 5,000)")
-    parser.add_argument("--repeat", type=int, default=None,
-                        help="runs of each side, medians reported (default 1; quick 3)")
-    parser.add_argument("--pg", metavar="URL", default=None,
-                        help="also on this PostgreSQL server, e.g. "
-                             "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=None,
+        help="learners to generate (default 100,000; quick 5,000)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        help="runs of each side, medians reported (default 1; quick 3)",
+    )
+    parser.add_argument(
+        "--pg",
+        metavar="URL",
+        default=None,
+        help="also on this PostgreSQL server, e.g. "
+        "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
+    )
     args = parser.parse_args(argv)
     if args.users is not None and args.users < 1:
         parser.error("--users must be at least 1")
     sizes = Sizes.for_users(args.users or (5_000 if args.quick else 100_000))
     repeat = args.repeat or (3 if args.quick else 1)
 
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpu(s)"
-          f"{', quick' if args.quick else ''}")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cpu(s){', quick' if args.quick else ''}"
+    )
     lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="lms-bench-generate-") as tmp_name:
         tmp = Path(tmp_name)
         lines += bench_backend(Backend("sqlite", sqlite_databases(tmp), tmp), sizes, repeat)
         if args.pg:
-            lines += bench_backend(Backend("postgresql", postgres_databases(args.pg), tmp),
-                                   sizes, repeat)
+            lines += bench_backend(
+                Backend("postgresql", postgres_databases(args.pg), tmp), sizes, repeat
+            )
     print()
     for line in lines:
         print(line)

@@ -43,7 +43,12 @@ class Conflict(LmsError):
 
 
 class PermissionDenied(LmsError):
+    """The actor may not do this; the field is ``as``, the identity the command acted with."""
+
     kind = "forbidden"
+
+    def __init__(self, message: str, *, field: str | None = "as", value: Any = None) -> None:
+        super().__init__(message, field=field, value=value)
 
 
 class AccountLocked(LmsError):

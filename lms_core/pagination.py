@@ -31,7 +31,9 @@ def paginate(session: Session, stmt: Select[Any], *, page: int, per_page: int) -
     if page < 1:
         raise ValidationError("must be 1 or more", field="page", value=page)
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise ValidationError(f"must be between 1 and {MAX_PER_PAGE}", field="per_page", value=per_page)
+        raise ValidationError(
+            f"must be between 1 and {MAX_PER_PAGE}", field="per_page", value=per_page
+        )
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     items = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique())
     return Page(items=items, total=total, page=page, per_page=per_page)

@@ -63,7 +63,9 @@ class Settings(BaseSettings):
             try:
                 text = self.secret_key_file.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ValueError(f"secret_key_file: cannot read {self.secret_key_file}: {exc}") from exc
+                raise ValueError(
+                    f"secret_key_file: cannot read {self.secret_key_file}: {exc}"
+                ) from exc
             self.secret_key = SecretStr(text)
         return self
 
@@ -120,7 +122,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             settings = Settings(**overrides)
     except ValidationError as exc:
         raise SettingsError(
-            [(".".join(str(p) for p in err["loc"]) or "settings", err["msg"]) for err in exc.errors()]
+            [
+                (".".join(str(p) for p in err["loc"]) or "settings", err["msg"])
+                for err in exc.errors()
+            ]
         ) from exc
     if settings.environment is Environment.production:
         problems = settings.production_problems()

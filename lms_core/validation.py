@@ -28,7 +28,9 @@ def normalize_email(value: str, *, field: str = "email") -> str:
     try:
         result = validate_email(cleaned, check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
-        raise ValidationError(f"is not a valid e-mail address ({exc})", field=field, value=value) from exc
+        raise ValidationError(
+            f"is not a valid e-mail address ({exc})", field=field, value=value
+        ) from exc
     return result.normalized.lower()
 
 
@@ -52,7 +54,9 @@ def check_slug(value: str, *, field: str = "slug") -> str:
     return slug
 
 
-def check_text(value: str | None, *, field: str, max_length: int, required: bool = False) -> str | None:
+def check_text(
+    value: str | None, *, field: str, max_length: int, required: bool = False
+) -> str | None:
     if value is None:
         if required:
             raise ValidationError("is required", field=field)

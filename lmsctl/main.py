@@ -29,14 +29,22 @@ def main(
     ctx: typer.Context,
     database: Annotated[
         str | None,
-        typer.Option("--database", envvar="LMS_DATABASE_URL", show_envvar=True,
-                     help="SQLAlchemy URL of the database (default: sqlite:///var/lms.db)."),
+        typer.Option(
+            "--database",
+            envvar="LMS_DATABASE_URL",
+            show_envvar=True,
+            help="SQLAlchemy URL of the database (default: sqlite:///var/lms.db).",
+        ),
     ] = None,
     as_: Annotated[
         str | None,
-        typer.Option("--as", envvar="LMS_ACTOR", show_envvar=True,
-                     help="Act as this user (e-mail), with that user's rights. "
-                          "Default: the OS user, as administrator."),
+        typer.Option(
+            "--as",
+            envvar="LMS_ACTOR",
+            show_envvar=True,
+            help="Act as this user (e-mail), with that user's rights. "
+            "Default: the OS user, as administrator.",
+        ),
     ] = None,
     config: Annotated[
         Path | None,

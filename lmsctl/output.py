@@ -13,7 +13,6 @@ from typing import Any, NoReturn
 
 import typer
 
-
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
@@ -45,7 +44,11 @@ def _cell(value: Any) -> str:
 
 
 def emit_rows(
-    rows: list[dict[str, Any]], columns: Sequence[str], *, as_json: bool, title: str | None = None,
+    rows: list[dict[str, Any]],
+    columns: Sequence[str],
+    *,
+    as_json: bool,
+    title: str | None = None,
     footer: str | None = None,
 ) -> None:
     """A table of ``columns`` (all keys go to JSON, which scripts read)."""
@@ -96,8 +99,10 @@ def fail(errors: list[dict[str, Any]], *, as_json: bool, code: int = 1) -> NoRet
     else:
         for error in errors:
             where = error.get("field") or error.get("file")
-            typer.echo(f"error: {where}: {error['message']}" if where else f"error: {error['message']}",
-                       err=True)
+            typer.echo(
+                f"error: {where}: {error['message']}" if where else f"error: {error['message']}",
+                err=True,
+            )
     raise typer.Exit(code)
 
 
@@ -118,15 +123,39 @@ def reporting(*, as_json: bool) -> Iterator[None]:
     except SettingsError as exc:
         fail([{"field": f, "value": None, "message": m} for f, m in exc.problems], as_json=as_json)
     except IntegrityError as exc:
-        fail([{"field": None, "value": None,
-               "message": f"the database refused the change: {exc.orig}"}], as_json=as_json)
+        fail(
+            [
+                {
+                    "field": None,
+                    "value": None,
+                    "message": f"the database refused the change: {exc.orig}",
+                }
+            ],
+            as_json=as_json,
+        )
     except (OperationalError, ProgrammingError) as exc:
         text = str(exc.orig)
         hint = ""
         if "no such table" in text or "does not exist" in text:
             hint = " (is the database initialised? run: lmsctl init)"
-        fail([{"field": "database_url", "value": None,
-               "message": f"database error: {text.strip().splitlines()[0]}{hint}"}], as_json=as_json)
+        fail(
+            [
+                {
+                    "field": "database_url",
+                    "value": None,
+                    "message": f"database error: {text.strip().splitlines()[0]}{hint}",
+                }
+            ],
+            as_json=as_json,
+        )
     except DBAPIError as exc:
-        fail([{"field": "database_url", "value": None,
-               "message": f"database error: {str(exc.orig).strip()}"}], as_json=as_json)
+        fail(
+            [
+                {
+                    "field": "database_url",
+                    "value": None,
+                    "message": f"database error: {str(exc.orig).strip()}",
+                }
+            ],
+            as_json=as_json,
+        )

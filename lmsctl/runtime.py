@@ -76,11 +76,15 @@ class Runtime:
             return Actor.operator(getpass.getuser())
         user = find_user(session, self.actor_email)
         if user is None:
-            raise NotFound(f"no user with e-mail {self.actor_email} to act as", field="as",
-                           value=self.actor_email)
+            raise NotFound(
+                f"no user with e-mail {self.actor_email} to act as",
+                field="as",
+                value=self.actor_email,
+            )
         if not user.is_active:
-            raise PermissionDenied(f"{user.email} is deactivated and cannot act", field="as",
-                                   value=self.actor_email)
+            raise PermissionDenied(
+                f"{user.email} is deactivated and cannot act", field="as", value=self.actor_email
+            )
         return Actor.for_user(user)
 
     @contextmanager

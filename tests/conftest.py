@@ -70,8 +70,9 @@ def _create_database_if_missing(url: str) -> None:
     parsed = make_url(url)
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                              {"n": parsed.database}).first()
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}
+        ).first()
         if not exists:
             conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
     admin.dispose()
@@ -85,8 +86,12 @@ def is_postgres(db_url: str) -> bool:
 def cheap_settings(url: str, files_dir: Path, **extra: Any) -> Settings:
     """Settings for tests: argon2id with the cheapest parameters, files in a temp folder."""
     return Settings(
-        database_url=url, files_dir=files_dir, password_time_cost=1, password_memory_cost=8,
-        password_parallelism=1, **extra,
+        database_url=url,
+        files_dir=files_dir,
+        password_time_cost=1,
+        password_memory_cost=8,
+        password_parallelism=1,
+        **extra,
     )
 
 
@@ -97,6 +102,7 @@ def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 def _savepoint_ready(engine: Engine) -> Engine:
     if engine.dialect.name == "sqlite":
+
         @event.listens_for(engine, "connect")
         def _no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None
@@ -117,7 +123,9 @@ def reset_schema(engine: Engine) -> None:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
         else:
-            for (name,) in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'")).all():
+            for (name,) in conn.execute(
+                text("SELECT name FROM sqlite_master WHERE type='table'")
+            ).all():
                 conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
     schema.upgrade(engine)
 
@@ -142,7 +150,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
 @pytest.fixture
 def session_factory(connection: Connection) -> Callable[[], Session]:
     def factory() -> Session:
-        return Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        return Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
 
     return factory
 

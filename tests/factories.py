@@ -21,23 +21,46 @@ class Factories:
         self.hasher = hasher
         self.actor = actor
 
-    def user(self, role: str = "student", *, email: str | None = None, name: str | None = None,
-             password: str | None = PASSWORD, **extra: object) -> User:
+    def user(
+        self,
+        role: str = "student",
+        *,
+        email: str | None = None,
+        name: str | None = None,
+        password: str | None = PASSWORD,
+        **extra: object,
+    ) -> User:
         n = next(_seq)
         user, _ = users.create_user(
-            self.session, actor=self.actor, email=email or f"{role}{n}@test.example",
-            full_name=name or f"{role.title()} {n}", role=role, password=password,
-            hasher=self.hasher if password else None, **extra,  # type: ignore[arg-type]
+            self.session,
+            actor=self.actor,
+            email=email or f"{role}{n}@test.example",
+            full_name=name or f"{role.title()} {n}",
+            role=role,
+            password=password,
+            hasher=self.hasher if password else None,
+            **extra,  # type: ignore[arg-type]
         )
         return user
 
-    def course(self, *, slug: str | None = None, instructor: User | None = None, lessons: int = 0,
-               published: bool = False, **extra: object) -> Course:
+    def course(
+        self,
+        *,
+        slug: str | None = None,
+        instructor: User | None = None,
+        lessons: int = 0,
+        published: bool = False,
+        **extra: object,
+    ) -> Course:
         n = next(_seq)
         instructor = instructor or self.user("instructor")
         course = courses.create_course(
-            self.session, actor=self.actor, slug=slug or f"course-{n}", title=f"Course {n}",
-            instructor_email=instructor.email, **extra,  # type: ignore[arg-type]
+            self.session,
+            actor=self.actor,
+            slug=slug or f"course-{n}",
+            title=f"Course {n}",
+            instructor_email=instructor.email,
+            **extra,  # type: ignore[arg-type]
         )
         for i in range(1, lessons + 1):
             self.lesson(course, slug=f"lesson-{i}")
@@ -47,11 +70,18 @@ class Factories:
         return course
 
     def lesson(self, course: Course, *, slug: str, **extra: object):  # type: ignore[no-untyped-def]
-        return lessons.add_lesson(self.session, actor=self.actor, course_slug=course.slug, slug=slug,
-                                  title=slug.replace("-", " ").title(), **extra)  # type: ignore[arg-type]
+        return lessons.add_lesson(
+            self.session,
+            actor=self.actor,
+            course_slug=course.slug,
+            slug=slug,
+            title=slug.replace("-", " ").title(),
+            **extra,
+        )  # type: ignore[arg-type]
 
     def enroll(self, student: User | None = None, course: Course | None = None) -> Enrollment:
         student = student or self.user("student")
         course = course or self.course(lessons=2, published=True)
-        return enrollments.enroll(self.session, actor=self.actor, email=student.email,
-                                  course_slug=course.slug).enrollment
+        return enrollments.enroll(
+            self.session, actor=self.actor, email=student.email, course_slug=course.slug
+        ).enrollment

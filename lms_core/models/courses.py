@@ -38,9 +38,13 @@ class Course(TimestampMixin, Base):
     title: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
-    instructor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    instructor_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
     category: Mapped[str | None] = mapped_column(String(100))
-    difficulty_level: Mapped[str] = mapped_column(String(20), default=DifficultyLevel.beginner.value)
+    difficulty_level: Mapped[str] = mapped_column(
+        String(20), default=DifficultyLevel.beginner.value
+    )
     thumbnail_url: Mapped[str | None] = mapped_column(String(500))
     estimated_duration_minutes: Mapped[int | None]
     is_published: Mapped[bool] = mapped_column(default=False)

@@ -18,7 +18,7 @@ class Role(StrEnum):
 
 
 class TokenPurpose(StrEnum):
-    password_reset = "password_reset"
+    password_reset = "password_reset"  # noqa: S105 - a purpose name, not a password
     email_verification = "email_verification"
     invitation = "invitation"
 

@@ -63,27 +63,46 @@ def authenticate(
         hasher.verify(password, hasher.hash("not-a-real-password-0"))
         return LoginOutcome(None, AuthenticationFailed(_GENERIC, field="email"))
     if user.locked_until is not None and user.locked_until > now:
-        return LoginOutcome(user, AccountLocked(
-            _locked_message(user.locked_until, user.failed_login_attempts, now), field="email"
-        ))
+        return LoginOutcome(
+            user,
+            AccountLocked(
+                _locked_message(user.locked_until, user.failed_login_attempts, now), field="email"
+            ),
+        )
     ok, new_hash = hasher.verify(password, user.password_hash)
     if not ok:
         user.failed_login_attempts += 1
         if user.failed_login_attempts >= settings.lockout_threshold:
-            user.locked_until = now + timedelta(minutes=lock_minutes(settings, user.failed_login_attempts))
+            user.locked_until = now + timedelta(
+                minutes=lock_minutes(settings, user.failed_login_attempts)
+            )
             session.flush()
-            audit.record(session, Actor.system("auth"), "user.lock", user,
-                         after={"failed_login_attempts": user.failed_login_attempts,
-                                "locked_until": user.locked_until.isoformat()})
-            return LoginOutcome(user, AccountLocked(
-                _locked_message(user.locked_until, user.failed_login_attempts, now), field="email"
-            ))
+            audit.record(
+                session,
+                Actor.system("auth"),
+                "user.lock",
+                user,
+                after={
+                    "failed_login_attempts": user.failed_login_attempts,
+                    "locked_until": user.locked_until.isoformat(),
+                },
+            )
+            return LoginOutcome(
+                user,
+                AccountLocked(
+                    _locked_message(user.locked_until, user.failed_login_attempts, now),
+                    field="email",
+                ),
+            )
         session.flush()
         left = settings.lockout_threshold - user.failed_login_attempts
-        return LoginOutcome(user, AuthenticationFailed(
-            f"{_GENERIC} ({left} attempt{'s' if left != 1 else ''} left before the account locks)",
-            field="password",
-        ))
+        return LoginOutcome(
+            user,
+            AuthenticationFailed(
+                f"{_GENERIC} ({left} attempt{'s' if left != 1 else ''} left before the account locks)",
+                field="password",
+            ),
+        )
     if new_hash is not None:
         user.password_hash = new_hash
     user.failed_login_attempts = 0

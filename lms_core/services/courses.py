@@ -13,17 +13,37 @@ from lms_core.models import Course, DifficultyLevel, Enrollment, Lesson, Role, U
 from lms_core.pagination import Page, paginate
 from lms_core.permissions import require_course_manager
 from lms_core.services import audit
-from lms_core.services.users import _collect, get_user
+from lms_core.services.users import _collect, get_user, like_pattern
 from lms_core.validation import check_non_negative, check_slug, check_text, check_url, parse_choice
 
 #: Course columns for listings, --json and CSV (the instructor by e-mail, as users are named).
 COURSE_FIELDS = (
-    "id", "slug", "title", "description", "instructor_email", "category", "difficulty_level",
-    "thumbnail_url", "estimated_duration_minutes", "is_published", "external_id",
-    "created_at", "updated_at",
+    "id",
+    "slug",
+    "title",
+    "description",
+    "instructor_email",
+    "category",
+    "difficulty_level",
+    "thumbnail_url",
+    "estimated_duration_minutes",
+    "is_published",
+    "external_id",
+    "created_at",
+    "updated_at",
 )
-_AUDITED = ("slug", "title", "description", "instructor_id", "category", "difficulty_level",
-            "thumbnail_url", "estimated_duration_minutes", "is_published", "external_id")
+_AUDITED = (
+    "slug",
+    "title",
+    "description",
+    "instructor_id",
+    "category",
+    "difficulty_level",
+    "thumbnail_url",
+    "estimated_duration_minutes",
+    "is_published",
+    "external_id",
+)
 
 
 def course_row(course: Course) -> dict[str, Any]:
@@ -44,7 +64,8 @@ def _instructor(session: Session, email: str) -> User:
     if user.role not in (Role.instructor.value, Role.admin.value) or not user.is_active:
         raise ValidationError(
             f"{user.email} is not an active instructor (role {user.role})",
-            field="instructor_email", value=email,
+            field="instructor_email",
+            value=email,
         )
     return user
 
@@ -55,22 +76,34 @@ def _field_checks(fields: dict[str, Any]) -> list[tuple[str, Any]]:
         "title": lambda v: check_text(v, field="title", max_length=200, required=True),
         "description": lambda v: check_text(v, field="description", max_length=20000) or None,
         "category": lambda v: check_text(v, field="category", max_length=100) or None,
-        "difficulty_level": lambda v: parse_choice(DifficultyLevel, v, field="difficulty_level").value,
+        "difficulty_level": lambda v: (
+            parse_choice(DifficultyLevel, v, field="difficulty_level").value
+        ),
         "thumbnail_url": lambda v: check_url(v, field="thumbnail_url"),
-        "estimated_duration_minutes": lambda v: check_non_negative(v, field="estimated_duration_minutes"),
+        "estimated_duration_minutes": lambda v: check_non_negative(
+            v, field="estimated_duration_minutes"
+        ),
         "external_id": lambda v: check_text(v, field="external_id", max_length=255) or None,
     }
-    return [(name, (lambda check=table[name], v=value: check(v)))
-            for name, value in fields.items() if value is not None]
+    return [
+        (name, (lambda check=table[name], v=value: check(v)))
+        for name, value in fields.items()
+        if value is not None
+    ]
 
 
-def _check_external_id_free(session: Session, external_id: str | None, course_id: int | None) -> None:
+def _check_external_id_free(
+    session: Session, external_id: str | None, course_id: int | None
+) -> None:
     if external_id is None:
         return
     other = session.scalars(select(Course).where(Course.external_id == external_id)).first()
     if other is not None and other.id != course_id:
-        raise Conflict(f"external_id {external_id} already belongs to course {other.slug}",
-                       field="external_id", value=external_id)
+        raise Conflict(
+            f"external_id {external_id} already belongs to course {other.slug}",
+            field="external_id",
+            value=external_id,
+        )
 
 
 def create_course(
@@ -93,22 +126,32 @@ def create_course(
     checks = [
         ("slug", lambda: check_slug(slug)),
         ("title", lambda: check_text(title, field="title", max_length=200, required=True)),
-    ] + _field_checks({
-        "description": description, "category": category,
-        "difficulty_level": difficulty_level, "thumbnail_url": thumbnail_url,
-        "estimated_duration_minutes": estimated_duration_minutes, "external_id": external_id,
-    })
+        *_field_checks(
+            {
+                "description": description,
+                "category": category,
+                "difficulty_level": difficulty_level,
+                "thumbnail_url": thumbnail_url,
+                "estimated_duration_minutes": estimated_duration_minutes,
+                "external_id": external_id,
+            }
+        ),
+    ]
     values = _collect(checks)
     if instructor_email:
         instructor = _instructor(session, instructor_email)
     elif actor.user_id is not None:
         instructor = session.get(User, actor.user_id)  # type: ignore[assignment]
     else:
-        raise ValidationError("is required (the course's instructor e-mail)", field="instructor_email")
+        raise ValidationError(
+            "is required (the course's instructor e-mail)", field="instructor_email"
+        )
     if not actor.is_admin and not actor.is_user(instructor.id):
         raise PermissionDenied("instructors can only create courses they teach themselves")
     if session.scalars(select(Course.id).where(Course.slug == values["slug"])).first() is not None:
-        raise Conflict(f"a course with slug {values['slug']} already exists", field="slug", value=slug)
+        raise Conflict(
+            f"a course with slug {values['slug']} already exists", field="slug", value=slug
+        )
     _check_external_id_free(session, values.get("external_id"), None)
     course = Course(instructor_id=instructor.id, **values)
     session.add(course)
@@ -118,14 +161,26 @@ def create_course(
 
 
 def update_course(
-    session: Session, *, actor: Actor, slug: str, new_slug: str | None = None,
-    instructor_email: str | None = None, **fields: Any,
+    session: Session,
+    *,
+    actor: Actor,
+    slug: str,
+    new_slug: str | None = None,
+    instructor_email: str | None = None,
+    **fields: Any,
 ) -> Course:
     """Change the given fields. Moving a course to another instructor is for admins only."""
     course = get_course(session, slug)
     require_course_manager(actor, course, "update this course")
-    unknown = set(fields) - {"title", "description", "category", "difficulty_level",
-                             "thumbnail_url", "estimated_duration_minutes", "external_id"}
+    unknown = set(fields) - {
+        "title",
+        "description",
+        "category",
+        "difficulty_level",
+        "thumbnail_url",
+        "estimated_duration_minutes",
+        "external_id",
+    }
     if unknown:
         raise ValueError(f"unknown course fields {sorted(unknown)}")
     checks = _field_checks(fields)
@@ -138,10 +193,14 @@ def update_course(
         values["instructor_id"] = _instructor(session, instructor_email).id
     if not values:
         raise ValidationError("nothing to change: give at least one field", field="fields")
-    if values.get("slug", course.slug) != course.slug and session.scalars(
-        select(Course.id).where(Course.slug == values["slug"])
-    ).first() is not None:
-        raise Conflict(f"a course with slug {values['slug']} already exists", field="slug", value=new_slug)
+    if (
+        values.get("slug", course.slug) != course.slug
+        and session.scalars(select(Course.id).where(Course.slug == values["slug"])).first()
+        is not None
+    ):
+        raise Conflict(
+            f"a course with slug {values['slug']} already exists", field="slug", value=new_slug
+        )
     _check_external_id_free(session, values.get("external_id"), course.id)
     return _change(session, actor, course, "course.update", **values)
 
@@ -161,10 +220,15 @@ def _change(session: Session, actor: Actor, course: Course, action: str, **value
 def publish_course(session: Session, *, actor: Actor, slug: str) -> Course:
     course = get_course(session, slug)
     require_course_manager(actor, course, "publish this course")
-    lessons = session.scalar(select(func.count()).select_from(Lesson).where(Lesson.course_id == course.id))
+    lessons = session.scalar(
+        select(func.count()).select_from(Lesson).where(Lesson.course_id == course.id)
+    )
     if not lessons:
-        raise Conflict(f"course {course.slug} has no lessons; add at least one before publishing",
-                       field="course_slug", value=slug)
+        raise Conflict(
+            f"course {course.slug} has no lessons; add at least one before publishing",
+            field="course_slug",
+            value=slug,
+        )
     return _change(session, actor, course, "course.publish", is_published=True)
 
 
@@ -187,10 +251,16 @@ def delete_course(session: Session, *, actor: Actor, slug: str, force: bool = Fa
     if count and not force:
         raise Conflict(
             f"course {course.slug} has {count} enrollment(s); use --force to delete them too",
-            field="course_slug", value=slug,
+            field="course_slug",
+            value=slug,
         )
-    audit.record(session, actor, "course.delete", course,
-                 before={**audit.snapshot(course, _AUDITED), "enrollments": count})
+    audit.record(
+        session,
+        actor,
+        "course.delete",
+        course,
+        before={**audit.snapshot(course, _AUDITED), "enrollments": count},
+    )
     session.delete(course)
     session.flush()
     return course
@@ -215,8 +285,13 @@ def list_courses(
             visible = or_(visible, Course.instructor_id == actor.user_id)
         stmt = stmt.where(visible)
     if search:
-        pattern = f"%{search.strip().lower()}%"
-        stmt = stmt.where(or_(Course.slug.like(pattern), func.lower(Course.title).like(pattern)))
+        pattern = like_pattern(search)
+        stmt = stmt.where(
+            or_(
+                Course.slug.like(pattern, escape="\\"),
+                func.lower(Course.title).like(pattern, escape="\\"),
+            )
+        )
     if published is not None:
         stmt = stmt.where(Course.is_published.is_(published))
     if instructor_email:

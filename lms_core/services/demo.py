@@ -26,22 +26,30 @@ DEMO_USERS = (
 )
 DEMO_COURSES = {
     "demo-python-basics": {
-        "title": "Python Basics", "category": "programming", "difficulty_level": "beginner",
+        "title": "Python Basics",
+        "category": "programming",
+        "difficulty_level": "beginner",
         "estimated_duration_minutes": 180,
         "description": "Variables, control flow and functions, with small exercises.",
-        "lessons": [("setup", "Setting up Python", "video", 10),
-                    ("variables", "Variables and types", "text", 20),
-                    ("control-flow", "If, for and while", "text", 25),
-                    ("functions", "Functions", "text", 30)],
+        "lessons": [
+            ("setup", "Setting up Python", "video", 10),
+            ("variables", "Variables and types", "text", 20),
+            ("control-flow", "If, for and while", "text", 25),
+            ("functions", "Functions", "text", 30),
+        ],
         "completed": ["setup", "variables"],
     },
     "demo-sql-essentials": {
-        "title": "SQL Essentials", "category": "databases", "difficulty_level": "intermediate",
+        "title": "SQL Essentials",
+        "category": "databases",
+        "difficulty_level": "intermediate",
         "estimated_duration_minutes": 120,
         "description": "SELECT, JOIN and GROUP BY on a small school database.",
-        "lessons": [("select", "SELECT and WHERE", "text", 20),
-                    ("joins", "Joining tables", "text", 25),
-                    ("grouping", "GROUP BY and aggregates", "text", 25)],
+        "lessons": [
+            ("select", "SELECT and WHERE", "text", 20),
+            ("joins", "Joining tables", "text", 25),
+            ("grouping", "GROUP BY and aggregates", "text", 25),
+        ],
         "completed": ["select"],
     },
 }
@@ -58,18 +66,30 @@ class SeedReport:
 
 def refuse_in_production(settings: Settings) -> None:
     if settings.environment is Environment.production:
-        raise Conflict("demo data is refused in production", field="environment",
-                       value=settings.environment.value)
+        raise Conflict(
+            "demo data is refused in production",
+            field="environment",
+            value=settings.environment.value,
+        )
 
 
-def seed(session: Session, *, actor: Actor, hasher: PasswordHasher, settings: Settings) -> SeedReport:
+def seed(
+    session: Session, *, actor: Actor, hasher: PasswordHasher, settings: Settings
+) -> SeedReport:
     """Create the demo school; running it again changes nothing."""
     refuse_in_production(settings)
     report = SeedReport()
     for email, name, role, password in DEMO_USERS:
         if users.find_user(session, email) is None:
-            users.create_user(session, actor=actor, email=email, full_name=name, role=role.value,
-                              password=password, hasher=hasher)
+            users.create_user(
+                session,
+                actor=actor,
+                email=email,
+                full_name=name,
+                role=role.value,
+                password=password,
+                hasher=hasher,
+            )
             report.note(f"user {email}", True)
         else:
             report.note(f"user {email}", False)
@@ -78,9 +98,14 @@ def seed(session: Session, *, actor: Actor, hasher: PasswordHasher, settings: Se
         exists = session.scalars(select(Course).where(Course.slug == slug)).first()
         if exists is None:
             courses.create_course(
-                session, actor=actor, slug=slug, title=str(spec["title"]),
-                instructor_email=DEMO_USERS[1][0], description=str(spec["description"]),
-                category=str(spec["category"]), difficulty_level=str(spec["difficulty_level"]),
+                session,
+                actor=actor,
+                slug=slug,
+                title=str(spec["title"]),
+                instructor_email=DEMO_USERS[1][0],
+                description=str(spec["description"]),
+                category=str(spec["category"]),
+                difficulty_level=str(spec["difficulty_level"]),
                 estimated_duration_minutes=int(spec["estimated_duration_minutes"]),  # type: ignore[call-overload]
             )
         report.note(f"course {slug}", exists is None)
@@ -88,17 +113,26 @@ def seed(session: Session, *, actor: Actor, hasher: PasswordHasher, settings: Se
         have = {lesson.slug for lesson in course.lessons}
         for lesson_slug, title, kind, minutes in spec["lessons"]:  # type: ignore[attr-defined]
             if lesson_slug not in have:
-                lessons.add_lesson(session, actor=actor, course_slug=slug, slug=lesson_slug,
-                                   title=title, lesson_type=kind, duration_minutes=minutes,
-                                   content=f"Demo content for {title}.", is_preview=lesson_slug == "setup")
+                lessons.add_lesson(
+                    session,
+                    actor=actor,
+                    course_slug=slug,
+                    slug=lesson_slug,
+                    title=title,
+                    lesson_type=kind,
+                    duration_minutes=minutes,
+                    content=f"Demo content for {title}.",
+                    is_preview=lesson_slug == "setup",
+                )
                 report.note(f"lesson {slug}/{lesson_slug}", True)
         if not course.is_published:
             courses.publish_course(session, actor=actor, slug=slug)
         result = enrollments.enroll(session, actor=actor, email=student, course_slug=slug)
         report.note(f"enrollment {student} in {slug}", result.outcome == "created")
         for lesson_slug in spec["completed"]:  # type: ignore[attr-defined]
-            _, _ = enrollments.complete_lesson(session, actor=actor, email=student,
-                                               course_slug=slug, lesson_slug=lesson_slug)
+            _, _ = enrollments.complete_lesson(
+                session, actor=actor, email=student, course_slug=slug, lesson_slug=lesson_slug
+            )
     return report
 
 
@@ -132,8 +166,12 @@ def generate(
     """
     refuse_in_production(settings)
     if n_enrollments > n_users * n_courses:
-        raise Conflict(f"cannot make {n_enrollments} distinct enrollments from {n_users} users "
-                       f"and {n_courses} courses", field="enrollments", value=n_enrollments)
+        raise Conflict(
+            f"cannot make {n_enrollments} distinct enrollments from {n_users} users "
+            f"and {n_courses} courses",
+            field="enrollments",
+            value=n_enrollments,
+        )
     rng = random.Random(seed_value)  # noqa: S311 - synthetic data, not security
     tag = secrets.token_hex(3)
     tick = progress or (lambda _what, _n: None)
@@ -141,14 +179,20 @@ def generate(
     # same Python datetime per row was ~40% of the insert time on SQLite (bench/demo_generate.py).
     stamped = {"created_at": func.current_timestamp(), "updated_at": func.current_timestamp()}
 
-    def insert_all(model: Any, rows: list[dict[str, object]], what: str, *,
-                   want_ids: bool = False, **values: Any) -> list[int]:
+    def insert_all(
+        model: Any,
+        rows: list[dict[str, object]],
+        what: str,
+        *,
+        want_ids: bool = False,
+        **values: Any,
+    ) -> list[int]:
         """Core inserts in batches (not the ORM's per-row bookkeeping); ids only when needed."""
         table = model.__table__
         stmt = insert(table).values(**stamped, **values)
         ids: list[int] = []
         for i in range(0, len(rows), batch_size):
-            chunk = rows[i:i + batch_size]
+            chunk = rows[i : i + batch_size]
             if want_ids:
                 ids.extend(session.scalars(stmt.returning(table.c.id), chunk))
             else:
@@ -158,32 +202,74 @@ def generate(
 
     n_instructors = max(1, n_courses // 20) if n_courses else 0
     user_defaults = {"is_active": True, "failed_login_attempts": 0}
-    instructor_ids = insert_all(User, [
-        {"email": f"synthetic-{tag}-teacher-{i:05d}@example.invalid",
-         "full_name": f"Synthetic Teacher {i}", "role": Role.instructor.value}
-        for i in range(n_instructors)
-    ], "instructors", want_ids=True, **user_defaults)
-    student_ids = insert_all(User, [
-        {"email": f"synthetic-{tag}-{i:07d}@example.invalid", "full_name": f"Synthetic Learner {i}"}
-        for i in range(n_users)
-    ], "users", want_ids=True, role=Role.student.value, **user_defaults)
-    course_ids = insert_all(Course, [
-        {"slug": f"synthetic-{tag}-{i:05d}", "title": f"Synthetic Course {i}",
-         "instructor_id": instructor_ids[i % n_instructors]}
-        for i in range(n_courses)
-    ], "courses", want_ids=True, difficulty_level="beginner", is_published=True)
+    instructor_ids = insert_all(
+        User,
+        [
+            {
+                "email": f"synthetic-{tag}-teacher-{i:05d}@example.invalid",
+                "full_name": f"Synthetic Teacher {i}",
+                "role": Role.instructor.value,
+            }
+            for i in range(n_instructors)
+        ],
+        "instructors",
+        want_ids=True,
+        **user_defaults,
+    )
+    student_ids = insert_all(
+        User,
+        [
+            {
+                "email": f"synthetic-{tag}-{i:07d}@example.invalid",
+                "full_name": f"Synthetic Learner {i}",
+            }
+            for i in range(n_users)
+        ],
+        "users",
+        want_ids=True,
+        role=Role.student.value,
+        **user_defaults,
+    )
+    course_ids = insert_all(
+        Course,
+        [
+            {
+                "slug": f"synthetic-{tag}-{i:05d}",
+                "title": f"Synthetic Course {i}",
+                "instructor_id": instructor_ids[i % n_instructors],
+            }
+            for i in range(n_courses)
+        ],
+        "courses",
+        want_ids=True,
+        difficulty_level="beginner",
+        is_published=True,
+    )
     lesson_rows = [
-        {"course_id": cid, "slug": f"lesson-{j + 1}", "title": f"Lesson {j + 1}", "order_index": j + 1}
-        for cid in course_ids for j in range(lessons_per_course)
+        {
+            "course_id": cid,
+            "slug": f"lesson-{j + 1}",
+            "title": f"Lesson {j + 1}",
+            "order_index": j + 1,
+        }
+        for cid in course_ids
+        for j in range(lessons_per_course)
     ]
-    insert_all(Lesson, lesson_rows, "lessons", lesson_type="text", is_preview=False, is_required=True)
+    insert_all(
+        Lesson, lesson_rows, "lessons", lesson_type="text", is_preview=False, is_required=True
+    )
     pairs: set[tuple[int, int]] = set()
     while len(pairs) < n_enrollments:
         pairs.add((rng.choice(student_ids), rng.choice(course_ids)))
     # Sorted, so each insert lands next to the previous one in the unique and foreign-key indexes.
-    insert_all(Enrollment, [{"student_id": s, "course_id": c} for s, c in sorted(pairs)],
-               "enrollments", status="active", progress_percentage=0,
-               enrolled_at=func.current_timestamp())
+    insert_all(
+        Enrollment,
+        [{"student_id": s, "course_id": c} for s, c in sorted(pairs)],
+        "enrollments",
+        status="active",
+        progress_percentage=0,
+        enrolled_at=func.current_timestamp(),
+    )
     report = GenerateReport(tag, n_users, n_instructors, n_courses, len(lesson_rows), n_enrollments)
     audit.record(session, actor, "demo.generate", _Marker(), after=report.__dict__)
     return report

@@ -73,11 +73,21 @@ def run_checks(settings: Settings, engine: Engine, *, wait_seconds: float = 0) -
         if status.current is None:
             checks.append(Check("migrations", False, "database is empty: run lmsctl init"))
         elif status.current != status.head:
-            checks.append(Check("migrations", False,
-                                f"at {status.current}, code expects {status.head}: run lmsctl db upgrade"))
+            checks.append(
+                Check(
+                    "migrations",
+                    False,
+                    f"at {status.current}, code expects {status.head}: run lmsctl db upgrade",
+                )
+            )
         elif status.differences:
-            checks.append(Check("migrations", False,
-                                f"schema differs from the models: {len(status.differences)} difference(s)"))
+            checks.append(
+                Check(
+                    "migrations",
+                    False,
+                    f"schema differs from the models: {len(status.differences)} difference(s)",
+                )
+            )
         else:
             checks.append(Check("migrations", True, f"at head {status.head}"))
     checks.append(check_files_dir(settings))

@@ -18,11 +18,29 @@ from lms_core.services.users import _collect
 from lms_core.validation import check_non_negative, check_slug, check_text, check_url, parse_choice
 
 LESSON_FIELDS = (
-    "id", "course_slug", "slug", "title", "lesson_type", "order_index", "content",
-    "duration_minutes", "video_url", "is_preview", "is_required",
+    "id",
+    "course_slug",
+    "slug",
+    "title",
+    "lesson_type",
+    "order_index",
+    "content",
+    "duration_minutes",
+    "video_url",
+    "is_preview",
+    "is_required",
 )
-_AUDITED = ("slug", "title", "lesson_type", "order_index", "content", "duration_minutes",
-            "video_url", "is_preview", "is_required")
+_AUDITED = (
+    "slug",
+    "title",
+    "lesson_type",
+    "order_index",
+    "content",
+    "duration_minutes",
+    "video_url",
+    "is_preview",
+    "is_required",
+)
 _CHECKS = {
     "title": lambda v: check_text(v, field="title", max_length=200, required=True),
     "content": lambda v: check_text(v, field="content", max_length=1_000_000) or None,
@@ -45,14 +63,20 @@ def get_lesson(session: Session, course: Course, slug: str) -> Lesson:
         select(Lesson).where(Lesson.course_id == course.id, Lesson.slug == (slug or "").strip())
     ).first()
     if lesson is None:
-        raise NotFound(f"course {course.slug} has no lesson {slug}", field="lesson_slug", value=slug)
+        raise NotFound(
+            f"course {course.slug} has no lesson {slug}", field="lesson_slug", value=slug
+        )
     return lesson
 
 
 def _ordered(session: Session, course: Course) -> list[Lesson]:
-    return list(session.scalars(
-        select(Lesson).where(Lesson.course_id == course.id).order_by(Lesson.order_index, Lesson.id)
-    ))
+    return list(
+        session.scalars(
+            select(Lesson)
+            .where(Lesson.course_id == course.id)
+            .order_by(Lesson.order_index, Lesson.id)
+        )
+    )
 
 
 def _renumber(lessons: list[Lesson]) -> None:
@@ -65,22 +89,36 @@ def _checks(fields: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def add_lesson(
-    session: Session, *, actor: Actor, course_slug: str, slug: str, title: str,
-    lesson_type: str = LessonType.text.value, position: int | None = None, **fields: Any,
+    session: Session,
+    *,
+    actor: Actor,
+    course_slug: str,
+    slug: str,
+    title: str,
+    lesson_type: str = LessonType.text.value,
+    position: int | None = None,
+    **fields: Any,
 ) -> Lesson:
     """Add a lesson at the end, or at ``position`` (1-based), shifting the ones after it."""
     course = get_course(session, course_slug)
     require_course_manager(actor, course, "add lessons")
-    values = _collect([("slug", lambda: check_slug(slug))]
-                      + _checks({"title": title, "lesson_type": lesson_type, **fields}))
+    values = _collect(
+        [
+            ("slug", lambda: check_slug(slug)),
+            *_checks({"title": title, "lesson_type": lesson_type, **fields}),
+        ]
+    )
     if title is None:
         raise ValidationError("is required", field="title")
     lessons = _ordered(session, course)
     if any(lesson.slug == values["slug"] for lesson in lessons):
-        raise Conflict(f"course {course.slug} already has a lesson {values['slug']}",
-                       field="slug", value=slug)
+        raise Conflict(
+            f"course {course.slug} already has a lesson {values['slug']}", field="slug", value=slug
+        )
     if position is not None and not 1 <= position <= len(lessons) + 1:
-        raise ValidationError(f"must be between 1 and {len(lessons) + 1}", field="position", value=position)
+        raise ValidationError(
+            f"must be between 1 and {len(lessons) + 1}", field="position", value=position
+        )
     lesson = Lesson(course_id=course.id, order_index=len(lessons) + 1, **values)
     session.add(lesson)
     lessons.insert((position or len(lessons) + 1) - 1, lesson)
@@ -92,7 +130,12 @@ def add_lesson(
 
 
 def update_lesson(
-    session: Session, *, actor: Actor, course_slug: str, slug: str, new_slug: str | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    course_slug: str,
+    slug: str,
+    new_slug: str | None = None,
     **fields: Any,
 ) -> Lesson:
     course = get_course(session, course_slug)
@@ -107,8 +150,11 @@ def update_lesson(
     if values.get("slug", lesson.slug) != lesson.slug and any(
         other.slug == values["slug"] for other in _ordered(session, course)
     ):
-        raise Conflict(f"course {course.slug} already has a lesson {values['slug']}",
-                       field="slug", value=new_slug)
+        raise Conflict(
+            f"course {course.slug} already has a lesson {values['slug']}",
+            field="slug",
+            value=new_slug,
+        )
     before = audit.snapshot(lesson, _AUDITED)
     for name, value in values.items():
         setattr(lesson, name, value)
@@ -134,7 +180,9 @@ def delete_lesson(session: Session, *, actor: Actor, course_slug: str, slug: str
     return lesson
 
 
-def reorder_lessons(session: Session, *, actor: Actor, course_slug: str, slugs: list[str]) -> list[Lesson]:
+def reorder_lessons(
+    session: Session, *, actor: Actor, course_slug: str, slugs: list[str]
+) -> list[Lesson]:
     """Put the lessons in the order of ``slugs``, which must name every lesson exactly once."""
     course = get_course(session, course_slug)
     require_course_manager(actor, course, "reorder lessons")
@@ -151,14 +199,23 @@ def reorder_lessons(session: Session, *, actor: Actor, course_slug: str, slugs: 
             parts.append(f"missing: {', '.join(missing)}")
         if repeated:
             parts.append(f"named twice: {', '.join(repeated)}")
-        raise ValidationError("must name every lesson of the course once (" + "; ".join(parts) + ")",
-                              field="slugs", value=" ".join(slugs))
+        raise ValidationError(
+            "must name every lesson of the course once (" + "; ".join(parts) + ")",
+            field="slugs",
+            value=" ".join(slugs),
+        )
     before = {s: lesson.order_index for s, lesson in lessons.items()}
     ordered = [lessons[s] for s in wanted]
     _renumber(ordered)
     session.flush()
-    audit.record(session, actor, "course.reorder_lessons", course,
-                 before={"order": sorted(before, key=before.__getitem__)}, after={"order": wanted})
+    audit.record(
+        session,
+        actor,
+        "course.reorder_lessons",
+        course,
+        before={"order": sorted(before, key=before.__getitem__)},
+        after={"order": wanted},
+    )
     return ordered
 
 

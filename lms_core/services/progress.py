@@ -13,15 +13,20 @@ from sqlalchemy.orm import Session
 
 from lms_core.models import Course, Enrollment, EnrollmentStatus, Lesson, LessonProgress, utcnow
 
+
 def recompute(session: Session, enrollment: Enrollment) -> Decimal:
     """Set the enrollment's progress % and complete it when every counted lesson is done."""
-    lessons = list(session.execute(
-        select(Lesson.id, Lesson.is_required).where(Lesson.course_id == enrollment.course_id)
-    ))
+    lessons = list(
+        session.execute(
+            select(Lesson.id, Lesson.is_required).where(Lesson.course_id == enrollment.course_id)
+        )
+    )
     counted = {lid for lid, required in lessons if required} or {lid for lid, _ in lessons}
-    done = set(session.scalars(
-        select(LessonProgress.lesson_id).where(LessonProgress.enrollment_id == enrollment.id)
-    ))
+    done = set(
+        session.scalars(
+            select(LessonProgress.lesson_id).where(LessonProgress.enrollment_id == enrollment.id)
+        )
+    )
     if counted:
         ratio = Decimal(len(counted & done) * 100) / Decimal(len(counted))
         enrollment.progress_percentage = ratio.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -33,20 +38,26 @@ def recompute(session: Session, enrollment: Enrollment) -> Decimal:
     session.flush()
     return enrollment.progress_percentage
 
+
 def recompute_course(session: Session, course: Course) -> int:
     """Recompute every active enrollment of a course after its lessons changed."""
-    enrollments = list(session.scalars(
-        select(Enrollment).where(
-            Enrollment.course_id == course.id,
-            Enrollment.status == EnrollmentStatus.active.value,
+    enrollments = list(
+        session.scalars(
+            select(Enrollment).where(
+                Enrollment.course_id == course.id,
+                Enrollment.status == EnrollmentStatus.active.value,
+            )
         )
-    ))
+    )
     for enrollment in enrollments:
         recompute(session, enrollment)
     return len(enrollments)
 
+
 def completed_count(session: Session, enrollment_id: int) -> int:
-    stmt = select(func.count()).select_from(LessonProgress).where(
-        LessonProgress.enrollment_id == enrollment_id
+    stmt = (
+        select(func.count())
+        .select_from(LessonProgress)
+        .where(LessonProgress.enrollment_id == enrollment_id)
     )
     return session.scalar(stmt) or 0

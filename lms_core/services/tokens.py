@@ -25,19 +25,29 @@ DEFAULT_TTL = {
 
 
 def issue_token(
-    session: Session, *, actor: Actor, user: User, purpose: TokenPurpose, ttl: timedelta | None = None
+    session: Session,
+    *,
+    actor: Actor,
+    user: User,
+    purpose: TokenPurpose,
+    ttl: timedelta | None = None,
 ) -> str:
     """Issue a token for ``user``; earlier unused tokens of the same purpose stop working."""
     now = utcnow()
     session.execute(
         update(OneTimeToken)
-        .where(OneTimeToken.user_id == user.id, OneTimeToken.purpose == purpose.value,
-               OneTimeToken.used_at.is_(None))
+        .where(
+            OneTimeToken.user_id == user.id,
+            OneTimeToken.purpose == purpose.value,
+            OneTimeToken.used_at.is_(None),
+        )
         .values(used_at=now)
     )
     raw = new_token()
     token = OneTimeToken(
-        user_id=user.id, purpose=purpose.value, token_hash=token_hash(raw),
+        user_id=user.id,
+        purpose=purpose.value,
+        token_hash=token_hash(raw),
         expires_at=now + (ttl or DEFAULT_TTL[purpose]),
     )
     session.add(token)
@@ -62,10 +72,18 @@ def consume_token(
         raise ValidationError("this link or code has expired; ask for a new one", field="token")
     token.used_at = now
     user = session.get(User, token.user_id)
-    if user is None or user.deleted_at is not None:
+    if user is None or user.deleted_at is not None or not user.is_active:
         raise ValidationError("this link or code is not valid", field="token")
     if purpose is TokenPurpose.email_verification:
         user.email_verified_at = now
+        session.flush()
+        audit.record(
+            session,
+            Actor.for_user(user),
+            "user.verify_email",
+            user,
+            after={"email_verified_at": now.isoformat()},
+        )
     session.flush()
     return user
 

@@ -8,7 +8,14 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
-from lms_core.errors import Conflict, ErrorList, LmsError, NotFound, PermissionDenied, ValidationError
+from lms_core.errors import (
+    Conflict,
+    ErrorList,
+    LmsError,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from lms_core.models import AuditEntry, Enrollment, OneTimeToken, Role, User, utcnow
 from lms_core.pagination import Page, paginate
 from lms_core.permissions import require_admin
@@ -18,12 +25,34 @@ from lms_core.validation import check_text, check_url, normalize_email, parse_ch
 
 #: The columns of a user everywhere: listings, --json keys, CSV exports, audit snapshots.
 USER_FIELDS = (
-    "id", "email", "full_name", "role", "is_active", "external_id", "bio", "avatar_url",
-    "email_verified_at", "failed_login_attempts", "locked_until", "last_login_at",
-    "deleted_at", "created_at", "updated_at",
+    "id",
+    "email",
+    "full_name",
+    "role",
+    "is_active",
+    "external_id",
+    "bio",
+    "avatar_url",
+    "email_verified_at",
+    "failed_login_attempts",
+    "locked_until",
+    "last_login_at",
+    "deleted_at",
+    "created_at",
+    "updated_at",
 )
-_AUDITED = ("email", "full_name", "role", "is_active", "external_id", "bio", "avatar_url",
-            "locked_until", "failed_login_attempts", "deleted_at")
+_AUDITED = (
+    "email",
+    "full_name",
+    "role",
+    "is_active",
+    "external_id",
+    "bio",
+    "avatar_url",
+    "locked_until",
+    "failed_login_attempts",
+    "deleted_at",
+)
 
 
 def find_user(session: Session, email: str, *, include_deleted: bool = False) -> User | None:
@@ -38,6 +67,20 @@ def get_user(session: Session, email: str, *, include_deleted: bool = False) -> 
     if user is None:
         raise NotFound(f"no user with e-mail {email}", field="email", value=email)
     return user
+
+
+PURGED_DOMAIN = "@deleted.invalid"
+
+
+def is_purged(user: User) -> bool:
+    """Purged users keep their row with an address in the reserved ``.invalid`` domain."""
+    return user.deleted_at is not None and user.email.endswith(PURGED_DOMAIN)
+
+
+def like_pattern(search: str) -> str:
+    """A case-insensitive ``LIKE`` pattern matching ``search`` literally (``%`` and ``_`` escaped)."""
+    escaped = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _collect(checks: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -60,7 +103,7 @@ def create_user(
     actor: Actor,
     email: str,
     full_name: str,
-    role: str = Role.student.value,
+    role: str | None = None,
     password: str | None = None,
     hasher: PasswordHasher | None = None,
     external_id: str | None = None,
@@ -69,45 +112,62 @@ def create_user(
 ) -> tuple[User, bool]:
     """Create a user (or, with ``update_existing``, update the one with that e-mail).
 
-    Returns the user and whether it was created. A user without a password cannot log in
-    until one is set (invitations, synthetic users).
+    ``role`` defaults to student for a new user and to the current role for an existing one,
+    so updating a name never demotes anybody. Returns the user and whether it was created.
+    A user without a password cannot log in until one is set (invitations, synthetic users).
     """
     require_admin(actor, "create users")
-    values = _collect([
-        ("email", lambda: normalize_email(email)),
-        ("full_name", lambda: check_text(full_name, field="full_name", max_length=200, required=True)),
-        ("role", lambda: parse_choice(Role, role, field="role")),
-        ("external_id", lambda: check_text(external_id, field="external_id", max_length=255) or None),
-        ("password", lambda: _check_password(hasher, password, email)),
-    ])
+    values = _collect(
+        [
+            ("email", lambda: normalize_email(email)),
+            (
+                "full_name",
+                lambda: check_text(full_name, field="full_name", max_length=200, required=True),
+            ),
+            ("role", lambda: parse_choice(Role, role, field="role") if role is not None else None),
+            (
+                "external_id",
+                lambda: check_text(external_id, field="external_id", max_length=255) or None,
+            ),
+            ("password", lambda: _check_password(hasher, password, email)),
+        ]
+    )
     existing = find_user(session, values["email"], include_deleted=True)
     if existing is not None:
         if not update_existing or existing.deleted_at is not None:
             state = " (deleted; reactivate or purge it)" if existing.deleted_at else ""
             raise Conflict(
                 f"a user with e-mail {values['email']} already exists{state}",
-                field="email", value=email,
+                field="email",
+                value=email,
             )
-        if values["role"] is not Role.admin:
+        if values["role"] is not None and values["role"] is not Role.admin:
             _guard_last_admin(session, existing, "remove the admin role")
         before = audit.snapshot(existing, _AUDITED)
         existing.full_name = values["full_name"]
-        existing.role = values["role"].value
+        if values["role"] is not None:
+            existing.role = values["role"].value
         if values["external_id"] is not None:
             _check_external_id_free(session, values["external_id"], existing.id)
             existing.external_id = values["external_id"]
         if password is not None and hasher is not None:
             existing.password_hash = hasher.hash(password)
         session.flush()
-        audit.record(session, actor, "user.update", existing, before=before,
-                     after=audit.changed(before, audit.snapshot(existing, _AUDITED)))
+        audit.record(
+            session,
+            actor,
+            "user.update",
+            existing,
+            before=before,
+            after=audit.changed(before, audit.snapshot(existing, _AUDITED)),
+        )
         return existing, False
     if values["external_id"] is not None:
         _check_external_id_free(session, values["external_id"], None)
     user = User(
         email=values["email"],
         full_name=values["full_name"],
-        role=values["role"].value,
+        role=(values["role"] or Role.student).value,
         external_id=values["external_id"],
         is_active=is_active,
         password_hash=hasher.hash(password) if password is not None and hasher else None,
@@ -130,13 +190,16 @@ def _check_external_id_free(session: Session, external_id: str, user_id: int | N
     if other is not None and other.id != user_id:
         raise Conflict(
             f"external_id {external_id} already belongs to {other.email}",
-            field="external_id", value=external_id,
+            field="external_id",
+            value=external_id,
         )
 
 
 def _require_self_or_admin(actor: Actor, user: User, what: str) -> None:
     if not (actor.is_admin or actor.is_user(user.id)):
-        raise PermissionDenied(f"only an administrator or the user may {what} (acting as {actor.label})")
+        raise PermissionDenied(
+            f"only an administrator or the user may {what} (acting as {actor.label})"
+        )
 
 
 def update_user(
@@ -159,19 +222,36 @@ def update_user(
     if new_email is not None:
         checks.append(("email", lambda: normalize_email(new_email)))
     if full_name is not None:
-        checks.append(("full_name", lambda: check_text(full_name, field="full_name", max_length=200, required=True)))
+        checks.append(
+            (
+                "full_name",
+                lambda: check_text(full_name, field="full_name", max_length=200, required=True),
+            )
+        )
     if bio is not None:
         checks.append(("bio", lambda: check_text(bio, field="bio", max_length=5000) or None))
     if avatar_url is not None:
         checks.append(("avatar_url", lambda: check_url(avatar_url, field="avatar_url")))
     if external_id is not None:
-        checks.append(("external_id", lambda: check_text(external_id, field="external_id", max_length=255) or None))
+        checks.append(
+            (
+                "external_id",
+                lambda: check_text(external_id, field="external_id", max_length=255) or None,
+            )
+        )
     values = _collect(checks)
     if not values:
         raise ValidationError("nothing to change: give at least one field", field="fields")
-    if "email" in values and values["email"] != user.email:
-        if find_user(session, values["email"], include_deleted=True) is not None:
-            raise Conflict(f"a user with e-mail {values['email']} already exists", field="email", value=new_email)
+    if (
+        "email" in values
+        and values["email"] != user.email
+        and find_user(session, values["email"], include_deleted=True) is not None
+    ):
+        raise Conflict(
+            f"a user with e-mail {values['email']} already exists",
+            field="email",
+            value=new_email,
+        )
     if values.get("external_id"):
         _check_external_id_free(session, values["external_id"], user.id)
     before = audit.snapshot(user, _AUDITED)
@@ -185,15 +265,21 @@ def update_user(
 
 
 def _active_admins(session: Session) -> int:
-    stmt = select(func.count()).select_from(User).where(
-        User.role == Role.admin.value, User.is_active.is_(True), User.deleted_at.is_(None)
+    stmt = (
+        select(func.count())
+        .select_from(User)
+        .where(User.role == Role.admin.value, User.is_active.is_(True), User.deleted_at.is_(None))
     )
     return session.scalar(stmt) or 0
 
 
 def _guard_last_admin(session: Session, user: User, what: str) -> None:
     if user.role == Role.admin.value and user.is_active and _active_admins(session) <= 1:
-        raise Conflict(f"{user.email} is the last active administrator; cannot {what}", field="email", value=user.email)
+        raise Conflict(
+            f"{user.email} is the last active administrator; cannot {what}",
+            field="email",
+            value=user.email,
+        )
 
 
 def _change(session: Session, actor: Actor, user: User, action: str, **values: Any) -> User:
@@ -227,6 +313,12 @@ def reactivate_user(session: Session, *, actor: Actor, email: str) -> User:
     """Reactivate a deactivated or soft-deleted (not purged) user."""
     require_admin(actor, "reactivate users")
     user = get_user(session, email, include_deleted=True)
+    if is_purged(user):
+        raise Conflict(
+            f"{user.email} was purged; its personal data is gone for good",
+            field="email",
+            value=email,
+        )
     return _change(session, actor, user, "user.reactivate", is_active=True, deleted_at=None)
 
 
@@ -244,8 +336,14 @@ def set_password(
     session.flush()
     # Always audited: the hash is not in the snapshot, so the change alone would leave no trace.
     after = audit.changed(before, audit.snapshot(user, _AUDITED))
-    audit.record(session, actor, "user.reset_password", user, before=before,
-                 after={"password_changed": True, **after})
+    audit.record(
+        session,
+        actor,
+        "user.reset_password",
+        user,
+        before=before,
+        after={"password_changed": True, **after},
+    )
     return user
 
 
@@ -268,7 +366,7 @@ def delete_user(session: Session, *, actor: Actor, email: str, purge: bool = Fal
     _guard_last_admin(session, user, "delete")
     if not purge:
         return _change(session, actor, user, "user.delete", is_active=False, deleted_at=utcnow())
-    anonymous = f"deleted-{user.id}@deleted.invalid"
+    anonymous = f"deleted-{user.id}{PURGED_DOMAIN}"
     session.execute(delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
     session.execute(
         update(AuditEntry)
@@ -280,18 +378,29 @@ def delete_user(session: Session, *, actor: Actor, email: str, purge: bool = Fal
     )
     # Enrollment entries name the learner by e-mail: rewrite it there too.
     enrollment_ids = select(Enrollment.id).where(Enrollment.student_id == user.id)
-    for entry in session.scalars(select(AuditEntry).where(
-        AuditEntry.entity_type == Enrollment.__tablename__, AuditEntry.entity_id.in_(enrollment_ids)
-    )):
+    for entry in session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.entity_type == Enrollment.__tablename__,
+            AuditEntry.entity_id.in_(enrollment_ids),
+        )
+    ):
         for side in ("before", "after"):
             data = getattr(entry, side)
             if data and data.get("user_email") == user.email:
                 setattr(entry, side, {**data, "user_email": anonymous})
     user.password_hash = None
     _change(
-        session, actor, user, "user.purge",
-        email=anonymous, full_name="Deleted user", bio=None, avatar_url=None, external_id=None,
-        is_active=False, deleted_at=user.deleted_at or utcnow(),
+        session,
+        actor,
+        user,
+        "user.purge",
+        email=anonymous,
+        full_name="Deleted user",
+        bio=None,
+        avatar_url=None,
+        external_id=None,
+        is_active=False,
+        deleted_at=user.deleted_at or utcnow(),
     )
     # The purge entry itself must not keep what it removed.
     last = session.scalars(
@@ -325,8 +434,13 @@ def list_users(
     require_admin(actor, "list users")
     stmt = select(User).order_by(User.email)
     if search:
-        pattern = f"%{search.strip().lower()}%"
-        stmt = stmt.where(or_(User.email.like(pattern), func.lower(User.full_name).like(pattern)))
+        pattern = like_pattern(search)
+        stmt = stmt.where(
+            or_(
+                User.email.like(pattern, escape="\\"),
+                func.lower(User.full_name).like(pattern, escape="\\"),
+            )
+        )
     if role:
         stmt = stmt.where(User.role == parse_choice(Role, role, field="role").value)
     if active is not None:

@@ -12,7 +12,9 @@ from lmsctl.runtime import runtime
 
 app = group("Create, publish, list and delete courses (named by slug).")
 
-SlugArg = Annotated[str, typer.Argument(help="The course's slug, e.g. intro-to-python.", show_default=False)]
+SlugArg = Annotated[
+    str, typer.Argument(help="The course's slug, e.g. intro-to-python.", show_default=False)
+]
 LIST_COLUMNS = ("slug", "title", "instructor_email", "category", "difficulty_level", "is_published")
 Title = Annotated[str | None, typer.Option("--title", help="Title.")]
 Description = Annotated[str | None, typer.Option("--description", help="Description.")]
@@ -29,10 +31,13 @@ ExternalId = Annotated[str | None, typer.Option("--external-id", help="SIS key."
 
 def _fields(**values: Any) -> dict[str, Any]:
     return {
-        "title": values["title"], "description": values["description"],
-        "category": values["category"], "difficulty_level": values["difficulty"],
+        "title": values["title"],
+        "description": values["description"],
+        "category": values["category"],
+        "difficulty_level": values["difficulty"],
         "thumbnail_url": values["thumbnail_url"],
-        "estimated_duration_minutes": values["duration"], "external_id": values["external_id"],
+        "estimated_duration_minutes": values["duration"],
+        "external_id": values["external_id"],
     }
 
 
@@ -62,11 +67,20 @@ def create(
         from lms_core.services.courses import course_row, create_course
 
         with rt.unit_of_work() as (session, actor):
-            fields = _fields(title=title, description=description, category=category,
-                             difficulty=difficulty, thumbnail_url=thumbnail_url,
-                             duration=duration, external_id=external_id)
-            row = course_row(create_course(session, actor=actor, slug=slug,
-                                           instructor_email=instructor, **fields))
+            fields = _fields(
+                title=title,
+                description=description,
+                category=category,
+                difficulty=difficulty,
+                thumbnail_url=thumbnail_url,
+                duration=duration,
+                external_id=external_id,
+            )
+            row = course_row(
+                create_course(
+                    session, actor=actor, slug=slug, instructor_email=instructor, **fields
+                )
+            )
     say(f"created course {row['slug']} (unpublished)", as_json=json_out)
     if json_out:
         emit_record(row, as_json=True)
@@ -75,11 +89,15 @@ def create(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    search: Annotated[str | None, typer.Option("--search", "-s", help="Part of slug or title.")] = None,
+    search: Annotated[
+        str | None, typer.Option("--search", "-s", help="Part of slug or title.")
+    ] = None,
     published: Annotated[
         bool | None, typer.Option("--published/--unpublished", help="Only (un)published.")
     ] = None,
-    instructor: Annotated[str | None, typer.Option("--instructor", help="Instructor e-mail.")] = None,
+    instructor: Annotated[
+        str | None, typer.Option("--instructor", help="Instructor e-mail.")
+    ] = None,
     category: Category = None,
     page: PageOpt = 1,
     per_page: PerPageOpt = 50,
@@ -94,12 +112,23 @@ def list_(
         from lms_core.services.courses import course_row, list_courses
 
         with rt.unit_of_work() as (session, actor):
-            result = list_courses(session, actor=actor, search=search, published=published,
-                                  instructor_email=instructor, category=category,
-                                  page=page, per_page=per_page)
+            result = list_courses(
+                session,
+                actor=actor,
+                search=search,
+                published=published,
+                instructor_email=instructor,
+                category=category,
+                page=page,
+                per_page=per_page,
+            )
             rows = [course_row(c) for c in result.items]
-    emit_rows(rows, LIST_COLUMNS, as_json=json_out,
-              footer=f"page {result.page}/{result.pages}, {result.total} course(s)")
+    emit_rows(
+        rows,
+        LIST_COLUMNS,
+        as_json=json_out,
+        footer=f"page {result.page}/{result.pages}, {result.total} course(s)",
+    )
 
 
 @app.command("show")
@@ -117,8 +146,11 @@ def show(ctx: typer.Context, slug: SlugArg, json_out: JsonOpt = False) -> None:
             course = get_course(session, slug)
             if not course.is_published:
                 require_course_manager(actor, course, "see an unpublished course")
-            row = {**course_row(course), "lessons": len(course.lessons),
-                   "enrollments": enrollment_count(session, course.id)}
+            row = {
+                **course_row(course),
+                "lessons": len(course.lessons),
+                "enrollments": enrollment_count(session, course.id),
+            }
     emit_record(row, as_json=json_out)
 
 
@@ -128,7 +160,9 @@ def update(
     slug: SlugArg,
     new_slug: Annotated[str | None, typer.Option("--slug", help="New slug.")] = None,
     title: Title = None,
-    instructor: Annotated[str | None, typer.Option("--instructor", help="New instructor (admins).")] = None,
+    instructor: Annotated[
+        str | None, typer.Option("--instructor", help="New instructor (admins).")
+    ] = None,
     description: Description = None,
     category: Category = None,
     difficulty: Difficulty = None,
@@ -146,12 +180,29 @@ def update(
         from lms_core.services.courses import course_row, update_course
 
         with rt.unit_of_work() as (session, actor):
-            fields = {k: v for k, v in _fields(
-                title=title, description=description, category=category, difficulty=difficulty,
-                thumbnail_url=thumbnail_url, duration=duration, external_id=external_id,
-            ).items() if v is not None}
-            row = course_row(update_course(session, actor=actor, slug=slug, new_slug=new_slug,
-                                           instructor_email=instructor, **fields))
+            fields = {
+                k: v
+                for k, v in _fields(
+                    title=title,
+                    description=description,
+                    category=category,
+                    difficulty=difficulty,
+                    thumbnail_url=thumbnail_url,
+                    duration=duration,
+                    external_id=external_id,
+                ).items()
+                if v is not None
+            }
+            row = course_row(
+                update_course(
+                    session,
+                    actor=actor,
+                    slug=slug,
+                    new_slug=new_slug,
+                    instructor_email=instructor,
+                    **fields,
+                )
+            )
     say(f"updated course {row['slug']}", as_json=json_out)
     if json_out:
         emit_record(row, as_json=True)
@@ -164,7 +215,9 @@ def _toggle(action: str, summary: str) -> None:
             from lms_core.services import courses as svc
 
             with rt.unit_of_work() as (session, actor):
-                row = svc.course_row(getattr(svc, f"{action}_course")(session, actor=actor, slug=slug))
+                row = svc.course_row(
+                    getattr(svc, f"{action}_course")(session, actor=actor, slug=slug)
+                )
         say(f"{action}ed course {row['slug']}", as_json=json_out)
         if json_out:
             emit_record(row, as_json=True)

@@ -55,7 +55,9 @@ def upgrade(
 @app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def downgrade(
     ctx: typer.Context,
-    revision: Annotated[str, typer.Argument(help="Target revision, -1 for one step, or base.", show_default=False)],
+    revision: Annotated[
+        str, typer.Argument(help="Target revision, -1 for one step, or base.", show_default=False)
+    ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -64,8 +66,11 @@ def downgrade(
     Example: lmsctl db downgrade -1 --yes
     """
     if not yes:
-        typer.confirm(f"Downgrade the database to {revision}? Data in removed tables is lost.",
-                      abort=True, err=True)
+        typer.confirm(
+            f"Downgrade the database to {revision}? Data in removed tables is lost.",
+            abort=True,
+            err=True,
+        )
     rt = runtime(ctx)
     with reporting(as_json=json_out):
         from lms_core.services import schema
@@ -91,8 +96,14 @@ def current(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         from lms_core.services import schema
 
         status = schema.status(rt.get_engine(), compare=False)
-    emit_record({"current": status.current, "head": status.head,
-                 "up_to_date": status.current == status.head}, as_json=json_out)
+    emit_record(
+        {
+            "current": status.current,
+            "head": status.head,
+            "up_to_date": status.current == status.head,
+        },
+        as_json=json_out,
+    )
 
 
 @app.command("check")
@@ -109,11 +120,18 @@ def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     if status.up_to_date:
         say(f"schema up to date at {status.head}", as_json=json_out)
         if json_out:
-            emit_record({"current": status.current, "head": status.head, "differences": []}, as_json=True)
+            emit_record(
+                {"current": status.current, "head": status.head, "differences": []}, as_json=True
+            )
         return
     errors = []
     if status.current != status.head:
-        errors.append({"field": "revision", "value": status.current,
-                       "message": f"database at {status.current or 'empty'}, code expects {status.head}: run lmsctl db upgrade"})
+        errors.append(
+            {
+                "field": "revision",
+                "value": status.current,
+                "message": f"database at {status.current or 'empty'}, code expects {status.head}: run lmsctl db upgrade",
+            }
+        )
     errors += [{"field": "schema", "value": None, "message": diff} for diff in status.differences]
     fail(errors, as_json=json_out)

@@ -26,11 +26,20 @@ def seed(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         from lms_core.services.demo import seed as seed_service
 
         with rt.unit_of_work() as (session, actor):
-            report = seed_service(session, actor=actor, hasher=rt.hasher(), settings=rt.get_settings())
+            report = seed_service(
+                session, actor=actor, hasher=rt.hasher(), settings=rt.get_settings()
+            )
     if json_out:
-        emit_record({"created": report.created, "unchanged": report.unchanged,
-                     "users": [{"email": e, "role": r.value, "password": p} for e, _, r, p in DEMO_USERS]},
-                    as_json=True)
+        emit_record(
+            {
+                "created": report.created,
+                "unchanged": report.unchanged,
+                "users": [
+                    {"email": e, "role": r.value, "password": p} for e, _, r, p in DEMO_USERS
+                ],
+            },
+            as_json=True,
+        )
         return
     say(f"demo seed: {len(report.created)} created, {len(report.unchanged)} already there")
     for what in report.created:
@@ -44,9 +53,15 @@ def seed(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 def generate(
     ctx: typer.Context,
     users: Annotated[int, typer.Option("--users", min=0, help="Synthetic learners.")] = 1000,
-    courses: Annotated[int, typer.Option("--courses", min=0, help="Synthetic courses (5 lessons each).")] = 20,
-    enrollments: Annotated[int, typer.Option("--enrollments", min=0, help="Distinct enrollments.")] = 2000,
-    seed_value: Annotated[int | None, typer.Option("--seed", help="Random seed, for repeatable data.")] = None,
+    courses: Annotated[
+        int, typer.Option("--courses", min=0, help="Synthetic courses (5 lessons each).")
+    ] = 20,
+    enrollments: Annotated[
+        int, typer.Option("--enrollments", min=0, help="Distinct enrollments.")
+    ] = 2000,
+    seed_value: Annotated[
+        int | None, typer.Option("--seed", help="Random seed, for repeatable data.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Bulk-insert synthetic data for benchmarks (no passwords: nobody can log in as them).
@@ -69,13 +84,22 @@ def generate(
                 bar.update(task, advance=n, description=f"inserting {what}")
 
             with rt.unit_of_work() as (session, actor):
-                report = generate_service(session, actor=actor, settings=rt.get_settings(),
-                                          n_users=users, n_courses=courses, n_enrollments=enrollments,
-                                          progress=tick, seed_value=seed_value)
+                report = generate_service(
+                    session,
+                    actor=actor,
+                    settings=rt.get_settings(),
+                    n_users=users,
+                    n_courses=courses,
+                    n_enrollments=enrollments,
+                    progress=tick,
+                    seed_value=seed_value,
+                )
         seconds = time.perf_counter() - started
     row = {**report.__dict__, "seconds": round(seconds, 2)}
-    say(f"generated {report.users} users, {report.instructors} instructors, {report.courses} courses, "
+    say(
+        f"generated {report.users} users, {report.instructors} instructors, {report.courses} courses, "
         f"{report.lessons} lessons, {report.enrollments} enrollments in {seconds:.1f}s (tag {report.tag})",
-        as_json=json_out)
+        as_json=json_out,
+    )
     if json_out:
         emit_record(row, as_json=True)

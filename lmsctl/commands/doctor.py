@@ -17,7 +17,8 @@ app = single("Check settings, database, migrations and files dir.")
 def doctor(
     ctx: typer.Context,
     wait: Annotated[
-        float, typer.Option("--wait", help="Retry the database for up to N seconds (containers).", min=0)
+        float,
+        typer.Option("--wait", help="Retry the database for up to N seconds (containers).", min=0),
     ] = 0,
     json_out: JsonOpt = False,
 ) -> None:

@@ -14,11 +14,21 @@ app = group("Enroll learners, drop them, record lesson progress, review courses.
 
 EmailArg = Annotated[str, typer.Argument(help="The learner's e-mail.", show_default=False)]
 CourseArg = Annotated[str, typer.Argument(help="The course's slug.", show_default=False)]
-LIST_COLUMNS = ("user_email", "course_slug", "status", "progress_percentage", "enrolled_at", "completed_at", "rating")
+LIST_COLUMNS = (
+    "user_email",
+    "course_slug",
+    "status",
+    "progress_percentage",
+    "enrolled_at",
+    "completed_at",
+    "rating",
+)
 
 
 @app.command("enroll")
-def enroll(ctx: typer.Context, email: EmailArg, course: CourseArg, json_out: JsonOpt = False) -> None:
+def enroll(
+    ctx: typer.Context, email: EmailArg, course: CourseArg, json_out: JsonOpt = False
+) -> None:
     """Enroll a learner in a course; again changes nothing; a dropped learner is re-enrolled.
 
     Example: lmsctl enrollments enroll student@example.org intro-to-python
@@ -31,7 +41,11 @@ def enroll(ctx: typer.Context, email: EmailArg, course: CourseArg, json_out: Jso
         with rt.unit_of_work() as (session, actor):
             result = enroll_service(session, actor=actor, email=email, course_slug=course)
             row = enrollment_row(result.enrollment)
-    messages = {"created": "enrolled", "reenrolled": "re-enrolled", "unchanged": "already enrolled:"}
+    messages = {
+        "created": "enrolled",
+        "reenrolled": "re-enrolled",
+        "unchanged": "already enrolled:",
+    }
     say(f"{messages[result.outcome]} {row['user_email']} in {row['course_slug']}", as_json=json_out)
     if json_out:
         emit_record({**row, "outcome": result.outcome}, as_json=True)
@@ -49,7 +63,9 @@ def drop(ctx: typer.Context, email: EmailArg, course: CourseArg, json_out: JsonO
         from lms_core.services.enrollments import enrollment_row
 
         with rt.unit_of_work() as (session, actor):
-            row = enrollment_row(drop_service(session, actor=actor, email=email, course_slug=course))
+            row = enrollment_row(
+                drop_service(session, actor=actor, email=email, course_slug=course)
+            )
     say(f"dropped {row['user_email']} from {row['course_slug']}", as_json=json_out)
     if json_out:
         emit_record(row, as_json=True)
@@ -60,7 +76,9 @@ def list_(
     ctx: typer.Context,
     course: Annotated[str | None, typer.Option("--course", help="Only this course (slug).")] = None,
     user: Annotated[str | None, typer.Option("--user", help="Only this learner (e-mail).")] = None,
-    status: Annotated[str | None, typer.Option("--status", help="active, completed or dropped.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="active, completed or dropped.")
+    ] = None,
     page: PageOpt = 1,
     per_page: PerPageOpt = 50,
     json_out: JsonOpt = False,
@@ -74,11 +92,22 @@ def list_(
         from lms_core.services.enrollments import enrollment_row, list_enrollments
 
         with rt.unit_of_work() as (session, actor):
-            result = list_enrollments(session, actor=actor, course_slug=course, email=user,
-                                      status=status, page=page, per_page=per_page)
+            result = list_enrollments(
+                session,
+                actor=actor,
+                course_slug=course,
+                email=user,
+                status=status,
+                page=page,
+                per_page=per_page,
+            )
             rows = [enrollment_row(e) for e in result.items]
-    emit_rows(rows, LIST_COLUMNS, as_json=json_out,
-              footer=f"page {result.page}/{result.pages}, {result.total} enrollment(s)")
+    emit_rows(
+        rows,
+        LIST_COLUMNS,
+        as_json=json_out,
+        footer=f"page {result.page}/{result.pages}, {result.total} enrollment(s)",
+    )
 
 
 @app.command("complete-lesson")
@@ -99,11 +128,15 @@ def complete_lesson(
         from lms_core.services.enrollments import enrollment_row
 
         with rt.unit_of_work() as (session, actor):
-            enrollment, finished = complete_service(session, actor=actor, email=email,
-                                                    course_slug=course, lesson_slug=lesson)
+            enrollment, finished = complete_service(
+                session, actor=actor, email=email, course_slug=course, lesson_slug=lesson
+            )
             row = enrollment_row(enrollment)
-    say(f"{row['user_email']}: {row['course_slug']} at {row['progress_percentage']:g}%"
-        + (" - course completed" if finished else ""), as_json=json_out)
+    say(
+        f"{row['user_email']}: {row['course_slug']} at {row['progress_percentage']:g}%"
+        + (" - course completed" if finished else ""),
+        as_json=json_out,
+    )
     if json_out:
         emit_record({**row, "course_completed_now": finished}, as_json=True)
 
@@ -127,8 +160,11 @@ def review(
         from lms_core.services.enrollments import review as review_service
 
         with rt.unit_of_work() as (session, actor):
-            row = enrollment_row(review_service(session, actor=actor, email=email,
-                                                course_slug=course, rating=rating, text=text))
+            row = enrollment_row(
+                review_service(
+                    session, actor=actor, email=email, course_slug=course, rating=rating, text=text
+                )
+            )
     say(f"{row['user_email']} rated {row['course_slug']} {row['rating']}/5", as_json=json_out)
     if json_out:
         emit_record(row, as_json=True)

@@ -16,8 +16,12 @@ app = single("Create the database, migrate it, create the first admin.")
 @app.command()
 def init(
     ctx: typer.Context,
-    admin_email: Annotated[str | None, typer.Option("--admin-email", help="Create this admin if none exists.")] = None,
-    admin_name: Annotated[str, typer.Option("--admin-name", help="The admin's full name.")] = "Administrator",
+    admin_email: Annotated[
+        str | None, typer.Option("--admin-email", help="Create this admin if none exists.")
+    ] = None,
+    admin_name: Annotated[
+        str, typer.Option("--admin-name", help="The admin's full name.")
+    ] = "Administrator",
     password_stdin: PasswordStdinOpt = False,
     password_file: PasswordFileOpt = None,
     json_out: JsonOpt = False,
@@ -39,8 +43,11 @@ def init(
         except OSError as exc:
             from lms_core.errors import ValidationError
 
-            raise ValidationError(f"cannot create {settings.files_dir}: {exc.strerror or exc}",
-                                  field="files_dir", value=str(settings.files_dir)) from exc
+            raise ValidationError(
+                f"cannot create {settings.files_dir}: {exc.strerror or exc}",
+                field="files_dir",
+                value=str(settings.files_dir),
+            ) from exc
         engine = rt.get_engine()
         before = schema.current_revision(engine)
         schema.upgrade(engine)
@@ -51,21 +58,45 @@ def init(
                 existing = find_user(session, admin_email)
                 if existing is None:
                     password = read_password(stdin=password_stdin, file=password_file, prompt=True)
-                    user, _ = create_user(session, actor=actor, email=admin_email, full_name=admin_name,
-                                          role="admin", password=password, hasher=rt.hasher())
+                    user, _ = create_user(
+                        session,
+                        actor=actor,
+                        email=admin_email,
+                        full_name=admin_name,
+                        role="admin",
+                        password=password,
+                        hasher=rt.hasher(),
+                    )
                     admin = {"email": user.email, "created": True}
                 elif existing.role != "admin":
                     from lms_core.errors import Conflict
 
-                    raise Conflict(f"{existing.email} exists as a {existing.role}, not an admin "
-                                   f"(promote with: lmsctl users set-role {existing.email} admin)",
-                                   field="admin_email", value=admin_email)
+                    raise Conflict(
+                        f"{existing.email} exists as a {existing.role}, not an admin "
+                        f"(promote with: lmsctl users set-role {existing.email} admin)",
+                        field="admin_email",
+                        value=admin_email,
+                    )
                 else:
                     admin = {"email": existing.email, "created": False}
-    say(f"database {safe_url(settings.database_url)} at {after} (was {before or 'empty'})", as_json=json_out)
+    say(
+        f"database {safe_url(settings.database_url)} at {after} (was {before or 'empty'})",
+        as_json=json_out,
+    )
     say(f"files directory {settings.files_dir}", as_json=json_out)
     if admin:
-        say(f"admin {admin['email']} {'created' if admin['created'] else 'already exists'}", as_json=json_out)
+        say(
+            f"admin {admin['email']} {'created' if admin['created'] else 'already exists'}",
+            as_json=json_out,
+        )
     if json_out:
-        emit_record({"database_url": safe_url(settings.database_url), "before": before, "current": after,
-                     "files_dir": str(settings.files_dir), "admin": admin}, as_json=True)
+        emit_record(
+            {
+                "database_url": safe_url(settings.database_url),
+                "before": before,
+                "current": after,
+                "files_dir": str(settings.files_dir),
+                "admin": admin,
+            },
+            as_json=True,
+        )

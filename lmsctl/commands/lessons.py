@@ -14,20 +14,40 @@ app = group("Add, update, reorder and delete the lessons of a course.")
 
 CourseArg = Annotated[str, typer.Argument(help="The course's slug.", show_default=False)]
 LessonArg = Annotated[str, typer.Argument(help="The lesson's slug.", show_default=False)]
-LIST_COLUMNS = ("order_index", "slug", "title", "lesson_type", "duration_minutes", "is_required", "is_preview")
+LIST_COLUMNS = (
+    "order_index",
+    "slug",
+    "title",
+    "lesson_type",
+    "duration_minutes",
+    "is_required",
+    "is_preview",
+)
 Content = Annotated[str | None, typer.Option("--content", help="Text or HTML of the lesson.")]
 Duration = Annotated[int | None, typer.Option("--duration", help="Minutes.", min=0)]
 VideoUrl = Annotated[str | None, typer.Option("--video-url", help="Video URL.")]
-Preview = Annotated[bool | None, typer.Option("--preview/--no-preview", help="Visible before enrolling.")]
+Preview = Annotated[
+    bool | None, typer.Option("--preview/--no-preview", help="Visible before enrolling.")
+]
 Required = Annotated[
     bool | None, typer.Option("--required/--optional", help="Counts toward completion.")
 ]
 
 
-def _fields(content: str | None, duration: int | None, video_url: str | None,
-            preview: bool | None, required: bool | None) -> dict[str, Any]:
-    values = {"content": content, "duration_minutes": duration, "video_url": video_url,
-              "is_preview": preview, "is_required": required}
+def _fields(
+    content: str | None,
+    duration: int | None,
+    video_url: str | None,
+    preview: bool | None,
+    required: bool | None,
+) -> dict[str, Any]:
+    values = {
+        "content": content,
+        "duration_minutes": duration,
+        "video_url": video_url,
+        "is_preview": preview,
+        "is_required": required,
+    }
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -37,8 +57,12 @@ def add(
     course: CourseArg,
     slug: LessonArg,
     title: Annotated[str, typer.Option("--title", help="Title.", show_default=False)],
-    lesson_type: Annotated[str, typer.Option("--type", help="video, text, quiz or assignment.")] = "text",
-    position: Annotated[int | None, typer.Option("--position", help="1-based place; default last.", min=1)] = None,
+    lesson_type: Annotated[
+        str, typer.Option("--type", help="video, text, quiz or assignment.")
+    ] = "text",
+    position: Annotated[
+        int | None, typer.Option("--position", help="1-based place; default last.", min=1)
+    ] = None,
     content: Content = None,
     duration: Duration = None,
     video_url: VideoUrl = None,
@@ -55,12 +79,21 @@ def add(
         from lms_core.services.lessons import add_lesson, lesson_row
 
         with rt.unit_of_work() as (session, actor):
-            row = lesson_row(add_lesson(
-                session, actor=actor, course_slug=course, slug=slug, title=title,
-                lesson_type=lesson_type, position=position,
-                **_fields(content, duration, video_url, preview, required),
-            ))
-    say(f"added lesson {row['slug']} to {course} at position {row['order_index']}", as_json=json_out)
+            row = lesson_row(
+                add_lesson(
+                    session,
+                    actor=actor,
+                    course_slug=course,
+                    slug=slug,
+                    title=title,
+                    lesson_type=lesson_type,
+                    position=position,
+                    **_fields(content, duration, video_url, preview, required),
+                )
+            )
+    say(
+        f"added lesson {row['slug']} to {course} at position {row['order_index']}", as_json=json_out
+    )
     if json_out:
         emit_record(row, as_json=True)
 
@@ -76,7 +109,10 @@ def list_(ctx: typer.Context, course: CourseArg, json_out: JsonOpt = False) -> N
         from lms_core.services.lessons import lesson_row, list_lessons
 
         with rt.unit_of_work() as (session, actor):
-            rows = [lesson_row(lesson) for lesson in list_lessons(session, actor=actor, course_slug=course)]
+            rows = [
+                lesson_row(lesson)
+                for lesson in list_lessons(session, actor=actor, course_slug=course)
+            ]
     emit_rows(rows, LIST_COLUMNS, as_json=json_out, title=course)
 
 
@@ -87,7 +123,9 @@ def update(
     slug: LessonArg,
     new_slug: Annotated[str | None, typer.Option("--slug", help="New slug.")] = None,
     title: Annotated[str | None, typer.Option("--title", help="New title.")] = None,
-    lesson_type: Annotated[str | None, typer.Option("--type", help="video, text, quiz or assignment.")] = None,
+    lesson_type: Annotated[
+        str | None, typer.Option("--type", help="video, text, quiz or assignment.")
+    ] = None,
     content: Content = None,
     duration: Duration = None,
     video_url: VideoUrl = None,
@@ -109,15 +147,20 @@ def update(
         if lesson_type is not None:
             fields["lesson_type"] = lesson_type
         with rt.unit_of_work() as (session, actor):
-            row = lesson_row(update_lesson(session, actor=actor, course_slug=course, slug=slug,
-                                           new_slug=new_slug, **fields))
+            row = lesson_row(
+                update_lesson(
+                    session, actor=actor, course_slug=course, slug=slug, new_slug=new_slug, **fields
+                )
+            )
     say(f"updated lesson {row['slug']} of {course}", as_json=json_out)
     if json_out:
         emit_record(row, as_json=True)
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, course: CourseArg, slug: LessonArg, json_out: JsonOpt = False) -> None:
+def delete(
+    ctx: typer.Context, course: CourseArg, slug: LessonArg, json_out: JsonOpt = False
+) -> None:
     """Delete a lesson; the ones after it move up, progress is recomputed.
 
     Example: lmsctl lessons delete intro-to-python variables
@@ -137,7 +180,9 @@ def delete(ctx: typer.Context, course: CourseArg, slug: LessonArg, json_out: Jso
 def reorder(
     ctx: typer.Context,
     course: CourseArg,
-    slugs: Annotated[list[str], typer.Argument(help="Every lesson slug, in the new order.", show_default=False)],
+    slugs: Annotated[
+        list[str], typer.Argument(help="Every lesson slug, in the new order.", show_default=False)
+    ],
     json_out: JsonOpt = False,
 ) -> None:
     """Put a course's lessons in a new order (name every lesson once).
@@ -149,5 +194,8 @@ def reorder(
         from lms_core.services.lessons import lesson_row, reorder_lessons
 
         with rt.unit_of_work() as (session, actor):
-            rows = [lesson_row(x) for x in reorder_lessons(session, actor=actor, course_slug=course, slugs=slugs)]
+            rows = [
+                lesson_row(x)
+                for x in reorder_lessons(session, actor=actor, course_slug=course, slugs=slugs)
+            ]
     emit_rows(rows, LIST_COLUMNS, as_json=json_out, title=course)

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lmsctl.options import (
-    JsonOpt, PageOpt, PasswordFileOpt, PasswordStdinOpt, PerPageOpt, group, read_password,
+    JsonOpt,
+    PageOpt,
+    PasswordFileOpt,
+    PasswordStdinOpt,
+    PerPageOpt,
+    group,
+    read_password,
 )
 from lmsctl.output import emit_record, emit_rows, reporting, say
 from lmsctl.runtime import runtime
@@ -34,10 +40,18 @@ def create(
     ctx: typer.Context,
     email: EmailArg,
     name: Annotated[str, typer.Option("--name", help="Full name.", show_default=False)],
-    role: Annotated[str, typer.Option("--role", help="admin, instructor or student.")] = "student",
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            help="admin, instructor or student [default: student; "
+            "with --update-existing: keep the current role].",
+        ),
+    ] = None,
     external_id: Annotated[str | None, typer.Option("--external-id", help="SIS key.")] = None,
     update_existing: Annotated[
-        bool, typer.Option("--update-existing", help="Update name/role/password if the user exists.")
+        bool,
+        typer.Option("--update-existing", help="Update name/role/password if the user exists."),
     ] = False,
     prompt_password: Annotated[
         bool, typer.Option("--prompt-password", help="Ask for the password interactively.")
@@ -57,15 +71,22 @@ def create(
         password = read_password(stdin=password_stdin, file=password_file, prompt=prompt_password)
         with rt.unit_of_work() as (session, actor):
             user, created = create_user(
-                session, actor=actor, email=email, full_name=name, role=role,
-                external_id=external_id, password=password,
+                session,
+                actor=actor,
+                email=email,
+                full_name=name,
+                role=role,
+                external_id=external_id,
+                password=password,
                 hasher=rt.hasher() if password is not None else None,
                 update_existing=update_existing,
             )
             row = _row(user)
-    say(f"{'created' if created else 'updated'} {row['role']} {row['email']}"
+    say(
+        f"{'created' if created else 'updated'} {row['role']} {row['email']}"
         + ("" if password is not None or not created else " (no password: cannot log in yet)"),
-        as_json=json_out)
+        as_json=json_out,
+    )
     if json_out:
         emit_record({**row, "created": created}, as_json=True)
 
@@ -73,9 +94,13 @@ def create(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    search: Annotated[str | None, typer.Option("--search", "-s", help="Part of e-mail or name.")] = None,
+    search: Annotated[
+        str | None, typer.Option("--search", "-s", help="Part of e-mail or name.")
+    ] = None,
     role: Annotated[str | None, typer.Option("--role", help="Only this role.")] = None,
-    active: Annotated[bool | None, typer.Option("--active/--inactive", help="Only active or inactive.")] = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--inactive", help="Only active or inactive.")
+    ] = None,
     deleted: Annotated[bool, typer.Option("--deleted", help="Include soft-deleted users.")] = False,
     page: PageOpt = 1,
     per_page: PerPageOpt = 50,
@@ -90,11 +115,23 @@ def list_(
         from lms_core.services.users import list_users
 
         with rt.unit_of_work() as (session, actor):
-            result = list_users(session, actor=actor, search=search, role=role, active=active,
-                                include_deleted=deleted, page=page, per_page=per_page)
+            result = list_users(
+                session,
+                actor=actor,
+                search=search,
+                role=role,
+                active=active,
+                include_deleted=deleted,
+                page=page,
+                per_page=per_page,
+            )
             rows = [_row(u) for u in result.items]
-    emit_rows(rows, LIST_COLUMNS, as_json=json_out,
-              footer=f"page {result.page}/{result.pages}, {result.total} user(s)")
+    emit_rows(
+        rows,
+        LIST_COLUMNS,
+        as_json=json_out,
+        footer=f"page {result.page}/{result.pages}, {result.total} user(s)",
+    )
 
 
 @app.command("show")
@@ -132,9 +169,18 @@ def update(
         from lms_core.services.users import update_user
 
         with rt.unit_of_work() as (session, actor):
-            row = _row(update_user(session, actor=actor, email=email, new_email=new_email,
-                                   full_name=name, bio=bio, avatar_url=avatar_url,
-                                   external_id=external_id))
+            row = _row(
+                update_user(
+                    session,
+                    actor=actor,
+                    email=email,
+                    new_email=new_email,
+                    full_name=name,
+                    bio=bio,
+                    avatar_url=avatar_url,
+                    external_id=external_id,
+                )
+            )
     say(f"updated {row['email']}", as_json=json_out)
     if json_out:
         emit_record(row, as_json=True)
@@ -213,8 +259,12 @@ def reset_password(
                 if not (actor.is_admin or actor.is_user(user.id)):
                     from lms_core.errors import PermissionDenied
 
-                    raise PermissionDenied("only an administrator or the user may ask for a reset token")
-                raw = issue_token(session, actor=actor, user=user, purpose=TokenPurpose.password_reset)
+                    raise PermissionDenied(
+                        "only an administrator or the user may ask for a reset token"
+                    )
+                raw = issue_token(
+                    session, actor=actor, user=user, purpose=TokenPurpose.password_reset
+                )
             if json_out:
                 emit_record({"email": user.email, "token": raw}, as_json=True)
             else:
@@ -222,8 +272,11 @@ def reset_password(
             return
         password = read_password(stdin=password_stdin, file=password_file, prompt=True)
         with rt.unit_of_work() as (session, actor):
-            row = _row(set_password(session, actor=actor, email=email, password=password or "",
-                                    hasher=rt.hasher()))
+            row = _row(
+                set_password(
+                    session, actor=actor, email=email, password=password or "", hasher=rt.hasher()
+                )
+            )
     say(f"password set for {row['email']}", as_json=json_out)
     if json_out:
         emit_record(row, as_json=True)
@@ -244,8 +297,9 @@ def delete(
     Example: lmsctl users delete old.student@example.org --purge --yes
     """
     if purge and not yes:
-        typer.confirm(f"Purge {email}? Their personal data cannot be recovered.", abort=True,
-                      err=True)
+        typer.confirm(
+            f"Purge {email}? Their personal data cannot be recovered.", abort=True, err=True
+        )
     rt = runtime(ctx)
     with reporting(as_json=json_out):
         from lms_core.services.users import delete_user

@@ -371,12 +371,12 @@ def test_an_instructor_cannot_update_someone_elses_course(cli, make, unchanged, 
 
     with unchanged():
         result = cli("courses", "update", course.slug, "--title", "Hijacked", as_=intruder.email)
-    refused(result, None, contains=f"acting as {intruder.email}")
+    refused(result, "as", contains=f"acting as {intruder.email}")
     with unchanged():
         result = cli(
             "courses", "update", course.slug, "--title", "Hijacked", "--json", as_=intruder.email
         )
-    refused_json(result, None, contains="only the course's instructor")
+    refused_json(result, "as", contains="only the course's instructor")
     assert fresh(session, course.slug).title != "Hijacked"
 
 

@@ -453,8 +453,8 @@ def test_list_unknown_role_filter_is_refused(cli):
 def test_list_as_a_non_admin_is_refused(cli, make):
     teacher = make.user("instructor")
 
-    refused(cli("users", "list", as_=teacher.email), None, contains="only an administrator")
-    refused_json(cli("users", "list", "--json", as_=teacher.email), None)
+    refused(cli("users", "list", as_=teacher.email), "as", contains="only an administrator")
+    refused_json(cli("users", "list", "--json", as_=teacher.email), "as")
 
 
 # --- show ---------------------------------------------------------------------------------------
@@ -924,3 +924,10 @@ def test_delete_yourself_is_refused(cli, make, unchanged):
     with unchanged():
         result = cli("users", "delete", admin.email, as_=admin.email)
     refused(result, "email", contains="cannot delete yourself")
+
+
+def test_update_existing_without_role_keeps_an_instructor_an_instructor(cli, make, session):
+    teacher = make.user("instructor")
+    ok(cli("users", "create", teacher.email, "--name", "Renamed", "--update-existing"))
+    session.expire_all()
+    assert (teacher.role, teacher.full_name) == ("instructor", "Renamed")

@@ -30,15 +30,27 @@ def _env(url: str, tmp_path: Path) -> dict[str, str]:
 def seeded(scratch_url: str, tmp_path: Path) -> dict[str, str]:
     env = _env(scratch_url, tmp_path)
     for args in (["init"], ["demo", "seed"]):
-        done = subprocess.run([str(BIN / "lmsctl"), *args], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [str(BIN / "lmsctl"), *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
     return env
 
 
 def test_cron_report_writes_the_enrollments_behind(seeded: dict[str, str], tmp_path: Path) -> None:
-    done = subprocess.run(["bash", str(ROOT / "examples/cron_report.sh"), str(tmp_path / "reports")],
-                          env=seeded, cwd=tmp_path, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["bash", str(ROOT / "examples/cron_report.sh"), str(tmp_path / "reports")],
+        env=seeded,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     (report,) = (tmp_path / "reports").glob("enrollments-*.json")
     data = json.loads(report.read_text())
@@ -48,15 +60,27 @@ def test_cron_report_writes_the_enrollments_behind(seeded: dict[str, str], tmp_p
 
 def test_cron_report_fails_when_the_database_is_not_initialised(tmp_path: Path) -> None:
     env = _env(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path)
-    done = subprocess.run(["bash", str(ROOT / "examples/cron_report.sh"), str(tmp_path / "reports")],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["bash", str(ROOT / "examples/cron_report.sh"), str(tmp_path / "reports")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 1
     assert not list((tmp_path / "reports").glob("*.json"))
 
 
 def test_tour_runs_on_the_demo_data(seeded: dict[str, str], tmp_path: Path) -> None:
-    done = subprocess.run(["bash", str(ROOT / "examples/tour.sh")], env=seeded, cwd=tmp_path,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["bash", str(ROOT / "examples/tour.sh")],
+        env=seeded,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "demo-python-basics" in done.stdout
     assert "only the course's instructor or an administrator may unpublish" in done.stderr

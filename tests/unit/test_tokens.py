@@ -204,3 +204,18 @@ def test_reset_password_needs_a_reset_token(session, issue, hasher, learner):
         tokens.reset_password_with_token(
             session, raw=raw, password="Fresh-Start-2026", hasher=hasher
         )
+
+
+def test_email_verification_is_audited_as_the_user_themself(session, issue, learner):
+    raw = issue(learner, TokenPurpose.email_verification)
+    tokens.consume_token(session, raw=raw, purpose=TokenPurpose.email_verification)
+    (entry,) = audit_log(session, "user.verify_email")
+    assert entry.actor_id == learner.id
+    assert entry.entity_id == learner.id
+
+
+def test_token_of_a_deactivated_user_is_refused(session, issue, operator, learner):
+    raw = issue(learner)
+    users.deactivate_user(session, actor=operator, email=learner.email)
+    with pytest.raises(ValidationError, match="not valid"):
+        tokens.consume_token(session, raw=raw, purpose=RESET)
