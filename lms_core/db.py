@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +22,8 @@ SessionFactory = Callable[[], Session]
 
 def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[..., None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy, not the driver, decides when transactions start (see _begin_immediate).
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
@@ -32,11 +34,28 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[..., None]:
     return on_connect
 
 
+#: Execution option asking SQLite for a write-locking transaction (see _sqlite_begin).
+WRITE_LOCK = "lms_sqlite_write_lock"
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Start SQLite transactions ourselves, write-locked for units of work that write.
+
+    With a deferred BEGIN, two processes that both read then write conflict, and SQLite fails
+    one at once with "database is locked" instead of waiting for the busy timeout: two cron
+    jobs at the same minute would see that. BEGIN IMMEDIATE makes the second writer wait its
+    turn; readers keep a plain BEGIN and are never blocked (WAL). Taking BEGIN over from the
+    driver is also what makes SAVEPOINTs work (SQLAlchemy's documented pysqlite recipe).
+    """
+    immediate = conn.get_execution_options().get(WRITE_LOCK, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def make_engine(settings: Settings, *, url: str | None = None) -> Engine:
     """Build the engine for ``settings.database_url`` (or ``url``).
 
-    SQLite gets WAL, foreign keys and a busy timeout on every connection, and its parent
-    folder is created so the embedded default needs nothing set up. PostgreSQL gets the
+    SQLite gets WAL, foreign keys, a busy timeout and write-locking transactions on every
+    connection, and its parent folder is created so the embedded default needs nothing set up. PostgreSQL gets the
     pool size and overflow from settings, with pre-ping so a restarted server is survived.
     """
     sa_url = make_url(url or settings.database_url)
@@ -46,6 +65,7 @@ def make_engine(settings: Settings, *, url: str | None = None) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(sa_url)
         event.listen(engine, "connect", _sqlite_pragmas(settings.sqlite_busy_timeout_ms))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(
         sa_url,
@@ -60,9 +80,15 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: SessionFactory) -> Iterator[Session]:
-    """One transaction: commit when the block ends normally, roll back on any exception."""
+def unit_of_work(factory: SessionFactory, *, write: bool = True) -> Iterator[Session]:
+    """One transaction: commit when the block ends normally, roll back on any exception.
+
+    ``write=False`` marks a read-only unit (listings): on SQLite it does not queue behind
+    writers. Elsewhere the flag changes nothing.
+    """
     session = factory()
+    if write:
+        session.connection(execution_options={WRITE_LOCK: True})
     try:
         yield session
         session.commit()

@@ -88,11 +88,14 @@ class Runtime:
         return Actor.for_user(user)
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[tuple[Session, Actor]]:
-        """One transaction for the whole command, with the resolved actor."""
+    def unit_of_work(self, *, write: bool = True) -> Iterator[tuple[Session, Actor]]:
+        """One transaction for the whole command, with the resolved actor.
+
+        Listings pass ``write=False`` so that on SQLite they never wait for a writer.
+        """
         from lms_core.db import unit_of_work
 
-        with unit_of_work(self.get_session_factory()) as session:
+        with unit_of_work(self.get_session_factory(), write=write) as session:
             yield session, self.resolve_actor(session)
 
 

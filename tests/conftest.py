@@ -3,7 +3,8 @@ LMS_TEST_DATABASE_URL), each test isolated in a transaction rolled back at its e
 
 Sessions join the test's outer transaction with ``join_transaction_mode="create_savepoint"``,
 so a service's or a CLI command's own commit/rollback works on a SAVEPOINT. On SQLite that
-needs SQLAlchemy's documented pysqlite workaround (driver autocommit off, explicit BEGIN).
+needs SQLAlchemy's documented pysqlite workaround (the driver's own transaction handling off,
+an explicit BEGIN), which ``lms_core.db.make_engine`` applies to every SQLite engine.
 Tests of crashes, concurrency and migrations use ``scratch_url``: a database of their own.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
@@ -100,20 +101,6 @@ def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return cheap_settings(db_url, tmp_path_factory.mktemp("files"))
 
 
-def _savepoint_ready(engine: Engine) -> Engine:
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None
-
-        @event.listens_for(engine, "begin")
-        def _explicit_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN")
-
-    return engine
-
-
 def reset_schema(engine: Engine) -> None:
     """Empty the database, then migrate it to head (so every run also tests the migrations)."""
     from lms_core.services import schema
@@ -132,7 +119,7 @@ def reset_schema(engine: Engine) -> None:
 
 @pytest.fixture(scope="session")
 def engine(settings: Settings) -> Iterator[Engine]:
-    engine = _savepoint_ready(make_engine(settings))
+    engine = make_engine(settings)
     reset_schema(engine)
     yield engine
     engine.dispose()

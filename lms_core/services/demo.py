@@ -146,6 +146,29 @@ class GenerateReport:
     enrollments: int
 
 
+def plan_generate(
+    settings: Settings,
+    *,
+    n_users: int,
+    n_courses: int,
+    n_enrollments: int,
+    lessons_per_course: int = 5,
+) -> GenerateReport:
+    """What :func:`generate` would insert (for ``--dry-run``), refusing impossible requests."""
+    refuse_in_production(settings)
+    if n_enrollments > n_users * n_courses:
+        raise Conflict(
+            f"cannot make {n_enrollments} distinct enrollments from {n_users} users "
+            f"and {n_courses} courses",
+            field="enrollments",
+            value=n_enrollments,
+        )
+    instructors = max(1, n_courses // 20) if n_courses else 0
+    return GenerateReport(
+        "(dry run)", n_users, instructors, n_courses, n_courses * lessons_per_course, n_enrollments
+    )
+
+
 def generate(
     session: Session,
     *,
@@ -164,14 +187,13 @@ def generate(
     Core ``INSERT ... RETURNING`` in batches, not one ORM object at a time; synthetic users
     get no password (nothing to hash, nobody can log in as them).
     """
-    refuse_in_production(settings)
-    if n_enrollments > n_users * n_courses:
-        raise Conflict(
-            f"cannot make {n_enrollments} distinct enrollments from {n_users} users "
-            f"and {n_courses} courses",
-            field="enrollments",
-            value=n_enrollments,
-        )
+    plan = plan_generate(
+        settings,
+        n_users=n_users,
+        n_courses=n_courses,
+        n_enrollments=n_enrollments,
+        lessons_per_course=lessons_per_course,
+    )
     rng = random.Random(seed_value)  # noqa: S311 - synthetic data, not security
     tag = secrets.token_hex(3)
     tick = progress or (lambda _what, _n: None)
@@ -200,7 +222,7 @@ def generate(
             tick(what, len(chunk))
         return ids
 
-    n_instructors = max(1, n_courses // 20) if n_courses else 0
+    n_instructors = plan.instructors
     user_defaults = {"is_active": True, "failed_login_attempts": 0}
     instructor_ids = insert_all(
         User,

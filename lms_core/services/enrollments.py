@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
@@ -108,8 +109,16 @@ def enroll(session: Session, *, actor: Actor, email: str, course_slug: str) -> E
             status=EnrollmentStatus.active.value,
             enrolled_at=utcnow(),
         )
-        session.add(enrollment)
-        session.flush()
+        try:
+            # A SAVEPOINT, so that losing a race with a concurrent enroll of the same learner
+            # (PostgreSQL: unique violation) leaves the caller's transaction usable.
+            with session.begin_nested():
+                session.add(enrollment)
+        except IntegrityError:
+            winner = find_enrollment(session, student.id, course.id)
+            if winner is None:
+                raise
+            return EnrollResult(winner, "unchanged")
         recompute(session, enrollment)
         audit.record(
             session,

@@ -111,7 +111,7 @@ def list_(
     with reporting(as_json=json_out):
         from lms_core.services.courses import course_row, list_courses
 
-        with rt.unit_of_work() as (session, actor):
+        with rt.unit_of_work(write=False) as (session, actor):
             result = list_courses(
                 session,
                 actor=actor,
@@ -142,7 +142,7 @@ def show(ctx: typer.Context, slug: SlugArg, json_out: JsonOpt = False) -> None:
         from lms_core.permissions import require_course_manager
         from lms_core.services.courses import course_row, enrollment_count, get_course
 
-        with rt.unit_of_work() as (session, actor):
+        with rt.unit_of_work(write=False) as (session, actor):
             course = get_course(session, slug)
             if not course.is_published:
                 require_course_manager(actor, course, "see an unpublished course")

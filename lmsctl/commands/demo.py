@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lmsctl.options import JsonOpt, group
+from lmsctl.options import DryRunOpt, JsonOpt, group
 from lmsctl.output import emit_record, reporting, say
 from lmsctl.runtime import runtime
 
@@ -62,6 +62,7 @@ def generate(
     seed_value: Annotated[
         int | None, typer.Option("--seed", help="Random seed, for repeatable data.")
     ] = None,
+    dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Bulk-insert synthetic data for benchmarks (no passwords: nobody can log in as them).
@@ -74,7 +75,20 @@ def generate(
         from rich.progress import Progress
 
         from lms_core.services.demo import generate as generate_service
+        from lms_core.services.demo import plan_generate
 
+        if dry_run:
+            plan = plan_generate(
+                rt.get_settings(), n_users=users, n_courses=courses, n_enrollments=enrollments
+            )
+            say(
+                f"dry run: would insert {plan.users} users, {plan.instructors} instructors, "
+                f"{plan.courses} courses, {plan.lessons} lessons, {plan.enrollments} enrollments",
+                as_json=json_out,
+            )
+            if json_out:
+                emit_record({**plan.__dict__, "dry_run": True}, as_json=True)
+            return
         started = time.perf_counter()
         with Progress(transient=True, disable=json_out, console=Console(stderr=True)) as bar:
             total = users + courses + courses * 5 + enrollments + max(1, courses // 20)

@@ -91,7 +91,7 @@ def list_(
     with reporting(as_json=json_out):
         from lms_core.services.enrollments import enrollment_row, list_enrollments
 
-        with rt.unit_of_work() as (session, actor):
+        with rt.unit_of_work(write=False) as (session, actor):
             result = list_enrollments(
                 session,
                 actor=actor,

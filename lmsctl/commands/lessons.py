@@ -108,7 +108,7 @@ def list_(ctx: typer.Context, course: CourseArg, json_out: JsonOpt = False) -> N
     with reporting(as_json=json_out):
         from lms_core.services.lessons import lesson_row, list_lessons
 
-        with rt.unit_of_work() as (session, actor):
+        with rt.unit_of_work(write=False) as (session, actor):
             rows = [
                 lesson_row(lesson)
                 for lesson in list_lessons(session, actor=actor, course_slug=course)

@@ -114,7 +114,7 @@ def list_(
     with reporting(as_json=json_out):
         from lms_core.services.users import list_users
 
-        with rt.unit_of_work() as (session, actor):
+        with rt.unit_of_work(write=False) as (session, actor):
             result = list_users(
                 session,
                 actor=actor,
@@ -144,7 +144,7 @@ def show(ctx: typer.Context, email: EmailArg, json_out: JsonOpt = False) -> None
     with reporting(as_json=json_out):
         from lms_core.services.users import show_user
 
-        with rt.unit_of_work() as (session, actor):
+        with rt.unit_of_work(write=False) as (session, actor):
             row = _row(show_user(session, actor=actor, email=email))
     emit_record(row, as_json=json_out)
 

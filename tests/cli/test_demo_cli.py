@@ -188,3 +188,36 @@ def test_generate_negative_counts_are_usage_errors(cli, unchanged):
         result = cli("demo", "generate", "--users", "-1")
     assert result.exit_code == 2
     assert "--users" in result.stderr
+
+
+def test_generate_dry_run_reports_the_counts_and_writes_nothing(cli, unchanged):
+    with unchanged():
+        result = cli(
+            "demo",
+            "generate",
+            "--users",
+            "40",
+            "--courses",
+            "21",
+            "--enrollments",
+            "50",
+            "--dry-run",
+            "--json",
+        )
+    plan = ok_json(result)
+    assert {k: plan[k] for k in ("users", "instructors", "courses", "lessons", "enrollments")} == {
+        "users": 40,
+        "instructors": 1,
+        "courses": 21,
+        "lessons": 105,
+        "enrollments": 50,
+    }
+    assert plan["dry_run"] is True
+
+
+def test_generate_dry_run_still_refuses_impossible_counts(cli, unchanged):
+    with unchanged():
+        result = cli(
+            "demo", "generate", "--users", "2", "--courses", "1", "--enrollments", "3", "--dry-run"
+        )
+    refused(result, "enrollments", contains="distinct enrollments")
