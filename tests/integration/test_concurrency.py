@@ -8,10 +8,8 @@ in the same minute must all succeed, and ``kill -9`` must leave the database as 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,32 +17,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.integration.conftest import BIN, lmsctl
+
 pytestmark = pytest.mark.scratch
-
-BIN = Path(sys.executable).parent
-
-
-def _env(url: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "LMS_DATABASE_URL": url,
-        "LMS_FILES_DIR": str(tmp_path / "files"),
-        "LMS_PASSWORD_MEMORY_COST": "8",
-        "LMS_PASSWORD_TIME_COST": "1",
-        "LMS_PASSWORD_PARALLELISM": "1",
-    }
-
-
-def _lmsctl(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "lmsctl"), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
 
 
 def _start(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
@@ -68,12 +43,8 @@ def _scalar(url: str, sql: str) -> int:
 
 
 @pytest.fixture
-def env(scratch_url: str, tmp_path: Path) -> dict[str, str]:
-    env = _env(scratch_url, tmp_path)
-    for args in (["init"], ["demo", "seed"]):
-        done = _lmsctl(env, tmp_path, *args)
-        assert done.returncode == 0, done.stderr
-    return env
+def env(seeded: dict[str, str]) -> dict[str, str]:
+    return seeded
 
 
 def test_simultaneous_writers_all_succeed(env: dict[str, str], tmp_path: Path) -> None:
@@ -92,7 +63,7 @@ def test_simultaneous_writers_all_succeed(env: dict[str, str], tmp_path: Path) -
 def test_simultaneous_enrolls_of_the_same_learner_make_one_enrollment(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    assert _lmsctl(env, tmp_path, "users", "create", "race@x.org", "--name", "Race").returncode == 0
+    assert lmsctl(env, tmp_path, "users", "create", "race@x.org", "--name", "Race").returncode == 0
     procs = [
         _start(env, tmp_path, "enrollments", "enroll", "race@x.org", "demo-python-basics", "--json")
         for _ in range(6)
@@ -165,7 +136,6 @@ def test_kill_9_mid_generate_leaves_the_database_as_before(
     assert _scalar(url, "SELECT count(*) FROM audit_log") == audit_before
     # Nothing is left locked: the next writer and the health check go through.
     assert (
-        _lmsctl(env, tmp_path, "users", "create", "after-crash@x.org", "--name", "A").returncode
-        == 0
+        lmsctl(env, tmp_path, "users", "create", "after-crash@x.org", "--name", "A").returncode == 0
     )
-    assert _lmsctl(env, tmp_path, "doctor").returncode == 0
+    assert lmsctl(env, tmp_path, "doctor").returncode == 0
