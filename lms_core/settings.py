@@ -24,6 +24,11 @@ class Environment(StrEnum):
     production = "production"
 
 
+class PageSize(StrEnum):
+    a4 = "A4"
+    letter = "Letter"
+
+
 class Settings(BaseSettings):
     """Every knob of the toolkit; the field name is the variable name without ``LMS_``."""
 
@@ -56,6 +61,9 @@ class Settings(BaseSettings):
     lockout_base_minutes: int = Field(default=1, ge=1)
     lockout_max_minutes: int = Field(default=24 * 60, ge=1)
     huey_url: str | None = None
+    #: Certificates: paper size, and an extra folder of .ttf/.otf fonts tried after the bundled ones.
+    certificate_page_size: PageSize = PageSize.a4
+    fonts_dir: Path | None = None
 
     @model_validator(mode="after")
     def _read_secret_file(self) -> Settings:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms_core.models.base import Base, TimestampMixin
@@ -32,6 +33,10 @@ class Course(TimestampMixin, Base):
             "estimated_duration_minutes IS NULL OR estimated_duration_minutes >= 0",
             name="estimated_duration_minutes_positive",
         ),
+        CheckConstraint(
+            "certificate_min_grade >= 0 AND certificate_min_grade <= 100",
+            name="certificate_min_grade_in_range",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,6 +54,10 @@ class Course(TimestampMixin, Base):
     estimated_duration_minutes: Mapped[int | None]
     is_published: Mapped[bool] = mapped_column(default=False)
     external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    #: Course grade (%) a learner needs for a certificate, where the course has graded work.
+    certificate_min_grade: Mapped[Decimal] = mapped_column(
+        Numeric(5, 2), default=Decimal("0"), server_default="0"
+    )
 
     instructor: Mapped[User] = relationship(lazy="joined")
     lessons: Mapped[list[Lesson]] = relationship(

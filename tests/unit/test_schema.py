@@ -96,3 +96,40 @@ def test_revision_files_have_date_prefixed_names():
     names = [p.name for p in versions.glob("*.py")]
     assert names
     assert all(re.fullmatch(r"\d{8}_[0-9a-f]{12}_\w+\.py", name) for name in names)
+
+
+def test_upgrading_keeps_the_data_of_tables_that_batch_migrations_rebuild(scratch_url):
+    """SQLite rebuilds `courses` to add a column and a check; lessons and enrollments that
+    reference it must survive (a DROP with foreign keys on would cascade-delete them)."""
+    from sqlalchemy import text
+
+    from lms_core.db import make_engine
+    from lms_core.services import schema
+    from lms_core.settings import Settings
+
+    engine = make_engine(Settings(), url=scratch_url)
+    try:
+        schema.upgrade(engine, "7615766e684a")  # the initial schema, before certificates
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO users (id, email, role, is_active, failed_login_attempts, full_name) "
+                "VALUES (1, 't@x.org', 'instructor', true, 0, 'T'), (2, 's@x.org', 'student', true, 0, 'S')"))
+            conn.execute(text(
+                "INSERT INTO courses (id, title, slug, instructor_id, difficulty_level, is_published) "
+                "VALUES (1, 'C', 'c', 1, 'beginner', true)"))
+            conn.execute(text(
+                "INSERT INTO lessons (course_id, title, slug, lesson_type, order_index, is_preview, "
+                "is_required) VALUES (1, 'L', 'l', 'text', 1, false, true)"))
+            conn.execute(text(
+                "INSERT INTO enrollments (student_id, course_id, status, enrolled_at, progress_percentage) "
+                "VALUES (2, 1, 'active', CURRENT_TIMESTAMP, 0)"))
+        schema.upgrade(engine)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM lessons")).scalar() == 1
+            assert conn.execute(text("SELECT count(*) FROM enrollments")).scalar() == 1
+            assert conn.execute(text("SELECT certificate_min_grade FROM courses")).scalar() == 0
+        schema.downgrade(engine, "7615766e684a")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM lessons")).scalar() == 1
+    finally:
+        engine.dispose()

@@ -1,0 +1,1 @@
+"""Certificates: numbers, templates, fonts and PDF rendering (no database code here)."""
