@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -172,7 +173,15 @@ def test_downgrade_past_base_is_refused(scratch):
 def test_downgrade_one_step_as_in_the_help_example(scratch):
     ok(scratch("db", "upgrade"))
 
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    import migrations
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    previous = ScriptDirectory.from_config(config).get_revision(HEAD).down_revision
     assert ok_json(scratch("db", "downgrade", "-1", "--yes", "--json")) == {
         "before": HEAD,
-        "current": None,
+        "current": previous,
     }
