@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "courses": ("lmsctl.commands.courses", "Create, publish, list and delete courses."),
     "lessons": ("lmsctl.commands.lessons", "Add, update, reorder and delete a course's lessons."),
     "enrollments": ("lmsctl.commands.enrollments", "Enroll, drop, record progress, review."),
+    "certificates": (
+        "lmsctl.commands.certificates",
+        "Eligibility, issue runs, verify, revoke, reissue, export.",
+    ),
     "demo": (
         "lmsctl.commands.demo",
         "Demo data: a small seeded school, or synthetic data at scale.",

@@ -40,11 +40,12 @@ def normalize_number(text: str) -> str:
     """The canonical ``LMS-XXXX-XXXX-C`` form of what a person typed, or a ValidationError."""
     raw = "".join(ch for ch in (text or "").upper() if ch not in " -_.\u00a0\t")
     if raw.startswith(PREFIX):
-        raw = raw[len(PREFIX):]
+        raw = raw[len(PREFIX) :]
     if len(raw) != BODY_LENGTH + 1:
         raise ValidationError(
             f"must be {BODY_LENGTH} characters and a check character, like LMS-7K4F-9QX2-M",
-            field="number", value=text,
+            field="number",
+            value=text,
         )
     body = raw[:BODY_LENGTH].translate(_CONFUSABLE)
     check = raw[BODY_LENGTH]
@@ -52,9 +53,11 @@ def normalize_number(text: str) -> str:
     bad = sorted({ch for ch in body if ch not in SYMBOLS})
     if bad or check not in CHECK_SYMBOLS:
         shown = ", ".join(bad or [check])
-        raise ValidationError(f"contains characters that are never used: {shown}", field="number",
-                              value=text)
+        raise ValidationError(
+            f"contains characters that are never used: {shown}", field="number", value=text
+        )
     if check_symbol(body) != check:
-        raise ValidationError("is mistyped: its check character does not match", field="number",
-                              value=text)
+        raise ValidationError(
+            "is mistyped: its check character does not match", field="number", value=text
+        )
     return format_number(body)

@@ -18,8 +18,11 @@ class Certificate(Base):
     __table_args__ = (
         # At most one valid certificate per enrollment: two runs at once cannot issue twice.
         Index(
-            "uq_certificates_valid_enrollment", "enrollment_id", unique=True,
-            sqlite_where=text(_VALID), postgresql_where=text(_VALID),
+            "uq_certificates_valid_enrollment",
+            "enrollment_id",
+            unique=True,
+            sqlite_where=text(_VALID),
+            postgresql_where=text(_VALID),
         ),
         CheckConstraint("version >= 1", name="version_positive"),
     )

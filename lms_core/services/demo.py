@@ -50,7 +50,8 @@ DEMO_COURSES = {
             ("joins", "Joining tables", "text", 25),
             ("grouping", "GROUP BY and aggregates", "text", 25),
         ],
-        "completed": ["select"],
+        # Completed, with the student's certificate issued by the seed.
+        "completed": ["select", "joins", "grouping"],
     },
 }
 
@@ -133,7 +134,31 @@ def seed(
             _, _ = enrollments.complete_lesson(
                 session, actor=actor, email=student, course_slug=slug, lesson_slug=lesson_slug
             )
+    _issue_demo_certificate(session, actor=actor, settings=settings, report=report)
     return report
+
+
+def _issue_demo_certificate(
+    session: Session, *, actor: Actor, settings: Settings, report: SeedReport
+) -> None:
+    """The student completed demo-sql-essentials: give them its certificate, once."""
+    from lms_core.services.certificate_issue import default_renderer, issue_one
+    from lms_core.services.certificates import eligibility
+
+    for row in eligibility(session, actor=actor, course_slug="demo-sql-essentials"):
+        if row.enrollment.student.email != DEMO_USERS[2][0] or not row.eligible:
+            continue
+        if row.certificate is None:
+            cert = issue_one(
+                session,
+                actor=actor,
+                enrollment=row.enrollment,
+                settings=settings,
+                renderer=default_renderer(settings),
+            )
+            report.note(f"certificate {cert.number}", True)
+        else:
+            report.note(f"certificate {row.certificate}", False)
 
 
 @dataclass

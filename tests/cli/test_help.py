@@ -34,6 +34,16 @@ COMMANDS: dict[str, list[str]] = {
     "courses": ["create", "list", "show", "update", "publish", "unpublish", "delete"],
     "lessons": ["add", "list", "update", "delete", "reorder"],
     "enrollments": ["enroll", "drop", "list", "complete-lesson", "review"],
+    "certificates": [
+        "eligible",
+        "issue",
+        "verify",
+        "revoke",
+        "reissue",
+        "list",
+        "export",
+        "preview",
+    ],
     "demo": ["seed", "generate"],
 }
 EVERY_COMMAND = [(g, c) for g, cs in COMMANDS.items() for c in (cs or [None])]

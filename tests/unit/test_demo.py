@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from lms_core.actor import Actor
 from lms_core.errors import Conflict
 from lms_core.models import Course, Enrollment, Lesson, User
-from lms_core.services import auth, demo, enrollments
+from lms_core.services import auth, certificates, demo, enrollments
 from lms_core.settings import Environment
 from tests.unit.helpers import audit_count, audit_log
 
@@ -47,8 +47,11 @@ def test_seed_creates_the_demo_school(session, seeder, hasher, settings):
     progress = {e.course.slug: e.progress_percentage for e in page.items}
     assert progress == {
         "demo-python-basics": Decimal("50.00"),
-        "demo-sql-essentials": Decimal("33.33"),
+        "demo-sql-essentials": Decimal("100.00"),
     }
+    (cert,) = certificates.list_certificates(session, actor=seeder)
+    assert (cert.status, cert.enrollment.course.slug) == ("valid", "demo-sql-essentials")
+    assert f"certificate {cert.number}" in report.created
 
 
 def test_seed_twice_creates_nothing_and_writes_no_audit_entry(session, seeder, hasher, settings):

@@ -111,18 +111,30 @@ def test_upgrading_keeps_the_data_of_tables_that_batch_migrations_rebuild(scratc
     try:
         schema.upgrade(engine, "7615766e684a")  # the initial schema, before certificates
         with engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO users (id, email, role, is_active, failed_login_attempts, full_name) "
-                "VALUES (1, 't@x.org', 'instructor', true, 0, 'T'), (2, 's@x.org', 'student', true, 0, 'S')"))
-            conn.execute(text(
-                "INSERT INTO courses (id, title, slug, instructor_id, difficulty_level, is_published) "
-                "VALUES (1, 'C', 'c', 1, 'beginner', true)"))
-            conn.execute(text(
-                "INSERT INTO lessons (course_id, title, slug, lesson_type, order_index, is_preview, "
-                "is_required) VALUES (1, 'L', 'l', 'text', 1, false, true)"))
-            conn.execute(text(
-                "INSERT INTO enrollments (student_id, course_id, status, enrolled_at, progress_percentage) "
-                "VALUES (2, 1, 'active', CURRENT_TIMESTAMP, 0)"))
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, email, role, is_active, failed_login_attempts, full_name) "
+                    "VALUES (1, 't@x.org', 'instructor', true, 0, 'T'), (2, 's@x.org', 'student', true, 0, 'S')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO courses (id, title, slug, instructor_id, difficulty_level, is_published) "
+                    "VALUES (1, 'C', 'c', 1, 'beginner', true)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO lessons (course_id, title, slug, lesson_type, order_index, is_preview, "
+                    "is_required) VALUES (1, 'L', 'l', 'text', 1, false, true)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO enrollments (student_id, course_id, status, enrolled_at, progress_percentage) "
+                    "VALUES (2, 1, 'active', CURRENT_TIMESTAMP, 0)"
+                )
+            )
         schema.upgrade(engine)
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM lessons")).scalar() == 1

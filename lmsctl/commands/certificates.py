@@ -1,0 +1,336 @@
+"""lmsctl certificates: eligible, issue, verify, revoke, reissue, list, export, preview."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lmsctl.options import DryRunOpt, JsonOpt, group
+from lmsctl.output import emit_record, emit_rows, print_json, reporting, say
+from lmsctl.runtime import runtime
+
+app = group("Certificates: eligibility, issue runs, verification, revocation, reissue, export.")
+
+CourseArg = Annotated[str, typer.Argument(help="The course's slug.", show_default=False)]
+NumberArg = Annotated[
+    str, typer.Argument(help="Certificate number, e.g. LMS-7K4F-9QX2-M.", show_default=False)
+]
+TemplateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--template",
+        help="A template JSON file (default: the bundled one).",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+LIST_COLUMNS = ("number", "learner", "email", "course", "status", "issued_at", "version")
+
+
+@app.command("eligible")
+def eligible(ctx: typer.Context, course: CourseArg, json_out: JsonOpt = False) -> None:
+    """List who is eligible for a certificate and who is not, with the reason.
+
+    Example: lmsctl certificates eligible demo-sql-essentials
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.certificates import eligibility
+
+        with rt.unit_of_work(write=False) as (session, actor):
+            rows = [
+                {
+                    "learner": r.enrollment.student.full_name,
+                    "email": r.enrollment.student.email,
+                    "eligible": r.eligible,
+                    "reason": r.reason,
+                    "certificate": r.certificate,
+                }
+                for r in eligibility(session, actor=actor, course_slug=course)
+            ]
+    emit_rows(
+        rows,
+        ("learner", "email", "eligible", "reason", "certificate"),
+        as_json=json_out,
+        footer=f"{sum(r['eligible'] for r in rows)} of {len(rows)} eligible",
+    )
+
+
+@app.command("issue")
+def issue(
+    ctx: typer.Context,
+    course: CourseArg,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Render processes.")] = 1,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Certificates per commit.")
+    ] = 50,
+    template: TemplateOpt = None,
+    wait: Annotated[
+        float, typer.Option("--wait", min=0, help="Wait up to N s for a run in progress.")
+    ] = 0,
+    dry_run: DryRunOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Issue certificates to every eligible learner who has none; a rerun issues 0.
+
+    Commits in batches: an interrupted run keeps what it completed and a rerun finishes.
+    Learners whose names the fonts cannot draw are listed and make the exit code 1.
+
+    Example: lmsctl certificates issue demo-sql-essentials --workers 2
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from rich.console import Console
+        from rich.progress import Progress
+
+        from lms_core.services.certificate_issue import issue_certificates
+
+        with rt.unit_of_work(write=False) as (_, actor):
+            pass
+        show = sys.stderr.isatty() and not json_out
+        with Progress(console=Console(stderr=True), disable=not show, transient=True) as bar:
+            task = bar.add_task("issuing certificates", total=None)
+            report = issue_certificates(
+                rt.get_session_factory(),
+                actor=actor,
+                course_slug=course,
+                settings=rt.get_settings(),
+                template=template,
+                workers=workers,
+                batch_size=batch_size,
+                dry_run=dry_run,
+                wait=wait,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    if json_out:
+        print_json(report.as_dict())
+    else:
+        verb = "would issue" if dry_run else "issued"
+        say(
+            f"{course}: {verb} {len(report.issued)}, already had one {report.already}, "
+            f"not eligible {report.not_eligible}"
+            + (
+                f", removed {report.orphans_removed} unfinished PDF(s)"
+                if report.orphans_removed
+                else ""
+            )
+        )
+        for row in report.uncovered:
+            typer.echo(
+                f"error: learner: {row['learner']} <{row['email']}>: the fonts cannot draw "
+                f"{row['missing']} character(s) ({row['characters']}); not issued",
+                err=True,
+            )
+    if report.uncovered:
+        raise typer.Exit(1)
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    number: NumberArg,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", help="Check that this PDF is the one issued.", exists=True, dir_okay=False
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Say whether a certificate is valid, revoked (when, why), superseded or unknown.
+
+    Exit 0 only when it is valid (and, with --file, the PDF is the one issued).
+
+    Example: lmsctl certificates verify lms-7k4f-9qx2-m --file cert.pdf
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.certificates import verify as verify_service
+
+        pdf = file.read_bytes() if file is not None else None
+        with rt.unit_of_work(write=False) as (session, _):
+            result = verify_service(session, number, pdf=pdf)
+    data = result.as_dict()
+    if json_out:
+        print_json(data)
+    else:
+        line = f"{result.number}: {result.status}"
+        if result.learner:
+            line += f" - {result.learner}, {result.course}, issued {result.issued_at:%Y-%m-%d}"
+        if result.status == "revoked":
+            line += f"; revoked {result.revoked_at:%Y-%m-%d}: {result.reason}"
+        if result.superseded_by:
+            line += f"; superseded by {result.superseded_by}"
+        say(line)
+        if result.file_matches is not None:
+            say(
+                "the file IS the PDF issued"
+                if result.file_matches
+                else "the file is NOT the PDF issued (SHA-256 differs)"
+            )
+    if result.status != "valid" or result.file_matches is False:
+        raise typer.Exit(1)
+
+
+@app.command("revoke")
+def revoke(
+    ctx: typer.Context,
+    number: NumberArg,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (shown when it is verified).", show_default=False)
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Revoke a certificate; verification then says revoked, when and why.
+
+    Example: lmsctl certificates revoke LMS-7K4F-9QX2-M --reason "issued in error"
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.certificates import certificate_row
+        from lms_core.services.certificates import revoke as revoke_service
+
+        with rt.unit_of_work() as (session, actor):
+            row = certificate_row(
+                revoke_service(session, actor=actor, number=number, reason=reason)
+            )
+    say(f"revoked {row['number']}", as_json=json_out)
+    if json_out:
+        emit_record(row, as_json=True)
+
+
+@app.command("reissue")
+def reissue(
+    ctx: typer.Context, number: NumberArg, template: TemplateOpt = None, json_out: JsonOpt = False
+) -> None:
+    """Issue a new PDF and number (e.g. after a name change); the old one becomes superseded.
+
+    Example: lmsctl certificates reissue LMS-7K4F-9QX2-M
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.certificate_issue import reissue as reissue_service
+        from lms_core.services.certificates import certificate_row
+
+        with rt.unit_of_work() as (session, actor):
+            old, new = reissue_service(
+                session, actor=actor, number=number, settings=rt.get_settings(), template=template
+            )
+            row = {**certificate_row(new), "supersedes": old.number}
+    say(
+        f"reissued {row['supersedes']} as {row['number']} (version {row['version']})",
+        as_json=json_out,
+    )
+    if json_out:
+        emit_record(row, as_json=True)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    course: Annotated[str | None, typer.Argument(help="Only this course (slug).")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="valid, revoked or superseded.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List certificates you may see.
+
+    Example: lmsctl certificates list demo-sql-essentials --status valid --json
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.certificates import certificate_row, list_certificates
+
+        with rt.unit_of_work(write=False) as (session, actor):
+            rows = [
+                certificate_row(c)
+                for c in list_certificates(session, actor=actor, course_slug=course, status=status)
+            ]
+    emit_rows(rows, LIST_COLUMNS, as_json=json_out, footer=f"{len(rows)} certificate(s)")
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    course: CourseArg,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="The zip file to write.", dir_okay=False, show_default=False
+        ),
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a zip of a course's valid certificates and a manifest CSV (learner, number, SHA-256).
+
+    Example: lmsctl certificates export demo-sql-essentials -o certs.zip
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.certificate_issue import export_zip
+
+        with rt.unit_of_work(write=False) as (session, actor):
+            count = export_zip(
+                session, actor=actor, course_slug=course, settings=rt.get_settings(), out=out
+            )
+    say(f"wrote {count} certificate(s) to {out}", as_json=json_out)
+    if json_out:
+        emit_record({"course": course, "certificates": count, "output": str(out)}, as_json=True)
+
+
+@app.command("preview")
+def preview(
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Option("--name", help="The learner name to print.", show_default=False)
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="The PDF to write.", dir_okay=False, show_default=False
+        ),
+    ],
+    course: Annotated[
+        str, typer.Option("--course-title", help="Course title to print.")
+    ] = "Sample Course",
+    template: TemplateOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Render a sample certificate (no database needed) to check a template or a name's script.
+
+    Example: lmsctl certificates preview --name "Nguyễn Thị Minh Khai" -o sample.pdf
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.certificates.render import CertificateFields
+
+        from lms_core.errors import ValidationError
+        from lms_core.services.certificate_issue import default_renderer, write_atomically
+
+        settings = rt.get_settings()
+        renderer = default_renderer(settings, template)
+        number = "LMS-0000-0000-0"
+        fields = CertificateFields(
+            learner=name,
+            course=course,
+            date="1 January 2026",
+            instructor="Sample Instructor",
+            number=number,
+            verify_url=f"{settings.public_base_url.rstrip('/')}/verify/{number}",
+        )
+        missing = renderer.missing_glyphs(name + course)
+        if missing:
+            raise ValidationError(
+                f"the fonts cannot draw {len(missing)} character(s): "
+                f"{''.join(sorted(set(missing)))}; add a font to LMS_FONTS_DIR",
+                field="name",
+                value=name,
+            )
+        write_atomically(out, renderer.render(fields))
+    say(f"wrote {out}", as_json=json_out)
+    if json_out:
+        emit_record({"output": str(out), "name": name}, as_json=True)
