@@ -17,6 +17,7 @@ import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,74 +179,86 @@ def issue_certificates(
 
     A rerun issues nothing new; an interrupted run is finished by the next one.
     """
-    from lms_core.certificates.render import Renderer, RenderPool
-    from lms_core.certificates.templates import load_template
+    from lms_core.certificates.render import RenderPool
 
     if workers < 1 or batch_size < 1:
         raise ValidationError("must be 1 or more", field="workers" if workers < 1 else "batch_size")
-    spec = load_template(template, page_size=settings.certificate_page_size.value)
-    renderer = Renderer(spec, extra_fonts_dir=settings.fonts_dir)
     template_name = template.name if template else "default"
     with unit_of_work(factory, write=False) as session:
         course = get_course(session, course_slug)
         require_course_manager(actor, course, "issue its certificates")
         course_id = course.id
     report = IssueReport(course=course_slug, dry_run=dry_run)
-    with run_lock(factory, f"certificates-{course_id}", holder=actor.label, wait=wait):
-        with unit_of_work(factory) as session:
-            if not dry_run:
-                report.orphans_removed = remove_orphans(session, settings, course_id)
-            pending: list[tuple[int, CertificateFields]] = []
-            for row in eligibility(session, actor=actor, course_slug=course_slug):
-                if row.certificate is not None:
-                    report.already += 1
-                elif not row.eligible:
-                    report.not_eligible += 1
-                else:
-                    fields = fields_for(row.enrollment, settings, new_number())
-                    missing = uncovered(renderer, fields)
-                    if missing:
-                        report.uncovered.append(
-                            {
-                                "learner": fields.learner,
-                                "email": row.enrollment.student.email,
-                                "missing": len(missing),
-                                "characters": "".join(sorted(set(missing))),
-                            }
-                        )
-                    else:
-                        pending.append((row.enrollment.id, fields))
-        if dry_run:
-            report.issued = [{"number": None, "learner": f.learner} for _, f in pending]
-            return report
-        done = 0
-        with RenderPool(
+    with (
+        run_lock(factory, f"certificates-{course_id}", holder=actor.label, wait=wait),
+        RenderPool(
             template,
             page_size=settings.certificate_page_size.value,
             extra_fonts_dir=settings.fonts_dir,
-            workers=workers,
-        ) as pool:
-            for start in range(0, len(pending), batch_size):
-                batch = pending[start : start + batch_size]
-                pdfs = list(pool.map(f for _, f in batch))
-                with unit_of_work(factory) as session:
-                    for (enrollment_id, fields), pdf in zip(batch, pdfs, strict=True):
-                        enrollment = session.get(Enrollment, enrollment_id)
-                        assert enrollment is not None
-                        cert = _store(
-                            session, actor, settings, enrollment, fields, pdf, template_name
-                        )
-                        report.issued.append(
-                            {
-                                "number": cert.number,
-                                "learner": cert.learner_name,
-                                "email": enrollment.student.email,
-                            }
-                        )
-                done += len(batch)
-                if progress:
-                    progress(done, len(pending))
+            workers=1 if dry_run else workers,
+        ) as pool,
+    ):
+        with unit_of_work(factory) as session:
+            if not dry_run:
+                report.orphans_removed = remove_orphans(session, settings, course_id)
+            pending = _pending(session, actor, settings, course_slug, pool.renderer, report)
+        if dry_run:
+            report.issued = [{"number": None, "learner": f.learner} for _, f in pending]
+            return report
+        # One stream over every pending certificate keeps the workers busy across batch
+        # boundaries; each batch of results is stored and committed as one unit.
+        pdfs = pool.map(f for _, f in pending)
+        for start in range(0, len(pending), batch_size):
+            batch = pending[start : start + batch_size]
+            with unit_of_work(factory) as session:
+                for (enrollment_id, fields), pdf in zip(
+                    batch, islice(pdfs, len(batch)), strict=True
+                ):
+                    enrollment = session.get(Enrollment, enrollment_id)
+                    assert enrollment is not None
+                    cert = _store(session, actor, settings, enrollment, fields, pdf, template_name)
+                    report.issued.append(
+                        {
+                            "number": cert.number,
+                            "learner": cert.learner_name,
+                            "email": enrollment.student.email,
+                        }
+                    )
+            if progress:
+                progress(start + len(batch), len(pending))
     return report
+
+
+def _pending(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    course_slug: str,
+    renderer: Renderer,
+    report: IssueReport,
+) -> list[tuple[int, CertificateFields]]:
+    """Eligible learners without a certificate, with their fields; counts the others."""
+    pending: list[tuple[int, CertificateFields]] = []
+    for row in eligibility(session, actor=actor, course_slug=course_slug):
+        if row.certificate is not None:
+            report.already += 1
+        elif not row.eligible:
+            report.not_eligible += 1
+        else:
+            fields = fields_for(row.enrollment, settings, new_number())
+            missing = uncovered(renderer, fields)
+            if missing:
+                report.uncovered.append(
+                    {
+                        "learner": fields.learner,
+                        "email": row.enrollment.student.email,
+                        "missing": len(missing),
+                        "characters": "".join(sorted(set(missing))),
+                    }
+                )
+            else:
+                pending.append((row.enrollment.id, fields))
+    return pending
 
 
 def issue_one(
