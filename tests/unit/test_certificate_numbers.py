@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lms_core.certificates.numbers import (
     CHECK_SYMBOLS,
@@ -72,3 +74,19 @@ def test_malformed_numbers_are_refused_with_a_reason(text, message):
 
 def test_check_symbols_are_the_37_of_crockford():
     assert len(CHECK_SYMBOLS) == 37 and len(set(CHECK_SYMBOLS)) == 37
+
+
+@given(st.text(max_size=30))
+def test_any_text_is_either_a_number_or_a_validation_error(text):
+    try:
+        canonical = normalize_number(text)
+    except ValidationError as exc:
+        assert exc.field == "number"
+    else:
+        assert SHAPE.match(canonical) and normalize_number(canonical) == canonical
+
+
+@given(st.text(alphabet=SYMBOLS, min_size=8, max_size=8))
+def test_every_body_round_trips(body):
+    number = format_number(body)
+    assert normalize_number(number.lower().replace("-", " ")) == number
