@@ -151,11 +151,22 @@ class IssueReport:
     orphans_removed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
+        """The --json document; ``errors`` in the shape every command uses."""
+        errors = [
+            {
+                "field": "learner",
+                "value": u["learner"],
+                "message": f"{u['email']}: the fonts cannot draw {u['missing']} character(s) "
+                f"({u['characters']}); not issued",
+            }
+            for u in self.uncovered
+        ]
         return {
             "course": self.course,
             "dry_run": self.dry_run,
             "issued": self.issued,
             "uncovered": self.uncovered,
+            "errors": errors,
             "already": self.already,
             "not_eligible": self.not_eligible,
             "orphans_removed": self.orphans_removed,

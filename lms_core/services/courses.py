@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -29,10 +31,12 @@ COURSE_FIELDS = (
     "estimated_duration_minutes",
     "is_published",
     "external_id",
+    "certificate_min_grade",
     "created_at",
     "updated_at",
 )
 _AUDITED = (
+    "certificate_min_grade",
     "slug",
     "title",
     "description",
@@ -70,9 +74,23 @@ def _instructor(session: Session, email: str) -> User:
     return user
 
 
+def _check_min_grade(value: object) -> Decimal:
+    try:
+        grade = Decimal(str(value))
+    except ArithmeticError:
+        raise ValidationError(
+            "must be a number from 0 to 100", field="certificate_min_grade", value=value
+        ) from None
+    if not grade.is_finite() or not 0 <= grade <= 100:
+        raise ValidationError(
+            "must be a number from 0 to 100", field="certificate_min_grade", value=value
+        )
+    return grade.quantize(Decimal("0.01"))
+
+
 def _field_checks(fields: dict[str, Any]) -> list[tuple[str, Any]]:
     """Checks for the course fields that were given (None means 'not given')."""
-    table = {
+    table: dict[str, Callable[[Any], Any]] = {
         "title": lambda v: check_text(v, field="title", max_length=200, required=True),
         "description": lambda v: check_text(v, field="description", max_length=20000) or None,
         "category": lambda v: check_text(v, field="category", max_length=100) or None,
@@ -84,6 +102,7 @@ def _field_checks(fields: dict[str, Any]) -> list[tuple[str, Any]]:
             v, field="estimated_duration_minutes"
         ),
         "external_id": lambda v: check_text(v, field="external_id", max_length=255) or None,
+        "certificate_min_grade": _check_min_grade,
     }
     return [
         (name, (lambda check=table[name], v=value: check(v)))
@@ -119,6 +138,7 @@ def create_course(
     thumbnail_url: str | None = None,
     estimated_duration_minutes: int | None = None,
     external_id: str | None = None,
+    certificate_min_grade: float | Decimal | None = None,
 ) -> Course:
     """Create an unpublished course. Instructors create courses for themselves only."""
     if actor.role is Role.student:
@@ -134,6 +154,7 @@ def create_course(
                 "thumbnail_url": thumbnail_url,
                 "estimated_duration_minutes": estimated_duration_minutes,
                 "external_id": external_id,
+                "certificate_min_grade": certificate_min_grade,
             }
         ),
     ]
@@ -180,6 +201,7 @@ def update_course(
         "thumbnail_url",
         "estimated_duration_minutes",
         "external_id",
+        "certificate_min_grade",
     }
     if unknown:
         raise ValueError(f"unknown course fields {sorted(unknown)}")

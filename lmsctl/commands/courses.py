@@ -26,6 +26,15 @@ Thumbnail = Annotated[str | None, typer.Option("--thumbnail-url", help="Image UR
 Duration = Annotated[
     int | None, typer.Option("--duration", help="Estimated duration in minutes.", min=0)
 ]
+MinGrade = Annotated[
+    float | None,
+    typer.Option(
+        "--certificate-min-grade",
+        min=0,
+        max=100,
+        help="Course grade (%) needed for a certificate where the course has graded work.",
+    ),
+]
 ExternalId = Annotated[str | None, typer.Option("--external-id", help="SIS key.")]
 
 
@@ -38,6 +47,7 @@ def _fields(**values: Any) -> dict[str, Any]:
         "thumbnail_url": values["thumbnail_url"],
         "estimated_duration_minutes": values["duration"],
         "external_id": values["external_id"],
+        "certificate_min_grade": values.get("min_grade"),
     }
 
 
@@ -169,6 +179,7 @@ def update(
     thumbnail_url: Thumbnail = None,
     duration: Duration = None,
     external_id: ExternalId = None,
+    min_grade: MinGrade = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Change the given fields of a course.
@@ -190,6 +201,7 @@ def update(
                     thumbnail_url=thumbnail_url,
                     duration=duration,
                     external_id=external_id,
+                    min_grade=min_grade,
                 ).items()
                 if v is not None
             }

@@ -78,6 +78,8 @@ def test_issue_reports_uncoverable_names_and_exits_1(cli, done_course, make, ses
     assert "issued 2" in result.stdout
     data = json.loads(cli("certificates", "issue", "cert-course", "--json").stdout)
     assert data["uncovered"][0]["email"] == "odd@x.org"
+    (error,) = data["errors"]
+    assert (error["field"], error["value"]) == ("learner", odd.full_name)
 
 
 def test_issue_unknown_course_is_refused(cli):

@@ -519,3 +519,10 @@ def test_delete_someone_elses_course_is_refused(cli, make, unchanged):
     with unchanged():
         result = cli("courses", "delete", course.slug, as_=intruder.email)
     refused(result, None, contains="delete this course")
+
+
+def test_update_certificate_min_grade(cli, make):
+    course = make.course()
+    row = ok_json(cli("courses", "update", course.slug, "--certificate-min-grade", "80", "--json"))
+    assert row["certificate_min_grade"] == 80.0
+    assert cli("courses", "update", course.slug, "--certificate-min-grade", "101").exit_code == 2

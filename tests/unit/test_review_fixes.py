@@ -103,3 +103,18 @@ def test_permission_errors_name_the_acting_identity(session, make):
     with pytest.raises(PermissionDenied) as caught:
         users.list_users(session, actor=as_(student))
     assert caught.value.field == "as"
+
+
+def test_certificate_min_grade_is_set_checked_and_audited(session, make, operator):
+    from decimal import Decimal
+
+    course = make.course()
+    courses.update_course(session, actor=operator, slug=course.slug, certificate_min_grade=75)
+    assert course.certificate_min_grade == Decimal("75.00")
+    for bad in (-1, 100.5, "abc", float("nan")):
+        with pytest.raises(ValidationError) as caught:
+            courses.update_course(session, actor=operator, slug=course.slug, certificate_min_grade=bad)
+        assert caught.value.field == "certificate_min_grade"
+    created = courses.create_course(session, actor=operator, slug="graded", title="G",
+                                    instructor_email=course.instructor.email, certificate_min_grade=60)
+    assert courses.course_row(created)["certificate_min_grade"] == 60.0
