@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "a92f3de03e86"
 down_revision: str | None = "7615766e684a"
 branch_labels: str | Sequence[str] | None = None
