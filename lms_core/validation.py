@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from lms_core.errors import ValidationError
+from lms_core.errors import ErrorList, LmsError, ValidationError
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -82,3 +82,23 @@ def check_url(value: str | None, *, field: str) -> str | None:
     if not re.match(r"^https?://[^\s/$.?#][^\s]*$", url, re.IGNORECASE) or len(url) > 500:
         raise ValidationError("must be an http(s) URL", field=field, value=value)
     return url
+
+
+def like_pattern(search: str) -> str:
+    """A case-insensitive ``LIKE`` pattern matching ``search`` literally (``%`` and ``_`` escaped)."""
+    escaped = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def collect(checks: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Run every check and raise all problems at once, not only the first."""
+    values: dict[str, Any] = {}
+    errors: list[LmsError] = []
+    for name, check in checks:
+        try:
+            values[name] = check()
+        except LmsError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0] if len(errors) == 1 else ErrorList(errors)
+    return values

@@ -15,8 +15,16 @@ from lms_core.models import Course, DifficultyLevel, Enrollment, Lesson, Role, U
 from lms_core.pagination import Page, paginate
 from lms_core.permissions import require_course_manager
 from lms_core.services import audit
-from lms_core.services.users import _collect, get_user, like_pattern
-from lms_core.validation import check_non_negative, check_slug, check_text, check_url, parse_choice
+from lms_core.services.users import get_user
+from lms_core.validation import (
+    check_non_negative,
+    check_slug,
+    check_text,
+    check_url,
+    collect,
+    like_pattern,
+    parse_choice,
+)
 
 #: Course columns for listings, --json and CSV (the instructor by e-mail, as users are named).
 COURSE_FIELDS = (
@@ -158,7 +166,7 @@ def create_course(
             }
         ),
     ]
-    values = _collect(checks)
+    values = collect(checks)
     if instructor_email:
         instructor = _instructor(session, instructor_email)
     elif actor.user_id is not None:
@@ -208,7 +216,7 @@ def update_course(
     checks = _field_checks(fields)
     if new_slug is not None:
         checks.append(("slug", lambda: check_slug(new_slug)))
-    values = _collect(checks)
+    values = collect(checks)
     if instructor_email is not None:
         if not actor.is_admin:
             raise PermissionDenied("only an administrator may change a course's instructor")

@@ -14,8 +14,14 @@ from lms_core.permissions import require_course_manager
 from lms_core.services import audit
 from lms_core.services.courses import get_course
 from lms_core.services.progress import recompute_course
-from lms_core.services.users import _collect
-from lms_core.validation import check_non_negative, check_slug, check_text, check_url, parse_choice
+from lms_core.validation import (
+    check_non_negative,
+    check_slug,
+    check_text,
+    check_url,
+    collect,
+    parse_choice,
+)
 
 LESSON_FIELDS = (
     "id",
@@ -102,7 +108,7 @@ def add_lesson(
     """Add a lesson at the end, or at ``position`` (1-based), shifting the ones after it."""
     course = get_course(session, course_slug)
     require_course_manager(actor, course, "add lessons")
-    values = _collect(
+    values = collect(
         [
             ("slug", lambda: check_slug(slug)),
             *_checks({"title": title, "lesson_type": lesson_type, **fields}),
@@ -144,7 +150,7 @@ def update_lesson(
     checks = _checks(fields)
     if new_slug is not None:
         checks.append(("slug", lambda: check_slug(new_slug)))
-    values = _collect(checks)
+    values = collect(checks)
     if not values:
         raise ValidationError("nothing to change: give at least one field", field="fields")
     if values.get("slug", lesson.slug) != lesson.slug and any(

@@ -10,8 +10,6 @@ from sqlalchemy.orm import Session
 from lms_core.actor import Actor
 from lms_core.errors import (
     Conflict,
-    ErrorList,
-    LmsError,
     NotFound,
     PermissionDenied,
     ValidationError,
@@ -21,7 +19,14 @@ from lms_core.pagination import Page, paginate
 from lms_core.permissions import require_admin
 from lms_core.security import PasswordHasher
 from lms_core.services import audit
-from lms_core.validation import check_text, check_url, normalize_email, parse_choice
+from lms_core.validation import (
+    check_text,
+    check_url,
+    collect,
+    like_pattern,
+    normalize_email,
+    parse_choice,
+)
 
 #: The columns of a user everywhere: listings, --json keys, CSV exports, audit snapshots.
 USER_FIELDS = (
@@ -77,26 +82,6 @@ def is_purged(user: User) -> bool:
     return user.deleted_at is not None and user.email.endswith(PURGED_DOMAIN)
 
 
-def like_pattern(search: str) -> str:
-    """A case-insensitive ``LIKE`` pattern matching ``search`` literally (``%`` and ``_`` escaped)."""
-    escaped = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _collect(checks: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Run every check and raise all problems at once, not only the first."""
-    values: dict[str, Any] = {}
-    errors: list[LmsError] = []
-    for name, check in checks:
-        try:
-            values[name] = check()
-        except LmsError as exc:
-            errors.append(exc)
-    if errors:
-        raise errors[0] if len(errors) == 1 else ErrorList(errors)
-    return values
-
-
 def create_user(
     session: Session,
     *,
@@ -117,7 +102,7 @@ def create_user(
     A user without a password cannot log in until one is set (invitations, synthetic users).
     """
     require_admin(actor, "create users")
-    values = _collect(
+    values = collect(
         [
             ("email", lambda: normalize_email(email)),
             (
@@ -239,7 +224,7 @@ def update_user(
                 lambda: check_text(external_id, field="external_id", max_length=255) or None,
             )
         )
-    values = _collect(checks)
+    values = collect(checks)
     if not values:
         raise ValidationError("nothing to change: give at least one field", field="fields")
     if (
