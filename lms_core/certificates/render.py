@@ -3,13 +3,13 @@
 Why it is built this way (``bench/certificates_bench.py`` measures each choice):
 
 * fonts are parsed once per process and cloned per document (:mod:`.fonts`), and each PDF
-  embeds a subset written straight from the font file's bytes; only the fonts a document's
-  text needs are added, chosen by fpdf2's own fallback rule;
+  embeds a subset written straight from the font file's bytes (:mod:`.sfnt`); only the fonts
+  a document's text needs are added, chosen by fpdf2's own fallback rule;
 * text shaping (HarfBuzz) is switched on only for text that needs it (right-to-left scripts,
   combining marks, Indic and South-East Asian scripts): it costs several times plain layout;
 * the QR code is vector rectangles, one per run of dark modules in a row, with a link
   annotation to the same URL; its mask is chosen like segno's but without segno's per-module
-  Python loops (:func:`qr_matrix`);
+  Python loops (:mod:`.qr`);
 * :class:`RenderPool` spreads the work over processes and yields results in input order,
   lazily, so a caller can commit in batches.
 
@@ -19,7 +19,6 @@ Nothing is imported or parsed at import time: fpdf2 alone takes about half a sec
 from __future__ import annotations
 
 import multiprocessing
-import re
 import threading
 import unicodedata
 from collections import deque
@@ -28,11 +27,12 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from io import BytesIO
-from itertools import islice, pairwise
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lms_core.certificates.fonts import FontBook, font_book
+from lms_core.certificates.qr import draw_qr
 from lms_core.certificates.templates import PLACEHOLDERS, Field, Template, load_template
 from lms_core.errors import LmsError, ValidationError
 
@@ -40,12 +40,11 @@ if TYPE_CHECKING:
     from fpdf import FPDF
     from fpdf.output import OutputProducer
 
-    from lms_core.certificates.fonts import TrueTypeFile
+    from lms_core.certificates.sfnt import TrueTypeFile
 
 PT_PER_MM = 72 / 25.4
 #: Smallest size (pt) a too-long text is shrunk to before it is allowed to overflow its box.
 MIN_FONT_SIZE = 6.0
-_DARK_RUN = re.compile(b"\x01+")
 
 
 @dataclass(frozen=True)
@@ -167,7 +166,7 @@ class Renderer:
             self._draw_text(pdf, spec, style, text)
             if shaped:
                 pdf.set_text_shaping(False)
-        self._draw_qr(pdf, fields.verify_url)
+        draw_qr(pdf, self.template.qr, fields.verify_url)
         output = bytes(pdf.output(output_producer_class=producer_class))
         if self._background_pdf is not None:
             output = _under(self._background_pdf, output)
@@ -229,30 +228,6 @@ class Renderer:
         pdf.set_xy(spec.x, spec.y)
         pdf.cell(spec.w, spec.h, text, align=spec.align)
 
-    def _draw_qr(self, pdf: FPDF, url: str) -> None:
-        """Dark runs of each row as rectangles on a white square with a 4-module quiet zone.
-
-        A ``cm`` operator makes one unit one module (y downwards), so each run is written as
-        small integers: ``column row length 1 re``.
-        """
-        spec = self.template.qr
-        matrix = qr_matrix(url, spec.error)
-        module = spec.size / (len(matrix) + 8) * pdf.k
-        side = spec.size * pdf.k
-        left, top = spec.x * pdf.k, (pdf.h - spec.y) * pdf.k
-        ops = [
-            f"q 1 g {left:.2f} {top - side:.2f} {side:.2f} {side:.2f} re f",
-            "{:.3f} {:.3f} {:.3f} rg".format(*(c / 255 for c in spec.color)),
-            f"{module:.4f} 0 0 {-module:.4f} {left + 4 * module:.3f} {top - 4 * module:.3f} cm",
-        ]
-        for row_index, row in enumerate(matrix):
-            for run in _DARK_RUN.finditer(row):
-                ops.append(f"{run.start()} {row_index} {run.end() - run.start()} 1 re")
-        ops.append("f Q")
-        pdf._out("\n".join(ops))
-        if spec.link:
-            pdf.link(spec.x, spec.y, spec.size, spec.size, url)
-
 
 def _under(background: bytes, overlay: bytes) -> bytes:
     """``overlay``'s page drawn over the first page of the ``background`` PDF (pypdf)."""
@@ -273,7 +248,7 @@ def _pdf_classes() -> tuple[type[Any], type[OutputProducer]]:
     from fpdf import FPDF
     from fpdf.output import OutputProducer
 
-    from lms_core.certificates.fonts import embed_subset
+    from lms_core.certificates.sfnt import embed_subset
 
     class CertificatePDF(FPDF):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -302,108 +277,6 @@ def _pdf_classes() -> tuple[type[Any], type[OutputProducer]]:
             return objs
 
     return CertificatePDF, FastFontProducer
-
-
-# --- QR code ---------------------------------------------------------------------------------
-
-
-def qr_matrix(url: str, error: str = "m") -> tuple[bytearray, ...]:
-    """The modules of the QR code segno makes for ``url`` (no quiet zone), 1 = dark.
-
-    segno tries the eight data masks and scores each with per-module Python loops, which is
-    most of its time. This encodes once with mask 0, derives the other seven masked symbols
-    with whole-row bit operations and scores them the way segno does (same penalty rules, same
-    order, same ties), so the result is the very matrix ``segno.make(url).matrix`` gives, about
-    three times sooner (a test compares them).
-    """
-    from segno import encoder as segno_encoder
-
-    encoder: Any = segno_encoder  # untyped module
-    code = encoder.encode(url, error=error, mask=0, micro=False)
-    width = len(code.matrix)
-    layout = _qr_layout(width)
-    rows0 = [int(bytes(row).translate(_TO_ASCII), 2) for row in code.matrix]
-    data = [
-        r & region ^ m0 for r, region, m0 in zip(rows0, layout.region, layout.masks[0], strict=True)
-    ]
-    best_score, best = -1, 0
-    for number, mask in enumerate(layout.masks):
-        rows = [d ^ m | f for d, m, f in zip(data, mask, layout.fixed, strict=True)]
-        score = _penalty(rows, width)
-        if best_score < 0 or score < best_score:
-            best_score, best = score, number
-    keep = [~region & ((1 << width) - 1) for region in layout.region]
-    matrix = tuple(
-        bytearray(format(r & k | d ^ m, f"0{width}b").translate(_FROM_ASCII).encode())
-        for r, k, d, m in zip(rows0, keep, data, layout.masks[best], strict=True)
-    )
-    encoder.add_format_info(matrix, code.version, code.error, best)
-    return matrix
-
-
-_TO_ASCII = bytes.maketrans(b"\x00\x01", b"01")
-_FROM_ASCII = str.maketrans("01", "\x00\x01")
-_RUNS = re.compile(r"0{5,}|1{5,}")
-
-
-@dataclass(frozen=True)
-class _QrLayout:
-    region: list[int]  # per row, bits of the data (encoding) region
-    fixed: list[int]  # per row, dark function modules as segno scores them (format area light)
-    masks: list[list[int]]  # per mask, per row, bits the mask flips
-
-
-@cache
-def _qr_layout(width: int) -> _QrLayout:
-    """Where data and function patterns are for a symbol of ``width`` (as segno's encoder)."""
-    from segno import encoder as segno_encoder
-
-    encoder: Any = segno_encoder  # untyped module
-    matrix = encoder.make_matrix(width, width)
-    encoder.add_finder_patterns(matrix, width, width)
-    encoder.add_alignment_patterns(matrix, width, width)
-    functions = encoder.get_data_mask_functions(False)
-    region: list[int] = []
-    fixed: list[int] = []
-    masks: list[list[int]] = [[] for _ in functions]
-    for i, row in enumerate(matrix):
-        in_region = [value > 1 and not (i == width - 8 and j == 8) for j, value in enumerate(row)]
-        region.append(int("".join("1" if r else "0" for r in in_region), 2))
-        fixed.append(int("".join("1" if v == 1 else "0" for v in row), 2))
-        for mask, function in zip(masks, functions, strict=True):
-            mask.append(
-                int(
-                    "".join("1" if r and function(i, j) else "0" for j, r in enumerate(in_region)),
-                    2,
-                )
-            )
-    return _QrLayout(region, fixed, masks)
-
-
-def _penalty(rows: list[int], width: int) -> int:
-    """segno's ``evaluate_mask`` (ISO/IEC 18004 7.8.3.1) on rows given as integers.
-
-    Rows and columns are joined into one string with "2222" between lines: a run (N1) cannot
-    cross it, and it reads as light to the finder-like rule (N3), as segno's edge cases do.
-    """
-    texts = [format(row, f"0{width}b") for row in rows]
-    lines = "2222".join(texts + ["".join(col) for col in zip(*texts, strict=True)])
-    runs = _RUNS.findall(lines)
-    score = sum(map(len, runs)) - 2 * len(runs)
-    index = lines.find("1011101")
-    while index != -1:
-        after = index + 7
-        if "1" not in lines[max(index - 4, 0) : index] or "1" not in lines[after : after + 4]:
-            score += 40
-        else:
-            after = index + 4
-        index = lines.find("1011101", after)
-    full = (1 << (width - 1)) - 1
-    for upper, lower in pairwise(rows):
-        same = ~(upper ^ lower)
-        score += 3 * (same & (same >> 1) & ~(upper ^ (upper >> 1)) & full).bit_count()
-    dark = sum(row.bit_count() for row in rows)
-    return score + 10 * int(abs(dark / width**2 * 100 - 50) / 5)
 
 
 # --- pool ------------------------------------------------------------------------------------

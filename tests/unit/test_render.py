@@ -14,14 +14,10 @@ import segno
 from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
-from lms_core.certificates.fonts import BUNDLED_DIR, TrueTypeFile, font_book, scan_fonts_dir
-from lms_core.certificates.render import (
-    CertificateFields,
-    Renderer,
-    RenderPool,
-    needs_shaping,
-    qr_matrix,
-)
+from lms_core.certificates.fonts import BUNDLED_DIR, font_book, scan_fonts_dir
+from lms_core.certificates.qr import qr_matrix
+from lms_core.certificates.render import CertificateFields, Renderer, RenderPool, needs_shaping
+from lms_core.certificates.sfnt import TrueTypeFile
 from lms_core.certificates.templates import DEFAULT_TEMPLATE, load_template
 from lms_core.errors import ValidationError
 
@@ -347,6 +343,9 @@ def test_pdf_background_is_drawn_under_the_page(tmp_path: Path) -> None:
 
 
 def test_importing_render_loads_no_pdf_library() -> None:
-    code = "import sys, lms_core.certificates.render; print('fpdf' in sys.modules, 'segno' in sys.modules)"
+    code = (
+        "import sys, lms_core.certificates.render, lms_core.certificates.qr,"
+        " lms_core.certificates.sfnt; print('fpdf' in sys.modules, 'segno' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
