@@ -41,6 +41,7 @@ def record(
     *,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    flush: bool = True,
 ) -> AuditEntry:
     """Add one audit entry for ``action`` on ``entity`` (flushed with the change itself)."""
     entry = AuditEntry(
@@ -53,7 +54,8 @@ def record(
         after=after,
     )
     session.add(entry)
-    session.flush()
+    if flush:  # batch writers add many entries and flush once
+        session.flush()
     return entry
 
 

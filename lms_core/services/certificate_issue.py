@@ -45,8 +45,21 @@ def certificates_dir(settings: Settings, course_id: int) -> Path:
     return settings.files_dir / "certificates" / str(course_id)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Temporary file, fsync, rename, fsync the folder: the file is whole or absent."""
+def fsync_folder(folder: Path) -> None:
+    """Make the renames in ``folder`` durable (a rename is only safe once its folder is synced)."""
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def write_atomically(path: Path, data: bytes, *, sync_folder: bool = True) -> None:
+    """Temporary file, fsync, rename, fsync the folder: the file is whole or absent.
+
+    Batch writers pass ``sync_folder=False`` and call :func:`fsync_folder` once per batch,
+    before committing the rows that name the files.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as handle:
@@ -54,11 +67,8 @@ def write_atomically(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    if sync_folder:
+        fsync_folder(path.parent)
 
 
 def remove_orphans(session: Session, settings: Settings, course_id: int) -> int:
@@ -100,6 +110,43 @@ def uncovered(renderer: Renderer, fields: CertificateFields) -> list[str]:
     return renderer.missing_glyphs(fields.learner + fields.course + fields.instructor)
 
 
+def _certificate(
+    settings: Settings,
+    enrollment_id: int,
+    fields: CertificateFields,
+    pdf: bytes,
+    path: Path,
+    template: str,
+    **extra: Any,
+) -> Certificate:
+    return Certificate(
+        enrollment_id=enrollment_id,
+        number=fields.number,
+        template=template,
+        learner_name=fields.learner,
+        course_title=fields.course,
+        pdf_path=str(path.relative_to(settings.files_dir)),
+        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+        **extra,
+    )
+
+
+def _audit_issue(session: Session, actor: Actor, cert: Certificate, *, flush: bool = True) -> None:
+    audit.record(
+        session,
+        actor,
+        "certificate.issue",
+        cert,
+        flush=flush,
+        after={
+            "number": cert.number,
+            "enrollment_id": cert.enrollment_id,
+            "version": cert.version,
+            "sha256": cert.pdf_sha256,
+        },
+    )
+
+
 def _store(
     session: Session,
     actor: Actor,
@@ -110,32 +157,13 @@ def _store(
     template: str,
     **extra: Any,
 ) -> Certificate:
+    """One certificate: its PDF made durable, then its row and audit entry (caller commits)."""
     path = certificates_dir(settings, enrollment.course_id) / f"{fields.number}.pdf"
     write_atomically(path, pdf)
-    cert = Certificate(
-        enrollment_id=enrollment.id,
-        number=fields.number,
-        template=template,
-        learner_name=fields.learner,
-        course_title=fields.course,
-        pdf_path=str(path.relative_to(settings.files_dir)),
-        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
-        **extra,
-    )
+    cert = _certificate(settings, enrollment.id, fields, pdf, path, template, **extra)
     session.add(cert)
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "certificate.issue",
-        cert,
-        after={
-            "number": cert.number,
-            "enrollment_id": enrollment.id,
-            "version": cert.version,
-            "sha256": cert.pdf_sha256,
-        },
-    )
+    _audit_issue(session, actor, cert)
     return cert
 
 
@@ -214,30 +242,44 @@ def issue_certificates(
                 report.orphans_removed = remove_orphans(session, settings, course_id)
             pending = _pending(session, actor, settings, course_slug, pool.renderer, report)
         if dry_run:
-            report.issued = [{"number": None, "learner": f.learner} for _, f in pending]
+            report.issued = [
+                {"number": None, "learner": p.fields.learner, "email": p.email} for p in pending
+            ]
             return report
         # One stream over every pending certificate keeps the workers busy across batch
         # boundaries; each batch of results is stored and committed as one unit.
-        pdfs = pool.map(f for _, f in pending)
+        pdfs = pool.map(p.fields for p in pending)
+        folder = certificates_dir(settings, course_id)
         for start in range(0, len(pending), batch_size):
             batch = pending[start : start + batch_size]
             with unit_of_work(factory) as session:
-                for (enrollment_id, fields), pdf in zip(
-                    batch, islice(pdfs, len(batch)), strict=True
-                ):
-                    enrollment = session.get(Enrollment, enrollment_id)
-                    assert enrollment is not None
-                    cert = _store(session, actor, settings, enrollment, fields, pdf, template_name)
+                certs = []
+                for item, pdf in zip(batch, islice(pdfs, len(batch)), strict=True):
+                    path = folder / f"{item.fields.number}.pdf"
+                    write_atomically(path, pdf, sync_folder=False)
+                    certs.append(
+                        _certificate(
+                            settings, item.enrollment_id, item.fields, pdf, path, template_name
+                        )
+                    )
+                fsync_folder(folder)
+                session.add_all(certs)
+                session.flush()
+                for item, cert in zip(batch, certs, strict=True):
+                    _audit_issue(session, actor, cert, flush=False)
                     report.issued.append(
-                        {
-                            "number": cert.number,
-                            "learner": cert.learner_name,
-                            "email": enrollment.student.email,
-                        }
+                        {"number": cert.number, "learner": cert.learner_name, "email": item.email}
                     )
             if progress:
                 progress(start + len(batch), len(pending))
     return report
+
+
+@dataclass(frozen=True)
+class _Pending:
+    enrollment_id: int
+    email: str
+    fields: CertificateFields
 
 
 def _pending(
@@ -247,9 +289,9 @@ def _pending(
     course_slug: str,
     renderer: Renderer,
     report: IssueReport,
-) -> list[tuple[int, CertificateFields]]:
+) -> list[_Pending]:
     """Eligible learners without a certificate, with their fields; counts the others."""
-    pending: list[tuple[int, CertificateFields]] = []
+    pending: list[_Pending] = []
     for row in eligibility(session, actor=actor, course_slug=course_slug):
         if row.certificate is not None:
             report.already += 1
@@ -268,7 +310,7 @@ def _pending(
                     }
                 )
             else:
-                pending.append((row.enrollment.id, fields))
+                pending.append(_Pending(row.enrollment.id, row.enrollment.student.email, fields))
     return pending
 
 
