@@ -307,7 +307,6 @@ def preview(
     rt = runtime(ctx)
     with reporting(as_json=json_out):
         from lms_core.certificates.render import CertificateFields
-
         from lms_core.errors import ValidationError
         from lms_core.services.certificate_issue import default_renderer, write_atomically
 

@@ -113,8 +113,16 @@ def test_certificate_min_grade_is_set_checked_and_audited(session, make, operato
     assert course.certificate_min_grade == Decimal("75.00")
     for bad in (-1, 100.5, "abc", float("nan")):
         with pytest.raises(ValidationError) as caught:
-            courses.update_course(session, actor=operator, slug=course.slug, certificate_min_grade=bad)
+            courses.update_course(
+                session, actor=operator, slug=course.slug, certificate_min_grade=bad
+            )
         assert caught.value.field == "certificate_min_grade"
-    created = courses.create_course(session, actor=operator, slug="graded", title="G",
-                                    instructor_email=course.instructor.email, certificate_min_grade=60)
+    created = courses.create_course(
+        session,
+        actor=operator,
+        slug="graded",
+        title="G",
+        instructor_email=course.instructor.email,
+        certificate_min_grade=60,
+    )
     assert courses.course_row(created)["certificate_min_grade"] == 60.0
