@@ -24,6 +24,12 @@ run lmsctl --as student@demo.example.org enrollments complete-lesson \
 echo; echo "== Roles are enforced: a student cannot unpublish a course (exit code 1)"
 run lmsctl --as student@demo.example.org courses unpublish demo-python-basics
 
+echo; echo "== The student completed SQL Essentials: eligibility, and the certificate the seed issued"
+run lmsctl certificates eligible demo-sql-essentials
+number=$(lmsctl certificates list demo-sql-essentials --json \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["number"])')
+run lmsctl certificates verify "$(echo "$number" | tr 'A-Z' 'a-z' | tr -d '-')"   # typed sloppily
+
 echo; echo "== Scripts read --json"
 run lmsctl enrollments list --user student@demo.example.org --json
 

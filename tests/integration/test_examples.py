@@ -53,5 +53,6 @@ def test_tour_runs_on_the_demo_data(seeded: dict[str, str], tmp_path: Path) -> N
     )
     assert done.returncode == 0, done.stderr
     assert "demo-python-basics" in done.stdout
+    assert ": valid - Sam Student, SQL Essentials" in done.stdout
     assert "only the course's instructor or an administrator may unpublish" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
