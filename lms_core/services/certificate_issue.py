@@ -354,6 +354,37 @@ def default_renderer(settings: Settings, template: Path | None = None) -> Render
     return Renderer(spec, extra_fonts_dir=settings.fonts_dir)
 
 
+def render_preview(
+    settings: Settings,
+    *,
+    name: str,
+    course_title: str = "Sample Course",
+    template: Path | None = None,
+) -> bytes:
+    """A sample certificate for checking a template or a name's script; no database."""
+    from lms_core.certificates.render import CertificateFields
+
+    number = "LMS-0000-0000-0"
+    fields = CertificateFields(
+        learner=name,
+        course=course_title,
+        date="1 January 2026",
+        instructor="Sample Instructor",
+        number=number,
+        verify_url=f"{settings.public_base_url.rstrip('/')}/verify/{number}",
+    )
+    renderer = default_renderer(settings, template)
+    missing = renderer.missing_glyphs(name + course_title)
+    if missing:
+        raise ValidationError(
+            f"the fonts cannot draw {len(missing)} character(s): "
+            f"{''.join(sorted(set(missing)))}; add a font to LMS_FONTS_DIR",
+            field="name",
+            value=name,
+        )
+    return renderer.render(fields)
+
+
 def reissue(
     session: Session, *, actor: Actor, number: str, settings: Settings, template: Path | None = None
 ) -> tuple[Certificate, Certificate]:

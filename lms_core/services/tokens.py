@@ -56,6 +56,19 @@ def issue_token(
     return raw
 
 
+def request_password_reset(session: Session, *, actor: Actor, email: str) -> tuple[User, str]:
+    """A password-reset token for a user, asked for by an administrator or the user."""
+    from lms_core.errors import PermissionDenied
+    from lms_core.services.users import get_user
+
+    user = get_user(session, email)
+    if not (actor.is_admin or actor.is_user(user.id)):
+        raise PermissionDenied(
+            f"only an administrator or the user may ask for a reset token (acting as {actor.label})"
+        )
+    return user, issue_token(session, actor=actor, user=user, purpose=TokenPurpose.password_reset)
+
+
 def consume_token(
     session: Session, *, raw: str, purpose: TokenPurpose, now: datetime | None = None
 ) -> User:

@@ -306,30 +306,10 @@ def preview(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.certificates.render import CertificateFields
-        from lms_core.errors import ValidationError
-        from lms_core.services.certificate_issue import default_renderer, write_atomically
+        from lms_core.services.certificate_issue import render_preview, write_atomically
 
-        settings = rt.get_settings()
-        renderer = default_renderer(settings, template)
-        number = "LMS-0000-0000-0"
-        fields = CertificateFields(
-            learner=name,
-            course=course,
-            date="1 January 2026",
-            instructor="Sample Instructor",
-            number=number,
-            verify_url=f"{settings.public_base_url.rstrip('/')}/verify/{number}",
-        )
-        missing = renderer.missing_glyphs(name + course)
-        if missing:
-            raise ValidationError(
-                f"the fonts cannot draw {len(missing)} character(s): "
-                f"{''.join(sorted(set(missing)))}; add a font to LMS_FONTS_DIR",
-                field="name",
-                value=name,
-            )
-        write_atomically(out, renderer.render(fields))
+        pdf = render_preview(rt.get_settings(), name=name, course_title=course, template=template)
+        write_atomically(out, pdf)
     say(f"wrote {out}", as_json=json_out)
     if json_out:
         emit_record({"output": str(out), "name": name}, as_json=True)

@@ -249,22 +249,12 @@ def reset_password(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.models import TokenPurpose
-        from lms_core.services.tokens import issue_token
-        from lms_core.services.users import get_user, set_password
+        from lms_core.services.tokens import request_password_reset
+        from lms_core.services.users import set_password
 
         if token:
             with rt.unit_of_work() as (session, actor):
-                user = get_user(session, email)
-                if not (actor.is_admin or actor.is_user(user.id)):
-                    from lms_core.errors import PermissionDenied
-
-                    raise PermissionDenied(
-                        "only an administrator or the user may ask for a reset token"
-                    )
-                raw = issue_token(
-                    session, actor=actor, user=user, purpose=TokenPurpose.password_reset
-                )
+                user, raw = request_password_reset(session, actor=actor, email=email)
             if json_out:
                 emit_record({"email": user.email, "token": raw}, as_json=True)
             else:

@@ -126,3 +126,13 @@ def test_certificate_min_grade_is_set_checked_and_audited(session, make, operato
         certificate_min_grade=60,
     )
     assert courses.course_row(created)["certificate_min_grade"] == 60.0
+
+
+def test_reset_tokens_are_for_admins_and_the_user_themself(session, make):
+    from lms_core.services import tokens
+
+    alice, bob = make.user(), make.user()
+    user, raw = tokens.request_password_reset(session, actor=as_(alice), email=alice.email)
+    assert user.id == alice.id and len(raw) >= 43
+    with pytest.raises(PermissionDenied):
+        tokens.request_password_reset(session, actor=as_(bob), email=alice.email)
