@@ -215,6 +215,10 @@ def run_baseline(backend: Backend, n: int, *, method: str = "executemany") -> fl
             cursor = raw.cursor()
             started = time.perf_counter()
             rows = user_rows(n, sqlite=sqlite)
+            if sqlite:
+                # make_engine hands transaction control to SQLAlchemy (driver autocommit), so a
+                # raw cursor must open its own transaction, or every row would commit alone.
+                cursor.execute("BEGIN")
             if method == "execute_values":
                 from psycopg2.extras import execute_values
 
