@@ -148,6 +148,19 @@ def reporting(*, as_json: bool) -> Iterator[None]:
             ],
             as_json=as_json,
         )
+    except OSError as exc:
+        # A file the user named (-o, --file, a template) that cannot be read or written.
+        where = exc.filename or ""
+        fail(
+            [
+                {
+                    "field": "file",
+                    "value": str(where) or None,
+                    "message": f"{exc.strerror or exc}: {where}" if where else str(exc),
+                }
+            ],
+            as_json=as_json,
+        )
     except DBAPIError as exc:
         fail(
             [

@@ -87,6 +87,13 @@ class Runtime:
             )
         return Actor.for_user(user)
 
+    def actor(self) -> Actor:
+        """The acting party, for commands whose service runs its own units of work."""
+        from lms_core.db import unit_of_work
+
+        with unit_of_work(self.get_session_factory(), write=False) as session:
+            return self.resolve_actor(session)
+
     @contextmanager
     def unit_of_work(self, *, write: bool = True) -> Iterator[tuple[Session, Actor]]:
         """One transaction for the whole command, with the resolved actor.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -161,6 +162,41 @@ def create_user(
     session.flush()
     audit.record(session, actor, "user.create", user, after=audit.snapshot(user, _AUDITED))
     return user, True
+
+
+def ensure_admin(
+    session: Session,
+    *,
+    actor: Actor,
+    email: str,
+    full_name: str,
+    password: Callable[[], str | None],
+    hasher: PasswordHasher,
+) -> tuple[User, bool]:
+    """The first administrator for ``lmsctl init``: created once, found again on a rerun.
+
+    ``password`` is asked for only when the admin is created. An existing user of another
+    role is refused rather than promoted behind the operator's back.
+    """
+    existing = find_user(session, email)
+    if existing is None:
+        return create_user(
+            session,
+            actor=actor,
+            email=email,
+            full_name=full_name,
+            role="admin",
+            password=password(),
+            hasher=hasher,
+        )
+    if existing.role != Role.admin.value:
+        raise Conflict(
+            f"{existing.email} exists as a {existing.role}, not an admin "
+            f"(promote with: lmsctl users set-role {existing.email} admin)",
+            field="admin_email",
+            value=email,
+        )
+    return existing, False
 
 
 def _check_password(hasher: PasswordHasher | None, password: str | None, email: str) -> None:

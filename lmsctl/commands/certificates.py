@@ -88,8 +88,7 @@ def issue(
 
         from lms_core.services.certificate_issue import issue_certificates
 
-        with rt.unit_of_work(write=False) as (_, actor):
-            pass
+        actor = rt.actor()
         show = sys.stderr.isatty() and not json_out
         with Progress(console=Console(stderr=True), disable=not show, transient=True) as bar:
             task = bar.add_task("issuing certificates", total=None)

@@ -66,6 +66,7 @@ def create(
     thumbnail_url: Thumbnail = None,
     duration: Duration = None,
     external_id: ExternalId = None,
+    min_grade: MinGrade = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Create an unpublished course.
@@ -85,6 +86,7 @@ def create(
                 thumbnail_url=thumbnail_url,
                 duration=duration,
                 external_id=external_id,
+                min_grade=min_grade,
             )
             row = course_row(
                 create_course(
@@ -149,18 +151,10 @@ def show(ctx: typer.Context, slug: SlugArg, json_out: JsonOpt = False) -> None:
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.permissions import require_course_manager
-        from lms_core.services.courses import course_row, enrollment_count, get_course
+        from lms_core.services.courses import show_course
 
         with rt.unit_of_work(write=False) as (session, actor):
-            course = get_course(session, slug)
-            if not course.is_published:
-                require_course_manager(actor, course, "see an unpublished course")
-            row = {
-                **course_row(course),
-                "lessons": len(course.lessons),
-                "enrollments": enrollment_count(session, course.id),
-            }
+            row = show_course(session, actor=actor, slug=slug)
     emit_record(row, as_json=json_out)
 
 

@@ -35,7 +35,7 @@ def init(
     with reporting(as_json=json_out):
         from lms_core.services import schema
         from lms_core.services.health import safe_url
-        from lms_core.services.users import create_user, find_user
+        from lms_core.services.users import ensure_admin
 
         settings = rt.get_settings()
         try:
@@ -55,30 +55,17 @@ def init(
         admin = None
         if admin_email:
             with rt.unit_of_work() as (session, actor):
-                existing = find_user(session, admin_email)
-                if existing is None:
-                    password = read_password(stdin=password_stdin, file=password_file, prompt=True)
-                    user, _ = create_user(
-                        session,
-                        actor=actor,
-                        email=admin_email,
-                        full_name=admin_name,
-                        role="admin",
-                        password=password,
-                        hasher=rt.hasher(),
-                    )
-                    admin = {"email": user.email, "created": True}
-                elif existing.role != "admin":
-                    from lms_core.errors import Conflict
-
-                    raise Conflict(
-                        f"{existing.email} exists as a {existing.role}, not an admin "
-                        f"(promote with: lmsctl users set-role {existing.email} admin)",
-                        field="admin_email",
-                        value=admin_email,
-                    )
-                else:
-                    admin = {"email": existing.email, "created": False}
+                user, created = ensure_admin(
+                    session,
+                    actor=actor,
+                    email=admin_email,
+                    full_name=admin_name,
+                    password=lambda: read_password(
+                        stdin=password_stdin, file=password_file, prompt=True
+                    ),
+                    hasher=rt.hasher(),
+                )
+                admin = {"email": user.email, "created": created}
     say(
         f"database {safe_url(settings.database_url)} at {after} (was {before or 'empty'})",
         as_json=json_out,

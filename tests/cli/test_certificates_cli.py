@@ -166,3 +166,10 @@ def test_preview_refuses_a_name_the_fonts_cannot_draw(cli, tmp_path: Path):
         contains="cannot draw",
     )
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_an_unwritable_output_is_a_clear_error_not_a_traceback(cli, tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    result = cli("certificates", "preview", "--name", "Ann", "-o", str(blocker / "x.pdf"))
+    refused(result, "file", contains=str(blocker))

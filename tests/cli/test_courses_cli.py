@@ -526,3 +526,10 @@ def test_update_certificate_min_grade(cli, make):
     row = ok_json(cli("courses", "update", course.slug, "--certificate-min-grade", "80", "--json"))
     assert row["certificate_min_grade"] == 80.0
     assert cli("courses", "update", course.slug, "--certificate-min-grade", "101").exit_code == 2
+
+
+def test_create_with_certificate_min_grade(cli, make):
+    teacher = make.user("instructor")
+    row = ok_json(cli("courses", "create", "graded-course", "--title", "G", "--instructor",
+                      teacher.email, "--certificate-min-grade", "70", "--json"))
+    assert row["certificate_min_grade"] == 70.0

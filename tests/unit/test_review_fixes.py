@@ -136,3 +136,30 @@ def test_reset_tokens_are_for_admins_and_the_user_themself(session, make):
     assert user.id == alice.id and len(raw) >= 43
     with pytest.raises(PermissionDenied):
         tokens.request_password_reset(session, actor=as_(bob), email=alice.email)
+
+
+def test_show_course_hides_unpublished_courses_from_learners(session, make, operator):
+    course = make.course(lessons=2)
+    row = courses.show_course(session, actor=operator, slug=course.slug)
+    assert (row["lessons"], row["enrollments"], row["slug"]) == (2, 0, course.slug)
+    with pytest.raises(PermissionDenied):
+        courses.show_course(session, actor=as_(make.user()), slug=course.slug)
+
+
+def test_ensure_admin_creates_once_and_refuses_another_role(session, make, operator, hasher):
+    asked = []
+
+    def password():
+        asked.append(True)
+        return "Adm1n-pass-phrase"
+
+    user, created = users.ensure_admin(session, actor=operator, email="root@x.org",
+                                       full_name="Root", password=password, hasher=hasher)
+    again, created_again = users.ensure_admin(session, actor=operator, email="root@x.org",
+                                              full_name="Root", password=password, hasher=hasher)
+    assert (created, created_again, again.id, len(asked)) == (True, False, user.id, 1)
+    student = make.user()
+    with pytest.raises(Conflict, match="not an admin") as caught:
+        users.ensure_admin(session, actor=operator, email=student.email, full_name="S",
+                           password=password, hasher=hasher)
+    assert caught.value.field == "admin_email" and len(asked) == 1
