@@ -530,6 +530,18 @@ def test_update_certificate_min_grade(cli, make):
 
 def test_create_with_certificate_min_grade(cli, make):
     teacher = make.user("instructor")
-    row = ok_json(cli("courses", "create", "graded-course", "--title", "G", "--instructor",
-                      teacher.email, "--certificate-min-grade", "70", "--json"))
+    row = ok_json(
+        cli(
+            "courses",
+            "create",
+            "graded-course",
+            "--title",
+            "G",
+            "--instructor",
+            teacher.email,
+            "--certificate-min-grade",
+            "70",
+            "--json",
+        )
+    )
     assert row["certificate_min_grade"] == 70.0

@@ -153,13 +153,31 @@ def test_ensure_admin_creates_once_and_refuses_another_role(session, make, opera
         asked.append(True)
         return "Adm1n-pass-phrase"
 
-    user, created = users.ensure_admin(session, actor=operator, email="root@x.org",
-                                       full_name="Root", password=password, hasher=hasher)
-    again, created_again = users.ensure_admin(session, actor=operator, email="root@x.org",
-                                              full_name="Root", password=password, hasher=hasher)
+    user, created = users.ensure_admin(
+        session,
+        actor=operator,
+        email="root@x.org",
+        full_name="Root",
+        password=password,
+        hasher=hasher,
+    )
+    again, created_again = users.ensure_admin(
+        session,
+        actor=operator,
+        email="root@x.org",
+        full_name="Root",
+        password=password,
+        hasher=hasher,
+    )
     assert (created, created_again, again.id, len(asked)) == (True, False, user.id, 1)
     student = make.user()
     with pytest.raises(Conflict, match="not an admin") as caught:
-        users.ensure_admin(session, actor=operator, email=student.email, full_name="S",
-                           password=password, hasher=hasher)
+        users.ensure_admin(
+            session,
+            actor=operator,
+            email=student.email,
+            full_name="S",
+            password=password,
+            hasher=hasher,
+        )
     assert caught.value.field == "admin_email" and len(asked) == 1
