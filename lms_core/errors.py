@@ -65,3 +65,49 @@ class ErrorList(LmsError):
     def __init__(self, errors: list[LmsError]) -> None:
         self.errors = errors
         super().__init__("; ".join(str(e) for e in errors))
+
+
+class FileProblem(LmsError):
+    """A problem at a place in an input file, so a user can open the file and fix it.
+
+    ``line`` is the row number as a spreadsheet shows it (header row = 1), ``column`` the
+    header name. Where there is no file (a form, an option), use ``LmsError``'s ``field``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        line: int | None = None,
+        column: str | None = None,
+        value: Any = None,
+    ) -> None:
+        super().__init__(message, value=value)
+        self.file = file
+        self.line = line
+        self.column = column
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "value": self.value,
+            "message": self.message,
+        }
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.column:
+            where += f", column {self.column}"
+        return f"{where}: {self.message}"
+
+
+class FileRefused(ErrorList):
+    """A whole file refused: every problem found in it, not only the first."""
+
+    def __init__(self, errors: list[FileProblem]) -> None:  # type: ignore[override]
+        super().__init__(list(errors))

@@ -99,6 +99,10 @@ def fail(errors: list[dict[str, Any]], *, as_json: bool, code: int = 1) -> NoRet
     else:
         for error in errors:
             where = error.get("field") or error.get("file")
+            if error.get("file") and error.get("line") is not None:
+                where = f"{error['file']}, line {error['line']}"
+                if error.get("column"):
+                    where += f", column {error['column']}"
             typer.echo(
                 f"error: {where}: {error['message']}" if where else f"error: {error['message']}",
                 err=True,

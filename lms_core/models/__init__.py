@@ -1,25 +1,54 @@
 """All models, imported together so the metadata is complete for Alembic and the services."""
 
+from lms_core.models.assignments import Assignment, LatePolicy, Submission, submission_files
 from lms_core.models.audit import AuditEntry
 from lms_core.models.base import Base, utcnow
 from lms_core.models.certificates import Certificate
 from lms_core.models.courses import Course, DifficultyLevel, Lesson, LessonType
 from lms_core.models.enrollments import Enrollment, EnrollmentStatus, LessonProgress
+from lms_core.models.files import StoredFile
+from lms_core.models.imports import ChangeAction, ImportChange, ImportMode, ImportRun, ImportStatus
+from lms_core.models.quizzes import (
+    Attempt,
+    AttemptStatus,
+    GradingMethod,
+    Question,
+    QuestionType,
+    Quiz,
+    QuizType,
+)
 from lms_core.models.users import OneTimeToken, Role, TokenPurpose, User
 
 __all__ = [
+    "Assignment",
+    "Attempt",
+    "AttemptStatus",
     "AuditEntry",
     "Base",
     "Certificate",
+    "ChangeAction",
     "Course",
     "DifficultyLevel",
     "Enrollment",
     "EnrollmentStatus",
+    "GradingMethod",
+    "ImportChange",
+    "ImportMode",
+    "ImportRun",
+    "ImportStatus",
+    "LatePolicy",
     "Lesson",
     "LessonProgress",
     "LessonType",
     "OneTimeToken",
+    "Question",
+    "QuestionType",
+    "Quiz",
+    "QuizType",
     "Role",
+    "StoredFile",
+    "Submission",
+    "submission_files",
     "TokenPurpose",
     "User",
     "utcnow",
