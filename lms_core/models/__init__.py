@@ -48,8 +48,8 @@ __all__ = [
     "Role",
     "StoredFile",
     "Submission",
-    "submission_files",
     "TokenPurpose",
     "User",
+    "submission_files",
     "utcnow",
 ]

@@ -25,9 +25,7 @@ class StoredFile(Base):
     #: Decided from the content (magic bytes), not the extension or the client.
     mime_type: Mapped[str] = mapped_column(String(100))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    uploaded_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     #: Set when the file is course material.
     course_id: Mapped[int | None] = mapped_column(
         ForeignKey("courses.id", ondelete="CASCADE"), index=True
