@@ -21,7 +21,7 @@ from lms_core.models.quizzes import GradingMethod
 _CHUNK = 500
 
 
-def final_scores_select(quiz_ids: Sequence[int]) -> Select[tuple[int, int, Decimal]]:
+def final_scores_select(quiz_ids: Sequence[int]) -> Select[int, int, Decimal]:
     """Rows ``(quiz_id, enrollment_id, final_score)`` for every learner with a graded attempt.
 
     One row per (quiz, enrollment); usable as a subquery (``.subquery()``) in a report's join.
@@ -97,7 +97,7 @@ def final_scores(
 
 
 def _collect(
-    session: Session, stmt: Select[tuple[int, int, Decimal]], into: dict[tuple[int, int], Decimal]
+    session: Session, stmt: Select[int, int, Decimal], into: dict[tuple[int, int], Decimal]
 ) -> None:
     for quiz_id, enrollment_id, score in session.execute(stmt):
         if score is not None:
