@@ -1,0 +1,248 @@
+"""Automatic grading: points for one answer to one question.
+
+``make_grader(question)`` does the per-question work once (normalising accepted answers,
+turning ranges into ``Decimal`` bounds, computing the points each weight is worth) and returns
+a small closure, so a regrade of 100k attempts calls something that costs a dict lookup or two
+per answer. ``grade(...)`` is the one-off form of the same thing.
+
+Rules (QUESTION_SHAPES.md): points = question points * credit %, rounded to 2 decimals
+(ROUND_HALF_UP), never below 0, never above the points. A malformed answer (wrong type, an
+index out of range, text where a number belongs) scores 0 and never raises; an essay returns
+``None``: it waits for a human.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+Grader = Callable[[Any], Decimal | None]
+
+ZERO = Decimal("0.00")
+_CENT = Decimal("0.01")
+_HUNDRED = Decimal(100)
+_SPACES = re.compile(r"\s+")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def normalise_text(text: str) -> str:
+    """What two short answers must share to match: NFC, casefold, trimmed, single spaces."""
+    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+    return _SPACES.sub(" ", folded).strip()
+
+
+def parse_number(value: Any) -> Decimal | None:
+    """A finite number from an answer: int, float, Decimal or text ("3.5", "3,5", " -1e3 ").
+
+    A lone comma is a decimal comma ("3,5" is 3.5); anything else (thousands separators,
+    words, NaN, infinity, ``bool``) is not a number: ``None``.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value)) if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if "," in text:
+        if "." in text or text.count(",") != 1:
+            return None
+        text = text.replace(",", ".")
+    if len(text) > 100 or not _NUMBER.fullmatch(text):
+        return None
+    try:
+        number = Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the pattern only lets numbers through
+        return None
+    return number if number.is_finite() else None
+
+
+def points_for(points: Decimal, credit_percent: Decimal) -> Decimal:
+    """Points earned for a credit (%), clamped to 0..100 and rounded like QUESTION_SHAPES.md."""
+    credit = max(Decimal(0), min(_HUNDRED, credit_percent))
+    return (Decimal(points) * credit / _HUNDRED).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def _field(question: Any, name: str) -> Any:
+    if isinstance(question, Mapping):
+        return question.get(name)
+    return getattr(question, name, None)
+
+
+def make_grader(question: Any) -> Grader:
+    """A function answer -> points (``None`` for an essay) for one question.
+
+    ``question`` is anything with ``question_type``, ``points``, ``options`` and
+    ``correct_answer`` (a ``QuestionData``, a ``Question`` row, a Core row, a mapping). The
+    question is trusted to be valid (``validate_question``); answers are not.
+    """
+    qtype = _field(question, "question_type")
+    raw_points = _field(question, "points")
+    points = Decimal(str(raw_points)) if raw_points is not None else Decimal(1)
+    options = _field(question, "options") or []
+    builder = _BUILDERS.get(qtype)
+    if builder is None:
+        raise ValueError(f"unknown question type {qtype!r}")
+    return builder(points, options, _field(question, "correct_answer"))
+
+
+def grade(
+    question_type: str, points: Decimal, options: list[Any], correct_answer: Any, answer: Any
+) -> Decimal | None:
+    """Points for one answer; ``None`` for an essay (graded by hand)."""
+    question = {
+        "question_type": question_type,
+        "points": points,
+        "options": options,
+        "correct_answer": correct_answer,
+    }
+    return make_grader(question)(answer)
+
+
+def _weight_table(points: Decimal, weights: list[Any]) -> tuple[Decimal, ...]:
+    return tuple(points_for(points, _decimal(w)) for w in weights)
+
+
+def _decimal(number: Any) -> Decimal:
+    return Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
+
+
+def _multiple_choice(points: Decimal, options: list[Any], key: Any) -> Grader:
+    table = _weight_table(points, [o.get("weight", 0) for o in options])
+    n = len(table)
+
+    def grade_choice(answer: Any) -> Decimal:
+        if type(answer) is int and 0 <= answer < n:
+            return table[answer]
+        return ZERO
+
+    return grade_choice
+
+
+def _multiple_response(points: Decimal, options: list[Any], key: Any) -> Grader:
+    weights = [_decimal(o.get("weight", 0)) for o in options]
+    n = len(weights)
+    #: Every positive option chosen and nothing negative: full marks even when the
+    #: weights are 33.333 + 33.333 + 33.333.
+    all_positive = sum((w for w in weights if w > 0), Decimal(0))
+    full = points_for(points, _HUNDRED)
+    cache: dict[Decimal, Decimal] = {}
+
+    def grade_response(answer: Any) -> Decimal:
+        if not isinstance(answer, list | tuple):
+            return ZERO
+        chosen = set()
+        for index in answer:
+            if type(index) is not int or not 0 <= index < n:
+                return ZERO
+            chosen.add(index)
+        total = sum((weights[i] for i in chosen), Decimal(0))
+        if total >= all_positive:
+            return full
+        earned = cache.get(total)
+        if earned is None:
+            earned = cache[total] = points_for(points, total)
+        return earned
+
+    return grade_response
+
+
+def _true_false(points: Decimal, options: list[Any], key: Any) -> Grader:
+    full = points_for(points, _HUNDRED)
+
+    def grade_true_false(answer: Any) -> Decimal:
+        if type(answer) is bool and answer is key:
+            return full
+        return ZERO
+
+    return grade_true_false
+
+
+def _short_answer(points: Decimal, options: list[Any], key: Any) -> Grader:
+    accepted: dict[str, Decimal] = {}
+    for option in options:
+        earned = points_for(points, _decimal(option.get("weight", 0)))
+        text = normalise_text(str(option.get("text", "")))
+        if earned > accepted.get(text, ZERO):
+            accepted[text] = earned
+    get = accepted.get
+
+    def grade_short_answer(answer: Any) -> Decimal:
+        if not isinstance(answer, str):
+            return ZERO
+        return get(answer, None) or get(normalise_text(answer), ZERO)
+
+    return grade_short_answer
+
+
+def _numerical(points: Decimal, options: list[Any], key: Any) -> Grader:
+    ranges = sorted(
+        (
+            (
+                points_for(points, _decimal(o.get("weight", 0))),
+                _decimal(o["min"]),
+                _decimal(o["max"]),
+            )
+            for o in options
+        ),
+        key=lambda r: r[0],
+        reverse=True,
+    )
+
+    def grade_numerical(answer: Any) -> Decimal:
+        number = parse_number(answer)
+        if number is None:
+            return ZERO
+        for earned, low, high in ranges:
+            if low <= number <= high:
+                return earned
+        return ZERO
+
+    return grade_numerical
+
+
+def _matching(points: Decimal, options: list[Any], key: Any) -> Grader:
+    rights = [normalise_text(str(o.get("right", ""))) for o in options]
+    n = len(rights)
+    table = [
+        (points * k / n).quantize(_CENT, rounding=ROUND_HALF_UP) if n else ZERO
+        for k in range(n + 1)
+    ]
+
+    def grade_matching(answer: Any) -> Decimal:
+        if not isinstance(answer, Mapping):
+            return ZERO
+        right = 0
+        for index, expected in enumerate(rights):
+            given = answer.get(str(index))
+            if isinstance(given, str) and normalise_text(given) == expected:
+                right += 1
+        return table[right]
+
+    return grade_matching
+
+
+def _essay(points: Decimal, options: list[Any], key: Any) -> Grader:
+    def grade_essay(answer: Any) -> None:
+        return None
+
+    return grade_essay
+
+
+_BUILDERS: dict[str, Callable[[Decimal, list[Any], Any], Grader]] = {
+    "multiple_choice": _multiple_choice,
+    "multiple_response": _multiple_response,
+    "true_false": _true_false,
+    "short_answer": _short_answer,
+    "numerical": _numerical,
+    "matching": _matching,
+    "essay": _essay,
+}
