@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     #: Certificates: paper size, and an extra folder of .ttf/.otf fonts tried after the bundled ones.
     certificate_page_size: PageSize = PageSize.a4
     fonts_dir: Path | None = None
+    #: Largest file an upload may be (course material, submissions), in megabytes.
+    max_upload_mb: int = Field(default=25, ge=1)
 
     @model_validator(mode="after")
     def _read_secret_file(self) -> Settings:
