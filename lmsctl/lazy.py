@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lmsctl.commands.certificates",
         "Eligibility, issue runs, verify, revoke, reissue, export.",
     ),
+    "quizzes": (
+        "lmsctl.commands.quizzes",
+        "Quizzes: settings, question banks, attempts, regrading.",
+    ),
     "demo": (
         "lmsctl.commands.demo",
         "Demo data: a small seeded school, or synthetic data at scale.",

@@ -1,0 +1,187 @@
+"""From stored answers to points and a score: shared by submitting, hand grading and regrading.
+
+The per-question rules live in ``lms_core.assessments.grading`` (pure, no database); this
+module adds what an attempt needs around them: the hand-graded points an essay keeps, the
+score over the quiz's points, and pass/fail against the quiz's passing score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from lms_core.errors import ValidationError
+from lms_core.models import QuestionType
+
+CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
+ZERO = Decimal("0.00")
+
+
+class QuestionLike(Protocol):
+    id: int
+    question_type: str
+    points: Decimal
+    options: Any
+    correct_answer: Any
+    order_index: int
+
+
+#: Points for one answer (a malformed or missing answer scores 0, never raises).
+Grader = Callable[[Any], "Decimal | None"]
+
+
+@dataclass(frozen=True)
+class Scored:
+    """An attempt's result: per-question points (str keys, decimal strings, as stored)."""
+
+    question_scores: dict[str, str]
+    points_earned: Decimal
+    points_possible: Decimal
+    #: Essays not graded yet: the attempt waits in ``submitted``; score and passed are None.
+    pending: tuple[int, ...]
+    score: Decimal | None
+    passed: bool | None
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A quiz's questions prepared once: (answer key, points, grader or None for an essay)."""
+
+    items: tuple[tuple[str, Decimal, Grader | None], ...]
+    possible: Decimal
+    passing_score: Decimal
+
+    def score(self, answers: Mapping[str, Any], hand_scores: Mapping[str, Any]) -> Scored:
+        """Grade every auto-graded answer; keep the hand grades given to essays.
+
+        An essay left blank scores 0 without waiting for a person.
+        """
+        scores: dict[str, str] = {}
+        earned = Decimal(0)
+        pending: list[int] = []
+        for key, _points, grader in self.items:
+            auto = grader(answers.get(key)) if grader is not None else None
+            if auto is None:
+                hand = hand_scores.get(key)
+                if hand is not None:
+                    auto = Decimal(str(hand)).quantize(CENT, rounding=ROUND_HALF_UP)
+                elif not str(answers.get(key) or "").strip():
+                    auto = ZERO
+                else:
+                    pending.append(int(key))
+                    continue
+            scores[key] = str(auto)
+            earned += auto
+        if pending:
+            return Scored(scores, earned, self.possible, tuple(pending), None, None)
+        score = percent(earned, self.possible)
+        return Scored(scores, earned, self.possible, (), score, score >= self.passing_score)
+
+
+def scorer_for(questions: Iterable[QuestionLike], passing_score: Decimal) -> Scorer:
+    """Prepare one grader per question (``make_grader``); essays get none (graded by hand)."""
+    from lms_core.assessments.grading import make_grader
+
+    items = tuple(
+        (
+            str(q.id),
+            Decimal(q.points),
+            None if q.question_type == QuestionType.essay.value else make_grader(q),
+        )
+        for q in questions
+    )
+    possible = sum((p for _, p, _ in items), Decimal(0))
+    return Scorer(items, possible, Decimal(passing_score))
+
+
+def percent(earned: Decimal, possible: Decimal) -> Decimal:
+    """100 * earned / possible, 2 decimals half up; a quiz worth 0 points scores 100."""
+    if possible <= 0:
+        return HUNDRED.quantize(CENT)
+    return min(HUNDRED, earned * HUNDRED / possible).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_answer(question: QuestionLike, value: Any, *, field: str) -> Any:
+    """The answer in its stored shape (QUESTION_SHAPES.md), or a ValidationError naming it."""
+    kind = question.question_type
+    options = question.options or []
+
+    def bad(why: str) -> ValidationError:
+        return ValidationError(why, field=field, value=value)
+
+    if kind == QuestionType.multiple_choice.value:
+        if not _is_int(value) or not 0 <= value < len(options):
+            raise bad(f"must be an option index from 0 to {len(options) - 1}")
+        return value
+    if kind == QuestionType.multiple_response.value:
+        if not isinstance(value, list) or not all(
+            _is_int(v) and 0 <= v < len(options) for v in value
+        ):
+            raise bad(f"must be a list of option indexes from 0 to {len(options) - 1}")
+        if len(set(value)) != len(value):
+            raise bad("names an option twice")
+        return sorted(value)
+    if kind == QuestionType.true_false.value:
+        if not isinstance(value, bool):
+            raise bad("must be true or false")
+        return value
+    if kind in (QuestionType.short_answer.value, QuestionType.essay.value):
+        if not isinstance(value, str):
+            raise bad("must be text")
+        if len(value) > 100_000:
+            raise bad("is longer than 100000 characters")
+        return value
+    if kind == QuestionType.numerical.value:
+        number = value
+        if isinstance(value, str):
+            try:
+                number = Decimal(value.strip().replace(",", "."))
+            except InvalidOperation:
+                raise bad("must be a number") from None
+        if isinstance(number, bool) or not isinstance(number, int | float | Decimal):
+            raise bad("must be a number")
+        if not Decimal(str(number)).is_finite():
+            raise bad("must be a finite number")
+        return value
+    if kind == QuestionType.matching.value:
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and k.isdigit() and int(k) < len(options) and isinstance(v, str)
+            for k, v in value.items()
+        ):
+            raise bad(
+                f'must map left indexes 0..{len(options) - 1} to right texts, e.g. {{"0": "..."}}'
+            )
+        return value
+    raise bad(f"unknown question type {kind}")
+
+
+def answer_from_text(question: QuestionLike, text: str) -> Any:
+    """An answer typed at the shell: text for short answers and essays, JSON for the rest.
+
+    ``true``/``yes``/``t`` are accepted for true/false; a plain number for numerical.
+    """
+    import json
+
+    kind = question.question_type
+    if kind in (QuestionType.short_answer.value, QuestionType.essay.value):
+        return text
+    if kind == QuestionType.true_false.value:
+        lowered = text.strip().lower()
+        if lowered in ("true", "t", "yes", "y", "1"):
+            return True
+        if lowered in ("false", "f", "no", "n", "0"):
+            return False
+        return text
+    if kind == QuestionType.numerical.value:
+        return text.strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
