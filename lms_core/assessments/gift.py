@@ -1,11 +1,107 @@
-"""Moodle GIFT: parse a question bank, export one (see docs/question-formats.md)."""
+"""Moodle GIFT: parse a question bank, export one (the dialect is in docs/question-formats.md).
+
+Parsing follows Moodle's own importer (``question/format/gift/format.php``): questions are
+separated by blank lines, ``//`` lines are comments, ``::title::``, an optional ``[format]``
+marker, one ``{...}`` answer block whose content decides the type, ``####`` general feedback.
+Where Moodle guesses silently we refuse with a line and column (an unclosed ``{``, an answer
+with no ``=``/``~``, a number we cannot read), and the whole file is refused at once.
+
+Escapes ``\\~ \\= \\# \\{ \\} \\: \\\\`` and ``\\n`` (a newline) work everywhere; ``\\>`` is ours,
+so a matching pair's left side can hold ``->``. Text is scanned once into characters with an
+"escaped" flag, so every split below only sees the unescaped special characters.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from bisect import bisect_right
+from decimal import Decimal
+from typing import Any
 
-from lms_core.assessments.questions import QuestionData
+from lms_core.assessments.gift_export import export_gift
+from lms_core.assessments.problems import Problems
+from lms_core.assessments.questions import (
+    QuestionData,
+    json_number,
+    numerical_answer,
+    validate_question,
+)
 from lms_core.errors import FileProblem
+
+__all__ = ["export_gift", "parse_gift"]
+
+_ESCAPES = {"~", "=", "#", "{", "}", ":", "\\", ">", "n"}
+_FORMATS = {"plain": "plain", "moodle": "plain", "markdown": "markdown", "html": "html"}
+_WEIGHT = re.compile(r"%(-?\d+(?:\.\d+)?)%")
+_TF = {"T": True, "TRUE": True, "F": False, "FALSE": False}
+
+
+class _Block:
+    """One question's text: characters with their escaped flag and place in the file."""
+
+    def __init__(self, lines: list[tuple[int, str]]) -> None:
+        raw = "\n".join(line for _, line in lines)
+        self.line_starts: list[int] = []
+        self.line_numbers = [n for n, _ in lines]
+        offset = 0
+        for _, line in lines:
+            self.line_starts.append(offset)
+            offset += len(line) + 1
+        self.chars: list[str] = []
+        self.esc: list[bool] = []
+        self.src: list[int] = []
+        i, n = 0, len(raw)
+        while i < n:
+            c = raw[i]
+            if c == "\\" and i + 1 < n and raw[i + 1] in _ESCAPES:
+                nxt = raw[i + 1]
+                self.chars.append("\n" if nxt == "n" else nxt)
+                self.esc.append(True)
+                self.src.append(i)
+                i += 2
+            else:
+                self.chars.append(c)
+                self.esc.append(False)
+                self.src.append(i)
+                i += 1
+        self.n = len(self.chars)
+
+    def where(self, k: int) -> tuple[int, int]:
+        """(line, column) of character ``k``, both 1-based."""
+        if not self.src:
+            return self.line_numbers[0], 1
+        offset = self.src[min(max(k, 0), self.n - 1)]
+        row = bisect_right(self.line_starts, offset) - 1
+        return self.line_numbers[row], offset - self.line_starts[row] + 1
+
+    def find(self, token: str, start: int, end: int) -> int:
+        """Index of the first unescaped ``token`` in [start, end), or -1."""
+        first, size = token[0], len(token)
+        for k in range(start, end - size + 1):
+            if (
+                self.chars[k] == first
+                and not self.esc[k]
+                and all(
+                    self.chars[k + j] == token[j] and not self.esc[k + j] for j in range(1, size)
+                )
+            ):
+                return k
+        return -1
+
+    def rfind(self, token: str, start: int, end: int) -> int:
+        size = len(token)
+        for k in range(end - size, start - 1, -1):
+            if all(self.chars[k + j] == token[j] and not self.esc[k + j] for j in range(size)):
+                return k
+        return -1
+
+    def text(self, start: int, end: int) -> str:
+        return "".join(self.chars[start:end])
+
+    def skip_space(self, start: int, end: int) -> int:
+        while start < end and self.chars[start].isspace() and not self.esc[start]:
+            start += 1
+        return start
 
 
 def parse_gift(
@@ -13,12 +109,249 @@ def parse_gift(
 ) -> list[QuestionData]:
     """Every question in ``text``; raises ``FileRefused`` with every problem found.
 
-    Items that are not questions (description items without an answer block) are skipped and
-    reported in ``warnings`` when a list is given.
+    Description items (text without an answer block) are not questions: they are skipped and
+    reported in ``warnings`` when a list is given, as is numerical wrong-answer feedback
+    (``~#...``), which has no place in our question shapes.
     """
-    raise NotImplementedError
+    problems = Problems(file)
+    notes = Problems(file)
+    questions: list[QuestionData] = []
+    category: str | None = None
+    block: list[tuple[int, str]] = []
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    for number, line in enumerate([*text.split("\n"), ""], 1):
+        stripped = line.strip()
+        if stripped.startswith("//"):
+            continue
+        if stripped:
+            block.append((number, line))
+            continue
+        while block and block[0][1].strip().startswith("$CATEGORY:"):
+            category = block.pop(0)[1].strip()[len("$CATEGORY:") :].strip() or None
+        if block:
+            question = _parse_block(_Block(block), problems, notes)
+            if question is not None:
+                question.category = category
+                questions.append(question)
+        block = []
+    if warnings is not None:
+        warnings.extend(notes.found)
+    problems.raise_if_any()
+    return questions
 
 
-def export_gift(questions: Iterable[QuestionData]) -> str:
-    """GIFT text that ``parse_gift`` reads back as the same questions."""
-    raise NotImplementedError
+def _parse_block(b: _Block, problems: Problems, notes: Problems) -> QuestionData | None:
+    found_before = len(problems.found)
+
+    def fail(message: str, k: int, value: Any = None) -> None:
+        line, column = b.where(k)
+        problems.add(message, line=line, column=column, value=value)
+
+    p = b.skip_space(0, b.n)
+    title: str | None = None
+    if b.find("::", p, p + 2) == p:
+        close = b.find("::", p + 2, b.n)
+        if close < 0:
+            fail("the title is not closed: end it with ::", p)
+            return None
+        title = b.text(p + 2, close).strip() or None
+        p = b.skip_space(close + 2, b.n)
+    start = b.find("{", p, b.n)
+    stray = b.find("}", p, start if start >= 0 else b.n)
+    if stray >= 0:
+        fail("} without an opening {: write \\} for a brace in text", stray)
+        return None
+    if start < 0:
+        line, column = b.where(p)
+        what = f"'{title}'" if title else repr(b.text(p, b.n).strip()[:40])
+        notes.add(
+            f"no answer block: description item {what} is not a question, skipped",
+            line=line,
+            column=column,
+        )
+        return None
+    end = b.find("}", start + 1, b.n)
+    inner = b.find("{", start + 1, end if end >= 0 else b.n)
+    if end < 0:
+        fail("the answer block is not closed: missing }", start)
+        return None
+    if inner >= 0:
+        fail("{ inside an answer block: write \\{ for a brace, or close the block first", inner)
+        return None
+    for k in (b.find("{", end + 1, b.n), b.find("}", end + 1, b.n)):
+        if k >= 0:
+            fail(
+                "a second answer block: separate questions with a blank line "
+                "(or write \\{ \\} for braces in text)",
+                k,
+            )
+            return None
+    text_format = "plain"
+    if b.chars[p : p + 1] == ["["] and not b.esc[p]:
+        close = b.find("]", p, start)
+        name = b.text(p + 1, close) if close > 0 else ""
+        if name in _FORMATS:
+            text_format = _FORMATS[name]
+            p = close + 1
+    before, after = b.text(p, start), b.text(end + 1, b.n)
+    question_text = (before + "_____" + after if after.strip() else before).strip()
+    if not question_text:
+        fail("the question text is empty", p)
+    gf = b.rfind("####", start + 1, end)
+    explanation = (b.text(gf + 4, end).strip() or None) if gf >= 0 else None
+    body_end = gf if gf >= 0 else end
+    q = QuestionData(
+        question_text=question_text,
+        question_type="essay",
+        title=title,
+        text_format=text_format,
+        explanation=explanation,
+        line=b.where(0)[0],
+    )
+    _answers(b, start + 1, body_end, q, fail, notes)
+    if len(problems.found) == found_before:
+        for message in validate_question(q):
+            fail(message, start)
+    return q if len(problems.found) == found_before else None
+
+
+def _answers(b: _Block, lo: int, hi: int, q: QuestionData, fail: Any, notes: Problems) -> None:
+    """Fill ``q``'s type, options and key from the answer block content [lo, hi)."""
+    first = b.skip_space(lo, hi)
+    if first == hi:
+        return  # {} is an essay
+    if b.chars[first] == "#" and not b.esc[first]:
+        _numerical(b, first + 1, hi, q, fail, notes)
+        return
+    if b.find("~", lo, hi) >= 0:
+        _choices(b, lo, hi, q, fail)
+        return
+    has_equal = b.find("=", lo, hi) >= 0
+    if has_equal and b.find("->", lo, hi) >= 0:
+        _matching(b, lo, hi, q, fail)
+        return
+    hash_at = b.find("#", lo, hi)
+    word = b.text(lo, hash_at if hash_at >= 0 else hi).strip()
+    if word.upper() in _TF:
+        _true_false(b, lo, hi, q, _TF[word.upper()], hash_at)
+        return
+    if has_equal:
+        q.question_type = "short_answer"
+        q.options = [
+            {"text": text, "weight": 100 if weight is None else weight, "feedback": fb}
+            for _, text, weight, fb in _items(b, lo, hi, "=", q, fail)
+        ]
+        return
+    fail(
+        "cannot tell the question type: start right answers with =, wrong ones with ~, "
+        "write T or F for true/false, # for a number, or {} for an essay",
+        first,
+        b.text(lo, hi).strip(),
+    )
+
+
+def _items(
+    b: _Block, lo: int, hi: int, markers: str, q: QuestionData, fail: Any
+) -> list[tuple[str, str, float | int | None, str | None]]:
+    """(marker, text, weight or None, feedback) of each answer starting with one of ``markers``."""
+    starts = [k for k in range(lo, hi) if b.chars[k] in markers and not b.esc[k]]
+    lead = b.text(lo, starts[0] if starts else hi).strip()
+    if lead:
+        fail("text before the first answer: start each answer with = or ~", b.skip_space(lo, hi))
+    items = []
+    for k, nxt in zip(starts, [*starts[1:], hi], strict=True):
+        p = b.skip_space(k + 1, nxt)
+        weight: float | int | None = None
+        match = _WEIGHT.match(b.text(p, nxt))
+        if match:
+            weight = json_number(Decimal(match.group(1)))
+            if not -100 <= weight <= 100:
+                fail("the weight must be between -100% and 100%", p, match.group(0))
+            p += match.end()
+        hash_at = b.find("#", p, nxt)
+        text = b.text(p, hash_at if hash_at >= 0 else nxt).strip()
+        feedback = (b.text(hash_at + 1, nxt).strip() or None) if hash_at >= 0 else None
+        if not text:
+            fail("an empty answer", k)
+        items.append((b.chars[k], text, weight, feedback))
+    return items
+
+
+def _choices(b: _Block, lo: int, hi: int, q: QuestionData, fail: Any) -> None:
+    items = _items(b, lo, hi, "=~", q, fail)
+    single = any(marker == "=" for marker, *_ in items)
+    q.question_type = "multiple_choice" if single else "multiple_response"
+    q.options = [
+        {
+            "text": text,
+            "weight": weight if weight is not None else (100 if marker == "=" else 0),
+            "feedback": fb,
+        }
+        for marker, text, weight, fb in items
+    ]
+
+
+def _matching(b: _Block, lo: int, hi: int, q: QuestionData, fail: Any) -> None:
+    q.question_type = "matching"
+    starts = [k for k in range(lo, hi) if b.chars[k] == "=" and not b.esc[k]]
+    if b.text(lo, starts[0]).strip():
+        fail("text before the first pair: start each pair with =", b.skip_space(lo, hi))
+    pairs = []
+    for k, nxt in zip(starts, [*starts[1:], hi], strict=True):
+        arrow = b.find("->", k + 1, nxt)
+        if arrow < 0:
+            fail("a matching pair needs left -> right", k, b.text(k, nxt).strip())
+            continue
+        if b.find("#", k + 1, nxt) >= 0:
+            fail("matching pairs take no feedback: write \\# for a # sign", b.find("#", k, nxt))
+        left, right = b.text(k + 1, arrow).strip(), b.text(arrow + 2, nxt).strip()
+        if not left:
+            fail("a pair without a left side (extra right-side answers are not supported)", k)
+        elif not right:
+            fail("a pair without a right side", arrow)
+        pairs.append({"left": left, "right": right})
+    q.options = pairs
+
+
+def _true_false(b: _Block, lo: int, hi: int, q: QuestionData, value: bool, hash_at: int) -> None:
+    wrong = right = None
+    if hash_at >= 0:
+        second = b.find("#", hash_at + 1, hi)
+        wrong = b.text(hash_at + 1, second if second >= 0 else hi).strip() or None
+        right = (b.text(second + 1, hi).strip() or None) if second >= 0 else None
+    q.question_type = "true_false"
+    q.correct_answer = value
+    if wrong is not None or right is not None:
+        q.options = [
+            {"value": True, "feedback": right if value else wrong},
+            {"value": False, "feedback": wrong if value else right},
+        ]
+
+
+def _numerical(b: _Block, lo: int, hi: int, q: QuestionData, fail: Any, notes: Problems) -> None:
+    q.question_type = "numerical"
+    tilde = b.find("~", lo, hi)
+    if tilde >= 0:
+        line, column = b.where(tilde)
+        notes.add("feedback for any other number (~#...) is not kept", line=line, column=column)
+        hi = tilde
+    if b.find("=", lo, hi) >= 0:
+        items = _items(b, lo, hi, "=", q, fail)
+        positions = [k for k in range(lo, hi) if b.chars[k] == "=" and not b.esc[k]]
+    else:
+        hash_at = b.find("#", lo, hi)
+        text = b.text(lo, hash_at if hash_at >= 0 else hi).strip()
+        fb = (b.text(hash_at + 1, hi).strip() or None) if hash_at >= 0 else None
+        items, positions = [("=", text, None, fb)], [b.skip_space(lo, hi)]
+    options = []
+    for (_, spec, weight, fb), k in zip(items, positions, strict=True):
+        option = numerical_answer(spec)
+        if isinstance(option, str):
+            fail(option, k, spec)
+            continue
+        option["weight"] = 100 if weight is None else weight
+        option["feedback"] = fb
+        options.append(option)
+    q.options = options
+    if not items:
+        fail("a numerical answer needs a number: {#3.14:0.01} or {#1..5}", lo)

@@ -9,6 +9,7 @@ key never reaches the grader. Pure Python: no database, no SQLAlchemy import.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -40,6 +41,8 @@ COLUMNS = (
 )
 MAX_TITLE = 200
 MAX_CATEGORY = 200
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_MAX_NUMBER = Decimal("1e300")
 
 
 @dataclass
@@ -281,3 +284,67 @@ _CHECKS = {
     "matching": _check_matching,
     "essay": _check_essay,
 }
+
+
+def numerical_answer(spec: str) -> dict[str, Any] | str:
+    """``{min, max, value, tolerance}`` from ``v``, ``v:t`` or ``a..b``; a message if unreadable.
+
+    ``value:tolerance`` is stored as its range too, computed in decimal (3.14:0.01 is
+    3.13..3.15 exactly), so the grader compares bounds only.
+    """
+    syntax = "write #value, #value:tolerance or #min..max (numbers like 3.14 or -2e3)"
+    if ".." in spec:
+        low_text, _, high_text = spec.partition("..")
+        low, high = read_number(low_text), read_number(high_text)
+        if low is None or high is None:
+            return f"not a numerical answer: {syntax}"
+        if low > high:
+            return f"the range {spec.strip()} is empty: min must not be above max"
+        return {"min": json_number(low), "max": json_number(high), "value": None, "tolerance": None}
+    value_text, colon, tolerance_text = spec.partition(":")
+    value = read_number(value_text)
+    tolerance = read_number(tolerance_text) if colon else Decimal(0)
+    if value is None or tolerance is None:
+        return f"not a numerical answer: {syntax}"
+    if tolerance < 0:
+        return "the tolerance must not be negative"
+    return numerical_option(json_number(value), json_number(tolerance))
+
+
+def numerical_option(value: int | float, tolerance: int | float) -> dict[str, Any]:
+    """A ``value:tolerance`` answer with its bounds, as stored (no weight or feedback yet).
+
+    The bounds are computed in decimal from the stored numbers, so 3.14:0.01 is exactly
+    3.13..3.15 and an exported bank reads back to the same bounds.
+    """
+    exact_value, exact_tolerance = Decimal(format_number(value)), Decimal(format_number(tolerance))
+    return {
+        "min": json_number(exact_value - exact_tolerance),
+        "max": json_number(exact_value + exact_tolerance),
+        "value": value,
+        "tolerance": tolerance,
+    }
+
+
+def read_number(text: str) -> Decimal | None:
+    """A number written in a bank file (``3``, ``-2.5``, ``1e-3``); ``None`` if it is not one."""
+    text = text.strip()
+    if len(text) > 40 or not _NUMBER.fullmatch(text):
+        return None
+    try:
+        number = Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the pattern lets only numbers through
+        return None
+    return number if abs(number) < _MAX_NUMBER else None
+
+
+def json_number(number: Decimal) -> int | float:
+    """As JSON stores it: an int when whole (and exact as a float), else the nearest float."""
+    if number == number.to_integral_value() and abs(number) < 2**53:
+        return int(number)
+    return float(number)
+
+
+def format_number(value: Any) -> str:
+    """A stored number as text that ``read_number`` reads back to the same value."""
+    return str(value) if isinstance(value, int) else repr(float(value))
