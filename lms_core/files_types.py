@@ -175,7 +175,7 @@ def detect(data: bytes) -> FileType:
             raise _refuse("is HTML/XML markup, which is refused (a browser would run it)")
         return TEXT
     if matches:
-        best = matches[0]
+        best = next((m for m in matches if m.mime_type), matches[0])
         what = best.name or best.extension
         raise _refuse(f"is {what} ({best.extension}); accepted types: {ALLOWED_NAMES}")
     raise _refuse(f"is of an unknown type; accepted types: {ALLOWED_NAMES}")
