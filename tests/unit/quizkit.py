@@ -1,0 +1,127 @@
+"""Quiz test data: one question of each type with a right answer, and a ready published quiz."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from lms_core.actor import Actor
+from lms_core.assessments.questions import QuestionData
+from lms_core.models import Course, Quiz, User
+from lms_core.services import courses, quizzes
+from lms_core.services import questions as question_service
+
+
+def all_types() -> list[QuestionData]:
+    """Seven questions, one per type, 10 points in all (the essay is worth 2)."""
+    return [
+        QuestionData(
+            question_text="2 + 2?",
+            question_type="multiple_choice",
+            options=[
+                {"text": "3", "weight": 0, "feedback": None},
+                {"text": "4", "weight": 100, "feedback": "yes"},
+                {"text": "5", "weight": 0, "feedback": None},
+            ],
+            title="sum",
+        ),
+        QuestionData(
+            question_text="Even numbers?",
+            question_type="multiple_response",
+            options=[
+                {"text": "2", "weight": 50, "feedback": None},
+                {"text": "4", "weight": 50, "feedback": None},
+                {"text": "5", "weight": -50, "feedback": None},
+            ],
+        ),
+        QuestionData(
+            question_text="Python is a snake.", question_type="true_false", correct_answer=True
+        ),
+        QuestionData(
+            question_text="Capital of France?",
+            question_type="short_answer",
+            options=[{"text": "Paris", "weight": 100, "feedback": None}],
+        ),
+        QuestionData(
+            question_text="Pi to 2 decimals?",
+            question_type="numerical",
+            options=[
+                {
+                    "min": 3.13,
+                    "max": 3.15,
+                    "value": 3.14,
+                    "tolerance": 0.01,
+                    "weight": 100,
+                    "feedback": None,
+                }
+            ],
+        ),
+        QuestionData(
+            question_text="Match the sounds.",
+            question_type="matching",
+            options=[{"left": "cat", "right": "meow"}, {"left": "dog", "right": "woof"}],
+        ),
+        QuestionData(question_text="Why test?", question_type="essay", points=Decimal("4")),
+    ]
+
+
+#: Right answers by question number (the essay's is text, graded by hand).
+RIGHT: dict[int, Any] = {
+    1: 1,
+    2: [0, 1],
+    3: True,
+    4: "  paris ",
+    5: "3,14",
+    6: {"0": "meow", "1": "woof"},
+    7: "Because.",
+}
+WRONG: dict[int, Any] = {1: 0, 2: [2], 3: False, 4: "Lyon", 5: 2, 6: {"1": "woof"}, 7: ""}
+
+
+@dataclass
+class QuizSetup:
+    course: Course
+    quiz: Quiz
+    teacher: User
+    student: User
+    ref: str
+
+
+def make_quiz(
+    session: Session,
+    make: Any,
+    operator: Actor,
+    *,
+    questions: list[QuestionData] | None = None,
+    publish: bool = True,
+    lessons: int = 1,
+    **settings: Any,
+) -> QuizSetup:
+    """A published course with ``lessons`` text lessons plus a quiz lesson, and one enrolled learner."""
+    teacher = make.user("instructor")
+    course = make.course(instructor=teacher, lessons=lessons)
+    make.lesson(course, slug="quiz", lesson_type="quiz")
+    courses.publish_course(session, actor=operator, slug=course.slug)
+    quiz = quizzes.create_quiz(
+        session,
+        actor=operator,
+        course_slug=course.slug,
+        lesson_slug="quiz",
+        title="Quiz",
+        **settings,
+    )
+    ref = f"{course.slug}/quiz"
+    question_service.import_questions(
+        session,
+        actor=operator,
+        quiz_ref=ref,
+        questions=questions if questions is not None else all_types(),
+    )
+    if publish:
+        quizzes.publish_quiz(session, actor=operator, quiz_ref=ref)
+    student = make.user("student")
+    make.enroll(student, course)
+    return QuizSetup(course, quiz, teacher, student, ref)
