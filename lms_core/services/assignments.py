@@ -157,9 +157,14 @@ def parse_decimal(
     if number != number.quantize(CENT, rounding=ROUND_HALF_UP):
         raise ValidationError("must have at most two decimals", field=field, value=value)
     if number < low or number > high or (low_open and number == low):
-        lower = f"more than {low:g}" if low_open else f"from {low:g}"
-        raise ValidationError(f"must be {lower} to {high:g}", field=field, value=value)
+        lower = f"more than {_plain(low)}" if low_open else f"from {_plain(low)}"
+        raise ValidationError(f"must be {lower} to {_plain(high)}", field=field, value=value)
     return number.quantize(CENT)
+
+
+def _plain(number: Decimal) -> str:
+    """``10.00`` as ``10``, ``7.50`` as ``7.5``: numbers in messages as people write them."""
+    return f"{number.normalize():f}"
 
 
 def days_late(assignment: Assignment, at: datetime) -> int:

@@ -1,0 +1,458 @@
+"""Offline grading: a worksheet per assignment out, grades and feedback back in.
+
+The worksheet (XLSX) has one row per learner of the course (dropped ones left out), with
+``submission_id, email, full_name, submitted_at, late_days`` (locked: the sheet is protected,
+only ``grade`` and ``feedback`` cells are unlocked) and a hidden ``check`` column: an HMAC
+(keyed with the secret key) of the assignment id and the row's identity (submission id,
+e-mail, submission time). A hidden ``about`` sheet carries the assignment id, signed the same
+way. An import therefore knows which assignment the file is for, and detects a row whose
+identity was edited, pasted in or belongs to another assignment, even where sheet protection
+was lifted.
+
+Import validates every row and reports every problem at once (file, spreadsheet line, column):
+a grade that is not a number (``7,5`` is accepted) or outside 0..max points, more than two
+decimals, a grade for a learner who has not submitted (refused: there is nothing to grade), a
+grade removed, unknown or edited identity rows, duplicate rows, and rows whose learner
+resubmitted after the export. Nothing is written unless the whole file is valid; then the plan
+(old -> new grade and feedback) is applied in one statement, with an audit entry per change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from lms_core.actor import Actor
+from lms_core.errors import FileProblem, FileRefused, LmsError, ValidationError
+from lms_core.formats.safe_cells import safe_cell
+from lms_core.models import Assignment, Enrollment, EnrollmentStatus, Submission, User, utcnow
+from lms_core.permissions import require_course_manager
+from lms_core.services import audit
+from lms_core.services.assignments import assignment_ref, get_assignment, parse_decimal
+from lms_core.settings import Settings
+from lms_core.validation import check_text
+
+COLUMNS = (
+    "submission_id",
+    "email",
+    "full_name",
+    "submitted_at",
+    "late_days",
+    "grade",
+    "feedback",
+    "check",
+)
+EDITABLE = ("grade", "feedback")
+SHEET, ABOUT = "grades", "about"
+_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _key(settings: Settings) -> bytes:
+    return settings.secret_key.get_secret_value().encode()
+
+
+def row_check(settings: Settings, assignment_id: int, sid: int | None, email: str, at: str) -> str:
+    message = f"{assignment_id}|{sid or ''}|{email}|{at}".encode()
+    return hmac.new(_key(settings), message, hashlib.sha256).hexdigest()[:20]
+
+
+def _signature(settings: Settings, assignment_id: int) -> str:
+    message = f"lms-grading-worksheet|{assignment_id}".encode()
+    return hmac.new(_key(settings), message, hashlib.sha256).hexdigest()[:32]
+
+
+def _unsafe(value: Any) -> Any:
+    """Undo ``safe_cell``: ``'=x`` read back is the text ``=x`` that was exported."""
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(_TRIGGERS):
+        return value[1:]
+    return value
+
+
+def _roster(session: Session, assignment: Assignment) -> list[tuple[Any, ...]]:
+    """(email, full_name, submission id, submitted_at, days_late, grade, feedback) per learner."""
+    stmt = (
+        select(
+            User.email,
+            User.full_name,
+            Submission.id,
+            Submission.submitted_at,
+            Submission.days_late,
+            Submission.grade,
+            Submission.feedback,
+        )
+        .select_from(Enrollment)
+        .join(User, User.id == Enrollment.student_id)
+        .outerjoin(
+            Submission,
+            (Submission.student_id == Enrollment.student_id)
+            & (Submission.assignment_id == assignment.id),
+        )
+        .where(
+            Enrollment.course_id == assignment.course_id,
+            Enrollment.status != EnrollmentStatus.dropped.value,
+        )
+        .order_by(User.full_name, User.email)
+    )
+    return [tuple(row) for row in session.execute(stmt)]
+
+
+def export_worksheet(
+    session: Session, *, actor: Actor, settings: Settings, assignment: str, out: IO[bytes]
+) -> int:
+    """Write the grading worksheet of an assignment; returns the number of learner rows."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font, Protection
+
+    target = get_assignment(session, assignment)
+    require_course_manager(actor, target.course, "grade its assignments")
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(SHEET)
+    sheet.column_dimensions["H"].hidden = True
+    for letter, width in zip("ABCDEFG", (14, 32, 28, 26, 10, 10, 60), strict=True):
+        sheet.column_dimensions[letter].width = width
+    sheet.freeze_panes = "A2"
+    sheet.protection.sheet = True
+    header = []
+    for name in COLUMNS:
+        cell = WriteOnlyCell(sheet, value=name)
+        cell.font = Font(bold=True)
+        header.append(cell)
+    sheet.append(header)
+    count = 0
+    for email, name, sid, at, late, grade, feedback in _roster(session, target):
+        stamp = at.isoformat() if at else ""
+        editable = []
+        for value in (float(grade) if grade is not None else None, safe_cell(feedback)):
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.protection = Protection(locked=False)
+            editable.append(cell)
+        sheet.append(
+            [
+                sid,
+                safe_cell(email),
+                safe_cell(name),
+                stamp or None,
+                late if sid else None,
+                *editable,
+                row_check(settings, target.id, sid, email, stamp),
+            ]
+        )
+        count += 1
+    about = workbook.create_sheet(ABOUT)
+    about.sheet_state = "hidden"
+    for pair in (
+        ("assignment_id", target.id),
+        ("assignment", safe_cell(assignment_ref(target))),
+        ("title", safe_cell(target.title)),
+        ("max_points", float(target.max_points)),
+        ("exported_at", utcnow().isoformat()),
+        ("signature", _signature(settings, target.id)),
+    ):
+        about.append(list(pair))
+    workbook.save(out)
+    return count
+
+
+@dataclass
+class Change:
+    line: int
+    submission_id: int
+    email: str
+    old_grade: Decimal | None
+    new_grade: Decimal
+    old_feedback: str | None
+    new_feedback: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "submission_id": self.submission_id,
+            "email": self.email,
+            "old_grade": float(self.old_grade) if self.old_grade is not None else None,
+            "new_grade": float(self.new_grade),
+            "old_feedback": self.old_feedback,
+            "new_feedback": self.new_feedback,
+        }
+
+
+@dataclass
+class GradingPlan:
+    assignment: str
+    assignment_id: int
+    rows: int = 0
+    unchanged: int = 0
+    changes: list[Change] = field(default_factory=list)
+    applied: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "assignment": self.assignment,
+            "rows": self.rows,
+            "unchanged": self.unchanged,
+            "changed": len(self.changes),
+            "applied": self.applied,
+            "changes": [c.as_dict() for c in self.changes],
+        }
+
+
+def _open(path: Path, name: str) -> Any:
+    from openpyxl import load_workbook
+
+    try:
+        return load_workbook(path, read_only=True, data_only=True)
+    except OSError:
+        raise
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not XLSX
+        raise FileRefused(
+            [FileProblem(f"is not an XLSX workbook ({type(exc).__name__})", file=name)]
+        ) from None
+
+
+def _about(workbook: Any, settings: Settings, name: str) -> int:
+    problem = FileProblem(
+        "is not a grading worksheet exported by `lmsctl grading export` (its hidden 'about' "
+        "sheet is missing or was edited); export it again",
+        file=name,
+    )
+    if ABOUT not in workbook.sheetnames or SHEET not in workbook.sheetnames:
+        raise FileRefused([problem])
+    values = {
+        str(row[0]): row[1]
+        for row in workbook[ABOUT].iter_rows(values_only=True)
+        if row and row[0] is not None and len(row) > 1
+    }
+    try:
+        assignment_id = int(values.get("assignment_id"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise FileRefused([problem]) from None
+    if not hmac.compare_digest(
+        str(values.get("signature") or ""), _signature(settings, assignment_id)
+    ):
+        raise FileRefused([problem])
+    return assignment_id
+
+
+def _int(value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise ValueError(value)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(_unsafe(value)).strip()
+
+
+def plan_import(
+    session: Session, *, actor: Actor, settings: Settings, path: Path, name: str | None = None
+) -> GradingPlan:
+    """Validate a worksheet against the database; the changes it makes, or every problem."""
+    name = name or str(path)
+    workbook = _open(path, name)
+    try:
+        assignment_id = _about(workbook, settings, name)
+        target = get_assignment(session, assignment_id)
+        require_course_manager(actor, target.course, "grade its assignments")
+        rows = list(workbook[SHEET].iter_rows(values_only=True))
+    finally:
+        workbook.close()
+    problems: list[FileProblem] = []
+
+    def problem(message: str, line: int | None, column: str | None, value: Any = None) -> None:
+        problems.append(FileProblem(message, file=name, line=line, column=column, value=value))
+
+    header = [_text(h) for h in (rows[0] if rows else ())]
+    where = {h: i for i, h in enumerate(header) if h}
+    missing = [c for c in COLUMNS if c not in where]
+    if missing:
+        for column in missing:
+            problem("this column is missing from the header row", 1, column)
+        raise FileRefused(problems)
+    plan = GradingPlan(assignment_ref(target), target.id)
+    by_id: dict[int, Any] = {}
+    by_email: dict[str, Any] = {}
+    for email, _, sid, at, _, grade, feedback in _roster(session, target):
+        record = (sid, email, at.isoformat() if at else "", grade, feedback)
+        by_email[email] = record
+        if sid is not None:
+            by_id[sid] = record
+    seen: dict[str, int] = {}
+    for offset, raw in enumerate(rows[1:], start=2):
+        cells = {c: (raw[where[c]] if where[c] < len(raw) else None) for c in COLUMNS}
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in cells.values()):
+            continue
+        plan.rows += 1
+        before = len(problems)
+        change = _check_row(settings, target, offset, cells, by_id, by_email, seen, problem)
+        if change is not None:
+            plan.changes.append(change)
+        elif len(problems) == before:
+            plan.unchanged += 1
+    if problems:
+        raise FileRefused(problems)
+    return plan
+
+
+def _check_row(
+    settings: Settings,
+    target: Assignment,
+    line: int,
+    cells: dict[str, Any],
+    by_id: dict[int, Any],
+    by_email: dict[str, Any],
+    seen: dict[str, int],
+    problem: Any,
+) -> Change | None:
+    """One row: its change, or None (nothing to change, or a problem was reported)."""
+    try:
+        sid = _int(cells["submission_id"])
+    except ValueError:
+        problem("must be a whole number", line, "submission_id", cells["submission_id"])
+        return None
+    email, at = _text(cells["email"]).lower(), _text(cells["submitted_at"])
+    record = by_id.get(sid) if sid is not None else by_email.get(email)
+    if sid is not None and record is None:
+        problem("no such submission for this assignment", line, "submission_id", sid)
+        return None
+    if record is None:
+        problem("not a learner of this course", line, "email", email)
+        return None
+    expected = row_check(settings, target.id, sid, email, at)
+    if not hmac.compare_digest(_text(cells["check"]), expected):
+        if record[1] != email:
+            problem(f"was edited: this row was exported for {record[1]}", line, "email", email)
+        elif record[2] != at:
+            problem("was edited (identity columns are locked)", line, "submitted_at", at)
+        else:
+            problem("identity columns were edited; export again", line, "check", cells["check"])
+        return None
+    # Only rows whose identity checks out count for duplicates: an edited row is reported as
+    # edited, not as a duplicate of the row it now imitates.
+    key = f"id:{sid}" if sid is not None else f"email:{email}"
+    if key in seen:
+        column = "submission_id" if sid is not None else "email"
+        problem(f"duplicate of line {seen[key]}", line, column, sid or email)
+        return None
+    seen[key] = line
+    db_sid, _, db_at, old_grade, old_feedback = record
+    if sid is not None and db_at != at:
+        problem(
+            f"the learner resubmitted ({db_at}) after this worksheet was exported; export again",
+            line,
+            "submitted_at",
+            at,
+        )
+        return None
+    raw_grade, feedback = cells["grade"], _text(cells["feedback"]) or None
+    blank = raw_grade is None or (isinstance(raw_grade, str) and not raw_grade.strip())
+    if blank:
+        if old_grade is not None:
+            problem(f"a grade cannot be removed by an import (it is {old_grade:g})", line, "grade")
+            return None
+        if feedback and sid is not None:
+            problem("feedback needs a grade", line, "grade")
+            return None
+        return None
+    if sid is None:
+        if db_sid is not None:
+            problem("the learner submitted after this worksheet was exported", line, "grade")
+        else:
+            problem(
+                f"{email} has not submitted; grading a non-submission is refused",
+                line,
+                "grade",
+                raw_grade,
+            )
+        return None
+    try:
+        grade = parse_decimal(raw_grade, field="grade", low=Decimal(0), high=target.max_points)
+        feedback = check_text(feedback, field="feedback", max_length=20_000) or None
+    except LmsError as exc:
+        problem(exc.message, line, exc.field, raw_grade if exc.field == "grade" else feedback)
+        return None
+    if grade == old_grade and (feedback or None) == (old_feedback or None):
+        return None
+    return Change(line, sid, email, old_grade, grade, old_feedback, feedback)
+
+
+def import_worksheet(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    path: Path,
+    dry_run: bool = False,
+    name: str | None = None,
+    now: datetime | None = None,
+) -> GradingPlan:
+    """Validate, then (unless ``dry_run``) apply every change at once with audit entries."""
+    plan = plan_import(session, actor=actor, settings=settings, path=path, name=name)
+    if dry_run or not plan.changes:
+        return plan
+    when = now or utcnow()
+    session.execute(
+        update(Submission),
+        [
+            {
+                "id": c.submission_id,
+                "grade": c.new_grade,
+                "feedback": c.new_feedback,
+                "grader_id": actor.user_id,
+                "graded_at": when,
+            }
+            for c in plan.changes
+        ],
+    )
+    for change in plan.changes:
+        audit.record(
+            session,
+            actor,
+            "submission.grade",
+            _SubmissionRef(change.submission_id),
+            before={"grade": _float(change.old_grade), "feedback": change.old_feedback},
+            after={
+                "grade": float(change.new_grade),
+                "feedback": change.new_feedback,
+                "via": "grading import",
+            },
+            flush=False,
+        )
+    session.flush()
+    session.expire_all()
+    plan.applied = True
+    return plan
+
+
+@dataclass
+class _SubmissionRef:
+    """What the audit log needs of a submission updated in bulk (no ORM object is loaded)."""
+
+    id: int
+    __tablename__ = "submissions"
+
+
+def _float(value: Decimal | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+def check_format(fmt: str) -> None:
+    if fmt != "xlsx":
+        raise ValidationError("must be xlsx", field="format", value=fmt)
