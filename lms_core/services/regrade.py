@@ -224,11 +224,12 @@ def _learner_changes(
     ids = sorted(changes)
     for chunk in _chunks(ids):
         emails.update(
-            session.execute(
+            (eid, email)
+            for eid, email in session.execute(
                 select(Enrollment.id, User.email)
                 .join(User, User.id == Enrollment.student_id)
                 .where(Enrollment.id.in_(chunk))
-            ).tuples()
+            )
         )
     for enrollment_id in ids:
         old, new = changes[enrollment_id]
