@@ -1,9 +1,9 @@
 """Certificates: who is eligible, verification, revocation, listings.
 
 Issuing (rendering PDFs, batches, reissue, export) is in ``certificate_issue``.
-Eligibility: every required lesson complete (all lessons where none is marked required).
-Graded quizzes and assignments, and ``courses.certificate_min_grade``, join the rule when
-the assessments module lands; until then no course has graded work.
+Eligibility: every required lesson complete (all lessons where none is marked required), and,
+in a course with graded work (graded quizzes, assignments), a course grade (the gradebook
+total, see ``lms_core.services.gradebook``) of at least ``courses.certificate_min_grade``.
 """
 
 from __future__ import annotations
@@ -76,8 +76,10 @@ class Eligibility:
 def eligibility(session: Session, *, actor: Actor, course_slug: str) -> list[Eligibility]:
     """Every learner of the course (dropped ones excluded), eligible or not, with the reason.
 
-    Set-based: three queries for the whole course, never one per learner.
+    Set-based: a few queries for the whole course (grades IN-chunked), never one per learner.
     """
+    from lms_core.services.gradebook import course_grades, has_graded_items
+
     course = get_course(session, course_slug)
     require_course_manager(actor, course, "see certificate eligibility")
     lessons = list(
@@ -115,6 +117,12 @@ def eligibility(session: Session, *, actor: Actor, course_slug: str) -> list[Eli
             )
         )
     }
+    grades = (
+        course_grades(session, course.id, [e.id for e in enrollments])
+        if has_graded_items(session, course.id)
+        else {}
+    )
+    minimum = course.certificate_min_grade
     rows = []
     for enrollment in enrollments:
         have = len(counted & done.get(enrollment.id, set()))
@@ -124,6 +132,13 @@ def eligibility(session: Session, *, actor: Actor, course_slug: str) -> list[Eli
             ok, reason = True, f"all {len(counted)} required lessons complete"
         else:
             ok, reason = False, f"{have} of {len(counted)} required lessons complete"
+        grade = grades.get(enrollment.id)
+        if grade is not None:
+            if grade < minimum:
+                ok = False
+                reason += f"; course grade {grade:.2f} below the {minimum:.2f} needed"
+            else:
+                reason += f"; course grade {grade:.2f} (needs {minimum:.2f})"
         rows.append(Eligibility(enrollment, ok, reason, valid.get(enrollment.id)))
     return rows
 
