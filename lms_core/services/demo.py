@@ -36,7 +36,9 @@ DEMO_COURSES = {
             ("variables", "Variables and types", "text", 20),
             ("control-flow", "If, for and while", "text", 25),
             ("functions", "Functions", "text", 30),
+            ("checkpoint", "Checkpoint quiz", "quiz", 15),
         ],
+        # The checkpoint quiz lesson is completed by passing it (see demo_quiz).
         "completed": ["setup", "variables"],
     },
     "demo-sql-essentials": {
@@ -135,7 +137,34 @@ def seed(
                 session, actor=actor, email=student, course_slug=slug, lesson_slug=lesson_slug
             )
     _issue_demo_certificate(session, actor=actor, settings=settings, report=report)
+    _seed_assessments(session, actor=actor, report=report)
     return report
+
+
+def _seed_assessments(session: Session, *, actor: Actor, report: SeedReport) -> None:
+    """demo-python-basics: the checkpoint quiz with the student's graded attempt, and homework."""
+    from lms_core.services.demo_quiz import seed_demo_quiz
+
+    instructor, student = DEMO_USERS[1][0], DEMO_USERS[2][0]
+    for what, created in seed_demo_quiz(
+        session, actor=actor, instructor_email=instructor, student_email=student
+    ):
+        report.note(what, created)
+    try:
+        from lms_core.services.submissions import seed_demo_assignment
+    except ImportError:  # the assignments half is not installed
+        return
+    course = courses.get_course(session, "demo-python-basics")
+    before = session.scalar(select(func.count()).select_from(Lesson))
+    seed_demo_assignment(
+        session,
+        course=course,
+        instructor=users.get_user(session, instructor),
+        student=users.get_user(session, student),
+        actor=actor,
+    )
+    created = session.scalar(select(func.count()).select_from(Lesson)) != before
+    report.note("assignment demo-python-basics/homework", created)
 
 
 def _issue_demo_certificate(

@@ -42,11 +42,13 @@ def test_seed_creates_the_demo_school(session, seeder, hasher, settings):
     assert "enrollment student@demo.example.org in demo-sql-essentials" in report.created
     assert count(session, User) == 3
     assert count(session, Course, Course.is_published.is_(True)) == 2
-    assert count(session, Lesson) == 7
+    # 7 lessons, plus demo-python-basics' checkpoint quiz and homework assignment
+    assert count(session, Lesson) == 9
     page = enrollments.list_enrollments(session, actor=seeder, email="student@demo.example.org")
     progress = {e.course.slug: e.progress_percentage for e in page.items}
+    # python-basics: setup, variables, the passed checkpoint quiz, the graded homework (4 of 6)
     assert progress == {
-        "demo-python-basics": Decimal("50.00"),
+        "demo-python-basics": Decimal("66.67"),
         "demo-sql-essentials": Decimal("100.00"),
     }
     (cert,) = certificates.list_certificates(session, actor=seeder)
@@ -77,7 +79,41 @@ def test_seed_twice_creates_nothing_and_writes_no_audit_entry(session, seeder, h
 
 def test_seed_entries_name_the_seeder(session, seeder, hasher, settings):
     seed(session, seeder, hasher, settings)
-    assert {e.actor_label for e in audit_log(session)} == {"system:demo"}
+    # The demo instructor grades the student's essay and homework; the seeder does the rest.
+    assert {e.actor_label for e in audit_log(session)} == {
+        "system:demo",
+        "instructor@demo.example.org",
+    }
+
+
+def test_seed_has_a_quiz_of_every_type_and_a_graded_passed_attempt(
+    session, seeder, hasher, settings
+):
+    from lms_core.models import Attempt, LessonProgress, Question, Quiz
+
+    report = seed(session, seeder, hasher, settings)
+    assert "quiz demo-python-basics/checkpoint" in report.created
+    quiz = session.scalars(select(Quiz)).one()
+    assert quiz.is_published and quiz.lesson.slug == "checkpoint"
+    types = session.scalars(select(Question.question_type).where(Question.quiz_id == quiz.id))
+    assert sorted(types) == sorted(
+        [
+            "multiple_choice",
+            "multiple_response",
+            "true_false",
+            "short_answer",
+            "numerical",
+            "matching",
+            "essay",
+        ]
+    )
+    attempt = session.scalars(select(Attempt)).one()
+    assert (attempt.status, attempt.score, attempt.passed) == ("graded", Decimal("100.00"), True)
+    instructor = session.scalars(
+        select(User).where(User.email == "instructor@demo.example.org")
+    ).one()
+    assert attempt.graded_by_id == instructor.id
+    assert count(session, LessonProgress, LessonProgress.lesson_id == quiz.lesson_id) == 1
 
 
 @pytest.mark.parametrize(("email", "password"), [(e, p) for e, _, _, p in demo.DEMO_USERS])
