@@ -77,6 +77,7 @@ class _Block:
     def find(self, token: str, start: int, end: int) -> int:
         """Index of the first unescaped ``token`` in [start, end), or -1."""
         first, size = token[0], len(token)
+        end = min(end, self.n)
         for k in range(start, end - size + 1):
             if (
                 self.chars[k] == first
@@ -90,6 +91,7 @@ class _Block:
 
     def rfind(self, token: str, start: int, end: int) -> int:
         size = len(token)
+        end = min(end, self.n)
         for k in range(end - size, start - 1, -1):
             if all(self.chars[k + j] == token[j] and not self.esc[k + j] for j in range(size)):
                 return k
@@ -163,7 +165,7 @@ def _parse_block(b: _Block, problems: Problems, notes: Problems) -> QuestionData
         return None
     if start < 0:
         line, column = b.where(p)
-        what = f"'{title}'" if title else repr(b.text(p, b.n).strip()[:40])
+        what = f"'{title}'" if title else repr(_shorten(b.text(p, b.n).strip()))
         notes.add(
             f"no answer block: description item {what} is not a question, skipped",
             line=line,
@@ -355,3 +357,7 @@ def _numerical(b: _Block, lo: int, hi: int, q: QuestionData, fail: Any, notes: P
     q.options = options
     if not items:
         fail("a numerical answer needs a number: {#3.14:0.01} or {#1..5}", lo)
+
+
+def _shorten(text: str, size: int = 60) -> str:
+    return text if len(text) <= size else text[: size - 1] + "\u2026"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
-from lms_core.assessments.questions import QuestionData
+from lms_core.assessments.questions import QuestionData, format_number
 
 _SPECIAL = re.compile(r"([\\~=#{}:])")
 _WEIGHT_LIKE = re.compile(r"%-?\d+(?:\.\d+)?%")
@@ -28,14 +29,19 @@ def _answer_text(text: str) -> str:
 
 
 def _number(value: Any) -> str:
-    return str(value) if isinstance(value, int) else repr(float(value))
+    return format_number(value)
+
+
+def _percent(weight: Any) -> str:
+    """A weight without exponent (``%0.001%``, never ``%1e-03%``), exact for a float."""
+    return format(Decimal(format_number(weight)).normalize(), "f")
 
 
 def _weight(marker: str, weight: Any, default: Any, text: str) -> str:
     """``=``/``~`` with ``%w%`` when the weight is not the default or the text looks like one."""
     if weight == default and not _WEIGHT_LIKE.match(text):
         return marker
-    return f"{marker}%{_number(weight)}%"
+    return f"{marker}%{_percent(weight)}%"
 
 
 def _feedback(feedback: str | None) -> str:
@@ -71,7 +77,7 @@ def _answer_lines(q: QuestionData) -> list[str]:
                 spec = f"{_number(o['value'])}:{_number(o.get('tolerance') or 0)}"
             else:
                 spec = f"{_number(o['min'])}..{_number(o['max'])}"
-            weight = "=" if o["weight"] == 100 else f"=%{_number(o['weight'])}%"
+            weight = "=" if o["weight"] == 100 else f"=%{_percent(o['weight'])}%"
             lines.append(weight + spec + _feedback(o.get("feedback")))
         return lines
     raise ValueError(f"no GIFT answer lines for {qtype!r}")

@@ -13,7 +13,7 @@ Per type (docs/question-formats.md has the table):
 
 ``|`` inside a text is written ``\\|`` (and a backslash before it ``\\\\``). Whatever the
 readable form cannot say (weights, feedback) goes in the options cell as JSON in the stored
-shape (a cell starting with ``[``); the writer picks JSON only when it must.
+shape (a cell starting with ``[{``); the writer picks JSON only when it must.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from lms_core.assessments.questions import (
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _TRUE = {"true": True, "t": True, "false": False, "f": False}
 _SPLIT_LETTERS = re.compile(r"[\s,;|]+")
+#: A JSON list of objects (or an empty one); ``[] -> list`` is a readable matching pair.
+_JSON_LIST = re.compile(r"\[\s*(\{|\]\s*$)")
 
 
 class CellError(ValueError):
@@ -80,7 +82,7 @@ def _escape_piece(text: str) -> str:
 def decode_cells(question_type: str, options_cell: str, answer_cell: str) -> tuple[list[Any], Any]:
     """(options, correct_answer) as stored, from the two cells; raises ``CellError``."""
     options_cell, answer_cell = options_cell.strip(), answer_cell.strip()
-    if options_cell.startswith("["):
+    if _JSON_LIST.match(options_cell):
         try:
             options = json.loads(options_cell)
         except ValueError as exc:
