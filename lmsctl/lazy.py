@@ -28,6 +28,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lmsctl.commands.quizzes",
         "Quizzes: settings, question banks, attempts, regrading.",
     ),
+    "files": ("lmsctl.commands.files", "Upload, list, download and delete files."),
+    "assignments": ("lmsctl.commands.assignments", "Create, update, list and show assignments."),
+    "submissions": ("lmsctl.commands.submissions", "List, submit and grade submissions."),
+    "grading": ("lmsctl.commands.grading", "Offline grading: worksheet export and import."),
+    "gradebook": ("lmsctl.commands.gradebook", "Export a course's gradebook (CSV or XLSX)."),
     "demo": (
         "lmsctl.commands.demo",
         "Demo data: a small seeded school, or synthetic data at scale.",

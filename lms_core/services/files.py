@@ -17,10 +17,13 @@ attached to a submission is deleted with the submission's content, not on its ow
 from __future__ import annotations
 
 import hashlib
+import os
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session
@@ -356,3 +359,26 @@ def list_files(
         else:
             stmt = stmt.where(or_(mine, StoredFile.course_id.in_(enrolled)))
     return list(session.scalars(stmt))
+
+
+@contextmanager
+def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Write an export to ``path`` whole or not at all (temporary file, fsync, rename).
+
+    A failed export (refused, interrupted) leaves no half-written file behind, and an older
+    file of that name untouched.
+    """
+    from lms_core.services.certificate_issue import fsync_folder
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        kwargs: dict[str, Any] = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
+        with open(tmp, mode, **kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        fsync_folder(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -62,6 +62,11 @@ COMMANDS: dict[str, list[str]] = {
         "submit",
         "grade-essay",
     ],
+    "files": ["upload", "list", "delete", "download"],
+    "assignments": ["create", "update", "list", "show"],
+    "submissions": ["list", "submit", "grade"],
+    "grading": ["export", "import"],
+    "gradebook": ["export"],
     "demo": ["seed", "generate"],
 }
 EVERY_COMMAND = [(g, c) for g, cs in COMMANDS.items() for c in (cs or [None])]

@@ -1,0 +1,138 @@
+"""lmsctl files: upload, list, delete, download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lmsctl.options import JsonOpt, group
+from lmsctl.output import emit_record, emit_rows, reporting, say
+from lmsctl.runtime import runtime
+
+app = group("Uploaded files: course material and submission attachments.")
+
+FileIdArg = Annotated[int, typer.Argument(help="The file's id (see `files list`).", min=1)]
+CourseOpt = Annotated[
+    str | None, typer.Option("--course", help="The course's slug (course material).")
+]
+LIST_COLUMNS = ("id", "original_filename", "mime_type", "file_size", "course", "uploaded_by")
+
+
+@app.command("upload")
+def upload(
+    ctx: typer.Context,
+    path: Annotated[
+        Path,
+        typer.Argument(help="The file to upload.", exists=True, dir_okay=False, show_default=False),
+    ],
+    course: CourseOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Upload a file; its type is decided by its content, and the size is limited.
+
+    Accepted: PDF, PNG, JPEG, GIF, WebP, DOCX, XLSX, PPTX, ODT and plain UTF-8 text, up to
+    LMS_MAX_UPLOAD_MB (25 MB by default). With --course the file is course material, which the
+    course's learners may download.
+
+    Example: lmsctl files upload syllabus.pdf --course intro-to-python
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.files import file_row, read_upload, upload_file
+
+        settings = rt.get_settings()
+        received = read_upload(path, settings)
+        with rt.unit_of_work() as (session, actor):
+            row = file_row(
+                session,
+                upload_file(
+                    session, actor=actor, settings=settings, upload=received, course_slug=course
+                ),
+            )
+    say(
+        f"uploaded {row['original_filename']} as file {row['id']} "
+        f"({row['mime_type']}, {row['file_size']} bytes)",
+        as_json=json_out,
+    )
+    if json_out:
+        emit_record(row, as_json=True)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, course: CourseOpt = None, json_out: JsonOpt = False) -> None:
+    """List the files you may download (admins: every file).
+
+    Example: lmsctl files list --course intro-to-python --json
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.files import file_row, list_files
+
+        with rt.unit_of_work(write=False) as (session, actor):
+            rows = [
+                file_row(session, f) for f in list_files(session, actor=actor, course_slug=course)
+            ]
+    emit_rows(rows, LIST_COLUMNS, as_json=json_out)
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, file_id: FileIdArg, json_out: JsonOpt = False) -> None:
+    """Delete a file; its content goes once no other file shares it.
+
+    Example: lmsctl files delete 42
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.files import delete_file
+
+        with rt.unit_of_work() as (session, actor):
+            stored = delete_file(session, actor=actor, settings=rt.get_settings(), file_id=file_id)
+            name = stored.original_filename
+    say(f"deleted file {file_id} ({name})", as_json=json_out)
+    if json_out:
+        emit_record({"id": file_id, "original_filename": name, "deleted": True}, as_json=True)
+
+
+@app.command("download")
+def download(
+    ctx: typer.Context,
+    file_id: FileIdArg,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="Where to write it.", dir_okay=False, show_default=False
+        ),
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Copy a file you may download to -o FILE.
+
+    Example: lmsctl --as learner@example.org files download 42 -o syllabus.pdf
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        import shutil
+
+        from lms_core.services.files import atomic_output
+        from lms_core.services.files import download as download_service
+
+        with rt.unit_of_work(write=False) as (session, actor):
+            got = download_service(
+                session, actor=actor, settings=rt.get_settings(), file_id=file_id
+            )
+        with open(got.path, "rb") as source, atomic_output(output) as target:
+            shutil.copyfileobj(source, target)
+    say(f"wrote {output} ({got.filename}, {got.size} bytes)", as_json=json_out)
+    if json_out:
+        emit_record(
+            {
+                "id": file_id,
+                "original_filename": got.filename,
+                "mime_type": got.mime_type,
+                "size": got.size,
+                "output": str(output),
+            },
+            as_json=True,
+        )

@@ -1,0 +1,68 @@
+"""lmsctl gradebook: export a course's grades."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lmsctl.options import JsonOpt, group
+from lmsctl.output import emit_record, reporting, say
+from lmsctl.runtime import runtime
+
+app = group("The gradebook: every learner's quiz scores, assignment grades, total, progress.")
+
+
+@app.callback()
+def gradebook() -> None:
+    """The gradebook: every learner's quiz scores, assignment grades, total, progress."""
+    # A callback keeps `gradebook` a group (`gradebook export`) though it has one command.
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    course: Annotated[str, typer.Argument(help="The course's slug.", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="The file to write (CSV: default stdout).", dir_okay=False
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Export the gradebook: one row per learner, streamed in constant memory.
+
+    Columns: email, full_name, each quiz's final score (%), each assignment's final points
+    (after the late penalty), total (equal-weight mean of the graded items, in %), progress,
+    status, completed_at. Cells that a spreadsheet would run as formulas are neutralised.
+
+    Example: lmsctl gradebook export intro-to-python --format xlsx -o grades.xlsx
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.errors import ValidationError
+        from lms_core.services.files import atomic_output
+        from lms_core.services.gradebook import export_gradebook
+
+        if output is None and (fmt == "xlsx" or json_out):
+            raise ValidationError(
+                "give -o FILE (XLSX, and --json, need a file)", field="output", value=None
+            )
+        with rt.unit_of_work(write=False) as (session, actor):
+            if output is None:
+                rows = export_gradebook(
+                    session, actor=actor, course_slug=course, fmt=fmt, out=sys.stdout
+                )
+            else:
+                with atomic_output(output, "w" if fmt == "csv" else "wb") as out:
+                    rows = export_gradebook(
+                        session, actor=actor, course_slug=course, fmt=fmt, out=out
+                    )
+    if output is not None:
+        say(f"wrote {output}: {rows} learner(s)", as_json=json_out)
+    if json_out:
+        emit_record({"course": course, "rows": rows, "output": str(output)}, as_json=True)

@@ -1,0 +1,112 @@
+"""lmsctl grading: offline grading worksheets, out and back in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lmsctl.options import DryRunOpt, JsonOpt, group
+from lmsctl.output import emit_record, emit_rows, print_json, reporting, say
+from lmsctl.runtime import runtime
+
+app = group("Offline grading: export a worksheet, grade it in a spreadsheet, import it.")
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    assignment: Annotated[
+        str,
+        typer.Argument(
+            help="COURSE_SLUG/LESSON_SLUG, or the id that `assignments list` shows.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="The XLSX to write.", dir_okay=False, show_default=False
+        ),
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="xlsx (the only format).")] = "xlsx",
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a grading worksheet: one row per learner, grade and feedback cells to fill in.
+
+    Identity columns are locked, and every row carries a check, so an edited row is caught
+    at import.
+
+    Example: lmsctl grading export intro-to-python/homework-1 --format xlsx -o homework-1.xlsx
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.files import atomic_output
+        from lms_core.services.grading_offline import check_format, export_worksheet
+
+        check_format(fmt)
+        with rt.unit_of_work(write=False) as (session, actor), atomic_output(output) as out:
+            rows = export_worksheet(
+                session, actor=actor, settings=rt.get_settings(), assignment=assignment, out=out
+            )
+    say(f"wrote {output}: {rows} learner(s)", as_json=json_out)
+    if json_out:
+        emit_record({"assignment": assignment, "rows": rows, "output": str(output)}, as_json=True)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A worksheet from `grading export`.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ],
+    dry_run: DryRunOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check a graded worksheet and apply its grades and feedback, all or nothing.
+
+    Every problem is listed with its line and column; nothing is written unless the whole
+    file is valid. --dry-run shows the changes (old -> new) without writing.
+
+    Example: lmsctl grading import homework-1.xlsx --dry-run
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.grading_offline import import_worksheet
+
+        with rt.unit_of_work(write=not dry_run) as (session, actor):
+            plan = import_worksheet(
+                session,
+                actor=actor,
+                settings=rt.get_settings(),
+                path=file,
+                dry_run=dry_run,
+                name=str(file),
+            )
+    if json_out:
+        print_json(plan.as_dict())
+        return
+    rows = [
+        {
+            "line": c.line,
+            "email": c.email,
+            "grade": f"{_num(c.old_grade)} -> {_num(c.new_grade)}",
+            "feedback": "changed" if (c.old_feedback or "") != (c.new_feedback or "") else "",
+        }
+        for c in plan.changes
+    ]
+    if rows:
+        emit_rows(rows, ("line", "email", "grade", "feedback"), as_json=False)
+    verb = "would change" if dry_run else "changed"
+    say(f"{plan.assignment}: {verb} {len(plan.changes)}, unchanged {plan.unchanged}")
+
+
+def _num(value: object) -> str:
+    return "-" if value is None else f"{value:g}"
