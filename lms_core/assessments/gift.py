@@ -30,14 +30,16 @@ from lms_core.errors import FileProblem
 
 __all__ = ["export_gift", "parse_gift"]
 
-_ESCAPES = {"~", "=", "#", "{", "}", ":", "\\", ">", "n"}
+_ESCAPE = re.compile(r"\\([~=#{}:\\>n])")
 _FORMATS = {"plain": "plain", "moodle": "plain", "markdown": "markdown", "html": "html"}
 _WEIGHT = re.compile(r"%(-?\d+(?:\.\d+)?)%")
 _TF = {"T": True, "TRUE": True, "F": False, "FALSE": False}
 
 
 class _Block:
-    """One question's text: characters with their escaped flag and place in the file."""
+    """One question's text: its characters (escapes resolved), where each came from, and a
+    masked copy in which escaped characters cannot match a special character.
+    """
 
     def __init__(self, lines: list[tuple[int, str]]) -> None:
         raw = "\n".join(line for _, line in lines)
@@ -48,22 +50,25 @@ class _Block:
             self.line_starts.append(offset)
             offset += len(line) + 1
         self.chars: list[str] = []
-        self.esc: list[bool] = []
         self.src: list[int] = []
-        i, n = 0, len(raw)
-        while i < n:
-            c = raw[i]
-            if c == "\\" and i + 1 < n and raw[i + 1] in _ESCAPES:
-                nxt = raw[i + 1]
-                self.chars.append("\n" if nxt == "n" else nxt)
-                self.esc.append(True)
-                self.src.append(i)
-                i += 2
-            else:
-                self.chars.append(c)
-                self.esc.append(False)
-                self.src.append(i)
-                i += 1
+        masked: list[str] = []
+        pos = 0
+        for match in _ESCAPE.finditer(raw):
+            start = match.start()
+            if start > pos:
+                self.chars.extend(raw[pos:start])
+                self.src.extend(range(pos, start))
+                masked.append(raw[pos:start])
+            self.chars.append("\n" if match.group(1) == "n" else match.group(1))
+            self.src.append(start)
+            masked.append("\0")
+            pos = match.end()
+        self.chars.extend(raw[pos:])
+        self.src.extend(range(pos, len(raw)))
+        masked.append(raw[pos:])
+        #: The text with every escaped character replaced by NUL: searching it for a special
+        #: character finds only the unescaped ones.
+        self.masked = "".join(masked)
         self.n = len(self.chars)
 
     def where(self, k: int) -> tuple[int, int]:
@@ -76,32 +81,24 @@ class _Block:
 
     def find(self, token: str, start: int, end: int) -> int:
         """Index of the first unescaped ``token`` in [start, end), or -1."""
-        first, size = token[0], len(token)
-        end = min(end, self.n)
-        for k in range(start, end - size + 1):
-            if (
-                self.chars[k] == first
-                and not self.esc[k]
-                and all(
-                    self.chars[k + j] == token[j] and not self.esc[k + j] for j in range(1, size)
-                )
-            ):
-                return k
-        return -1
+        return self.masked.find(token, start, end)
 
     def rfind(self, token: str, start: int, end: int) -> int:
-        size = len(token)
-        end = min(end, self.n)
-        for k in range(end - size, start - 1, -1):
-            if all(self.chars[k + j] == token[j] and not self.esc[k + j] for j in range(size)):
-                return k
-        return -1
+        return self.masked.rfind(token, start, end)
+
+    def special(self, k: int, char: str) -> bool:
+        """Is character ``k`` the unescaped special character ``char``?"""
+        return self.masked[k] == char
+
+    def positions(self, chars: str, start: int, end: int) -> list[int]:
+        """Indexes of the unescaped ``chars`` in [start, end)."""
+        return [start + i for i, c in enumerate(self.masked[start:end]) if c in chars]
 
     def text(self, start: int, end: int) -> str:
         return "".join(self.chars[start:end])
 
     def skip_space(self, start: int, end: int) -> int:
-        while start < end and self.chars[start].isspace() and not self.esc[start]:
+        while start < end and self.masked[start].isspace():
             start += 1
         return start
 
@@ -125,17 +122,17 @@ def parse_gift(
         stripped = line.strip()
         if stripped.startswith("//"):
             continue
-        if stripped:
+        if stripped and not stripped.startswith("$CATEGORY:"):
             block.append((number, line))
             continue
-        while block and block[0][1].strip().startswith("$CATEGORY:"):
-            category = block.pop(0)[1].strip()[len("$CATEGORY:") :].strip() or None
         if block:
             question = _parse_block(_Block(block), problems, notes)
             if question is not None:
                 question.category = category
                 questions.append(question)
         block = []
+        if stripped:  # a $CATEGORY line: it also ends the question before it
+            category = stripped[len("$CATEGORY:") :].strip() or None
     if warnings is not None:
         warnings.extend(notes.found)
     problems.raise_if_any()
@@ -189,7 +186,7 @@ def _parse_block(b: _Block, problems: Problems, notes: Problems) -> QuestionData
             )
             return None
     text_format = "plain"
-    if b.chars[p : p + 1] == ["["] and not b.esc[p]:
+    if b.masked.startswith("[", p):
         close = b.find("]", p, start)
         name = b.text(p + 1, close) if close > 0 else ""
         if name in _FORMATS:
@@ -222,7 +219,7 @@ def _answers(b: _Block, lo: int, hi: int, q: QuestionData, fail: Any, notes: Pro
     first = b.skip_space(lo, hi)
     if first == hi:
         return  # {} is an essay
-    if b.chars[first] == "#" and not b.esc[first]:
+    if b.special(first, "#"):
         _numerical(b, first + 1, hi, q, fail, notes)
         return
     if b.find("~", lo, hi) >= 0:
@@ -256,7 +253,7 @@ def _items(
     b: _Block, lo: int, hi: int, markers: str, q: QuestionData, fail: Any
 ) -> list[tuple[str, str, float | int | None, str | None]]:
     """(marker, text, weight or None, feedback) of each answer starting with one of ``markers``."""
-    starts = [k for k in range(lo, hi) if b.chars[k] in markers and not b.esc[k]]
+    starts = b.positions(markers, lo, hi)
     lead = b.text(lo, starts[0] if starts else hi).strip()
     if lead:
         fail("text before the first answer: start each answer with = or ~", b.skip_space(lo, hi))
@@ -295,7 +292,7 @@ def _choices(b: _Block, lo: int, hi: int, q: QuestionData, fail: Any) -> None:
 
 def _matching(b: _Block, lo: int, hi: int, q: QuestionData, fail: Any) -> None:
     q.question_type = "matching"
-    starts = [k for k in range(lo, hi) if b.chars[k] == "=" and not b.esc[k]]
+    starts = b.positions("=", lo, hi)
     if b.text(lo, starts[0]).strip():
         fail("text before the first pair: start each pair with =", b.skip_space(lo, hi))
     pairs = []
@@ -339,7 +336,7 @@ def _numerical(b: _Block, lo: int, hi: int, q: QuestionData, fail: Any, notes: P
         hi = tilde
     if b.find("=", lo, hi) >= 0:
         items = _items(b, lo, hi, "=", q, fail)
-        positions = [k for k in range(lo, hi) if b.chars[k] == "=" and not b.esc[k]]
+        positions = b.positions("=", lo, hi)
     else:
         hash_at = b.find("#", lo, hi)
         text = b.text(lo, hash_at if hash_at >= 0 else hi).strip()
