@@ -135,12 +135,12 @@ def _read_rows(rows: Iterable[list[str]], file: str) -> list[QuestionData]:
             [FileProblem("is empty: the first row must name the columns", file=file, line=1)]
         )
     names = [h.strip().lower().replace(" ", "_") for h in header]
-    for name in names:
+    for i, name in enumerate(names):
         if name and name not in HEADERS:
             problems.add(
                 f"unknown column (the columns are {', '.join(HEADERS)})", line=1, column=name
             )
-        elif name and names.count(name) > 1:
+        elif name and name in names[:i]:
             problems.add("column given twice", line=1, column=name)
     for name in REQUIRED:
         if name not in names:
