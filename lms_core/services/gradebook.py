@@ -33,8 +33,11 @@ from lms_core.errors import ValidationError
 from lms_core.formats.safe_cells import safe_cell
 from lms_core.models import (
     Assignment,
+    Attempt,
+    AttemptStatus,
     Enrollment,
     EnrollmentStatus,
+    GradingMethod,
     Lesson,
     Quiz,
     QuizType,
@@ -60,6 +63,7 @@ class GradeItem:
     counted: bool
     max_points: Decimal = HUNDRED
     late_penalty_percent: Decimal = Decimal(0)
+    grading_method: str = GradingMethod.highest.value
 
 
 def course_items(session: Session, course_id: int) -> list[GradeItem]:
@@ -79,7 +83,15 @@ def course_items(session: Session, course_id: int) -> list[GradeItem]:
         .order_by(Lesson.order_index, Quiz.id)
     ):
         counted = quiz.quiz_type == QuizType.graded.value and quiz.is_published
-        items.append(GradeItem("quiz", quiz.id, column(quiz.title, "%"), counted))
+        items.append(
+            GradeItem(
+                "quiz",
+                quiz.id,
+                column(quiz.title, "%"),
+                counted,
+                grading_method=quiz.grading_method,
+            )
+        )
     for a in session.scalars(
         select(Assignment)
         .where(Assignment.course_id == course_id)
@@ -98,17 +110,52 @@ def course_items(session: Session, course_id: int) -> list[GradeItem]:
     return items
 
 
+def quiz_finals(
+    session: Session, methods: dict[int, str], enrollment_ids: Sequence[int]
+) -> dict[tuple[int, int], Decimal]:
+    """Final quiz scores of a chunk of enrollments, by each quiz's grading method.
+
+    The same rules as ``lms_core.services.quiz_scores`` (a test holds them equal): over GRADED
+    attempts, highest = max, latest/first = the score of the highest/lowest attempt number,
+    average = the mean rounded half up to 2 decimals. Computed here from one query per chunk
+    that reads the chunk's attempts through the enrollment index: the generic SQL of
+    ``quiz_scores`` joins every learner's attempts of a quiz to every other's on SQLite, which
+    is quadratic in the number of learners (47 s for 5,000 learners, 3 quizzes).
+    """
+    found: dict[tuple[int, int], list[tuple[int, Decimal]]] = {}
+    for quiz_id, enrollment_id, number, score in session.execute(
+        select(Attempt.quiz_id, Attempt.enrollment_id, Attempt.number, Attempt.score).where(
+            Attempt.enrollment_id.in_(list(enrollment_ids)),
+            Attempt.quiz_id.in_(list(methods)),
+            Attempt.status == AttemptStatus.graded.value,
+            Attempt.score.is_not(None),
+        )
+    ):
+        found.setdefault((quiz_id, enrollment_id), []).append((number, Decimal(str(score))))
+    finals: dict[tuple[int, int], Decimal] = {}
+    for key, attempts in found.items():
+        method = methods[key[0]]
+        if method == GradingMethod.latest.value:
+            value = max(attempts)[1]
+        elif method == GradingMethod.first.value:
+            value = min(attempts)[1]
+        elif method == GradingMethod.average.value:
+            value = sum((score for _, score in attempts), Decimal(0)) / Decimal(len(attempts))
+        else:
+            value = max(score for _, score in attempts)
+        finals[key] = value.quantize(CENT, rounding=ROUND_HALF_UP)
+    return finals
+
+
 def chunk_scores(
     session: Session, course_id: int, items: Sequence[GradeItem], enrollment_ids: Sequence[int]
 ) -> dict[tuple[str, int, int], Decimal]:
     """``{(kind, item id, enrollment id): score}``: quiz % and assignment final points."""
-    from lms_core.services.quiz_scores import final_scores
-
     scores: dict[tuple[str, int, int], Decimal] = {}
-    quiz_ids = [i.id for i in items if i.kind == "quiz"]
-    if quiz_ids and enrollment_ids:
-        for (quiz_id, enrollment_id), score in final_scores(
-            session, quiz_ids, list(enrollment_ids)
+    quizzes = {i.id: i.grading_method for i in items if i.kind == "quiz"}
+    if quizzes and enrollment_ids:
+        for (quiz_id, enrollment_id), score in quiz_finals(
+            session, quizzes, enrollment_ids
         ).items():
             scores[("quiz", quiz_id, enrollment_id)] = score
     assignments = {i.id: i for i in items if i.kind == "assignment"}

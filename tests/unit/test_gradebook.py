@@ -191,3 +191,28 @@ def test_grading_methods_latest_first_average(session: Any, make: Any, teacher: 
     row = rows[learner.email]
     assert row[2:5] == [71.0, 50.0, 67.0]
     assert row[5] == 62.67  # (71 + 50 + 67) / 3
+
+
+def test_quiz_finals_agree_with_quiz_scores(session: Any, make: Any, teacher: Any) -> None:
+    """The gradebook's chunked final scores follow the same rules as quiz_scores."""
+    import random
+
+    from lms_core.services.quiz_scores import final_scores
+
+    rng = random.Random(7)
+    course = make.course(instructor=teacher, lessons=1, published=True)
+    quizzes = [
+        add_quiz(session, make, course, f"m-{m}", grading_method=m)
+        for m in ("highest", "latest", "first", "average")
+    ]
+    enrollments = [make.enroll(make.user(), course) for _ in range(6)]
+    for quiz in quizzes:
+        for enrollment in enrollments:
+            for number in range(1, rng.randrange(1, 5)):
+                status = "graded" if rng.random() < 0.8 else "submitted"
+                score = f"{rng.randrange(0, 10001) / 100:.2f}"
+                attempt(session, quiz, enrollment, number, score, status=status)
+    ids = [e.id for e in enrollments]
+    expected = final_scores(session, [q.id for q in quizzes], ids)
+    got = gradebook.quiz_finals(session, {q.id: q.grading_method for q in quizzes}, ids)
+    assert got == expected
