@@ -25,14 +25,21 @@ Grader = Callable[[Any], Decimal | None]
 ZERO = Decimal("0.00")
 _CENT = Decimal("0.01")
 _HUNDRED = Decimal(100)
-_SPACES = re.compile(r"\s+")
+#: Distinct multiple-response combinations remembered per question.
+_CACHE_SIZE = 4096
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def normalise_text(text: str) -> str:
-    """What two short answers must share to match: NFC, casefold, trimmed, single spaces."""
+    """What two short answers must share to match: NFC, casefold, trimmed, single spaces.
+
+    ASCII text (most answers) takes a shortcut with the same result: NFC changes nothing and
+    casefold is lower().
+    """
+    if text.isascii():
+        return " ".join(text.lower().split())
     folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
-    return _SPACES.sub(" ", folded).strip()
+    return " ".join(folded.split())
 
 
 def parse_number(value: Any) -> Decimal | None:
@@ -134,22 +141,30 @@ def _multiple_response(points: Decimal, options: list[Any], key: Any) -> Grader:
     #: weights are 33.333 + 33.333 + 33.333.
     all_positive = sum((w for w in weights if w > 0), Decimal(0))
     full = points_for(points, _HUNDRED)
-    cache: dict[Decimal, Decimal] = {}
+    #: Learners pick few distinct combinations: remember each one's points.
+    seen: dict[tuple[Any, ...], Decimal] = {}
 
     def grade_response(answer: Any) -> Decimal:
-        if not isinstance(answer, list | tuple):
+        if type(answer) is not list and type(answer) is not tuple:
             return ZERO
+        key = tuple(answer)
+        try:
+            earned = seen.get(key)
+        except TypeError:  # unhashable items: not indexes
+            return ZERO
+        if earned is not None:
+            return earned
+        earned = ZERO
         chosen = set()
-        for index in answer:
+        for index in key:
             if type(index) is not int or not 0 <= index < n:
-                return ZERO
+                break
             chosen.add(index)
-        total = sum((weights[i] for i in chosen), Decimal(0))
-        if total >= all_positive:
-            return full
-        earned = cache.get(total)
-        if earned is None:
-            earned = cache[total] = points_for(points, total)
+        else:
+            total = sum((weights[i] for i in chosen), Decimal(0))
+            earned = full if total >= all_positive else points_for(points, total)
+        if len(seen) < _CACHE_SIZE:
+            seen[key] = earned
         return earned
 
     return grade_response
@@ -184,13 +199,11 @@ def _short_answer(points: Decimal, options: list[Any], key: Any) -> Grader:
 
 
 def _numerical(points: Decimal, options: list[Any], key: Any) -> Grader:
+    """Compares floats: the stored bounds are JSON numbers, and for two floats the order of
+    their shortest decimal forms is their own order, so 3.13 is inside 3.13..3.15."""
     ranges = sorted(
         (
-            (
-                points_for(points, _decimal(o.get("weight", 0))),
-                _decimal(o["min"]),
-                _decimal(o["max"]),
-            )
+            (points_for(points, _decimal(o.get("weight", 0))), float(o["min"]), float(o["max"]))
             for o in options
         ),
         key=lambda r: r[0],
@@ -198,7 +211,7 @@ def _numerical(points: Decimal, options: list[Any], key: Any) -> Grader:
     )
 
     def grade_numerical(answer: Any) -> Decimal:
-        number = parse_number(answer)
+        number = _as_float(answer)
         if number is None:
             return ZERO
         for earned, low, high in ranges:
@@ -207,6 +220,34 @@ def _numerical(points: Decimal, options: list[Any], key: Any) -> Grader:
         return ZERO
 
     return grade_numerical
+
+
+def _as_float(answer: Any) -> float | None:
+    """``parse_number`` for the grader's hot loop, as a finite float."""
+    kind = type(answer)
+    if kind is float:
+        return answer if answer - answer == 0.0 else None
+    if kind is int:
+        try:
+            return float(answer)
+        except OverflowError:
+            return None
+    if kind is str:
+        text = answer.strip()
+        if "," in text:
+            if "." in text or text.count(",") != 1:
+                return None
+            text = text.replace(",", ".")
+        if "_" in text:  # float() would read 1_000
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        return number if number - number == 0.0 else None  # not nan or inf
+    if isinstance(answer, Decimal) and answer.is_finite():
+        return float(answer)
+    return None
 
 
 def _matching(points: Decimal, options: list[Any], key: Any) -> Grader:

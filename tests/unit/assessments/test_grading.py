@@ -231,3 +231,27 @@ def test_a_number_inside_value_plus_minus_tolerance_gets_credit_outside_none(val
 def test_parse_number_reads_floats_exactly_as_written(x):
     assert parse_number(x) == Decimal(repr(x))
     assert parse_number(repr(x)) == Decimal(repr(x))
+
+
+@given(st.text(st.characters(max_codepoint=127), max_size=20))
+def test_the_ascii_shortcut_normalises_like_the_unicode_path(text):
+    import unicodedata
+
+    full = unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+    assert normalise_text(text) == " ".join(full.split())
+
+
+@given(
+    st.floats(-1e6, 1e6),
+    st.decimals(-1000, 1000, places=6),
+    st.decimals(0, 10, places=6),
+)
+def test_float_answers_are_graded_as_their_decimal_form(answer, value, tol):
+    option = {**numerical_option(float(value), float(tol)), "weight": 100, "feedback": None}
+    inside = (
+        Decimal(repr(float(option["min"])))
+        <= Decimal(repr(answer))
+        <= Decimal(repr(float(option["max"])))
+    )
+    earned = make_grader(q("numerical", [option]))(answer)
+    assert earned == (Decimal("1.00") if inside else Decimal("0.00"))
