@@ -46,62 +46,127 @@ class Scored:
     passed: bool | None
 
 
-@dataclass(frozen=True)
-class Scorer:
-    """A quiz's questions prepared once: (answer key, points, grader or None for an essay)."""
+#: Distinct answers remembered per question: enough for every choice question, bounded for text.
+_MEMO_LIMIT = 4096
 
-    items: tuple[tuple[str, Decimal, Grader | None], ...]
-    possible: Decimal
-    passing_score: Decimal
+
+def _cents(points: Decimal) -> int:
+    return int((points * 100).to_integral_value(ROUND_HALF_UP))
+
+
+class Scorer:
+    """A quiz's questions prepared once, to grade many attempts fast and the same way.
+
+    Points are added in whole cents (integers), and each question remembers the points of the
+    answers it has seen (learners give the same answers again and again), so regrading 100k
+    attempts mostly costs a dict lookup per answer. The results are exactly those of
+    ``make_grader`` (2 decimals, half up) and of QUESTION_SHAPES.md's score rule.
+    """
+
+    def __init__(
+        self, items: list[tuple[str, Decimal, Grader | None]], passing_score: Decimal
+    ) -> None:
+        #: (answer key, grader or None for an essay, memo: answer -> (cents, '"key": "1.00"')).
+        self.items: tuple[tuple[str, Grader | None, dict[Any, tuple[int, str]]], ...] = tuple(
+            (key, grader, {}) for key, _, grader in items
+        )
+        self.possible = sum((p for _, p, _ in items), Decimal(0)).quantize(CENT)
+        self.possible_cents = _cents(self.possible)
+        self.passing_score = Decimal(passing_score)
+        self.passing_hundredths = _cents(self.passing_score)
+        self.has_essays = any(grader is None for _, _, grader in items)
+        self._percent: dict[int, Decimal] = {}
+
+    @staticmethod
+    def _entry(key: str, points: Decimal) -> tuple[int, str]:
+        cents = _cents(points)
+        return cents, f'"{key}": "{Decimal(cents).scaleb(-2)}"'
+
+    def grade(
+        self, answers: Mapping[str, Any], hand_scores: Mapping[str, Any]
+    ) -> tuple[int, list[str], list[int]]:
+        """(cents earned, JSON members of ``question_scores``, essays waiting for a person)."""
+        earned = 0
+        parts: list[str] = []
+        pending: list[int] = []
+        get = answers.get
+        for key, grader, memo in self.items:
+            answer: Any = get(key)
+            entry: tuple[int, str] | None
+            if grader is None:  # an essay: the hand grade, 0 when left blank, else waiting
+                hand = hand_scores.get(key)
+                if hand is not None:
+                    entry = self._entry(key, Decimal(str(hand)))
+                elif not str(answer or "").strip():
+                    entry = self._entry(key, ZERO)
+                else:
+                    pending.append(int(key))
+                    continue
+            else:
+                kind = answer.__class__
+                try:
+                    if kind is list:
+                        memo_key: Any = (kind, tuple(answer))
+                    elif kind is dict:
+                        memo_key = (kind, frozenset(answer.items()))
+                    else:
+                        memo_key = (kind, answer)
+                    entry = memo.get(memo_key)
+                    if entry is None:  # first time this answer is seen
+                        entry = self._entry(key, grader(answer) or ZERO)
+                        if len(memo) < _MEMO_LIMIT:
+                            memo[memo_key] = entry
+                except TypeError:  # an unhashable answer (a nested list...): no memo
+                    entry = self._entry(key, grader(answer) or ZERO)
+            earned += entry[0]
+            parts.append(entry[1])
+        return earned, parts, pending
+
+    def percent(self, earned_cents: int) -> Decimal:
+        """100 * earned / possible, 2 decimals half up; a quiz worth 0 points scores 100."""
+        if self.possible_cents <= 0:
+            hundredths = 10000
+        else:
+            hundredths = min(
+                10000,
+                (20000 * earned_cents + self.possible_cents) // (2 * self.possible_cents),
+            )
+        score = self._percent.get(hundredths)
+        if score is None:
+            score = self._percent[hundredths] = Decimal(hundredths).scaleb(-2)
+        return score
 
     def score(self, answers: Mapping[str, Any], hand_scores: Mapping[str, Any]) -> Scored:
         """Grade every auto-graded answer; keep the hand grades given to essays.
 
         An essay left blank scores 0 without waiting for a person.
         """
-        scores: dict[str, str] = {}
-        earned = Decimal(0)
-        pending: list[int] = []
-        for key, _points, grader in self.items:
-            auto = grader(answers.get(key)) if grader is not None else None
-            if auto is None:
-                hand = hand_scores.get(key)
-                if hand is not None:
-                    auto = Decimal(str(hand)).quantize(CENT, rounding=ROUND_HALF_UP)
-                elif not str(answers.get(key) or "").strip():
-                    auto = ZERO
-                else:
-                    pending.append(int(key))
-                    continue
-            scores[key] = str(auto)
-            earned += auto
+        import json
+
+        earned, parts, pending = self.grade(answers, hand_scores)
+        scores: dict[str, str] = json.loads("{" + ", ".join(parts) + "}")
+        points = Decimal(earned).scaleb(-2)
         if pending:
-            return Scored(scores, earned, self.possible, tuple(pending), None, None)
-        score = percent(earned, self.possible)
-        return Scored(scores, earned, self.possible, (), score, score >= self.passing_score)
+            return Scored(scores, points, self.possible, tuple(pending), None, None)
+        score = self.percent(earned)
+        return Scored(scores, points, self.possible, (), score, score >= self.passing_score)
 
 
 def scorer_for(questions: Iterable[QuestionLike], passing_score: Decimal) -> Scorer:
     """Prepare one grader per question (``make_grader``); essays get none (graded by hand)."""
     from lms_core.assessments.grading import make_grader
 
-    items = tuple(
-        (
-            str(q.id),
-            Decimal(q.points),
-            None if q.question_type == QuestionType.essay.value else make_grader(q),
-        )
-        for q in questions
+    return Scorer(
+        [
+            (
+                str(q.id),
+                Decimal(q.points),
+                None if q.question_type == QuestionType.essay.value else make_grader(q),
+            )
+            for q in questions
+        ],
+        passing_score,
     )
-    possible = sum((p for _, p, _ in items), Decimal(0))
-    return Scorer(items, possible, Decimal(passing_score))
-
-
-def percent(earned: Decimal, possible: Decimal) -> Decimal:
-    """100 * earned / possible, 2 decimals half up; a quiz worth 0 points scores 100."""
-    if possible <= 0:
-        return HUNDRED.quantize(CENT)
-    return min(HUNDRED, earned * HUNDRED / possible).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _is_int(value: Any) -> bool:

@@ -11,13 +11,24 @@ course are listed as a warning: revoking is a person's decision (``lmsctl certif
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import (
+    Numeric,
+    String,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
@@ -26,9 +37,7 @@ from lms_core.models import (
     AttemptStatus,
     Certificate,
     Enrollment,
-    EnrollmentStatus,
     GradingMethod,
-    LessonProgress,
     Question,
     Quiz,
     QuizType,
@@ -70,12 +79,8 @@ class RegradeResult:
     lessons_completed: int = 0
 
 
-@dataclass
-class _Scores:
-    """Per enrollment: (number, score) of its graded attempts, before and after."""
-
-    old: list[tuple[int, Decimal]] = field(default_factory=list)
-    new: list[tuple[int, Decimal]] = field(default_factory=list)
+#: Per enrollment: (attempt number, old score if it was graded, new score if graded now).
+_Seen = dict[int, list[tuple[int, "Decimal | None", "Decimal | None"]]]
 
 
 def final_of(method: str, scored: list[tuple[int, Decimal]]) -> Decimal | None:
@@ -91,6 +96,16 @@ def final_of(method: str, scored: list[tuple[int, Decimal]]) -> Decimal | None:
     cents = sum(int((s * 100).to_integral_value(ROUND_HALF_UP)) for _, s in scored)
     n = len(scored)
     return (Decimal((2 * cents + n) // (2 * n)) * CENT).quantize(CENT)
+
+
+def _hand_scores(patterns: list[tuple[str, re.Pattern[str]]], text: str) -> dict[str, str]:
+    """The essays' hand-graded points from ``question_scores`` JSON text (no full parse)."""
+    found = {}
+    for key, pattern in patterns:
+        match = pattern.search(text)
+        if match:
+            found[key] = match.group(1)
+    return found
 
 
 def _chunks(items: list[int], size: int = _IN_CHUNK) -> Iterable[list[int]]:
@@ -110,6 +125,7 @@ def regrade(
     """Grade every submitted and graded attempt again with the quiz's current questions."""
     now = now or utcnow()
     quiz = get_managed_quiz(session, actor, quiz_ref, "regrade quizzes")
+    passing = quiz.passing_score
     questions = list(
         session.scalars(
             select(Question).where(Question.quiz_id == quiz.id).order_by(Question.order_index)
@@ -118,6 +134,8 @@ def regrade(
     scorer = scorer_for(questions, quiz.passing_score)
     t = Attempt.__table__
     assert isinstance(t, Table)
+    graded_value, submitted_value = AttemptStatus.graded.value, AttemptStatus.submitted.value
+    # JSON read as its text: parsed here once (and compared as text to skip unchanged rows).
     read = (
         select(
             t.c.id,
@@ -126,68 +144,101 @@ def regrade(
             t.c.status,
             t.c.score,
             t.c.passed,
-            t.c.points_earned,
-            t.c.answers,
-            t.c.question_scores,
-            t.c.graded_at,
+            cast(t.c.answers, Text),
+            cast(t.c.question_scores, Text),
         )
-        .where(
-            t.c.quiz_id == quiz.id,
-            t.c.status.in_([AttemptStatus.submitted.value, AttemptStatus.graded.value]),
-        )
+        .where(t.c.quiz_id == quiz.id, t.c.status.in_([submitted_value, graded_value]))
         .order_by(t.c.id)
         .limit(chunk_size)
     )
-    write = (
+    # Scores go in as decimal text and question_scores as JSON text (no per-row conversion);
+    # points_possible is the quiz's, written inline. The rare attempt whose status changes
+    # (an essay added or removed) gets its own statement, with graded_at.
+    common = {
+        "score": bindparam("b_score", type_=String),
+        "passed": bindparam("b_passed"),
+        "points_earned": bindparam("b_earned", type_=String),
+        "points_possible": literal_column(str(scorer.possible), Numeric(10, 2)),
+        "question_scores": bindparam("b_qs", type_=String),
+    }
+    write = update(t).where(t.c.id == bindparam("b_id")).values(**common)
+    write_status = (
         update(t)
         .where(t.c.id == bindparam("b_id"))
         .values(
-            status=bindparam("b_status"),
-            score=bindparam("b_score"),
-            passed=bindparam("b_passed"),
-            points_earned=bindparam("b_earned"),
-            points_possible=bindparam("b_possible"),
-            question_scores=bindparam("b_qs"),
+            **common,
+            status=bindparam("b_status", type_=String),
             graded_at=bindparam("b_graded_at"),
         )
     )
     result = RegradeResult(quiz, dry_run)
-    by_learner: dict[int, _Scores] = {}
+    by_learner: _Seen = {}
+    hand_patterns = [
+        (key, re.compile(rf'"{key}"\s*:\s*"?(-?[0-9.]+)"?'))
+        for key, grader, _ in scorer.items
+        if grader is None
+    ]
+    loads = json.loads
+    essays = scorer.has_essays
     last_id = 0
     while True:
         rows = session.execute(read.where(t.c.id > last_id)).all()
         if not rows:
             break
-        last_id = rows[-1].id
-        params = []
-        for r in rows:
-            scored = scorer.score(r.answers or {}, r.question_scores or {})
-            graded = not scored.pending
-            learner = by_learner.setdefault(r.enrollment_id, _Scores())
-            if r.status == AttemptStatus.graded.value and r.score is not None:
-                learner.old.append((r.number, Decimal(r.score).quantize(CENT)))
-            if graded and scored.score is not None:
-                learner.new.append((r.number, scored.score))
-            old = None if r.score is None else Decimal(r.score).quantize(CENT)
-            if old != scored.score or r.passed != scored.passed:
-                result.changed_attempts += 1
-            params.append(
-                {
-                    "b_id": r.id,
-                    "b_status": (
-                        AttemptStatus.graded.value if graded else AttemptStatus.submitted.value
-                    ),
-                    "b_score": scored.score,
-                    "b_passed": scored.passed,
-                    "b_earned": scored.points_earned,
-                    "b_possible": scored.points_possible,
-                    "b_qs": scored.question_scores,
-                    "b_graded_at": (r.graded_at or now) if graded else None,
-                }
-            )
+        last_id = rows[-1][0]
+        same, moved = [], []
+        for (
+            attempt_id,
+            enrollment_id,
+            number,
+            status,
+            old_score,
+            old_passed,
+            a_text,
+            q_text,
+        ) in rows:
+            answers = loads(a_text) if a_text else None
+            hand = _hand_scores(hand_patterns, q_text) if essays and q_text else {}
+            earned, parts, pending = scorer.grade(answers or {}, hand)
+            qs_text = "{" + ", ".join(parts) + "}"
+            if pending:
+                new_status, score, passed = submitted_value, None, None
+            else:
+                new_status, score = graded_value, scorer.percent(earned)
+                passed = score >= passing
+            seen = (number, old_score if status == graded_value else None, score)
+            learner = by_learner.get(enrollment_id)
+            if learner is None:
+                by_learner[enrollment_id] = [seen]
+            else:
+                learner.append(seen)
+            if (
+                new_status == status
+                and score == old_score
+                and passed == old_passed
+                and qs_text == q_text
+            ):
+                continue
+            result.changed_attempts += 1
+            params = {
+                "b_id": attempt_id,
+                "b_score": None if score is None else str(score),
+                "b_passed": passed,
+                "b_earned": str(Decimal(earned).scaleb(-2)),
+                "b_qs": qs_text,
+            }
+            if new_status == status:
+                same.append(params)
+            else:
+                params["b_status"] = new_status
+                params["b_graded_at"] = now if new_status == graded_value else None
+                moved.append(params)
         result.attempts += len(rows)
         if not dry_run:
-            session.execute(write, params)
+            if same:
+                session.execute(write, same)
+            if moved:
+                session.execute(write_status, moved)
     _learner_changes(session, quiz, by_learner, result)
     if not dry_run:
         result.lessons_completed = _complete_newly_passing(session, quiz, result)
@@ -211,13 +262,27 @@ def regrade(
     return result
 
 
+def _complete_newly_passing(session: Session, quiz: Quiz, result: RegradeResult) -> int:
+    """Learners of a graded quiz whose final result passes now: their quiz lesson is done."""
+    from lms_core.services.quiz_progress import complete_quiz_lesson
+
+    if quiz.quiz_type != QuizType.graded.value:
+        return 0  # practice quizzes complete their lesson when handed in
+    passing = [c.enrollment_id for c in result.learners if c.new_passed and not c.old_passed]
+    return complete_quiz_lesson(session, quiz, passing)
+
+
 def _learner_changes(
-    session: Session, quiz: Quiz, by_learner: dict[int, _Scores], result: RegradeResult
+    session: Session, quiz: Quiz, by_learner: _Seen, result: RegradeResult
 ) -> None:
     method, passing = quiz.grading_method, quiz.passing_score
     changes: dict[int, tuple[Decimal | None, Decimal | None]] = {}
-    for enrollment_id, s in by_learner.items():
-        old, new = final_of(method, s.old), final_of(method, s.new)
+    for enrollment_id, seen in by_learner.items():
+        if len(seen) == 1:  # one attempt: its score is the final score, whatever the method
+            _, old, new = seen[0]
+        else:
+            old = final_of(method, [(n, o) for n, o, _ in seen if o is not None])
+            new = final_of(method, [(n, x) for n, _, x in seen if x is not None])
         if old != new:
             changes[enrollment_id] = (old, new)
     emails: dict[int, str] = {}
@@ -259,44 +324,3 @@ def _learner_changes(
     result.certificate_warnings = sorted(
         c.email for c in result.learners if c.enrollment_id in certified
     )
-
-
-def _complete_newly_passing(session: Session, quiz: Quiz, result: RegradeResult) -> int:
-    """Learners of a graded quiz who pass now: their quiz lesson is done (progress recomputed)."""
-    from lms_core.services.progress import recompute
-
-    if quiz.quiz_type != QuizType.graded.value:
-        return 0  # practice quizzes complete their lesson when handed in
-    passing = [c.enrollment_id for c in result.learners if c.new_passed and not c.old_passed]
-    done: set[int] = set()
-    for chunk in _chunks(passing):
-        done.update(
-            session.scalars(
-                select(LessonProgress.enrollment_id).where(
-                    LessonProgress.lesson_id == quiz.lesson_id,
-                    LessonProgress.enrollment_id.in_(chunk),
-                )
-            )
-        )
-    todo: list[Any] = []
-    for chunk in _chunks([e for e in passing if e not in done]):
-        todo.extend(
-            session.scalars(
-                select(Enrollment).where(
-                    Enrollment.id.in_(chunk),
-                    Enrollment.status != EnrollmentStatus.dropped.value,
-                )
-            )
-        )
-    if not todo:
-        return 0
-    session.execute(
-        insert(LessonProgress),
-        [
-            {"enrollment_id": e.id, "lesson_id": quiz.lesson_id, "completed_at": utcnow()}
-            for e in todo
-        ],
-    )
-    for enrollment in todo:
-        recompute(session, enrollment)
-    return len(todo)

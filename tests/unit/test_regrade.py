@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from lms_core.errors import PermissionDenied
-from lms_core.models import Attempt, Certificate, LessonProgress
-from lms_core.services import attempts
+from lms_core.models import Attempt, Certificate, Enrollment, LessonProgress
+from lms_core.services import attempts, progress
 from lms_core.services import questions as qs
 from lms_core.services.regrade import final_of, regrade
 from tests.cli.helpers import db_state
@@ -77,13 +77,16 @@ def test_dry_run_shows_changes_and_writes_nothing_then_apply_updates(session, ma
     assert entry.after["attempts"] == 2 and entry.after["pass_to_fail"] == 1
     done = session.query(LessonProgress).filter_by(enrollment_id=wrong.enrollment_id).count()
     assert done == 1
+    # The bulk completion follows the progress service's rules exactly.
+    enrollment = session.get(Enrollment, wrong.enrollment_id)
+    bulk = (enrollment.progress_percentage, enrollment.status)
+    assert bulk == (Decimal("50.00"), "active")
+    assert (progress.recompute(session, enrollment), enrollment.status) == bulk
     again = regrade(session, actor=operator, quiz_ref=setup.ref)
     assert again.changed_attempts == 0 and again.learners == []
 
 
 def wrong_email(session, attempt):
-    from lms_core.models import Enrollment
-
     return session.get(Enrollment, attempt.enrollment_id).student.email
 
 
@@ -163,3 +166,17 @@ def test_final_of_matches_the_sql_rules(method, expected):
     scored = [(2, Decimal("90.00")), (1, Decimal("70.01")), (3, Decimal("60.00"))]
     assert final_of(method, scored) == Decimal(expected)
     assert final_of(method, []) is None
+
+
+def test_bulk_completion_completes_the_course_like_the_progress_service(session, make, operator):
+    setup = make_quiz(session, make, operator, questions=all_types()[:1], lessons=0)
+    a = take(session, make, operator, setup, {1: 0}, student=setup.student)
+    assert a.passed is False
+    one = all_types()[:1]
+    one[0].options[0]["weight"], one[0].options[1]["weight"] = 100, 0
+    qs.import_questions(session, actor=operator, quiz_ref=setup.ref, questions=one, replace=True)
+    result = regrade(session, actor=operator, quiz_ref=setup.ref)
+    assert result.lessons_completed == 1
+    enrollment = session.get(Enrollment, a.enrollment_id)
+    assert (enrollment.status, enrollment.progress_percentage) == ("completed", Decimal("100.00"))
+    assert enrollment.completed_at is not None
