@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from lms_core.files_types import check_name, detect
+from lms_core.files_types import FileType, check_name, detect
 from lms_core.models import (
     Assignment,
     Course,
@@ -147,6 +147,19 @@ def _unlink_after_commit(session: Session, path: Path) -> None:
     pending.add(path)
 
 
+def check_upload(settings: Settings, upload: Upload) -> tuple[str, FileType]:
+    """The display name and the type of an acceptable upload, or the refusal (nothing written).
+
+    Callers storing several files check them all first, so one bad file writes no blob.
+    """
+    name = sanitize_filename(upload.filename)
+    if len(upload.data) > max_upload_bytes(settings):
+        raise _too_big(settings, len(upload.data), name)
+    kind = detect(upload.data)
+    check_name(kind, name)
+    return name, kind
+
+
 def store(
     session: Session,
     *,
@@ -158,11 +171,7 @@ def store(
     """Check and store one upload (no permission check: callers do theirs)."""
     from lms_core.services.certificate_issue import write_atomically
 
-    name = sanitize_filename(upload.filename)
-    if len(upload.data) > max_upload_bytes(settings):
-        raise _too_big(settings, len(upload.data), name)
-    kind = detect(upload.data)
-    check_name(kind, name)
+    name, kind = check_upload(settings, upload)
     digest = hashlib.sha256(upload.data).hexdigest()
     stored_name = f"{digest}.{kind.ext}"
     relative = f"{digest[:2]}/{digest[2:4]}/{stored_name}"

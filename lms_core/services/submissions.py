@@ -43,7 +43,7 @@ from lms_core.services.assignments import (
     penalty_percent,
     require_can_see,
 )
-from lms_core.services.files import Upload, discard, store
+from lms_core.services.files import Upload, check_upload, discard, store
 from lms_core.services.users import get_user
 from lms_core.settings import Settings
 from lms_core.validation import check_text
@@ -160,6 +160,8 @@ def submit(
             value=email,
         )
     check_accepts(target, at)
+    for upload in files:
+        check_upload(settings, upload)
     stored = [store(session, actor=actor, settings=settings, upload=u) for u in files]
     late = days_late(target, at)
     if existing is None:

@@ -213,3 +213,21 @@ def test_seed_demo_assignment_is_idempotent(
     subs = session.query(Submission).filter_by(assignment_id=a.id).all()
     assert len(subs) == 1 and subs[0].grade == Decimal("9.00")
     assert subs[0].grader_id == course.instructor.id
+
+
+def test_one_bad_file_refuses_the_submission_and_writes_no_blob(
+    session: Any, settings: Any, course: Any, student: Any, tmp_path: Any
+) -> None:
+    own = settings.model_copy(update={"files_dir": tmp_path / "files"})
+    _create(session, course)
+    with pytest.raises(ValidationError) as caught:
+        _submit(
+            session,
+            own,
+            course,
+            student,
+            files=[Upload("good.pdf", PDF), Upload("bad.pdf", b"MZ\x90\x00" + b"\x00" * 60)],
+        )
+    assert caught.value.field == "file"
+    assert session.query(Submission).count() == 0 and session.query(StoredFile).count() == 0
+    assert not (tmp_path / "files").exists()
