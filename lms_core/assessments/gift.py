@@ -21,6 +21,7 @@ from typing import Any
 from lms_core.assessments.gift_export import export_gift
 from lms_core.assessments.problems import Problems
 from lms_core.assessments.questions import (
+    MAX_CATEGORY,
     QuestionData,
     json_number,
     numerical_answer,
@@ -133,6 +134,13 @@ def parse_gift(
         block = []
         if stripped:  # a $CATEGORY line: it also ends the question before it
             category = stripped[len("$CATEGORY:") :].strip() or None
+            if category is not None and len(category) > MAX_CATEGORY:
+                problems.add(
+                    f"the category is longer than {MAX_CATEGORY} characters",
+                    line=number,
+                    column=line.index("$") + 1,
+                    value=category,
+                )
     if warnings is not None:
         warnings.extend(notes.found)
     problems.raise_if_any()

@@ -232,6 +232,11 @@ def test_malformed_questions_are_refused_with_line_and_column(text, line, column
     assert problem["file"] == "bank.gift"
 
 
+def test_a_category_longer_than_the_column_is_refused():
+    [problem] = refused("  $CATEGORY: " + "x" * 201 + "\n\nQ {T}")
+    assert (problem["line"], problem["column"]) == (1, 3)
+
+
 def test_every_problem_of_the_file_is_reported_at_once():
     problems = refused("Q1 {=a ~b\n\nQ2 {T}\n\nQ3 {#x}\n\n  Q4 {~%10%a ~b}")
     assert [(p["line"], p["column"]) for p in problems] == [(1, 4), (5, 6), (7, 6)]
