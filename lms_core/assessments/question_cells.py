@@ -25,8 +25,10 @@ from typing import Any
 
 from lms_core.assessments.questions import (
     format_number,
+    is_number,
     json_number,
     numerical_answer,
+    numerical_option,
 )
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -42,6 +44,15 @@ class CellError(ValueError):
     def __init__(self, message: str, column: str) -> None:
         super().__init__(message)
         self.column = column
+
+
+def _with_bounds(option: Any) -> Any:
+    """A JSON numerical answer given as value (and tolerance) gets its min and max."""
+    if isinstance(option, dict) and is_number(option.get("value")) and "min" not in option:
+        tolerance = option.get("tolerance")
+        tolerance = tolerance if is_number(tolerance) and tolerance >= 0 else 0
+        return {**option, **numerical_option(option["value"], tolerance)}
+    return option
 
 
 def split_pipes(cell: str) -> list[str]:
@@ -91,6 +102,8 @@ def decode_cells(question_type: str, options_cell: str, answer_cell: str) -> tup
             raise CellError("JSON options must be a list", "options")
         if question_type == "true_false":
             return options, _truth(answer_cell)
+        if question_type == "numerical":
+            options = [_with_bounds(o) for o in options]
         if answer_cell:
             raise CellError(
                 "leave correct_answer empty when the options are JSON", "correct_answer"

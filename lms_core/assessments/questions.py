@@ -237,6 +237,13 @@ def _check_numerical(options: list[Any], key: Any) -> list[str]:
             problems.append(f"answer {i}: value must be a number")
         if tol is not None and (not is_number(tol) or tol < 0):
             problems.append(f"answer {i}: tolerance must be a number of at least 0")
+        elif is_number(value) and is_number(lo) and is_number(hi):
+            expected = numerical_option(value, tol or 0)
+            if (lo, hi) != (expected["min"], expected["max"]):
+                problems.append(
+                    f"answer {i}: min and max must be value - tolerance and value + tolerance "
+                    f"({format_number(expected['min'])} and {format_number(expected['max'])})"
+                )
         w = opt.get("weight")
         if not is_number(w) or not 0 <= w <= 100:
             problems.append(f"answer {i}: weight must be a number from 0 to 100")

@@ -190,3 +190,14 @@ def test_csv_export_then_import_gives_the_same_questions(bank):
 @given(st.lists(questions(with_points=True), min_size=1, max_size=3))
 def test_xlsx_export_then_import_gives_the_same_questions(bank):
     assert read_question_table(written(bank, "xlsx"), file="x.xlsx") == bank
+
+
+def test_json_numerical_answers_get_their_bounds_and_inconsistent_bounds_are_refused():
+    header = "question_type,question_text,options\n"
+    [q] = read_csv(header + 'numerical,Q,"[{""value"": 3, ""tolerance"": 0.5, ""weight"": 100}]"\n')
+    assert (q.options[0]["min"], q.options[0]["max"]) == (2.5, 3.5)
+    [problem] = refused(
+        header
+        + 'numerical,Q,"[{""value"": 3, ""tolerance"": 1, ""min"": 0, ""max"": 9, ""weight"": 100}]"\n'
+    )
+    assert problem["column"] == "options" and "value - tolerance" in problem["message"]
