@@ -32,10 +32,10 @@ from lms_core.models import (
     User,
     utcnow,
 )
-from lms_core.permissions import can_manage_course, require_course_manager
+from lms_core.permissions import can_manage_course
 from lms_core.services import audit
-from lms_core.services.attempt_scoring import CENT, Scored, check_answer, scorer_for
-from lms_core.services.quizzes import get_managed_quiz, get_quiz
+from lms_core.services.attempt_scoring import Scored, check_answer, scorer_for
+from lms_core.services.quizzes import get_quiz
 from lms_core.services.users import get_user
 
 ATTEMPT_FIELDS = (
@@ -86,7 +86,7 @@ class SaveResult:
     late: bool = False
 
 
-def _questions(session: Session, quiz_id: int) -> list[Question]:
+def quiz_questions(session: Session, quiz_id: int) -> list[Question]:
     return list(
         session.scalars(
             select(Question).where(Question.quiz_id == quiz_id).order_by(Question.order_index)
@@ -98,7 +98,7 @@ def view(session: Session, attempt: Attempt, quiz: Quiz, *, resumed: bool = Fals
     """Question and option order derived from the attempt's seed: the same on every resume."""
     from lms_core.assessments.shuffle import option_order, question_order
 
-    questions = _questions(session, quiz.id)
+    questions = quiz_questions(session, quiz.id)
     if quiz.shuffle_questions:
         by_id = {q.id: q for q in questions}
         questions = [by_id[i] for i in question_order(attempt.shuffle_seed, list(by_id))]
@@ -267,7 +267,7 @@ def show_attempt(
     return view(session, attempt, quiz)
 
 
-def _question_by_number(questions: list[Question], number: int) -> Question:
+def question_by_number(questions: list[Question], number: int) -> Question:
     for q in questions:
         if q.order_index == number:
             return q
@@ -298,12 +298,12 @@ def save_answers(
     if _overdue(attempt, now):
         finish(session, actor=actor, attempt=attempt, quiz=quiz, now=now)
         return SaveResult(attempt, [], late=True)
-    questions = _questions(session, quiz.id)
+    questions = quiz_questions(session, quiz.id)
     checked: dict[str, Any] = {}
     errors = []
     for number, value in answers.items():
         try:
-            q = _question_by_number(questions, number)
+            q = question_by_number(questions, number)
             checked[str(q.id)] = check_answer(q, value, field=f"question {number}")
         except ValidationError as exc:
             errors.append(exc)
@@ -343,7 +343,7 @@ def submit_attempt(
     return finish(session, actor=actor, attempt=attempt, quiz=quiz, now=now)
 
 
-def _apply(attempt: Attempt, result: Scored, now: datetime) -> None:
+def apply_result(attempt: Attempt, result: Scored, now: datetime) -> None:
     attempt.question_scores = result.question_scores
     attempt.points_earned = result.points_earned
     attempt.points_possible = result.points_possible
@@ -360,13 +360,13 @@ def finish(
     session: Session, *, actor: Actor, attempt: Attempt, quiz: Quiz, now: datetime
 ) -> Attempt:
     """Close an attempt with the answers it holds; an overdue one counts as handed in at its deadline."""
-    questions = _questions(session, quiz.id)
+    questions = quiz_questions(session, quiz.id)
     result = scorer_for(questions, quiz.passing_score).score(
         attempt.answers or {}, attempt.question_scores or {}
     )
     overdue = _overdue(attempt, now)
     attempt.submitted_at = attempt.deadline_at if overdue and attempt.deadline_at else now
-    _apply(attempt, result, now)
+    apply_result(attempt, result, now)
     session.flush()
     audit.record(
         session,
@@ -374,63 +374,6 @@ def finish(
         "attempt.close_overdue" if overdue else "attempt.submit",
         attempt,
         after=audit.snapshot(attempt, ("status", "score", "passed")),
-    )
-    feed_progress(session, actor=actor, attempt=attempt, quiz=quiz)
-    return attempt
-
-
-def grade_essay(
-    session: Session,
-    *,
-    actor: Actor,
-    attempt_id: int,
-    question_number: int,
-    points: Any,
-    now: datetime | None = None,
-) -> Attempt:
-    """Give points to an essay answer; once every essay has points, the attempt is graded."""
-    from decimal import Decimal, InvalidOperation
-
-    now = now or utcnow()
-    attempt, quiz, _student = get_attempt(session, attempt_id)
-    require_course_manager(actor, quiz.lesson.course, "grade essays")
-    if attempt.status == AttemptStatus.in_progress.value:
-        raise Conflict(
-            f"attempt {attempt.id} is still in progress", field="attempt", value=attempt_id
-        )
-    questions = _questions(session, quiz.id)
-    q = _question_by_number(questions, question_number)
-    if q.question_type != QuestionType.essay.value:
-        raise ValidationError(
-            f"question {question_number} is {q.question_type}, graded automatically",
-            field="question",
-            value=question_number,
-        )
-    try:
-        value = Decimal(str(points).strip())
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite() or not 0 <= value <= q.points:
-        raise ValidationError(
-            f"must be a number from 0 to {q.points}", field="points", value=points
-        )
-    before = audit.snapshot(attempt, ("status", "score", "passed"))
-    hand = {**(attempt.question_scores or {}), str(q.id): str(value.quantize(CENT))}
-    result = scorer_for(questions, quiz.passing_score).score(attempt.answers or {}, hand)
-    _apply(attempt, result, now)
-    attempt.graded_by_id = actor.user_id
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "attempt.grade_essay",
-        attempt,
-        before=before,
-        after={
-            "question": question_number,
-            "points": str(value.quantize(CENT)),
-            **audit.snapshot(attempt, ("status", "score", "passed")),
-        },
     )
     feed_progress(session, actor=actor, attempt=attempt, quiz=quiz)
     return attempt
@@ -465,43 +408,3 @@ def feed_progress(session: Session, *, actor: Actor, attempt: Attempt, quiz: Qui
         lesson_slug=quiz.lesson.slug,
     )
     return True
-
-
-def close_overdue(
-    session: Session, *, actor: Actor, now: datetime | None = None, dry_run: bool = False
-) -> list[dict[str, Any]]:
-    """Close every attempt past its deadline with the answers saved in time (cron-safe rerun)."""
-    now = now or utcnow()
-    stmt = (
-        select(Attempt, User.email)
-        .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
-        .join(User, User.id == Enrollment.student_id)
-        .where(
-            Attempt.status == AttemptStatus.in_progress.value,
-            Attempt.deadline_at.is_not(None),
-            Attempt.deadline_at < now,
-        )
-        .order_by(Attempt.quiz_id, Attempt.id)
-    )
-    rows = []
-    quizzes: dict[int, Quiz] = {}
-    for attempt, email in session.execute(stmt).all():
-        if not dry_run:
-            quiz = quizzes.get(attempt.quiz_id) or get_quiz(session, attempt.quiz_id)
-            quizzes[quiz.id] = quiz
-            finish(session, actor=actor, attempt=attempt, quiz=quiz, now=now)
-        rows.append(attempt_row(attempt, email))
-    return rows
-
-
-def list_attempts(session: Session, *, actor: Actor, quiz_ref: str | int) -> list[dict[str, Any]]:
-    """Every attempt at a quiz (course managers), by learner and number."""
-    quiz = get_managed_quiz(session, actor, quiz_ref, "see the attempts at this quiz")
-    stmt = (
-        select(Attempt, User.email)
-        .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
-        .join(User, User.id == Enrollment.student_id)
-        .where(Attempt.quiz_id == quiz.id)
-        .order_by(User.email, Attempt.number)
-    )
-    return [attempt_row(a, email) for a, email in session.execute(stmt)]

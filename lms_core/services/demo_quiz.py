@@ -72,7 +72,7 @@ def seed_demo_quiz(
     session: Session, *, actor: Actor, instructor_email: str, student_email: str
 ) -> list[tuple[str, bool]]:
     """Quiz, questions, publication and the student's graded attempt; ``(what, created)`` notes."""
-    from lms_core.services import attempts, courses, questions, quizzes, users
+    from lms_core.services import attempt_review, attempts, courses, questions, quizzes, users
 
     notes: list[tuple[str, bool]] = []
     course = courses.get_course(session, COURSE)
@@ -121,7 +121,7 @@ def seed_demo_quiz(
         attempts.submit_attempt(session, actor=actor, attempt_id=attempt.id)
     if attempt.status == "submitted":
         instructor = Actor.for_user(users.get_user(session, instructor_email))
-        attempts.grade_essay(
+        attempt_review.grade_essay(
             session, actor=instructor, attempt_id=attempt.id, question_number=7, points="1"
         )
     notes.append((f"quiz attempt {student.email} at {REF}", created))

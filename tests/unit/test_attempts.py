@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from lms_core.errors import Conflict, ErrorList, PermissionDenied, ValidationError
 from lms_core.models import Attempt, LessonProgress
-from lms_core.services import attempts, enrollments, quizzes
+from lms_core.services import attempt_review, attempts, enrollments, quizzes
 from lms_core.services.quiz_scores import final_scores
 from tests.unit.helpers import as_, audit_log
 from tests.unit.quizkit import RIGHT, WRONG, all_types, make_quiz
@@ -55,18 +55,18 @@ def test_a_full_attempt_essay_waits_then_graded_and_passing_completes_the_lesson
     assert done.points_earned == Decimal("6.00") and done.points_possible == Decimal("10.00")
     assert not lesson_done(session, setup)
     with pytest.raises(PermissionDenied):
-        attempts.grade_essay(
+        attempt_review.grade_essay(
             session, actor=as_(setup.student), attempt_id=attempt.id, question_number=7, points=4
         )
     with pytest.raises(ValidationError):
-        attempts.grade_essay(
+        attempt_review.grade_essay(
             session, actor=as_(setup.teacher), attempt_id=attempt.id, question_number=7, points=5
         )
     with pytest.raises(ValidationError):
-        attempts.grade_essay(
+        attempt_review.grade_essay(
             session, actor=as_(setup.teacher), attempt_id=attempt.id, question_number=1, points=1
         )
-    graded = attempts.grade_essay(
+    graded = attempt_review.grade_essay(
         session, actor=as_(setup.teacher), attempt_id=attempt.id, question_number=7, points="3"
     )
     assert graded.status == "graded" and graded.score == Decimal("90.00") and graded.passed
@@ -249,15 +249,15 @@ def test_close_overdue_closes_only_attempts_past_their_deadline(session, make, o
     ).attempt
     open_ended = start(session, untimed).attempt
     now = T0 + timedelta(minutes=40)
-    plan = attempts.close_overdue(session, actor=operator, now=now, dry_run=True)
+    plan = attempt_review.close_overdue(session, actor=operator, now=now, dry_run=True)
     ours = [r for r in plan if r["quiz_id"] in (timed.quiz.id, untimed.quiz.id)]
     assert [r["id"] for r in ours] == [late.id] and late.status == "in_progress"
-    closed = attempts.close_overdue(session, actor=operator, now=now)
+    closed = attempt_review.close_overdue(session, actor=operator, now=now)
     assert late.id in [r["id"] for r in closed]
     assert late.status == "graded" and late.score == Decimal("50.00")
     assert late.submitted_at == T0 + timedelta(minutes=30)
     assert fresh.status == "in_progress" and open_ended.status == "in_progress"
-    again = attempts.close_overdue(session, actor=operator, now=now)
+    again = attempt_review.close_overdue(session, actor=operator, now=now)
     assert late.id not in [r["id"] for r in again]
 
 
@@ -308,9 +308,9 @@ def test_a_blank_essay_scores_zero_without_waiting(session, make, operator):
 def test_list_attempts_is_for_the_course_managers(session, make, operator):
     setup = make_quiz(session, make, operator)
     a = start(session, setup).attempt
-    rows = attempts.list_attempts(session, actor=as_(setup.teacher), quiz_ref=setup.ref)
+    rows = attempt_review.list_attempts(session, actor=as_(setup.teacher), quiz_ref=setup.ref)
     assert [(r["id"], r["email"], r["status"]) for r in rows] == [
         (a.id, setup.student.email, "in_progress")
     ]
     with pytest.raises(PermissionDenied):
-        attempts.list_attempts(session, actor=as_(setup.student), quiz_ref=setup.ref)
+        attempt_review.list_attempts(session, actor=as_(setup.student), quiz_ref=setup.ref)

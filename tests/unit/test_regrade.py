@@ -9,7 +9,7 @@ import pytest
 
 from lms_core.errors import PermissionDenied
 from lms_core.models import Attempt, Certificate, Enrollment, LessonProgress
-from lms_core.services import attempts, progress
+from lms_core.services import attempt_review, attempts, progress
 from lms_core.services import questions as qs
 from lms_core.services.regrade import final_of, regrade
 from tests.cli.helpers import db_state
@@ -95,7 +95,7 @@ def test_hand_graded_essays_keep_their_points_and_waiting_ones_keep_waiting(
 ):
     setup = make_quiz(session, make, operator)
     graded = take(session, make, operator, setup, RIGHT, student=setup.student)
-    attempts.grade_essay(
+    attempt_review.grade_essay(
         session, actor=operator, attempt_id=graded.id, question_number=7, points="2.5"
     )
     waiting = take(session, make, operator, setup, RIGHT)

@@ -1,0 +1,320 @@
+"""lmsctl quizzes, second half: learners' attempts (for staff, tests, demos) and regrading.
+
+Registered into the ``quizzes`` group by ``lmsctl/commands/quizzes.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lmsctl.options import DryRunOpt, JsonOpt, group
+from lmsctl.output import emit_rows, fail, print_json, reporting, say
+from lmsctl.runtime import runtime
+
+app = group("Attempts at quizzes, and regrading.")
+
+QuizArg = Annotated[
+    str,
+    typer.Argument(
+        help="COURSE_SLUG/LESSON_SLUG, or the quiz id `list` shows.", show_default=False
+    ),
+]
+AttemptArg = Annotated[int, typer.Argument(help="The attempt's id.", show_default=False)]
+AttemptArg = Annotated[int, typer.Argument(help="The attempt's id.", show_default=False)]
+ATTEMPT_COLUMNS = (
+    "id",
+    "email",
+    "number",
+    "status",
+    "score",
+    "passed",
+    "started_at",
+    "submitted_at",
+)
+
+
+@app.command("attempts")
+def attempts(ctx: typer.Context, quiz: QuizArg, json_out: JsonOpt = False) -> None:
+    """List every attempt at a quiz: learner, number, status, score, pass, times.
+
+    Example: lmsctl quizzes attempts intro-to-python/checkpoint --json
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.attempt_review import list_attempts
+
+        with rt.unit_of_work(write=False) as (session, actor):
+            rows = list_attempts(session, actor=actor, quiz_ref=quiz)
+    emit_rows(rows, ATTEMPT_COLUMNS, as_json=json_out)
+
+
+@app.command("regrade")
+def regrade(
+    ctx: typer.Context, quiz: QuizArg, dry_run: DryRunOpt = False, json_out: JsonOpt = False
+) -> None:
+    """Grade every handed-in attempt again with the current key; per learner, old and new.
+
+    Applies all in one transaction (one audit entry); hand-graded essays keep their points.
+    Learners who now fail and hold a certificate are listed as a warning (never revoked).
+
+    Example: lmsctl quizzes regrade intro-to-python/checkpoint --dry-run
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.regrade import regrade as regrade_service
+
+        with rt.unit_of_work(write=not dry_run) as (session, actor):
+            result = regrade_service(session, actor=actor, quiz_ref=quiz, dry_run=dry_run)
+            quiz_id = result.quiz.id
+    rows = [
+        {
+            "email": c.email,
+            "old_score": c.old_score,
+            "new_score": c.new_score,
+            "old_passed": c.old_passed,
+            "new_passed": c.new_passed,
+        }
+        for c in result.learners
+    ]
+    if json_out:
+        print_json(
+            {
+                "quiz": quiz_id,
+                "dry_run": dry_run,
+                "attempts": result.attempts,
+                "changed_attempts": result.changed_attempts,
+                "learners": rows,
+                "certificate_warnings": result.certificate_warnings,
+                "lessons_completed": result.lessons_completed,
+            }
+        )
+    else:
+        if rows:
+            emit_rows(
+                rows,
+                ("email", "old_score", "new_score", "old_passed", "new_passed"),
+                as_json=False,
+            )
+        verb = "would change" if dry_run else "changed"
+        say(
+            f"quiz {quiz_id}: regraded {result.attempts} attempt(s); {verb} "
+            f"{result.changed_attempts} attempt(s) and {len(rows)} learner's final score(s)"
+        )
+    if result.certificate_warnings:
+        typer.echo(
+            f"warning: {len(result.certificate_warnings)} learner(s) now fail but hold a valid "
+            f"certificate (not revoked): {', '.join(result.certificate_warnings)}",
+            err=True,
+        )
+
+
+@app.command("close-overdue")
+def close_overdue(
+    ctx: typer.Context, dry_run: DryRunOpt = False, json_out: JsonOpt = False
+) -> None:
+    """Close attempts past their time limit, graded on the answers saved in time (for cron).
+
+    Example: lmsctl quizzes close-overdue --dry-run
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.attempt_review import close_overdue as close
+
+        with rt.unit_of_work(write=not dry_run) as (session, actor):
+            rows = close(session, actor=actor, dry_run=dry_run)
+    if json_out:
+        print_json(rows)
+        return
+    if rows:
+        emit_rows(rows, ("id", "quiz_id", *ATTEMPT_COLUMNS[1:]), as_json=False)
+    say(f"{'would close' if dry_run else 'closed'} {len(rows)} overdue attempt(s)")
+
+
+@app.command("start")
+def start(
+    ctx: typer.Context,
+    quiz: QuizArg,
+    email: Annotated[str, typer.Argument(help="The learner's e-mail.", show_default=False)],
+    json_out: JsonOpt = False,
+) -> None:
+    """Start (or resume) a learner's attempt; shows the questions in the attempt's order.
+
+    For staff acting for a learner, tests and demos; learners use --as themselves.
+
+    Example: lmsctl quizzes start intro-to-python/checkpoint student@demo.example.org
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.attempts import attempt_row, learner_questions, start_attempt
+
+        with rt.unit_of_work() as (session, actor):
+            v = start_attempt(session, actor=actor, quiz_ref=quiz, email=email)
+            data = {
+                "attempt": attempt_row(v.attempt, email),
+                "resumed": v.resumed,
+                "questions": learner_questions(v),
+            }
+    if json_out:
+        print_json(data)
+        return
+    a = data["attempt"]
+    say(
+        f"{'resumed' if v.resumed else 'started'} attempt {a['id']} (number {a['number']})"
+        + (f", deadline {a['deadline_at'][:16]}" if a["deadline_at"] else "")
+    )
+    emit_rows(
+        data["questions"], ("shown", "number", "question_type", "question_text"), as_json=False
+    )
+
+
+def _parse_answers(
+    number: int | None, value: str | None, answers_file: Path | None
+) -> tuple[dict[int, str] | None, dict[int, Any] | None]:
+    """(typed text by question number, JSON values by question number)."""
+    import json
+
+    from lms_core.errors import FileProblem, FileRefused, ValidationError
+
+    if answers_file is not None:
+        if number is not None or value is not None:
+            raise ValidationError("give QUESTION_N VALUE or --answers, not both", field="answers")
+        name = str(answers_file)
+        try:
+            loaded = json.loads(answers_file.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise FileRefused([FileProblem(f"is not UTF-8 ({exc.reason})", file=name)]) from None
+        except json.JSONDecodeError as exc:
+            raise FileRefused(
+                [FileProblem(exc.msg, file=name, line=exc.lineno, column=str(exc.colno))]
+            ) from None
+        if not isinstance(loaded, dict) or not all(str(k).isdigit() for k in loaded):
+            raise FileRefused(
+                [FileProblem('must be an object {"QUESTION_N": answer, ...}', file=name, line=1)]
+            )
+        return None, {int(k): v for k, v in loaded.items()}
+    if number is None or value is None:
+        raise ValidationError("give QUESTION_N VALUE, or --answers FILE.json", field="answers")
+    return {number: value}, None
+
+
+@app.command("answer")
+def answer(
+    ctx: typer.Context,
+    attempt: AttemptArg,
+    number: Annotated[
+        int | None, typer.Argument(help="Question number (1..n, the quiz's order).", min=1)
+    ] = None,
+    value: Annotated[
+        str | None,
+        typer.Argument(help='The answer: option index, [0, 2], true, text, {"0": "..."}.'),
+    ] = None,
+    answers_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--answers", help='A JSON file {"1": 0, "2": [0, 2], ...}.', exists=True, dir_okay=False
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Save answers to an attempt in progress; after its deadline nothing is stored.
+
+    Options are named by their stored index (0-based), whatever order the attempt shows.
+    A late answer closes the attempt with the answers saved in time, and exits 1.
+
+    Example: lmsctl quizzes answer 12 3 '[0, 2]'
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.attempt_scoring import answer_from_text
+        from lms_core.services.attempts import attempt_row, get_attempt, save_answers
+        from lms_core.services.questions import ordered_questions
+
+        typed, values = _parse_answers(number, value, answers_file)
+        with rt.unit_of_work() as (session, actor):
+            if typed is not None:
+                _, q, _ = get_attempt(session, attempt)
+                by_number = {x.order_index: x for x in ordered_questions(session, q.id)}
+                values = {
+                    n: answer_from_text(by_number[n], text) if n in by_number else text
+                    for n, text in typed.items()
+                }
+            result = save_answers(session, actor=actor, attempt_id=attempt, answers=values or {})
+            _, _, student = get_attempt(session, attempt)
+            row = attempt_row(result.attempt, student.email)
+    if result.late:
+        fail(
+            [
+                {
+                    "field": "deadline",
+                    "value": row["deadline_at"],
+                    "message": f"attempt {attempt}'s deadline has passed: answers not counted; "
+                    f"the attempt was closed with the answers saved in time (score {row['score']})",
+                }
+            ],
+            as_json=json_out,
+        )
+    say(f"saved {len(result.saved)} answer(s) to attempt {attempt}", as_json=json_out)
+    if json_out:
+        print_json({"attempt": row, "saved": result.saved})
+
+
+@app.command("submit")
+def submit(ctx: typer.Context, attempt: AttemptArg, json_out: JsonOpt = False) -> None:
+    """Hand in an attempt: graded at once, or submitted while an essay waits for grading.
+
+    Example: lmsctl quizzes submit 12
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.attempts import attempt_row, get_attempt, submit_attempt
+
+        with rt.unit_of_work() as (session, actor):
+            a = submit_attempt(session, actor=actor, attempt_id=attempt)
+            _, _, student = get_attempt(session, attempt)
+            row = attempt_row(a, student.email)
+    if json_out:
+        print_json(row)
+    elif row["status"] == "graded":
+        say(f"attempt {attempt}: graded, score {row['score']}, {_passed(row['passed'])}")
+    else:
+        say(f"attempt {attempt}: submitted; essay(s) wait for grading (quizzes grade-essay)")
+
+
+def _passed(passed: bool | None) -> str:
+    return "passed" if passed else "not passed"
+
+
+@app.command("grade-essay")
+def grade_essay(
+    ctx: typer.Context,
+    attempt: AttemptArg,
+    question: Annotated[
+        int, typer.Option("--question", min=1, help="The essay's question number.")
+    ],
+    points: Annotated[str, typer.Option("--points", help="Points, 0..the question's points.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Grade an essay answer by hand; the attempt is graded once every essay has points.
+
+    Example: lmsctl quizzes grade-essay 12 --question 7 --points 4.5
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.attempt_review import grade_essay as grade
+        from lms_core.services.attempts import attempt_row, get_attempt
+
+        with rt.unit_of_work() as (session, actor):
+            a = grade(
+                session, actor=actor, attempt_id=attempt, question_number=question, points=points
+            )
+            _, _, student = get_attempt(session, attempt)
+            row = attempt_row(a, student.email)
+    if json_out:
+        print_json(row)
+    elif row["status"] == "graded":
+        say(f"attempt {attempt}: graded, score {row['score']}, {_passed(row['passed'])}")
+    else:
+        say(f"attempt {attempt}: question {question} graded; other essay(s) still wait")
