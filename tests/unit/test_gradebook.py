@@ -199,7 +199,7 @@ def test_quiz_finals_agree_with_quiz_scores(session: Any, make: Any, teacher: An
 
     from lms_core.services.quiz_scores import final_scores
 
-    rng = random.Random(7)
+    rng = random.Random(7)  # noqa: S311 - test data, not a secret
     course = make.course(instructor=teacher, lessons=1, published=True)
     quizzes = [
         add_quiz(session, make, course, f"m-{m}", grading_method=m)
