@@ -109,8 +109,9 @@ def sanitize_filename(name: str) -> str:
     """
     text = unicodedata.normalize("NFC", name or "")
     text = text.replace("\\", "/").split("/")[-1]
-    text = "".join(c for c in text if unicodedata.category(c)[0] != "C").strip().strip(".")
-    text = text.lstrip("-").strip()
+    text = "".join(c for c in text if unicodedata.category(c)[0] != "C")
+    # No leading dot (hidden files, "..") or dash (read as an option by shell tools).
+    text = text.lstrip(" .-\u00a0").rstrip(" .\u00a0")
     if not text:
         text = "file"
     if len(text) > 255:

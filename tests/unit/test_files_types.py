@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lms_core import files_types as ft
 from lms_core.errors import ValidationError
@@ -64,3 +66,27 @@ def test_a_name_must_not_claim_another_type() -> None:
         ft.check_name(ft.TEXT, "page.html")
     with pytest.raises(ValidationError, match=r"\.exe are refused"):
         ft.check_name(ft.PDF, "invoice.pdf.exe")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_any_name_becomes_a_harmless_display_name(name: str) -> None:
+    import unicodedata
+
+    from lms_core.services.files import sanitize_filename
+
+    shown = sanitize_filename(name)
+    assert shown and len(shown) <= 255
+    assert "/" not in shown and "\\" not in shown
+    assert shown not in (".", "..") and not shown.startswith(("-", "."))
+    assert not any(unicodedata.category(c)[0] == "C" for c in shown)
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [("-.x.pdf", "x.pdf"), (" . .. ", "file"), ("a/b\\c.txt", "c.txt"), ("-rf", "rf")],
+)
+def test_display_name_examples(name: str, shown: str) -> None:
+    from lms_core.services.files import sanitize_filename
+
+    assert sanitize_filename(name) == shown
