@@ -122,15 +122,18 @@ class Scorer:
             parts.append(entry[1])
         return earned, parts, pending
 
-    def percent(self, earned_cents: int) -> Decimal:
-        """100 * earned / possible, 2 decimals half up; a quiz worth 0 points scores 100."""
+    def hundredths(self, earned_cents: int) -> int:
+        """The score in hundredths of a percent: 100 * earned / possible, half up, at most 100 %.
+
+        A quiz worth 0 points scores 100.
+        """
         if self.possible_cents <= 0:
-            hundredths = 10000
-        else:
-            hundredths = min(
-                10000,
-                (20000 * earned_cents + self.possible_cents) // (2 * self.possible_cents),
-            )
+            return 10000
+        return min(10000, (20000 * earned_cents + self.possible_cents) // (2 * self.possible_cents))
+
+    def percent(self, earned_cents: int) -> Decimal:
+        """The score as a Decimal with 2 decimals (85.71)."""
+        hundredths = self.hundredths(earned_cents)
         score = self._percent.get(hundredths)
         if score is None:
             score = self._percent[hundredths] = Decimal(hundredths).scaleb(-2)

@@ -19,14 +19,17 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import (
+    Integer,
     Numeric,
     String,
     Table,
     Text,
     bindparam,
     cast,
+    func,
     literal_column,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.orm import Session
@@ -45,7 +48,7 @@ from lms_core.models import (
     utcnow,
 )
 from lms_core.services import audit
-from lms_core.services.attempt_scoring import CENT, scorer_for
+from lms_core.services.attempt_scoring import scorer_for
 from lms_core.services.quizzes import get_managed_quiz
 
 CHUNK = 5000
@@ -79,12 +82,13 @@ class RegradeResult:
     lessons_completed: int = 0
 
 
-#: Per enrollment: (attempt number, old score if it was graded, new score if graded now).
-_Seen = dict[int, list[tuple[int, "Decimal | None", "Decimal | None"]]]
+#: Per enrollment: (attempt number, old score if it was graded, new score if graded now),
+#: scores in hundredths of a percent (8571 is 85.71 %).
+_Seen = dict[int, list[tuple[int, int | None, int | None]]]
 
 
-def final_of(method: str, scored: list[tuple[int, Decimal]]) -> Decimal | None:
-    """The grading method in Python, the same rules as ``quiz_scores`` computes in SQL."""
+def _final(method: str, scored: list[tuple[int, int]]) -> int | None:
+    """The grading method on (number, hundredths): the rules ``quiz_scores`` applies in SQL."""
     if not scored:
         return None
     if method == GradingMethod.highest.value:
@@ -93,9 +97,18 @@ def final_of(method: str, scored: list[tuple[int, Decimal]]) -> Decimal | None:
         return max(scored)[1]
     if method == GradingMethod.first.value:
         return min(scored)[1]
-    cents = sum(int((s * 100).to_integral_value(ROUND_HALF_UP)) for _, s in scored)
     n = len(scored)
-    return (Decimal((2 * cents + n) // (2 * n)) * CENT).quantize(CENT)
+    return (2 * sum(s for _, s in scored) + n) // (2 * n)
+
+
+def _decimal(hundredths: int | None) -> Decimal | None:
+    return None if hundredths is None else Decimal(hundredths).scaleb(-2)
+
+
+def final_of(method: str, scored: list[tuple[int, Decimal]]) -> Decimal | None:
+    """The grading method over (number, score) pairs, as ``quiz_scores`` computes it in SQL."""
+    as_int = [(n, int((s * 100).to_integral_value(ROUND_HALF_UP))) for n, s in scored]
+    return _decimal(_final(method, as_int))
 
 
 def _hand_scores(patterns: list[tuple[str, re.Pattern[str]]], text: str) -> dict[str, str]:
@@ -125,7 +138,6 @@ def regrade(
     """Grade every submitted and graded attempt again with the quiz's current questions."""
     now = now or utcnow()
     quiz = get_managed_quiz(session, actor, quiz_ref, "regrade quizzes")
-    passing = quiz.passing_score
     questions = list(
         session.scalars(
             select(Question).where(Question.quiz_id == quiz.id).order_by(Question.order_index)
@@ -142,8 +154,9 @@ def regrade(
             t.c.enrollment_id,
             t.c.number,
             t.c.status,
-            t.c.score,
-            t.c.passed,
+            # hundredths and 0/1: compared as integers, no Decimal per row
+            cast(func.round(t.c.score * 100), Integer),
+            type_coerce(t.c.passed, Integer),
             cast(t.c.answers, Text),
             cast(t.c.question_scores, Text),
         )
@@ -180,6 +193,16 @@ def regrade(
     ]
     loads = json.loads
     essays = scorer.has_essays
+    passing = int((quiz.passing_score * 100).to_integral_value(ROUND_HALF_UP))
+    texts: dict[int, str] = {}
+
+    def text_of(hundredths: int) -> str:
+        """85.71 from 8571 (scores and points alike), remembered: few distinct values."""
+        text = texts.get(hundredths)
+        if text is None:
+            text = texts[hundredths] = str(Decimal(hundredths).scaleb(-2))
+        return text
+
     last_id = 0
     while True:
         rows = session.execute(read.where(t.c.id > last_id)).all()
@@ -204,7 +227,7 @@ def regrade(
             if pending:
                 new_status, score, passed = submitted_value, None, None
             else:
-                new_status, score = graded_value, scorer.percent(earned)
+                new_status, score = graded_value, scorer.hundredths(earned)
                 passed = score >= passing
             seen = (number, old_score if status == graded_value else None, score)
             learner = by_learner.get(enrollment_id)
@@ -222,9 +245,9 @@ def regrade(
             result.changed_attempts += 1
             params = {
                 "b_id": attempt_id,
-                "b_score": None if score is None else str(score),
+                "b_score": None if score is None else text_of(score),
                 "b_passed": passed,
-                "b_earned": str(Decimal(earned).scaleb(-2)),
+                "b_earned": text_of(earned),
                 "b_qs": qs_text,
             }
             if new_status == status:
@@ -281,10 +304,10 @@ def _learner_changes(
         if len(seen) == 1:  # one attempt: its score is the final score, whatever the method
             _, old, new = seen[0]
         else:
-            old = final_of(method, [(n, o) for n, o, _ in seen if o is not None])
-            new = final_of(method, [(n, x) for n, _, x in seen if x is not None])
+            old = _final(method, [(n, o) for n, o, _ in seen if o is not None])
+            new = _final(method, [(n, x) for n, _, x in seen if x is not None])
         if old != new:
-            changes[enrollment_id] = (old, new)
+            changes[enrollment_id] = (_decimal(old), _decimal(new))
     emails: dict[int, str] = {}
     ids = sorted(changes)
     for chunk in _chunks(ids):
@@ -297,15 +320,15 @@ def _learner_changes(
             )
         )
     for enrollment_id in ids:
-        old, new = changes[enrollment_id]
+        old_score, new_score = changes[enrollment_id]
         result.learners.append(
             LearnerChange(
                 email=emails[enrollment_id],
                 enrollment_id=enrollment_id,
-                old_score=old,
-                new_score=new,
-                old_passed=None if old is None else old >= passing,
-                new_passed=None if new is None else new >= passing,
+                old_score=old_score,
+                new_score=new_score,
+                old_passed=None if old_score is None else old_score >= passing,
+                new_passed=None if new_score is None else new_score >= passing,
             )
         )
     result.learners.sort(key=lambda c: c.email)
