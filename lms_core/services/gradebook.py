@@ -128,13 +128,22 @@ def quiz_finals(
     # reads every attempt of the course per chunk). An enrollment's attempts are all of this
     # course's quizzes; the status is checked here.
     graded = AttemptStatus.graded.value
-    for quiz_id, enrollment_id, number, score, status in session.execute(
-        select(
-            Attempt.quiz_id, Attempt.enrollment_id, Attempt.number, Attempt.score, Attempt.status
-        ).where(Attempt.enrollment_id.in_(list(enrollment_ids)))
+    # Core, not ORM, execution: plain rows, no ORM result machinery per row.
+    for quiz_id, enrollment_id, number, score, status in (
+        session.connection()
+        .execute(
+            select(
+                Attempt.quiz_id,
+                Attempt.enrollment_id,
+                Attempt.number,
+                Attempt.score,
+                Attempt.status,
+            ).where(Attempt.enrollment_id.in_(list(enrollment_ids)))
+        )
+        .all()
     ):
         if status == graded and score is not None and quiz_id in methods:
-            found.setdefault((quiz_id, enrollment_id), []).append((number, Decimal(str(score))))
+            found.setdefault((quiz_id, enrollment_id), []).append((number, score))
     finals: dict[tuple[int, int], Decimal] = {}
     for key, attempts in found.items():
         method = methods[key[0]]
@@ -163,7 +172,7 @@ def chunk_scores(
             scores[("quiz", quiz_id, enrollment_id)] = score
     assignments = {i.id: i for i in items if i.kind == "assignment"}
     if assignments and enrollment_ids:
-        rows = session.execute(
+        rows = session.connection().execute(
             select(Submission.assignment_id, Enrollment.id, Submission.grade, Submission.days_late)
             .join(
                 Enrollment,
@@ -179,7 +188,7 @@ def chunk_scores(
         for assignment_id, enrollment_id, grade, late in rows:
             item = assignments[assignment_id]
             penalty = min(HUNDRED, Decimal(late) * item.late_penalty_percent)
-            final = final_grade(Decimal(str(grade)), penalty)
+            final = final_grade(grade, penalty)
             if final is not None:
                 scores[("assignment", assignment_id, enrollment_id)] = final
     return scores
@@ -259,7 +268,7 @@ def gradebook(
             .order_by(Enrollment.id)
             .execution_options(yield_per=chunk)
         )
-        for partition in session.execute(stmt).partitions():
+        for partition in session.connection().execute(stmt).partitions():
             scores = chunk_scores(session, course.id, items, [r[0] for r in partition])
             for eid, email, name, progress, status, completed in partition:
                 yield [
