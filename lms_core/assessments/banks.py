@@ -19,7 +19,11 @@ FORMATS = ("gift", "aiken", "csv", "xlsx")
 _EXTENSIONS = {".gift": "gift", ".aiken": "aiken", ".csv": "csv", ".xlsx": "xlsx"}
 _AIKEN_ANSWER = re.compile(r"^\s*ANSWER\s*:\s*[A-Za-z]\s*$", re.MULTILINE)
 _AIKEN_OPTION = re.compile(r"^\s*[A-Z][.)][ \t]+\S", re.MULTILINE)
-_GIFT_MARKS = re.compile(r"(?<!\\)\{|^\s*::|^\s*\$CATEGORY:", re.MULTILINE)
+#: An answer block ({=, {~, {#, {}, {T}, {FALSE#...}), a ::title or a $CATEGORY line.
+_GIFT_MARKS = re.compile(
+    r"(?<!\\)\{\s*(?:[=~#}]|(?:T|F|TRUE|FALSE)\s*[#}])|^\s*::|^\s*\$CATEGORY:",
+    re.MULTILINE | re.IGNORECASE,
+)
 
 
 def detect_by_name(name: str) -> str | None:

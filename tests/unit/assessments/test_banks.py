@@ -44,6 +44,10 @@ def test_xlsx_by_content_and_extensions_win_over_content():
     "content,fmt",
     [
         ("Q {T}", "gift"),
+        ("Q {\n  =a\n}", "gift"),
+        ("Q {false#no}", "gift"),
+        ("Q {}", "gift"),
+        ("Is {x} a set?\nA. yes\nB. no\nANSWER: A\n", "aiken"),
         ("::t:: no block", "gift"),
         ("$CATEGORY: x\n", "gift"),
         ("Q?\nA. x\nB) y\nANSWER: B\n", "aiken"),
