@@ -147,23 +147,26 @@ def regrade(
     t = Attempt.__table__
     assert isinstance(t, Table)
     graded_value, submitted_value = AttemptStatus.graded.value, AttemptStatus.submitted.value
+    handed_in = (t.c.quiz_id == quiz.id, t.c.status.in_([submitted_value, graded_value]))
+    # The chunks are id ranges, from one ids-only query: each chunk's read then touches only
+    # its own rows (keyset "id > last ORDER BY id LIMIT n" sorted every remaining row of
+    # both statuses again for each chunk).
+    ids = list(session.scalars(select(t.c.id).where(*handed_in).order_by(t.c.id)))
+    bounds = [
+        (ids[i], ids[min(i + chunk_size, len(ids)) - 1]) for i in range(0, len(ids), chunk_size)
+    ]
     # JSON read as its text: parsed here once (and compared as text to skip unchanged rows).
-    read = (
-        select(
-            t.c.id,
-            t.c.enrollment_id,
-            t.c.number,
-            t.c.status,
-            # hundredths and 0/1: compared as integers, no Decimal per row
-            cast(func.round(t.c.score * 100), Integer),
-            type_coerce(t.c.passed, Integer),
-            cast(t.c.answers, Text),
-            cast(t.c.question_scores, Text),
-        )
-        .where(t.c.quiz_id == quiz.id, t.c.status.in_([submitted_value, graded_value]))
-        .order_by(t.c.id)
-        .limit(chunk_size)
-    )
+    read = select(
+        t.c.id,
+        t.c.enrollment_id,
+        t.c.number,
+        t.c.status,
+        # hundredths and 0/1: compared as integers, no Decimal per row
+        cast(func.round(t.c.score * 100), Integer),
+        type_coerce(t.c.passed, Integer),
+        cast(t.c.answers, Text),
+        cast(t.c.question_scores, Text),
+    ).where(*handed_in, t.c.id >= bindparam("lo"), t.c.id <= bindparam("hi"))
     # Scores go in as decimal text and question_scores as JSON text (no per-row conversion);
     # points_possible is the quiz's, written inline. The rare attempt whose status changes
     # (an essay added or removed) gets its own statement, with graded_at.
@@ -203,12 +206,8 @@ def regrade(
             text = texts[hundredths] = str(Decimal(hundredths).scaleb(-2))
         return text
 
-    last_id = 0
-    while True:
-        rows = session.execute(read.where(t.c.id > last_id)).all()
-        if not rows:
-            break
-        last_id = rows[-1][0]
+    for lo, hi in bounds:
+        rows = session.execute(read, {"lo": lo, "hi": hi}).all()
         same, moved = [], []
         for (
             attempt_id,
