@@ -76,6 +76,15 @@ class Scorer:
         self.passing_hundredths = _cents(self.passing_score)
         self.has_essays = any(grader is None for _, _, grader in items)
         self._percent: dict[int, Decimal] = {}
+        self._hand: dict[tuple[str, str, str], tuple[int, str]] = {}
+
+    def _hand_entry(self, key: str, hand: Any) -> tuple[int, str]:
+        """A hand grade's entry, remembered by its text (graders give few distinct points)."""
+        memo_key = ("hand", key, str(hand))
+        entry = self._hand.get(memo_key)
+        if entry is None:
+            entry = self._hand[memo_key] = self._entry(key, Decimal(str(hand)))
+        return entry
 
     @staticmethod
     def _entry(key: str, points: Decimal) -> tuple[int, str]:
@@ -93,31 +102,35 @@ class Scorer:
         for key, grader, memo in self.items:
             answer: Any = get(key)
             entry: tuple[int, str] | None
-            if grader is None:  # an essay: the hand grade, 0 when left blank, else waiting
-                hand = hand_scores.get(key)
-                if hand is not None:
-                    entry = self._entry(key, Decimal(str(hand)))
-                elif not str(answer or "").strip():
-                    entry = self._entry(key, ZERO)
+            kind = answer.__class__
+            try:
+                # Text is its own key; anything else is keyed with its type, so that True,
+                # 1 and 1.0 (equal in Python, graded differently) never share an entry.
+                if kind is str:
+                    memo_key: Any = answer
+                elif kind is list:
+                    memo_key = (kind, tuple(answer))
+                elif kind is dict:
+                    memo_key = (kind, frozenset(answer.items()))
                 else:
-                    pending.append(int(key))
-                    continue
-            else:
-                kind = answer.__class__
-                try:
-                    if kind is list:
-                        memo_key: Any = (kind, tuple(answer))
-                    elif kind is dict:
-                        memo_key = (kind, frozenset(answer.items()))
+                    memo_key = (kind, answer)
+                entry = memo.get(memo_key) if grader is not None else None
+            except TypeError:  # an unhashable answer (a nested list...): no memo
+                memo_key, entry = None, None
+            if entry is None:
+                if grader is None:  # an essay: the hand grade, 0 when blank, else waiting
+                    hand = hand_scores.get(key)
+                    if hand is not None:
+                        entry = self._hand_entry(key, hand)
+                    elif not str(answer or "").strip():
+                        entry = self._entry(key, ZERO)
                     else:
-                        memo_key = (kind, answer)
-                    entry = memo.get(memo_key)
-                    if entry is None:  # first time this answer is seen
-                        entry = self._entry(key, grader(answer) or ZERO)
-                        if len(memo) < _MEMO_LIMIT:
-                            memo[memo_key] = entry
-                except TypeError:  # an unhashable answer (a nested list...): no memo
+                        pending.append(int(key))
+                        continue
+                else:  # first time this answer is seen
                     entry = self._entry(key, grader(answer) or ZERO)
+                    if memo_key is not None and len(memo) < _MEMO_LIMIT:
+                        memo[memo_key] = entry
             earned += entry[0]
             parts.append(entry[1])
         return earned, parts, pending

@@ -180,3 +180,28 @@ def test_bulk_completion_completes_the_course_like_the_progress_service(session,
     enrollment = session.get(Enrollment, a.enrollment_id)
     assert (enrollment.status, enrollment.progress_percentage) == ("completed", Decimal("100.00"))
     assert enrollment.completed_at is not None
+
+
+def test_the_scorer_memo_never_mixes_answers_that_python_calls_equal():
+    """True == 1 == 1.0 in Python; a multiple-choice grader gives 1 point only to the int."""
+    from types import SimpleNamespace
+
+    from lms_core.assessments.grading import make_grader
+    from lms_core.services.attempt_scoring import scorer_for
+
+    qs_ = [
+        SimpleNamespace(id=i + 1, order_index=i + 1, **data.to_columns())
+        for i, data in enumerate(all_types())
+    ]
+    scorer = scorer_for(qs_, Decimal(50))
+    answers = [1, True, 1.0, "1", [0, 1], [1, 0], [[0]], {"0": "meow", "1": "woof"}, None, "3,14"]
+    for _ in range(2):  # the second round is served from the memos
+        for answer in answers:
+            for q in qs_[:6]:
+                earned, parts, _ = scorer.grade({str(q.id): answer}, {})
+                expected = make_grader(q)(answer) or Decimal(0)
+                assert earned == int(expected * 100), (q.question_type, answer)
+                assert f'"{q.id}": "{expected:.2f}"' in parts
+    earned, parts, pending = scorer.grade({"7": "An essay."}, {"7": "2.5"})
+    assert (earned, pending) == (250, []) and parts[-1] == '"7": "2.50"'
+    assert scorer.grade({"7": "An essay."}, {})[2] == [7]
