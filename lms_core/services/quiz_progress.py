@@ -106,5 +106,6 @@ def complete_quiz_lesson(session: Session, quiz: Quiz, enrollment_ids: Sequence[
             )
         session.execute(write, params)
         completed += len(todo)
-    session.expire_all()
+    if completed:
+        session.expire_all()  # enrollments loaded in the session see their new progress
     return completed

@@ -264,7 +264,8 @@ def regrade(
     _learner_changes(session, quiz, by_learner, result)
     if not dry_run:
         result.lessons_completed = _complete_newly_passing(session, quiz, result)
-        session.expire_all()
+        if result.changed_attempts:
+            session.expire_all()  # attempts loaded in the session see their new scores
         audit.record(
             session,
             actor,
