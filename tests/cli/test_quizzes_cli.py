@@ -241,3 +241,31 @@ def test_learners_cannot_manage_quizzes(cli, course, bank):
     )
     refused(cli("quizzes", "questions", "py/check", as_="learner@test.example"), "as")
     refused(cli("quizzes", "show", "py/9999"), "quiz")
+
+
+def test_a_late_answer_is_not_counted_and_closes_the_attempt(cli, course, bank, session, operator):
+    from datetime import timedelta
+
+    from lms_core.models import Attempt, utcnow
+    from lms_core.services.attempts import start_attempt
+
+    create(cli, "--time-limit", "5")
+    ok(cli("quizzes", "import", "py/check", str(bank)))
+    ok(cli("quizzes", "publish", "py/check"))
+    attempt = start_attempt(
+        session,
+        actor=operator,
+        quiz_ref="py/check",
+        email="learner@test.example",
+        now=utcnow() - timedelta(hours=1),
+    ).attempt
+    result = cli("quizzes", "answer", str(attempt.id), "1", "0", "--json")
+    assert result.exit_code == 1, result.output
+    (error,) = json.loads(result.stdout)["errors"]
+    assert error["field"] == "deadline" and "not counted" in error["message"]
+    session.expire_all()
+    closed = session.get(Attempt, attempt.id)
+    assert closed.status == "graded" and closed.answers == {}
+    assert closed.submitted_at == closed.deadline_at
+    data = ok_json(cli("quizzes", "close-overdue", "--json"))
+    assert attempt.id not in [r["id"] for r in data]
