@@ -20,7 +20,7 @@ XLSX goes through openpyxl's write-only mode. Every text cell passes through ``s
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, Any
@@ -225,6 +225,24 @@ def course_grades(
     return grades
 
 
+def learner_count(session: Session, course_slug: str) -> int:
+    """How many rows the gradebook of a course has (for a progress bar)."""
+    from sqlalchemy import func
+
+    course = get_course(session, course_slug)
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Enrollment)
+            .where(
+                Enrollment.course_id == course.id,
+                Enrollment.status != EnrollmentStatus.dropped.value,
+            )
+        )
+        or 0
+    )
+
+
 def has_graded_items(session: Session, course_id: int) -> bool:
     return any(i.counted for i in course_items(session, course_id))
 
@@ -234,7 +252,12 @@ def _number(value: Decimal | None) -> float | None:
 
 
 def gradebook(
-    session: Session, *, actor: Actor, course_slug: str, chunk: int = CHUNK
+    session: Session,
+    *,
+    actor: Actor,
+    course_slug: str,
+    chunk: int = CHUNK,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[list[str], Iterator[list[Any]]]:
     """The header and a lazy iterator of rows (values are plain Python, cells not yet safe)."""
     course = get_course(session, course_slug)
@@ -268,15 +291,19 @@ def gradebook(
             .order_by(Enrollment.id)
             .execution_options(yield_per=chunk)
         )
+        done = 0
         for partition in session.connection().execute(stmt).partitions():
+            done += len(partition)
+            if progress is not None:
+                progress(done)
             scores = chunk_scores(session, course.id, items, [r[0] for r in partition])
-            for eid, email, name, progress, status, completed in partition:
+            for eid, email, name, percent, status, completed in partition:
                 yield [
                     email,
                     name,
                     *(_number(scores.get((i.kind, i.id, eid))) for i in items),
                     _number(total(items, scores, eid)),
-                    _number(progress),
+                    _number(percent),
                     status,
                     completed.isoformat() if completed else None,
                 ]
@@ -318,11 +345,17 @@ def export_gradebook(
     fmt: str,
     out: IO[Any],
     chunk: int = CHUNK,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write the course's gradebook as CSV (text stream) or XLSX (binary); returns rows written."""
+    """Write the course's gradebook as CSV (text stream) or XLSX (binary); returns rows written.
+
+    ``progress(rows_read)`` is called after each chunk of learners is read.
+    """
     if fmt not in FORMATS:
         raise ValidationError("must be csv or xlsx", field="format", value=fmt)
-    header, rows = gradebook(session, actor=actor, course_slug=course_slug, chunk=chunk)
+    header, rows = gradebook(
+        session, actor=actor, course_slug=course_slug, chunk=chunk, progress=progress
+    )
     if fmt == "csv":
         return write_csv(header, rows, out)
     return write_xlsx(header, rows, out)

@@ -52,15 +52,29 @@ def export(
             raise ValidationError(
                 "give -o FILE (XLSX, and --json, need a file)", field="output", value=None
             )
-        with rt.unit_of_work(write=False) as (session, actor):
+        from rich.console import Console
+        from rich.progress import Progress
+
+        from lms_core.services.gradebook import learner_count
+
+        show = sys.stderr.isatty() and not json_out
+        with (
+            rt.unit_of_work(write=False) as (session, actor),
+            Progress(console=Console(stderr=True), disable=not show, transient=True) as bar,
+        ):
+            task = bar.add_task("gradebook", total=learner_count(session, course) if show else None)
+
+            def tick(done: int) -> None:
+                bar.update(task, completed=done)
+
             if output is None:
                 rows = export_gradebook(
-                    session, actor=actor, course_slug=course, fmt=fmt, out=sys.stdout
+                    session, actor=actor, course_slug=course, fmt=fmt, out=sys.stdout, progress=tick
                 )
             else:
                 with atomic_output(output, "w" if fmt == "csv" else "wb") as out:
                     rows = export_gradebook(
-                        session, actor=actor, course_slug=course, fmt=fmt, out=out
+                        session, actor=actor, course_slug=course, fmt=fmt, out=out, progress=tick
                     )
     if output is not None:
         say(f"wrote {output}: {rows} learner(s)", as_json=json_out)

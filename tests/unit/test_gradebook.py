@@ -216,3 +216,18 @@ def test_quiz_finals_agree_with_quiz_scores(session: Any, make: Any, teacher: An
     expected = final_scores(session, [q.id for q in quizzes], ids)
     got = gradebook.quiz_finals(session, {q.id: q.grading_method for q in quizzes}, ids)
     assert got == expected
+
+
+def test_progress_is_reported_per_chunk(session: Any, book: dict[str, Any]) -> None:
+    seen: list[int] = []
+    gradebook.export_gradebook(
+        session,
+        actor=as_(book["teacher"]),
+        course_slug=book["course"].slug,
+        fmt="csv",
+        out=io.StringIO(),
+        chunk=2,
+        progress=seen.append,
+    )
+    assert seen == [2, 3]
+    assert gradebook.learner_count(session, book["course"].slug) == 3
