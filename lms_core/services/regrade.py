@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -134,6 +134,7 @@ def regrade(
     dry_run: bool = False,
     now: datetime | None = None,
     chunk_size: int = CHUNK,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RegradeResult:
     """Grade every submitted and graded attempt again with the quiz's current questions."""
     now = now or utcnow()
@@ -256,6 +257,8 @@ def regrade(
                 params["b_graded_at"] = now if new_status == graded_value else None
                 moved.append(params)
         result.attempts += len(rows)
+        if progress is not None:
+            progress(result.attempts, len(ids))
         if not dry_run:
             if same:
                 session.execute(write, same)

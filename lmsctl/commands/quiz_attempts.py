@@ -5,6 +5,7 @@ Registered into the ``quizzes`` group by ``lmsctl/commands/quizzes.py``.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -64,10 +65,24 @@ def regrade(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
+        from rich.console import Console
+        from rich.progress import Progress
+
         from lms_core.services.regrade import regrade as regrade_service
 
-        with rt.unit_of_work(write=not dry_run) as (session, actor):
-            result = regrade_service(session, actor=actor, quiz_ref=quiz, dry_run=dry_run)
+        show = sys.stderr.isatty() and not json_out
+        with (
+            Progress(console=Console(stderr=True), disable=not show, transient=True) as bar,
+            rt.unit_of_work(write=not dry_run) as (session, actor),
+        ):
+            task = bar.add_task("regrading", total=None)
+            result = regrade_service(
+                session,
+                actor=actor,
+                quiz_ref=quiz,
+                dry_run=dry_run,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
             quiz_id = result.quiz.id
     rows = [
         {

@@ -151,8 +151,16 @@ def test_regrade_reads_in_chunks(session, make, operator):
     qs.import_questions(
         session, actor=operator, quiz_ref=setup.ref, questions=fix_key_single, replace=True
     )
-    result = regrade(session, actor=operator, quiz_ref=setup.ref, chunk_size=2)
+    ticks = []
+    result = regrade(
+        session,
+        actor=operator,
+        quiz_ref=setup.ref,
+        chunk_size=2,
+        progress=lambda done, total: ticks.append((done, total)),
+    )
     assert result.attempts == 5 and result.changed_attempts == 5
+    assert ticks == [(2, 5), (4, 5), (5, 5)]
     session.expire_all()
     scores = {a.score for a in session.query(Attempt).filter_by(quiz_id=setup.quiz.id)}
     assert scores == {Decimal("0.00")}
