@@ -150,10 +150,8 @@ def _seed_assessments(session: Session, *, actor: Actor, report: SeedReport) -> 
         session, actor=actor, instructor_email=instructor, student_email=student
     ):
         report.note(what, created)
-    try:
-        from lms_core.services.submissions import seed_demo_assignment
-    except ImportError:  # the assignments half is not installed
-        return
+    from lms_core.services.submissions import seed_demo_assignment
+
     course = courses.get_course(session, "demo-python-basics")
     before = session.scalar(select(func.count()).select_from(Lesson))
     seed_demo_assignment(
