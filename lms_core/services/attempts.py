@@ -258,9 +258,7 @@ def get_attempt(session: Session, attempt_id: int) -> tuple[Attempt, Quiz, User]
     return attempt, get_quiz(session, attempt.quiz_id), student
 
 
-def show_attempt(
-    session: Session, *, actor: Actor, attempt_id: int, now: datetime | None = None
-) -> AttemptView:
+def show_attempt(session: Session, *, actor: Actor, attempt_id: int) -> AttemptView:
     """The attempt with its questions in display order (the learner's or a manager's view)."""
     attempt, quiz, student = get_attempt(session, attempt_id)
     _require_for_learner(actor, student, quiz, "see this attempt")

@@ -26,7 +26,7 @@ from lms_core.models import (
     QuizType,
     Role,
 )
-from lms_core.permissions import can_manage_course, require_course_manager
+from lms_core.permissions import require_course_manager
 from lms_core.services import audit
 from lms_core.services.courses import get_course
 from lms_core.validation import check_text, collect, parse_choice
@@ -296,7 +296,3 @@ def list_quizzes(
             visible = or_(visible, Course.instructor_id == actor.user_id)
         stmt = stmt.where(visible)
     return [quiz_row(quiz, questions=n) for quiz, n in session.execute(stmt)]
-
-
-def may_manage(actor: Actor, quiz: Quiz) -> bool:
-    return can_manage_course(actor, quiz.lesson.course)

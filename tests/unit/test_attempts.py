@@ -109,6 +109,10 @@ def test_resume_returns_the_same_attempt_in_the_same_order(session, make, operat
     assert again.resumed and again.attempt.id == first.attempt.id
     assert [q.id for q in again.questions] == [q.id for q in first.questions]
     assert again.option_orders == first.option_orders
+    shown = attempts.show_attempt(session, actor=as_(setup.student), attempt_id=first.attempt.id)
+    assert [q.id for q in shown.questions] == [q.id for q in first.questions]
+    with pytest.raises(PermissionDenied):
+        attempts.show_attempt(session, actor=as_(make.user("student")), attempt_id=first.attempt.id)
     assert sorted(q.order_index for q in first.questions) == list(range(1, 8))
     view = attempts.learner_questions(first)
     mc = next(item for item in view if item["question_type"] == "multiple_choice")
