@@ -71,7 +71,7 @@ class FileProblem(LmsError):
     """A problem at a place in an input file, so a user can open the file and fix it.
 
     ``line`` is the row number as a spreadsheet shows it (header row = 1), ``column`` the
-    header name. Where there is no file (a form, an option), use ``LmsError``'s ``field``.
+    header name (in a text format such as GIFT: the 1-based character position). Where there is no file (a form, an option), use ``LmsError``'s ``field``.
     """
 
     def __init__(
@@ -80,7 +80,7 @@ class FileProblem(LmsError):
         *,
         file: str,
         line: int | None = None,
-        column: str | None = None,
+        column: str | int | None = None,
         value: Any = None,
     ) -> None:
         super().__init__(message, value=value)
@@ -109,5 +109,5 @@ class FileProblem(LmsError):
 class FileRefused(ErrorList):
     """A whole file refused: every problem found in it, not only the first."""
 
-    def __init__(self, errors: list[FileProblem]) -> None:  # type: ignore[override]
+    def __init__(self, errors: list[FileProblem]) -> None:
         super().__init__(list(errors))
