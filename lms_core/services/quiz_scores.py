@@ -21,12 +21,18 @@ from lms_core.models.quizzes import GradingMethod
 _CHUNK = 500
 
 
-def final_scores_select(quiz_ids: Sequence[int]) -> Select[int, int, Decimal]:
+def final_scores_select(
+    quiz_ids: Sequence[int], enrollment_ids: Sequence[int] | None = None
+) -> Select[int, int, Decimal]:
     """Rows ``(quiz_id, enrollment_id, final_score)`` for every learner with a graded attempt.
 
     One row per (quiz, enrollment); usable as a subquery (``.subquery()``) in a report's join.
+    ``enrollment_ids`` narrows both the outer query and the per-learner bounds: filtering only
+    the outer query made each chunk of learners recompute the bounds of the whole quiz.
     """
     graded = Attempt.status == AttemptStatus.graded.value
+    if enrollment_ids is not None:
+        graded = and_(graded, Attempt.enrollment_id.in_(list(enrollment_ids)))
     bounds = (
         select(
             Attempt.quiz_id.label("quiz_id"),
@@ -87,12 +93,11 @@ def final_scores(
     """``{(quiz_id, enrollment_id): final score}`` for learners with at least one graded attempt."""
     result: dict[tuple[int, int], Decimal] = {}
     for chunk in _chunks(quiz_ids):
-        stmt = final_scores_select(chunk)
         if enrollment_ids is not None:
             for echunk in _chunks(enrollment_ids):
-                _collect(session, stmt.where(Attempt.enrollment_id.in_(echunk)), result)
+                _collect(session, final_scores_select(chunk, echunk), result)
         else:
-            _collect(session, stmt, result)
+            _collect(session, final_scores_select(chunk), result)
     return result
 
 
