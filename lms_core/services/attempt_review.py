@@ -23,6 +23,7 @@ from lms_core.services.attempts import (
     get_attempt,
     question_by_number,
     quiz_questions,
+    show_attempt,
 )
 from lms_core.services.quizzes import get_managed_quiz, get_quiz
 
@@ -120,3 +121,53 @@ def list_attempts(session: Session, *, actor: Actor, quiz_ref: str | int) -> lis
         .order_by(User.email, Attempt.number)
     )
     return [attempt_row(a, email) for a, email in session.execute(stmt)]
+
+
+def review_attempt(session: Session, *, actor: Actor, attempt_id: int) -> dict[str, Any]:
+    """An attempt question by question (quiz order): the answer given and the points earned.
+
+    What an instructor reads before ``grade-essay`` (the essay's text) and what a learner
+    reads of their own attempt. No key and no weights: those are ``quizzes questions``.
+    An essay answered but not graded yet has ``points_earned`` null and ``waiting`` true.
+    """
+    shown = show_attempt(session, actor=actor, attempt_id=attempt_id)
+    attempt = shown.attempt
+    _, _, student = get_attempt(session, attempt_id)
+    answers = attempt.answers or {}
+    scores = attempt.question_scores or {}
+    handed_in = attempt.status != AttemptStatus.in_progress.value
+    questions = []
+    for q in sorted(shown.questions, key=lambda x: x.order_index):
+        key = str(q.id)
+        earned = scores.get(key)
+        questions.append(
+            {
+                "number": q.order_index,
+                "id": q.id,
+                "question_type": q.question_type,
+                "title": q.title,
+                "question_text": q.question_text,
+                "points": q.points,
+                "answer": answers.get(key),
+                "answer_text": _chosen_text(q.question_type, q.options or [], answers.get(key)),
+                "points_earned": float(earned) if earned is not None else None,
+                "waiting": handed_in
+                and earned is None
+                and q.question_type == QuestionType.essay.value
+                and bool(str(answers.get(key) or "").strip()),
+            }
+        )
+    return {"attempt": attempt_row(attempt, student.email), "questions": questions}
+
+
+def _chosen_text(kind: str, options: list[Any], answer: Any) -> str | None:
+    """The text of the chosen option(s) of a choice question (answers store indexes)."""
+    if kind not in (QuestionType.multiple_choice.value, QuestionType.multiple_response.value):
+        return None
+    chosen = answer if isinstance(answer, list) else [answer]
+    texts = [
+        str(options[i]["text"])
+        for i in chosen
+        if isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(options)
+    ]
+    return "; ".join(texts) if texts and answer is not None else None
