@@ -325,8 +325,10 @@ def import_(
             )
     emit_rows(rows, columns, as_json=False, title=file)
     replaced = f"{result.updated} replaced"
-    if replace:
+    if replace and result.changed:
         replaced += f" ({len(result.changed)} changed: regrade after)"
+    elif replace and result.updated:
+        replaced += " (none changed)"
     say(
         f"{verb} {len(parsed)} question(s) into quiz {quiz_id}: {result.added} added, "
         f"{replaced}, {result.removed} removed; {result.total} in the quiz"

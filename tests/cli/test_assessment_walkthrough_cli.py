@@ -55,6 +55,8 @@ def test_replace_shows_which_questions_change(cli, quiz):
     assert "1 added, 2 replaced (1 changed: regrade after), 0 removed" in done.stdout
     data = ok_json(cli("quizzes", "import", "py/check", str(fixed), "--replace", "--json"))
     assert (data["updated"], data["changed"], data["added"]) == (2, [1], 1)
+    again = ok(cli("quizzes", "import", "py/check", str(fixed), "--replace"))
+    assert "0 added, 3 replaced (none changed), 0 removed" in again.stdout
 
 
 def test_an_instructor_reads_the_essay_before_grading_it(cli, quiz):
