@@ -189,3 +189,34 @@ def test_grading_import_refuses_formulas_without_a_saved_result(
     assert plan.applied and len(plan.changes) == 2
     grades = {s.student.email: (s.grade, s.feedback) for s in session.query(Submission)}
     assert grades == {ann.email: (Decimal("8.10"), None), bob.email: (Decimal("7.00"), "see me")}
+
+
+def test_a_refused_attachment_is_named(
+    session: Any, settings: Any, make: Any, teacher: Any, tmp_path: Path
+) -> None:
+    from lms_core.errors import ValidationError
+    from lms_core.services.files import Upload
+
+    course = make.course(instructor=teacher, lessons=1, published=True)
+    learner = make.user(name="Ann")
+    make.enroll(learner, course)
+    homework = assignments.create_assignment(
+        session, actor=as_(teacher), course_slug=course.slug, title="Essay", max_points=10
+    )
+    files = [
+        Upload("loops.py", b"for i in range(3):\n    print(i)\n"),
+        Upload("page.pdf", b"<html><script>alert(1)</script></html>"),
+    ]
+    before = db_state(session)
+    with pytest.raises(ValidationError) as caught:
+        submissions.submit(
+            session,
+            actor=as_(teacher),
+            settings=settings,
+            assignment=str(homework.id),
+            email=learner.email,
+            files=files,
+        )
+    assert (caught.value.field, caught.value.value) == ("file", "page.pdf")
+    assert caught.value.message.startswith("page.pdf is HTML/XML markup")
+    assert db_state(session) == before
