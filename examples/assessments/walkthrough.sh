@@ -94,6 +94,7 @@ EOF
 run quizzes answer "$attempt" --answers cy.json
 run quizzes answer "$attempt" 12 'It runs its body once for each item of an iterable.'
 run quizzes submit "$attempt"
+teach quizzes attempts "$quiz" --status submitted    # what waits for the instructor
 teach quizzes attempt "$attempt"
 teach quizzes grade-essay "$attempt" --question 12 --points 0.75
 

@@ -110,8 +110,13 @@ def close_overdue(
     return rows
 
 
-def list_attempts(session: Session, *, actor: Actor, quiz_ref: str | int) -> list[dict[str, Any]]:
-    """Every attempt at a quiz (course managers), by learner and number."""
+def list_attempts(
+    session: Session, *, actor: Actor, quiz_ref: str | int, status: str | None = None
+) -> list[dict[str, Any]]:
+    """Every attempt at a quiz (course managers), by learner and number.
+
+    ``status`` keeps one kind: ``submitted`` lists the attempts whose essays wait for a grade.
+    """
     quiz = get_managed_quiz(session, actor, quiz_ref, "see the attempts at this quiz")
     stmt = (
         select(Attempt, User.email)
@@ -120,6 +125,13 @@ def list_attempts(session: Session, *, actor: Actor, quiz_ref: str | int) -> lis
         .where(Attempt.quiz_id == quiz.id)
         .order_by(User.email, Attempt.number)
     )
+    if status is not None:
+        allowed = [s.value for s in AttemptStatus]
+        if status not in allowed:
+            raise ValidationError(
+                f"must be one of {', '.join(allowed)}", field="status", value=status
+            )
+        stmt = stmt.where(Attempt.status == status)
     return [attempt_row(a, email) for a, email in session.execute(stmt)]
 
 

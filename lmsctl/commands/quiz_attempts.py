@@ -37,17 +37,28 @@ ATTEMPT_COLUMNS = (
 
 
 @app.command("attempts")
-def attempts(ctx: typer.Context, quiz: QuizArg, json_out: JsonOpt = False) -> None:
+def attempts(
+    ctx: typer.Context,
+    quiz: QuizArg,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="Only in_progress, submitted (essays waiting for a grade) or graded ones.",
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
     """List every attempt at a quiz: learner, number, status, score, pass, times.
 
-    Example: lmsctl quizzes attempts intro-to-python/checkpoint --json
+    Example: lmsctl quizzes attempts intro-to-python/checkpoint --status submitted --json
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
         from lms_core.services.attempt_review import list_attempts
 
         with rt.unit_of_work(write=False) as (session, actor):
-            rows = list_attempts(session, actor=actor, quiz_ref=quiz)
+            rows = list_attempts(session, actor=actor, quiz_ref=quiz, status=status)
     emit_rows(rows, ATTEMPT_COLUMNS, as_json=json_out)
 
 

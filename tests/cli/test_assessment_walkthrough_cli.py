@@ -68,6 +68,10 @@ def test_an_instructor_reads_the_essay_before_grading_it(cli, quiz):
     ok(cli("quizzes", "answer", attempt, "2", "Counting on."))
     ok(cli("quizzes", "submit", attempt))
 
+    waiting = ok_json(cli("quizzes", "attempts", "py/check", "--status", "submitted", "--json"))
+    assert [a["id"] for a in waiting] == [int(attempt)]
+    assert ok_json(cli("quizzes", "attempts", "py/check", "--status", "graded", "--json")) == []
+    refused(cli("quizzes", "attempts", "py/check", "--status", "done"), "status")
     table = ok(cli("quizzes", "attempt", attempt, as_="teacher@test.example")).stdout
     assert "attempt " + attempt + " by learner@test.example (number 1): submitted" in table
     assert "3.5" in table and "0.5" in table  # the chosen option's text, its partial credit
