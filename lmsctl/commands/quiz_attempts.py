@@ -161,7 +161,7 @@ def regrade(
         verb = "would change" if dry_run else "changed"
         say(
             f"quiz {quiz_id}: regraded {result.attempts} attempt(s); {verb} "
-            f"{result.changed_attempts} attempt(s) and {len(rows)} learner's final score(s)"
+            f"{result.changed_attempts} attempt(s) and the final score of {len(rows)} learner(s)"
         )
     if result.certificate_warnings:
         typer.echo(

@@ -40,7 +40,7 @@ def test_the_assessments_walkthrough_runs_end_to_end(scratch_url: str, tmp_path:
     assert "python-basics.gift, line 80, column 1: no answer block" in err
     # The key fix: two questions differ, and the regrade changes Bo's and Cy's scores.
     assert "13 replaced (2 changed: regrade after)" in out
-    assert "would change 2 attempt(s) and 2 learner's final score(s)" in out
+    assert "would change 2 attempt(s) and the final score of 2 learner(s)" in out
     assert "quiz 1: regraded 3 attempt(s); changed 2 attempt(s)" in out
     # The slip in the worksheet is refused with its place, and nothing is written.
     assert "grades.xlsx, line 3, column grade: must be from 0 to 20" in err
