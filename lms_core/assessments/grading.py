@@ -5,7 +5,7 @@ turning ranges into ``Decimal`` bounds, computing the points each weight is wort
 a small closure, so a regrade of 100k attempts calls something that costs a dict lookup or two
 per answer. ``grade(...)`` is the one-off form of the same thing.
 
-Rules (QUESTION_SHAPES.md): points = question points * credit %, rounded to 2 decimals
+Rules (docs/question-shapes.md): points = question points * credit %, rounded to 2 decimals
 (ROUND_HALF_UP), never below 0, never above the points. A malformed answer (wrong type, an
 index out of range, text where a number belongs) scores 0 and never raises; an essay returns
 ``None``: it waits for a human.
@@ -73,7 +73,7 @@ def parse_number(value: Any) -> Decimal | None:
 
 
 def points_for(points: Decimal, credit_percent: Decimal) -> Decimal:
-    """Points earned for a credit (%), clamped to 0..100 and rounded like QUESTION_SHAPES.md."""
+    """Points earned for a credit (%), clamped to 0..100 and rounded like docs/question-shapes.md."""
     credit = max(Decimal(0), min(_HUNDRED, credit_percent))
     return (Decimal(points) * credit / _HUNDRED).quantize(_CENT, rounding=ROUND_HALF_UP)
 

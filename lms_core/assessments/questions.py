@@ -2,7 +2,7 @@
 
 ``QuestionData`` is what every question-bank format (GIFT, Aiken, our CSV/XLSX) reads and
 writes, and what the quiz services turn into ``Question`` rows. ``validate_question`` enforces
-the shapes of QUESTION_SHAPES.md (summarised in ``docs/question-formats.md``) so a malformed
+the shapes of docs/question-shapes.md (summarised in ``docs/question-formats.md``) so a malformed
 key never reaches the grader. Pure Python: no database, no SQLAlchemy import.
 """
 

@@ -23,6 +23,7 @@ from lms_core.services.attempts import (
     get_attempt,
     question_by_number,
     quiz_questions,
+    show_attempt,
 )
 from lms_core.services.quizzes import get_managed_quiz, get_quiz
 
@@ -109,8 +110,13 @@ def close_overdue(
     return rows
 
 
-def list_attempts(session: Session, *, actor: Actor, quiz_ref: str | int) -> list[dict[str, Any]]:
-    """Every attempt at a quiz (course managers), by learner and number."""
+def list_attempts(
+    session: Session, *, actor: Actor, quiz_ref: str | int, status: str | None = None
+) -> list[dict[str, Any]]:
+    """Every attempt at a quiz (course managers), by learner and number.
+
+    ``status`` keeps one kind: ``submitted`` lists the attempts whose essays wait for a grade.
+    """
     quiz = get_managed_quiz(session, actor, quiz_ref, "see the attempts at this quiz")
     stmt = (
         select(Attempt, User.email)
@@ -119,4 +125,61 @@ def list_attempts(session: Session, *, actor: Actor, quiz_ref: str | int) -> lis
         .where(Attempt.quiz_id == quiz.id)
         .order_by(User.email, Attempt.number)
     )
+    if status is not None:
+        allowed = [s.value for s in AttemptStatus]
+        if status not in allowed:
+            raise ValidationError(
+                f"must be one of {', '.join(allowed)}", field="status", value=status
+            )
+        stmt = stmt.where(Attempt.status == status)
     return [attempt_row(a, email) for a, email in session.execute(stmt)]
+
+
+def review_attempt(session: Session, *, actor: Actor, attempt_id: int) -> dict[str, Any]:
+    """An attempt question by question (quiz order): the answer given and the points earned.
+
+    What an instructor reads before ``grade-essay`` (the essay's text) and what a learner
+    reads of their own attempt. No key and no weights: those are ``quizzes questions``.
+    An essay answered but not graded yet has ``points_earned`` null and ``waiting`` true.
+    """
+    shown = show_attempt(session, actor=actor, attempt_id=attempt_id)
+    attempt = shown.attempt
+    _, _, student = get_attempt(session, attempt_id)
+    answers = attempt.answers or {}
+    scores = attempt.question_scores or {}
+    handed_in = attempt.status != AttemptStatus.in_progress.value
+    questions = []
+    for q in sorted(shown.questions, key=lambda x: x.order_index):
+        key = str(q.id)
+        earned = scores.get(key)
+        questions.append(
+            {
+                "number": q.order_index,
+                "id": q.id,
+                "question_type": q.question_type,
+                "title": q.title,
+                "question_text": q.question_text,
+                "points": q.points,
+                "answer": answers.get(key),
+                "answer_text": _chosen_text(q.question_type, q.options or [], answers.get(key)),
+                "points_earned": float(earned) if earned is not None else None,
+                "waiting": handed_in
+                and earned is None
+                and q.question_type == QuestionType.essay.value
+                and bool(str(answers.get(key) or "").strip()),
+            }
+        )
+    return {"attempt": attempt_row(attempt, student.email), "questions": questions}
+
+
+def _chosen_text(kind: str, options: list[Any], answer: Any) -> str | None:
+    """The text of the chosen option(s) of a choice question (answers store indexes)."""
+    if kind not in (QuestionType.multiple_choice.value, QuestionType.multiple_response.value):
+        return None
+    chosen = answer if isinstance(answer, list) else [answer]
+    texts = [
+        str(options[i]["text"])
+        for i in chosen
+        if isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(options)
+    ]
+    return "; ".join(texts) if texts and answer is not None else None

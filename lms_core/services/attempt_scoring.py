@@ -60,7 +60,7 @@ class Scorer:
     Points are added in whole cents (integers), and each question remembers the points of the
     answers it has seen (learners give the same answers again and again), so regrading 100k
     attempts mostly costs a dict lookup per answer. The results are exactly those of
-    ``make_grader`` (2 decimals, half up) and of QUESTION_SHAPES.md's score rule.
+    ``make_grader`` (2 decimals, half up) and of docs/question-shapes.md's score rule.
     """
 
     def __init__(
@@ -190,7 +190,7 @@ def _is_int(value: Any) -> bool:
 
 
 def check_answer(question: QuestionLike, value: Any, *, field: str) -> Any:
-    """The answer in its stored shape (QUESTION_SHAPES.md), or a ValidationError naming it."""
+    """The answer in its stored shape (docs/question-shapes.md), or a ValidationError naming it."""
     kind = question.question_type
     options = question.options or []
 

@@ -81,8 +81,8 @@ def max_upload_bytes(settings: Settings) -> int:
 
 def _too_big(settings: Settings, size: int, name: str) -> ValidationError:
     return ValidationError(
-        f"is {size / 1024 / 1024:.1f} MB, more than the {settings.max_upload_mb} MB allowed "
-        "(LMS_MAX_UPLOAD_MB)",
+        f"{name} is {size / 1024 / 1024:.1f} MB, more than the {settings.max_upload_mb} MB "
+        "allowed (LMS_MAX_UPLOAD_MB)",
         field="file",
         value=name,
     )
@@ -156,7 +156,11 @@ def check_upload(settings: Settings, upload: Upload) -> tuple[str, FileType]:
     name = sanitize_filename(upload.filename)
     if len(upload.data) > max_upload_bytes(settings):
         raise _too_big(settings, len(upload.data), name)
-    kind = detect(upload.data)
+    try:
+        kind = detect(upload.data)
+    except ValidationError as exc:
+        # Name the file: a submission may carry several, and "is empty" alone says not which.
+        raise ValidationError(f"{name} {exc.message}", field="file", value=name) from None
     check_name(kind, name)
     return name, kind
 

@@ -38,6 +38,7 @@ from lms_core.services.assignments import assignment_ref, get_assignment, parse_
 from lms_core.services.grading_worksheet import (
     ABOUT,
     COLUMNS,
+    EDITABLE,
     SHEET,
     check_format,
     export_worksheet,
@@ -94,11 +95,11 @@ class GradingPlan:
         }
 
 
-def _open(path: Path, name: str) -> Any:
+def _open(path: Path, name: str, *, formulas: bool = False) -> Any:
     from openpyxl import load_workbook
 
     try:
-        return load_workbook(path, read_only=True, data_only=True)
+        return load_workbook(path, read_only=True, data_only=not formulas)
     except OSError:
         raise
     except Exception as exc:  # openpyxl raises many kinds for a file that is not XLSX
@@ -129,6 +130,37 @@ def _about(workbook: Any, settings: Settings, name: str) -> int:
     ):
         raise FileRefused([problem])
     return assignment_id
+
+
+def _unsaved_formulas(
+    path: Path, name: str, rows: list[Any], columns: list[tuple[str, int]]
+) -> list[tuple[int, str, Any]]:
+    """(line, column, formula) of each formula cell among ``columns`` that has no cached result.
+
+    The import reads the values a spreadsheet application saved with its formulas; a file
+    written by a program (openpyxl, pandas) holds formulas without results, which would read
+    as blank cells and silently grade nothing. Only such cells are reported.
+    """
+    blanks = {
+        (line, column)
+        for line, raw in enumerate(rows[1:], start=2)
+        for column, index in columns
+        if index >= len(raw) or raw[index] is None
+    }
+    if not blanks:
+        return []
+    workbook = _open(path, name, formulas=True)
+    try:
+        found = []
+        sheet = workbook[SHEET]
+        for line, cells in enumerate(sheet.iter_rows(min_row=2), start=2):
+            for column, index in columns:
+                cell = cells[index] if index < len(cells) else None
+                if (line, column) in blanks and getattr(cell, "data_type", None) == "f":
+                    found.append((line, column, getattr(cell, "value", None)))
+        return found
+    finally:
+        workbook.close()
 
 
 def _int(value: Any) -> int | None:
@@ -176,6 +208,15 @@ def plan_import(
         for column in missing:
             problem("this column is missing from the header row", 1, column)
         raise FileRefused(problems)
+    unsaved = _unsaved_formulas(path, name, rows, [(c, where[c]) for c in EDITABLE])
+    for line, column, formula in unsaved:
+        problem(
+            "is a formula whose result was not saved in the file (a program wrote it, not a "
+            "spreadsheet): type the value, or open and save the file in Excel or LibreOffice",
+            line,
+            column,
+            formula,
+        )
     plan = GradingPlan(assignment_ref(target), target.id)
     by_id: dict[int, Any] = {}
     by_email: dict[str, Any] = {}
@@ -190,6 +231,8 @@ def plan_import(
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in cells.values()):
             continue
         plan.rows += 1
+        if any(line == offset for line, _, _ in unsaved):
+            continue  # reported above: its blank-looking cells say nothing
         before = len(problems)
         change = _check_row(settings, target, offset, cells, by_id, by_email, seen, problem)
         if change is not None:

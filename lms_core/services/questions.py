@@ -10,7 +10,7 @@ key can be regraded (``lmsctl quizzes regrade``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -98,18 +98,31 @@ class ImportResult:
     removed: int
     total: int
     dry_run: bool
+    #: With ``replace``: the numbers of the replaced questions whose content differs (the
+    #: ones a regrade can change); the other replaced ones are identical.
+    changed: list[int] = field(default_factory=list)
 
 
-def parse_bank(data: bytes, *, file: str, fmt: str | None = None) -> list[Any]:
+def parse_bank(
+    data: bytes,
+    *,
+    file: str,
+    fmt: str | None = None,
+    warnings: list[FileProblem] | None = None,
+) -> list[Any]:
     """Questions from a file's bytes (``file`` names it in messages; ``-`` is stdin).
 
-    Raises ``FileRefused`` with every problem found (line and column of each).
+    Raises ``FileRefused`` with every problem found (line and column of each). What was
+    read but skipped (a GIFT description item, numerical wrong-answer feedback) is appended
+    to ``warnings`` when a list is given, so the instructor learns of it.
     """
     from lms_core.assessments.banks import read_questions
 
     if fmt is not None and fmt.strip().lower() not in FORMATS:
         raise ValidationError(f"must be one of {', '.join(FORMATS)}", field="format", value=fmt)
-    questions = read_questions(file, data, fmt=fmt.strip().lower() if fmt else None)
+    questions = read_questions(
+        file, data, fmt=fmt.strip().lower() if fmt else None, warnings=warnings
+    )
     if not questions:
         raise FileRefused([FileProblem("holds no questions", file=file)])
     return questions
@@ -141,7 +154,12 @@ def import_questions(
     total = len(values) if replace else len(existing) + len(values)
     if quiz.is_published and total == 0:  # pragma: no cover - values is never empty here
         raise Conflict("a published quiz needs at least one question", field="quiz")
-    result = ImportResult(quiz, added, updated, removed, total, dry_run)
+    changed = [
+        q.order_index
+        for q, v in zip(existing, values, strict=False)
+        if any(getattr(q, name) != value for name, value in v.items())
+    ]
+    result = ImportResult(quiz, added, updated, removed, total, dry_run, changed)
     if dry_run:
         return result
     if replace:
@@ -172,6 +190,7 @@ def import_questions(
             "updated": updated,
             "removed": removed,
             "total": total,
+            "changed": result.changed,
         },
     )
     return result

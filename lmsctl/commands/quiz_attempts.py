@@ -24,7 +24,6 @@ QuizArg = Annotated[
     ),
 ]
 AttemptArg = Annotated[int, typer.Argument(help="The attempt's id.", show_default=False)]
-AttemptArg = Annotated[int, typer.Argument(help="The attempt's id.", show_default=False)]
 ATTEMPT_COLUMNS = (
     "id",
     "email",
@@ -38,18 +37,64 @@ ATTEMPT_COLUMNS = (
 
 
 @app.command("attempts")
-def attempts(ctx: typer.Context, quiz: QuizArg, json_out: JsonOpt = False) -> None:
+def attempts(
+    ctx: typer.Context,
+    quiz: QuizArg,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="Only in_progress, submitted (essays waiting for a grade) or graded ones.",
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
     """List every attempt at a quiz: learner, number, status, score, pass, times.
 
-    Example: lmsctl quizzes attempts intro-to-python/checkpoint --json
+    Example: lmsctl quizzes attempts intro-to-python/checkpoint --status submitted --json
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
         from lms_core.services.attempt_review import list_attempts
 
         with rt.unit_of_work(write=False) as (session, actor):
-            rows = list_attempts(session, actor=actor, quiz_ref=quiz)
+            rows = list_attempts(session, actor=actor, quiz_ref=quiz, status=status)
     emit_rows(rows, ATTEMPT_COLUMNS, as_json=json_out)
+
+
+@app.command("attempt")
+def attempt_detail(ctx: typer.Context, attempt: AttemptArg, json_out: JsonOpt = False) -> None:
+    """Show one attempt question by question: the answer given and the points earned.
+
+    Read an essay here before `grade-essay`; `waiting` marks essays not graded yet.
+    Learners see their own attempts (with --as); the key is not shown (`questions` has it).
+
+    Example: lmsctl quizzes attempt 12
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.attempt_review import review_attempt
+
+        with rt.unit_of_work(write=False) as (session, actor):
+            data = review_attempt(session, actor=actor, attempt_id=attempt)
+    if json_out:
+        print_json(data)
+        return
+    a = data["attempt"]
+    score = f", score {a['score']}, {_passed(a['passed'])}" if a["score"] is not None else ""
+    say(f"attempt {a['id']} by {a['email']} (number {a['number']}): {a['status']}{score}")
+    rows = [
+        {
+            **q,
+            "answer": q["answer_text"] if q["answer_text"] is not None else q["answer"],
+            "points_earned": "waiting" if q["waiting"] else q["points_earned"],
+            "of": q["points"],
+        }
+        for q in data["questions"]
+    ]
+    emit_rows(
+        rows, ("number", "question_type", "title", "answer", "points_earned", "of"), as_json=False
+    )
 
 
 @app.command("regrade")
@@ -116,7 +161,7 @@ def regrade(
         verb = "would change" if dry_run else "changed"
         say(
             f"quiz {quiz_id}: regraded {result.attempts} attempt(s); {verb} "
-            f"{result.changed_attempts} attempt(s) and {len(rows)} learner's final score(s)"
+            f"{result.changed_attempts} attempt(s) and the final score of {len(rows)} learner(s)"
         )
     if result.certificate_warnings:
         typer.echo(

@@ -280,7 +280,8 @@ def import_(
 
         stdin = file == "-"
         data = typer.get_binary_stream("stdin").read() if stdin else Path(file).read_bytes()
-        parsed = parse_bank(data, file=file, fmt=fmt)
+        notes: list[Any] = []
+        parsed = parse_bank(data, file=file, fmt=fmt, warnings=notes)
         with rt.unit_of_work(write=not dry_run) as (session, actor):
             result = import_questions(
                 session,
@@ -300,24 +301,37 @@ def import_(
         "updated": result.updated,
         "removed": result.removed,
         "total": result.total,
+        "changed": result.changed,
         "questions": [
             {"question_type": q.question_type, "title": q.title, "question_text": q.question_text}
             for q in parsed
         ],
+        "warnings": [w.as_dict() for w in notes],
     }
+    for w in notes:
+        typer.echo(f"warning: {w}", err=True)
     if json_out:
         print_json(summary)
         return
     verb = "would import" if dry_run else "imported"
-    emit_rows(
-        [{"n": i, **q} for i, q in enumerate(summary["questions"], start=1)],
-        ("n", "question_type", "title", "question_text"),
-        as_json=False,
-        title=file,
-    )
+    columns = ("n", "question_type", "title", "question_text")
+    rows = [{"n": i, **q} for i, q in enumerate(summary["questions"], start=1)]
+    if replace:
+        columns = ("n", "change", *columns[1:])
+        for row in rows:
+            n = row["n"]
+            row["change"] = (
+                "new" if n > result.updated else "changed" if n in result.changed else "same"
+            )
+    emit_rows(rows, columns, as_json=False, title=file)
+    replaced = f"{result.updated} replaced"
+    if replace and result.changed:
+        replaced += f" ({len(result.changed)} changed: regrade after)"
+    elif replace and result.updated:
+        replaced += " (none changed)"
     say(
         f"{verb} {len(parsed)} question(s) into quiz {quiz_id}: {result.added} added, "
-        f"{result.updated} replaced, {result.removed} removed; {result.total} in the quiz"
+        f"{replaced}, {result.removed} removed; {result.total} in the quiz"
     )
 
 

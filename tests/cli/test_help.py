@@ -55,6 +55,7 @@ COMMANDS: dict[str, list[str]] = {
         "import",
         "export",
         "attempts",
+        "attempt",
         "regrade",
         "close-overdue",
         "start",

@@ -1,4 +1,4 @@
-"""validate_question enforces QUESTION_SHAPES.md; QuestionData maps to the Question columns."""
+"""validate_question enforces docs/question-shapes.md; QuestionData maps to the Question columns."""
 
 from __future__ import annotations
 
