@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lmsctl.commands.certificates",
         "Eligibility, issue runs, verify, revoke, reissue, export.",
     ),
+    "export": (
+        "lmsctl.commands.exports",
+        "Export users, courses, enrollments to CSV or XLSX (re-importable).",
+    ),
     "demo": (
         "lmsctl.commands.demo",
         "Demo data: a small seeded school, or synthetic data at scale.",

@@ -44,6 +44,7 @@ COMMANDS: dict[str, list[str]] = {
         "export",
         "preview",
     ],
+    "export": ["users", "courses", "enrollments"],
     "demo": ["seed", "generate"],
 }
 EVERY_COMMAND = [(g, c) for g, cs in COMMANDS.items() for c in (cs or [None])]
