@@ -8,7 +8,9 @@ so a later stage can say "users.csv, line 12, column email".
 Rows stream: a 1M-row CSV is read in constant memory. Problems that concern the whole file
 (encoding, missing or duplicate columns, zip bombs) raise :class:`FileRefused` from
 :func:`open_table`; problems of one row (more cells than headers) are collected in
-:attr:`Table.problems` while iterating, and that row is not yielded.
+:attr:`Table.problems` while iterating, that row is not yielded, and the iterator raises
+them as FileRefused at the end unless the caller set ``collect_problems`` to report them
+beside its own errors.
 """
 
 from __future__ import annotations
@@ -61,11 +63,20 @@ class Table:
     source_columns: dict[str, str] = field(default_factory=dict)
     #: Problems of single rows found while iterating (the row is then not yielded).
     problems: list[FileProblem] = field(default_factory=list)
+    #: False (the default): when the rows run out, raise FileRefused(problems) if there are
+    #: any, so a skipped row can never go unnoticed. True: the caller reads ``problems``
+    #: itself after iterating, to report them beside its own validation errors.
+    collect_problems: bool = False
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def column_for(self, ours: str) -> str:
         """The user's header for one of our columns (for FileProblem.column)."""
         return self.source_columns.get(ours, ours)
+
+    def finished(self) -> None:
+        """Called by the row iterators when the rows run out (see ``collect_problems``)."""
+        if self.problems and not self.collect_problems:
+            raise FileRefused(list(self.problems))
 
     def close(self) -> None:
         while self._closers:
@@ -224,6 +235,7 @@ def _csv_rows(
                 continue
         values = {key: (cells[i] if i < len(cells) else "") for i, key in enumerate(keys) if key}
         yield SourceRow(file=table.file, line=line, values=values)
+    table.finished()
 
 
 def _delimiter(head: str) -> str:
