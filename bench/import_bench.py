@@ -91,7 +91,13 @@ def instructor_row(k: int) -> tuple[Any, ...]:
 
 
 def course_row(c: int) -> tuple[Any, ...]:
-    return (f"C{c:05d}", f"course-{c:05d}", f"Course {c}", instructor_row(c % INSTRUCTORS)[1], True)
+    return (
+        f"C{c:05d}",
+        f"course-{c:05d}",
+        f"Course {c}",
+        instructor_row(c % INSTRUCTORS)[1],
+        False,
+    )
 
 
 def enrollment_rows(sizes: Sizes) -> Iterator[tuple[Any, ...]]:
@@ -119,7 +125,7 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterator[tuple[Any, ...]]
         writer = csv.writer(f)
         writer.writerow(header)
         for row in rows:
-            writer.writerow(["true" if v is True else v for v in row])
+            writer.writerow([str(v).lower() if isinstance(v, bool) else v for v in row])
     return path
 
 
@@ -286,7 +292,7 @@ def raw_baseline(url: str, tmp: Path, files: dict[str, Path], *, method: str) ->
             reader = csv.reader(f)
             next(reader)
             courses = [
-                (r[0], r[1], r[2], user_ids[r[3]], "beginner", True, 0, now, now) for r in reader
+                (r[0], r[1], r[2], user_ids[r[3]], "beginner", False, 0, now, now) for r in reader
             ]
         insert(
             "courses",
