@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lmsctl.commands.certificates",
         "Eligibility, issue runs, verify, revoke, reissue, export.",
     ),
+    "import": (
+        "lmsctl.commands.imports",
+        "Bulk import users, courses, enrollments, OneRoster; history and undo.",
+    ),
     "export": (
         "lmsctl.commands.exports",
         "Export users, courses, enrollments to CSV or XLSX (re-importable).",

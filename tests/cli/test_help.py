@@ -44,6 +44,16 @@ COMMANDS: dict[str, list[str]] = {
         "export",
         "preview",
     ],
+    "import": [
+        "users",
+        "courses",
+        "enrollments",
+        "oneroster",
+        "apply",
+        "history",
+        "undo",
+        "template",
+    ],
     "export": ["users", "courses", "enrollments"],
     "demo": ["seed", "generate"],
 }
