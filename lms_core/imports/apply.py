@@ -110,7 +110,12 @@ def _updates(session: Session, entity_type: str, changes: list[Change]) -> None:
         stmt = (
             update(table)
             .where(table.c.id == bindparam("v_id"))
-            .values({c: bindparam(f"v_{c}") for c in columns}, updated_at=func.current_timestamp())
+            .values(
+                {
+                    **{c: bindparam(f"v_{c}") for c in columns},
+                    "updated_at": func.current_timestamp(),
+                }
+            )
         )
         session.execute(stmt, params)
 

@@ -103,10 +103,10 @@ def run_stages(
 
         def flush(chunk: list[tuple[int, dict[str, Any]]], stage: Stage = stage) -> None:
             changes = stage.plan(session, ctx, chunk)
-            for change in changes:
-                log.add(change)
             if writer is not None and not ctx.problems and not stage.table.problems:
                 writer.write(changes)
+            for change in changes:
+                log.add(change)
 
         chunk: list[tuple[int, dict[str, Any]]] = []
         row: Row
@@ -128,10 +128,10 @@ def run_stages(
                 ctx.problems.items.append(problem)
         if stage.finish is not None:
             changes = stage.finish(session, ctx)
-            for change in changes:
-                log.add(change)
             if writer is not None and not ctx.problems and changes:
                 writer.write(changes)
+            for change in changes:
+                log.add(change)
 
 
 def removal_limit(scope: int, max_removals: int | None) -> int:

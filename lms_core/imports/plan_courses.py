@@ -147,9 +147,8 @@ def plan_lessons(session: Session, ctx: Context, rows: Rows) -> list[Change]:
     slugs = {v["course_slug"] for _, v in rows}
     course_ids: dict[str, int] = {}
     for batch in chunks(slugs):
-        course_ids.update(
-            session.execute(select(Course.slug, Course.id).where(Course.slug.in_(batch))).tuples()
-        )
+        stmt = select(Course.slug, Course.id).where(Course.slug.in_(batch))
+        course_ids.update({slug: id_ for slug, id_ in session.execute(stmt)})
     existing = {
         (r["course_slug"], r["slug"]): r
         for r in lookup(session, "lesson", Lesson.course_id, course_ids.values())

@@ -25,7 +25,9 @@ app = group(
 
 PathArg = Annotated[
     Path,
-    typer.Argument(help="The file to import (CSV or XLSX).", exists=True, dir_okay=False, show_default=False),
+    typer.Argument(
+        help="The file to import (CSV or XLSX).", exists=True, dir_okay=False, show_default=False
+    ),
 ]
 ModeOpt = Annotated[
     str,
@@ -37,24 +39,40 @@ ModeOpt = Annotated[
 ]
 MaxRemovalsOpt = Annotated[
     int | None,
-    typer.Option("--max-removals", min=0, help="Sync: refuse above N removals (default 10% of those in scope)."),
+    typer.Option(
+        "--max-removals",
+        min=0,
+        help="Sync: refuse above N removals (default 10% of those in scope).",
+    ),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Sync: remove even above --max-removals.")]
 PlanOutOpt = Annotated[
-    Path | None, typer.Option("--plan-out", dir_okay=False, help="Write the plan (JSON) for 'lmsctl import apply'.")
+    Path | None,
+    typer.Option(
+        "--plan-out", dir_okay=False, help="Write the plan (JSON) for 'lmsctl import apply'."
+    ),
 ]
 ErrorsOutOpt = Annotated[
     Path | None,
-    typer.Option("--errors-out", dir_okay=False, help="On problems, write the rows with an 'error' column (CSV)."),
+    typer.Option(
+        "--errors-out",
+        dir_okay=False,
+        help="On problems, write the rows with an 'error' column (CSV).",
+    ),
 ]
 InvitesOutOpt = Annotated[
     Path | None,
-    typer.Option("--invites-out", dir_okay=False, help="Write new users' set-password links (CSV)."),
+    typer.Option(
+        "--invites-out", dir_okay=False, help="Write new users' set-password links (CSV)."
+    ),
 ]
 EncodingOpt = Annotated[
-    str | None, typer.Option("--encoding", help="CSV encoding when it is not UTF-8/UTF-16 (e.g. cp1252).")
+    str | None,
+    typer.Option("--encoding", help="CSV encoding when it is not UTF-8/UTF-16 (e.g. cp1252)."),
 ]
-SheetOpt = Annotated[str | None, typer.Option("--sheet", help="XLSX: the sheet to read (default: the first).")]
+SheetOpt = Annotated[
+    str | None, typer.Option("--sheet", help="XLSX: the sheet to read (default: the first).")
+]
 WaitOpt = Annotated[
     float, typer.Option("--wait", min=0, help="Wait up to N seconds for another import to finish.")
 ]
@@ -117,7 +135,9 @@ def _render_text(report: ImportReport) -> None:
             changes.add_column(column, overflow="fold")
         for c in report.head:
             if c.before:
-                what = ", ".join(f"{f}: {c.before.get(f)!r} → {(c.after or {}).get(f)!r}" for f in c.fields)
+                what = ", ".join(
+                    f"{f}: {c.before.get(f)!r} → {(c.after or {}).get(f)!r}" for f in c.fields
+                )
             else:
                 what = ", ".join(f for f in c.fields if (c.after or {}).get(f) is not None)
             changes.add_row(c.action, c.entity_type, c.key, what)
@@ -127,7 +147,9 @@ def _render_text(report: ImportReport) -> None:
         where += f", column {error.column}" if error.column else ""
         typer.echo(f"error: {where}: {error.message}", err=True)
     if report.error_count > len(report.errors):
-        typer.echo(f"error: ... and {report.error_count - len(report.errors)} more problems", err=True)
+        typer.echo(
+            f"error: ... and {report.error_count - len(report.errors)} more problems", err=True
+        )
     if report.refused:
         say(f"refused: {report.error_count} problem(s); nothing was written")
     elif report.dry_run:
@@ -186,9 +208,20 @@ def users(
     Example: lmsctl import users staff.xlsx --dry-run --plan-out plan.json
     """
     _import(
-        ctx, "users", path, as_json=json_out, mode=mode, max_removals=max_removals, force=force,
-        dry_run=dry_run, plan_out=plan_out, errors_out=errors_out, invites_out=invites_out,
-        encoding=encoding, sheet=sheet, wait=wait,
+        ctx,
+        "users",
+        path,
+        as_json=json_out,
+        mode=mode,
+        max_removals=max_removals,
+        force=force,
+        dry_run=dry_run,
+        plan_out=plan_out,
+        errors_out=errors_out,
+        invites_out=invites_out,
+        encoding=encoding,
+        sheet=sheet,
+        wait=wait,
     )
 
 
@@ -198,7 +231,12 @@ def courses(
     path: PathArg,
     lessons: Annotated[
         Path | None,
-        typer.Option("--lessons", exists=True, dir_okay=False, help="The lessons file (default: an XLSX 'lessons' sheet)."),
+        typer.Option(
+            "--lessons",
+            exists=True,
+            dir_okay=False,
+            help="The lessons file (default: an XLSX 'lessons' sheet).",
+        ),
     ] = None,
     mode: ModeOpt = "upsert",
     dry_run: DryRunOpt = False,
@@ -214,8 +252,18 @@ def courses(
     Example: lmsctl import courses courses.csv --lessons lessons.csv
     """
     _import(
-        ctx, "courses", path, as_json=json_out, mode=mode, lessons=lessons, dry_run=dry_run,
-        plan_out=plan_out, errors_out=errors_out, encoding=encoding, sheet=sheet, wait=wait,
+        ctx,
+        "courses",
+        path,
+        as_json=json_out,
+        mode=mode,
+        lessons=lessons,
+        dry_run=dry_run,
+        plan_out=plan_out,
+        errors_out=errors_out,
+        encoding=encoding,
+        sheet=sheet,
+        wait=wait,
     )
 
 
@@ -241,9 +289,19 @@ def enrollments(
     Example: lmsctl import enrollments term.csv --mode sync --dry-run
     """
     _import(
-        ctx, "enrollments", path, as_json=json_out, mode=mode, max_removals=max_removals,
-        force=force, dry_run=dry_run, plan_out=plan_out, errors_out=errors_out,
-        encoding=encoding, sheet=sheet, wait=wait,
+        ctx,
+        "enrollments",
+        path,
+        as_json=json_out,
+        mode=mode,
+        max_removals=max_removals,
+        force=force,
+        dry_run=dry_run,
+        plan_out=plan_out,
+        errors_out=errors_out,
+        encoding=encoding,
+        sheet=sheet,
+        wait=wait,
     )
 
 
@@ -251,7 +309,10 @@ def enrollments(
 def oneroster(
     ctx: typer.Context,
     path: Annotated[
-        Path, typer.Argument(help="A OneRoster 1.1 CSV bundle: a zip or a folder.", exists=True, show_default=False)
+        Path,
+        typer.Argument(
+            help="A OneRoster 1.1 CSV bundle: a zip or a folder.", exists=True, show_default=False
+        ),
     ],
     mode: ModeOpt = "upsert",
     max_removals: MaxRemovalsOpt = None,
@@ -268,9 +329,18 @@ def oneroster(
     Example: lmsctl import oneroster sis-export.zip --dry-run
     """
     _import(
-        ctx, "oneroster", path, as_json=json_out, mode=mode, max_removals=max_removals,
-        force=force, dry_run=dry_run, plan_out=plan_out, errors_out=errors_out,
-        invites_out=invites_out, wait=wait,
+        ctx,
+        "oneroster",
+        path,
+        as_json=json_out,
+        mode=mode,
+        max_removals=max_removals,
+        force=force,
+        dry_run=dry_run,
+        plan_out=plan_out,
+        errors_out=errors_out,
+        invites_out=invites_out,
+        wait=wait,
     )
 
 
@@ -278,7 +348,10 @@ def oneroster(
 def apply(
     ctx: typer.Context,
     plan: Annotated[
-        Path, typer.Argument(help="A plan written by --plan-out.", exists=True, dir_okay=False, show_default=False)
+        Path,
+        typer.Argument(
+            help="A plan written by --plan-out.", exists=True, dir_okay=False, show_default=False
+        ),
     ],
     invites_out: InvitesOutOpt = None,
     wait: WaitOpt = 0,
@@ -295,13 +368,29 @@ def apply(
         actor = rt.actor()
         with _progress(json_out) as tick:
             report = apply_plan_file(
-                rt.get_session_factory(), actor=actor, settings=rt.get_settings(), path=plan,
-                wait=wait, invites_out=invites_out, progress=tick,
+                rt.get_session_factory(),
+                actor=actor,
+                settings=rt.get_settings(),
+                path=plan,
+                wait=wait,
+                invites_out=invites_out,
+                progress=tick,
             )
     _render(report, json_out)
 
 
-HISTORY_COLUMNS = ("id", "started_at", "actor", "entity", "file", "sha256", "mode", "counts", "duration_ms", "status")
+HISTORY_COLUMNS = (
+    "id",
+    "started_at",
+    "actor",
+    "entity",
+    "file",
+    "sha256",
+    "mode",
+    "counts",
+    "duration_ms",
+    "status",
+)
 
 
 def _counts_text(counts: dict[str, Any]) -> str:
@@ -312,7 +401,9 @@ def _counts_text(counts: dict[str, Any]) -> str:
 @app.command("history")
 def history(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=10000, help="Most recent N runs.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=10000, help="Most recent N runs.")
+    ] = 20,
     json_out: JsonOpt = False,
 ) -> None:
     """List import runs, newest first: who, when, file, mode, counts, duration, outcome.
@@ -328,13 +419,17 @@ def history(
     if json_out:
         print_json(rows)
         return
-    emit_rows([{**r, "counts": _counts_text(r["counts"])} for r in rows], HISTORY_COLUMNS, as_json=False)
+    emit_rows(
+        [{**r, "counts": _counts_text(r["counts"])} for r in rows], HISTORY_COLUMNS, as_json=False
+    )
 
 
 @app.command("undo")
 def undo(
     ctx: typer.Context,
-    run: Annotated[int, typer.Argument(help="The import run's id (see 'import history').", show_default=False)],
+    run: Annotated[
+        int, typer.Argument(help="The import run's id (see 'import history').", show_default=False)
+    ],
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -365,9 +460,19 @@ def undo(
 
 @app.command("template")
 def template(
-    entity: Annotated[str, typer.Argument(help="users, courses, lessons or enrollments.", show_default=False)],
+    entity: Annotated[
+        str, typer.Argument(help="users, courses, lessons or enrollments.", show_default=False)
+    ],
     fmt: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
-    out: Annotated[Path | None, typer.Option("-o", "--output", dir_okay=False, help="File to write (CSV: standard output when omitted).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            dir_okay=False,
+            help="File to write (CSV: standard output when omitted).",
+        ),
+    ] = None,
 ) -> None:
     """Write an empty import template: the header row and one example row.
 
