@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -57,6 +58,13 @@ def _format(fmt: str | None, out: Path | None, json_out: bool) -> str:
     return fmt
 
 
+def _reader_went_away() -> NoReturn:
+    """``lmsctl export users | head``: the reader has what it wanted; stop quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # so that the exit's final flush does not fail too
+    raise typer.Exit(0)
+
+
 def _run(
     ctx: typer.Context,
     entity: str,
@@ -83,18 +91,21 @@ def _run(
             rt.unit_of_work(write=False) as (session, actor),
         ):
             task = bar.add_task(f"exporting {entity}", total=None)
-            result = export(
-                session,
-                actor=actor,
-                entity=entity,
-                fmt=fmt,
-                out=out if out is not None else sys.stdout,
-                lessons_out=lessons_out,
-                role=role,
-                course_slug=course,
-                include_inactive=include_inactive,
-                progress=lambda sheet, n: bar.update(task, description=sheet, completed=n),
-            )
+            try:
+                result = export(
+                    session,
+                    actor=actor,
+                    entity=entity,
+                    fmt=fmt,
+                    out=out if out is not None else sys.stdout,
+                    lessons_out=lessons_out,
+                    role=role,
+                    course_slug=course,
+                    include_inactive=include_inactive,
+                    progress=lambda sheet, n: bar.update(task, description=sheet, completed=n),
+                )
+            except BrokenPipeError:
+                _reader_went_away()
     if out is None:
         return
     if json_out:

@@ -5,12 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import insert
 
+from lms_core.models import User
 from lmsctl.lazy import COMMANDS
 from tests.cli.helpers import ok, ok_json, refused, refused_json, usage_error
+from tests.integration.conftest import lmsctl_env
 
 
 @pytest.fixture
@@ -161,3 +167,24 @@ def test_a_formula_safe_cell_imports_as_the_original_text(scratch, tmp_path):
     data = ok_json(scratch("import", "users", str(out), "--json"))
     assert data["counts"]["update"] == 0, data
     assert scratch.scalar("SELECT full_name FROM users") == name
+
+
+@pytest.mark.scratch
+def test_a_reader_that_stops_early_is_no_error(scratch, tmp_path):
+    """``lmsctl export users | head``: exit 0, no traceback, no "Broken pipe" message."""
+    ok(scratch("db", "upgrade"))
+    with scratch.engine() as engine, engine.begin() as conn:
+        conn.execute(
+            insert(User),
+            [{"email": f"u{i:05d}@example.org", "full_name": f"User {i}"} for i in range(5000)],
+        )
+    lmsctl = Path(sys.executable).parent / "lmsctl"
+    done = subprocess.run(
+        ["bash", "-c", f"'{lmsctl}' export users | head -2; exit ${{PIPESTATUS[0]}}"],
+        env=lmsctl_env(scratch.url, tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines()[1] == ",u00000@example.org,User 0,student,true"
