@@ -25,9 +25,15 @@ run() { printf '$ lmsctl %s\n' "$*" >&2; "$LMSCTL" "$@"; }
 no_change() {
     python3 -c '
 import json, sys
+def changes(counts):  # courses nest their lessons: {"create": 0, ..., "lessons": {...}}
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            yield from changes(value)
+        elif key != "unchanged" and value:
+            yield key, value
 counts = json.load(sys.stdin)["counts"]
-changed = {k: v for k, v in counts.items() if k != "unchanged" and v}
-print(f"{counts.get(\"unchanged\", 0)} unchanged; changes: {changed or \"none\"}")
+changed = list(changes(counts))
+print(counts.get("unchanged", 0), "unchanged; changes:", changed or "none")
 sys.exit(1 if changed else 0)'
 }
 field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
