@@ -87,6 +87,11 @@ def _creates(session: Session, entity_type: str, changes: list[Change], now: dat
         if entity_type == "enrollment":
             row["enrolled_at"] = now
         rows.append(row)
+    # executemany compiles the first row's columns: every row must carry the same keys.
+    keys = set().union(*rows)
+    for row in rows:
+        for key in keys - row.keys():
+            row[key] = None
     stmt = (
         insert(table)
         .values(created_at=func.current_timestamp(), updated_at=func.current_timestamp())

@@ -126,21 +126,19 @@ def stale(session: Session, changes: list[Change], file: str) -> list[FileProble
 
 
 def _existing(session: Session, entity_type: str, creates: list[Change]) -> list[str]:
-    found: list[str] = []
+    """The keys of planned creates whose record now exists (each named once)."""
+    found: set[str] = set()
     if not creates:
-        return found
+        return []
     if entity_type in ("user", "course"):
         model = User if entity_type == "user" else Course
         natural = "email" if entity_type == "user" else "slug"
         for column in ("external_id", natural):
-            values = [c.after[column] for c in creates if c.after and c.after.get(column)]
-            for batch in chunks(values):
-                found.extend(
-                    session.scalars(
-                        select(getattr(model, column)).where(getattr(model, column).in_(batch))
-                    )
-                )
-        return found
+            keys = {c.after[column]: c.key for c in creates if c.after and c.after.get(column)}
+            attr = getattr(model, column)
+            for batch in chunks(keys):
+                found.update(keys[v] for v in session.scalars(select(attr).where(attr.in_(batch))))
+        return sorted(found)
     if entity_type == "lesson":
         pairs = [(c.after["course_slug"], c.after["slug"]) for c in creates if c.after]
         stmt = select(Course.slug, Lesson.slug).join(Course, Course.id == Lesson.course_id)
@@ -155,8 +153,8 @@ def _existing(session: Session, entity_type: str, creates: list[Change]) -> list
         )
         cols = tuple_(User.email, Course.slug)
     for batch in chunks(pairs, 500):
-        found.extend(f"{a}/{b}" for a, b in session.execute(stmt.where(cols.in_(batch))))
-    return found
+        found.update(f"{a}/{b}" for a, b in session.execute(stmt.where(cols.in_(batch))))
+    return sorted(found)
 
 
 def refuse_passwords(columns: dict[str, str], file: str) -> None:
