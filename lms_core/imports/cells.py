@@ -12,7 +12,7 @@ import hashlib
 import re
 import unicodedata
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _SCIENTIFIC = re.compile(r"^\s*[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+\s*$")
 _DIGITS = re.compile(r"^\d+$")
@@ -151,6 +151,8 @@ def _to_bytes(run: str) -> bytes | None:
 class _Width:
     count: int = 0
     padded: int = 0
+    #: The first (line, value) of this width, kept in case the width turns out short.
+    seen: list[tuple[int, str]] = field(default_factory=list)
 
 
 class LeadingZeroTracker:
@@ -159,20 +161,19 @@ class LeadingZeroTracker:
     Streaming in one pass: :meth:`observe` each value, then :meth:`finish` returns the
     suspects. A column qualifies when at least ``min_values`` values are digit strings, at
     least ``share`` of them have one length W, and some of those start with 0 (so the IDs
-    are zero-padded to W). Suspects are the digit strings shorter than W. Only short digit
-    strings are remembered (line and value, up to ``max_suspects``), so memory stays small.
+    are zero-padded to W). Suspects are the digit strings shorter than W. The first
+    ``max_suspects`` values of each length are remembered (line and value), so memory stays
+    small whatever the file's size; beyond that a length's suspects are not all listed.
     """
 
     def __init__(
-        self, *, min_values: int = 5, share: float = 0.9, max_suspects: int = 50_000
+        self, *, min_values: int = 5, share: float = 0.6, max_suspects: int = 10_000
     ) -> None:
         self.min_values = min_values
         self.share = share
         self.max_suspects = max_suspects
         self._widths: dict[int, _Width] = {}
         self._digits = 0
-        self._longest = 0
-        self._short: list[tuple[int, str]] = []
 
     def observe(self, line: int, value: str) -> None:
         text = value.strip()
@@ -183,11 +184,8 @@ class LeadingZeroTracker:
         width.count += 1
         if text[0] == "0":
             width.padded += 1
-        if len(text) > self._longest:
-            self._longest = len(text)
-            self._short = [(n, v) for n, v in self._short if len(v) < self._longest]
-        if len(text) < self._longest and len(self._short) < self.max_suspects:
-            self._short.append((line, text))
+        if len(width.seen) < self.max_suspects:
+            width.seen.append((line, text))
 
     def finish(self) -> list[tuple[int, str, str]]:
         """(line, value, message) for each suspect, in file order."""
@@ -196,6 +194,9 @@ class LeadingZeroTracker:
         width, stats = max(self._widths.items(), key=lambda item: item[1].count)
         if stats.count < self.share * self._digits or not stats.padded:
             return []
+        suspects = sorted(
+            item for length, other in self._widths.items() if length < width for item in other.seen
+        )
         return [
             (
                 line,
@@ -204,8 +205,7 @@ class LeadingZeroTracker:
                 "start with zeros: Excel probably removed its leading zeros; "
                 f"{TEXT_FORMAT_ADVICE}",
             )
-            for line, value in self._short
-            if len(value) < width
+            for line, value in suspects
         ]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +58,18 @@ _FRIENDLY: dict[str, tuple[str, str]] = {
     "cp949": ("EUC-KR (Korean)", "cp949"),
     "koi8_r": ("KOI8-R (Cyrillic)", "koi8_r"),
 }
-#: Single-byte Western encodings that charset-normalizer confuses on a short sample: for
-#: bytes 0xA0-0xFF they read the same, so we name the one Excel actually writes.
-_WESTERN = {"latin_1", "cp1252", "iso8859_15", "iso8859_9", "cp1250", "iso8859_2", "mac_roman"}
+#: Single-byte encodings for Latin-script text that spreadsheets write. charset-normalizer
+#: guesses poorly among them on a short sample (it calls a Latin-1 "Zoë Ærøskøbing" cp775),
+#: so for Latin text we score these ourselves; the first wins a tie.
+_LATIN = ("cp1252", "cp1250", "mac_roman", "cp1254", "cp1257")
+#: What charset-normalizer recognises well: other scripts and multi-byte encodings.
+_OTHER_SCRIPTS = {
+    "cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp866", "mac_cyrillic", "cp855",
+    "cp1253", "iso8859_7", "cp1255", "iso8859_8", "cp1256", "iso8859_6", "cp874", "tis_620",
+    "shift_jis", "cp932", "euc_jp", "iso2022_jp", "gb2312", "gb18030", "gbk", "hz", "big5",
+    "big5hkscs", "euc_kr", "cp949", "johab", "iso2022_kr",
+}  # fmt: skip
+_NEUTRAL = {"Pi", "Pf", "Pd", "Ps", "Pe", "Po", "Sc", "Zs"}
 
 SAVE_AS = 'Re-save it as "CSV UTF-8" (Excel: File > Save As > CSV UTF-8)'
 
@@ -148,24 +158,45 @@ def likely_encoding(sample: bytes) -> tuple[str, str] | None:
     """(name for a person, value for ``--encoding``) of the most likely encoding, or None."""
     from charset_normalizer import from_bytes
 
+    controls = sum(1 for b in sample if b < 0x20 and b not in (0x09, 0x0A, 0x0D))
+    if controls > len(sample) // 100:
+        return None  # binary data, not text in any encoding
     best = from_bytes(sample).best()
-    if best is None:
+    name = best.encoding if best is not None else None
+    if name not in _OTHER_SCRIPTS:
+        scored = [(_latin_score(sample, codec), -i, codec) for i, codec in enumerate(_LATIN)]
+        fitting = [item for item in scored if item[0] is not None]
+        if fitting:
+            name = max(fitting)[2]  # type: ignore[type-var]
+    if name is None:
         return None
-    name = best.encoding
-    if name in _WESTERN and _reads_as_cp1252(sample):
-        # Bytes 0x80-0x9F hold Windows-1252's curly quotes, dashes and the euro sign;
-        # without them Windows-1252 and Latin-1 agree, and Windows-1252 is what Excel writes.
-        name = "cp1252" if any(0x80 <= b <= 0x9F for b in sample) else "latin_1"
-    friendly, option = _FRIENDLY.get(name, (name, name))
-    return friendly, option
+    if name == "cp1252" and not any(0x80 <= b <= 0x9F for b in sample):
+        # Without bytes 0x80-0x9F (curly quotes, dashes, the euro sign) Windows-1252 and
+        # Latin-1 read the same; Windows-1252 is what Excel writes.
+        name = "latin_1"
+    return _FRIENDLY.get(name, (name, name))
 
 
-def _reads_as_cp1252(sample: bytes) -> bool:
+def _latin_score(sample: bytes, codec: str) -> int | None:
+    """How much ``sample`` read as ``codec`` looks like words: accented letters inside
+    words score, symbols and capitals in the middle of a word cost. None: cannot decode."""
     try:
-        sample.decode("cp1252")
+        text = sample.decode(codec)
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
+    score = 0
+    previous = ""
+    for char in text:
+        if char > "\x7f":
+            category = unicodedata.category(char)
+            if category.startswith("L"):
+                score += 2
+                if category == "Lu" and previous.islower():
+                    score -= 3
+            elif category not in _NEUTRAL:
+                score -= 3
+        previous = char
+    return score
 
 
 def _not_this_encoding(

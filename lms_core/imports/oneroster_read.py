@@ -371,6 +371,8 @@ def _users(table: Table, catalog: Catalog) -> None:
     for row in table.rows:
         v = row.values
         role = v["role"].strip().lower()
+        sourced_id = v["sourcedId"].strip()
+        catalog.user_roles[sourced_id] = role  # known even with a bad role: no knock-on errors
         if role not in _ALL_ROLES:
             catalog.problem(
                 row,
@@ -379,8 +381,6 @@ def _users(table: Table, catalog: Catalog) -> None:
                 "parent, proctor or relative",
             )
             continue
-        sourced_id = v["sourcedId"].strip()
-        catalog.user_roles[sourced_id] = role
         if role not in spec.ROLES:
             catalog.skipped[f"{base}:{role}"] += 1
         elif role != "student":

@@ -94,11 +94,12 @@ def open_xlsx(
         where = display if name == names[0] else f"{display}:{name}"
         try:
             grid = workbook.get_sheet_by_name(name)
-            first_row = grid.start[0] if grid.start else 0
+            # iter_rows() starts at row 1 even when the data starts lower (it pads the empty
+            # rows above), so counting rows gives Excel's row numbers; a test pins this.
             rows: Iterator[list[Any]] = iter(grid.iter_rows())
         except Exception as exc:  # calamine raises its own types for damaged sheets
             raise _refused(where, f"the sheet cannot be read ({exc})") from None
-        line = first_row
+        line = 0
         header: list[str] | None = None
         for raw in rows:
             line += 1
