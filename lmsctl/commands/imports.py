@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,8 +30,17 @@ PathArg = Annotated[
         help="The file to import (CSV or XLSX).", exists=True, dir_okay=False, show_default=False
     ),
 ]
+
+
+class Mode(StrEnum):
+    add = "add"
+    update = "update"
+    upsert = "upsert"
+    sync = "sync"
+
+
 ModeOpt = Annotated[
-    str,
+    Mode,
     typer.Option(
         "--mode",
         help="add (create only), update (update only), upsert, or sync (also deactivates "
@@ -189,7 +199,7 @@ def _import(
 def users(
     ctx: typer.Context,
     path: PathArg,
-    mode: ModeOpt = "upsert",
+    mode: ModeOpt = Mode.upsert,
     max_removals: MaxRemovalsOpt = None,
     force: ForceOpt = False,
     dry_run: DryRunOpt = False,
@@ -201,7 +211,7 @@ def users(
     wait: WaitOpt = 0,
     json_out: JsonOpt = False,
 ) -> None:
-    """Import users (external_id, email, full_name, role, [password], [is_active]).
+    """Import users: external_id, email, full_name, role (optional: password, is_active).
 
     Key: external_id, else e-mail. New users without a password get an invitation link.
 
@@ -212,7 +222,7 @@ def users(
         "users",
         path,
         as_json=json_out,
-        mode=mode,
+        mode=mode.value,
         max_removals=max_removals,
         force=force,
         dry_run=dry_run,
@@ -238,7 +248,7 @@ def courses(
             help="The lessons file (default: an XLSX 'lessons' sheet).",
         ),
     ] = None,
-    mode: ModeOpt = "upsert",
+    mode: ModeOpt = Mode.upsert,
     dry_run: DryRunOpt = False,
     plan_out: PlanOutOpt = None,
     errors_out: ErrorsOutOpt = None,
@@ -256,7 +266,7 @@ def courses(
         "courses",
         path,
         as_json=json_out,
-        mode=mode,
+        mode=mode.value,
         lessons=lessons,
         dry_run=dry_run,
         plan_out=plan_out,
@@ -271,7 +281,7 @@ def courses(
 def enrollments(
     ctx: typer.Context,
     path: PathArg,
-    mode: ModeOpt = "upsert",
+    mode: ModeOpt = Mode.upsert,
     max_removals: MaxRemovalsOpt = None,
     force: ForceOpt = False,
     dry_run: DryRunOpt = False,
@@ -293,7 +303,7 @@ def enrollments(
         "enrollments",
         path,
         as_json=json_out,
-        mode=mode,
+        mode=mode.value,
         max_removals=max_removals,
         force=force,
         dry_run=dry_run,
@@ -314,7 +324,7 @@ def oneroster(
             help="A OneRoster 1.1 CSV bundle: a zip or a folder.", exists=True, show_default=False
         ),
     ],
-    mode: ModeOpt = "upsert",
+    mode: ModeOpt = Mode.upsert,
     max_removals: MaxRemovalsOpt = None,
     force: ForceOpt = False,
     dry_run: DryRunOpt = False,
@@ -333,7 +343,7 @@ def oneroster(
         "oneroster",
         path,
         as_json=json_out,
-        mode=mode,
+        mode=mode.value,
         max_removals=max_removals,
         force=force,
         dry_run=dry_run,
@@ -470,24 +480,27 @@ def template(
             "-o",
             "--output",
             dir_okay=False,
-            help="File to write (CSV: standard output when omitted).",
+            help="File to write (CSV: standard output if omitted).",
         ),
     ] = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Write an empty import template: the header row and one example row.
 
     Example: lmsctl import template users --format xlsx -o users.xlsx
     """
-    with reporting(as_json=False):
+    with reporting(as_json=json_out):
+        from lms_core.errors import ValidationError
         from lms_core.imports.templates import write_template
 
         if out is None:
-            if fmt != "csv":
-                from lms_core.errors import ValidationError
-
-                raise ValidationError("an XLSX template needs -o FILE", field="output")
+            if fmt != "csv" or json_out:
+                raise ValidationError("needs -o FILE (XLSX, or with --json)", field="output")
             write_template(entity, fmt, sys.stdout.buffer)
             sys.stdout.flush()
-        else:
-            write_template(entity, fmt, out)
-            say(f"wrote {out}")
+            return
+        write_template(entity, fmt, out)
+    if json_out:
+        print_json({"entity": entity, "format": fmt, "file": str(out)})
+    else:
+        say(f"wrote {out}")
