@@ -167,7 +167,7 @@ def likely_encoding(sample: bytes) -> tuple[str, str] | None:
         scored = [(_latin_score(sample, codec), -i, codec) for i, codec in enumerate(_LATIN)]
         fitting = [item for item in scored if item[0] is not None]
         if fitting:
-            name = max(fitting)[2]  # type: ignore[type-var]
+            name = max(fitting)[2]
     if name is None:
         return None
     if name == "cp1252" and not any(0x80 <= b <= 0x9F for b in sample):

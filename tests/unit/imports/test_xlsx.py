@@ -233,3 +233,32 @@ def test_row_numbers_when_the_data_starts_lower_and_to_the_right(tmp_path: Path)
         (4, {"email": "a@example.org", "role": ""}),
         (6, {"email": "", "role": "student"}),
     ]
+
+
+def test_big_sheets_stream_with_openpyxl_and_read_the_same(tmp_path: Path) -> None:
+    from lms_core.imports.xlsx import open_xlsx
+
+    path = workbook(
+        tmp_path / "u.xlsx",
+        {
+            "Users": [
+                [],
+                ["external_id", "email", "joined", "n"],
+                ["007", "a@example.org", dt.date(2026, 3, 1), 12.0],
+                [None, None, None, None],
+                [8, "b@example.org", None, 0.1],
+            ],
+            "Other": [["x"]],
+        },
+    )
+    fast = open_xlsx(path, sheet=None, display="u.xlsx")
+    slow = open_xlsx(path, sheet=None, display="u.xlsx", stream_from=0)
+    with fast, slow:
+        assert slow.columns == fast.columns
+        fast_rows, slow_rows = list(fast.rows), list(slow.rows)
+    assert slow_rows == fast_rows
+    assert [r.line for r in slow_rows] == [3, 5]
+    assert slow_rows[1].numeric == frozenset({"external_id", "n"})
+    with open_xlsx(path, sheet="other", display="u.xlsx", stream_from=0) as other:
+        assert other.file == "u.xlsx:Other"
+        assert list(other.rows) == []
