@@ -98,8 +98,9 @@ def write_template(entity: str, fmt: str, out: BinaryIO | Path) -> None:
     """Write the template of ``entity`` (users, courses, lessons, enrollments) to ``out``.
 
     XLSX courses templates carry two sheets, ``courses`` and ``lessons``; in CSV, lessons are
-    a file of their own (``write_template("lessons", "csv", ...)``). CSV is UTF-8 with a BOM
-    so Excel shows accents correctly. A path is written atomically.
+    a file of their own (``write_template("lessons", "csv", ...)``). A CSV file is UTF-8 with
+    a BOM so Excel shows accents correctly (a stream, e.g. standard output, has none, like the
+    exports). A path is written atomically.
     """
     if entity not in ENTITIES:
         raise ValidationError(f"must be one of {', '.join(ENTITIES)}", field="entity", value=entity)
@@ -120,7 +121,7 @@ def write_template(entity: str, fmt: str, out: BinaryIO | Path) -> None:
         with atomic_text(out) as stream:
             write_csv(stream, sheet)
         return
-    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="")  # a stream: no BOM, as exports
     try:
         write_csv(text, sheet)
         text.flush()

@@ -49,6 +49,7 @@ def test_csv_template_to_a_binary_stream_leaves_it_open() -> None:
     out = io.BytesIO()
     write_template("enrollments", "csv", out)
     assert not out.closed
+    assert not out.getvalue().startswith(b"\xef\xbb\xbf"), "no BOM on a stream (pipes)"
     assert out.getvalue().decode("utf-8-sig").splitlines()[0] == ",".join(COLUMNS["enrollments"])
 
 
