@@ -9,7 +9,8 @@ the LMS wants users, courses and enrollments in its own columns (lms_core.import
   enabledUser false or status tobedeleted -> is_active false.
 - courses: one per *class* (a course offering); its first teacher enrollment (primary first)
   gives instructor_email; the OneRoster course gives description and category.
-- enrollments: student enrollments only (teachers become instructors); tobedeleted -> dropped.
+- enrollments: student enrollments only (teachers become instructors); tobedeleted -> dropped;
+  a disabled user's other enrollments are skipped (counted).
 
 Every row keeps the OneRoster file and line it came from ("bundle.zip:users.csv", 7), and
 each table's ``source_columns`` names the OneRoster column, so errors point into the bundle.
@@ -191,6 +192,8 @@ def _enrollments_table(files: BundleFiles, catalog: Catalog) -> Table:
             if catalog.user_roles.get(user, "student") not in spec.ROLES:
                 continue  # an enrollment of a skipped user (counted on the first pass)
             deleted = v.get("status", "").strip().lower() == spec.TO_BE_DELETED
+            if user in catalog.inactive and not deleted:
+                continue  # a disabled user's enrollment (counted on the first pass)
             yield SourceRow(
                 file=row.file,
                 line=row.line,

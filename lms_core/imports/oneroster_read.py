@@ -147,6 +147,8 @@ class Catalog:
     modes: dict[str, str] = field(default_factory=dict)
     user_roles: dict[str, str] = field(default_factory=dict)
     emails: dict[str, str] = field(default_factory=dict)
+    #: Users this bundle disables (enabledUser false, or status tobedeleted).
+    inactive: set[str] = field(default_factory=set)
     orgs: set[str] = field(default_factory=set)
     terms: dict[str, str] = field(default_factory=dict)
     courses: dict[str, _Course] = field(default_factory=dict)
@@ -373,6 +375,8 @@ def _users(table: Table, catalog: Catalog) -> None:
         role = v["role"].strip().lower()
         sourced_id = v["sourcedId"].strip()
         catalog.user_roles[sourced_id] = role  # known even with a bad role: no knock-on errors
+        if not spec.is_true(v["enabledUser"]) or _deleted(v):
+            catalog.inactive.add(sourced_id)
         if role not in _ALL_ROLES:
             catalog.problem(
                 row,
@@ -415,3 +419,7 @@ def _enrollments(table: Table, catalog: Catalog) -> None:
                 catalog.teachers.setdefault(cls, []).append((primary, row.line, user))
         elif role != "student":
             catalog.skipped[f"{base}:{role}"] += 1
+        elif user in catalog.inactive and not _deleted(v):
+            # An account that cannot sign in gets no active enrollment; when the SIS enables
+            # it again, its enrollments come with the next bundle.
+            catalog.skipped[f"{base}:student (disabled user)"] += 1

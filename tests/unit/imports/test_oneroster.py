@@ -58,7 +58,12 @@ def test_example_bundle_end_to_end() -> None:
         assert set(bundle.courses.columns) <= set(COURSE_COLUMNS)
         assert set(bundle.enrollments.columns) <= set(ENROLLMENT_COLUMNS)
         assert bundle.skipped == Counter(
-            {"users.csv:aide": 1, "users.csv:guardian": 1, "enrollments.csv:aide": 1}
+            {
+                "users.csv:aide": 1,
+                "users.csv:guardian": 1,
+                "enrollments.csv:aide": 1,
+                "enrollments.csv:student (disabled user)": 2,  # stu-1017, enabledUser=false
+            }
         )
         assert bundle.users.source_columns["external_id"] == "sourcedId"
         assert bundle.enrollments.source_columns["course_external_id"] == "classSourcedId"
@@ -102,7 +107,9 @@ def test_example_bundle_end_to_end() -> None:
     }
     assert by_id["cls-ela7-p4"].values["slug"] == "english-7-period-4"  # no classCode
 
-    assert len(enrollments) == 54  # 60 rows: 5 teacher and 1 aide enrollments are not
+    # 60 rows: 5 teacher, 1 aide and 2 enrollments of a disabled student are not imported.
+    assert len(enrollments) == 52
+    assert "stu-1017" not in {e.values["user_external_id"] for e in enrollments}
     assert {e.values["status"] for e in enrollments} == {"active"}
     first = enrollments[0]
     assert (first.file, first.line) == ("oneroster/enrollments.csv", 8)
