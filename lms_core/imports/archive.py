@@ -10,6 +10,7 @@ and refuse before any reader touches the members. The sizes it declares can lie,
 from __future__ import annotations
 
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
@@ -17,6 +18,9 @@ from typing import IO, BinaryIO
 from lms_core.errors import FileProblem, FileRefused
 
 MB = 1024 * 1024
+
+#: What reading a damaged file or zip member raises (a bad CRC, cut-off deflate data).
+READ_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 @dataclass(frozen=True, slots=True)

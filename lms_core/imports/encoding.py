@@ -91,6 +91,15 @@ def detect(
     ``encoding`` (the ``--encoding`` option) overrides detection, but the bytes must still
     decode with it, so a wrong override is a clear refusal rather than garbage.
     """
+    from lms_core.imports.archive import READ_ERRORS
+
+    try:
+        return _detect(opener, display=display, encoding=encoding)
+    except READ_ERRORS as exc:
+        raise _refused(display, f"the file cannot be read: it may be damaged ({exc})") from None
+
+
+def _detect(opener: Callable[[], BinaryIO], *, display: str, encoding: str | None) -> Detected:
     if encoding is not None:
         try:
             codec = codecs.lookup(encoding).name

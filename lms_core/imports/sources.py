@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import IO, BinaryIO
 
 from lms_core.errors import FileProblem, FileRefused
-from lms_core.imports.archive import DEFAULT_LIMITS, ArchiveLimits, is_zip
+from lms_core.imports.archive import DEFAULT_LIMITS, READ_ERRORS, ArchiveLimits, is_zip
 from lms_core.imports.encoding import detect
 
 _DELIMITERS = (",", ";", "\t")
@@ -128,7 +128,8 @@ def open_table(
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise _refused(
             display,
-            "this is an old Excel .xls workbook: save it as .xlsx or as CSV UTF-8 and try again",
+            "this is an old Excel .xls workbook or a password-protected one: save it "
+            "without a password as .xlsx or as CSV UTF-8 and try again",
         )
     return open_csv_stream(
         lambda: path.open("rb"),
@@ -209,6 +210,10 @@ def _records(
             raise _refused(display, message, line + 1) from None
         except UnicodeDecodeError:
             raise _refused(display, "the file is not valid text here", line + 1) from None
+        except READ_ERRORS as exc:
+            raise _refused(
+                display, f"the file cannot be read here: it may be damaged ({exc})", line + 1
+            ) from None
         line += 1
         yield line, cells
 

@@ -329,3 +329,17 @@ def test_slugs_and_titles() -> None:
     assert course_title("Algebra I - Period 1", "Algebra I") == "Algebra I - Period 1"
     assert course_title("Period 2", "Biology") == "Biology: Period 2"
     assert course_title("", "Biology") == "Biology"
+
+
+def test_damaged_member_is_refused(tmp_path: Path) -> None:
+    archive = zipped(BULK, tmp_path / "bundle.zip")
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as z:
+        info = z.getinfo("users.csv")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for i in range(start + 50, start + 120):
+        data[i] ^= 0x5A
+    archive.write_bytes(bytes(data))
+    [problem] = refused(archive)
+    assert problem["file"] == "bundle.zip:users.csv"
+    assert "damaged" in str(problem["message"])
