@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from lms_core.errors import FileRefused
@@ -262,3 +265,22 @@ def test_big_sheets_stream_with_openpyxl_and_read_the_same(tmp_path: Path) -> No
     with open_xlsx(path, sheet="other", display="u.xlsx", stream_from=0) as other:
         assert other.file == "u.xlsx:Other"
         assert list(other.rows) == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    texts=st.lists(
+        st.text(
+            alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x00"),
+            min_size=1,
+            max_size=30,
+        ).filter(lambda t: t.strip() and not t.startswith("=")),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_text_cells_come_back_exactly(texts: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = workbook(Path(tmp) / "t.xlsx", {"S": [["value"], *([t] for t in texts)]})
+        with open_table(path) as table:
+            assert [r.values["value"] for r in table.rows] == texts
