@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.orm import Session
 
+from lms_core.imports.bulk import insert_rows
 from lms_core.imports.plan import CREATE, WRITING, Change
 from lms_core.imports.resolve import FIELDS, MODELS, ids_by
 from lms_core.models import Course, ImportChange, User
@@ -75,6 +76,16 @@ def _columns(entity_type: str, values: dict[str, Any], refs: dict[str, int]) -> 
     return out
 
 
+#: Columns that identify a new row, to match the ids RETURNING gives back (in any order:
+#: asking SQLite for them in parameter order makes SQLAlchemy insert one row at a time).
+NATURAL = {
+    "user": ("email",),
+    "course": ("slug",),
+    "lesson": ("course_id", "slug"),
+    "enrollment": ("student_id", "course_id"),
+}
+
+
 def _creates(session: Session, entity_type: str, changes: list[Change], now: datetime) -> None:
     table = MODELS[entity_type].__table__
     rows = []
@@ -84,20 +95,21 @@ def _creates(session: Session, entity_type: str, changes: list[Change], now: dat
         row.update(_CREATE_EXTRA[entity_type])
         if entity_type == "user":
             row["password_hash"] = change.secret
-        if entity_type == "enrollment":
-            row["enrolled_at"] = now
         rows.append(row)
-    # executemany compiles the first row's columns: every row must carry the same keys.
-    keys = set().union(*rows)
-    for row in rows:
-        for key in keys - row.keys():
-            row[key] = None
-    stmt = (
-        insert(table)
-        .values(created_at=func.current_timestamp(), updated_at=func.current_timestamp())
-        .returning(table.c.id, sort_by_parameter_order=True)
+    # One column list for every row (a missing optional field is NULL).
+    columns = sorted(set().union(*rows))
+    constants: dict[str, Any] = {"created_at": now, "updated_at": now}
+    if entity_type == "enrollment":
+        constants["enrolled_at"] = now
+    ids = insert_rows(
+        session,
+        table,
+        columns,
+        [tuple(row.get(c) for c in columns) for row in rows],
+        constants=constants,
+        natural=NATURAL[entity_type],
     )
-    ids = list(session.scalars(stmt, rows))
+    assert ids is not None
     for change, id_ in zip(changes, ids, strict=True):
         change.entity_id = id_
 
@@ -148,21 +160,13 @@ def write_changes(session: Session, changes: Iterable[Change], *, now: datetime)
 
 
 def write_ledger(session: Session, run_id: int, changes: list[Change]) -> None:
-    """One ImportChange per written record, inserted in one executemany."""
+    """One ImportChange per written record, inserted in bulk."""
     if not changes:
         return
-    session.execute(
-        insert(ImportChange.__table__),
-        [
-            {
-                "run_id": run_id,
-                "entity_type": c.entity_type,
-                "entity_id": c.entity_id,
-                "key": c.key[:500],
-                "action": c.action,
-                "before": c.before,
-                "after": c.after,
-            }
-            for c in changes
-        ],
+    insert_rows(
+        session,
+        ImportChange.__table__,  # type: ignore[arg-type]
+        ("entity_type", "entity_id", "key", "action", "before", "after"),
+        [(c.entity_type, c.entity_id, c.key[:500], c.action, c.before, c.after) for c in changes],
+        constants={"run_id": run_id},
     )

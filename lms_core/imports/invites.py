@@ -15,10 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from lms_core.formats.safe_cells import safe_cell
+from lms_core.imports.bulk import insert_rows
 from lms_core.imports.plan import Change
 from lms_core.models import OneTimeToken, TokenPurpose
 from lms_core.security import new_token, token_hash
@@ -55,15 +55,7 @@ class Invites:
             if change.secret is not None or change.entity_id is None or not change.after:
                 continue
             raw = new_token()
-            rows.append(
-                {
-                    "user_id": change.entity_id,
-                    "purpose": TokenPurpose.invitation.value,
-                    "token_hash": token_hash(raw),
-                    "expires_at": expires,
-                    "created_at": now,
-                }
-            )
+            rows.append((change.entity_id, token_hash(raw)))
             if self._writer is not None:
                 self._writer.writerow(
                     {
@@ -73,7 +65,17 @@ class Invites:
                     }
                 )
         if rows:
-            session.execute(insert(OneTimeToken.__table__), rows)
+            insert_rows(
+                session,
+                OneTimeToken.__table__,  # type: ignore[arg-type]
+                ("user_id", "token_hash"),
+                rows,
+                constants={
+                    "purpose": TokenPurpose.invitation.value,
+                    "expires_at": expires,
+                    "created_at": now,
+                },
+            )
             self.count += len(rows)
 
     def commit(self) -> None:

@@ -50,6 +50,9 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+_ENCODER = json.JSONEncoder(default=jsonable, ensure_ascii=False)
+
+
 @dataclass(slots=True)
 class Change:
     """One record's planned change, in the import's column names (``before``/``after``)."""
@@ -105,7 +108,7 @@ class ChangeLog:
         self.total_changes += 1
         if len(self.head) < self.head_size:
             self.head.append(change)
-        self._file.write(json.dumps(change.as_dict(), default=jsonable, ensure_ascii=False))
+        self._file.write(_ENCODER.encode(change.as_dict()))
         self._file.write("\n")
 
     def ensure(self, plural: str) -> None:

@@ -31,9 +31,15 @@ def plan_users(session: Session, ctx: Context, rows: Rows) -> list[Change]:
             [v["external_id"] for _, v in rows if "external_id" in v],
         )
     }
-    by_email = {
-        r["email"]: r for r in lookup(session, "user", User.email, [v["email"] for _, v in rows])
-    }
+    # By e-mail only what external_id did not find (or what may clash with another user).
+    emails = [
+        v["email"]
+        for _, v in rows
+        if "external_id" not in v
+        or v["external_id"] not in by_ext
+        or by_ext[v["external_id"]]["email"] != v["email"]
+    ]
+    by_email = {r["email"]: r for r in lookup(session, "user", User.email, emails)}
     out: list[Change] = []
     for line, values in rows:
         change = _plan_row(ctx, line, values, by_ext, by_email)

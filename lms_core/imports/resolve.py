@@ -131,6 +131,10 @@ def as_record(row: Any) -> dict[str, Any]:
     return {k: jsonable(v) for k, v in row._mapping.items()}
 
 
+#: Columns holding timestamps (made JSON-ready); the others are compared as they come.
+_TIMESTAMPS = frozenset({"deleted_at", "dropped_at", "completed_at"})
+
+
 def lookup(
     session: Session, entity_type: str, column: Any, values: Iterable[Any]
 ) -> list[dict[str, Any]]:
@@ -138,7 +142,15 @@ def lookup(
     stmt = base_select(entity_type)
     found: list[dict[str, Any]] = []
     for batch in chunks(set(values)):
-        found.extend(as_record(r) for r in session.execute(stmt.where(column.in_(batch))))
+        result = session.execute(stmt.where(column.in_(batch)))
+        keys = list(result.keys())
+        stamps = [i for i, k in enumerate(keys) if k in _TIMESTAMPS]
+        for row in result:
+            record = dict(zip(keys, row, strict=True))
+            for i in stamps:
+                if row[i] is not None:
+                    record[keys[i]] = jsonable(row[i])
+            found.append(record)
     return found
 
 

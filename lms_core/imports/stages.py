@@ -35,6 +35,7 @@ from lms_core.imports.records import (
     course_checker,
     enrollment_checker,
     lesson_checker,
+    trusted_checker,
     user_checker,
 )
 from lms_core.settings import Settings
@@ -60,9 +61,15 @@ class Opened:
     bundle_sha: str | None = None
     #: (entity, table, reopen) per table, for --errors-out.
     reopen: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
+    #: The same bytes were validated and applied before: cell checks are skipped.
+    trusted: bool = False
 
     def stages(self, options: ImportOptions) -> list[Stage]:
-        return self.build(options)
+        stages = self.build(options)
+        if self.trusted:
+            for stage in stages:
+                stage.check = trusted_checker(stage.entity_type)
+        return stages
 
     def sha256(self) -> str:
         """Of the input bytes (of every file, in order, for several)."""
@@ -131,6 +138,21 @@ def _published(session: Session, ctx: Context) -> list[Change]:
 
 
 def open_stages(
+    entity: str,
+    path: Path,
+    options: ImportOptions,
+    settings: Settings,
+    ctx: Context,
+    trusted: Callable[[Opened], bool] | None = None,
+) -> Opened:
+    """The import's tables and stages; ``trusted(opened)`` says the file was validated before."""
+    opened = _open(entity, path, options, settings, ctx)
+    if trusted is not None and not opened.has_passwords and trusted(opened):
+        opened.trusted = True
+    return opened
+
+
+def _open(
     entity: str, path: Path, options: ImportOptions, settings: Settings, ctx: Context
 ) -> Opened:
     from lms_core.imports.sources import open_table, sheet_names
