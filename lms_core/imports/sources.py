@@ -238,7 +238,11 @@ def _csv_rows(
                     )
                 )
                 continue
-        values = {key: (cells[i] if i < len(cells) else "") for i, key in enumerate(keys) if key}
+        values = {
+            key: (plain_cell(cells[i]) if i < len(cells) else "")
+            for i, key in enumerate(keys)
+            if key
+        }
         yield SourceRow(file=table.file, line=line, values=values)
     table.finished()
 
@@ -257,6 +261,16 @@ def _delimiter(head: str) -> str:
             counts[ch] += 1
     best = max(_DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] else ","
+
+
+#: What lms_core.formats.safe_cells.safe_cell writes: an apostrophe before = + - @ tab CR.
+_GUARDED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
+
+
+def plain_cell(text: str) -> str:
+    """Undo ``safe_cell``: an export's "'=HYPERLINK(...)" imports as "=HYPERLINK(...)",
+    so a file exported, edited and imported again changes nothing."""
+    return text[1:] if text.startswith(_GUARDED) else text
 
 
 _NORMALISE = re.compile(r"[\s\-]+")

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from lms_core.errors import FileProblem, FileRefused
 from lms_core.imports.archive import DEFAULT_LIMITS, ArchiveLimits, check_archive
-from lms_core.imports.sources import SourceRow, Table, _header
+from lms_core.imports.sources import SourceRow, Table, _header, plain_cell
 
 #: Sheets whose XML is bigger than this are streamed with openpyxl rather than loaded whole
 #: by calamine. Measured on 400k rows x 5 columns (129 MB of sheet XML): calamine 218 MB peak
@@ -206,7 +206,7 @@ def _xlsx_rows(
             if key is None:
                 continue
             text, is_number = cell_text(value)
-            values[key] = text
+            values[key] = plain_cell(text)
             if text.strip():
                 filled = True
             if is_number:

@@ -156,11 +156,6 @@ def test_an_export_imports_again_with_no_change(scratch, tmp_path):
 
 @pytest.mark.scratch
 @pytest.mark.skipif("import" not in COMMANDS, reason="lmsctl import is not registered yet")
-@pytest.mark.xfail(
-    strict=True,
-    reason="the importer does not yet drop the apostrophe safe_cell adds (an inverse of "
-    "safe_cell in the reader); remove this mark when it does",
-)
 def test_a_formula_safe_cell_imports_as_the_original_text(scratch, tmp_path):
     """safe_cell writes '=HYPERLINK(...) with an apostrophe; importing it must drop that again."""
     ok(scratch("db", "upgrade"))

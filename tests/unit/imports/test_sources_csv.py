@@ -279,3 +279,15 @@ def test_streams_a_big_file_lazily(tmp_path: Path) -> None:
         assert first.line == 2
         count = 1 + sum(1 for _ in table.rows)
     assert count == 50_000
+
+
+def test_formula_guard_of_our_exports_is_undone(tmp_path: Path) -> None:
+    from lms_core.formats.safe_cells import safe_cell
+
+    names = ['=HYPERLINK("http://x")', "+33 1 23", "-5", "@home", "'quoted'", "O'Neill", "'"]
+    text = "email,full_name\n" + "".join(
+        f'u{i}@example.org,"{str(safe_cell(n)).replace(chr(34), chr(34) * 2)}"\n'
+        for i, n in enumerate(names)
+    )
+    got = [r.values["full_name"] for r in rows(write(tmp_path, text.encode()))]
+    assert got == names

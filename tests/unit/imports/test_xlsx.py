@@ -284,3 +284,9 @@ def test_text_cells_come_back_exactly(texts: list[str]) -> None:
         path = workbook(Path(tmp) / "t.xlsx", {"S": [["value"], *([t] for t in texts)]})
         with open_table(path) as table:
             assert [r.values["value"] for r in table.rows] == texts
+
+
+def test_formula_guard_is_undone_in_xlsx(tmp_path: Path) -> None:
+    path = workbook(tmp_path / "u.xlsx", {"S": [["full_name"], ["'=1+2"], ["'plain"]]})
+    with open_table(path) as table:
+        assert [r.values["full_name"] for r in table.rows] == ["=1+2", "'plain"]
