@@ -123,7 +123,7 @@ def _updates(session: Session, entity_type: str, changes: list[Change]) -> None:
         params = {f"v_{k}": v for k, v in values.items()}
         params["v_id"] = change.entity_id
         groups[tuple(sorted(values))].append(params)
-    for columns, params in groups.items():
+    for columns, batch in groups.items():
         stmt = (
             update(table)
             .where(table.c.id == bindparam("v_id"))
@@ -134,7 +134,7 @@ def _updates(session: Session, entity_type: str, changes: list[Change]) -> None:
                 }
             )
         )
-        session.execute(stmt, params)
+        session.execute(stmt, batch)
 
 
 def write_changes(session: Session, changes: Iterable[Change], *, now: datetime) -> list[Change]:

@@ -21,7 +21,7 @@ PAGE = 1000
 
 
 def _processor(table: Table, column: str, dialect: Any) -> Processor:
-    return table.c[column].type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+    return table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def insert_rows(

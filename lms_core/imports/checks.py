@@ -63,16 +63,16 @@ _email_spacing = _cells("check_email_spacing") or _fallback_email_spacing
 def identifier(value: str, *, numeric: bool = False) -> str | None:
     if not numeric and len(value) <= 15 and "e" not in value and "E" not in value:
         return None  # neither scientific notation nor a long number: nothing Excel did
-    return _identifier(value, numeric=numeric)  # type: ignore[no-any-return]
+    return _identifier(value, numeric=numeric)
 
 
 def text(value: str) -> str | None:
     if value.isascii():  # mojibake needs non-ASCII characters; most cells have none
         return None
-    return _text(value)  # type: ignore[no-any-return]
+    return _text(value)
 
 
 def email_spacing(value: str) -> str | None:
     if value.isascii() and value.isprintable() and " " not in value:
         return None  # the common case, without the per-character scan
-    return _email_spacing(value)  # type: ignore[no-any-return]
+    return _email_spacing(value)

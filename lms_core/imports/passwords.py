@@ -52,13 +52,13 @@ class PasswordPool:
             return []
         if self.workers == 1 or len(passwords) < 4:
             hasher = PasswordHasher.from_settings(self.settings)
-            hashes = []
+            done: list[str] = []
             for p in passwords:
-                hashes.append(hasher.hash(p))
+                done.append(hasher.hash(p))
                 self.done += 1
                 if progress:
                     progress(self.done, 0)
-            return hashes
+            return done
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.workers, initializer=_init, initargs=(_params(self.settings),)

@@ -87,7 +87,8 @@ def _plan_row(
         if ctx.mode == "update":
             return Change("user", key, SKIP, None, None, after, line)
         if password is not None:
-            after["password"] = "(set)"  # the ledger's marker; the password goes in ``secret``
+            # The ledger's marker; the password itself goes in ``secret``, then its hash.
+            after["password"] = "(set)"  # noqa: S105
         return Change("user", key, CREATE, None, None, after, line, secret=password)
     if record["deleted_at"] is not None:
         ctx.problem(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from lms_core.imports.plan import jsonable
@@ -66,7 +66,7 @@ def chunks(values: Iterable[Any], size: int = IN_CHUNK) -> Iterator[list[Any]]:
         yield batch
 
 
-def base_select(entity_type: str) -> Select[Any]:
+def base_select(entity_type: str) -> Any:
     """``id``, the import fields and the extras the rules need, for one entity type."""
     if entity_type == "user":
         return select(

@@ -81,7 +81,7 @@ class Opened:
         digest = hashlib.sha256()
         for path in self.paths:
             with path.open("rb") as handle:
-                for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                while block := handle.read(1 << 20):
                     digest.update(block)
         return digest.hexdigest()
 

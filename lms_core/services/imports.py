@@ -368,39 +368,41 @@ def apply_plan_file(
     invites = Invites(settings.public_base_url, invites_out)
     ctx = Context(actor=actor, mode=mode, problems=Problems())
     try:
-        with run_lock(factory, "import", holder=actor.label, wait=wait):
-            with unit_of_work(factory) as session:
-                problems = stale(session, changes, path.name)
-                if problems:
-                    report.counts = header.get("counts", {})
-                    raise _Refused(problems)
-                run = ledger.start_run(
-                    session,
-                    actor=actor,
-                    entity=entity,
-                    mode=mode,
-                    file_name=name,
-                    sha256=str(header.get("sha256", "")),
-                )
-                writer = Writer(
-                    session, run_id=run.id, now=ctx.now, pool=None, invites=invites, progress=tick
-                )
-                for i in range(0, len(changes), CHUNK):
-                    chunk = changes[i : i + CHUNK]
-                    writer.write(chunk)
-                    for change in chunk:
-                        log.add(change)
-                    tick("changes", i + len(chunk))
-                report.counts = _plan_counts(header.get("counts", {}), log.summary(entity))
-                ledger.finish_run(
-                    session,
-                    run,
-                    actor=actor,
-                    counts=report.counts,
-                    sha256=str(header.get("sha256", "")),
-                    started=started,
-                )
-                report.run_id = run.id
+        with (
+            run_lock(factory, "import", holder=actor.label, wait=wait),
+            unit_of_work(factory) as session,
+        ):
+            problems = stale(session, changes, path.name)
+            if problems:
+                report.counts = header.get("counts", {})
+                raise _Refused(problems)
+            run = ledger.start_run(
+                session,
+                actor=actor,
+                entity=entity,
+                mode=mode,
+                file_name=name,
+                sha256=str(header.get("sha256", "")),
+            )
+            writer = Writer(
+                session, run_id=run.id, now=ctx.now, pool=None, invites=invites, progress=tick
+            )
+            for i in range(0, len(changes), CHUNK):
+                chunk = changes[i : i + CHUNK]
+                writer.write(chunk)
+                for change in chunk:
+                    log.add(change)
+                tick("changes", i + len(chunk))
+            report.counts = _plan_counts(header.get("counts", {}), log.summary(entity))
+            ledger.finish_run(
+                session,
+                run,
+                actor=actor,
+                counts=report.counts,
+                sha256=str(header.get("sha256", "")),
+                started=started,
+            )
+            report.run_id = run.id
         invites.commit()
         report.invites = invites.count
     except _Refused as exc:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 

@@ -78,6 +78,10 @@ def test_second_import_refused_while_the_lock_is_held_then_waits(
         engine.dispose()
 
 
+def _counts(url: str, tables: tuple[str, ...]) -> dict[str, int]:
+    return {t: _scalar(url, f"SELECT count(*) FROM {t}") for t in tables}  # noqa: S608 - ours
+
+
 def _writing(url: str, wal: Path | None) -> bool:
     if wal is not None:
         return wal.exists() and wal.stat().st_size > 512 * 1024
@@ -99,7 +103,7 @@ def test_kill_9_mid_import_leaves_no_rows(env: dict[str, str], tmp_path: Path) -
         for i in range(200_000):
             handle.write(f"K{i:07d},kill{i}@example.org,Learner {i},student\n")
     tables = ("users", "import_runs", "import_changes", "one_time_tokens", "audit_log")
-    before = {t: _scalar(url, f"SELECT count(*) FROM {t}") for t in tables}
+    before = _counts(url, tables)
     parsed = make_url(url)
     wal = Path(f"{parsed.database}-wal") if parsed.get_backend_name() == "sqlite" else None
     proc = subprocess.Popen(
@@ -119,7 +123,7 @@ def test_kill_9_mid_import_leaves_no_rows(env: dict[str, str], tmp_path: Path) -
     assert proc.wait(timeout=30) == -signal.SIGKILL
     time.sleep(0.5)  # PostgreSQL notices the dropped connection and rolls back
 
-    assert {t: _scalar(url, f"SELECT count(*) FROM {t}") for t in tables} == before
+    assert _counts(url, tables) == before
     # The lock died with the process: the next import runs.
     small = tmp_path / "u.csv"
     small.write_text(USERS, encoding="utf-8")
