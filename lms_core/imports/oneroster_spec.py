@@ -117,17 +117,23 @@ class SlugMaker:
 def course_title(class_title: str, course_title: str) -> str:
     """The class title, prefixed with the course's when the class title alone is vague.
 
-    "Mathematics 7 - Period 1" stays as it is; "Period 2" of "Life Science 7" becomes
+    "Mathematics 7 - Period 1" and "English 7, Period 4" (of "English Language Arts 7")
+    stay as they are, since they name the subject; "Period 2" of "Life Science 7" becomes
     "Life Science 7: Period 2".
     """
     cls, crs = class_title.strip(), course_title.strip()
-    if not crs or crs.casefold() in cls.casefold():
+    if not crs or crs.casefold() in cls.casefold() or _words(cls) & _words(crs):
         title = cls or crs
     elif not cls:
         title = crs
     else:
         title = f"{crs}: {cls}"
     return title[:MAX_TITLE]
+
+
+def _words(text: str) -> set[str]:
+    """The words of a title that can name a subject (not "of", "7", "P1")."""
+    return {w for w in re.findall(r"[^\W\d_]{4,}", text.casefold())}
 
 
 def full_name(given: str, family: str) -> str:

@@ -105,7 +105,9 @@ def test_example_bundle_end_to_end() -> None:
         "category": "Science",
         "is_published": "true",
     }
-    assert by_id["cls-ela7-p4"].values["slug"] == "english-7-period-4"  # no classCode
+    ela = by_id["cls-ela7-p4"].values
+    assert ela["slug"] == "english-7-period-4"  # no classCode: from the title
+    assert ela["title"] == "English 7, Period 4"  # names its subject: no course prefix
 
     # 60 rows: 5 teacher, 1 aide and 2 enrollments of a disabled student are not imported.
     assert len(enrollments) == 52
@@ -329,6 +331,8 @@ def test_slugs_and_titles() -> None:
     assert course_title("Algebra I - Period 1", "Algebra I") == "Algebra I - Period 1"
     assert course_title("Period 2", "Biology") == "Biology: Period 2"
     assert course_title("", "Biology") == "Biology"
+    assert course_title("Bio - P3", "Biology") == "Biology: Bio - P3"
+    assert course_title("Intro Biology lab", "Biology") == "Intro Biology lab"
 
 
 def test_damaged_member_is_refused(tmp_path: Path) -> None:
