@@ -35,7 +35,8 @@ from types import TracebackType
 from lms_core.errors import FileProblem, FileRefused
 from lms_core.imports import oneroster_spec as spec
 from lms_core.imports.archive import DEFAULT_LIMITS, ArchiveLimits, check_archive, is_zip
-from lms_core.imports.oneroster_read import BundleFiles, Catalog, read_catalog
+from lms_core.imports.oneroster_files import BundleFiles
+from lms_core.imports.oneroster_read import Catalog, read_catalog
 from lms_core.imports.sources import SourceRow, Table, open_csv_stream
 
 
