@@ -275,3 +275,41 @@ def test_administrators_not_demoted_by_an_import(
     report = imp("users", path)
     assert problems(report) == [("u.csv", 2, "role", "student")]
     assert _user(session, "boss@x.org").role == "admin"
+
+
+def test_passwords_hashed_in_a_process_pool(session: Session, imp: Importer, hasher: Any) -> None:
+    lines = "".join(f"p{i}@x.org,P {i},student,Str0ng-Pass-{i:03d}!\n" for i in range(6))
+    report = imp("users", imp.file("p.csv", "email,full_name,role,password\n" + lines))
+    assert report.counts["create"] == 6, messages(report)
+    session.expire_all()
+    for user in session.scalars(select(User)):
+        number = int(user.email[1 : user.email.index("@")])
+        assert hasher.verify(f"Str0ng-Pass-{number:03d}!", user.password_hash)[0]
+    from lms_core.models import OneTimeToken
+
+    assert count(session, OneTimeToken) == 0  # users with a password get no invitation
+
+
+def test_courses_workbook_with_a_lessons_sheet(session: Session, imp: Importer, make: Any) -> None:
+    from openpyxl import Workbook
+
+    make.user("instructor", email="tess@x.org")
+    book = Workbook()
+    courses = book.active
+    courses.title = "courses"
+    courses.append(["slug", "title", "instructor_email", "is_published"])
+    courses.append(["intro", "Intro", "tess@x.org", "yes"])
+    lessons = book.create_sheet("lessons")
+    lessons.append(["course_slug", "slug", "title", "order_index"])
+    lessons.append(["intro", "b", "Second", 2])
+    lessons.append(["intro", "a", "First", 1])
+    path = imp.tmp / "courses.xlsx"
+    book.save(path)
+    report = imp("courses", path)
+    assert not report.refused, messages(report)
+    assert report.counts["create"] == 1 and report.counts["lessons"]["create"] == 2
+    session.expire_all()
+    stmt = (
+        select(Lesson.slug).join(Course).where(Course.slug == "intro").order_by(Lesson.order_index)
+    )
+    assert list(session.scalars(stmt)) == ["a", "b"]
