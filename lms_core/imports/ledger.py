@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
@@ -323,15 +323,3 @@ def undo(session: Session, *, actor: Actor, run_id: int, dry_run: bool = False) 
         _audit(session, actor, "import.undo", run, report.as_dict())
         session.flush()
     return report
-
-
-def count_changes(session: Session, run_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count()).select_from(ImportChange).where(ImportChange.run_id == run_id)
-        )
-        or 0
-    )
-
-
-__all__ = ["finish_run", "history", "insert", "record_outcome", "start_run", "undo"]

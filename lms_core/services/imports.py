@@ -11,13 +11,12 @@ outside the transaction.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -29,9 +28,10 @@ from lms_core.imports.context import Context
 from lms_core.imports.invites import Invites
 from lms_core.imports.passwords import PasswordPool
 from lms_core.imports.pipeline import CHUNK, Writer, run_stages
-from lms_core.imports.plan import Change, ChangeLog, jsonable
+from lms_core.imports.plan import ChangeLog
 from lms_core.imports.planfile import read_plan, refuse_passwords, stale, write_plan
 from lms_core.imports.records import Problems
+from lms_core.imports.report import ImportReport
 from lms_core.imports.stages import ENTITIES, open_stages
 from lms_core.locks import run_lock
 from lms_core.models import ImportMode, ImportStatus
@@ -57,64 +57,6 @@ class ImportOptions:
     plan_out: Path | None = None
     errors_out: Path | None = None
     invites_out: Path | None = None
-
-
-@dataclass
-class ImportReport:
-    """What a run did (or would do); ``errors`` non-empty means refused, nothing written."""
-
-    entity: str
-    mode: str
-    dry_run: bool
-    run_id: int | None = None
-    counts: dict[str, Any] = field(default_factory=dict)
-    errors: list[FileProblem] = field(default_factory=list)
-    error_count: int = 0
-    invites: int = 0
-    duration_ms: int = 0
-    files: list[str] = field(default_factory=list)
-    log: ChangeLog | None = field(default=None, repr=False)
-
-    @property
-    def refused(self) -> bool:
-        return self.error_count > 0
-
-    @property
-    def head(self) -> list[Change]:
-        return self.log.head if self.log else []
-
-    def changes(self) -> Iterator[dict[str, Any]]:
-        if self.log is not None and not self.refused:
-            yield from self.log.changes()
-
-    def as_dict(self) -> dict[str, Any]:
-        """The ``--json`` document (every change in memory: for small runs and tests)."""
-        return {
-            "run_id": self.run_id,
-            "counts": self.counts,
-            "changes": list(self.changes()),
-            "errors": [e.as_dict() for e in self.errors],
-        }
-
-    def write_json(self, out: IO[str]) -> None:
-        """The ``--json`` document, streamed: a million changes never sit in memory at once."""
-        head = {"run_id": self.run_id, "counts": self.counts, "dry_run": self.dry_run}
-        out.write(json.dumps(head, default=jsonable, ensure_ascii=False)[:-1])
-        out.write(', "errors": ')
-        out.write(
-            json.dumps([e.as_dict() for e in self.errors], default=jsonable, ensure_ascii=False)
-        )
-        out.write(', "changes": [')
-        first = True
-        if self.log is not None and not self.refused:
-            for line in self.log.raw_lines():
-                out.write(("\n  " if first else ",\n  ") + line)
-                first = False
-        out.write("\n]}\n")
-
-    def close(self) -> None:
-        if self.log is not None:
-            self.log.close()
 
 
 class _Refused(Exception):
