@@ -62,6 +62,11 @@ class Writer:
         progress: Progress,
     ) -> None:
         self.session = session
+        conn = session.connection()
+        if conn.dialect.name == "sqlite":
+            # A bulk transaction outgrows SQLite's 2 MB default page cache within the first
+            # chunks; spilling pages mid-transaction made the writes ~1.5x slower (measured).
+            conn.exec_driver_sql("PRAGMA cache_size = -65536")
         self.run_id = run_id
         self.now = now
         self.pool = pool
