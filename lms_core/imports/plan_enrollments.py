@@ -69,7 +69,9 @@ def _user(
     if found is None:
         ctx.problem(line, column, given, "no user with this value in the file or the database")
         return None
-    if not found[2]:
+    if not found[2] and values.get("status") != EnrollmentStatus.dropped.value:
+        # Dropping a deactivated learner's enrollment is fine (a OneRoster delta does it
+        # in the same run that deactivates them); enrolling them is not.
         ctx.problem(line, column, given, f"{found[1]} is deactivated or deleted")
         return None
     return found[0], found[1]
