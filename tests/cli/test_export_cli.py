@@ -188,3 +188,47 @@ def test_a_reader_that_stops_early_is_no_error(scratch, tmp_path):
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.splitlines()[1] == ",u00000@example.org,User 0,student,true"
+
+
+def _changes(counts: dict) -> list:
+    """Non-zero counts other than ``unchanged``, nested ones (a courses run's lessons) too."""
+    found = []
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            found += _changes(value)
+        elif key != "unchanged" and value:
+            found.append((key, value))
+    return found
+
+
+@pytest.mark.scratch
+@pytest.mark.skipif("import" not in COMMANDS, reason="lmsctl import is not registered yet")
+def test_courses_and_enrollments_exports_import_again_with_no_change(scratch, tmp_path):
+    ok(scratch("db", "upgrade"))
+    ok(scratch("users", "create", "grace@example.org", "--name", "Grace", "--role", "instructor"))
+    ok(scratch("users", "create", "ada@example.org", "--name", "Ada", "--external-id", "0007"))
+    ok(
+        scratch(
+            "courses", "create", "intro", "--title", "Intro", "--instructor", "grace@example.org"
+        )
+    )
+    ok(scratch("lessons", "add", "intro", "setup", "--title", "Setup", "--type", "video"))
+    ok(scratch("lessons", "add", "intro", "loops", "--title", "- Loops: for, while"))
+    ok(scratch("courses", "publish", "intro"))
+    ok(scratch("enrollments", "enroll", "ada@example.org", "intro"))
+
+    ok(scratch("export", "courses", "-o", str(tmp_path / "courses.xlsx")))
+    data = ok_json(scratch("import", "courses", str(tmp_path / "courses.xlsx"), "--json"))
+    assert not _changes(data["counts"]), data["counts"]
+
+    courses, lessons = tmp_path / "courses.csv", tmp_path / "lessons.csv"
+    ok(scratch("export", "courses", "-o", str(courses), "--lessons-out", str(lessons)))
+    data = ok_json(scratch("import", "courses", str(courses), "--lessons", str(lessons), "--json"))
+    assert not _changes(data["counts"]), data["counts"]
+
+    for fmt in ("csv", "xlsx"):
+        out = tmp_path / f"enrollments.{fmt}"
+        ok(scratch("export", "enrollments", "-o", str(out)))
+        data = ok_json(scratch("import", "enrollments", str(out), "--json"))
+        assert not _changes(data["counts"]), data["counts"]
+        assert data["counts"]["unchanged"] == 1
