@@ -453,6 +453,12 @@ def bench_backend(
     for fmt in ("csv", "xlsx"):
         with migrated(fresh, tmp) as url:
             steps = ours(url, tmp, files, fmt)
+        for entity, by_step in steps.items():
+            for name, step in by_step.items():
+                print(
+                    f"  lmsctl {entity:<12} {fmt:<4} {name:<8} {rate(rows[entity], step.seconds)}"
+                    f"  peak RSS {step.rss_mb:6.0f} MB"
+                )
         if fmt == "csv":
             # Measured again right after ours and averaged: on a shared machine the load moves
             # between the two measurements, and the ratio must compare like with like.
@@ -462,19 +468,13 @@ def bench_backend(
                 print(f"  baseline {entity:<12} again, after ours   {rate(rows[entity], seconds)}")
                 base[entity] = (base[entity] + seconds) / 2
         for entity, by_step in steps.items():
-            for name, step in by_step.items():
-                print(
-                    f"  lmsctl {entity:<12} {fmt:<4} {name:<8} {rate(rows[entity], step.seconds)}"
-                    f"  peak RSS {step.rss_mb:6.0f} MB"
-                )
             apply_s = by_step["apply"].seconds
             ratio = base[entity] / apply_s
             rerun = by_step["re-run"].seconds / apply_s
             net = base[entity] / max(apply_s - startup, 1e-3)
             print(
                 f"    {entity} {fmt}: apply vs raw (mean of both) {ratio:.2f} "
-                f"(without start-up {net:.2f}), "
-                f"re-run / apply {rerun:.2f}"
+                f"(without start-up {net:.2f}), re-run / apply {rerun:.2f}"
             )
             if fmt == "csv":
                 vs_raw.append(ratio)
