@@ -177,6 +177,8 @@ def import_file(
                     report.counts = log.summary(entity)
                     if ctx.problems:
                         raise _Refused
+                    if writer is not None:
+                        writer.analyze()
                     if run is not None:
                         ledger.finish_run(
                             session,
@@ -336,6 +338,7 @@ def apply_plan_file(
                     log.add(change)
                 tick("changes", i + len(chunk))
             report.counts = _plan_counts(header.get("counts", {}), log.summary(entity))
+            writer.analyze()
             ledger.finish_run(
                 session,
                 run,
