@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms_core.imports.context import Context
-from lms_core.imports.plan import CREATE, DROP, SKIP, UNCHANGED, UPDATE, Change
-from lms_core.imports.resolve import by_ids, chunks, lookup
+from lms_core.imports.plan import CREATE, DROP, SKIP, UNCHANGED, UPDATE, Change, jsonable
+from lms_core.imports.resolve import IN_CHUNK, by_ids, chunks
 from lms_core.models import Course, Enrollment, EnrollmentStatus, User
 
 Rows = list[tuple[int, dict[str, Any]]]
@@ -118,10 +118,7 @@ def plan_enrollments(session: Session, ctx: Context, rows: Rows) -> list[Change]
             continue
         resolved.append((line, values, user, course))
     student_ids = {u[0] for _, _, u, _ in resolved if u[0] is not None}
-    existing = {
-        (r["student_id"], r["course_id"]): r
-        for r in lookup(session, "enrollment", Enrollment.student_id, student_ids)
-    }
+    existing = _existing(session, student_ids, {c[0] for _, _, _, c in resolved if c[0]})
     now = ctx.now.isoformat()
     out: list[Change] = []
     for line, values, (student_id, email), (course_id, slug, _) in resolved:
@@ -152,6 +149,38 @@ def plan_enrollments(session: Session, ctx: Context, rows: Rows) -> list[Change]
             change.refs["course_id"] = course_id
         out.append(change)
     return out
+
+
+def _existing(
+    session: Session, student_ids: set[int], course_ids: set[Any]
+) -> dict[tuple[int, int], dict[str, Any]]:
+    """The chunk's existing enrollments by (student, course), without joins.
+
+    Joining users and courses here (for e-mails and slugs the rows already carry) made
+    PostgreSQL hash-join whole tables for every ``IN`` list: a re-run of 200k enrollments
+    took twice its dry run (measured).
+    """
+    cols = (
+        Enrollment.id,
+        Enrollment.student_id,
+        Enrollment.course_id,
+        Enrollment.status,
+        Enrollment.dropped_at,
+        Enrollment.completed_at,
+    )
+    found: dict[tuple[int, int], dict[str, Any]] = {}
+    for batch in chunks(student_ids):
+        stmt = select(*cols).where(Enrollment.student_id.in_(batch))
+        if len(course_ids) <= IN_CHUNK:
+            stmt = stmt.where(Enrollment.course_id.in_(course_ids))
+        for id_, student_id, course_id, status, dropped_at, completed_at in session.execute(stmt):
+            found[(student_id, course_id)] = {
+                "id": id_,
+                "status": status,
+                "dropped_at": jsonable(dropped_at),
+                "completed_at": jsonable(completed_at),
+            }
+    return found
 
 
 def _stamps(status: str, now: str, record: dict[str, Any] | None) -> dict[str, Any]:
