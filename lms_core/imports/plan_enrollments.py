@@ -121,12 +121,18 @@ def plan_enrollments(session: Session, ctx: Context, rows: Rows) -> list[Change]
     existing = _existing(session, student_ids)
     now = ctx.now.isoformat()
     out: list[Change] = []
+    unchanged = Change("enrollment", "", UNCHANGED, None, None, None)
     for line, values, (student_id, email), (course_id, slug, _) in resolved:
-        key = f"{email}/{slug}"
         if course_id is not None:
             ctx.courses_in_file.add(course_id)
         status = values.get("status")
         record = existing.get((student_id, course_id)) if student_id and course_id else None
+        if record is not None and (status is None or status == record["status"]):
+            # The common case of a re-run: counted, never shown, so one shared marker.
+            ctx.seen_ids.add(record["id"])
+            out.append(unchanged)
+            continue
+        key = f"{email}/{slug}"
         if record is None:
             status = status or EnrollmentStatus.active.value
             after = {"user_email": email, "course_slug": slug, "status": status}
@@ -135,13 +141,11 @@ def plan_enrollments(session: Session, ctx: Context, rows: Rows) -> list[Change]
                 "enrollment", key, SKIP if ctx.mode == "update" else CREATE, None, None, after, line
             )
         else:
+            assert status is not None  # the same status (or none) was handled above
             ctx.seen_ids.add(record["id"])
-            if status is None or status == record["status"]:
-                change = Change("enrollment", key, UNCHANGED, record["id"], None, None, line)
-            else:
-                after = {"status": status, **_stamps(status, now, record)}
-                action = SKIP if ctx.mode == "add" else UPDATE
-                change = Change("enrollment", key, action, record["id"], {}, after, line)
+            after = {"status": status, **_stamps(status, now, record)}
+            action = SKIP if ctx.mode == "add" else UPDATE
+            change = Change("enrollment", key, action, record["id"], {}, after, line)
         if student_id is not None:
             change.refs["student_id"] = student_id
         if course_id is not None:
