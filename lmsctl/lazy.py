@@ -33,6 +33,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "submissions": ("lmsctl.commands.submissions", "List, submit and grade submissions."),
     "grading": ("lmsctl.commands.grading", "Offline grading: worksheet export and import."),
     "gradebook": ("lmsctl.commands.gradebook", "Export a course's gradebook (CSV or XLSX)."),
+    "import": (
+        "lmsctl.commands.imports",
+        "Bulk import users, courses, enrollments, OneRoster; history and undo.",
+    ),
+    "export": (
+        "lmsctl.commands.exports",
+        "Export users, courses, enrollments to CSV or XLSX (re-importable).",
+    ),
     "demo": (
         "lmsctl.commands.demo",
         "Demo data: a small seeded school, or synthetic data at scale.",

@@ -68,6 +68,17 @@ COMMANDS: dict[str, list[str]] = {
     "submissions": ["list", "submit", "grade"],
     "grading": ["export", "import"],
     "gradebook": ["export"],
+    "import": [
+        "users",
+        "courses",
+        "enrollments",
+        "oneroster",
+        "apply",
+        "history",
+        "undo",
+        "template",
+    ],
+    "export": ["users", "courses", "enrollments"],
     "demo": ["seed", "generate"],
 }
 EVERY_COMMAND = [(g, c) for g, cs in COMMANDS.items() for c in (cs or [None])]

@@ -1,0 +1,68 @@
+"""``--errors-out errors.csv``: the input rows with an ``error`` column, ready to fix.
+
+Every row of the input is written (the import was refused as a whole, so the good rows must
+be imported again too), under the user's own headers, with the problems of that line in the
+``error`` column; the importer ignores that column, so the fixed file imports as it is.
+A file with several tables (courses and lessons) gets one errors file per table
+(``errors.csv`` and ``errors.lessons.csv``). Cells are formula-injection safe.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from lms_core.errors import FileProblem
+from lms_core.formats.safe_cells import safe_cell
+
+
+def _target(out: Path, index: int, entity: str) -> Path:
+    return out if index == 0 else out.with_name(f"{out.stem}.{entity}{out.suffix or '.csv'}")
+
+
+def write_errors(out: Path, opened: Any, problems: list[FileProblem]) -> list[Path]:
+    by_line: dict[tuple[str, int | None], list[str]] = defaultdict(list)
+    for p in problems:
+        by_line[(p.file, p.line)].append(f"{p.column}: {p.message}" if p.column else p.message)
+    written: list[Path] = []
+    for index, (entity, reopen) in enumerate(opened.reopen):
+        target = _target(out, index, entity)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        table = reopen()
+        try:
+            header = list(table.columns)
+            keys = _keys(table)
+            with tempfile.NamedTemporaryFile(
+                "w",
+                encoding="utf-8",
+                newline="",
+                dir=target.parent,
+                prefix=".errors-",
+                delete=False,
+            ) as tmp:
+                writer = csv.writer(tmp)
+                writer.writerow([*header, "error"])
+                whole = by_line.get((table.file, None), [])
+                for row in table.rows:
+                    errors = by_line.get((row.file, row.line), [])
+                    writer.writerow(
+                        [safe_cell(row.values.get(k, "")) for k in keys]
+                        + [safe_cell("; ".join(errors))]
+                    )
+                if whole:
+                    writer.writerow(["" for _ in keys] + ["; ".join(whole)])
+            os.replace(tmp.name, target)
+        finally:
+            table.close()
+        written.append(target)
+    return written
+
+
+def _keys(table: Any) -> list[str]:
+    """The ``values`` key of each header, in the file's order (ours where mapped)."""
+    reverse = {user: ours for ours, user in table.source_columns.items()}
+    return [reverse.get(h, h) for h in table.columns]

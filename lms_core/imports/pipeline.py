@@ -1,0 +1,186 @@
+"""Run the stages over streamed rows, a chunk at a time: validate → resolve → plan → apply.
+
+Rows are never all in memory: each chunk of :data:`CHUNK` validated rows is planned against
+the database and, unless this is a dry run or a problem has been found, written at once in
+the caller's transaction. A problem anywhere (row, reference, threshold) stops the writing;
+the caller then rolls the whole run back, so the database is exactly as it was.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from lms_core.imports.apply import write_changes, write_ledger
+from lms_core.imports.context import Context
+from lms_core.imports.invites import Invites
+from lms_core.imports.passwords import PasswordPool
+from lms_core.imports.plan import CREATE, ENTITY_PLURAL, Change, ChangeLog
+from lms_core.imports.records import Row, RowCheck
+
+CHUNK = 5000
+#: Rows written to a table after which PostgreSQL's statistics are refreshed.
+ANALYZE_AFTER = 10_000
+
+Planner = Callable[[Session, Context, list[tuple[int, dict[str, Any]]]], list[Change]]
+Progress = Callable[[str, int], None]
+
+
+class TableLike(Protocol):
+    file: str
+    source_columns: dict[str, str]
+    problems: list[Any]
+
+    @property
+    def rows(self) -> Any: ...
+
+
+@dataclass
+class Stage:
+    entity_type: str
+    table: TableLike
+    check: RowCheck
+    plan: Planner
+    #: Called after the last chunk (sync removals, the published-course check).
+    finish: Callable[[Session, Context], list[Change]] | None = None
+
+
+class Writer:
+    """Writes planned chunks: hashes new users' passwords, inserts, invites, ledger rows."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        run_id: int,
+        now: datetime,
+        pool: PasswordPool | None,
+        invites: Invites,
+        progress: Progress,
+    ) -> None:
+        self.session = session
+        conn = session.connection()
+        if conn.dialect.name == "sqlite":
+            # A bulk transaction outgrows SQLite's 2 MB default page cache within the first
+            # chunks; spilling pages mid-transaction made the writes ~1.5x slower (measured).
+            conn.exec_driver_sql("PRAGMA cache_size = -65536")
+        self.run_id = run_id
+        self.written: dict[str, int] = {}
+        self.now = now
+        self.pool = pool
+        self.invites = invites
+        self.progress = progress
+
+    def write(self, changes: list[Change]) -> None:
+        new_users = [c for c in changes if c.entity_type == "user" and c.action == CREATE]
+        secret = [c for c in new_users if c.secret]
+        if secret:
+            if self.pool is None:
+                raise ValueError("passwords need a password pool")  # a programming error
+            hashes = self.pool.hash_all(
+                [c.secret for c in secret if c.secret],
+                lambda done, _t: self.progress("hashing passwords", done),
+            )
+            for change, hashed in zip(secret, hashes, strict=True):
+                change.secret = hashed
+        written = write_changes(self.session, changes, now=self.now)
+        if new_users:
+            self.invites.issue(self.session, new_users, self.now)
+        write_ledger(self.session, self.run_id, written)
+        for change in written:
+            self.written[change.entity_type] = self.written.get(change.entity_type, 0) + 1
+
+    def analyze(self) -> None:
+        """PostgreSQL: refresh the planner's statistics of the tables a big run filled.
+
+        Without it the next run's lookups are planned as if the tables were still empty
+        (sequential scans per ``IN`` list) until autovacuum gets round to it: a re-run of a
+        200k-enrollment file took twice as long as its dry run (measured).
+        """
+        conn = self.session.connection()
+        if conn.dialect.name != "postgresql":
+            return
+        from lms_core.imports.resolve import MODELS
+
+        tables = [MODELS[t].__tablename__ for t, n in self.written.items() if n >= ANALYZE_AFTER]
+        if self.written and sum(self.written.values()) >= ANALYZE_AFTER:
+            tables += ["import_changes"] + (["one_time_tokens"] if "user" in tables else [])
+        for table in tables:
+            conn.exec_driver_sql(f"ANALYZE {table}")
+
+
+def run_stages(
+    session: Session,
+    ctx: Context,
+    stages: list[Stage],
+    log: ChangeLog,
+    writer: Writer | None,
+    progress: Progress,
+) -> None:
+    for stage in stages:
+        ctx.file = stage.table.file
+        ctx.problems.source_columns = dict(stage.table.source_columns)
+        log.ensure(ENTITY_PLURAL[stage.entity_type])
+        what = ENTITY_PLURAL[stage.entity_type]
+        done = 0
+
+        def flush(chunk: list[tuple[int, dict[str, Any]]], stage: Stage = stage) -> None:
+            changes = stage.plan(session, ctx, chunk)
+            if writer is not None and not ctx.problems and not stage.table.problems:
+                writer.write(changes)
+            for change in changes:
+                log.add(change)
+
+        chunk: list[tuple[int, dict[str, Any]]] = []
+        row: Row
+        for row in stage.table.rows:
+            values = stage.check(row)
+            done += 1
+            if values is not None:
+                chunk.append((row.line, values))
+            if len(chunk) >= CHUNK:
+                flush(chunk)
+                chunk = []
+                progress(what, done)
+        if chunk:
+            flush(chunk)
+        progress(what, done)
+        for problem in stage.table.problems:
+            ctx.problems.count += 1
+            if len(ctx.problems.items) < 1000:
+                ctx.problems.items.append(problem)
+        if stage.finish is not None:
+            changes = stage.finish(session, ctx)
+            if writer is not None and not ctx.problems and changes:
+                writer.write(changes)
+            for change in changes:
+                log.add(change)
+
+
+def removal_limit(scope: int, max_removals: int | None) -> int:
+    """``--max-removals``, by default 10% of the records in scope (at least 1)."""
+    if max_removals is not None:
+        return max_removals
+    return max(1, math.floor(scope * 0.1))
+
+
+def check_threshold(
+    ctx: Context, *, what: str, verb: str, removals: int, scope: int, limit: int, force: bool
+) -> bool:
+    """Refuse (as a problem) a sync that would remove more than the limit; True when allowed."""
+    if removals <= limit or force:
+        return True
+    ctx.problem(
+        None,
+        None,
+        removals,
+        f"a sync would {verb} {removals} of the {scope} {what} in scope, more than the limit of "
+        f"{limit} (--max-removals, by default 10%): check that the file is complete, or pass "
+        "--max-removals N or --force",
+    )
+    return False

@@ -1,0 +1,172 @@
+"""Look records up in the database, a chunk of keys at a time (never a query per row).
+
+Every lookup returns the records' *import fields* (our column names, JSON-ready values), the
+shape that plans, the ledger and undo compare, plus the ids and states the rules need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from lms_core.imports.plan import jsonable
+from lms_core.models import Course, Enrollment, Lesson, User
+
+#: Values in one ``IN (...)``: well under SQLite's and PostgreSQL's parameter limits.
+IN_CHUNK = 1000
+
+#: The fields an import reads and writes, per entity type, in our column names.
+FIELDS: dict[str, tuple[str, ...]] = {
+    "user": ("external_id", "email", "full_name", "role", "is_active"),
+    "course": (
+        "external_id",
+        "slug",
+        "title",
+        "description",
+        "instructor_email",
+        "category",
+        "difficulty_level",
+        "is_published",
+        "thumbnail_url",
+        "estimated_duration_minutes",
+    ),
+    "lesson": (
+        "course_slug",
+        "slug",
+        "title",
+        "lesson_type",
+        "order_index",
+        "content",
+        "duration_minutes",
+        "video_url",
+        "is_preview",
+        "is_required",
+    ),
+    "enrollment": ("user_email", "course_slug", "status", "dropped_at", "completed_at"),
+}
+MODELS: dict[str, Any] = {
+    "user": User,
+    "course": Course,
+    "lesson": Lesson,
+    "enrollment": Enrollment,
+}
+
+
+def chunks(values: Iterable[Any], size: int = IN_CHUNK) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def base_select(entity_type: str) -> Any:
+    """``id``, the import fields and the extras the rules need, for one entity type."""
+    if entity_type == "user":
+        return select(
+            User.id,
+            User.external_id,
+            User.email,
+            User.full_name,
+            User.role,
+            User.is_active,
+            User.deleted_at,
+        )
+    if entity_type == "course":
+        instructor = aliased(User)
+        return select(
+            Course.id,
+            Course.external_id,
+            Course.slug,
+            Course.title,
+            Course.description,
+            instructor.email.label("instructor_email"),
+            Course.category,
+            Course.difficulty_level,
+            Course.is_published,
+            Course.thumbnail_url,
+            Course.estimated_duration_minutes,
+            Course.instructor_id,
+        ).join(instructor, instructor.id == Course.instructor_id)
+    if entity_type == "lesson":
+        return select(
+            Lesson.id,
+            Course.slug.label("course_slug"),
+            Lesson.slug,
+            Lesson.title,
+            Lesson.lesson_type,
+            Lesson.order_index,
+            Lesson.content,
+            Lesson.duration_minutes,
+            Lesson.video_url,
+            Lesson.is_preview,
+            Lesson.is_required,
+            Lesson.course_id,
+        ).join(Course, Course.id == Lesson.course_id)
+    if entity_type == "enrollment":
+        return (
+            select(
+                Enrollment.id,
+                User.email.label("user_email"),
+                Course.slug.label("course_slug"),
+                Enrollment.status,
+                Enrollment.dropped_at,
+                Enrollment.completed_at,
+                Enrollment.student_id,
+                Enrollment.course_id,
+            )
+            .join(User, User.id == Enrollment.student_id)
+            .join(Course, Course.id == Enrollment.course_id)
+        )
+    raise ValueError(entity_type)
+
+
+def as_record(row: Any) -> dict[str, Any]:
+    return {k: jsonable(v) for k, v in row._mapping.items()}
+
+
+#: Columns holding timestamps (made JSON-ready); the others are compared as they come.
+_TIMESTAMPS = frozenset({"deleted_at", "dropped_at", "completed_at"})
+
+
+def lookup(
+    session: Session, entity_type: str, column: Any, values: Iterable[Any]
+) -> list[dict[str, Any]]:
+    """Records whose ``column`` is among ``values``, ``IN``-chunked."""
+    stmt = base_select(entity_type)
+    found: list[dict[str, Any]] = []
+    for batch in chunks(set(values)):
+        result = session.execute(stmt.where(column.in_(batch)))
+        keys = list(result.keys())
+        stamps = [i for i, k in enumerate(keys) if k in _TIMESTAMPS]
+        for row in result:
+            record = dict(zip(keys, row, strict=True))
+            for i in stamps:
+                if row[i] is not None:
+                    record[keys[i]] = jsonable(row[i])
+            found.append(record)
+    return found
+
+
+def by_ids(session: Session, entity_type: str, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    model = MODELS[entity_type]
+    return {r["id"]: r for r in lookup(session, entity_type, model.id, ids)}
+
+
+def fields_of(record: dict[str, Any], entity_type: str) -> dict[str, Any]:
+    return {f: record.get(f) for f in FIELDS[entity_type]}
+
+
+def ids_by(session: Session, column: Any, key_column: Any, values: Sequence[Any]) -> dict[Any, int]:
+    """``{key: id}`` for the given keys (e.g. user e-mails to ids), ``IN``-chunked."""
+    out: dict[Any, int] = {}
+    for batch in chunks(set(values)):
+        for key, id_ in session.execute(select(key_column, column).where(key_column.in_(batch))):
+            out[key] = id_
+    return out

@@ -1,0 +1,271 @@
+"""Which files an import reads and which stages run over them, per entity.
+
+users: one table. courses: the courses table, then lessons (``--lessons FILE`` or the
+``lessons`` sheet of an XLSX workbook). enrollments: one table. oneroster: the bundle's users,
+courses (classes) and enrollments, in that order, so each can refer to the ones before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from lms_core.imports.columns import (
+    COURSE_COLUMNS,
+    COURSE_REQUIRED,
+    ENROLLMENT_COLUMNS,
+    LESSON_COLUMNS,
+    LESSON_REQUIRED,
+    USER_COLUMNS,
+    USER_REQUIRED,
+)
+from lms_core.imports.context import Context
+from lms_core.imports.passwords import strength_checker
+from lms_core.imports.pipeline import Stage, check_threshold, removal_limit
+from lms_core.imports.plan import Change
+from lms_core.imports.plan_courses import check_published, plan_courses, plan_lessons
+from lms_core.imports.plan_enrollments import plan_drops, plan_enrollments, scope_enrollments
+from lms_core.imports.plan_users import plan_user_removals, plan_users, scope_users
+from lms_core.imports.records import (
+    course_checker,
+    enrollment_checker,
+    lesson_checker,
+    trusted_checker,
+    user_checker,
+)
+from lms_core.settings import Settings
+
+if TYPE_CHECKING:
+    from lms_core.services.imports import ImportOptions
+
+ENTITIES = ("users", "courses", "enrollments", "oneroster")
+LESSONS_SHEET = "lessons"
+
+
+@dataclass
+class Opened:
+    """The open tables of one import and how to build its stages."""
+
+    file_name: str
+    main_file: str
+    columns: dict[str, str]
+    has_passwords: bool
+    tables: list[Any]
+    build: Callable[[ImportOptions], list[Stage]]
+    paths: list[Path] = field(default_factory=list)
+    bundle_sha: str | None = None
+    #: (entity, table, reopen) per table, for --errors-out.
+    reopen: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
+    #: The same bytes were validated and applied before: cell checks are skipped.
+    trusted: bool = False
+
+    def stages(self, options: ImportOptions) -> list[Stage]:
+        stages = self.build(options)
+        if self.trusted:
+            for stage in stages:
+                stage.check = trusted_checker(stage.entity_type)
+        return stages
+
+    def sha256(self) -> str:
+        """Of the input bytes (of every file, in order, for several)."""
+        if self.bundle_sha:
+            return self.bundle_sha
+        shas = [t.sha256 for t in self.tables if getattr(t, "sha256", None)]
+        if len(shas) == len(self.tables) == 1:
+            return str(shas[0])
+        digest = hashlib.sha256()
+        for path in self.paths:
+            with path.open("rb") as handle:
+                while block := handle.read(1 << 20):
+                    digest.update(block)
+        return digest.hexdigest()
+
+
+def _users_finish(options: ImportOptions) -> Callable[[Session, Context], list[Change]] | None:
+    if options.mode != "sync":
+        return None
+
+    def finish(session: Session, ctx: Context) -> list[Change]:
+        scope = scope_users(session, ctx)
+        removals = plan_user_removals(session, ctx, scope)
+        limit = removal_limit(len(scope), options.max_removals)
+        check_threshold(
+            ctx,
+            what="users",
+            verb="deactivate",
+            removals=len(removals),
+            scope=len(scope),
+            limit=limit,
+            force=options.force,
+        )
+        return removals
+
+    return finish
+
+
+def _enrollments_finish(
+    options: ImportOptions,
+) -> Callable[[Session, Context], list[Change]] | None:
+    if options.mode != "sync":
+        return None
+
+    def finish(session: Session, ctx: Context) -> list[Change]:
+        scope = scope_enrollments(session, ctx)
+        drops = plan_drops(session, ctx, scope)
+        limit = removal_limit(len(scope), options.max_removals)
+        check_threshold(
+            ctx,
+            what="active enrollments",
+            verb="drop",
+            removals=len(drops),
+            scope=len(scope),
+            limit=limit,
+            force=options.force,
+        )
+        return drops
+
+    return finish
+
+
+def _published(session: Session, ctx: Context) -> list[Change]:
+    check_published(session, ctx)
+    return []
+
+
+def open_stages(
+    entity: str,
+    path: Path,
+    options: ImportOptions,
+    settings: Settings,
+    ctx: Context,
+    trusted: Callable[[Opened], bool] | None = None,
+) -> Opened:
+    """The import's tables and stages; ``trusted(opened)`` says the file was validated before."""
+    opened = _open(entity, path, options, settings, ctx)
+    if trusted is not None and not opened.has_passwords and trusted(opened):
+        opened.trusted = True
+    return opened
+
+
+def _open(
+    entity: str, path: Path, options: ImportOptions, settings: Settings, ctx: Context
+) -> Opened:
+    from lms_core.imports.sources import open_table, sheet_names
+
+    def table(p: Path, required: tuple[str, ...], known: tuple[str, ...], sheet: str | None) -> Any:
+        return open_table(p, encoding=options.encoding, sheet=sheet, required=required, known=known)
+
+    if entity == "users":
+        users = table(path, USER_REQUIRED, USER_COLUMNS, options.sheet)
+        has_pw = "password" in users.source_columns
+        check = user_checker(ctx.problems, strength_checker(settings) if has_pw else None)
+        return Opened(
+            path.name,
+            users.file,
+            users.source_columns,
+            has_pw,
+            [users],
+            lambda o: [Stage("user", users, check, plan_users, _users_finish(o))],
+            paths=[path],
+            reopen=[("users", lambda: table(path, USER_REQUIRED, USER_COLUMNS, options.sheet))],
+        )
+    if entity == "enrollments":
+        rows = table(path, (), ENROLLMENT_COLUMNS, options.sheet)
+        check = enrollment_checker(ctx.problems)
+        return Opened(
+            path.name,
+            rows.file,
+            rows.source_columns,
+            False,
+            [rows],
+            lambda o: [Stage("enrollment", rows, check, plan_enrollments, _enrollments_finish(o))],
+            paths=[path],
+            reopen=[("enrollments", lambda: table(path, (), ENROLLMENT_COLUMNS, options.sheet))],
+        )
+    if entity == "courses":
+        courses = table(path, COURSE_REQUIRED, COURSE_COLUMNS, options.sheet)
+        tables: list[Any] = [courses]
+        reopen: list[tuple[str, Callable[[], Any]]] = [
+            ("courses", lambda: table(path, COURSE_REQUIRED, COURSE_COLUMNS, options.sheet))
+        ]
+        lessons_path: Path | None = options.lessons
+        lessons_sheet: str | None = None
+        if (
+            lessons_path is None
+            and LESSONS_SHEET in sheet_names(path)
+            and options.sheet != LESSONS_SHEET
+        ):
+            lessons_path, lessons_sheet = path, LESSONS_SHEET
+        paths = [path]
+        if lessons_path is not None:
+            lp, ls = lessons_path, lessons_sheet
+            try:
+                lessons = table(lp, LESSON_REQUIRED, LESSON_COLUMNS, ls)
+            except BaseException:
+                courses.close()
+                raise
+            tables.append(lessons)
+            reopen.append(("lessons", lambda: table(lp, LESSON_REQUIRED, LESSON_COLUMNS, ls)))
+            if lp != path:
+                paths.append(lp)
+
+        def build(o: ImportOptions) -> list[Stage]:
+            stages = [Stage("course", courses, course_checker(ctx.problems), plan_courses)]
+            if len(tables) > 1:
+                stages.append(
+                    Stage(
+                        "lesson", tables[1], lesson_checker(ctx.problems), plan_lessons, _published
+                    )
+                )
+            else:
+                stages[0].finish = _published
+            return stages
+
+        name = "+".join(p.name for p in paths)
+        return Opened(
+            name,
+            courses.file,
+            courses.source_columns,
+            False,
+            tables,
+            build,
+            paths=paths,
+            reopen=reopen,
+        )
+    if entity == "oneroster":
+        from lms_core.imports.oneroster import read_bundle
+
+        bundle = read_bundle(path)
+        tables = [bundle.users, bundle.courses, bundle.enrollments]
+        has_pw = "password" in bundle.users.source_columns
+        check_user = user_checker(ctx.problems, strength_checker(settings) if has_pw else None)
+
+        def build_bundle(o: ImportOptions) -> list[Stage]:
+            return [
+                Stage("user", bundle.users, check_user, plan_users, _users_finish(o)),
+                Stage("course", bundle.courses, course_checker(ctx.problems), plan_courses),
+                Stage(
+                    "enrollment",
+                    bundle.enrollments,
+                    enrollment_checker(ctx.problems),
+                    plan_enrollments,
+                    _enrollments_finish(o),
+                ),
+            ]
+
+        return Opened(
+            path.name,
+            bundle.users.file,
+            bundle.users.source_columns,
+            has_pw,
+            tables,
+            build_bundle,
+            paths=[path],
+            bundle_sha=bundle.sha256,
+        )
+    raise ValueError(entity)

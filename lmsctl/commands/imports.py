@@ -1,0 +1,424 @@
+"""lmsctl import: users, courses, enrollments, oneroster, apply, history, undo, template."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from lmsctl.commands.import_output import progress_display, render
+from lmsctl.options import DryRunOpt, JsonOpt, group
+from lmsctl.output import emit_rows, print_json, reporting, say
+from lmsctl.runtime import Runtime, runtime
+
+if TYPE_CHECKING:
+    pass
+
+app = group(
+    "Bulk import from CSV, XLSX and OneRoster: plan, apply in one transaction, history, undo.\n\n"
+    "Exit codes: 0 done (or a clean dry run), 1 refused (problems in the file, lock held, "
+    "sync threshold, stale plan), 2 usage."
+)
+
+PathArg = Annotated[
+    Path,
+    typer.Argument(
+        help="The file to import (CSV or XLSX).", exists=True, dir_okay=False, show_default=False
+    ),
+]
+
+
+class Mode(StrEnum):
+    add = "add"
+    update = "update"
+    upsert = "upsert"
+    sync = "sync"
+
+
+ModeOpt = Annotated[
+    Mode,
+    typer.Option(
+        "--mode",
+        help="add (create only), update (update only), upsert, or sync (also deactivates "
+        "users / drops enrollments in scope that the file leaves out).",
+    ),
+]
+MaxRemovalsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-removals",
+        min=0,
+        help="Sync: refuse above N removals (default 10% of those in scope).",
+    ),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Sync: remove even above --max-removals.")]
+PlanOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--plan-out", dir_okay=False, help="Write the plan (JSON) for 'lmsctl import apply'."
+    ),
+]
+ErrorsOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--errors-out",
+        dir_okay=False,
+        help="On problems, write the rows with an 'error' column (CSV).",
+    ),
+]
+InvitesOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--invites-out", dir_okay=False, help="Write new users' set-password links (CSV)."
+    ),
+]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option("--encoding", help="CSV encoding when it is not UTF-8/UTF-16 (e.g. cp1252)."),
+]
+SheetOpt = Annotated[
+    str | None, typer.Option("--sheet", help="XLSX: the sheet to read (default: the first).")
+]
+WaitOpt = Annotated[
+    float, typer.Option("--wait", min=0, help="Wait up to N seconds for another import to finish.")
+]
+
+
+def _import(
+    ctx: typer.Context,
+    entity: str,
+    path: Path,
+    *,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    rt: Runtime = runtime(ctx)
+    with reporting(as_json=as_json):
+        from lms_core.services.imports import ImportOptions, import_file
+
+        actor = rt.actor()
+        with progress_display(as_json) as tick:
+            report = import_file(
+                rt.get_session_factory(),
+                actor=actor,
+                settings=rt.get_settings(),
+                entity=entity,
+                path=path,
+                options=ImportOptions(**options),
+                progress=tick,
+            )
+    render(report, as_json)
+
+
+@app.command("users")
+def users(
+    ctx: typer.Context,
+    path: PathArg,
+    mode: ModeOpt = Mode.upsert,
+    max_removals: MaxRemovalsOpt = None,
+    force: ForceOpt = False,
+    dry_run: DryRunOpt = False,
+    plan_out: PlanOutOpt = None,
+    errors_out: ErrorsOutOpt = None,
+    invites_out: InvitesOutOpt = None,
+    encoding: EncodingOpt = None,
+    sheet: SheetOpt = None,
+    wait: WaitOpt = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import users: external_id, email, full_name, role (optional: password, is_active).
+
+    Key: external_id, else e-mail. New users without a password get an invitation link.
+
+    Example: lmsctl import users staff.xlsx --dry-run --plan-out plan.json
+    """
+    _import(
+        ctx,
+        "users",
+        path,
+        as_json=json_out,
+        mode=mode.value,
+        max_removals=max_removals,
+        force=force,
+        dry_run=dry_run,
+        plan_out=plan_out,
+        errors_out=errors_out,
+        invites_out=invites_out,
+        encoding=encoding,
+        sheet=sheet,
+        wait=wait,
+    )
+
+
+@app.command("courses")
+def courses(
+    ctx: typer.Context,
+    path: PathArg,
+    lessons: Annotated[
+        Path | None,
+        typer.Option(
+            "--lessons",
+            exists=True,
+            dir_okay=False,
+            help="The lessons file (default: an XLSX 'lessons' sheet).",
+        ),
+    ] = None,
+    mode: ModeOpt = Mode.upsert,
+    dry_run: DryRunOpt = False,
+    plan_out: PlanOutOpt = None,
+    errors_out: ErrorsOutOpt = None,
+    encoding: EncodingOpt = None,
+    sheet: SheetOpt = None,
+    wait: WaitOpt = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import courses (key: external_id, else slug) and their lessons (course_slug + slug).
+
+    Example: lmsctl import courses courses.csv --lessons lessons.csv
+    """
+    _import(
+        ctx,
+        "courses",
+        path,
+        as_json=json_out,
+        mode=mode.value,
+        lessons=lessons,
+        dry_run=dry_run,
+        plan_out=plan_out,
+        errors_out=errors_out,
+        encoding=encoding,
+        sheet=sheet,
+        wait=wait,
+    )
+
+
+@app.command("enrollments")
+def enrollments(
+    ctx: typer.Context,
+    path: PathArg,
+    mode: ModeOpt = Mode.upsert,
+    max_removals: MaxRemovalsOpt = None,
+    force: ForceOpt = False,
+    dry_run: DryRunOpt = False,
+    plan_out: PlanOutOpt = None,
+    errors_out: ErrorsOutOpt = None,
+    encoding: EncodingOpt = None,
+    sheet: SheetOpt = None,
+    wait: WaitOpt = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import enrollments (user_email or user_external_id, course_slug or course_external_id, status).
+
+    With --mode sync, active enrollments of the file's courses that it leaves out are dropped.
+
+    Example: lmsctl import enrollments term.csv --mode sync --dry-run
+    """
+    _import(
+        ctx,
+        "enrollments",
+        path,
+        as_json=json_out,
+        mode=mode.value,
+        max_removals=max_removals,
+        force=force,
+        dry_run=dry_run,
+        plan_out=plan_out,
+        errors_out=errors_out,
+        encoding=encoding,
+        sheet=sheet,
+        wait=wait,
+    )
+
+
+@app.command("oneroster")
+def oneroster(
+    ctx: typer.Context,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A OneRoster 1.1 CSV bundle: a zip or a folder.", exists=True, show_default=False
+        ),
+    ],
+    mode: ModeOpt = Mode.upsert,
+    max_removals: MaxRemovalsOpt = None,
+    force: ForceOpt = False,
+    dry_run: DryRunOpt = False,
+    plan_out: PlanOutOpt = None,
+    errors_out: ErrorsOutOpt = None,
+    invites_out: InvitesOutOpt = None,
+    wait: WaitOpt = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import a OneRoster 1.1 bundle: users, classes as courses, enrollments, in one run.
+
+    Example: lmsctl import oneroster sis-export.zip --dry-run
+    """
+    _import(
+        ctx,
+        "oneroster",
+        path,
+        as_json=json_out,
+        mode=mode.value,
+        max_removals=max_removals,
+        force=force,
+        dry_run=dry_run,
+        plan_out=plan_out,
+        errors_out=errors_out,
+        invites_out=invites_out,
+        wait=wait,
+    )
+
+
+@app.command("apply")
+def apply(
+    ctx: typer.Context,
+    plan: Annotated[
+        Path,
+        typer.Argument(
+            help="A plan written by --plan-out.", exists=True, dir_okay=False, show_default=False
+        ),
+    ],
+    invites_out: InvitesOutOpt = None,
+    wait: WaitOpt = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Apply exactly a saved plan; refused if a record it names changed since.
+
+    Example: lmsctl import apply plan.json
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.imports import apply_plan_file
+
+        actor = rt.actor()
+        with progress_display(json_out) as tick:
+            report = apply_plan_file(
+                rt.get_session_factory(),
+                actor=actor,
+                settings=rt.get_settings(),
+                path=plan,
+                wait=wait,
+                invites_out=invites_out,
+                progress=tick,
+            )
+    render(report, json_out)
+
+
+HISTORY_COLUMNS = (
+    "id",
+    "started_at",
+    "actor",
+    "entity",
+    "file",
+    "sha256",
+    "mode",
+    "counts",
+    "duration_ms",
+    "status",
+)
+
+
+def _counts_text(counts: dict[str, Any]) -> str:
+    top = {k: v for k, v in counts.items() if not isinstance(v, dict) and v}
+    return ", ".join(f"{k} {v}" for k, v in top.items()) or "no changes"
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=10000, help="Most recent N runs.")
+    ] = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """List import runs, newest first: who, when, file, mode, counts, duration, outcome.
+
+    Example: lmsctl import history --limit 5
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.imports import import_history
+
+        with rt.unit_of_work(write=False) as (session, actor):
+            rows = import_history(session, actor=actor, limit=limit)
+    if json_out:
+        print_json(rows)
+        return
+    emit_rows(
+        [{**r, "counts": _counts_text(r["counts"])} for r in rows], HISTORY_COLUMNS, as_json=False
+    )
+
+
+@app.command("undo")
+def undo(
+    ctx: typer.Context,
+    run: Annotated[
+        int, typer.Argument(help="The import run's id (see 'import history').", show_default=False)
+    ],
+    dry_run: DryRunOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Restore every record of an import run as it was before; all or nothing.
+
+    Refused, with the list, where a later change touched the same records.
+
+    Example: lmsctl import undo 12 --dry-run
+    """
+    rt = runtime(ctx)
+    with reporting(as_json=json_out):
+        from lms_core.services.imports import undo_import
+
+        with rt.unit_of_work(write=not dry_run) as (session, actor):
+            report = undo_import(session, actor=actor, run_id=run, dry_run=dry_run)
+            data = report.as_dict()
+    if json_out:
+        print_json(data)
+        return
+    verb = "would restore" if dry_run else "restored"
+    parts = [f"{n} {t}(s)" for t, n in data["restored"].items() if n]
+    removed = [f"{n} {t}(s)" for t, n in data["deleted"].items() if n]
+    say(
+        f"import run {run}: {verb} {', '.join(parts) or 'nothing'}; "
+        f"{'would delete' if dry_run else 'deleted'} the created {', '.join(removed) or 'none'}"
+    )
+
+
+@app.command("template")
+def template(
+    entity: Annotated[
+        str, typer.Argument(help="users, courses, lessons or enrollments.", show_default=False)
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            dir_okay=False,
+            help="File to write (CSV: standard output if omitted).",
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write an empty import template: the header row and one example row.
+
+    Example: lmsctl import template users --format xlsx -o users.xlsx
+    """
+    with reporting(as_json=json_out):
+        from lms_core.errors import ValidationError
+        from lms_core.imports.templates import write_template
+
+        if out is None:
+            if fmt != "csv" or json_out:
+                raise ValidationError("needs -o FILE (XLSX, or with --json)", field="output")
+            write_template(entity, fmt, sys.stdout.buffer)
+            sys.stdout.flush()
+            return
+        write_template(entity, fmt, out)
+    if json_out:
+        print_json({"entity": entity, "format": fmt, "file": str(out)})
+    else:
+        say(f"wrote {out}")
