@@ -15,7 +15,7 @@ from openpyxl import Workbook
 
 from lms_core.errors import FileRefused
 from lms_core.imports.archive import ArchiveLimits, check_archive
-from lms_core.imports.sources import open_table, sheet_names
+from lms_core.imports.sources import _GUARDED, open_table, sheet_names
 from lms_core.imports.xlsx import cell_text
 
 
@@ -274,7 +274,10 @@ def test_big_sheets_stream_with_openpyxl_and_read_the_same(tmp_path: Path) -> No
             alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x00"),
             min_size=1,
             max_size=30,
-        ).filter(lambda t: t.strip() and not t.startswith("=")),
+        )
+        # "=..." is a formula, and "'=..." is how our exports guard one (the reader drops
+        # that apostrophe so an export imports back unchanged): both are tested elsewhere.
+        .filter(lambda t: t.strip() and not t.startswith("=") and not t.startswith(_GUARDED)),
         min_size=1,
         max_size=5,
     )
