@@ -36,8 +36,16 @@ class Context:
     lesson_courses: set[str] = field(default_factory=set)
     #: Next free ``order_index`` per course slug, for lessons given without one.
     lesson_next: dict[str, int] = field(default_factory=dict)
-    #: Ids of existing records the file names (a sync removes the others in scope).
-    seen_ids: set[int] = field(default_factory=set)
+    #: Ids, per entity type, of the records the file names, existing or created by this run
+    #: (a sync removes the others in scope).
+    seen_ids: dict[str, set[int]] = field(
+        default_factory=lambda: {
+            "user": set(),
+            "course": set(),
+            "lesson": set(),
+            "enrollment": set(),
+        }
+    )
     #: Users sync: the roles in the file. Enrollments sync: the courses in the file.
     roles_in_file: set[str] = field(default_factory=set)
     courses_in_file: set[int] = field(default_factory=set)

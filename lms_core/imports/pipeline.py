@@ -133,6 +133,11 @@ def run_stages(
             changes = stage.plan(session, ctx, chunk)
             if writer is not None and not ctx.problems and not stage.table.problems:
                 writer.write(changes)
+                # Records this run created are in the file: a sync's scope, computed after
+                # the last chunk, must not count them as absent.
+                for c in changes:
+                    if c.action == CREATE and c.entity_id is not None:
+                        ctx.seen_ids[c.entity_type].add(c.entity_id)
             for change in changes:
                 log.add(change)
 

@@ -129,7 +129,7 @@ def plan_enrollments(session: Session, ctx: Context, rows: Rows) -> list[Change]
         record = existing.get((student_id, course_id)) if student_id and course_id else None
         if record is not None and (status is None or status == record["status"]):
             # The common case of a re-run: counted, never shown, so one shared marker.
-            ctx.seen_ids.add(record["id"])
+            ctx.seen_ids["enrollment"].add(record["id"])
             out.append(unchanged)
             continue
         key = f"{email}/{slug}"
@@ -142,7 +142,7 @@ def plan_enrollments(session: Session, ctx: Context, rows: Rows) -> list[Change]
             )
         else:
             assert status is not None  # the same status (or none) was handled above
-            ctx.seen_ids.add(record["id"])
+            ctx.seen_ids["enrollment"].add(record["id"])
             after = {"status": status, **_stamps(status, now, record)}
             action = SKIP if ctx.mode == "add" else UPDATE
             change = Change("enrollment", key, action, record["id"], {}, after, line)
@@ -200,7 +200,7 @@ def scope_enrollments(session: Session, ctx: Context) -> list[int]:
 
 
 def plan_drops(session: Session, ctx: Context, scope: list[int]) -> list[Change]:
-    absent = [i for i in scope if i not in ctx.seen_ids]
+    absent = [i for i in scope if i not in ctx.seen_ids["enrollment"]]
     now = ctx.now.isoformat()
     out: list[Change] = []
     for batch in chunks(absent):

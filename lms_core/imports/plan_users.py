@@ -99,7 +99,7 @@ def _plan_row(
             "or remove the row",
         )
         return None
-    ctx.seen_ids.add(record["id"])
+    ctx.seen_ids["user"].add(record["id"])
     changed = {f: values[f] for f in _FIELDS if f in values and values[f] != record[f]}
     if not changed:
         return Change("user", key, UNCHANGED, record["id"], None, None, line)
@@ -138,7 +138,7 @@ def scope_users(session: Session, ctx: Context) -> list[int]:
 
 
 def plan_user_removals(session: Session, ctx: Context, scope: list[int]) -> list[Change]:
-    absent = [i for i in scope if i not in ctx.seen_ids]
+    absent = [i for i in scope if i not in ctx.seen_ids["user"]]
     out: list[Change] = []
     for batch in chunks(absent):
         for id_, record in sorted(by_ids(session, "user", batch).items()):

@@ -313,3 +313,24 @@ def test_courses_workbook_with_a_lessons_sheet(session: Session, imp: Importer, 
         select(Lesson.slug).join(Course).where(Course.slug == "intro").order_by(Lesson.order_index)
     )
     assert list(session.scalars(stmt)) == ["a", "b"]
+
+
+def test_a_first_sync_keeps_what_it_creates(session: Session, imp: Importer) -> None:
+    """The scope is read after the rows are written: the run's own creations are in the file."""
+    users = imp("users", imp.file("users.csv", USERS), mode="sync")
+    assert not users.refused, messages(users)
+    assert users.counts["create"] == 3 and users.counts["deactivate"] == 0
+    assert _user(session, "ann@x.org").is_active is True
+    imp("courses", imp.file("c.csv", "slug,title,instructor_email\nintro,Intro,tess@x.org\n"))
+    enr = imp.file("e.csv", "user_email,course_slug\nann@x.org,intro\nbob@x.org,intro\n")
+    report = imp("enrollments", enr, mode="sync")
+    assert not report.refused, messages(report)
+    assert report.counts["create"] == 2 and report.counts["deactivate"] == 0
+    session.expire_all()
+    statuses = {s for (s,) in session.execute(select(Enrollment.status))}
+    assert statuses == {"active"}
+    # Mixed: one new learner, one kept, one absent: only the absent one is dropped.
+    imp("users", imp.file("u2.csv", USERS + "S-003,cid@x.org,Cid,student\n"))
+    mixed = imp.file("e2.csv", "user_email,course_slug\nann@x.org,intro\ncid@x.org,intro\n")
+    again = imp("enrollments", mixed, mode="sync", max_removals=1)
+    assert (again.counts["create"], again.counts["deactivate"]) == (1, 1)
