@@ -24,6 +24,18 @@ def _processor(table: Table, column: str, dialect: Any) -> Processor:
     return table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
 
 
+_NO_MEMO = object()
+
+
+def _of_none(processor: Callable[[Any], Any]) -> Any:
+    """What ``processor`` makes of None, computed once: a ledger's ``before`` is None for
+    every create, and a JSON column serialises it to ``"null"`` anew each time otherwise."""
+    try:
+        return processor(None)
+    except Exception:  # a processor that refuses None keeps being called
+        return _NO_MEMO
+
+
 def insert_rows(
     session: Session,
     table: Table,
@@ -48,13 +60,14 @@ def insert_rows(
     fixed = tuple(
         (p(v) if (p := _processor(table, c, dialect)) else v) for c, v in constants.items()
     )
-    active = [(i, p) for i, p in enumerate(procs) if p is not None]
+    active = [(i, p, _of_none(p)) for i, p in enumerate(procs) if p is not None]
     data: list[tuple[Any, ...]] = []
     for row in rows:
         if active:
             values = list(row)
-            for i, p in active:
-                values[i] = p(values[i])
+            for i, p, none in active:
+                value = values[i]
+                values[i] = p(value) if value is not None or none is _NO_MEMO else none
             data.append((*values, *fixed))
         else:
             data.append((*row, *fixed))

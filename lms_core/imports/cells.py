@@ -64,6 +64,8 @@ def mojibake_repair(value: str) -> str | None:
     symbol such as "©" or "€" (continuation bytes), which names never do. Accented small
     letters (0xE0-0xFF) followed by more small letters are never valid UTF-8.
     """
+    if _MAYBE_UTF8.search(value) is None:
+        return None  # no lead byte followed by a continuation byte: nothing can decode
     changed = False
     out: list[str] = []
     for run in _runs(value):
@@ -85,6 +87,25 @@ def mojibake_repair(value: str) -> str | None:
         return None
     repaired = "".join(out)
     return mojibake_repair(repaired) or repaired  # double-encoded text: ÃƒÂ©
+
+
+def _cp1252(byte: int) -> str:
+    """The character Windows-1252 (Latin-1 for its five undefined bytes) reads ``byte`` as."""
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:
+        return chr(byte)
+
+
+#: A UTF-8 lead byte (0xC2-0xF4) read as Windows-1252, followed by a continuation byte
+#: (0x80-0xBF) read the same way: every mojibake run starts so. Text without one (nearly all
+#: real names, accented or not) is answered without splitting it into runs and bytes.
+_MAYBE_UTF8 = re.compile(
+    "[{}][{}]".format(
+        re.escape("".join(_cp1252(b) for b in range(0xC2, 0xF5))),
+        re.escape("".join(_cp1252(b) for b in range(0x80, 0xC0))),
+    )
+)
 
 
 def check_text(value: str) -> str | None:

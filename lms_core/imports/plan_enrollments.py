@@ -18,6 +18,11 @@ from lms_core.imports.resolve import by_ids, chunks
 from lms_core.models import Course, Enrollment, EnrollmentStatus, User
 
 Rows = list[tuple[int, dict[str, Any]]]
+#: The statuses as plain strings: an Enum member's ``.value`` is a descriptor call, and the
+#: per-row code below asked for it twice a row (2% of an enrollments import, profiled).
+_ACTIVE = EnrollmentStatus.active.value
+_DROPPED = EnrollmentStatus.dropped.value
+_COMPLETED = EnrollmentStatus.completed.value
 
 
 class _Users:
@@ -69,7 +74,7 @@ def _user(
     if found is None:
         ctx.problem(line, column, given, "no user with this value in the file or the database")
         return None
-    if not found[2] and values.get("status") != EnrollmentStatus.dropped.value:
+    if not found[2] and values.get("status") != _DROPPED:
         # Dropping a deactivated learner's enrollment is fine (a OneRoster delta does it
         # in the same run that deactivates them); enrolling them is not.
         ctx.problem(line, column, given, f"{found[1]} is deactivated or deleted")
@@ -134,7 +139,7 @@ def plan_enrollments(session: Session, ctx: Context, rows: Rows) -> list[Change]
             continue
         key = f"{email}/{slug}"
         if record is None:
-            status = status or EnrollmentStatus.active.value
+            status = status or _ACTIVE
             after = {"user_email": email, "course_slug": slug, "status": status}
             after.update(_stamps(status, now, None))
             change = Change(
@@ -181,9 +186,9 @@ def _existing(session: Session, student_ids: set[int]) -> dict[tuple[int, int], 
 
 def _stamps(status: str, now: str, record: dict[str, Any] | None) -> dict[str, Any]:
     """``dropped_at``/``completed_at`` that go with a new status."""
-    if status == EnrollmentStatus.dropped.value:
+    if status == _DROPPED:
         return {"dropped_at": now}
-    if status == EnrollmentStatus.completed.value:
+    if status == _COMPLETED:
         return {"completed_at": now, "dropped_at": None} if record else {"completed_at": now}
     return {"dropped_at": None} if record else {}
 
