@@ -32,7 +32,6 @@ which); non-zero when it could not run (an error, or row counts that do not add 
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import statistics
 import sys
@@ -46,8 +45,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, select
+from support.databases import postgres_databases, sqlite_databases
 
 from lms_core.actor import Actor
 from lms_core.db import make_engine, make_session_factory, unit_of_work
@@ -60,8 +59,6 @@ SECONDS_PER_100K_USERS = 60.0  # the goal scales with --users: 5k users -> 3 s
 RATIO_GOAL = 0.5
 USERS_PER_COURSE = 500
 ENROLLMENTS_PER_USER = 3
-
-_names = itertools.count()
 
 
 @dataclass
@@ -109,43 +106,6 @@ class Backend:
                 yield settings, engine
             finally:
                 engine.dispose()
-
-
-def sqlite_databases(tmp: Path) -> Callable[[], AbstractContextManager[str]]:
-    @contextmanager
-    def fresh() -> Iterator[str]:
-        path = tmp / f"bench-{next(_names)}.db"
-        try:
-            yield f"sqlite:///{path}"
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-    return fresh
-
-
-def postgres_databases(server_url: str) -> Callable[[], AbstractContextManager[str]]:
-    url = make_url(server_url)
-
-    def admin(sql: str) -> None:
-        engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                conn.execute(text(sql))
-        finally:
-            engine.dispose()
-
-    @contextmanager
-    def fresh() -> Iterator[str]:
-        name = f"lms_bench_{os.getpid()}_{next(_names)}"
-        admin(f'DROP DATABASE IF EXISTS "{name}"')
-        admin(f'CREATE DATABASE "{name}"')
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return fresh
 
 
 def run_generate(backend: Backend, sizes: Sizes) -> GenerateRun:

@@ -48,8 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from support.databases import postgres_databases, sqlite_databases
 
 from lms_core.db import make_engine
 from lms_core.exports.tabular import Sheet, write_xlsx
@@ -155,46 +154,6 @@ def make_files(tmp: Path, sizes: Sizes) -> dict[str, Path]:
 
 
 # --- databases -----------------------------------------------------------------------------------
-
-_names = iter(range(1_000_000))
-
-
-def sqlite_databases(tmp: Path) -> Callable[[], AbstractContextManager[str]]:
-    @contextmanager
-    def fresh() -> Iterator[str]:
-        path = tmp / f"bench-{next(_names)}.db"
-        try:
-            yield f"sqlite:///{path}"
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-    return fresh
-
-
-def postgres_databases(server_url: str) -> Callable[[], AbstractContextManager[str]]:
-    """Fresh databases ``lms_bench_<pid>_<n>`` on the server, dropped afterwards."""
-    url = make_url(server_url)
-
-    def admin(sql: str) -> None:
-        engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                conn.execute(text(sql))
-        finally:
-            engine.dispose()
-
-    @contextmanager
-    def fresh() -> Iterator[str]:
-        name = f"lms_bench_{os.getpid()}_{next(_names)}"
-        admin(f'DROP DATABASE IF EXISTS "{name}"')
-        admin(f'CREATE DATABASE "{name}"')
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return fresh
 
 
 def settings_for(url: str, tmp: Path) -> Settings:

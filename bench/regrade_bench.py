@@ -27,7 +27,6 @@ Exit status: 0 when the benchmark ran, whether targets pass or miss.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import random
@@ -41,9 +40,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
+from support.databases import postgres_databases, sqlite_databases
 
 from lms_core.actor import Actor
 from lms_core.assessments.questions import QuestionData
@@ -55,7 +54,6 @@ from lms_core.settings import Environment, Settings
 
 RATIO_GOAL = 0.5
 RIGHT_SHARE = 0.7
-_names = itertools.count()
 
 
 def questions() -> list[tuple[QuestionData, Any, Any]]:
@@ -117,43 +115,6 @@ class Backend:
                 yield engine
             finally:
                 engine.dispose()
-
-
-def sqlite_databases(tmp: Path) -> Callable[[], AbstractContextManager[str]]:
-    @contextmanager
-    def fresh() -> Iterator[str]:
-        path = tmp / f"bench-{next(_names)}.db"
-        try:
-            yield f"sqlite:///{path}"
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-    return fresh
-
-
-def postgres_databases(server_url: str) -> Callable[[], AbstractContextManager[str]]:
-    url = make_url(server_url)
-
-    def admin(sql: str) -> None:
-        engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                conn.execute(text(sql))
-        finally:
-            engine.dispose()
-
-    @contextmanager
-    def fresh() -> Iterator[str]:
-        name = f"lms_bench_{os.getpid()}_{next(_names)}"
-        admin(f'DROP DATABASE IF EXISTS "{name}"')
-        admin(f'CREATE DATABASE "{name}"')
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return fresh
 
 
 def generate(engine: Engine, n: int, *, batch: int = 5000) -> tuple[int, dict[str, Any]]:
