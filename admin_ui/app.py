@@ -59,7 +59,7 @@ def healthz() -> ResponseReturnValue:
 @probes.get("/readyz")
 def readyz() -> ResponseReturnValue:
     """Readiness: 200 when the database answers, 503 otherwise (the error goes to the log)."""
-    from lms_core.services.health import safe_url, wait_for_database
+    from lms_core.ops.health import safe_url, wait_for_database
 
     engine = state().engine
     error = wait_for_database(engine, 0)

@@ -1,4 +1,4 @@
-"""Certificate PDFs: the naive fpdf2 way against ``lms_core.certificates.render``, in one run.
+"""Certificate PDFs: the naive fpdf2 way against ``lms_core.certificates.pdf.render``, in one run.
 
 What: the bundled default template rendered for N learners (1,000; ``--quick``: 40), twice per
 kind of name, in the same process and run so the ratio is comparable across machines:
@@ -14,7 +14,7 @@ Also printed: CPU time per certificate of both (all processes), whose ratio does
 other load on the machine, unlike the wall-clock ratio of a 2-process path against 1 process.
 
 **issue** (end to end, per kind): our real ``lmsctl certificates issue`` path,
-:func:`lms_core.services.certificate_issue.issue_certificates` with ``--workers`` processes and
+:func:`lms_core.certificates.issue.issue_certificates` with ``--workers`` processes and
 batches of 50, on a fresh migrated SQLite file in a temporary folder holding N learners who
 completed the one required lesson of one published course. Timed: the whole call -- pool
 start-up, eligibility, rendering, each PDF written to a temporary file, fsynced and renamed
@@ -57,10 +57,13 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
+from lms_core.accounts import users
 from lms_core.actor import Actor
-from lms_core.certificates.fonts import BUNDLED_DIR
-from lms_core.certificates.render import CertificateFields, Renderer, RenderPool
-from lms_core.certificates.templates import load_template
+from lms_core.catalog import courses, lessons
+from lms_core.certificates.issue import issue_certificates
+from lms_core.certificates.pdf.fonts import BUNDLED_DIR
+from lms_core.certificates.pdf.render import CertificateFields, Renderer, RenderPool
+from lms_core.certificates.pdf.templates import load_template
 from lms_core.db import SessionFactory, make_engine, make_session_factory, unit_of_work
 from lms_core.models import (
     AuditEntry,
@@ -72,8 +75,7 @@ from lms_core.models import (
     User,
     utcnow,
 )
-from lms_core.services import courses, lessons, schema, users
-from lms_core.services.certificate_issue import issue_certificates
+from lms_core.ops import schema
 from lms_core.settings import PageSize, Settings
 
 GOALS = {

@@ -1,6 +1,6 @@
 """How fast ``lmsctl demo generate`` fills a database, against raw DBAPI ``executemany``.
 
-What: the service path of ``lmsctl demo generate`` -- :func:`lms_core.services.demo.generate`
+What: the service path of ``lmsctl demo generate`` -- :func:`lms_core.ops.demo.generate`
 inside :func:`lms_core.db.unit_of_work`, on a fresh, migrated SQLite file (and on PostgreSQL
 with ``--pg URL``) -- for 100,000 users (``--quick``: 5,000) with courses (one per 500 users),
 5 lessons each and enrollments (three per user), the mix of the command's own example
@@ -51,8 +51,8 @@ from support.databases import postgres_databases, sqlite_databases
 from lms_core.actor import Actor
 from lms_core.db import make_engine, make_session_factory, unit_of_work
 from lms_core.models import Enrollment, User
-from lms_core.services import schema
-from lms_core.services.demo import generate
+from lms_core.ops import schema
+from lms_core.ops.demo import generate
 from lms_core.settings import Environment, Settings
 
 SECONDS_PER_100K_USERS = 60.0  # the goal scales with --users: 5k users -> 3 s

@@ -50,7 +50,7 @@ from lms_core.models import (
     Submission,
     User,
 )
-from lms_core.services import schema
+from lms_core.ops import schema
 from lms_core.settings import Settings
 
 RSS_GOAL_MB = 300.0

@@ -51,8 +51,8 @@ from typing import Any
 from support.databases import postgres_databases, sqlite_databases
 
 from lms_core.db import make_engine
-from lms_core.exports.tabular import Sheet, write_xlsx
-from lms_core.services import schema
+from lms_core.formats.tabular import Sheet, write_xlsx
+from lms_core.ops import schema
 from lms_core.settings import Environment, Settings
 
 LMSCTL = str(Path(sys.executable).parent / "lmsctl")

@@ -1,6 +1,6 @@
 """How fast ``lmsctl quizzes regrade`` regrades a quiz, against a raw driver loop.
 
-What: :func:`lms_core.services.regrade.regrade` inside :func:`lms_core.db.unit_of_work` (what
+What: :func:`lms_core.quizzes.regrade.regrade` inside :func:`lms_core.db.unit_of_work` (what
 the command runs), on a fresh, migrated SQLite file (and PostgreSQL with ``--pg URL``), for a
 20-question quiz (6 multiple choice, 3 multiple response, 3 true/false, 3 short answer,
 2 numerical, 2 matching, 1 essay already hand-graded) with 100,000 graded attempts, one per
@@ -45,11 +45,11 @@ from sqlalchemy.orm import Session
 from support.databases import postgres_databases, sqlite_databases
 
 from lms_core.actor import Actor
-from lms_core.assessments.questions import QuestionData
 from lms_core.db import make_engine, make_session_factory, unit_of_work
 from lms_core.models import Attempt, Course, Enrollment, Lesson, Question, Quiz, Role, User
-from lms_core.services import schema
-from lms_core.services.regrade import regrade
+from lms_core.ops import schema
+from lms_core.quizzes.bank.shapes import QuestionData
+from lms_core.quizzes.regrade import regrade
 from lms_core.settings import Environment, Settings
 
 RATIO_GOAL = 0.5

@@ -71,8 +71,8 @@ def register_tasks(
 
     def recompute_course_progress(course_id: int) -> int:
         """Recompute the progress of every active enrollment of a course; returns how many."""
+        from lms_core.catalog.progress import recompute_course
         from lms_core.models import Course
-        from lms_core.services.progress import recompute_course
 
         with unit_of_work(database.session_factory()) as session:
             course = session.get(Course, course_id)

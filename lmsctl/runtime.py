@@ -68,9 +68,9 @@ class Runtime:
 
     def resolve_actor(self, session: Session) -> Actor:
         """``--as EMAIL`` acts as that user with that user's rights; else the OS operator, as admin."""
+        from lms_core.accounts.users import find_user
         from lms_core.actor import Actor
         from lms_core.errors import NotFound, PermissionDenied
-        from lms_core.services.users import find_user
 
         if not self.actor_email:
             return Actor.operator(getpass.getuser())

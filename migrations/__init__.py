@@ -1,1 +1,1 @@
-"""Alembic migrations; run them through ``lmsctl db`` (see lms_core.services.schema)."""
+"""Alembic migrations; run them through ``lmsctl db`` (see lms_core.ops.schema)."""

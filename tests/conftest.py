@@ -103,7 +103,7 @@ def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 def reset_schema(engine: Engine) -> None:
     """Empty the database, then migrate it to head (so every run also tests the migrations)."""
-    from lms_core.services import schema
+    from lms_core.ops import schema
 
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":

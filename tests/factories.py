@@ -6,10 +6,11 @@ import itertools
 
 from sqlalchemy.orm import Session
 
+from lms_core.accounts import users
 from lms_core.actor import Actor
+from lms_core.catalog import courses, enrollments, lessons
 from lms_core.models import Course, Enrollment, User
 from lms_core.security import PasswordHasher
-from lms_core.services import courses, enrollments, lessons, users
 
 PASSWORD = "Corr3ct-Horse-Battery"
 _seq = itertools.count(1)

@@ -1,1 +1,1 @@
-"""Certificates: numbers, templates, fonts and PDF rendering (no database code here)."""
+"""Certificates: eligibility, numbers, issue runs, verification and revocation."""

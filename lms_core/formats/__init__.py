@@ -1,1 +1,1 @@
-"""File formats: import readers and export writers."""
+"""Reading and writing CSV/XLSX: encodings, archives, safe cells, streaming writers."""

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, func, update
 from sqlalchemy.orm import Session
 
 from lms_core.imports.bulk import insert_rows
-from lms_core.imports.plan import CREATE, WRITING, Change
+from lms_core.imports.plan.changes import CREATE, WRITING, Change
 from lms_core.imports.resolve import FIELDS, MODELS, ids_by
 from lms_core.models import Course, ImportChange, User
 

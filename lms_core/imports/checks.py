@@ -1,6 +1,6 @@
 """What spreadsheets do to data, as cell checks returning a message or ``None``.
 
-Delegates to the reading layer's ``lms_core.imports.cells`` when it has the check, with a
+Delegates to the reading layer's ``lms_core.formats.cells`` when it has the check, with a
 local fallback, so validation never depends on which helper landed first.
 """
 
@@ -17,7 +17,7 @@ _MOJIBAKE = re.compile("[ÃÂ][\u0080-\u00bf]|â€")
 
 def _cells(name: str) -> Callable[..., Any] | None:
     try:
-        module = importlib.import_module("lms_core.imports.cells")
+        module = importlib.import_module("lms_core.formats.cells")
     except ImportError:
         return None
     found = getattr(module, name, None)

@@ -17,12 +17,12 @@ from typing import IO
 
 from sqlalchemy.orm import Session
 
+from lms_core.accounts.tokens import DEFAULT_TTL
 from lms_core.formats.safe_cells import safe_cell
 from lms_core.imports.bulk import insert_rows
-from lms_core.imports.plan import Change
+from lms_core.imports.plan.changes import Change
 from lms_core.models import OneTimeToken, TokenPurpose
 from lms_core.security import new_token, token_hash
-from lms_core.services.tokens import DEFAULT_TTL
 
 HEADER = ("email", "full_name", "link")
 

@@ -19,7 +19,7 @@ from lms_core.actor import Actor
 from lms_core.db import SessionFactory, unit_of_work
 from lms_core.errors import Conflict, ErrorList, LmsError, NotFound
 from lms_core.imports.apply import ORDER, _resolve_refs, _updates
-from lms_core.imports.plan import CREATE, Change
+from lms_core.imports.plan.changes import CREATE, Change
 from lms_core.imports.resolve import FIELDS, MODELS, by_ids, chunks
 from lms_core.models import (
     AuditEntry,

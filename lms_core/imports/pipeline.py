@@ -20,7 +20,7 @@ from lms_core.imports.apply import write_changes, write_ledger
 from lms_core.imports.context import Context
 from lms_core.imports.invites import Invites
 from lms_core.imports.passwords import PasswordPool
-from lms_core.imports.plan import CREATE, ENTITY_PLURAL, Change, ChangeLog
+from lms_core.imports.plan.changes import CREATE, ENTITY_PLURAL, Change, ChangeLog
 from lms_core.imports.records import Row, RowCheck
 
 CHUNK = 5000

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from lms_core.errors import FileProblem
-from lms_core.imports.plan import Change, ChangeLog, jsonable
+from lms_core.imports.plan.changes import Change, ChangeLog, jsonable
 
 
 @dataclass

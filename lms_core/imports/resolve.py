@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from lms_core.imports.plan import jsonable
+from lms_core.imports.plan.changes import jsonable
 from lms_core.models import Course, Enrollment, Lesson, User
 
 #: Values in one ``IN (...)``: well under SQLite's and PostgreSQL's parameter limits.

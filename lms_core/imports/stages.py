@@ -27,10 +27,10 @@ from lms_core.imports.columns import (
 from lms_core.imports.context import Context
 from lms_core.imports.passwords import strength_checker
 from lms_core.imports.pipeline import Stage, check_threshold, removal_limit
-from lms_core.imports.plan import Change
-from lms_core.imports.plan_courses import check_published, plan_courses, plan_lessons
-from lms_core.imports.plan_enrollments import plan_drops, plan_enrollments, scope_enrollments
-from lms_core.imports.plan_users import plan_user_removals, plan_users, scope_users
+from lms_core.imports.plan.changes import Change
+from lms_core.imports.plan.courses import check_published, plan_courses, plan_lessons
+from lms_core.imports.plan.enrollments import plan_drops, plan_enrollments, scope_enrollments
+from lms_core.imports.plan.users import plan_user_removals, plan_users, scope_users
 from lms_core.imports.records import (
     course_checker,
     enrollment_checker,
@@ -41,7 +41,7 @@ from lms_core.imports.records import (
 from lms_core.settings import Settings
 
 if TYPE_CHECKING:
-    from lms_core.services.imports import ImportOptions
+    from lms_core.imports.runs import ImportOptions
 
 ENTITIES = ("users", "courses", "enrollments", "oneroster")
 LESSONS_SHEET = "lessons"
@@ -155,7 +155,7 @@ def open_stages(
 def _open(
     entity: str, path: Path, options: ImportOptions, settings: Settings, ctx: Context
 ) -> Opened:
-    from lms_core.imports.sources import open_table, sheet_names
+    from lms_core.formats.sources import open_table, sheet_names
 
     def table(p: Path, required: tuple[str, ...], known: tuple[str, ...], sheet: str | None) -> Any:
         return open_table(p, encoding=options.encoding, sheet=sheet, required=required, known=known)
@@ -238,7 +238,7 @@ def _open(
             reopen=reopen,
         )
     if entity == "oneroster":
-        from lms_core.imports.oneroster import read_bundle
+        from lms_core.imports.oneroster.bundle import read_bundle
 
         bundle = read_bundle(path)
         tables = [bundle.users, bundle.courses, bundle.enrollments]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from lms_core.errors import ValidationError
-from lms_core.exports.tabular import (
+from lms_core.formats.tabular import (
     FORMATS,
     Sheet,
     atomic_binary,

@@ -93,7 +93,7 @@ class Submission(TimestampMixin, Base):
     #: Started days after the due date (0: on time); the penalty is computed from it.
     days_late: Mapped[int] = mapped_column(default=0)
     #: Points as the grader gave them (0..max_points), NULL until graded; the late penalty
-    #: applies to the final grade computed from it (see lms_core.services.assignments).
+    #: applies to the final grade computed from it (see lms_core.assignments.assignments).
     grade: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
     feedback: Mapped[str | None] = mapped_column(Text)
     grader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

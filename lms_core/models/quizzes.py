@@ -1,7 +1,7 @@
 """Quizzes (one per lesson of type ``quiz``), their questions, and learners' attempts.
 
 How a question's ``options`` and ``correct_answer`` are shaped per type, and what an answer
-looks like, is documented (and enforced) in ``lms_core.assessments.questions``.
+looks like, is documented (and enforced) in ``lms_core.quizzes.bank.shapes``.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class Question(TimestampMixin, Base):
     text_format: Mapped[str] = mapped_column(String(10), default="plain")
     question_type: Mapped[str] = mapped_column(String(20))
     points: Mapped[Decimal] = mapped_column(Numeric(8, 2), default=Decimal("1"))
-    #: Type-specific list of options (see ``lms_core.assessments.questions``).
+    #: Type-specific list of options (see ``lms_core.quizzes.bank.shapes``).
     options: Mapped[list[Any]] = mapped_column(JSON, default=list)
     #: Type-specific key where options do not carry it (true/false: ``true``/``false``).
     correct_answer: Mapped[Any] = mapped_column(JSON, nullable=True)
@@ -168,7 +168,7 @@ class Attempt(Base):
     graded_at: Mapped[datetime | None]
     #: Who graded the hand-graded questions (NULL: graded automatically).
     graded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    #: ``{question_id: answer}`` as saved (see ``lms_core.assessments.questions``).
+    #: ``{question_id: answer}`` as saved (see ``lms_core.quizzes.bank.shapes``).
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: ``{question_id: points}`` awarded per question (hand grades included).
     question_scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -60,7 +60,7 @@ def create(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.assignments import assignment_row, create_assignment
+        from lms_core.assignments.assignments import assignment_row, create_assignment
 
         with rt.unit_of_work() as (session, actor):
             row = assignment_row(
@@ -111,7 +111,7 @@ def update(
         "late_penalty_percent": penalty,
     }
     with reporting(as_json=json_out):
-        from lms_core.services.assignments import assignment_row, update_assignment
+        from lms_core.assignments.assignments import assignment_row, update_assignment
 
         with rt.unit_of_work() as (session, actor):
             row = assignment_row(
@@ -139,7 +139,7 @@ def list_(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.assignments import assignment_row, list_assignments
+        from lms_core.assignments.assignments import assignment_row, list_assignments
 
         with rt.unit_of_work(write=False) as (session, actor):
             rows = [
@@ -157,7 +157,7 @@ def show(ctx: typer.Context, assignment: AssignmentArg, json_out: JsonOpt = Fals
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.assignments import show_assignment
+        from lms_core.assignments.assignments import show_assignment
 
         with rt.unit_of_work(write=False) as (session, actor):
             row = show_assignment(session, actor=actor, ref=assignment)

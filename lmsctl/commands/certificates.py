@@ -38,7 +38,7 @@ def eligible(ctx: typer.Context, course: CourseArg, json_out: JsonOpt = False) -
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.certificates import eligibility
+        from lms_core.certificates.registry import eligibility
 
         with rt.unit_of_work(write=False) as (session, actor):
             rows = [
@@ -86,7 +86,7 @@ def issue(
         from rich.console import Console
         from rich.progress import Progress
 
-        from lms_core.services.certificate_issue import issue_certificates
+        from lms_core.certificates.issue import issue_certificates
 
         actor = rt.actor()
         show = sys.stderr.isatty() and not json_out
@@ -147,7 +147,7 @@ def verify(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.certificates import verify as verify_service
+        from lms_core.certificates.registry import verify as verify_service
 
         pdf = file.read_bytes() if file is not None else None
         with rt.unit_of_work(write=False) as (session, _):
@@ -189,8 +189,8 @@ def revoke(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.certificates import certificate_row
-        from lms_core.services.certificates import revoke as revoke_service
+        from lms_core.certificates.registry import certificate_row
+        from lms_core.certificates.registry import revoke as revoke_service
 
         with rt.unit_of_work() as (session, actor):
             row = certificate_row(
@@ -211,8 +211,8 @@ def reissue(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.certificate_issue import reissue as reissue_service
-        from lms_core.services.certificates import certificate_row
+        from lms_core.certificates.issue import reissue as reissue_service
+        from lms_core.certificates.registry import certificate_row
 
         with rt.unit_of_work() as (session, actor):
             old, new = reissue_service(
@@ -242,7 +242,7 @@ def list_(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.certificates import certificate_row, list_certificates
+        from lms_core.certificates.registry import certificate_row, list_certificates
 
         with rt.unit_of_work(write=False) as (session, actor):
             rows = [
@@ -270,7 +270,7 @@ def export(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.certificate_issue import export_zip
+        from lms_core.certificates.issue import export_zip
 
         with rt.unit_of_work(write=False) as (session, actor):
             count = export_zip(
@@ -305,7 +305,7 @@ def preview(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.certificate_issue import render_preview, write_atomically
+        from lms_core.certificates.issue import render_preview, write_atomically
 
         pdf = render_preview(rt.get_settings(), name=name, course_title=course, template=template)
         write_atomically(out, pdf)

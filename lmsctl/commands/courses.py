@@ -75,7 +75,7 @@ def create(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.courses import course_row, create_course
+        from lms_core.catalog.courses import course_row, create_course
 
         with rt.unit_of_work() as (session, actor):
             fields = _fields(
@@ -121,7 +121,7 @@ def list_(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.courses import course_row, list_courses
+        from lms_core.catalog.courses import course_row, list_courses
 
         with rt.unit_of_work(write=False) as (session, actor):
             result = list_courses(
@@ -151,7 +151,7 @@ def show(ctx: typer.Context, slug: SlugArg, json_out: JsonOpt = False) -> None:
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.courses import show_course
+        from lms_core.catalog.courses import show_course
 
         with rt.unit_of_work(write=False) as (session, actor):
             row = show_course(session, actor=actor, slug=slug)
@@ -182,7 +182,7 @@ def update(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.courses import course_row, update_course
+        from lms_core.catalog.courses import course_row, update_course
 
         with rt.unit_of_work() as (session, actor):
             fields = {
@@ -218,7 +218,7 @@ def _toggle(action: str, summary: str) -> None:
     def command(ctx: typer.Context, slug: SlugArg, json_out: JsonOpt = False) -> None:
         rt = runtime(ctx)
         with reporting(as_json=json_out):
-            from lms_core.services import courses as svc
+            from lms_core.catalog import courses as svc
 
             with rt.unit_of_work() as (session, actor):
                 row = svc.course_row(
@@ -249,7 +249,7 @@ def delete(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.courses import delete_course
+        from lms_core.catalog.courses import delete_course
 
         with rt.unit_of_work() as (session, actor):
             delete_course(session, actor=actor, slug=slug, force=force)

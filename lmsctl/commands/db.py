@@ -39,7 +39,7 @@ def upgrade(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services import schema
+        from lms_core.ops import schema
 
         engine = rt.get_engine()
         before = schema.current_revision(engine)
@@ -73,7 +73,7 @@ def downgrade(
         )
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services import schema
+        from lms_core.ops import schema
 
         engine = rt.get_engine()
         before = schema.current_revision(engine)
@@ -93,7 +93,7 @@ def current(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services import schema
+        from lms_core.ops import schema
 
         status = schema.status(rt.get_engine(), compare=False)
     emit_record(
@@ -114,7 +114,7 @@ def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services import schema
+        from lms_core.ops import schema
 
         status = schema.status(rt.get_engine())
     if status.up_to_date:

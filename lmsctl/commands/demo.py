@@ -22,8 +22,8 @@ def seed(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.demo import DEMO_USERS
-        from lms_core.services.demo import seed as seed_service
+        from lms_core.ops.demo import DEMO_USERS
+        from lms_core.ops.demo import seed as seed_service
 
         with rt.unit_of_work() as (session, actor):
             report = seed_service(
@@ -74,8 +74,8 @@ def generate(
         from rich.console import Console
         from rich.progress import Progress
 
-        from lms_core.services.demo import generate as generate_service
-        from lms_core.services.demo import plan_generate
+        from lms_core.ops.demo import generate as generate_service
+        from lms_core.ops.demo import plan_generate
 
         if dry_run:
             plan = plan_generate(

@@ -28,7 +28,7 @@ def doctor(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.health import run_checks
+        from lms_core.ops.health import run_checks
 
         checks = run_checks(rt.get_settings(), rt.get_engine(), wait_seconds=wait)
     ok = all(c.ok for c in checks)

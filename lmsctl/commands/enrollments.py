@@ -35,8 +35,8 @@ def enroll(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.enrollments import enroll as enroll_service
-        from lms_core.services.enrollments import enrollment_row
+        from lms_core.catalog.enrollments import enroll as enroll_service
+        from lms_core.catalog.enrollments import enrollment_row
 
         with rt.unit_of_work() as (session, actor):
             result = enroll_service(session, actor=actor, email=email, course_slug=course)
@@ -59,8 +59,8 @@ def drop(ctx: typer.Context, email: EmailArg, course: CourseArg, json_out: JsonO
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.enrollments import drop as drop_service
-        from lms_core.services.enrollments import enrollment_row
+        from lms_core.catalog.enrollments import drop as drop_service
+        from lms_core.catalog.enrollments import enrollment_row
 
         with rt.unit_of_work() as (session, actor):
             row = enrollment_row(
@@ -89,7 +89,7 @@ def list_(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.enrollments import enrollment_row, list_enrollments
+        from lms_core.catalog.enrollments import enrollment_row, list_enrollments
 
         with rt.unit_of_work(write=False) as (session, actor):
             result = list_enrollments(
@@ -124,8 +124,8 @@ def complete_lesson(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.enrollments import complete_lesson as complete_service
-        from lms_core.services.enrollments import enrollment_row
+        from lms_core.catalog.enrollments import complete_lesson as complete_service
+        from lms_core.catalog.enrollments import enrollment_row
 
         with rt.unit_of_work() as (session, actor):
             enrollment, finished = complete_service(
@@ -156,8 +156,8 @@ def review(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.enrollments import enrollment_row
-        from lms_core.services.enrollments import review as review_service
+        from lms_core.catalog.enrollments import enrollment_row
+        from lms_core.catalog.enrollments import review as review_service
 
         with rt.unit_of_work() as (session, actor):
             row = enrollment_row(

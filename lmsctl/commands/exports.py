@@ -83,7 +83,7 @@ def _run(
         from rich.console import Console
         from rich.progress import Progress
 
-        from lms_core.services.exports import export
+        from lms_core.exports.entities import export
 
         show = sys.stderr.isatty() and out is not None and not json_out
         with (

@@ -40,7 +40,7 @@ def upload(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.files import file_row, read_upload, upload_file
+        from lms_core.assignments.files import file_row, read_upload, upload_file
 
         settings = rt.get_settings()
         received = read_upload(path, settings)
@@ -68,7 +68,7 @@ def list_(ctx: typer.Context, course: CourseOpt = None, json_out: JsonOpt = Fals
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.files import file_row, list_files
+        from lms_core.assignments.files import file_row, list_files
 
         with rt.unit_of_work(write=False) as (session, actor):
             rows = [
@@ -85,7 +85,7 @@ def delete(ctx: typer.Context, file_id: FileIdArg, json_out: JsonOpt = False) ->
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.files import delete_file
+        from lms_core.assignments.files import delete_file
 
         with rt.unit_of_work() as (session, actor):
             stored = delete_file(session, actor=actor, settings=rt.get_settings(), file_id=file_id)
@@ -115,8 +115,8 @@ def download(
     with reporting(as_json=json_out):
         import shutil
 
-        from lms_core.services.files import atomic_output
-        from lms_core.services.files import download as download_service
+        from lms_core.assignments.files import atomic_output
+        from lms_core.assignments.files import download as download_service
 
         with rt.unit_of_work(write=False) as (session, actor):
             got = download_service(

@@ -44,9 +44,9 @@ def export(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
+        from lms_core.assignments.files import atomic_output
+        from lms_core.assignments.gradebook import export_gradebook
         from lms_core.errors import ValidationError
-        from lms_core.services.files import atomic_output
-        from lms_core.services.gradebook import export_gradebook
 
         if output is None and (fmt == "xlsx" or json_out):
             raise ValidationError(
@@ -55,7 +55,7 @@ def export(
         from rich.console import Console
         from rich.progress import Progress
 
-        from lms_core.services.gradebook import learner_count
+        from lms_core.assignments.gradebook import learner_count
 
         show = sys.stderr.isatty() and not json_out
         with (

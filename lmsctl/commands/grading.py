@@ -42,8 +42,8 @@ def export(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.files import atomic_output
-        from lms_core.services.grading_offline import check_format, export_worksheet
+        from lms_core.assignments.files import atomic_output
+        from lms_core.assignments.worksheet_import import check_format, export_worksheet
 
         check_format(fmt)
         with rt.unit_of_work(write=False) as (session, actor), atomic_output(output) as out:
@@ -79,7 +79,7 @@ def import_(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.grading_offline import import_worksheet
+        from lms_core.assignments.worksheet_import import import_worksheet
 
         with rt.unit_of_work(write=not dry_run) as (session, actor):
             plan = import_worksheet(

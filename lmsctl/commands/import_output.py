@@ -12,7 +12,7 @@ import typer
 from lmsctl.output import say
 
 if TYPE_CHECKING:
-    from lms_core.services.imports import ImportReport
+    from lms_core.imports.runs import ImportReport
 
 COUNT_COLUMNS = ("create", "update", "unchanged", "deactivate", "skipped")
 

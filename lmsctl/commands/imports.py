@@ -97,7 +97,7 @@ def _import(
 ) -> None:
     rt: Runtime = runtime(ctx)
     with reporting(as_json=as_json):
-        from lms_core.services.imports import ImportOptions, import_file
+        from lms_core.imports.runs import ImportOptions, import_file
 
         actor = rt.actor()
         with progress_display(as_json) as tick:
@@ -291,7 +291,7 @@ def apply(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.imports import apply_plan_file
+        from lms_core.imports.runs import apply_plan_file
 
         actor = rt.actor()
         with progress_display(json_out) as tick:
@@ -340,7 +340,7 @@ def history(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.imports import import_history
+        from lms_core.imports.runs import import_history
 
         with rt.unit_of_work(write=False) as (session, actor):
             rows = import_history(session, actor=actor, limit=limit)
@@ -369,7 +369,7 @@ def undo(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.imports import undo_import
+        from lms_core.imports.runs import undo_import
 
         with rt.unit_of_work(write=not dry_run) as (session, actor):
             report = undo_import(session, actor=actor, run_id=run, dry_run=dry_run)

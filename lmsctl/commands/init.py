@@ -33,9 +33,9 @@ def init(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services import schema
-        from lms_core.services.health import safe_url
-        from lms_core.services.users import ensure_admin
+        from lms_core.accounts.users import ensure_admin
+        from lms_core.ops import schema
+        from lms_core.ops.health import safe_url
 
         settings = rt.get_settings()
         try:

@@ -76,7 +76,7 @@ def add(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.lessons import add_lesson, lesson_row
+        from lms_core.catalog.lessons import add_lesson, lesson_row
 
         with rt.unit_of_work() as (session, actor):
             row = lesson_row(
@@ -106,7 +106,7 @@ def list_(ctx: typer.Context, course: CourseArg, json_out: JsonOpt = False) -> N
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.lessons import lesson_row, list_lessons
+        from lms_core.catalog.lessons import lesson_row, list_lessons
 
         with rt.unit_of_work(write=False) as (session, actor):
             rows = [
@@ -139,7 +139,7 @@ def update(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.lessons import lesson_row, update_lesson
+        from lms_core.catalog.lessons import lesson_row, update_lesson
 
         fields = _fields(content, duration, video_url, preview, required)
         if title is not None:
@@ -167,7 +167,7 @@ def delete(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.lessons import delete_lesson
+        from lms_core.catalog.lessons import delete_lesson
 
         with rt.unit_of_work() as (session, actor):
             delete_lesson(session, actor=actor, course_slug=course, slug=slug)
@@ -191,7 +191,7 @@ def reorder(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.lessons import lesson_row, reorder_lessons
+        from lms_core.catalog.lessons import lesson_row, reorder_lessons
 
         with rt.unit_of_work() as (session, actor):
             rows = [

@@ -55,7 +55,7 @@ def attempts(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.attempt_review import list_attempts
+        from lms_core.quizzes.review import list_attempts
 
         with rt.unit_of_work(write=False) as (session, actor):
             rows = list_attempts(session, actor=actor, quiz_ref=quiz, status=status)
@@ -73,7 +73,7 @@ def attempt_detail(ctx: typer.Context, attempt: AttemptArg, json_out: JsonOpt = 
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.attempt_review import review_attempt
+        from lms_core.quizzes.review import review_attempt
 
         with rt.unit_of_work(write=False) as (session, actor):
             data = review_attempt(session, actor=actor, attempt_id=attempt)
@@ -113,7 +113,7 @@ def regrade(
         from rich.console import Console
         from rich.progress import Progress
 
-        from lms_core.services.regrade import regrade as regrade_service
+        from lms_core.quizzes.regrade import regrade as regrade_service
 
         show = sys.stderr.isatty() and not json_out
         with (
@@ -181,7 +181,7 @@ def close_overdue(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.attempt_review import close_overdue as close
+        from lms_core.quizzes.review import close_overdue as close
 
         with rt.unit_of_work(write=not dry_run) as (session, actor):
             rows = close(session, actor=actor, dry_run=dry_run)
@@ -208,7 +208,7 @@ def start(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.attempts import attempt_row, learner_questions, start_attempt
+        from lms_core.quizzes.attempts import attempt_row, learner_questions, start_attempt
 
         with rt.unit_of_work() as (session, actor):
             v = start_attempt(session, actor=actor, quiz_ref=quiz, email=email)
@@ -288,9 +288,9 @@ def answer(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.attempt_scoring import answer_from_text
-        from lms_core.services.attempts import attempt_row, get_attempt, save_answers
-        from lms_core.services.questions import ordered_questions
+        from lms_core.quizzes.attempts import attempt_row, get_attempt, save_answers
+        from lms_core.quizzes.questions import ordered_questions
+        from lms_core.quizzes.scoring import answer_from_text
 
         typed, values = _parse_answers(number, value, answers_file)
         with rt.unit_of_work() as (session, actor):
@@ -329,7 +329,7 @@ def submit(ctx: typer.Context, attempt: AttemptArg, json_out: JsonOpt = False) -
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.attempts import attempt_row, get_attempt, submit_attempt
+        from lms_core.quizzes.attempts import attempt_row, get_attempt, submit_attempt
 
         with rt.unit_of_work() as (session, actor):
             a = submit_attempt(session, actor=actor, attempt_id=attempt)
@@ -363,8 +363,8 @@ def grade_essay(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.attempt_review import grade_essay as grade
-        from lms_core.services.attempts import attempt_row, get_attempt
+        from lms_core.quizzes.attempts import attempt_row, get_attempt
+        from lms_core.quizzes.review import grade_essay as grade
 
         with rt.unit_of_work() as (session, actor):
             a = grade(

@@ -88,7 +88,7 @@ def create(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.quizzes import create_quiz, quiz_row
+        from lms_core.quizzes.quizzes import create_quiz, quiz_row
 
         with rt.unit_of_work() as (session, actor):
             row = quiz_row(
@@ -138,7 +138,7 @@ def update(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.quizzes import question_count, quiz_row, update_quiz
+        from lms_core.quizzes.quizzes import question_count, quiz_row, update_quiz
 
         fields = _settings(
             description=description,
@@ -173,7 +173,7 @@ def list_(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.quizzes import list_quizzes
+        from lms_core.quizzes.quizzes import list_quizzes
 
         with rt.unit_of_work(write=False) as (session, actor):
             rows = list_quizzes(session, actor=actor, course_slug=course)
@@ -188,7 +188,7 @@ def show(ctx: typer.Context, quiz: QuizArg, json_out: JsonOpt = False) -> None:
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.quizzes import show_quiz
+        from lms_core.quizzes.quizzes import show_quiz
 
         with rt.unit_of_work(write=False) as (session, actor):
             row = show_quiz(session, actor=actor, quiz_ref=quiz)
@@ -203,7 +203,7 @@ def publish(ctx: typer.Context, quiz: QuizArg, json_out: JsonOpt = False) -> Non
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.quizzes import publish_quiz, question_count, quiz_row
+        from lms_core.quizzes.quizzes import publish_quiz, question_count, quiz_row
 
         with rt.unit_of_work() as (session, actor):
             q = publish_quiz(session, actor=actor, quiz_ref=quiz)
@@ -221,7 +221,7 @@ def questions(ctx: typer.Context, quiz: QuizArg, json_out: JsonOpt = False) -> N
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.questions import list_questions, question_row
+        from lms_core.quizzes.questions import list_questions, question_row
 
         with rt.unit_of_work(write=False) as (session, actor):
             rows = [question_row(q) for q in list_questions(session, actor=actor, quiz_ref=quiz)]
@@ -241,7 +241,7 @@ def remove_question(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.questions import remove_question as remove
+        from lms_core.quizzes.questions import remove_question as remove
 
         with rt.unit_of_work() as (session, actor):
             gone = remove(session, actor=actor, quiz_ref=quiz, number=number)
@@ -276,7 +276,7 @@ def import_(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.questions import import_questions, parse_bank
+        from lms_core.quizzes.questions import import_questions, parse_bank
 
         stdin = file == "-"
         data = typer.get_binary_stream("stdin").read() if stdin else Path(file).read_bytes()
@@ -352,7 +352,7 @@ def export(
     rt = runtime(ctx)
     with reporting(as_json=json_out):
         from lms_core.errors import ValidationError
-        from lms_core.services.questions import export_questions
+        from lms_core.quizzes.questions import export_questions
 
         fmt = fmt.strip().lower()
         if output is None and (json_out or fmt == "xlsx"):

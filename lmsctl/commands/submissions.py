@@ -43,7 +43,7 @@ def list_(ctx: typer.Context, assignment: AssignmentArg, json_out: JsonOpt = Fal
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.submissions import list_submissions
+        from lms_core.assignments.submissions import list_submissions
 
         with rt.unit_of_work(write=False) as (session, actor):
             rows = list_submissions(session, actor=actor, assignment=assignment)
@@ -72,9 +72,9 @@ def submit(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.files import read_upload
-        from lms_core.services.submissions import submission_row
-        from lms_core.services.submissions import submit as submit_service
+        from lms_core.assignments.files import read_upload
+        from lms_core.assignments.submissions import submission_row
+        from lms_core.assignments.submissions import submit as submit_service
 
         settings = rt.get_settings()
         uploads = [read_upload(path, settings) for path in files or []]
@@ -115,8 +115,8 @@ def grade(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.submissions import grade as grade_service
-        from lms_core.services.submissions import submission_row
+        from lms_core.assignments.submissions import grade as grade_service
+        from lms_core.assignments.submissions import submission_row
 
         with rt.unit_of_work() as (session, actor):
             graded = grade_service(

@@ -29,8 +29,8 @@ LIST_COLUMNS = ("email", "full_name", "role", "is_active", "external_id", "last_
 
 
 def _row(user: User) -> dict[str, Any]:
-    from lms_core.services.audit import snapshot
-    from lms_core.services.users import USER_FIELDS
+    from lms_core.accounts.audit import snapshot
+    from lms_core.accounts.users import USER_FIELDS
 
     return snapshot(user, USER_FIELDS)
 
@@ -66,7 +66,7 @@ def create(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.users import create_user
+        from lms_core.accounts.users import create_user
 
         password = read_password(stdin=password_stdin, file=password_file, prompt=prompt_password)
         with rt.unit_of_work() as (session, actor):
@@ -112,7 +112,7 @@ def list_(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.users import list_users
+        from lms_core.accounts.users import list_users
 
         with rt.unit_of_work(write=False) as (session, actor):
             result = list_users(
@@ -142,7 +142,7 @@ def show(ctx: typer.Context, email: EmailArg, json_out: JsonOpt = False) -> None
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.users import show_user
+        from lms_core.accounts.users import show_user
 
         with rt.unit_of_work(write=False) as (session, actor):
             row = _row(show_user(session, actor=actor, email=email))
@@ -166,7 +166,7 @@ def update(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.users import update_user
+        from lms_core.accounts.users import update_user
 
         with rt.unit_of_work() as (session, actor):
             row = _row(
@@ -192,7 +192,7 @@ def _simple(action: str, summary: str, done: str) -> None:
     def command(ctx: typer.Context, email: EmailArg, json_out: JsonOpt = False) -> None:
         rt = runtime(ctx)
         with reporting(as_json=json_out):
-            from lms_core.services import users as svc
+            from lms_core.accounts import users as svc
 
             service = getattr(svc, f"{action}_user")
             with rt.unit_of_work() as (session, actor):
@@ -223,7 +223,7 @@ def set_role(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.users import set_role as set_role_service
+        from lms_core.accounts.users import set_role as set_role_service
 
         with rt.unit_of_work() as (session, actor):
             row = _row(set_role_service(session, actor=actor, email=email, role=role))
@@ -249,8 +249,8 @@ def reset_password(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.tokens import request_password_reset
-        from lms_core.services.users import set_password
+        from lms_core.accounts.tokens import request_password_reset
+        from lms_core.accounts.users import set_password
 
         if token:
             with rt.unit_of_work() as (session, actor):
@@ -292,7 +292,7 @@ def delete(
         )
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.services.users import delete_user
+        from lms_core.accounts.users import delete_user
 
         with rt.unit_of_work() as (session, actor):
             row = _row(delete_user(session, actor=actor, email=email, purge=purge))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from lms_core.catalog import enrollments
 from lms_core.models import Certificate
-from lms_core.services import enrollments
 from tests.cli.helpers import ok, ok_json, refused, refused_json
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from lms_core.models import Course, Enrollment, Lesson, User
-from lms_core.services.demo import DEMO_COURSES, DEMO_USERS
+from lms_core.ops.demo import DEMO_COURSES, DEMO_USERS
 from lmsctl.main import app
 from lmsctl.runtime import Runtime
 from tests.cli.helpers import audit_count, count, db_state, ok, ok_json, refused, refused_json

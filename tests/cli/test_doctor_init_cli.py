@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from lms_core.ops.schema import head_revision
 from lms_core.security import PasswordHasher
-from lms_core.services.schema import head_revision
 from lmsctl.main import app
 from lmsctl.runtime import Runtime
 from tests.cli.helpers import ok, ok_json, refused, refused_json, usage_error

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lms_core.services.demo_quiz import ANSWERS, GIFT
+from lms_core.ops.demo_quiz import ANSWERS, GIFT
 from tests.cli.helpers import audit_count, ok, ok_json, refused, refused_json
 
 BROKEN_GIFT = """\
@@ -247,7 +247,7 @@ def test_a_late_answer_is_not_counted_and_closes_the_attempt(cli, course, bank, 
     from datetime import timedelta
 
     from lms_core.models import Attempt, utcnow
-    from lms_core.services.attempts import start_attempt
+    from lms_core.quizzes.attempts import start_attempt
 
     create(cli, "--time-limit", "5")
     ok(cli("quizzes", "import", "py/check", str(bank)))

@@ -14,8 +14,8 @@ from jobs.tasks import register_tasks
 from lms_core.actor import Actor
 from lms_core.db import make_engine, make_session_factory, unit_of_work
 from lms_core.models import Enrollment, Lesson, LessonProgress
+from lms_core.ops import schema
 from lms_core.security import PasswordHasher
-from lms_core.services import schema
 from lms_core.settings import Settings
 from tests.conftest import cheap_settings
 from tests.factories import Factories

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
-from lms_core.assessments.questions import QuestionData
+from lms_core.catalog import courses
 from lms_core.models import Course, Quiz, User
-from lms_core.services import courses, quizzes
-from lms_core.services import questions as question_service
+from lms_core.quizzes import questions as question_service
+from lms_core.quizzes import quizzes
+from lms_core.quizzes.bank.shapes import QuestionData
 
 
 def all_types() -> list[QuestionData]:

@@ -17,11 +17,13 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from lms_core.assignments import assignments, submissions
+from lms_core.assignments import worksheet_import as grading_offline
 from lms_core.errors import FileProblem, FileRefused, PermissionDenied
 from lms_core.models import Submission
-from lms_core.services import assignments, attempts, grading_offline, submissions
-from lms_core.services import questions as question_service
-from lms_core.services.attempt_review import grade_essay, review_attempt
+from lms_core.quizzes import attempts
+from lms_core.quizzes import questions as question_service
+from lms_core.quizzes.review import grade_essay, review_attempt
 from tests.cli.helpers import db_state
 from tests.unit.helpers import as_
 from tests.unit.quizkit import RIGHT, all_types, make_quiz
@@ -194,8 +196,8 @@ def test_grading_import_refuses_formulas_without_a_saved_result(
 def test_a_refused_attachment_is_named(
     session: Any, settings: Any, make: Any, teacher: Any, tmp_path: Path
 ) -> None:
+    from lms_core.assignments.files import Upload
     from lms_core.errors import ValidationError
-    from lms_core.services.files import Upload
 
     course = make.course(instructor=teacher, lessons=1, published=True)
     learner = make.user(name="Ann")

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from lms_core.assignments import assignments as svc
 from lms_core.errors import Conflict, LmsError, NotFound, PermissionDenied, ValidationError
 from lms_core.models import Assignment
-from lms_core.services import assignments as svc
 from tests.unit.helpers import as_, audit_log, fields_of
 
 DUE = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -178,7 +178,7 @@ def test_grade_numbers_accept_comma_and_refuse_three_decimals() -> None:
 def test_update_recomputes_days_late_and_guards_max_points(
     session: Any, course: Any, operator: Any, make: Any
 ) -> None:
-    from lms_core.services import submissions
+    from lms_core.assignments import submissions
 
     student = make.user()
     make.enroll(student, course)

@@ -8,10 +8,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from lms_core.catalog import enrollments
 from lms_core.errors import Conflict, ErrorList, PermissionDenied, ValidationError
 from lms_core.models import Attempt, LessonProgress
-from lms_core.services import attempt_review, attempts, enrollments, quizzes
-from lms_core.services.quiz_scores import final_scores
+from lms_core.quizzes import attempts, quizzes
+from lms_core.quizzes import review as attempt_review
+from lms_core.quizzes.final_scores import final_scores
 from tests.unit.helpers import as_, audit_log
 from tests.unit.quizkit import RIGHT, WRONG, all_types, make_quiz
 

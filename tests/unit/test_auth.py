@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
+from lms_core.accounts import auth, users
 from lms_core.errors import AccountLocked, AuthenticationFailed, ValidationError
 from lms_core.models import utcnow
 from lms_core.security import COMMON_PASSWORDS, PasswordHasher
-from lms_core.services import auth, users
 from tests.factories import PASSWORD
 from tests.unit.helpers import audit_log
 

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from lms_core.services import assignments, certificates, courses, enrollments, submissions
+from lms_core.assignments import assignments, submissions
+from lms_core.catalog import courses, enrollments
+from lms_core.certificates import registry as certificates
 from tests.unit.helpers import as_
 from tests.unit.test_gradebook import add_quiz, attempt
 

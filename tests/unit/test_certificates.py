@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from lms_core.catalog import enrollments
+from lms_core.certificates import issue as certificate_issue
+from lms_core.certificates import registry as certificates
 from lms_core.errors import Conflict, PermissionDenied, ValidationError
 from lms_core.locks import run_lock
 from lms_core.models import AuditEntry, Certificate
-from lms_core.services import certificate_issue, certificates, enrollments
 from tests.unit.helpers import as_
 
 
@@ -187,7 +189,7 @@ def test_verify_detects_a_different_file(session, session_factory, operator, set
 
 
 def test_reissue_prints_the_new_name(session, session_factory, operator, settings, course_with):
-    from lms_core.services import users
+    from lms_core.accounts import users
 
     course, (learner,) = course_with(2)
     number = _issue(session_factory, operator, settings, course).issued[0]["number"]

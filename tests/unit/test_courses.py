@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from lms_core.accounts import users
+from lms_core.catalog import courses, enrollments
 from lms_core.errors import Conflict, ErrorList, NotFound, PermissionDenied, ValidationError
 from lms_core.models import Course, Enrollment, Lesson, LessonProgress
-from lms_core.services import courses, enrollments, users
 from tests.unit.helpers import as_, audit_log, fields_of
 
 

@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from lms_core.accounts import users
 from lms_core.db import make_engine, make_session_factory, unit_of_work
 from lms_core.errors import Conflict
 from lms_core.models import User
-from lms_core.services import schema, users
+from lms_core.ops import schema
 
 
 @pytest.fixture

@@ -7,10 +7,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from lms_core.accounts import auth
 from lms_core.actor import Actor
+from lms_core.catalog import enrollments
+from lms_core.certificates import registry as certificates
 from lms_core.errors import Conflict
 from lms_core.models import Course, Enrollment, Lesson, User
-from lms_core.services import auth, certificates, demo, enrollments
+from lms_core.ops import demo
 from lms_core.settings import Environment
 from tests.unit.helpers import audit_count, audit_log
 

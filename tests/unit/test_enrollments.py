@@ -7,9 +7,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from lms_core.accounts import users
+from lms_core.catalog import courses, enrollments
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from lms_core.models import Enrollment, LessonProgress
-from lms_core.services import courses, enrollments, users
 from tests.unit.helpers import as_, audit_log
 
 
@@ -231,7 +232,7 @@ def test_completing_the_last_lesson_completes_the_course_once(session, course, l
 
 def test_completion_counts_required_lessons_only(session, operator, make, learner):
     course = make.course(lessons=3, published=True)
-    from lms_core.services import lessons
+    from lms_core.catalog import lessons
 
     lessons.update_lesson(
         session, actor=operator, course_slug=course.slug, slug="lesson-2", is_required=False

@@ -11,12 +11,13 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
+from lms_core.accounts import users
 from lms_core.actor import Actor
+from lms_core.catalog import enrollments
 from lms_core.errors import NotFound, PermissionDenied, ValidationError
-from lms_core.exports.tabular import Sheet, atomic_text, write_csv, write_xlsx
+from lms_core.exports.entities import EXPORT_USER_COLUMNS, export
+from lms_core.formats.tabular import Sheet, atomic_text, write_csv, write_xlsx
 from lms_core.imports.columns import COURSE_COLUMNS, ENROLLMENT_COLUMNS, LESSON_COLUMNS
-from lms_core.services import enrollments, users
-from lms_core.services.exports import EXPORT_USER_COLUMNS, export
 from tests.unit.helpers import as_
 
 #: Names a spreadsheet would run as formulas (users' names are stripped, so no tab or CR here).

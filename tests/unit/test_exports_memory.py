@@ -11,9 +11,9 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
+from lms_core.exports import entities as exports
+from lms_core.exports.entities import export
 from lms_core.models import User
-from lms_core.services import exports
-from lms_core.services.exports import export
 
 SMALL, LARGE = 5_000, 50_000
 #: Allowed growth of the peak from SMALL to LARGE rows; a list of 45,000 more rows would be

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from lms_core.assignments import files
+from lms_core.assignments.files import Upload
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from lms_core.models import StoredFile
-from lms_core.services import files
-from lms_core.services.files import Upload
 from lms_core.settings import Settings
 from tests.unit import samples
 from tests.unit.helpers import as_, audit_log
@@ -158,7 +158,7 @@ def test_course_material_roles(session: Any, fsettings: Settings, make: Any, tea
 def test_own_files_and_submission_files(
     session: Any, fsettings: Settings, make: Any, teacher: Any
 ) -> None:
-    from lms_core.services import assignments, submissions
+    from lms_core.assignments import assignments, submissions
 
     course = make.course(instructor=teacher, lessons=1, published=True)
     student, classmate = make.user(), make.user()

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lms_core import files_types as ft
+from lms_core.assignments import file_types as ft
 from lms_core.errors import ValidationError
 from tests.unit import samples
 
@@ -73,7 +73,7 @@ def test_a_name_must_not_claim_another_type() -> None:
 def test_any_name_becomes_a_harmless_display_name(name: str) -> None:
     import unicodedata
 
-    from lms_core.services.files import sanitize_filename
+    from lms_core.assignments.files import sanitize_filename
 
     shown = sanitize_filename(name)
     assert shown and len(shown) <= 255
@@ -87,6 +87,6 @@ def test_any_name_becomes_a_harmless_display_name(name: str) -> None:
     [("-.x.pdf", "x.pdf"), (" . .. ", "file"), ("a/b\\c.txt", "c.txt"), ("-rf", "rf")],
 )
 def test_display_name_examples(name: str, shown: str) -> None:
-    from lms_core.services.files import sanitize_filename
+    from lms_core.assignments.files import sanitize_filename
 
     assert sanitize_filename(name) == shown

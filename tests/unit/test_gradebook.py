@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from lms_core.assignments import assignments, gradebook, submissions
 from lms_core.errors import PermissionDenied, ValidationError
 from lms_core.models import Attempt, Quiz
-from lms_core.services import assignments, gradebook, submissions
 from tests.unit.helpers import as_
 
 DUE = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -197,7 +197,7 @@ def test_quiz_finals_agree_with_quiz_scores(session: Any, make: Any, teacher: An
     """The gradebook's chunked final scores follow the same rules as quiz_scores."""
     import random
 
-    from lms_core.services.quiz_scores import final_scores
+    from lms_core.quizzes.final_scores import final_scores
 
     rng = random.Random(7)  # noqa: S311 - test data, not a secret
     course = make.course(instructor=teacher, lessons=1, published=True)

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from lms_core.assignments import assignments, submissions
+from lms_core.assignments import worksheet_import as grading_offline
 from lms_core.errors import FileRefused
 from lms_core.models import Submission
-from lms_core.services import assignments, grading_offline, submissions
 from tests.cli.helpers import audit_count, db_state
 from tests.unit.helpers import as_, audit_log
 

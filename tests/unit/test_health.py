@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from lms_core.db import make_engine
-from lms_core.services import health, schema
+from lms_core.ops import health, schema
 from lms_core.settings import Environment
 
 UNREACHABLE = "postgresql+psycopg2://postgres:s3cret@127.0.0.1:1/x"

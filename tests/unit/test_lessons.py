@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from lms_core.catalog import enrollments, lessons
 from lms_core.errors import Conflict, ErrorList, NotFound, PermissionDenied, ValidationError
-from lms_core.services import enrollments, lessons
 from tests.unit.helpers import as_, audit_log, fields_of
 
 

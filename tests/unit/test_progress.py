@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from lms_core.services import enrollments, lessons, progress
+from lms_core.catalog import enrollments, lessons, progress
 
 
 def complete(session, operator, enrollment, *slugs):

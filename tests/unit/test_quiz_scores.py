@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from lms_core.models import Attempt, Quiz
-from lms_core.services.quiz_scores import final_scores, final_scores_select
+from lms_core.quizzes.final_scores import final_scores, final_scores_select
 
 
 def _quiz(session, make, method: str) -> tuple[Quiz, list]:

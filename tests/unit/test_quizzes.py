@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from lms_core.assessments.questions import QuestionData
 from lms_core.errors import (
     Conflict,
     ErrorList,
@@ -16,8 +15,9 @@ from lms_core.errors import (
     ValidationError,
 )
 from lms_core.models import Question
-from lms_core.services import questions as qs
-from lms_core.services import quizzes
+from lms_core.quizzes import questions as qs
+from lms_core.quizzes import quizzes
+from lms_core.quizzes.bank.shapes import QuestionData
 from tests.unit.helpers import as_, audit_log, fields_of
 from tests.unit.quizkit import all_types, make_quiz
 

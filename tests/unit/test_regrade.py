@@ -7,11 +7,13 @@ from decimal import Decimal
 
 import pytest
 
+from lms_core.catalog import progress
 from lms_core.errors import PermissionDenied
 from lms_core.models import Attempt, Certificate, Enrollment, LessonProgress
-from lms_core.services import attempt_review, attempts, progress
-from lms_core.services import questions as qs
-from lms_core.services.regrade import final_of, regrade
+from lms_core.quizzes import attempts
+from lms_core.quizzes import questions as qs
+from lms_core.quizzes import review as attempt_review
+from lms_core.quizzes.regrade import final_of, regrade
 from tests.cli.helpers import db_state
 from tests.unit.helpers import as_, audit_log
 from tests.unit.quizkit import RIGHT, all_types, make_quiz
@@ -194,8 +196,8 @@ def test_the_scorer_memo_never_mixes_answers_that_python_calls_equal():
     """True == 1 == 1.0 in Python; a multiple-choice grader gives 1 point only to the int."""
     from types import SimpleNamespace
 
-    from lms_core.assessments.grading import make_grader
-    from lms_core.services.attempt_scoring import scorer_for
+    from lms_core.quizzes.bank.marking import make_grader
+    from lms_core.quizzes.scoring import scorer_for
 
     qs_ = [
         SimpleNamespace(id=i + 1, order_index=i + 1, **data.to_columns())

@@ -14,11 +14,11 @@ import segno
 from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
-from lms_core.certificates.fonts import BUNDLED_DIR, font_book, scan_fonts_dir
-from lms_core.certificates.qr import qr_matrix
-from lms_core.certificates.render import CertificateFields, Renderer, RenderPool, needs_shaping
-from lms_core.certificates.sfnt import TrueTypeFile
-from lms_core.certificates.templates import DEFAULT_TEMPLATE, load_template
+from lms_core.certificates.pdf.fonts import BUNDLED_DIR, font_book, scan_fonts_dir
+from lms_core.certificates.pdf.qr import qr_matrix
+from lms_core.certificates.pdf.render import CertificateFields, Renderer, RenderPool, needs_shaping
+from lms_core.certificates.pdf.sfnt import TrueTypeFile
+from lms_core.certificates.pdf.templates import DEFAULT_TEMPLATE, load_template
 from lms_core.errors import ValidationError
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "certificates" / "template.json"
@@ -344,8 +344,8 @@ def test_pdf_background_is_drawn_under_the_page(tmp_path: Path) -> None:
 
 def test_importing_render_loads_no_pdf_library() -> None:
     code = (
-        "import sys, lms_core.certificates.render, lms_core.certificates.qr,"
-        " lms_core.certificates.sfnt; print('fpdf' in sys.modules, 'segno' in sys.modules)"
+        "import sys, lms_core.certificates.pdf.render, lms_core.certificates.pdf.qr,"
+        " lms_core.certificates.pdf.sfnt; print('fpdf' in sys.modules, 'segno' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from lms_core.accounts import users
+from lms_core.catalog import courses, enrollments
 from lms_core.errors import Conflict, PermissionDenied, ValidationError
-from lms_core.services import courses, enrollments, users
 from tests.unit.helpers import as_
 
 
@@ -129,7 +130,7 @@ def test_certificate_min_grade_is_set_checked_and_audited(session, make, operato
 
 
 def test_reset_tokens_are_for_admins_and_the_user_themself(session, make):
-    from lms_core.services import tokens
+    from lms_core.accounts import tokens
 
     alice, bob = make.user(), make.user()
     user, raw = tokens.request_password_reset(session, actor=as_(alice), email=alice.email)

@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 import migrations
 from lms_core.db import make_engine
 from lms_core.models import Base
-from lms_core.services import schema
+from lms_core.ops import schema
 
 pytestmark = pytest.mark.scratch
 
@@ -104,7 +104,7 @@ def test_upgrading_keeps_the_data_of_tables_that_batch_migrations_rebuild(scratc
     from sqlalchemy import text
 
     from lms_core.db import make_engine
-    from lms_core.services import schema
+    from lms_core.ops import schema
     from lms_core.settings import Settings
 
     engine = make_engine(Settings(), url=scratch_url)

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from lms_core.assignments import assignments, submissions
+from lms_core.assignments.files import Upload
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from lms_core.models import LessonProgress, StoredFile, Submission
-from lms_core.services import assignments, submissions
-from lms_core.services.files import Upload
 from tests.unit.helpers import as_, audit_log
 
 DUE = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

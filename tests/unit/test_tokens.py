@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from lms_core.accounts import auth, tokens, users
 from lms_core.errors import ValidationError
 from lms_core.models import OneTimeToken, TokenPurpose, utcnow
 from lms_core.security import new_token, token_hash
-from lms_core.services import auth, tokens, users
 from tests.factories import PASSWORD
 from tests.unit.helpers import audit_log
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from lms_core.accounts import tokens, users
+from lms_core.catalog import enrollments
 from lms_core.errors import Conflict, ErrorList, NotFound, PermissionDenied, ValidationError
 from lms_core.models import AuditEntry, OneTimeToken, Role, TokenPurpose, User
-from lms_core.services import enrollments, tokens, users
 from tests.factories import PASSWORD
 from tests.unit.helpers import as_, audit_log, fields_of
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from lms_core.assessments.questions import (
+from lms_core.quizzes.bank.shapes import (
     QuestionData,
     json_number,
     numerical_option,

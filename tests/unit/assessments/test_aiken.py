@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lms_core.assessments.aiken import export_aiken, parse_aiken
-from lms_core.assessments.questions import QuestionData
 from lms_core.errors import ErrorList, FileRefused
+from lms_core.quizzes.bank.aiken import export_aiken, parse_aiken
+from lms_core.quizzes.bank.shapes import QuestionData
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "quizzes" / "world-capitals.aiken.txt"
 

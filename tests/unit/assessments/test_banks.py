@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lms_core.assessments.banks import detect_format, read_questions, write_questions
-from lms_core.assessments.question_table import detect_format as detect_from_table_module
 from lms_core.errors import ErrorList, FileProblem, FileRefused
+from lms_core.quizzes.bank.formats import detect_format, read_questions, write_questions
+from lms_core.quizzes.bank.table import detect_format as detect_from_table_module
 
 EXAMPLES = Path(__file__).parents[3] / "examples" / "quizzes"
 

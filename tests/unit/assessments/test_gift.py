@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lms_core.assessments.gift import export_gift, parse_gift
-from lms_core.assessments.questions import QuestionData
 from lms_core.errors import FileProblem, FileRefused
+from lms_core.quizzes.bank.gift import export_gift, parse_gift
+from lms_core.quizzes.bank.shapes import QuestionData
 
 from .strategies import questions
 

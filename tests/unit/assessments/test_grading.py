@@ -9,8 +9,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from lms_core.assessments.grading import grade, make_grader, normalise_text, parse_number
-from lms_core.assessments.questions import QuestionData, numerical_option
+from lms_core.quizzes.bank.marking import grade, make_grader, normalise_text, parse_number
+from lms_core.quizzes.bank.shapes import QuestionData, numerical_option
 
 from .strategies import questions
 

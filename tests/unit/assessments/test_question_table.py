@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from lms_core.assessments.question_table import HEADERS, read_question_table, write_question_table
-from lms_core.assessments.questions import QuestionData
 from lms_core.errors import FileRefused
+from lms_core.quizzes.bank.shapes import QuestionData
+from lms_core.quizzes.bank.table import HEADERS, read_question_table, write_question_table
 
 from .strategies import questions
 

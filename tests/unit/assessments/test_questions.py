@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from lms_core.assessments.questions import (
+from lms_core.models.quizzes import Question, QuestionType
+from lms_core.quizzes.bank.shapes import (
     QUESTION_TYPES,
     TEXT_FORMATS,
     QuestionData,
     numerical_answer,
     validate_question,
 )
-from lms_core.models.quizzes import Question, QuestionType
 
 
 def q(question_type: str, options: list[Any], key: Any = None, **kw: Any) -> QuestionData:

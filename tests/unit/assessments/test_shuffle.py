@@ -8,7 +8,7 @@ import sys
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lms_core.assessments.shuffle import option_order, question_order
+from lms_core.quizzes.shuffle import option_order, question_order
 
 seeds = st.integers(0, 2**63 - 1)
 
@@ -36,7 +36,7 @@ def test_different_seeds_and_questions_give_different_orders():
 
 def test_orders_do_not_depend_on_the_process_hash_seed():
     code = (
-        "from lms_core.assessments.shuffle import question_order, option_order;"
+        "from lms_core.quizzes.shuffle import question_order, option_order;"
         "print(question_order(12345, range(10)), option_order(12345, 9, 5))"
     )
     runs = {

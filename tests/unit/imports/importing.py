@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
-from lms_core.services.imports import ImportOptions, ImportReport, import_file
+from lms_core.imports.runs import ImportOptions, ImportReport, import_file
 from lms_core.settings import Settings
 
 

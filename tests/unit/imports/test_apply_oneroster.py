@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms_core.imports.runs import undo_import
 from lms_core.models import Enrollment, User
-from lms_core.services.imports import undo_import
 from tests.cli.helpers import count
 from tests.unit.imports.importing import Importer, messages
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from lms_core.imports.cells import (
+from lms_core.formats.cells import (
     DuplicateTracker,
     LeadingZeroTracker,
     check_email_spacing,

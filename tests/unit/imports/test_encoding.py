@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lms_core.errors import FileRefused
-from lms_core.imports.encoding import detect, likely_encoding, sha256_file
+from lms_core.formats.encoding import detect, likely_encoding, sha256_file
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ import pytest
 
 from lms_core.errors import FileRefused
 from lms_core.imports.columns import COURSE_COLUMNS, ENROLLMENT_COLUMNS, USER_COLUMNS
-from lms_core.imports.oneroster import Bundle, read_bundle
-from lms_core.imports.oneroster_spec import SlugMaker, course_title, slugify
+from lms_core.imports.oneroster.bundle import Bundle, read_bundle
+from lms_core.imports.oneroster.spec import SlugMaker, course_title, slugify
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "import"
 BULK = EXAMPLES / "oneroster"

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lms_core.errors import FileProblem, FileRefused
-from lms_core.imports.oneroster import read_bundle
+from lms_core.imports.oneroster.bundle import read_bundle
 
 BULK = Path(__file__).resolve().parents[3] / "examples" / "import" / "oneroster"
 FILES = sorted(p.name for p in BULK.iterdir())

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms_core.accounts import users as users_service
+from lms_core.imports.runs import apply_plan_file
 from lms_core.models import ImportRun, User
-from lms_core.services import users as users_service
-from lms_core.services.imports import apply_plan_file
 from tests.cli.helpers import db_state
 from tests.unit.imports.importing import Importer
 

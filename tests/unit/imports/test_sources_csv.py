@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lms_core.errors import FileRefused
-from lms_core.imports.sources import SourceRow, open_table
+from lms_core.formats.sources import SourceRow, open_table
 
 USERS = "external_id,email,full_name,role\n001,anna@example.org,Anna Müller,student\n"
 

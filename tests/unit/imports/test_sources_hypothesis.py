@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lms_core.errors import FileProblem, FileRefused
-from lms_core.imports.oneroster import read_bundle
-from lms_core.imports.sources import open_table
+from lms_core.formats.sources import open_table
+from lms_core.imports.oneroster.bundle import read_bundle
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms_core.accounts import users as users_service
 from lms_core.errors import Conflict, ErrorList, LmsError
+from lms_core.imports.runs import import_history, undo_import
 from lms_core.models import AuditEntry, ImportRun, OneTimeToken, User
-from lms_core.services import users as users_service
-from lms_core.services.imports import import_history, undo_import
 from tests.cli.helpers import count, db_state
 from tests.unit.imports.importing import Importer
 
@@ -99,7 +99,7 @@ def test_undo_refused_for_a_created_user_who_gained_rows(
 ) -> None:
     run = imp("users", imp.file("u.csv", USERS))
     course = make.course(lessons=1, published=True)
-    from lms_core.services.enrollments import enroll
+    from lms_core.catalog.enrollments import enroll
 
     enroll(session, actor=operator, email="ann@x.org", course_slug=course.slug)
     session.flush()

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from lms_core.errors import FileRefused
-from lms_core.imports.archive import ArchiveLimits, check_archive
-from lms_core.imports.sources import _GUARDED, open_table, sheet_names
-from lms_core.imports.xlsx import cell_text
+from lms_core.formats.archive import ArchiveLimits, check_archive
+from lms_core.formats.sources import _GUARDED, open_table, sheet_names
+from lms_core.formats.xlsx_read import cell_text
 
 
 def workbook(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
@@ -239,7 +239,7 @@ def test_row_numbers_when_the_data_starts_lower_and_to_the_right(tmp_path: Path)
 
 
 def test_big_sheets_stream_with_openpyxl_and_read_the_same(tmp_path: Path) -> None:
-    from lms_core.imports.xlsx import open_xlsx
+    from lms_core.formats.xlsx_read import open_xlsx
 
     path = workbook(
         tmp_path / "u.xlsx",

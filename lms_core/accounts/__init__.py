@@ -1,0 +1,1 @@
+"""Accounts: users and roles, logging in, one-time tokens, the audit log."""

@@ -1,0 +1,114 @@
+"""One-time tokens: password reset, e-mail verification and invitations.
+
+The raw token is returned once to be sent to the user; only its SHA-256 is stored, it
+expires, and it works once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from lms_core.accounts import audit
+from lms_core.actor import Actor
+from lms_core.errors import ValidationError
+from lms_core.models import OneTimeToken, TokenPurpose, User, utcnow
+from lms_core.security import PasswordHasher, new_token, token_hash
+
+DEFAULT_TTL = {
+    TokenPurpose.password_reset: timedelta(hours=2),
+    TokenPurpose.email_verification: timedelta(days=3),
+    TokenPurpose.invitation: timedelta(days=14),
+}
+
+
+def issue_token(
+    session: Session,
+    *,
+    actor: Actor,
+    user: User,
+    purpose: TokenPurpose,
+    ttl: timedelta | None = None,
+) -> str:
+    """Issue a token for ``user``; earlier unused tokens of the same purpose stop working."""
+    now = utcnow()
+    session.execute(
+        update(OneTimeToken)
+        .where(
+            OneTimeToken.user_id == user.id,
+            OneTimeToken.purpose == purpose.value,
+            OneTimeToken.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    raw = new_token()
+    token = OneTimeToken(
+        user_id=user.id,
+        purpose=purpose.value,
+        token_hash=token_hash(raw),
+        expires_at=now + (ttl or DEFAULT_TTL[purpose]),
+    )
+    session.add(token)
+    session.flush()
+    audit.record(session, actor, f"token.issue.{purpose.value}", user)
+    return raw
+
+
+def request_password_reset(session: Session, *, actor: Actor, email: str) -> tuple[User, str]:
+    """A password-reset token for a user, asked for by an administrator or the user."""
+    from lms_core.accounts.users import get_user
+    from lms_core.errors import PermissionDenied
+
+    user = get_user(session, email)
+    if not (actor.is_admin or actor.is_user(user.id)):
+        raise PermissionDenied(
+            f"only an administrator or the user may ask for a reset token (acting as {actor.label})"
+        )
+    return user, issue_token(session, actor=actor, user=user, purpose=TokenPurpose.password_reset)
+
+
+def consume_token(
+    session: Session, *, raw: str, purpose: TokenPurpose, now: datetime | None = None
+) -> User:
+    """The token's user, marking the token used; refuses unknown, used or expired tokens."""
+    now = now or utcnow()
+    token = session.scalars(
+        select(OneTimeToken).where(OneTimeToken.token_hash == token_hash(raw.strip()))
+    ).first()
+    if token is None or token.purpose != purpose.value:
+        raise ValidationError("this link or code is not valid", field="token")
+    if token.used_at is not None:
+        raise ValidationError("this link or code was already used", field="token")
+    if token.expires_at <= now:
+        raise ValidationError("this link or code has expired; ask for a new one", field="token")
+    token.used_at = now
+    user = session.get(User, token.user_id)
+    if user is None or user.deleted_at is not None or not user.is_active:
+        raise ValidationError("this link or code is not valid", field="token")
+    if purpose is TokenPurpose.email_verification:
+        user.email_verified_at = now
+        session.flush()
+        audit.record(
+            session,
+            Actor.for_user(user),
+            "user.verify_email",
+            user,
+            after={"email_verified_at": now.isoformat()},
+        )
+    session.flush()
+    return user
+
+
+def reset_password_with_token(
+    session: Session, *, raw: str, password: str, hasher: PasswordHasher
+) -> User:
+    user = consume_token(session, raw=raw, purpose=TokenPurpose.password_reset)
+    hasher.check_strength(password, email=user.email)
+    user.password_hash = hasher.hash(password)
+    user.failed_login_attempts = 0
+    user.locked_until = None
+    session.flush()
+    audit.record(session, Actor.for_user(user), "user.reset_password", user)
+    return user

@@ -1,0 +1,1 @@
+"""Assignments: submissions, uploaded files, the gradebook, offline grading worksheets."""

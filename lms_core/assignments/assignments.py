@@ -1,0 +1,407 @@
+"""Assignments: create, update, list, show, and the late policy every submission goes through.
+
+An assignment belongs to a course, optionally to one lesson of type ``assignment``. It is named
+``COURSE_SLUG/LESSON_SLUG`` (when it has a lesson) or by its numeric id.
+
+Late policy. ``refuse``: nothing is accepted after the due date. ``accept``: late work is
+accepted until ``late_cutoff`` (no cut-off: any time), and loses ``late_penalty_percent`` per
+started day late (1 second late = 1 day), never below 0. The grade the grader gives is stored
+as given (``submissions.grade``); the penalty-adjusted ``final`` is computed from it and
+``days_late`` wherever grades are shown (listings, worksheet, gradebook), so a regrade or a
+re-import never applies the penalty twice.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, time
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lms_core.accounts import audit
+from lms_core.actor import Actor
+from lms_core.catalog.courses import get_course
+from lms_core.catalog.lessons import get_lesson
+from lms_core.errors import Conflict, NotFound, ValidationError
+from lms_core.models import (
+    Assignment,
+    Course,
+    Enrollment,
+    EnrollmentStatus,
+    LatePolicy,
+    Lesson,
+    LessonType,
+    Role,
+    Submission,
+)
+from lms_core.permissions import can_manage_course, require_course_manager
+from lms_core.validation import check_text, collect, parse_choice
+
+ASSIGNMENT_FIELDS = (
+    "id",
+    "ref",
+    "course",
+    "lesson",
+    "title",
+    "description",
+    "due_date",
+    "max_points",
+    "late_policy",
+    "late_cutoff",
+    "late_penalty_percent",
+)
+_AUDITED = (
+    "title",
+    "description",
+    "due_date",
+    "max_points",
+    "late_policy",
+    "late_cutoff",
+    "late_penalty_percent",
+)
+CENT = Decimal("0.01")
+MAX_POINTS = Decimal("999999.99")
+
+
+def assignment_ref(assignment: Assignment) -> str:
+    """How commands name it: ``course/lesson`` when it has a lesson, else its id."""
+    if assignment.lesson is not None:
+        return f"{assignment.course.slug}/{assignment.lesson.slug}"
+    return str(assignment.id)
+
+
+def assignment_row(assignment: Assignment) -> dict[str, Any]:
+    row = audit.snapshot(assignment, _AUDITED)
+    row.update(
+        id=assignment.id,
+        ref=assignment_ref(assignment),
+        course=assignment.course.slug,
+        lesson=assignment.lesson.slug if assignment.lesson is not None else None,
+    )
+    return {f: row[f] for f in ASSIGNMENT_FIELDS}
+
+
+def get_assignment(session: Session, ref: str | int) -> Assignment:
+    """Find an assignment by ``COURSE_SLUG/LESSON_SLUG`` or by id."""
+    text = str(ref).strip()
+    assignment: Assignment | None
+    if text.isdigit():
+        assignment = session.get(Assignment, int(text))
+    elif text.count("/") == 1:
+        course_slug, lesson_slug = text.split("/")
+        assignment = session.scalars(
+            select(Assignment)
+            .join(Lesson, Lesson.id == Assignment.lesson_id)
+            .join(Course, Course.id == Lesson.course_id)
+            .where(Course.slug == course_slug, Lesson.slug == lesson_slug)
+        ).first()
+    else:
+        raise ValidationError(
+            "must be COURSE_SLUG/LESSON_SLUG or the numeric id that `assignments list` shows",
+            field="assignment",
+            value=ref,
+        )
+    if assignment is None:
+        raise NotFound(f"no assignment {text}", field="assignment", value=ref)
+    return assignment
+
+
+# -- values -------------------------------------------------------------------------------------
+
+
+def parse_when(value: datetime | date | str | None, *, field: str) -> datetime | None:
+    """An ISO 8601 date or date-time; without an offset it is UTC, a bare date is its last second.
+
+    ``--due 2026-12-01`` means "by the end of 1 December", which is what people mean.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time(23, 59, 59))
+    else:
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                moment = datetime.combine(date.fromisoformat(text), time(23, 59, 59))
+            else:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(
+                "must be an ISO 8601 date or date-time, e.g. 2026-12-01 or 2026-12-01T17:00+01:00",
+                field=field,
+                value=value,
+            ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def parse_decimal(
+    value: object, *, field: str, low: Decimal, high: Decimal, low_open: bool = False
+) -> Decimal:
+    """A number (``7,5`` accepted for ``7.5``) within [low, high], at most two decimals."""
+    if isinstance(value, bool):
+        raise ValidationError("must be a number", field=field, value=value)
+    text = str(value).strip().replace(",", ".") if value is not None else ""
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValidationError("must be a number", field=field, value=value) from None
+    if not number.is_finite():
+        raise ValidationError("must be a number", field=field, value=value)
+    if number != number.quantize(CENT, rounding=ROUND_HALF_UP):
+        raise ValidationError("must have at most two decimals", field=field, value=value)
+    if number < low or number > high or (low_open and number == low):
+        lower = f"more than {_plain(low)}" if low_open else f"from {_plain(low)}"
+        raise ValidationError(f"must be {lower} to {_plain(high)}", field=field, value=value)
+    return number.quantize(CENT)
+
+
+def _plain(number: Decimal) -> str:
+    """``10.00`` as ``10``, ``7.50`` as ``7.5``: numbers in messages as people write them."""
+    return f"{number.normalize():f}"
+
+
+def days_late(assignment: Assignment, at: datetime) -> int:
+    """Started days after the due date (0 when on time or when there is no due date)."""
+    if assignment.due_date is None or at <= assignment.due_date:
+        return 0
+    return math.ceil((at - assignment.due_date).total_seconds() / 86400)
+
+
+def penalty_percent(assignment: Assignment, late: int) -> Decimal:
+    return min(Decimal("100"), Decimal(late) * assignment.late_penalty_percent)
+
+
+def final_grade(grade: Decimal | None, penalty: Decimal) -> Decimal | None:
+    """The grade after the late penalty, two decimals (what counts in the gradebook)."""
+    if grade is None:
+        return None
+    return (grade * (Decimal("100") - penalty) / Decimal("100")).quantize(
+        CENT, rounding=ROUND_HALF_UP
+    )
+
+
+def check_accepts(assignment: Assignment, at: datetime) -> None:
+    """Refuse work the late policy no longer accepts at ``at``."""
+    due = assignment.due_date
+    if due is None or at <= due:
+        return
+    if assignment.late_policy == LatePolicy.refuse.value:
+        raise Conflict(
+            f"the due date ({due:%Y-%m-%d %H:%M} UTC) has passed and this assignment refuses "
+            "late work",
+            field="submitted_at",
+            value=at.isoformat(),
+        )
+    if assignment.late_cutoff is not None and at > assignment.late_cutoff:
+        raise Conflict(
+            f"the late cut-off ({assignment.late_cutoff:%Y-%m-%d %H:%M} UTC) has passed",
+            field="submitted_at",
+            value=at.isoformat(),
+        )
+
+
+# -- create, update -----------------------------------------------------------------------------
+
+
+def _checks(fields: dict[str, Any]) -> list[tuple[str, Any]]:
+    table: dict[str, Any] = {
+        "title": lambda v: check_text(v, field="title", max_length=200, required=True),
+        "description": lambda v: check_text(v, field="description", max_length=100_000) or None,
+        "due_date": lambda v: parse_when(v, field="due_date"),
+        "late_cutoff": lambda v: parse_when(v, field="late_cutoff"),
+        "max_points": lambda v: parse_decimal(
+            v, field="max_points", low=Decimal(0), high=MAX_POINTS, low_open=True
+        ),
+        "late_policy": lambda v: parse_choice(LatePolicy, v, field="late_policy").value,
+        "late_penalty_percent": lambda v: parse_decimal(
+            v, field="late_penalty_percent", low=Decimal(0), high=Decimal(100)
+        ),
+    }
+    return [(n, (lambda c=table[n], v=v: c(v))) for n, v in fields.items() if v is not None]
+
+
+def _check_policy(assignment: Assignment) -> None:
+    """Rules across fields, checked on the result of a create or an update."""
+    if assignment.late_cutoff is not None:
+        if assignment.late_policy != LatePolicy.accept.value:
+            raise ValidationError("a late cut-off needs --late-policy accept", field="late_cutoff")
+        if assignment.due_date is None or assignment.late_cutoff < assignment.due_date:
+            raise ValidationError(
+                "must be at or after the due date",
+                field="late_cutoff",
+                value=assignment.late_cutoff,
+            )
+
+
+def create_assignment(
+    session: Session,
+    *,
+    actor: Actor,
+    course_slug: str,
+    lesson_slug: str | None = None,
+    title: str,
+    description: str | None = None,
+    due_date: datetime | str | None = None,
+    max_points: Decimal | str | int = Decimal("100"),
+    late_policy: str = LatePolicy.accept.value,
+    late_cutoff: datetime | str | None = None,
+    late_penalty_percent: Decimal | str | int = Decimal("0"),
+) -> Assignment:
+    """Create an assignment in a course, or for one of its lessons of type ``assignment``."""
+    course = get_course(session, course_slug)
+    require_course_manager(actor, course, "create assignments")
+    values = collect(
+        _checks(
+            {
+                "title": title if title is not None else "",
+                "description": description,
+                "due_date": due_date,
+                "late_cutoff": late_cutoff,
+                "max_points": max_points,
+                "late_policy": late_policy,
+                "late_penalty_percent": late_penalty_percent,
+            }
+        )
+    )
+    lesson = None
+    if lesson_slug:
+        lesson = get_lesson(session, course, lesson_slug)
+        if lesson.lesson_type != LessonType.assignment.value:
+            raise ValidationError(
+                f"lesson {lesson.slug} is of type {lesson.lesson_type}, not assignment",
+                field="lesson_slug",
+                value=lesson_slug,
+            )
+        if session.scalar(select(Assignment.id).where(Assignment.lesson_id == lesson.id)):
+            raise Conflict(
+                f"lesson {course.slug}/{lesson.slug} already has an assignment",
+                field="lesson_slug",
+                value=lesson_slug,
+            )
+    assignment = Assignment(course_id=course.id, lesson_id=lesson.id if lesson else None, **values)
+    _check_policy(assignment)
+    session.add(assignment)
+    session.flush()
+    session.refresh(assignment, ["course", "lesson"])
+    audit.record(
+        session,
+        actor,
+        "assignment.create",
+        assignment,
+        after={"ref": assignment_ref(assignment), **audit.snapshot(assignment, _AUDITED)},
+    )
+    return assignment
+
+
+def update_assignment(session: Session, *, actor: Actor, ref: str, **fields: Any) -> Assignment:
+    """Change the given fields (None: unchanged); days late are recomputed when dates move."""
+    assignment = get_assignment(session, ref)
+    require_course_manager(actor, assignment.course, "change its assignments")
+    unknown = set(fields) - set(_AUDITED)
+    if unknown:
+        raise ValidationError(f"unknown field(s) {', '.join(sorted(unknown))}", field="fields")
+    values = collect(_checks(fields))
+    before = audit.snapshot(assignment, _AUDITED)
+    for name, value in values.items():
+        setattr(assignment, name, value)
+    _check_policy(assignment)
+    top = session.scalar(
+        select(func.max(Submission.grade)).where(Submission.assignment_id == assignment.id)
+    )
+    if top is not None and top > assignment.max_points:
+        raise Conflict(
+            f"a submission is graded {top:g}, above the new maximum",
+            field="max_points",
+            value=fields.get("max_points"),
+        )
+    if "due_date" in values:
+        for submission in session.scalars(
+            select(Submission).where(Submission.assignment_id == assignment.id)
+        ):
+            submission.days_late = days_late(assignment, submission.submitted_at)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "assignment.update",
+        assignment,
+        before=before,
+        after=audit.changed(before, audit.snapshot(assignment, _AUDITED)),
+    )
+    return assignment
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def _visible(stmt: Any, actor: Actor) -> Any:
+    """Admins see every assignment, instructors their courses', learners their enrolled ones'."""
+    if actor.is_admin:
+        return stmt
+    if actor.role is Role.instructor:
+        return stmt.where(Course.instructor_id == actor.user_id)
+    enrolled = select(Enrollment.course_id).where(
+        Enrollment.student_id == actor.user_id,
+        Enrollment.status != EnrollmentStatus.dropped.value,
+    )
+    return stmt.where(Assignment.course_id.in_(enrolled))
+
+
+def list_assignments(
+    session: Session, *, actor: Actor, course_slug: str | None = None
+) -> list[Assignment]:
+    stmt = (
+        select(Assignment)
+        .join(Course, Course.id == Assignment.course_id)
+        .order_by(Course.slug, Assignment.due_date, Assignment.id)
+    )
+    if course_slug:
+        stmt = stmt.where(Assignment.course_id == get_course(session, course_slug).id)
+    return list(session.scalars(_visible(stmt, actor)).unique())
+
+
+def require_can_see(session: Session, actor: Actor, assignment: Assignment) -> None:
+    """Course managers, and learners enrolled in the course, may see an assignment."""
+    if can_manage_course(actor, assignment.course):
+        return
+    enrolled = session.scalar(
+        select(Enrollment.id).where(
+            Enrollment.course_id == assignment.course_id,
+            Enrollment.student_id == actor.user_id,
+            Enrollment.status != EnrollmentStatus.dropped.value,
+        )
+    )
+    if actor.user_id is None or enrolled is None:
+        raise NotFound(f"no assignment {assignment_ref(assignment)}", field="assignment")
+
+
+def show_assignment(session: Session, *, actor: Actor, ref: str) -> dict[str, Any]:
+    """The assignment with counts: learners enrolled, submissions, graded, late."""
+    assignment = get_assignment(session, ref)
+    require_can_see(session, actor, assignment)
+    row = assignment_row(assignment)
+    if can_manage_course(actor, assignment.course):
+        counts = session.execute(
+            select(
+                func.count(Submission.id),
+                func.count(Submission.grade),
+                func.count(Submission.id).filter(Submission.days_late > 0),
+            ).where(Submission.assignment_id == assignment.id)
+        ).one()
+        row["enrolled"] = session.scalar(
+            select(func.count())
+            .select_from(Enrollment)
+            .where(
+                Enrollment.course_id == assignment.course_id,
+                Enrollment.status != EnrollmentStatus.dropped.value,
+            )
+        )
+        row["submissions"], row["graded"], row["late"] = counts
+    return row

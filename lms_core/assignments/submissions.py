@@ -1,0 +1,360 @@
+"""Submissions: a learner's work for an assignment (text and/or files), and its grade.
+
+One submission per learner and assignment. Resubmitting before it is graded replaces the text
+and the files (the old files are deleted); once graded it is refused. The late policy is
+applied at submission time (:func:`lms_core.assignments.assignments.check_accepts`) and the days
+late are stored. The grade is stored as the grader gave it; listings show the penalty and the
+``final`` grade computed from it (see :mod:`lms_core.assignments.assignments`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from lms_core.accounts import audit
+from lms_core.accounts.users import get_user
+from lms_core.actor import Actor
+from lms_core.assignments.assignments import (
+    check_accepts,
+    create_assignment,
+    days_late,
+    final_grade,
+    get_assignment,
+    parse_decimal,
+    penalty_percent,
+    require_can_see,
+)
+from lms_core.assignments.files import Upload, check_upload, discard, store
+from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from lms_core.models import (
+    Assignment,
+    Course,
+    Enrollment,
+    EnrollmentStatus,
+    Lesson,
+    LessonType,
+    Submission,
+    User,
+    utcnow,
+)
+from lms_core.permissions import can_manage_course, require_course_manager
+from lms_core.settings import Settings
+from lms_core.validation import check_text
+
+SUBMISSION_FIELDS = (
+    "id",
+    "email",
+    "full_name",
+    "submitted_at",
+    "days_late",
+    "penalty_percent",
+    "grade",
+    "final",
+    "feedback",
+    "grader",
+    "graded_at",
+    "files",
+    "text",
+)
+_AUDITED = ("submitted_at", "days_late", "grade", "feedback", "graded_at")
+
+
+@dataclass
+class SubmitResult:
+    submission: Submission
+    #: ``created`` or ``replaced``.
+    outcome: str
+
+
+def submission_row(submission: Submission, assignment: Assignment) -> dict[str, Any]:
+    penalty = penalty_percent(assignment, submission.days_late)
+    grader = submission.grader_id
+    return {
+        "id": submission.id,
+        "email": submission.student.email,
+        "full_name": submission.student.full_name,
+        "submitted_at": submission.submitted_at.isoformat(),
+        "days_late": submission.days_late,
+        "penalty_percent": float(penalty),
+        "grade": float(submission.grade) if submission.grade is not None else None,
+        "final": _float(final_grade(submission.grade, penalty)),
+        "feedback": submission.feedback,
+        "grader": grader,
+        "graded_at": submission.graded_at.isoformat() if submission.graded_at else None,
+        "files": [
+            {"id": f.id, "name": f.original_filename, "size": f.file_size} for f in submission.files
+        ],
+        "text": submission.content,
+    }
+
+
+def _float(value: Decimal | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _enrollment(session: Session, assignment: Assignment, student: User) -> Enrollment:
+    enrollment = session.scalars(
+        select(Enrollment).where(
+            Enrollment.course_id == assignment.course_id, Enrollment.student_id == student.id
+        )
+    ).first()
+    if enrollment is None or enrollment.status == EnrollmentStatus.dropped.value:
+        raise Conflict(
+            f"{student.email} is not enrolled in {assignment.course.slug}",
+            field="email",
+            value=student.email,
+        )
+    return enrollment
+
+
+def find_submission(session: Session, assignment_id: int, student_id: int) -> Submission | None:
+    return session.scalars(
+        select(Submission).where(
+            Submission.assignment_id == assignment_id, Submission.student_id == student_id
+        )
+    ).first()
+
+
+def submit(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    assignment: str,
+    email: str,
+    text: str | None = None,
+    files: Sequence[Upload] = (),
+    now: datetime | None = None,
+) -> SubmitResult:
+    """Hand in work for a learner (the learner, or staff acting for them).
+
+    ``now`` is the submission time (tests and imports pass it; default: the clock).
+    """
+    at = (now or utcnow()).astimezone(UTC)
+    target = get_assignment(session, assignment)
+    student = get_user(session, email)
+    if not (actor.is_user(student.id) or can_manage_course(actor, target.course)):
+        raise PermissionDenied(
+            f"only {student.email}, the course's instructor or an administrator may submit "
+            "for this learner"
+        )
+    _enrollment(session, target, student)
+    content = check_text(text, field="text", max_length=200_000) or None
+    if content is None and not files:
+        raise ValidationError("give a text (--text) or at least one file (--file)", field="text")
+    if len(files) > 20:
+        raise ValidationError("at most 20 files per submission", field="file", value=len(files))
+    existing = find_submission(session, target.id, student.id)
+    if existing is not None and existing.grade is not None:
+        raise Conflict(
+            f"{student.email}'s submission was graded on {existing.graded_at:%Y-%m-%d}; "
+            "resubmission is refused",
+            field="email",
+            value=email,
+        )
+    check_accepts(target, at)
+    for upload in files:
+        check_upload(settings, upload)
+    stored = [store(session, actor=actor, settings=settings, upload=u) for u in files]
+    late = days_late(target, at)
+    if existing is None:
+        submission = Submission(
+            assignment_id=target.id,
+            student_id=student.id,
+            submitted_at=at,
+            content=content,
+            days_late=late,
+            files=stored,
+        )
+        session.add(submission)
+        outcome, before = "created", None
+    else:
+        submission = existing
+        before = audit.snapshot(submission, _AUDITED)
+        old = list(submission.files)
+        submission.submitted_at, submission.content, submission.days_late = at, content, late
+        submission.files = stored
+        session.flush()
+        for old_file in old:
+            if old_file not in stored:
+                discard(session, settings=settings, stored=old_file)
+        outcome = "replaced"
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        f"submission.{'create' if outcome == 'created' else 'replace'}",
+        submission,
+        before=before,
+        after={
+            "assignment_id": target.id,
+            "email": student.email,
+            "days_late": late,
+            "files": [f.sha256 for f in stored],
+            "text_length": len(content or ""),
+        },
+    )
+    _complete_lesson(session, actor, target, student)
+    return SubmitResult(submission, outcome)
+
+
+def _complete_lesson(session: Session, actor: Actor, target: Assignment, student: User) -> None:
+    """Handing in an assignment completes its lesson (progress counts it)."""
+    if target.lesson is None:
+        return
+    from lms_core.catalog.enrollments import complete_lesson
+
+    complete_lesson(
+        session,
+        actor=actor,
+        email=student.email,
+        course_slug=target.course.slug,
+        lesson_slug=target.lesson.slug,
+    )
+
+
+def grade(
+    session: Session,
+    *,
+    actor: Actor,
+    assignment: str,
+    email: str,
+    points: object,
+    feedback: str | None = None,
+    now: datetime | None = None,
+) -> Submission:
+    """Grade (or regrade) a learner's submission: 0..max points, stored as given."""
+    target = get_assignment(session, assignment)
+    require_course_manager(actor, target.course, "grade its assignments")
+    student = get_user(session, email)
+    submission = find_submission(session, target.id, student.id)
+    if submission is None:
+        raise NotFound(
+            f"{student.email} has not submitted {target.title}; there is nothing to grade",
+            field="email",
+            value=email,
+        )
+    value = parse_decimal(points, field="grade", low=Decimal(0), high=target.max_points)
+    before = audit.snapshot(submission, _AUDITED)
+    submission.grade = value
+    if feedback is not None:
+        submission.feedback = check_text(feedback, field="feedback", max_length=20_000) or None
+    submission.grader_id = actor.user_id
+    submission.graded_at = now or utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "submission.grade",
+        submission,
+        before=before,
+        after=audit.changed(before, audit.snapshot(submission, _AUDITED)),
+    )
+    return submission
+
+
+def list_submissions(session: Session, *, actor: Actor, assignment: str) -> list[dict[str, Any]]:
+    """The assignment's submissions: every one for course managers, their own for learners."""
+    target = get_assignment(session, assignment)
+    require_can_see(session, actor, target)
+    stmt = (
+        select(Submission)
+        .join(User, User.id == Submission.student_id)
+        .where(Submission.assignment_id == target.id)
+        .options(selectinload(Submission.files))
+        .order_by(User.full_name, User.email)
+    )
+    if not can_manage_course(actor, target.course):
+        stmt = stmt.where(Submission.student_id == actor.user_id)
+    submissions = list(session.scalars(stmt).unique())
+    graders = {
+        uid: email
+        for uid, email in session.execute(
+            select(User.id, User.email).where(
+                User.id.in_({s.grader_id for s in submissions if s.grader_id})
+            )
+        )
+    }
+    rows = []
+    for submission in submissions:
+        row = submission_row(submission, target)
+        row["grader"] = graders.get(submission.grader_id) if submission.grader_id else None
+        rows.append(row)
+    return rows
+
+
+DEMO_LESSON = "homework"
+DEMO_TEXT = "def greet(name):\n    return f'Hello, {name}!'\n"
+
+
+def seed_demo_assignment(
+    session: Session, *, course: Course, instructor: User, student: User, actor: Actor
+) -> Assignment:
+    """The demo course's assignment lesson, its assignment and the student's graded work.
+
+    Idempotent: what exists is kept, what is missing is created (the demo seed runs it again).
+    """
+    from lms_core.catalog.lessons import add_lesson
+
+    lesson = session.scalars(
+        select(Lesson).where(Lesson.course_id == course.id, Lesson.slug == DEMO_LESSON)
+    ).first()
+    if lesson is None:
+        lesson = add_lesson(
+            session,
+            actor=actor,
+            course_slug=course.slug,
+            slug=DEMO_LESSON,
+            title="Homework: your first function",
+            lesson_type=LessonType.assignment.value,
+            duration_minutes=30,
+            content="Write a function greet(name) that returns a greeting.",
+        )
+    assignment = session.scalars(
+        select(Assignment).where(Assignment.lesson_id == lesson.id)
+    ).first()
+    if assignment is None:
+        assignment = create_assignment(
+            session,
+            actor=actor,
+            course_slug=course.slug,
+            lesson_slug=lesson.slug,
+            title="Your first function",
+            description="Write greet(name) returning 'Hello, <name>!'. Submit the code as text.",
+            due_date=utcnow() + timedelta(days=14),
+            max_points=Decimal("10"),
+            late_policy="accept",
+            late_penalty_percent=Decimal("10"),
+        )
+    ref = f"{course.slug}/{lesson.slug}"
+    submission = find_submission(session, assignment.id, student.id)
+    if submission is None:
+        submission = submit(
+            session,
+            actor=actor,
+            settings=_NO_FILES,
+            assignment=ref,
+            email=student.email,
+            text=DEMO_TEXT,
+        ).submission
+    if submission.grade is None:
+        grade(
+            session,
+            actor=Actor.for_user(instructor),
+            assignment=ref,
+            email=student.email,
+            points="9",
+            feedback="Works. Add a docstring next time.",
+        )
+    return assignment
+
+
+#: The demo submission is text only: no files directory is needed.
+_NO_FILES: Any = None

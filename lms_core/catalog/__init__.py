@@ -1,0 +1,1 @@
+"""The catalog: courses, their lessons, enrollments and progress."""

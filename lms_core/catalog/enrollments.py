@@ -1,0 +1,290 @@
+"""Enrollments: enroll (idempotent), drop, re-enroll, complete lessons, review and rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lms_core.accounts import audit
+from lms_core.accounts.users import get_user
+from lms_core.actor import Actor
+from lms_core.catalog.courses import get_course
+from lms_core.catalog.lessons import get_lesson
+from lms_core.catalog.progress import recompute
+from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from lms_core.models import Course, Enrollment, EnrollmentStatus, LessonProgress, Role, User, utcnow
+from lms_core.pagination import Page, paginate
+from lms_core.permissions import can_manage_course
+from lms_core.validation import check_text
+
+ENROLLMENT_FIELDS = (
+    "id",
+    "user_email",
+    "course_slug",
+    "status",
+    "progress_percentage",
+    "enrolled_at",
+    "completed_at",
+    "dropped_at",
+    "rating",
+    "review",
+)
+_AUDITED = ("status", "progress_percentage", "completed_at", "dropped_at", "rating", "review")
+
+
+def enrollment_row(enrollment: Enrollment) -> dict[str, Any]:
+    row = audit.snapshot(
+        enrollment, [f for f in ENROLLMENT_FIELDS if f not in ("user_email", "course_slug")]
+    )
+    row["user_email"] = enrollment.student.email
+    row["course_slug"] = enrollment.course.slug
+    return {f: row[f] for f in ENROLLMENT_FIELDS}
+
+
+@dataclass
+class EnrollResult:
+    enrollment: Enrollment
+    #: ``created``, ``reenrolled`` or ``unchanged``.
+    outcome: str
+
+
+def find_enrollment(session: Session, student_id: int, course_id: int) -> Enrollment | None:
+    return session.scalars(
+        select(Enrollment).where(
+            Enrollment.student_id == student_id, Enrollment.course_id == course_id
+        )
+    ).first()
+
+
+def _require_for_learner(actor: Actor, student: User, course: Course, what: str) -> None:
+    """Learners act for themselves; course managers and admins act for anyone."""
+    if actor.is_user(student.id) or can_manage_course(actor, course):
+        return
+    raise PermissionDenied(
+        f"only {student.email}, the course's instructor or an administrator may {what}"
+    )
+
+
+def _get_enrollment(
+    session: Session, email: str, course_slug: str
+) -> tuple[User, Course, Enrollment]:
+    student = get_user(session, email)
+    course = get_course(session, course_slug)
+    enrollment = find_enrollment(session, student.id, course.id)
+    if enrollment is None:
+        raise NotFound(
+            f"{student.email} is not enrolled in {course.slug}", field="user_email", value=email
+        )
+    return student, course, enrollment
+
+
+def enroll(session: Session, *, actor: Actor, email: str, course_slug: str) -> EnrollResult:
+    """Enroll a learner; enrolling again changes nothing, and a dropped learner is re-enrolled."""
+    student = get_user(session, email)
+    course = get_course(session, course_slug)
+    _require_for_learner(actor, student, course, "enroll this learner")
+    if not student.is_active:
+        raise ValidationError(f"{student.email} is deactivated", field="user_email", value=email)
+    if student.id == course.instructor_id:
+        raise Conflict(
+            f"{student.email} teaches {course.slug} and cannot enroll in it",
+            field="user_email",
+            value=email,
+        )
+    enrollment = find_enrollment(session, student.id, course.id)
+    if enrollment is not None and enrollment.status != EnrollmentStatus.dropped.value:
+        return EnrollResult(enrollment, "unchanged")
+    if not course.is_published and not can_manage_course(actor, course):
+        raise Conflict(
+            f"course {course.slug} is not published", field="course_slug", value=course_slug
+        )
+    if enrollment is None:
+        enrollment = Enrollment(
+            student_id=student.id,
+            course_id=course.id,
+            status=EnrollmentStatus.active.value,
+            enrolled_at=utcnow(),
+        )
+        try:
+            # A SAVEPOINT, so that losing a race with a concurrent enroll of the same learner
+            # (PostgreSQL: unique violation) leaves the caller's transaction usable.
+            with session.begin_nested():
+                session.add(enrollment)
+        except IntegrityError:
+            winner = find_enrollment(session, student.id, course.id)
+            if winner is None:
+                raise
+            return EnrollResult(winner, "unchanged")
+        recompute(session, enrollment)
+        audit.record(
+            session,
+            actor,
+            "enrollment.create",
+            enrollment,
+            after={"user_email": student.email, "course_slug": course.slug},
+        )
+        session.refresh(enrollment, ["student", "course"])
+        return EnrollResult(enrollment, "created")
+    before = audit.snapshot(enrollment, _AUDITED)
+    enrollment.status = EnrollmentStatus.active.value
+    enrollment.dropped_at = None
+    recompute(session, enrollment)
+    audit.record(
+        session,
+        actor,
+        "enrollment.reenroll",
+        enrollment,
+        before=before,
+        after=audit.changed(before, audit.snapshot(enrollment, _AUDITED)),
+    )
+    return EnrollResult(enrollment, "reenrolled")
+
+
+def drop(session: Session, *, actor: Actor, email: str, course_slug: str) -> Enrollment:
+    student, course, enrollment = _get_enrollment(session, email, course_slug)
+    _require_for_learner(actor, student, course, "drop this enrollment")
+    if enrollment.status == EnrollmentStatus.dropped.value:
+        raise Conflict(
+            f"{student.email} already dropped {course.slug}", field="status", value="dropped"
+        )
+    if enrollment.status == EnrollmentStatus.completed.value:
+        raise Conflict(
+            f"{student.email} completed {course.slug}; a completed course cannot be dropped",
+            field="status",
+            value="completed",
+        )
+    before = audit.snapshot(enrollment, _AUDITED)
+    enrollment.status = EnrollmentStatus.dropped.value
+    enrollment.dropped_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "enrollment.drop",
+        enrollment,
+        before=before,
+        after=audit.changed(before, audit.snapshot(enrollment, _AUDITED)),
+    )
+    return enrollment
+
+
+def complete_lesson(
+    session: Session, *, actor: Actor, email: str, course_slug: str, lesson_slug: str
+) -> tuple[Enrollment, bool]:
+    """Mark a lesson done (idempotent), recompute progress, detect completion.
+
+    Returns the enrollment and whether this call completed the course.
+    """
+    student, course, enrollment = _get_enrollment(session, email, course_slug)
+    _require_for_learner(actor, student, course, "record progress for this learner")
+    if enrollment.status == EnrollmentStatus.dropped.value:
+        raise Conflict(
+            f"{student.email} dropped {course.slug}; re-enroll first",
+            field="status",
+            value="dropped",
+        )
+    lesson = get_lesson(session, course, lesson_slug)
+    exists = session.scalars(
+        select(LessonProgress).where(
+            LessonProgress.enrollment_id == enrollment.id, LessonProgress.lesson_id == lesson.id
+        )
+    ).first()
+    if exists is not None:
+        return enrollment, False
+    was = enrollment.status
+    session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=lesson.id))
+    session.flush()
+    before = audit.snapshot(enrollment, _AUDITED)
+    recompute(session, enrollment)
+    audit.record(
+        session,
+        actor,
+        "enrollment.complete_lesson",
+        enrollment,
+        before=before,
+        after={
+            "lesson_slug": lesson.slug,
+            **audit.changed(before, audit.snapshot(enrollment, _AUDITED)),
+        },
+    )
+    return enrollment, was != enrollment.status == EnrollmentStatus.completed.value
+
+
+def review(
+    session: Session,
+    *,
+    actor: Actor,
+    email: str,
+    course_slug: str,
+    rating: int,
+    text: str | None = None,
+) -> Enrollment:
+    """Rate (1-5) and review a course; only a learner who is enrolled (not dropped)."""
+    student, course, enrollment = _get_enrollment(session, email, course_slug)
+    if not (actor.is_user(student.id) or actor.is_admin):
+        raise PermissionDenied(
+            f"only {student.email} (or an administrator) may review for this learner"
+        )
+    if enrollment.status == EnrollmentStatus.dropped.value:
+        raise Conflict(
+            f"{student.email} dropped {course.slug} and cannot review it",
+            field="status",
+            value="dropped",
+        )
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise ValidationError("must be a whole number from 1 to 5", field="rating", value=rating)
+    before = audit.snapshot(enrollment, _AUDITED)
+    enrollment.rating = rating
+    enrollment.review = check_text(text, field="review", max_length=5000) or None
+    enrollment.reviewed_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "enrollment.review",
+        enrollment,
+        before=before,
+        after=audit.changed(before, audit.snapshot(enrollment, _AUDITED)),
+    )
+    return enrollment
+
+
+def list_enrollments(
+    session: Session,
+    *,
+    actor: Actor,
+    course_slug: str | None = None,
+    email: str | None = None,
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page[Enrollment]:
+    """Enrollments the actor may see: admins all, instructors their courses', learners their own."""
+    stmt = (
+        select(Enrollment)
+        .join(Enrollment.course)
+        .join(Enrollment.student)
+        .order_by(Course.slug, User.email)
+    )
+    if course_slug:
+        stmt = stmt.where(Enrollment.course_id == get_course(session, course_slug).id)
+    if email:
+        stmt = stmt.where(Enrollment.student_id == get_user(session, email).id)
+    if status:
+        if status not in {s.value for s in EnrollmentStatus}:
+            raise ValidationError(
+                "must be one of active, completed, dropped", field="status", value=status
+            )
+        stmt = stmt.where(Enrollment.status == status)
+    if not actor.is_admin:
+        if actor.role is Role.instructor:
+            stmt = stmt.where(
+                (Course.instructor_id == actor.user_id) | (Enrollment.student_id == actor.user_id)
+            )
+        else:
+            stmt = stmt.where(Enrollment.student_id == actor.user_id)
+    return paginate(session, stmt, page=page, per_page=per_page)

@@ -1,0 +1,464 @@
+"""Issuing certificates: batch runs, single issues, reissues, export, and PDF storage.
+
+Crash safety: a PDF is written to a temporary file, fsynced and renamed into place *before*
+the row that names it is committed, one batch at a time. A run killed mid-way therefore
+leaves only whole certificates (row and PDF) plus, at worst, PDFs whose batch never
+committed; the next run removes those (:func:`remove_orphans`) and issues the rest. A run
+holds a per-course lock, and the database allows one valid certificate per enrollment, so
+two runs at once never issue twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lms_core.accounts import audit
+from lms_core.actor import Actor
+from lms_core.catalog.courses import get_course
+from lms_core.certificates.numbers import new_number
+from lms_core.certificates.registry import eligibility, get_certificate, list_certificates
+from lms_core.db import SessionFactory, unit_of_work
+from lms_core.errors import Conflict, ValidationError
+from lms_core.formats.safe_cells import safe_cell
+from lms_core.locks import run_lock
+from lms_core.models import Certificate, Enrollment, utcnow
+from lms_core.permissions import require_course_manager
+from lms_core.settings import Settings
+
+if TYPE_CHECKING:
+    from lms_core.certificates.pdf.render import CertificateFields, Renderer
+
+
+def certificates_dir(settings: Settings, course_id: int) -> Path:
+    return settings.files_dir / "certificates" / str(course_id)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make the renames in ``folder`` durable (a rename is only safe once its folder is synced)."""
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def write_atomically(path: Path, data: bytes, *, sync_folder: bool = True) -> None:
+    """Temporary file, fsync, rename, fsync the folder: the file is whole or absent.
+
+    Batch writers pass ``sync_folder=False`` and call :func:`fsync_folder` once per batch,
+    before committing the rows that name the files.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    if sync_folder:
+        fsync_folder(path.parent)
+
+
+def remove_orphans(session: Session, settings: Settings, course_id: int) -> int:
+    """Delete PDFs (and temporary files) of this course that no certificate row names."""
+    folder = certificates_dir(settings, course_id)
+    if not folder.is_dir():
+        return 0
+    known = set(
+        session.scalars(
+            select(Certificate.pdf_path)
+            .join(Enrollment, Enrollment.id == Certificate.enrollment_id)
+            .where(Enrollment.course_id == course_id)
+        )
+    )
+    removed = 0
+    for path in folder.iterdir():
+        relative = str(path.relative_to(settings.files_dir))
+        if path.is_file() and relative not in known:
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def fields_for(enrollment: Enrollment, settings: Settings, number: str) -> CertificateFields:
+    from lms_core.certificates.pdf.render import CertificateFields
+
+    return CertificateFields(
+        learner=enrollment.student.full_name,
+        course=enrollment.course.title,
+        date=utcnow().strftime("%d %B %Y"),
+        instructor=enrollment.course.instructor.full_name,
+        number=number,
+        verify_url=f"{settings.public_base_url.rstrip('/')}/verify/{number}",
+    )
+
+
+def uncovered(renderer: Renderer, fields: CertificateFields) -> list[str]:
+    """Characters of the printed names that no font can draw (never print them as boxes)."""
+    return renderer.missing_glyphs(fields.learner + fields.course + fields.instructor)
+
+
+def _certificate(
+    settings: Settings,
+    enrollment_id: int,
+    fields: CertificateFields,
+    pdf: bytes,
+    path: Path,
+    template: str,
+    **extra: Any,
+) -> Certificate:
+    return Certificate(
+        enrollment_id=enrollment_id,
+        number=fields.number,
+        template=template,
+        learner_name=fields.learner,
+        course_title=fields.course,
+        pdf_path=str(path.relative_to(settings.files_dir)),
+        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+        **extra,
+    )
+
+
+def _audit_issue(session: Session, actor: Actor, cert: Certificate, *, flush: bool = True) -> None:
+    audit.record(
+        session,
+        actor,
+        "certificate.issue",
+        cert,
+        flush=flush,
+        after={
+            "number": cert.number,
+            "enrollment_id": cert.enrollment_id,
+            "version": cert.version,
+            "sha256": cert.pdf_sha256,
+        },
+    )
+
+
+def _store(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    enrollment: Enrollment,
+    fields: CertificateFields,
+    pdf: bytes,
+    template: str,
+    **extra: Any,
+) -> Certificate:
+    """One certificate: its PDF made durable, then its row and audit entry (caller commits)."""
+    path = certificates_dir(settings, enrollment.course_id) / f"{fields.number}.pdf"
+    write_atomically(path, pdf)
+    cert = _certificate(settings, enrollment.id, fields, pdf, path, template, **extra)
+    session.add(cert)
+    session.flush()
+    _audit_issue(session, actor, cert)
+    return cert
+
+
+@dataclass
+class IssueReport:
+    course: str
+    dry_run: bool
+    issued: list[dict[str, Any]] = field(default_factory=list)
+    #: Learners whose names the fonts cannot draw: ``{learner, email, missing, characters}``.
+    uncovered: list[dict[str, Any]] = field(default_factory=list)
+    already: int = 0
+    not_eligible: int = 0
+    orphans_removed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The --json document; ``errors`` in the shape every command uses."""
+        errors = [
+            {
+                "field": "learner",
+                "value": u["learner"],
+                "message": f"{u['email']}: the fonts cannot draw {u['missing']} character(s) "
+                f"({u['characters']}); not issued",
+            }
+            for u in self.uncovered
+        ]
+        return {
+            "course": self.course,
+            "dry_run": self.dry_run,
+            "issued": self.issued,
+            "uncovered": self.uncovered,
+            "errors": errors,
+            "already": self.already,
+            "not_eligible": self.not_eligible,
+            "orphans_removed": self.orphans_removed,
+        }
+
+
+def issue_certificates(
+    factory: SessionFactory,
+    *,
+    actor: Actor,
+    course_slug: str,
+    settings: Settings,
+    template: Path | None = None,
+    workers: int = 1,
+    batch_size: int = 50,
+    dry_run: bool = False,
+    wait: float = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> IssueReport:
+    """Issue a certificate to every eligible learner who has none, committing each batch.
+
+    A rerun issues nothing new; an interrupted run is finished by the next one.
+    """
+    from lms_core.certificates.pdf.render import RenderPool
+
+    if workers < 1 or batch_size < 1:
+        raise ValidationError("must be 1 or more", field="workers" if workers < 1 else "batch_size")
+    template_name = template.name if template else "default"
+    with unit_of_work(factory, write=False) as session:
+        course = get_course(session, course_slug)
+        require_course_manager(actor, course, "issue its certificates")
+        course_id = course.id
+    report = IssueReport(course=course_slug, dry_run=dry_run)
+    with (
+        run_lock(factory, f"certificates-{course_id}", holder=actor.label, wait=wait),
+        RenderPool(
+            template,
+            page_size=settings.certificate_page_size.value,
+            extra_fonts_dir=settings.fonts_dir,
+            workers=1 if dry_run else workers,
+        ) as pool,
+    ):
+        with unit_of_work(factory) as session:
+            if not dry_run:
+                report.orphans_removed = remove_orphans(session, settings, course_id)
+            pending = _pending(session, actor, settings, course_slug, pool.renderer, report)
+        if dry_run:
+            report.issued = [
+                {"number": None, "learner": p.fields.learner, "email": p.email} for p in pending
+            ]
+            return report
+        # One stream over every pending certificate keeps the workers busy across batch
+        # boundaries; each batch of results is stored and committed as one unit.
+        pdfs = pool.map(p.fields for p in pending)
+        folder = certificates_dir(settings, course_id)
+        for start in range(0, len(pending), batch_size):
+            batch = pending[start : start + batch_size]
+            with unit_of_work(factory) as session:
+                certs = []
+                for item, pdf in zip(batch, islice(pdfs, len(batch)), strict=True):
+                    path = folder / f"{item.fields.number}.pdf"
+                    write_atomically(path, pdf, sync_folder=False)
+                    certs.append(
+                        _certificate(
+                            settings, item.enrollment_id, item.fields, pdf, path, template_name
+                        )
+                    )
+                fsync_folder(folder)
+                session.add_all(certs)
+                session.flush()
+                for item, cert in zip(batch, certs, strict=True):
+                    _audit_issue(session, actor, cert, flush=False)
+                    report.issued.append(
+                        {"number": cert.number, "learner": cert.learner_name, "email": item.email}
+                    )
+            if progress:
+                progress(start + len(batch), len(pending))
+    return report
+
+
+@dataclass(frozen=True)
+class _Pending:
+    enrollment_id: int
+    email: str
+    fields: CertificateFields
+
+
+def _pending(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    course_slug: str,
+    renderer: Renderer,
+    report: IssueReport,
+) -> list[_Pending]:
+    """Eligible learners without a certificate, with their fields; counts the others."""
+    pending: list[_Pending] = []
+    for row in eligibility(session, actor=actor, course_slug=course_slug):
+        if row.certificate is not None:
+            report.already += 1
+        elif not row.eligible:
+            report.not_eligible += 1
+        else:
+            fields = fields_for(row.enrollment, settings, new_number())
+            missing = uncovered(renderer, fields)
+            if missing:
+                report.uncovered.append(
+                    {
+                        "learner": fields.learner,
+                        "email": row.enrollment.student.email,
+                        "missing": len(missing),
+                        "characters": "".join(sorted(set(missing))),
+                    }
+                )
+            else:
+                pending.append(_Pending(row.enrollment.id, row.enrollment.student.email, fields))
+    return pending
+
+
+def issue_one(
+    session: Session,
+    *,
+    actor: Actor,
+    enrollment: Enrollment,
+    settings: Settings,
+    renderer: Renderer,
+    template_name: str = "default",
+    **extra: Any,
+) -> Certificate:
+    """Render and store one certificate inside the caller's transaction (demo seed, reissue)."""
+    fields = fields_for(enrollment, settings, new_number())
+    missing = uncovered(renderer, fields)
+    if missing:
+        raise ValidationError(
+            f"the fonts cannot draw {len(missing)} character(s) of {fields.learner!r}: "
+            f"{''.join(sorted(set(missing)))}; add a font to LMS_FONTS_DIR",
+            field="learner",
+            value=fields.learner,
+        )
+    return _store(
+        session,
+        actor,
+        settings,
+        enrollment,
+        fields,
+        renderer.render(fields),
+        template_name,
+        **extra,
+    )
+
+
+def default_renderer(settings: Settings, template: Path | None = None) -> Renderer:
+    from lms_core.certificates.pdf.render import Renderer
+    from lms_core.certificates.pdf.templates import load_template
+
+    spec = load_template(template, page_size=settings.certificate_page_size.value)
+    return Renderer(spec, extra_fonts_dir=settings.fonts_dir)
+
+
+def render_preview(
+    settings: Settings,
+    *,
+    name: str,
+    course_title: str = "Sample Course",
+    template: Path | None = None,
+) -> bytes:
+    """A sample certificate for checking a template or a name's script; no database."""
+    from lms_core.certificates.pdf.render import CertificateFields
+
+    number = "LMS-0000-0000-0"
+    fields = CertificateFields(
+        learner=name,
+        course=course_title,
+        date="1 January 2026",
+        instructor="Sample Instructor",
+        number=number,
+        verify_url=f"{settings.public_base_url.rstrip('/')}/verify/{number}",
+    )
+    renderer = default_renderer(settings, template)
+    missing = renderer.missing_glyphs(name + course_title)
+    if missing:
+        raise ValidationError(
+            f"the fonts cannot draw {len(missing)} character(s): "
+            f"{''.join(sorted(set(missing)))}; add a font to LMS_FONTS_DIR",
+            field="name",
+            value=name,
+        )
+    return renderer.render(fields)
+
+
+def reissue(
+    session: Session, *, actor: Actor, number: str, settings: Settings, template: Path | None = None
+) -> tuple[Certificate, Certificate]:
+    """A new PDF and number (e.g. after a name change); the old one stays verifiable as superseded."""
+    old = get_certificate(session, number)
+    require_course_manager(actor, old.enrollment.course, "reissue its certificates")
+    if old.status != "valid":
+        raise Conflict(
+            f"{old.number} is {old.status}; only a valid certificate can be reissued",
+            field="number",
+            value=number,
+        )
+    old.superseded_at = utcnow()
+    session.flush()
+    new = issue_one(
+        session,
+        actor=actor,
+        enrollment=old.enrollment,
+        settings=settings,
+        renderer=default_renderer(settings, template),
+        template_name=template.name if template else "default",
+        version=old.version + 1,
+        supersedes_id=old.id,
+    )
+    audit.record(
+        session,
+        actor,
+        "certificate.supersede",
+        old,
+        before={"status": "valid"},
+        after={"status": "superseded", "by": new.number},
+    )
+    return old, new
+
+
+def export_zip(
+    session: Session, *, actor: Actor, course_slug: str, settings: Settings, out: Path
+) -> int:
+    """All valid PDFs of a course and a manifest CSV, written atomically to ``out``."""
+    course = get_course(session, course_slug)
+    require_course_manager(actor, course, "export its certificates")
+    certs = list_certificates(session, actor=actor, course_slug=course_slug, status="valid")
+    manifest = io.StringIO()
+    writer = csv.writer(manifest)
+    writer.writerow(["learner", "email", "number", "issued_at", "sha256"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        # Streamed to a temporary file (one PDF in memory at a time), then renamed into place.
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+            for cert in certs:
+                pdf = (settings.files_dir / cert.pdf_path).read_bytes()
+                if hashlib.sha256(pdf).hexdigest() != cert.pdf_sha256:
+                    raise Conflict(
+                        f"the stored PDF of {cert.number} is not the one issued "
+                        f"(SHA-256 differs); reissue it",
+                        field="number",
+                        value=cert.number,
+                    )
+                archive.writestr(f"{cert.number}.pdf", pdf)
+                writer.writerow(
+                    [
+                        safe_cell(v)
+                        for v in (
+                            cert.learner_name,
+                            cert.enrollment.student.email,
+                            cert.number,
+                            cert.issued_at.isoformat(),
+                            cert.pdf_sha256,
+                        )
+                    ]
+                )
+            archive.writestr("manifest.csv", manifest.getvalue())
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return len(certs)

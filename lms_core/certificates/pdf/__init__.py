@@ -1,0 +1,1 @@
+"""Rendering certificates to PDF: templates, fonts, QR codes. No database."""

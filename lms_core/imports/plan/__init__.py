@@ -1,0 +1,1 @@
+"""Planning an import: what each row would create, update or deactivate."""

@@ -1,0 +1,395 @@
+"""Bulk imports, the front door for the CLI, the back office and jobs.
+
+``import_file`` runs read → validate → resolve → plan → apply for a users, courses (with
+lessons), enrollments or OneRoster file, in ONE transaction under the database's import lock;
+``apply_plan_file`` applies a saved plan; ``import_history`` and ``undo_import`` read and
+reverse the ledger. Like ``issue_certificates`` these take the session *factory*: a refused
+run is recorded in a short transaction of its own after the rollback, and the lock lives
+outside the transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from lms_core.actor import Actor
+from lms_core.db import SessionFactory, unit_of_work
+from lms_core.errors import FileProblem, FileRefused, ValidationError
+from lms_core.imports import ledger
+from lms_core.imports.context import Context
+from lms_core.imports.invites import Invites
+from lms_core.imports.passwords import PasswordPool
+from lms_core.imports.pipeline import CHUNK, Writer, run_stages
+from lms_core.imports.plan.changes import ChangeLog
+from lms_core.imports.plan.saved import read_plan, refuse_passwords, stale, write_plan
+from lms_core.imports.records import Problems
+from lms_core.imports.report import ImportReport
+from lms_core.imports.stages import ENTITIES, open_stages
+from lms_core.locks import run_lock
+from lms_core.models import ImportMode, ImportStatus
+from lms_core.permissions import require_admin
+from lms_core.settings import Settings
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class ImportOptions:
+    mode: str = "upsert"
+    #: Sync: refuse to remove more records than this (default: 10% of those in scope).
+    max_removals: int | None = None
+    force: bool = False
+    dry_run: bool = False
+    encoding: str | None = None
+    sheet: str | None = None
+    #: Courses: the lessons file (default: the ``lessons`` sheet of an XLSX courses file).
+    lessons: Path | None = None
+    #: Seconds to wait for another import's lock.
+    wait: float = 0
+    plan_out: Path | None = None
+    errors_out: Path | None = None
+    invites_out: Path | None = None
+
+
+class _Refused(Exception):
+    """Problems found: roll the run back, then record it as refused."""
+
+
+def _check_options(entity: str, options: ImportOptions) -> None:
+    if entity not in ENTITIES:
+        raise ValidationError(f"must be one of {', '.join(ENTITIES)}", field="entity", value=entity)
+    if options.mode not in {m.value for m in ImportMode}:
+        raise ValidationError(
+            "must be one of add, update, upsert, sync", field="mode", value=options.mode
+        )
+    if options.max_removals is not None and options.max_removals < 0:
+        raise ValidationError("must be 0 or more", field="max_removals", value=options.max_removals)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    if path.is_file():
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def import_file(
+    factory: SessionFactory,
+    *,
+    actor: Actor,
+    settings: Settings,
+    entity: str,
+    path: Path,
+    options: ImportOptions | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import ``path`` as ``entity`` (users, courses, enrollments, oneroster): all or nothing.
+
+    Returns the report; a refused run (problems in the file, a sync over the threshold) comes
+    back with ``errors`` and no change written, and is recorded in the ledger as refused.
+    Raises ``Conflict`` when another import holds the lock.
+    """
+    require_admin(actor, "run imports")
+    options = options or ImportOptions()
+    _check_options(entity, options)
+    tick = progress or (lambda _what, _n: None)
+    started = time.monotonic()
+    report = ImportReport(entity=entity, mode=options.mode, dry_run=options.dry_run)
+    ctx = Context(
+        actor=actor, mode=options.mode, problems=Problems(), remember_users=entity == "oneroster"
+    )
+    log = ChangeLog()
+    report.log = log
+    name = path.name
+    with ExitStack() as stack:
+        try:
+            opened = open_stages(
+                entity,
+                path,
+                options,
+                settings,
+                ctx,
+                trusted=lambda o: _validated_before(factory, entity, o),
+            )
+        except FileRefused as exc:
+            problems = [e for e in exc.errors if isinstance(e, FileProblem)]
+            return _refuse(
+                factory,
+                report,
+                actor,
+                name,
+                _sha256(path),
+                problems,
+                len(problems),
+                started,
+                options,
+            )
+        for table in opened.tables:
+            stack.callback(table.close)
+        name = opened.file_name
+        if options.plan_out is not None:
+            refuse_passwords(opened.columns, opened.main_file)
+        invites = Invites(
+            settings.public_base_url, None if options.dry_run else options.invites_out
+        )
+        stack.callback(invites.discard)
+        pool = PasswordPool(settings) if opened.has_passwords and not options.dry_run else None
+        if pool is not None:
+            stack.callback(pool.close)
+        lock = (
+            nullcontext()
+            if options.dry_run
+            else run_lock(factory, "import", holder=actor.label, wait=options.wait)
+        )
+        with lock:
+            try:
+                with unit_of_work(factory, write=not options.dry_run) as session:
+                    writer = None
+                    run = None
+                    if not options.dry_run:
+                        run = ledger.start_run(
+                            session,
+                            actor=actor,
+                            entity=entity,
+                            mode=options.mode,
+                            file_name=name,
+                            sha256="",
+                        )
+                        writer = Writer(
+                            session,
+                            run_id=run.id,
+                            now=ctx.now,
+                            pool=pool,
+                            invites=invites,
+                            progress=tick,
+                        )
+                    run_stages(session, ctx, opened.stages(options), log, writer, tick)
+                    report.counts = log.summary(entity)
+                    if ctx.problems:
+                        raise _Refused
+                    if writer is not None:
+                        writer.analyze()
+                    if run is not None:
+                        ledger.finish_run(
+                            session,
+                            run,
+                            actor=actor,
+                            counts=report.counts,
+                            sha256=opened.sha256(),
+                            started=started,
+                        )
+                        report.run_id = run.id
+                invites.commit()
+                report.invites = invites.count
+            except _Refused:
+                return _refuse(
+                    factory,
+                    report,
+                    actor,
+                    name,
+                    opened.sha256(),
+                    ctx.problems.items,
+                    ctx.problems.count,
+                    started,
+                    options,
+                    opened,
+                )
+            except Exception as exc:
+                if not options.dry_run and not isinstance(exc, ValidationError):
+                    ledger.record_outcome(
+                        factory,
+                        actor=actor,
+                        entity=entity,
+                        mode=options.mode,
+                        file_name=name,
+                        sha256=opened.sha256(),
+                        status=ImportStatus.failed.value,
+                        counts=report.counts,
+                        message=f"{type(exc).__name__}: {exc}",
+                        started=started,
+                    )
+                raise
+        if options.plan_out is not None:
+            write_plan(
+                options.plan_out,
+                {
+                    "entity": entity,
+                    "mode": options.mode,
+                    "file": name,
+                    "sha256": opened.sha256(),
+                    "counts": report.counts,
+                },
+                log,
+            )
+    report.duration_ms = int((time.monotonic() - started) * 1000)
+    return report
+
+
+def _validated_before(factory: SessionFactory, entity: str, opened: Any) -> bool:
+    """Was this very file (same SHA-256) applied before? Its cell checks passed then."""
+    from sqlalchemy import select
+
+    from lms_core.models import ImportRun
+
+    sha = opened.sha256()
+    with unit_of_work(factory, write=False) as session:
+        stmt = select(ImportRun.id).where(
+            ImportRun.entity == entity,
+            ImportRun.file_sha256 == sha,
+            ImportRun.status.in_([ImportStatus.applied.value, ImportStatus.undone.value]),
+        )
+        return session.scalars(stmt.limit(1)).first() is not None
+
+
+def _refuse(
+    factory: SessionFactory,
+    report: ImportReport,
+    actor: Actor,
+    name: str,
+    sha256: str,
+    problems: list[FileProblem],
+    count: int,
+    started: float,
+    options: ImportOptions,
+    opened: Any = None,
+) -> ImportReport:
+    report.errors = list(problems)
+    report.error_count = max(count, 1)
+    report.duration_ms = int((time.monotonic() - started) * 1000)
+    message = "; ".join(str(p) for p in problems[:5]) + (
+        f"; and {count - 5} more" if count > 5 else ""
+    )
+    if not options.dry_run:
+        ledger.record_outcome(
+            factory,
+            actor=actor,
+            entity=report.entity,
+            mode=report.mode,
+            file_name=name,
+            sha256=sha256,
+            status=ImportStatus.refused.value,
+            counts=report.counts,
+            message=message,
+            started=started,
+        )
+    if options.errors_out is not None and opened is not None:
+        from lms_core.imports.errors_file import write_errors
+
+        write_errors(options.errors_out, opened, problems)
+    return report
+
+
+def apply_plan_file(
+    factory: SessionFactory,
+    *,
+    actor: Actor,
+    settings: Settings,
+    path: Path,
+    wait: float = 0,
+    invites_out: Path | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Apply exactly the plan in ``path``; refused (and recorded) if any record changed since."""
+    require_admin(actor, "run imports")
+    tick = progress or (lambda _what, _n: None)
+    started = time.monotonic()
+    header, changes = read_plan(path)
+    entity, mode = str(header.get("entity")), str(header.get("mode"))
+    report = ImportReport(entity=entity, mode=mode, dry_run=False)
+    log = ChangeLog()
+    report.log = log
+    name = f"{header.get('file')} (plan {path.name})"
+    invites = Invites(settings.public_base_url, invites_out)
+    ctx = Context(actor=actor, mode=mode, problems=Problems())
+    try:
+        with (
+            run_lock(factory, "import", holder=actor.label, wait=wait),
+            unit_of_work(factory) as session,
+        ):
+            problems = stale(session, changes, path.name)
+            if problems:
+                report.counts = header.get("counts", {})
+                raise _Refused(problems)
+            run = ledger.start_run(
+                session,
+                actor=actor,
+                entity=entity,
+                mode=mode,
+                file_name=name,
+                sha256=str(header.get("sha256", "")),
+            )
+            writer = Writer(
+                session, run_id=run.id, now=ctx.now, pool=None, invites=invites, progress=tick
+            )
+            for i in range(0, len(changes), CHUNK):
+                chunk = changes[i : i + CHUNK]
+                writer.write(chunk)
+                for change in chunk:
+                    log.add(change)
+                tick("changes", i + len(chunk))
+            report.counts = _plan_counts(header.get("counts", {}), log.summary(entity))
+            writer.analyze()
+            ledger.finish_run(
+                session,
+                run,
+                actor=actor,
+                counts=report.counts,
+                sha256=str(header.get("sha256", "")),
+                started=started,
+            )
+            report.run_id = run.id
+        invites.commit()
+        report.invites = invites.count
+    except _Refused as exc:
+        invites.discard()
+        found: list[FileProblem] = exc.args[0]
+        return _refuse(
+            factory,
+            report,
+            actor,
+            name,
+            str(header.get("sha256", "")),
+            found[:1000],
+            len(found),
+            started,
+            ImportOptions(),
+        )
+    except BaseException:
+        invites.discard()
+        raise
+    report.duration_ms = int((time.monotonic() - started) * 1000)
+    return report
+
+
+def _plan_counts(planned: dict[str, Any], applied: dict[str, Any]) -> dict[str, Any]:
+    """Applied counts, with the plan's ``unchanged`` (a plan file lists only changes)."""
+    out = dict(applied)
+    for key, value in planned.items():
+        if key == "unchanged":
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], "unchanged": value.get("unchanged", 0)}
+    return out
+
+
+def import_history(session: Session, *, actor: Actor, limit: int = 20) -> list[dict[str, Any]]:
+    require_admin(actor, "see the import history")
+    return ledger.history(session, limit=limit)
+
+
+def undo_import(
+    session: Session, *, actor: Actor, run_id: int, dry_run: bool = False
+) -> ledger.UndoReport:
+    """Restore the records of an applied run (all or nothing); flushes, never commits."""
+    require_admin(actor, "undo imports")
+    return ledger.undo(session, actor=actor, run_id=run_id, dry_run=dry_run)

@@ -1,0 +1,1 @@
+"""Operations: health checks, schema migrations, demo data."""

@@ -1,0 +1,94 @@
+"""Health checks behind ``lmsctl doctor`` (and later the API's readiness endpoint)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from lms_core.settings import Settings
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def safe_url(url: str) -> str:
+    """The database URL with any password hidden, for output and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def wait_for_database(engine: Engine, seconds: float, *, interval: float = 1.0) -> str | None:
+    """Try to connect until it works or ``seconds`` pass; the last error, or None when reachable."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return None
+        except SQLAlchemyError as exc:
+            error = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            if time.monotonic() >= deadline:
+                return error
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def check_files_dir(settings: Settings) -> Check:
+    path = settings.files_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".doctor-{uuid.uuid4().hex}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+        return Check("files_dir", True, f"{path} is writable")
+    except OSError as exc:
+        return Check("files_dir", False, f"{path} is not writable: {exc.strerror or exc}")
+
+
+def run_checks(settings: Settings, engine: Engine, *, wait_seconds: float = 0) -> list[Check]:
+    """Every check, in order; later ones that need the database are skipped when it is down."""
+    from lms_core.ops import schema
+
+    checks: list[Check] = []
+    problems = settings.production_problems()
+    if problems and settings.environment.value == "production":
+        checks.append(Check("settings", False, "; ".join(f"{f} {m}" for f, m in problems)))
+    else:
+        note = f" (not production-ready: {', '.join(f for f, _ in problems)})" if problems else ""
+        checks.append(Check("settings", True, f"environment {settings.environment.value}{note}"))
+    error = wait_for_database(engine, wait_seconds)
+    url = safe_url(str(engine.url))
+    if error is not None:
+        checks.append(Check("database", False, f"{url} unreachable: {error}"))
+    else:
+        checks.append(Check("database", True, f"{url} reachable"))
+        status = schema.status(engine)
+        if status.current is None:
+            checks.append(Check("migrations", False, "database is empty: run lmsctl init"))
+        elif status.current != status.head:
+            checks.append(
+                Check(
+                    "migrations",
+                    False,
+                    f"at {status.current}, code expects {status.head}: run lmsctl db upgrade",
+                )
+            )
+        elif status.differences:
+            checks.append(
+                Check(
+                    "migrations",
+                    False,
+                    f"schema differs from the models: {len(status.differences)} difference(s)",
+                )
+            )
+        else:
+            checks.append(Check("migrations", True, f"at head {status.head}"))
+    checks.append(check_files_dir(settings))
+    return checks

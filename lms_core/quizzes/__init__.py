@@ -1,0 +1,1 @@
+"""Quizzes: settings, questions, learners' attempts, scoring, final scores, regrading."""

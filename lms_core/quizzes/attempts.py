@@ -1,0 +1,408 @@
+"""Learners' attempts: start (or resume), save answers, submit, hand-grade essays, close overdue.
+
+The time limit is enforced here, on the server: an attempt's ``deadline_at`` is fixed when it
+starts, answers arriving after it are not stored, and an overdue attempt is closed with the
+answers saved in time (by the learner's next call, or by ``close_overdue`` from cron).
+Every ``now=`` parameter defaults to the clock; tests pass one instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lms_core.accounts import audit
+from lms_core.accounts.users import get_user
+from lms_core.actor import Actor
+from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from lms_core.models import (
+    Attempt,
+    AttemptStatus,
+    Enrollment,
+    EnrollmentStatus,
+    Question,
+    QuestionType,
+    Quiz,
+    QuizType,
+    User,
+    utcnow,
+)
+from lms_core.permissions import can_manage_course
+from lms_core.quizzes.quizzes import get_quiz
+from lms_core.quizzes.scoring import Scored, check_answer, scorer_for
+
+ATTEMPT_FIELDS = (
+    "id",
+    "quiz_id",
+    "email",
+    "number",
+    "status",
+    "score",
+    "passed",
+    "points_earned",
+    "points_possible",
+    "started_at",
+    "deadline_at",
+    "submitted_at",
+    "graded_at",
+)
+_SHUFFLED_OPTIONS = (
+    QuestionType.multiple_choice.value,
+    QuestionType.multiple_response.value,
+    QuestionType.matching.value,
+)
+
+
+def attempt_row(attempt: Attempt, email: str) -> dict[str, Any]:
+    row = audit.snapshot(attempt, [f for f in ATTEMPT_FIELDS if f != "email"])
+    row["email"] = email
+    return {f: row[f] for f in ATTEMPT_FIELDS}
+
+
+@dataclass
+class AttemptView:
+    """An attempt as a learner sees it: questions in display order, options shuffled per seed."""
+
+    attempt: Attempt
+    questions: list[Question]
+    #: question id -> stored option indexes in display order (matching: the right column).
+    option_orders: dict[int, list[int]] = field(default_factory=dict)
+    resumed: bool = False
+
+
+@dataclass
+class SaveResult:
+    attempt: Attempt
+    #: Question numbers whose answers were stored.
+    saved: list[int]
+    #: The deadline had passed: nothing was stored and the attempt was closed.
+    late: bool = False
+
+
+def quiz_questions(session: Session, quiz_id: int) -> list[Question]:
+    return list(
+        session.scalars(
+            select(Question).where(Question.quiz_id == quiz_id).order_by(Question.order_index)
+        )
+    )
+
+
+def view(session: Session, attempt: Attempt, quiz: Quiz, *, resumed: bool = False) -> AttemptView:
+    """Question and option order derived from the attempt's seed: the same on every resume."""
+    from lms_core.quizzes.shuffle import option_order, question_order
+
+    questions = quiz_questions(session, quiz.id)
+    if quiz.shuffle_questions:
+        by_id = {q.id: q for q in questions}
+        questions = [by_id[i] for i in question_order(attempt.shuffle_seed, list(by_id))]
+    orders: dict[int, list[int]] = {}
+    for q in questions:
+        n = len(q.options or [])
+        if quiz.shuffle_options and q.question_type in _SHUFFLED_OPTIONS:
+            orders[q.id] = list(option_order(attempt.shuffle_seed, q.id, n))
+        else:
+            orders[q.id] = list(range(n))
+    return AttemptView(attempt, questions, orders, resumed)
+
+
+def learner_questions(v: AttemptView) -> list[dict[str, Any]]:
+    """The questions as a learner may see them: no weights, no key, options in display order.
+
+    ``choices`` pairs each shown option with its stored index (what an answer names); for
+    matching, ``left`` lists the prompts by index and ``choices`` the right-hand texts.
+    """
+    out = []
+    answers = v.attempt.answers or {}
+    for shown, q in enumerate(v.questions, start=1):
+        item: dict[str, Any] = {
+            "shown": shown,
+            "number": q.order_index,
+            "id": q.id,
+            "question_type": q.question_type,
+            "title": q.title,
+            "question_text": q.question_text,
+            "points": q.points,
+            "answer": answers.get(str(q.id)),
+        }
+        options = q.options or []
+        order = v.option_orders.get(q.id, list(range(len(options))))
+        if q.question_type in (
+            QuestionType.multiple_choice.value,
+            QuestionType.multiple_response.value,
+        ):
+            item["choices"] = [{"index": i, "text": options[i]["text"]} for i in order]
+        elif q.question_type == QuestionType.matching.value:
+            item["left"] = [{"index": i, "text": o["left"]} for i, o in enumerate(options)]
+            item["choices"] = [options[i]["right"] for i in order]
+        out.append(item)
+    return out
+
+
+def _require_for_learner(actor: Actor, student: User, quiz: Quiz, what: str) -> None:
+    """Learners act on their own attempts; the course's managers (staff) act for anyone."""
+    if actor.is_user(student.id) or can_manage_course(actor, quiz.lesson.course):
+        return
+    raise PermissionDenied(
+        f"only {student.email}, the course's instructor or an administrator may {what}"
+    )
+
+
+def _in_progress(session: Session, enrollment_id: int, quiz_id: int) -> Attempt | None:
+    return session.scalars(
+        select(Attempt).where(
+            Attempt.enrollment_id == enrollment_id,
+            Attempt.quiz_id == quiz_id,
+            Attempt.status == AttemptStatus.in_progress.value,
+        )
+    ).first()
+
+
+def _overdue(attempt: Attempt, now: datetime) -> bool:
+    return attempt.deadline_at is not None and now > attempt.deadline_at
+
+
+def start_attempt(
+    session: Session,
+    *,
+    actor: Actor,
+    quiz_ref: str | int,
+    email: str,
+    now: datetime | None = None,
+) -> AttemptView:
+    """Open an attempt, or resume the one in progress (same questions, same order).
+
+    Refused unless the quiz is published, the learner is enrolled (active) and has attempts
+    left. Two racing starts make one attempt: the partial unique index on in-progress
+    attempts refuses the second insert, which then resumes the winner's.
+    """
+    now = now or utcnow()
+    quiz = get_quiz(session, quiz_ref)
+    student = get_user(session, email)
+    _require_for_learner(actor, student, quiz, "start an attempt for this learner")
+    course = quiz.lesson.course
+    if not quiz.is_published:
+        raise Conflict(f"quiz {quiz.id} is not published", field="quiz", value=str(quiz_ref))
+    enrollment = session.scalars(
+        select(Enrollment).where(
+            Enrollment.student_id == student.id, Enrollment.course_id == course.id
+        )
+    ).first()
+    if enrollment is None or enrollment.status != EnrollmentStatus.active.value:
+        state = "not enrolled in" if enrollment is None else f"{enrollment.status} in"
+        raise Conflict(f"{student.email} is {state} {course.slug}", field="email", value=email)
+    current = _in_progress(session, enrollment.id, quiz.id)
+    if current is not None and _overdue(current, now):
+        finish(session, actor=actor, attempt=current, quiz=quiz, now=now)
+        current = None
+    if current is not None:
+        return view(session, current, quiz, resumed=True)
+    used, last = session.execute(
+        select(func.count(Attempt.id), func.coalesce(func.max(Attempt.number), 0)).where(
+            Attempt.enrollment_id == enrollment.id, Attempt.quiz_id == quiz.id
+        )
+    ).one()
+    if quiz.max_attempts is not None and used >= quiz.max_attempts:
+        raise Conflict(
+            f"{student.email} has used all {quiz.max_attempts} attempt(s) at quiz {quiz.id}",
+            field="max_attempts",
+            value=quiz.max_attempts,
+        )
+    attempt = Attempt(
+        enrollment_id=enrollment.id,
+        quiz_id=quiz.id,
+        number=last + 1,
+        status=AttemptStatus.in_progress.value,
+        started_at=now,
+        deadline_at=(
+            now + timedelta(minutes=quiz.time_limit_minutes) if quiz.time_limit_minutes else None
+        ),
+        answers={},
+        question_scores={},
+        shuffle_seed=secrets.randbelow(2**31),
+    )
+    try:
+        with session.begin_nested():
+            session.add(attempt)
+    except IntegrityError:
+        winner = _in_progress(session, enrollment.id, quiz.id)
+        if winner is None:
+            raise
+        return view(session, winner, quiz, resumed=True)
+    audit.record(
+        session,
+        actor,
+        "attempt.start",
+        attempt,
+        after={"quiz_id": quiz.id, "email": student.email, "number": attempt.number},
+    )
+    return view(session, attempt, quiz)
+
+
+def get_attempt(session: Session, attempt_id: int) -> tuple[Attempt, Quiz, User]:
+    row = session.execute(
+        select(Attempt, User)
+        .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
+        .join(User, User.id == Enrollment.student_id)
+        .where(Attempt.id == attempt_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no attempt {attempt_id}", field="attempt", value=attempt_id)
+    attempt, student = row
+    return attempt, get_quiz(session, attempt.quiz_id), student
+
+
+def show_attempt(session: Session, *, actor: Actor, attempt_id: int) -> AttemptView:
+    """The attempt with its questions in display order (the learner's or a manager's view)."""
+    attempt, quiz, student = get_attempt(session, attempt_id)
+    _require_for_learner(actor, student, quiz, "see this attempt")
+    return view(session, attempt, quiz)
+
+
+def question_by_number(questions: list[Question], number: int) -> Question:
+    for q in questions:
+        if q.order_index == number:
+            return q
+    raise ValidationError(
+        f"the quiz has no question {number} (it has 1..{len(questions)})",
+        field="question",
+        value=number,
+    )
+
+
+def save_answers(
+    session: Session,
+    *,
+    actor: Actor,
+    attempt_id: int,
+    answers: Mapping[int, Any],
+    now: datetime | None = None,
+) -> SaveResult:
+    """Store answers keyed by question number (1..n, the quiz's stored order).
+
+    After the deadline nothing is stored: the result says ``late`` and the attempt is closed
+    with the answers saved in time. Every answer is checked before any is stored.
+    """
+    now = now or utcnow()
+    attempt, quiz, student = get_attempt(session, attempt_id)
+    _require_for_learner(actor, student, quiz, "answer for this learner")
+    _require_open(attempt)
+    if _overdue(attempt, now):
+        finish(session, actor=actor, attempt=attempt, quiz=quiz, now=now)
+        return SaveResult(attempt, [], late=True)
+    questions = quiz_questions(session, quiz.id)
+    checked: dict[str, Any] = {}
+    errors = []
+    for number, value in answers.items():
+        try:
+            q = question_by_number(questions, number)
+            checked[str(q.id)] = check_answer(q, value, field=f"question {number}")
+        except ValidationError as exc:
+            errors.append(exc)
+    if errors:
+        from lms_core.errors import ErrorList
+
+        raise errors[0] if len(errors) == 1 else ErrorList(list(errors))
+    attempt.answers = {**(attempt.answers or {}), **checked}
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "attempt.answer",
+        attempt,
+        after={"questions": sorted(answers)},
+    )
+    return SaveResult(attempt, sorted(answers))
+
+
+def _require_open(attempt: Attempt) -> None:
+    if attempt.status != AttemptStatus.in_progress.value:
+        raise Conflict(
+            f"attempt {attempt.id} is {attempt.status}, no longer in progress",
+            field="attempt",
+            value=attempt.id,
+        )
+
+
+def submit_attempt(
+    session: Session, *, actor: Actor, attempt_id: int, now: datetime | None = None
+) -> Attempt:
+    """Hand in: graded at once, or ``submitted`` while an essay waits for the instructor."""
+    now = now or utcnow()
+    attempt, quiz, student = get_attempt(session, attempt_id)
+    _require_for_learner(actor, student, quiz, "submit for this learner")
+    _require_open(attempt)
+    return finish(session, actor=actor, attempt=attempt, quiz=quiz, now=now)
+
+
+def apply_result(attempt: Attempt, result: Scored, now: datetime) -> None:
+    attempt.question_scores = result.question_scores
+    attempt.points_earned = result.points_earned
+    attempt.points_possible = result.points_possible
+    attempt.score = result.score
+    attempt.passed = result.passed
+    if result.pending:
+        attempt.status = AttemptStatus.submitted.value
+    else:
+        attempt.status = AttemptStatus.graded.value
+        attempt.graded_at = now
+
+
+def finish(
+    session: Session, *, actor: Actor, attempt: Attempt, quiz: Quiz, now: datetime
+) -> Attempt:
+    """Close an attempt with the answers it holds; an overdue one counts as handed in at its deadline."""
+    questions = quiz_questions(session, quiz.id)
+    result = scorer_for(questions, quiz.passing_score).score(
+        attempt.answers or {}, attempt.question_scores or {}
+    )
+    overdue = _overdue(attempt, now)
+    attempt.submitted_at = attempt.deadline_at if overdue and attempt.deadline_at else now
+    apply_result(attempt, result, now)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "attempt.close_overdue" if overdue else "attempt.submit",
+        attempt,
+        after=audit.snapshot(attempt, ("status", "score", "passed")),
+    )
+    feed_progress(session, actor=actor, attempt=attempt, quiz=quiz)
+    return attempt
+
+
+def feed_progress(session: Session, *, actor: Actor, attempt: Attempt, quiz: Quiz) -> bool:
+    """Complete the quiz lesson when the learner's final result passes (practice: when handed in).
+
+    Goes through the enrollments service, so progress, completion and the audit log follow.
+    Returns whether the lesson counts as done now.
+    """
+    from lms_core.catalog.enrollments import complete_lesson
+    from lms_core.quizzes.final_scores import final_scores
+
+    if quiz.quiz_type == QuizType.practice.value:
+        done = attempt.status != AttemptStatus.in_progress.value
+    else:
+        final = final_scores(session, [quiz.id], [attempt.enrollment_id]).get(
+            (quiz.id, attempt.enrollment_id)
+        )
+        done = final is not None and final >= quiz.passing_score
+    if not done:
+        return False
+    enrollment = session.get(Enrollment, attempt.enrollment_id)
+    if enrollment is None or enrollment.status == EnrollmentStatus.dropped.value:
+        return False
+    complete_lesson(
+        session,
+        actor=actor,
+        email=enrollment.student.email,
+        course_slug=enrollment.course.slug,
+        lesson_slug=quiz.lesson.slug,
+    )
+    return True

@@ -1,0 +1,298 @@
+"""Quizzes: one per lesson of type ``quiz``; create, update settings, publish, list, show.
+
+A quiz is named by ``COURSE_SLUG/LESSON_SLUG`` (what people type) or by its numeric id (what
+``list`` shows and scripts keep). Creating the lesson itself is the lessons service's job, so
+a missing lesson is refused with the command that adds it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+from lms_core.accounts import audit
+from lms_core.actor import Actor
+from lms_core.catalog.courses import get_course
+from lms_core.errors import Conflict, NotFound, ValidationError
+from lms_core.models import (
+    Attempt,
+    Course,
+    GradingMethod,
+    Lesson,
+    LessonType,
+    Question,
+    Quiz,
+    QuizType,
+    Role,
+)
+from lms_core.permissions import require_course_manager
+from lms_core.validation import check_text, collect, parse_choice
+
+QUIZ_FIELDS = (
+    "id",
+    "title",
+    "course",
+    "lesson",
+    "quiz_type",
+    "passing_score",
+    "time_limit_minutes",
+    "max_attempts",
+    "shuffle_questions",
+    "shuffle_options",
+    "show_correct_answers",
+    "grading_method",
+    "published",
+    "questions",
+    "description",
+)
+#: Settings ``create_quiz``/``update_quiz`` accept (besides the title).
+SETTINGS = (
+    "description",
+    "quiz_type",
+    "passing_score",
+    "time_limit_minutes",
+    "max_attempts",
+    "shuffle_questions",
+    "shuffle_options",
+    "show_correct_answers",
+    "grading_method",
+)
+_AUDITED = ("title", *SETTINGS, "is_published")
+
+
+def _check_score(value: Any) -> Decimal:
+    try:
+        score = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationError(
+            "must be a number from 0 to 100", field="passing_score", value=value
+        ) from None
+    if not score.is_finite() or not 0 <= score <= 100:
+        raise ValidationError("must be a number from 0 to 100", field="passing_score", value=value)
+    return score.quantize(Decimal("0.01"))
+
+
+def _positive_or_none(field: str) -> Any:
+    """Whole number > 0; 0 or None clears the limit (no time limit, unlimited attempts)."""
+
+    def check(value: Any) -> int | None:
+        if value is None or value == 0:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationError("must be a whole number, 0 for none", field=field, value=value)
+        return value
+
+    return check
+
+
+_CHECKS: dict[str, Any] = {
+    "title": lambda v: check_text(v, field="title", max_length=200, required=True),
+    "description": lambda v: check_text(v, field="description", max_length=100_000) or None,
+    "quiz_type": lambda v: parse_choice(QuizType, v, field="quiz_type").value,
+    "passing_score": _check_score,
+    "time_limit_minutes": _positive_or_none("time_limit_minutes"),
+    "max_attempts": _positive_or_none("max_attempts"),
+    "shuffle_questions": bool,
+    "shuffle_options": bool,
+    "show_correct_answers": bool,
+    "grading_method": lambda v: parse_choice(GradingMethod, v, field="grading_method").value,
+}
+
+
+def _validated(fields: dict[str, Any], *, clearable: tuple[str, ...] = ()) -> dict[str, Any]:
+    unknown = sorted(set(fields) - set(_CHECKS))
+    if unknown:
+        raise ValidationError(f"unknown quiz setting(s): {', '.join(unknown)}", field="fields")
+    return collect(
+        [
+            (name, (lambda c=_CHECKS[name], v=value: c(v)))
+            for name, value in fields.items()
+            if value is not None or name in clearable
+        ]
+    )
+
+
+def question_count(session: Session, quiz_id: int) -> int:
+    stmt = select(func.count()).select_from(Question).where(Question.quiz_id == quiz_id)
+    return session.scalar(stmt) or 0
+
+
+def quiz_row(quiz: Quiz, *, questions: int | None = None) -> dict[str, Any]:
+    """The quiz as ``list``/``show`` print it: course and lesson as slugs."""
+    row = audit.snapshot(quiz, [f for f in _AUDITED if f != "is_published"])
+    row.update(
+        id=quiz.id,
+        course=quiz.lesson.course.slug,
+        lesson=quiz.lesson.slug,
+        published=quiz.is_published,
+        questions=questions if questions is not None else len(quiz.questions),
+    )
+    return {f: row[f] for f in QUIZ_FIELDS}
+
+
+def get_quiz(session: Session, ref: str | int) -> Quiz:
+    """The quiz named ``COURSE_SLUG/LESSON_SLUG`` or by its numeric id."""
+    text = str(ref).strip()
+    if text.isdigit():
+        quiz = session.get(Quiz, int(text))
+    elif text.count("/") == 1:
+        course_slug, lesson_slug = (part.strip() for part in text.split("/"))
+        quiz = session.scalars(
+            select(Quiz)
+            .join(Lesson, Lesson.id == Quiz.lesson_id)
+            .join(Course, Course.id == Lesson.course_id)
+            .where(Course.slug == course_slug, Lesson.slug == lesson_slug)
+        ).first()
+    else:
+        raise ValidationError(
+            "must be COURSE_SLUG/LESSON_SLUG or a quiz id", field="quiz", value=ref
+        )
+    if quiz is None:
+        raise NotFound(f"no quiz {text}", field="quiz", value=ref)
+    return quiz
+
+
+def get_managed_quiz(session: Session, actor: Actor, ref: str | int, what: str) -> Quiz:
+    """The quiz, if the actor manages its course (admin or the course's instructor)."""
+    quiz = get_quiz(session, ref)
+    require_course_manager(actor, quiz.lesson.course, what)
+    return quiz
+
+
+def attempt_count(session: Session, quiz_id: int) -> int:
+    stmt = select(func.count()).select_from(Attempt).where(Attempt.quiz_id == quiz_id)
+    return session.scalar(stmt) or 0
+
+
+def create_quiz(
+    session: Session,
+    *,
+    actor: Actor,
+    course_slug: str,
+    lesson_slug: str,
+    title: str,
+    **settings: Any,
+) -> Quiz:
+    """Attach a quiz to an existing lesson of type ``quiz`` (unpublished, without questions)."""
+    course = get_course(session, course_slug)
+    require_course_manager(actor, course, "create quizzes")
+    lesson = session.scalars(
+        select(Lesson).where(Lesson.course_id == course.id, Lesson.slug == lesson_slug.strip())
+    ).first()
+    if lesson is None:
+        raise NotFound(
+            f"course {course.slug} has no lesson {lesson_slug}; add it first: "
+            f'lmsctl lessons add {course.slug} {lesson_slug} --title "..." --type quiz',
+            field="lesson_slug",
+            value=lesson_slug,
+        )
+    if lesson.lesson_type != LessonType.quiz.value:
+        raise Conflict(
+            f"lesson {course.slug}/{lesson.slug} is a {lesson.lesson_type} lesson, not a quiz "
+            f"lesson (lmsctl lessons update {course.slug} {lesson.slug} --type quiz)",
+            field="lesson_slug",
+            value=lesson_slug,
+        )
+    values = _validated({"title": title, **settings})
+    existing = session.scalars(select(Quiz).where(Quiz.lesson_id == lesson.id)).first()
+    if existing is not None:
+        raise Conflict(
+            f"lesson {course.slug}/{lesson.slug} already has a quiz (id {existing.id})",
+            field="lesson_slug",
+            value=lesson_slug,
+        )
+    quiz = Quiz(lesson_id=lesson.id, **values)
+    session.add(quiz)
+    session.flush()
+    session.refresh(quiz, ["lesson"])
+    audit.record(
+        session,
+        actor,
+        "quiz.create",
+        quiz,
+        after={"course": course.slug, "lesson": lesson.slug, **audit.snapshot(quiz, _AUDITED)},
+    )
+    return quiz
+
+
+def update_quiz(session: Session, *, actor: Actor, quiz_ref: str | int, **fields: Any) -> Quiz:
+    """Change the given settings (``time_limit_minutes``/``max_attempts`` 0 clears the limit).
+
+    Changing the passing score or the key does not touch graded attempts: ``regrade`` does.
+    """
+    quiz = get_managed_quiz(session, actor, quiz_ref, "change quizzes")
+    values = _validated(fields)
+    if not values:
+        raise ValidationError("nothing to change: give at least one setting", field="fields")
+    before = audit.snapshot(quiz, _AUDITED)
+    for name, value in values.items():
+        setattr(quiz, name, value)
+    session.flush()
+    after = audit.changed(before, audit.snapshot(quiz, _AUDITED))
+    if after:
+        audit.record(session, actor, "quiz.update", quiz, before=before, after=after)
+    return quiz
+
+
+def publish_quiz(session: Session, *, actor: Actor, quiz_ref: str | int) -> Quiz:
+    """Open the quiz to learners; a quiz without questions is refused."""
+    quiz = get_managed_quiz(session, actor, quiz_ref, "publish quizzes")
+    if question_count(session, quiz.id) == 0:
+        raise Conflict(
+            f"quiz {quiz.id} has no questions; import some first (lmsctl quizzes import)",
+            field="quiz",
+            value=str(quiz_ref),
+        )
+    if not quiz.is_published:
+        quiz.is_published = True
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "quiz.publish",
+            quiz,
+            before={"is_published": False},
+            after={"is_published": True},
+        )
+    return quiz
+
+
+def show_quiz(session: Session, *, actor: Actor, quiz_ref: str | int) -> dict[str, Any]:
+    """The quiz's settings and counts; unpublished quizzes only for the course's managers."""
+    quiz = get_quiz(session, quiz_ref)
+    course = quiz.lesson.course
+    if not (quiz.is_published and course.is_published):
+        require_course_manager(actor, course, "see an unpublished quiz")
+    row = quiz_row(quiz, questions=question_count(session, quiz.id))
+    row["points"] = float(sum((q.points for q in quiz.questions), Decimal(0)))
+    row["attempts"] = attempt_count(session, quiz.id)
+    return row
+
+
+def list_quizzes(
+    session: Session, *, actor: Actor, course_slug: str | None = None
+) -> list[dict[str, Any]]:
+    """Quizzes the actor may see: admins all, instructors their courses' and published ones."""
+    counts = (
+        select(Question.quiz_id, func.count().label("n"))
+        .group_by(Question.quiz_id)
+        .subquery("counts")
+    )
+    stmt = (
+        select(Quiz, func.coalesce(counts.c.n, 0))
+        .join(Lesson, Lesson.id == Quiz.lesson_id)
+        .join(Course, Course.id == Lesson.course_id)
+        .outerjoin(counts, counts.c.quiz_id == Quiz.id)
+        .order_by(Course.slug, Lesson.order_index)
+    )
+    if course_slug:
+        stmt = stmt.where(Course.id == get_course(session, course_slug).id)
+    if not actor.is_admin:
+        visible: ColumnElement[bool] = Quiz.is_published.is_(True) & Course.is_published.is_(True)
+        if actor.user_id is not None and actor.role is Role.instructor:
+            visible = or_(visible, Course.instructor_id == actor.user_id)
+        stmt = stmt.where(visible)
+    return [quiz_row(quiz, questions=n) for quiz, n in session.execute(stmt)]

@@ -1,0 +1,185 @@
+"""What staff do with handed-in attempts: grade essays by hand, close overdue ones, list them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lms_core.accounts import audit
+from lms_core.actor import Actor
+from lms_core.errors import Conflict, ValidationError
+from lms_core.models import Attempt, AttemptStatus, Enrollment, QuestionType, Quiz, User, utcnow
+from lms_core.permissions import require_course_manager
+from lms_core.quizzes.attempts import (
+    apply_result,
+    attempt_row,
+    feed_progress,
+    finish,
+    get_attempt,
+    question_by_number,
+    quiz_questions,
+    show_attempt,
+)
+from lms_core.quizzes.quizzes import get_managed_quiz, get_quiz
+from lms_core.quizzes.scoring import CENT, scorer_for
+
+
+def grade_essay(
+    session: Session,
+    *,
+    actor: Actor,
+    attempt_id: int,
+    question_number: int,
+    points: Any,
+    now: datetime | None = None,
+) -> Attempt:
+    """Give points to an essay answer; once every essay has points, the attempt is graded."""
+    now = now or utcnow()
+    attempt, quiz, _student = get_attempt(session, attempt_id)
+    require_course_manager(actor, quiz.lesson.course, "grade essays")
+    if attempt.status == AttemptStatus.in_progress.value:
+        raise Conflict(
+            f"attempt {attempt.id} is still in progress", field="attempt", value=attempt_id
+        )
+    questions = quiz_questions(session, quiz.id)
+    q = question_by_number(questions, question_number)
+    if q.question_type != QuestionType.essay.value:
+        raise ValidationError(
+            f"question {question_number} is {q.question_type}, graded automatically",
+            field="question",
+            value=question_number,
+        )
+    try:
+        value = Decimal(str(points).strip())
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or not 0 <= value <= q.points:
+        raise ValidationError(
+            f"must be a number from 0 to {q.points}", field="points", value=points
+        )
+    before = audit.snapshot(attempt, ("status", "score", "passed"))
+    hand = {**(attempt.question_scores or {}), str(q.id): str(value.quantize(CENT))}
+    result = scorer_for(questions, quiz.passing_score).score(attempt.answers or {}, hand)
+    apply_result(attempt, result, now)
+    attempt.graded_by_id = actor.user_id
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "attempt.grade_essay",
+        attempt,
+        before=before,
+        after={
+            "question": question_number,
+            "points": str(value.quantize(CENT)),
+            **audit.snapshot(attempt, ("status", "score", "passed")),
+        },
+    )
+    feed_progress(session, actor=actor, attempt=attempt, quiz=quiz)
+    return attempt
+
+
+def close_overdue(
+    session: Session, *, actor: Actor, now: datetime | None = None, dry_run: bool = False
+) -> list[dict[str, Any]]:
+    """Close every attempt past its deadline with the answers saved in time (cron-safe rerun)."""
+    now = now or utcnow()
+    stmt = (
+        select(Attempt, User.email)
+        .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
+        .join(User, User.id == Enrollment.student_id)
+        .where(
+            Attempt.status == AttemptStatus.in_progress.value,
+            Attempt.deadline_at.is_not(None),
+            Attempt.deadline_at < now,
+        )
+        .order_by(Attempt.quiz_id, Attempt.id)
+    )
+    rows = []
+    quizzes: dict[int, Quiz] = {}
+    for attempt, email in session.execute(stmt).all():
+        if not dry_run:
+            quiz = quizzes.get(attempt.quiz_id) or get_quiz(session, attempt.quiz_id)
+            quizzes[quiz.id] = quiz
+            finish(session, actor=actor, attempt=attempt, quiz=quiz, now=now)
+        rows.append(attempt_row(attempt, email))
+    return rows
+
+
+def list_attempts(
+    session: Session, *, actor: Actor, quiz_ref: str | int, status: str | None = None
+) -> list[dict[str, Any]]:
+    """Every attempt at a quiz (course managers), by learner and number.
+
+    ``status`` keeps one kind: ``submitted`` lists the attempts whose essays wait for a grade.
+    """
+    quiz = get_managed_quiz(session, actor, quiz_ref, "see the attempts at this quiz")
+    stmt = (
+        select(Attempt, User.email)
+        .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
+        .join(User, User.id == Enrollment.student_id)
+        .where(Attempt.quiz_id == quiz.id)
+        .order_by(User.email, Attempt.number)
+    )
+    if status is not None:
+        allowed = [s.value for s in AttemptStatus]
+        if status not in allowed:
+            raise ValidationError(
+                f"must be one of {', '.join(allowed)}", field="status", value=status
+            )
+        stmt = stmt.where(Attempt.status == status)
+    return [attempt_row(a, email) for a, email in session.execute(stmt)]
+
+
+def review_attempt(session: Session, *, actor: Actor, attempt_id: int) -> dict[str, Any]:
+    """An attempt question by question (quiz order): the answer given and the points earned.
+
+    What an instructor reads before ``grade-essay`` (the essay's text) and what a learner
+    reads of their own attempt. No key and no weights: those are ``quizzes questions``.
+    An essay answered but not graded yet has ``points_earned`` null and ``waiting`` true.
+    """
+    shown = show_attempt(session, actor=actor, attempt_id=attempt_id)
+    attempt = shown.attempt
+    _, _, student = get_attempt(session, attempt_id)
+    answers = attempt.answers or {}
+    scores = attempt.question_scores or {}
+    handed_in = attempt.status != AttemptStatus.in_progress.value
+    questions = []
+    for q in sorted(shown.questions, key=lambda x: x.order_index):
+        key = str(q.id)
+        earned = scores.get(key)
+        questions.append(
+            {
+                "number": q.order_index,
+                "id": q.id,
+                "question_type": q.question_type,
+                "title": q.title,
+                "question_text": q.question_text,
+                "points": q.points,
+                "answer": answers.get(key),
+                "answer_text": _chosen_text(q.question_type, q.options or [], answers.get(key)),
+                "points_earned": float(earned) if earned is not None else None,
+                "waiting": handed_in
+                and earned is None
+                and q.question_type == QuestionType.essay.value
+                and bool(str(answers.get(key) or "").strip()),
+            }
+        )
+    return {"attempt": attempt_row(attempt, student.email), "questions": questions}
+
+
+def _chosen_text(kind: str, options: list[Any], answer: Any) -> str | None:
+    """The text of the chosen option(s) of a choice question (answers store indexes)."""
+    if kind not in (QuestionType.multiple_choice.value, QuestionType.multiple_response.value):
+        return None
+    chosen = answer if isinstance(answer, list) else [answer]
+    texts = [
+        str(options[i]["text"])
+        for i in chosen
+        if isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(options)
+    ]
+    return "; ".join(texts) if texts and answer is not None else None

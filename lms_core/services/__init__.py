@@ -1,1 +1,0 @@
-"""Business rules. Each function takes the session and an explicit actor, flushes, never commits."""
