@@ -211,3 +211,19 @@ def scratch_url(db_url: str, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def admin_user(make: Any) -> Any:
+    """An administrator, made through the services like every test row."""
+    return make.user("admin")
+
+
+@pytest.fixture
+def teacher(make: Any) -> Any:
+    return make.user("instructor")
+
+
+@pytest.fixture
+def learner(make: Any) -> Any:
+    return make.user("student")

@@ -3,7 +3,7 @@
 The same rules as ``lms_core.catalog.progress.recompute`` (the share of counted lessons done,
 2 decimals half up; completion when every counted lesson is done), applied set-based: one
 ``IN``-chunked count and one ``executemany`` per chunk instead of two queries per learner.
-Where progress rules change, change both (``tests/unit/test_regrade.py`` compares them).
+Where progress rules change, change both (``tests/quizzes/test_regrade.py`` compares them).
 """
 
 from __future__ import annotations

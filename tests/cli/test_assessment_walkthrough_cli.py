@@ -1,5 +1,5 @@
 """lmsctl quizzes: what the assessments walkthrough needed from the shell (see
-tests/unit/test_assessment_walkthrough_fixes.py for the services)."""
+tests/quizzes/test_assessment_walkthrough_fixes.py for the services)."""
 
 from __future__ import annotations
 

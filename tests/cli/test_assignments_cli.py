@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from lms_core.models import Submission
+from tests import samples
 from tests.cli.helpers import count, ok, ok_json, refused, refused_json, usage_error
-from tests.unit import samples
 
 
 @pytest.fixture

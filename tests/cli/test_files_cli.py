@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from lms_core.models import StoredFile
+from tests import samples
 from tests.cli.helpers import count, ok, ok_json, refused, refused_json
 from tests.conftest import Cli
-from tests.unit import samples
 
 
 @pytest.fixture

@@ -1,0 +1,274 @@
+"""Certificates: eligibility, issue runs, verification, revocation, reissue, export."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from lms_core.catalog import enrollments
+from lms_core.certificates import issue as certificate_issue
+from lms_core.certificates import registry as certificates
+from lms_core.errors import Conflict, PermissionDenied, ValidationError
+from lms_core.locks import run_lock
+from lms_core.models import AuditEntry, Certificate
+from tests.helpers import as_
+
+
+@pytest.fixture
+def course_with(make, operator, session):
+    """A published course with two lessons, and learners who completed 0, 1 or 2 of them."""
+
+    def build(*completed: int, names: list[str] | None = None):
+        course = make.course(lessons=2, published=True)
+        learners = []
+        for i, n_done in enumerate(completed):
+            learner = make.user(name=names[i] if names else None)
+            make.enroll(learner, course)
+            for lesson in range(1, n_done + 1):
+                enrollments.complete_lesson(
+                    session,
+                    actor=operator,
+                    email=learner.email,
+                    course_slug=course.slug,
+                    lesson_slug=f"lesson-{lesson}",
+                )
+            learners.append(learner)
+        return course, learners
+
+    return build
+
+
+def _issue(session_factory, operator, settings, course, **kw):
+    return certificate_issue.issue_certificates(
+        session_factory, actor=operator, course_slug=course.slug, settings=settings, **kw
+    )
+
+
+def test_eligibility_gives_each_learner_a_reason(session, operator, course_with):
+    course, (none, half, full) = course_with(0, 1, 2)
+    rows = {
+        r.enrollment.student.email: r
+        for r in certificates.eligibility(session, actor=operator, course_slug=course.slug)
+    }
+    assert (rows[full.email].eligible, rows[full.email].reason) == (
+        True,
+        "all 2 required lessons complete",
+    )
+    assert (rows[half.email].eligible, rows[half.email].reason) == (
+        False,
+        "1 of 2 required lessons complete",
+    )
+    assert rows[none.email].eligible is False
+
+
+def test_optional_lessons_do_not_count(session, operator, make, course_with):
+    course, (_learner,) = course_with(2)
+    make.lesson(course, slug="bonus", is_required=False)
+    (row,) = certificates.eligibility(session, actor=operator, course_slug=course.slug)
+    assert row.eligible is True
+
+
+def test_a_student_cannot_see_eligibility(session, course_with):
+    course, (learner,) = course_with(2)
+    with pytest.raises(PermissionDenied):
+        certificates.eligibility(session, actor=as_(learner), course_slug=course.slug)
+
+
+def test_issue_gives_certificates_to_the_eligible_only_and_a_rerun_issues_none(
+    session, session_factory, operator, settings, course_with
+):
+    course, (_none, full1, full2) = course_with(0, 2, 2)
+    report = _issue(session_factory, operator, settings, course)
+    assert sorted(r["email"] for r in report.issued) == sorted([full1.email, full2.email])
+    assert (report.not_eligible, report.already, report.uncovered) == (1, 0, [])
+    again = _issue(session_factory, operator, settings, course)
+    assert (again.issued, again.already) == ([], 2)
+    certs = session.scalars(select(Certificate)).all()
+    assert len(certs) == 2
+    for cert in certs:
+        pdf = (settings.files_dir / cert.pdf_path).read_bytes()
+        assert pdf.startswith(b"%PDF") and hashlib.sha256(pdf).hexdigest() == cert.pdf_sha256
+        assert certificates.verify(session, cert.number, pdf=pdf).file_matches is True
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "certificate.issue")
+        )
+        == 2
+    )
+
+
+def test_dry_run_writes_nothing(session, session_factory, operator, settings, course_with):
+    course, _ = course_with(2, 2)
+    report = _issue(session_factory, operator, settings, course, dry_run=True)
+    assert len(report.issued) == 2 and all(r["number"] is None for r in report.issued)
+    assert session.scalar(select(func.count()).select_from(Certificate)) == 0
+
+
+def test_names_the_fonts_cannot_draw_are_reported_and_the_others_issued(
+    session, session_factory, operator, settings, course_with
+):
+    course, (ok, bad) = course_with(2, 2, names=["Zoë Ångström", "Linear \U00010000\U00010001 B"])
+    report = _issue(session_factory, operator, settings, course)
+    assert [r["email"] for r in report.issued] == [ok.email]
+    assert report.uncovered == [
+        {
+            "learner": bad.full_name,
+            "email": bad.email,
+            "missing": 2,
+            "characters": "\U00010000\U00010001",
+        }
+    ]
+
+
+def test_batches_and_workers_issue_everyone_once(
+    session, session_factory, operator, settings, course_with
+):
+    course, _learners = course_with(*([2] * 7))
+    report = _issue(session_factory, operator, settings, course, batch_size=3, workers=2)
+    assert len(report.issued) == 7
+    assert len({r["number"] for r in report.issued}) == 7
+
+
+def test_pdfs_left_by_an_unfinished_batch_are_removed_by_the_next_run(
+    session, session_factory, operator, settings, course_with
+):
+    course, _ = course_with(2)
+    folder = certificate_issue.certificates_dir(settings, course.id)
+    shutil.rmtree(folder, ignore_errors=True)  # ids repeat across rolled-back tests; files do not
+    folder.mkdir(parents=True)
+    (folder / "LMS-0000-0000-0.pdf").write_bytes(b"%PDF- never committed")
+    (folder / ".LMS-0000-0000-1.pdf.123.tmp").write_bytes(b"half")
+    report = _issue(session_factory, operator, settings, course)
+    assert report.orphans_removed == 2
+    assert sorted(p.name for p in folder.iterdir()) == [f"{report.issued[0]['number']}.pdf"]
+
+
+def test_a_run_in_progress_on_the_course_refuses_a_second(
+    session_factory, operator, settings, course_with
+):
+    course, _ = course_with(2)
+    with (
+        run_lock(session_factory, f"certificates-{course.id}", holder="cli:first"),
+        pytest.raises(Conflict, match="lock"),
+    ):
+        _issue(session_factory, operator, settings, course)
+
+
+def test_verify_says_valid_revoked_superseded_or_unknown(
+    session, session_factory, operator, settings, course_with
+):
+    course, (_learner,) = course_with(2)
+    number = _issue(session_factory, operator, settings, course).issued[0]["number"]
+    assert certificates.verify(session, number.lower().replace("-", "")).status == "valid"
+    old, new = certificate_issue.reissue(session, actor=operator, number=number, settings=settings)
+    gone = certificates.verify(session, number)
+    assert (gone.status, gone.superseded_by) == ("superseded", new.number)
+    assert (new.version, new.supersedes_id) == (2, old.id)
+    certificates.revoke(session, actor=operator, number=new.number, reason="issued in error")
+    revoked = certificates.verify(session, new.number)
+    assert (revoked.status, revoked.reason) == ("revoked", "issued in error")
+    assert revoked.revoked_at is not None
+    assert certificates.verify(session, "LMS-0000-0000-0").status == "unknown"
+    with pytest.raises(ValidationError, match="mistyped"):
+        certificates.verify(session, number[:-1] + ("0" if number[-1] != "0" else "1"))
+
+
+def test_verify_detects_a_different_file(session, session_factory, operator, settings, course_with):
+    course, _ = course_with(2)
+    number = _issue(session_factory, operator, settings, course).issued[0]["number"]
+    assert certificates.verify(session, number, pdf=b"%PDF-forged").file_matches is False
+
+
+def test_reissue_prints_the_new_name(session, session_factory, operator, settings, course_with):
+    from lms_core.accounts import users
+
+    course, (learner,) = course_with(2)
+    number = _issue(session_factory, operator, settings, course).issued[0]["number"]
+    users.update_user(session, actor=operator, email=learner.email, full_name="Renamed Person")
+    _, new = certificate_issue.reissue(session, actor=operator, number=number, settings=settings)
+    assert new.learner_name == "Renamed Person"
+    assert certificates.public_verification(session, number)["status"] == "superseded"
+
+
+def test_revoke_rules(session, session_factory, operator, settings, make, course_with):
+    course, _ = course_with(2)
+    number = _issue(session_factory, operator, settings, course).issued[0]["number"]
+    stranger = make.user("instructor")
+    with pytest.raises(PermissionDenied):
+        certificates.revoke(session, actor=as_(stranger), number=number, reason="no")
+    with pytest.raises(ValidationError, match="say why"):
+        certificates.revoke(session, actor=operator, number=number, reason="  ")
+    certificates.revoke(session, actor=as_(course.instructor), number=number, reason="fraud")
+    with pytest.raises(Conflict, match="already revoked"):
+        certificates.revoke(session, actor=operator, number=number, reason="again")
+    with pytest.raises(Conflict, match="only a valid certificate"):
+        certificate_issue.reissue(session, actor=operator, number=number, settings=settings)
+
+
+def test_public_verification_shows_no_email(
+    session, session_factory, operator, settings, course_with
+):
+    course, (learner,) = course_with(2)
+    number = _issue(session_factory, operator, settings, course).issued[0]["number"]
+    facts = certificates.public_verification(session, number)
+    assert set(facts) == {"number", "status", "learner", "course", "issued_on", "revoked_on"}
+    assert learner.email not in str(facts)
+
+
+def test_list_visibility(session, session_factory, operator, settings, make, course_with):
+    course, (learner, _other) = course_with(2, 2)
+    _issue(session_factory, operator, settings, course)
+    assert len(certificates.list_certificates(session, actor=operator)) == 2
+    mine = certificates.list_certificates(session, actor=as_(learner))
+    assert [c.enrollment.student_id for c in mine] == [learner.id]
+    assert certificates.list_certificates(session, actor=as_(make.user("instructor"))) == []
+    assert len(certificates.list_certificates(session, actor=as_(course.instructor))) == 2
+
+
+def test_export_zips_the_valid_pdfs_with_a_formula_safe_manifest(
+    session, session_factory, operator, settings, course_with, tmp_path: Path
+):
+    course, (_learner, _) = course_with(2, 2, names=['=HYPERLINK("x")', "Plain Name"])
+    issued = _issue(session_factory, operator, settings, course).issued
+    certificates.revoke(session, actor=operator, number=issued[1]["number"], reason="test")
+    out = tmp_path / "certs.zip"
+    assert (
+        certificate_issue.export_zip(
+            session, actor=operator, course_slug=course.slug, settings=settings, out=out
+        )
+        == 1
+    )
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        rows = list(csv.DictReader(io.StringIO(archive.read("manifest.csv").decode())))
+        pdf = archive.read(f"{issued[0]['number']}.pdf")
+    assert sorted(names) == sorted([f"{issued[0]['number']}.pdf", "manifest.csv"])
+    assert rows[0]["learner"] == '\'=HYPERLINK("x")'
+    assert rows[0]["sha256"] == hashlib.sha256(pdf).hexdigest()
+
+
+def test_export_refuses_a_tampered_pdf(
+    session, session_factory, operator, settings, course_with, tmp_path: Path
+):
+    course, _ = course_with(2)
+    number = _issue(session_factory, operator, settings, course).issued[0]["number"]
+    cert = certificates.get_certificate(session, number)
+    (settings.files_dir / cert.pdf_path).write_bytes(b"%PDF-tampered")
+    with pytest.raises(Conflict, match="SHA-256"):
+        certificate_issue.export_zip(
+            session,
+            actor=operator,
+            course_slug=course.slug,
+            settings=settings,
+            out=tmp_path / "x.zip",
+        )
+    assert not (tmp_path / "x.zip").exists()
