@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PG_TEST_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/lms_test
 
-.PHONY: setup demo test test-pg lint bench ci clean
+.PHONY: setup demo test test-pg lint docs bench ci clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,14 @@ test: $(STAMP)
 test-pg: $(STAMP)
 	LMS_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
 
+## lint: ruff, and mypy (strict) on the four packages, as CI runs them.
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy lms_core
+	$(BIN)/mypy lms_core lmsctl admin_ui jobs
+
+## docs: regenerate docs/cli-reference.md from the Typer app (a test fails while it is stale).
+docs: $(STAMP)
+	$(BIN)/python -m lmsctl.reference
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

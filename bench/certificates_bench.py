@@ -58,8 +58,10 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 
 from lms_core.accounts import users
+from lms_core.accounts.fields import UserCreate
 from lms_core.actor import Actor
 from lms_core.catalog import courses, lessons
+from lms_core.catalog.fields import CourseCreate, LessonCreate
 from lms_core.certificates.issue import issue_certificates
 from lms_core.certificates.pdf.fonts import BUNDLED_DIR
 from lms_core.certificates.pdf.render import CertificateFields, Renderer, RenderPool
@@ -263,19 +265,26 @@ def completers_database(
         users.create_user(
             session,
             actor=operator,
-            email="instructor@bench.example.org",
-            full_name="Jane Instructor",
-            role=Role.instructor.value,
+            data=UserCreate(
+                email="instructor@bench.example.org",
+                full_name="Jane Instructor",
+                role=Role.instructor.value,
+            ),
         )
         courses.create_course(
             session,
             actor=operator,
-            slug=ISSUE_COURSE,
-            title=COURSES[0],
-            instructor_email="instructor@bench.example.org",
+            data=CourseCreate(
+                slug=ISSUE_COURSE,
+                title=COURSES[0],
+                instructor_email="instructor@bench.example.org",
+            ),
         )
         lesson = lessons.add_lesson(
-            session, actor=operator, course_slug=ISSUE_COURSE, slug="final", title="Final project"
+            session,
+            actor=operator,
+            course_slug=ISSUE_COURSE,
+            data=LessonCreate(slug="final", title="Final project"),
         )
         course = courses.publish_course(session, actor=operator, slug=ISSUE_COURSE)
         now = utcnow()

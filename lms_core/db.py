@@ -1,7 +1,8 @@
 """Engine factory and unit of work.
 
 The entry point (CLI command, web request, Huey task) owns the transaction through
-:func:`unit_of_work`; services only flush.
+:func:`unit_of_work`; services only flush. Runs (an import, a certificate issue) take the
+:data:`SessionFactory` instead and open their own units of work (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -9,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lms_core.settings import Settings
 
 SessionFactory = Callable[[], Session]
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[..., None]:
@@ -97,3 +100,21 @@ def unit_of_work(factory: SessionFactory, *, write: bool = True) -> Iterator[Ses
         raise
     finally:
         session.close()
+
+
+def insert_or_winner(session: Session, row: T, winner: Callable[[], T | None]) -> T | None:
+    """Insert ``row``; None when it went in, else the row a concurrent transaction inserted
+    first (``winner()``), found after our unique violation (re-raised when there is none).
+
+    Under a SAVEPOINT, so that losing the race leaves the caller's transaction usable
+    (PostgreSQL aborts the whole transaction on a unique violation otherwise).
+    """
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        found = winner()
+        if found is None:
+            raise
+        return found
+    return None

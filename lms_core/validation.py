@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -12,6 +13,21 @@ E = TypeVar("E", bound=StrEnum)
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_SLUG = 100
+
+
+def too_long(max_length: int) -> str:
+    """The one wording of a length limit (services, field specs and imports alike)."""
+    return f"is longer than {max_length} characters"
+
+
+def at_least(minimum: int) -> str:
+    """The one wording of a lower bound on a whole number."""
+    return f"must be {minimum} or more"
+
+
+def one_of(choices: Iterable[str]) -> str:
+    """The one wording of a closed list of values."""
+    return f"must be one of {', '.join(choices)}"
 
 
 def normalize_email(value: str, *, field: str = "email") -> str:
@@ -38,8 +54,7 @@ def parse_choice(enum: type[E], value: str, *, field: str) -> E:
     try:
         return enum((value or "").strip().lower())
     except ValueError:
-        choices = ", ".join(e.value for e in enum)
-        raise ValidationError(f"must be one of {choices}", field=field, value=value) from None
+        raise ValidationError(one_of(e.value for e in enum), field=field, value=value) from None
 
 
 def check_slug(value: str, *, field: str = "slug") -> str:
@@ -65,13 +80,13 @@ def check_text(
     if required and not text:
         raise ValidationError("is required", field=field, value=value)
     if len(text) > max_length:
-        raise ValidationError(f"is longer than {max_length} characters", field=field, value=value)
+        raise ValidationError(too_long(max_length), field=field, value=value)
     return text
 
 
 def check_non_negative(value: int | None, *, field: str) -> int | None:
     if value is not None and value < 0:
-        raise ValidationError("must be 0 or more", field=field, value=value)
+        raise ValidationError(at_least(0), field=field, value=value)
     return value
 
 

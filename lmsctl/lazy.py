@@ -7,9 +7,14 @@ top level), never SQLAlchemy models, settings, Flask or fpdf2.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-import click
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    # The types TyperGroup's methods are declared with: Typer vendors Click since 0.26, so the
+    # separately installed ``click`` package (Flask's) holds other, unrelated classes.
+    from typer._click import Command, Context
 
 #: name -> (module holding a Typer ``app``, one-line help shown by ``lmsctl --help``).
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -49,10 +54,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class LazyGroup(TyperGroup):
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         return list(COMMANDS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         if cmd_name not in COMMANDS:
             return None
         import typer.main

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
 PageOpt = Annotated[int, typer.Option("--page", min=1, help="Page number (1-based).")]
 PerPageOpt = Annotated[int, typer.Option("--per-page", min=1, max=10000, help="Rows per page.")]
+#: ``list`` commands' filter to one course.
+CourseFilterOpt = Annotated[str | None, typer.Option("--course", help="Only this course.")]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
 ]
@@ -27,6 +33,39 @@ PasswordFileOpt = Annotated[
         readable=True,
     ),
 ]
+
+
+def file_out(flag: str, help_text: str) -> Any:
+    """An optional ``--flag FILE`` a command writes to (never a folder)."""
+    return Annotated[Path | None, typer.Option(flag, dir_okay=False, help=help_text)]
+
+
+def with_options(*options: tuple[str, Any, Any], at: int = -1) -> Callable[[F], F]:
+    """Give a command shared options, each declared once as ``(name, Annotated type, default)``.
+
+    Typer reads a command's options from its signature, so options repeated by several
+    commands would be repeated in each signature. A command that takes ``**options`` gets these
+    inserted into its signature at position ``at`` of its own parameters (default: before the
+    last, so ``--json`` stays last in ``--help``), in the order given, and receives them by name
+    in ``options`` (the idea of sqlite-utils' ``output_options`` decorators).
+    """
+
+    def decorate(func: F) -> F:
+        signature = inspect.signature(func, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        at_index = at % len(own)
+        shared = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default
+            )
+            for name, kind, default in options
+        ]
+        after = [p.replace(kind=p.KEYWORD_ONLY) for p in own[at_index:]]
+        parameters = [*own[:at_index], *shared, *after]
+        func.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        return func
+
+    return decorate
 
 
 def read_password(*, stdin: bool, file: Path | None, prompt: bool) -> str | None:
@@ -54,6 +93,9 @@ def group(help_text: str) -> typer.Typer:
     return typer.Typer(
         help=help_text,
         no_args_is_help=True,
+        # Plain help like `lmsctl --help`: Rich markup would swallow "[default: ...]" in a help.
+        rich_markup_mode=None,
+        add_completion=False,  # `lmsctl --install-completion` covers every group
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
@@ -63,6 +105,17 @@ def single(help_text: str) -> typer.Typer:
     """A Typer app holding one command (``init``, ``doctor``)."""
     return typer.Typer(
         help=help_text,
+        rich_markup_mode=None,
+        add_completion=False,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
+
+
+def by_field(options: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
+    """A command's option values (its ``locals()``) keyed by the field each option sets.
+
+    ``fields`` maps option names to field names (``{"duration": "duration_minutes"}``), so a
+    typed command can be built from the options that create and update share.
+    """
+    return {field: options[option] for option, field in fields.items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -44,7 +44,7 @@ def _cell(value: Any) -> str:
 
 
 def emit_rows(
-    rows: list[dict[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
     columns: Sequence[str],
     *,
     as_json: bool,
@@ -69,7 +69,7 @@ def emit_rows(
         console.print(footer, style="dim")
 
 
-def emit_record(row: dict[str, Any], *, as_json: bool, title: str | None = None) -> None:
+def emit_record(row: Mapping[str, Any], *, as_json: bool, title: str | None = None) -> None:
     if as_json:
         print_json(row)
         return
@@ -84,6 +84,14 @@ def emit_record(row: dict[str, Any], *, as_json: bool, title: str | None = None)
     Console().print(table)
 
 
+def report_change(message: str, row: Mapping[str, Any], *, as_json: bool) -> None:
+    """A change made: the message for people; with ``--json`` also the changed record, the
+    message then going to stderr so that stdout stays one JSON document."""
+    say(message, as_json=as_json)
+    if as_json:
+        emit_record(row, as_json=True)
+
+
 def say(message: str, *, as_json: bool = False) -> None:
     """A human message: on stdout normally, on stderr when stdout carries JSON."""
     if as_json:
@@ -92,21 +100,59 @@ def say(message: str, *, as_json: bool = False) -> None:
         typer.echo(message)
 
 
+#: How lmsctl words each hint of lms_core.errors.HintCode: the command that does it. The core
+#: says what to do in words; only this front door knows its own commands.
+_HINT_COMMANDS = {
+    "initialise_database": "run: lmsctl init",
+    "run_migrations": "run: lmsctl db upgrade",
+    "add_quiz_lesson": 'run: lmsctl lessons add {course} {lesson} --title "..." --type quiz',
+    "make_quiz_lesson": "run: lmsctl lessons update {course} {lesson} --type quiz",
+    "import_questions": "run: lmsctl quizzes import {quiz} FILE",
+    "promote_user": "run: lmsctl users set-role {email} admin",
+    "reactivate_user": "run: lmsctl users reactivate {email}",
+    "manage_administrator": "use: lmsctl users set-role {email} ROLE, or lmsctl users deactivate",
+    "export_worksheet": "run: lmsctl grading export",
+}
+
+
+def hint_text(hint: Any) -> str:
+    """The lmsctl wording of a hint (a ``Hint`` or its ``as_dict()``); '' when there is none."""
+    if hint is None:
+        return ""
+    data = hint if isinstance(hint, dict) else hint.as_dict()
+    template = _HINT_COMMANDS.get(str(data.get("code")))
+    if template is None:
+        return ""
+    try:
+        return template.format(**data.get("params", {}))
+    except (KeyError, IndexError):  # a parameter missing: the command without it
+        return template.split(" {", 1)[0]
+
+
+def with_hint(message: str, hint: Any) -> str:
+    """``message (run: lmsctl ...)`` when the error carries a hint lmsctl can word."""
+    text = hint_text(hint)
+    return f"{message} ({text})" if text else message
+
+
+def error_line(error: dict[str, Any]) -> str:
+    """One error on one line: ``error: where: message (run: lmsctl ...)``."""
+    where = error.get("field") or error.get("file")
+    if error.get("file") and error.get("line") is not None:
+        where = f"{error['file']}, line {error['line']}"
+        if error.get("column"):
+            where += f", column {error['column']}"
+    message = with_hint(error["message"], error.get("hint"))
+    return f"error: {where}: {message}" if where else f"error: {message}"
+
+
 def fail(errors: list[dict[str, Any]], *, as_json: bool, code: int = 1) -> NoReturn:
     """Report problems and exit: one line each on stderr, or ``{"errors": [...]}`` as JSON."""
     if as_json:
         print_json({"errors": errors})
     else:
         for error in errors:
-            where = error.get("field") or error.get("file")
-            if error.get("file") and error.get("line") is not None:
-                where = f"{error['file']}, line {error['line']}"
-                if error.get("column"):
-                    where += f", column {error['column']}"
-            typer.echo(
-                f"error: {where}: {error['message']}" if where else f"error: {error['message']}",
-                err=True,
-            )
+            typer.echo(error_line(error), err=True)
     raise typer.Exit(code)
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from lmsctl.output import reporting
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
@@ -111,3 +113,17 @@ def runtime(ctx: typer.Context) -> Runtime:
     if not isinstance(root.obj, Runtime):
         root.obj = Runtime()
     return root.obj
+
+
+@contextmanager
+def acting(
+    ctx: typer.Context, *, as_json: bool, write: bool = True
+) -> Iterator[tuple[Session, Actor]]:
+    """The command's one unit of work and its actor, its failures reported (``reporting``).
+
+    The skeleton of every command that reads or changes the database, written once: a
+    known failure (a settings, database or service error) leaves the transaction rolled back
+    and becomes a clean message and exit code 1, never a traceback.
+    """
+    with reporting(as_json=as_json), runtime(ctx).unit_of_work(write=write) as pair:
+        yield pair

@@ -7,9 +7,11 @@ import itertools
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import users
+from lms_core.accounts.fields import UserCreate
 from lms_core.actor import Actor
 from lms_core.catalog import courses, enrollments, lessons
-from lms_core.models import Course, Enrollment, User
+from lms_core.catalog.fields import CourseCreate, LessonCreate
+from lms_core.models import Course, Enrollment, Lesson, User
 from lms_core.security import PasswordHasher
 
 PASSWORD = "Corr3ct-Horse-Battery"
@@ -32,15 +34,18 @@ class Factories:
         **extra: object,
     ) -> User:
         n = next(_seq)
-        user, _ = users.create_user(
-            self.session,
-            actor=self.actor,
+        data = UserCreate(
             email=email or f"{role}{n}@test.example",
             full_name=name or f"{role.title()} {n}",
             role=role,
+            **extra,  # type: ignore[arg-type]
+        )
+        user, _ = users.create_user(
+            self.session,
+            actor=self.actor,
+            data=data,
             password=password,
             hasher=self.hasher if password else None,
-            **extra,  # type: ignore[arg-type]
         )
         return user
 
@@ -55,14 +60,13 @@ class Factories:
     ) -> Course:
         n = next(_seq)
         instructor = instructor or self.user("instructor")
-        course = courses.create_course(
-            self.session,
-            actor=self.actor,
+        extra.setdefault("title", f"Course {n}")
+        data = CourseCreate(
             slug=slug or f"course-{n}",
-            title=f"Course {n}",
             instructor_email=instructor.email,
             **extra,  # type: ignore[arg-type]
         )
+        course = courses.create_course(self.session, actor=self.actor, data=data)
         for i in range(1, lessons + 1):
             self.lesson(course, slug=f"lesson-{i}")
         if published:
@@ -70,15 +74,12 @@ class Factories:
         self.session.refresh(course)
         return course
 
-    def lesson(self, course: Course, *, slug: str, **extra: object):  # type: ignore[no-untyped-def]
+    def lesson(self, course: Course, *, slug: str, **extra: object) -> Lesson:
+        extra.setdefault("title", slug.replace("-", " ").title())
+        data = LessonCreate(slug=slug, **extra)  # type: ignore[arg-type]
         return lessons.add_lesson(
-            self.session,
-            actor=self.actor,
-            course_slug=course.slug,
-            slug=slug,
-            title=slug.replace("-", " ").title(),
-            **extra,
-        )  # type: ignore[arg-type]
+            self.session, actor=self.actor, course_slug=course.slug, data=data
+        )
 
     def enroll(self, student: User | None = None, course: Course | None = None) -> Enrollment:
         student = student or self.user("student")

@@ -64,6 +64,48 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in after.items() if before.get(k) != v}
 
 
+def record_change(
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity: Any,
+    before: dict[str, Any],
+    fields: Iterable[str],
+    *,
+    unchanged_too: bool = False,
+) -> dict[str, Any]:
+    """Flush ``entity``, then audit how its ``fields`` differ from ``before``; that difference.
+
+    Flushed first so that the snapshot taken after holds what the database will keep (column
+    defaults, onupdate values). An entry is added only when something changed, unless
+    ``unchanged_too`` (a grade given again is still an act worth recording).
+    """
+    session.flush()
+    after = changed(before, snapshot(entity, fields))
+    if after or unchanged_too:
+        record(session, actor, action, entity, before=before, after=after)
+    return after
+
+
+def apply_change(
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity: Any,
+    fields: Iterable[str],
+    values: dict[str, Any],
+) -> dict[str, Any]:
+    """Set ``values`` on ``entity``, flush and audit the difference (:func:`record_change`).
+
+    The one way services change checked fields, so every update is audited the same way.
+    """
+    fields = tuple(fields)
+    before = snapshot(entity, fields)
+    for name, value in values.items():
+        setattr(entity, name, value)
+    return record_change(session, actor, action, entity, before, fields)
+
+
 def entries_for(session: Session, entity_type: str, entity_id: int) -> list[AuditEntry]:
     stmt = (
         select(AuditEntry)

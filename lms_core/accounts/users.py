@@ -5,60 +5,51 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
+from lms_core.accounts.admins import guard_last_admin
+from lms_core.accounts.fields import USER, UserCreate, UserRow, UserUpdate
 from lms_core.actor import Actor
 from lms_core.errors import (
     Conflict,
+    HintCode,
+    LmsError,
     NotFound,
     PermissionDenied,
     ValidationError,
+    hint,
 )
+from lms_core.fields import check_values, checked_values, command_values, iso, raise_all
 from lms_core.models import AuditEntry, Enrollment, OneTimeToken, Role, User, utcnow
-from lms_core.pagination import Page, paginate
+from lms_core.pagination import Page, paginate, search_filter
 from lms_core.permissions import require_admin
 from lms_core.security import PasswordHasher
-from lms_core.validation import (
-    check_text,
-    check_url,
-    collect,
-    like_pattern,
-    normalize_email,
-    parse_choice,
-)
+from lms_core.validation import parse_choice
 
-#: The columns of a user everywhere: listings, --json keys, CSV exports, audit snapshots.
-USER_FIELDS = (
-    "id",
-    "email",
-    "full_name",
-    "role",
-    "is_active",
-    "external_id",
-    "bio",
-    "avatar_url",
-    "email_verified_at",
-    "failed_login_attempts",
-    "locked_until",
-    "last_login_at",
-    "deleted_at",
-    "created_at",
-    "updated_at",
-)
-_AUDITED = (
-    "email",
-    "full_name",
-    "role",
-    "is_active",
-    "external_id",
-    "bio",
-    "avatar_url",
-    "locked_until",
-    "failed_login_attempts",
-    "deleted_at",
-)
+_AUDITED = USER.audited()
+
+
+def user_row(user: User) -> UserRow:
+    """The user as listings and ``--json`` show it (never the password hash)."""
+    return UserRow(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        role=user.role,
+        is_active=user.is_active,
+        external_id=user.external_id,
+        bio=user.bio,
+        avatar_url=user.avatar_url,
+        email_verified_at=iso(user.email_verified_at),
+        failed_login_attempts=user.failed_login_attempts,
+        locked_until=iso(user.locked_until),
+        last_login_at=iso(user.last_login_at),
+        deleted_at=iso(user.deleted_at),
+        created_at=iso(user.created_at),
+        updated_at=iso(user.updated_at),
+    )
 
 
 def find_user(session: Session, email: str, *, include_deleted: bool = False) -> User | None:
@@ -87,37 +78,26 @@ def create_user(
     session: Session,
     *,
     actor: Actor,
-    email: str,
-    full_name: str,
-    role: str | None = None,
+    data: UserCreate,
     password: str | None = None,
     hasher: PasswordHasher | None = None,
-    external_id: str | None = None,
-    is_active: bool = True,
     update_existing: bool = False,
 ) -> tuple[User, bool]:
     """Create a user (or, with ``update_existing``, update the one with that e-mail).
 
-    ``role`` defaults to student for a new user and to the current role for an existing one,
-    so updating a name never demotes anybody. Returns the user and whether it was created.
+    ``data.role`` defaults to student for a new user and to the current role for an existing
+    one, so updating a name never demotes anybody. Returns the user and whether it was created.
     A user without a password cannot log in until one is set (invitations, synthetic users).
     """
     require_admin(actor, "create users")
-    values = collect(
-        [
-            ("email", lambda: normalize_email(email)),
-            (
-                "full_name",
-                lambda: check_text(full_name, field="full_name", max_length=200, required=True),
-            ),
-            ("role", lambda: parse_choice(Role, role, field="role") if role is not None else None),
-            (
-                "external_id",
-                lambda: check_text(external_id, field="external_id", max_length=255) or None,
-            ),
-            ("password", lambda: _check_password(hasher, password, email)),
-        ]
-    )
+    values, problems = checked_values(USER, command_values(data, USER), creating=True)
+    try:
+        _check_password(hasher, password, data.email)
+    except LmsError as exc:
+        problems.append(exc)
+    raise_all(problems)
+    role: str | None = values.get("role")
+    external_id: str | None = values.get("external_id")
     existing = find_user(session, values["email"], include_deleted=True)
     if existing is not None:
         if not update_existing or existing.deleted_at is not None:
@@ -125,37 +105,31 @@ def create_user(
             raise Conflict(
                 f"a user with e-mail {values['email']} already exists{state}",
                 field="email",
-                value=email,
+                value=data.email,
             )
-        if values["role"] is not None and values["role"] is not Role.admin:
-            _guard_last_admin(session, existing, "remove the admin role")
+        if role is not None and role != Role.admin.value:
+            guard_last_admin(session, existing, "remove the admin role")
         before = audit.snapshot(existing, _AUDITED)
         existing.full_name = values["full_name"]
-        if values["role"] is not None:
-            existing.role = values["role"].value
-        if values["external_id"] is not None:
-            _check_external_id_free(session, values["external_id"], existing.id)
-            existing.external_id = values["external_id"]
+        if role is not None:
+            existing.role = role
+        if external_id is not None:
+            _check_external_id_free(session, external_id, existing.id)
+            existing.external_id = external_id
         if password is not None and hasher is not None:
             existing.password_hash = hasher.hash(password)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            "user.update",
-            existing,
-            before=before,
-            after=audit.changed(before, audit.snapshot(existing, _AUDITED)),
+        audit.record_change(
+            session, actor, "user.update", existing, before, _AUDITED, unchanged_too=True
         )
         return existing, False
-    if values["external_id"] is not None:
-        _check_external_id_free(session, values["external_id"], None)
+    if external_id is not None:
+        _check_external_id_free(session, external_id, None)
     user = User(
         email=values["email"],
         full_name=values["full_name"],
-        role=(values["role"] or Role.student).value,
-        external_id=values["external_id"],
-        is_active=is_active,
+        role=role or USER["role"].default,
+        external_id=external_id,
+        is_active=values["is_active"],
         password_hash=hasher.hash(password) if password is not None and hasher else None,
     )
     session.add(user)
@@ -183,18 +157,16 @@ def ensure_admin(
         return create_user(
             session,
             actor=actor,
-            email=email,
-            full_name=full_name,
-            role="admin",
+            data=UserCreate(email=email, full_name=full_name, role=Role.admin.value),
             password=password(),
             hasher=hasher,
         )
     if existing.role != Role.admin.value:
         raise Conflict(
-            f"{existing.email} exists as a {existing.role}, not an admin "
-            f"(promote with: lmsctl users set-role {existing.email} admin)",
+            f"{existing.email} exists as a {existing.role}, not an admin: give them the admin role",
             field="admin_email",
             value=email,
+            hint=hint(HintCode.promote_user, email=existing.email),
         )
     return existing, False
 
@@ -223,44 +195,13 @@ def _require_self_or_admin(actor: Actor, user: User, what: str) -> None:
         )
 
 
-def update_user(
-    session: Session,
-    *,
-    actor: Actor,
-    email: str,
-    new_email: str | None = None,
-    full_name: str | None = None,
-    bio: str | None = None,
-    avatar_url: str | None = None,
-    external_id: str | None = None,
-) -> User:
+def update_user(session: Session, *, actor: Actor, email: str, data: UserUpdate) -> User:
     """Change profile fields; only the given ones. Users may edit themselves, admins anyone."""
     user = get_user(session, email)
     _require_self_or_admin(actor, user, "update this user")
-    if external_id is not None and not actor.is_admin:
+    if data.external_id is not None and not actor.is_admin:
         raise PermissionDenied("only an administrator may set external_id")
-    checks: list[tuple[str, Any]] = []
-    if new_email is not None:
-        checks.append(("email", lambda: normalize_email(new_email)))
-    if full_name is not None:
-        checks.append(
-            (
-                "full_name",
-                lambda: check_text(full_name, field="full_name", max_length=200, required=True),
-            )
-        )
-    if bio is not None:
-        checks.append(("bio", lambda: check_text(bio, field="bio", max_length=5000) or None))
-    if avatar_url is not None:
-        checks.append(("avatar_url", lambda: check_url(avatar_url, field="avatar_url")))
-    if external_id is not None:
-        checks.append(
-            (
-                "external_id",
-                lambda: check_text(external_id, field="external_id", max_length=255) or None,
-            )
-        )
-    values = collect(checks)
+    values = check_values(USER, command_values(data, USER))
     if not values:
         raise ValidationError("nothing to change: give at least one field", field="fields")
     if (
@@ -271,62 +212,31 @@ def update_user(
         raise Conflict(
             f"a user with e-mail {values['email']} already exists",
             field="email",
-            value=new_email,
+            value=data.email,
         )
     if values.get("external_id"):
         _check_external_id_free(session, values["external_id"], user.id)
-    before = audit.snapshot(user, _AUDITED)
-    for name, value in values.items():
-        setattr(user, name, value)
-    session.flush()
-    after = audit.changed(before, audit.snapshot(user, _AUDITED))
-    if after:
-        audit.record(session, actor, "user.update", user, before=before, after=after)
-    return user
-
-
-def _active_admins(session: Session) -> int:
-    stmt = (
-        select(func.count())
-        .select_from(User)
-        .where(User.role == Role.admin.value, User.is_active.is_(True), User.deleted_at.is_(None))
-    )
-    return session.scalar(stmt) or 0
-
-
-def _guard_last_admin(session: Session, user: User, what: str) -> None:
-    if user.role == Role.admin.value and user.is_active and _active_admins(session) <= 1:
-        raise Conflict(
-            f"{user.email} is the last active administrator; cannot {what}",
-            field="email",
-            value=user.email,
-        )
+    return _change(session, actor, user, "user.update", **values)
 
 
 def _change(session: Session, actor: Actor, user: User, action: str, **values: Any) -> User:
-    before = audit.snapshot(user, _AUDITED)
-    for name, value in values.items():
-        setattr(user, name, value)
-    session.flush()
-    after = audit.changed(before, audit.snapshot(user, _AUDITED))
-    if after:
-        audit.record(session, actor, action, user, before=before, after=after)
+    audit.apply_change(session, actor, action, user, _AUDITED, values)
     return user
 
 
 def set_role(session: Session, *, actor: Actor, email: str, role: str) -> User:
     require_admin(actor, "change roles")
-    new_role = parse_choice(Role, role, field="role")
+    new_role = parse_choice(Role, role, field="role").value
     user = get_user(session, email)
-    if new_role is not Role.admin:
-        _guard_last_admin(session, user, "remove the admin role")
-    return _change(session, actor, user, "user.set_role", role=new_role.value)
+    if new_role != Role.admin.value:
+        guard_last_admin(session, user, "remove the admin role")
+    return _change(session, actor, user, "user.set_role", role=new_role)
 
 
 def deactivate_user(session: Session, *, actor: Actor, email: str) -> User:
     require_admin(actor, "deactivate users")
     user = get_user(session, email)
-    _guard_last_admin(session, user, "deactivate")
+    guard_last_admin(session, user, "deactivate")
     return _change(session, actor, user, "user.deactivate", is_active=False)
 
 
@@ -384,7 +294,7 @@ def delete_user(session: Session, *, actor: Actor, email: str, purge: bool = Fal
     user = get_user(session, email, include_deleted=purge)
     if actor.is_user(user.id):
         raise Conflict("you cannot delete yourself", field="email", value=email)
-    _guard_last_admin(session, user, "delete")
+    guard_last_admin(session, user, "delete")
     if not purge:
         return _change(session, actor, user, "user.delete", is_active=False, deleted_at=utcnow())
     anonymous = f"deleted-{user.id}{PURGED_DOMAIN}"
@@ -455,13 +365,7 @@ def list_users(
     require_admin(actor, "list users")
     stmt = select(User).order_by(User.email)
     if search:
-        pattern = like_pattern(search)
-        stmt = stmt.where(
-            or_(
-                User.email.like(pattern, escape="\\"),
-                func.lower(User.full_name).like(pattern, escape="\\"),
-            )
-        )
+        stmt = stmt.where(search_filter(search, User.email, func.lower(User.full_name)))
     if role:
         stmt = stmt.where(User.role == parse_choice(Role, role, field="role").value)
     if active is not None:

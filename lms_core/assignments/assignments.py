@@ -14,15 +14,26 @@ re-import never applies the penalty twice.
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, time
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
 from lms_core.actor import Actor
+from lms_core.assignments.fields import (
+    AUDITED,
+    CENT,
+    CHECKS,
+    DEFAULTS,
+    AssignmentCreate,
+    AssignmentDetail,
+    AssignmentRow,
+    AssignmentUpdate,
+    given,
+)
 from lms_core.catalog.courses import get_course
 from lms_core.catalog.lessons import get_lesson
 from lms_core.errors import Conflict, NotFound, ValidationError
@@ -38,32 +49,7 @@ from lms_core.models import (
     Submission,
 )
 from lms_core.permissions import can_manage_course, require_course_manager
-from lms_core.validation import check_text, collect, parse_choice
-
-ASSIGNMENT_FIELDS = (
-    "id",
-    "ref",
-    "course",
-    "lesson",
-    "title",
-    "description",
-    "due_date",
-    "max_points",
-    "late_policy",
-    "late_cutoff",
-    "late_penalty_percent",
-)
-_AUDITED = (
-    "title",
-    "description",
-    "due_date",
-    "max_points",
-    "late_policy",
-    "late_cutoff",
-    "late_penalty_percent",
-)
-CENT = Decimal("0.01")
-MAX_POINTS = Decimal("999999.99")
+from lms_core.validation import collect
 
 
 def assignment_ref(assignment: Assignment) -> str:
@@ -73,15 +59,25 @@ def assignment_ref(assignment: Assignment) -> str:
     return str(assignment.id)
 
 
-def assignment_row(assignment: Assignment) -> dict[str, Any]:
-    row = audit.snapshot(assignment, _AUDITED)
-    row.update(
+def assignment_row(assignment: Assignment) -> AssignmentRow:
+    """The assignment as listings and ``--json`` show it (course and lesson as slugs)."""
+    return AssignmentRow(
         id=assignment.id,
         ref=assignment_ref(assignment),
         course=assignment.course.slug,
         lesson=assignment.lesson.slug if assignment.lesson is not None else None,
+        title=assignment.title,
+        description=assignment.description,
+        due_date=_iso(assignment.due_date),
+        max_points=float(assignment.max_points),
+        late_policy=assignment.late_policy,
+        late_cutoff=_iso(assignment.late_cutoff),
+        late_penalty_percent=float(assignment.late_penalty_percent),
     )
-    return {f: row[f] for f in ASSIGNMENT_FIELDS}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def get_assignment(session: Session, ref: str | int) -> Assignment:
@@ -110,61 +106,6 @@ def get_assignment(session: Session, ref: str | int) -> Assignment:
 
 
 # -- values -------------------------------------------------------------------------------------
-
-
-def parse_when(value: datetime | date | str | None, *, field: str) -> datetime | None:
-    """An ISO 8601 date or date-time; without an offset it is UTC, a bare date is its last second.
-
-    ``--due 2026-12-01`` means "by the end of 1 December", which is what people mean.
-    """
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime.combine(value, time(23, 59, 59))
-    else:
-        text = value.strip()
-        try:
-            if len(text) == 10:
-                moment = datetime.combine(date.fromisoformat(text), time(23, 59, 59))
-            else:
-                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValidationError(
-                "must be an ISO 8601 date or date-time, e.g. 2026-12-01 or 2026-12-01T17:00+01:00",
-                field=field,
-                value=value,
-            ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def parse_decimal(
-    value: object, *, field: str, low: Decimal, high: Decimal, low_open: bool = False
-) -> Decimal:
-    """A number (``7,5`` accepted for ``7.5``) within [low, high], at most two decimals."""
-    if isinstance(value, bool):
-        raise ValidationError("must be a number", field=field, value=value)
-    text = str(value).strip().replace(",", ".") if value is not None else ""
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise ValidationError("must be a number", field=field, value=value) from None
-    if not number.is_finite():
-        raise ValidationError("must be a number", field=field, value=value)
-    if number != number.quantize(CENT, rounding=ROUND_HALF_UP):
-        raise ValidationError("must have at most two decimals", field=field, value=value)
-    if number < low or number > high or (low_open and number == low):
-        lower = f"more than {_plain(low)}" if low_open else f"from {_plain(low)}"
-        raise ValidationError(f"must be {lower} to {_plain(high)}", field=field, value=value)
-    return number.quantize(CENT)
-
-
-def _plain(number: Decimal) -> str:
-    """``10.00`` as ``10``, ``7.50`` as ``7.5``: numbers in messages as people write them."""
-    return f"{number.normalize():f}"
 
 
 def days_late(assignment: Assignment, at: datetime) -> int:
@@ -210,28 +151,20 @@ def check_accepts(assignment: Assignment, at: datetime) -> None:
 # -- create, update -----------------------------------------------------------------------------
 
 
-def _checks(fields: dict[str, Any]) -> list[tuple[str, Any]]:
-    table: dict[str, Any] = {
-        "title": lambda v: check_text(v, field="title", max_length=200, required=True),
-        "description": lambda v: check_text(v, field="description", max_length=100_000) or None,
-        "due_date": lambda v: parse_when(v, field="due_date"),
-        "late_cutoff": lambda v: parse_when(v, field="late_cutoff"),
-        "max_points": lambda v: parse_decimal(
-            v, field="max_points", low=Decimal(0), high=MAX_POINTS, low_open=True
-        ),
-        "late_policy": lambda v: parse_choice(LatePolicy, v, field="late_policy").value,
-        "late_penalty_percent": lambda v: parse_decimal(
-            v, field="late_penalty_percent", low=Decimal(0), high=Decimal(100)
-        ),
-    }
-    return [(n, (lambda c=table[n], v=v: c(v))) for n, v in fields.items() if v is not None]
+def _checked(values: dict[str, Any]) -> dict[str, Any]:
+    """Each given value through its field's check (:data:`lms_core.assignments.fields.CHECKS`)."""
+    return collect(
+        [(n, (lambda c=CHECKS[n], v=v: c(v))) for n, v in values.items() if v is not None]
+    )
 
 
 def _check_policy(assignment: Assignment) -> None:
     """Rules across fields, checked on the result of a create or an update."""
     if assignment.late_cutoff is not None:
         if assignment.late_policy != LatePolicy.accept.value:
-            raise ValidationError("a late cut-off needs --late-policy accept", field="late_cutoff")
+            raise ValidationError(
+                "a late cut-off needs the late policy accept", field="late_cutoff"
+            )
         if assignment.due_date is None or assignment.late_cutoff < assignment.due_date:
             raise ValidationError(
                 "must be at or after the due date",
@@ -246,30 +179,12 @@ def create_assignment(
     actor: Actor,
     course_slug: str,
     lesson_slug: str | None = None,
-    title: str,
-    description: str | None = None,
-    due_date: datetime | str | None = None,
-    max_points: Decimal | str | int = Decimal("100"),
-    late_policy: str = LatePolicy.accept.value,
-    late_cutoff: datetime | str | None = None,
-    late_penalty_percent: Decimal | str | int = Decimal("0"),
+    data: AssignmentCreate,
 ) -> Assignment:
     """Create an assignment in a course, or for one of its lessons of type ``assignment``."""
     course = get_course(session, course_slug)
     require_course_manager(actor, course, "create assignments")
-    values = collect(
-        _checks(
-            {
-                "title": title if title is not None else "",
-                "description": description,
-                "due_date": due_date,
-                "late_cutoff": late_cutoff,
-                "max_points": max_points,
-                "late_policy": late_policy,
-                "late_penalty_percent": late_penalty_percent,
-            }
-        )
-    )
+    values = _checked({**DEFAULTS, "title": data.title, **given(data)})
     lesson = None
     if lesson_slug:
         lesson = get_lesson(session, course, lesson_slug)
@@ -295,20 +210,19 @@ def create_assignment(
         actor,
         "assignment.create",
         assignment,
-        after={"ref": assignment_ref(assignment), **audit.snapshot(assignment, _AUDITED)},
+        after={"ref": assignment_ref(assignment), **audit.snapshot(assignment, AUDITED)},
     )
     return assignment
 
 
-def update_assignment(session: Session, *, actor: Actor, ref: str, **fields: Any) -> Assignment:
+def update_assignment(
+    session: Session, *, actor: Actor, ref: str, data: AssignmentUpdate
+) -> Assignment:
     """Change the given fields (None: unchanged); days late are recomputed when dates move."""
     assignment = get_assignment(session, ref)
     require_course_manager(actor, assignment.course, "change its assignments")
-    unknown = set(fields) - set(_AUDITED)
-    if unknown:
-        raise ValidationError(f"unknown field(s) {', '.join(sorted(unknown))}", field="fields")
-    values = collect(_checks(fields))
-    before = audit.snapshot(assignment, _AUDITED)
+    values = _checked(given(data))
+    before = audit.snapshot(assignment, AUDITED)
     for name, value in values.items():
         setattr(assignment, name, value)
     _check_policy(assignment)
@@ -319,21 +233,15 @@ def update_assignment(session: Session, *, actor: Actor, ref: str, **fields: Any
         raise Conflict(
             f"a submission is graded {top:g}, above the new maximum",
             field="max_points",
-            value=fields.get("max_points"),
+            value=data.max_points,
         )
     if "due_date" in values:
         for submission in session.scalars(
             select(Submission).where(Submission.assignment_id == assignment.id)
         ):
             submission.days_late = days_late(assignment, submission.submitted_at)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "assignment.update",
-        assignment,
-        before=before,
-        after=audit.changed(before, audit.snapshot(assignment, _AUDITED)),
+    audit.record_change(
+        session, actor, "assignment.update", assignment, before, AUDITED, unchanged_too=True
     )
     return assignment
 
@@ -367,6 +275,19 @@ def list_assignments(
     return list(session.scalars(_visible(stmt, actor)).unique())
 
 
+def enrolled_count(session: Session, course_id: int) -> int:
+    """The course's learners who may hand in work (every enrollment but dropped ones)."""
+    stmt = (
+        select(func.count())
+        .select_from(Enrollment)
+        .where(
+            Enrollment.course_id == course_id,
+            Enrollment.status != EnrollmentStatus.dropped.value,
+        )
+    )
+    return session.scalar(stmt) or 0
+
+
 def require_can_see(session: Session, actor: Actor, assignment: Assignment) -> None:
     """Course managers, and learners enrolled in the course, may see an assignment."""
     if can_manage_course(actor, assignment.course):
@@ -382,11 +303,12 @@ def require_can_see(session: Session, actor: Actor, assignment: Assignment) -> N
         raise NotFound(f"no assignment {assignment_ref(assignment)}", field="assignment")
 
 
-def show_assignment(session: Session, *, actor: Actor, ref: str) -> dict[str, Any]:
+def show_assignment(session: Session, *, actor: Actor, ref: str) -> AssignmentDetail:
     """The assignment with counts: learners enrolled, submissions, graded, late."""
     assignment = get_assignment(session, ref)
     require_can_see(session, actor, assignment)
-    row = assignment_row(assignment)
+    # The detail is the row plus counts; cast because a TypedDict cannot be widened in place.
+    row = cast(AssignmentDetail, assignment_row(assignment))
     if can_manage_course(actor, assignment.course):
         counts = session.execute(
             select(
@@ -395,13 +317,6 @@ def show_assignment(session: Session, *, actor: Actor, ref: str) -> dict[str, An
                 func.count(Submission.id).filter(Submission.days_late > 0),
             ).where(Submission.assignment_id == assignment.id)
         ).one()
-        row["enrolled"] = session.scalar(
-            select(func.count())
-            .select_from(Enrollment)
-            .where(
-                Enrollment.course_id == assignment.course_id,
-                Enrollment.status != EnrollmentStatus.dropped.value,
-            )
-        )
+        row["enrolled"] = enrolled_count(session, assignment.course_id)
         row["submissions"], row["graded"], row["late"] = counts
     return row

@@ -17,13 +17,12 @@ attached to a submission is deleted with the submission's content, not on its ow
 from __future__ import annotations
 
 import hashlib
-import os
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session
@@ -46,16 +45,6 @@ from lms_core.models import (
 from lms_core.permissions import can_manage_course, require_course_manager
 from lms_core.settings import Settings
 
-FILE_FIELDS = (
-    "id",
-    "original_filename",
-    "mime_type",
-    "file_size",
-    "sha256",
-    "course",
-    "uploaded_by",
-    "created_at",
-)
 _PENDING = "lms_files_unlink"
 
 
@@ -174,7 +163,7 @@ def store(
     course_id: int | None = None,
 ) -> StoredFile:
     """Check and store one upload (no permission check: callers do theirs)."""
-    from lms_core.certificates.issue import write_atomically
+    from lms_core.formats.atomic import write_bytes
 
     name, kind = check_upload(settings, upload)
     digest = hashlib.sha256(upload.data).hexdigest()
@@ -182,7 +171,7 @@ def store(
     relative = f"{digest[:2]}/{digest[2:4]}/{stored_name}"
     path = settings.files_dir / relative
     if not path.is_file() or path.stat().st_size != len(upload.data):
-        write_atomically(path, upload.data)
+        write_bytes(path, upload.data)
     stored = StoredFile(
         original_filename=name,
         stored_filename=stored_name,
@@ -229,21 +218,38 @@ def get_file(session: Session, file_id: int) -> StoredFile:
     return stored
 
 
-def file_row(session: Session, stored: StoredFile) -> dict[str, Any]:
-    row = audit.snapshot(stored, [f for f in FILE_FIELDS if f not in ("course", "uploaded_by")])
-    row["course"] = (
-        session.scalar(select(Course.slug).where(Course.id == stored.course_id))
-        if stored.course_id
-        else None
-    )
-    row["uploaded_by"] = None
-    if stored.uploaded_by_id:
-        from lms_core.models import User
+class FileRow(TypedDict):
+    """A file as listings and ``--json`` show it: its course by slug, its uploader by e-mail."""
 
-        row["uploaded_by"] = session.scalar(
-            select(User.email).where(User.id == stored.uploaded_by_id)
-        )
-    return {f: row[f] for f in FILE_FIELDS}
+    id: int
+    original_filename: str
+    mime_type: str
+    file_size: int
+    sha256: str
+    course: str | None
+    uploaded_by: str | None
+    created_at: str
+
+
+def file_row(session: Session, stored: StoredFile) -> FileRow:
+    from lms_core.models import User
+
+    course = stored.course_id and session.scalar(
+        select(Course.slug).where(Course.id == stored.course_id)
+    )
+    uploader = stored.uploaded_by_id and session.scalar(
+        select(User.email).where(User.id == stored.uploaded_by_id)
+    )
+    return FileRow(
+        id=stored.id,
+        original_filename=stored.original_filename,
+        mime_type=stored.mime_type,
+        file_size=stored.file_size,
+        sha256=stored.sha256,
+        course=course or None,
+        uploaded_by=uploader or None,
+        created_at=stored.created_at.isoformat(),
+    )
 
 
 def _submission_courses(session: Session, file_id: int) -> list[tuple[Course, int]]:
@@ -382,17 +388,7 @@ def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     A failed export (refused, interrupted) leaves no half-written file behind, and an older
     file of that name untouched.
     """
-    from lms_core.certificates.issue import fsync_folder
+    from lms_core.formats.atomic import atomic_binary, atomic_text
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        kwargs: dict[str, Any] = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
-        with open(tmp, mode, **kwargs) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        fsync_folder(path.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_text(path) if "b" not in mode else atomic_binary(path) as handle:
+        yield handle

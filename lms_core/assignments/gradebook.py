@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
-from lms_core.assignments.assignments import final_grade
+from lms_core.assignments.assignments import enrolled_count, final_grade
 from lms_core.catalog.courses import get_course
 from lms_core.errors import ValidationError
 from lms_core.formats.safe_cells import safe_cell
@@ -119,7 +119,7 @@ def quiz_finals(
     attempts, highest = max, latest/first = the score of the highest/lowest attempt number,
     average = the mean rounded half up to 2 decimals. Computed here from one query per chunk
     that reads the chunk's attempts through the enrollment index: the generic SQL of
-    ``quiz_scores`` joins every learner's attempts of a quiz to every other's on SQLite, which
+    ``final_scores`` joins every learner's attempts of a quiz to every other's on SQLite, which
     is quadratic in the number of learners (47 s for 5,000 learners, 3 quizzes).
     """
     found: dict[tuple[int, int], list[tuple[int, Decimal]]] = {}
@@ -227,20 +227,7 @@ def course_grades(
 
 def learner_count(session: Session, course_slug: str) -> int:
     """How many rows the gradebook of a course has (for a progress bar)."""
-    from sqlalchemy import func
-
-    course = get_course(session, course_slug)
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Enrollment)
-            .where(
-                Enrollment.course_id == course.id,
-                Enrollment.status != EnrollmentStatus.dropped.value,
-            )
-        )
-        or 0
-    )
+    return enrolled_count(session, get_course(session, course_slug).id)
 
 
 def has_graded_items(session: Session, course_id: int) -> bool:

@@ -9,7 +9,6 @@ late are stored. The grade is stored as the grader gave it; listings show the pe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,11 +26,21 @@ from lms_core.assignments.assignments import (
     days_late,
     final_grade,
     get_assignment,
-    parse_decimal,
     penalty_percent,
     require_can_see,
 )
-from lms_core.assignments.files import Upload, check_upload, discard, store
+from lms_core.assignments.fields import (
+    FILES_MAX,
+    TEXT_MAX,
+    AssignmentCreate,
+    SubmissionCreate,
+    SubmissionGrade,
+    SubmissionRow,
+    SubmittedFile,
+    check_feedback,
+    check_grade,
+)
+from lms_core.assignments.files import check_upload, discard, store
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from lms_core.models import (
     Assignment,
@@ -48,21 +57,6 @@ from lms_core.permissions import can_manage_course, require_course_manager
 from lms_core.settings import Settings
 from lms_core.validation import check_text
 
-SUBMISSION_FIELDS = (
-    "id",
-    "email",
-    "full_name",
-    "submitted_at",
-    "days_late",
-    "penalty_percent",
-    "grade",
-    "final",
-    "feedback",
-    "grader",
-    "graded_at",
-    "files",
-    "text",
-)
 _AUDITED = ("submitted_at", "days_late", "grade", "feedback", "graded_at")
 
 
@@ -73,26 +67,27 @@ class SubmitResult:
     outcome: str
 
 
-def submission_row(submission: Submission, assignment: Assignment) -> dict[str, Any]:
+def submission_row(submission: Submission, assignment: Assignment) -> SubmissionRow:
+    """The submission as listings and ``--json`` show it, the late penalty applied to ``final``."""
     penalty = penalty_percent(assignment, submission.days_late)
-    grader = submission.grader_id
-    return {
-        "id": submission.id,
-        "email": submission.student.email,
-        "full_name": submission.student.full_name,
-        "submitted_at": submission.submitted_at.isoformat(),
-        "days_late": submission.days_late,
-        "penalty_percent": float(penalty),
-        "grade": float(submission.grade) if submission.grade is not None else None,
-        "final": _float(final_grade(submission.grade, penalty)),
-        "feedback": submission.feedback,
-        "grader": grader,
-        "graded_at": submission.graded_at.isoformat() if submission.graded_at else None,
-        "files": [
-            {"id": f.id, "name": f.original_filename, "size": f.file_size} for f in submission.files
+    return SubmissionRow(
+        id=submission.id,
+        email=submission.student.email,
+        full_name=submission.student.full_name,
+        submitted_at=submission.submitted_at.isoformat(),
+        days_late=submission.days_late,
+        penalty_percent=float(penalty),
+        grade=_float(submission.grade),
+        final=_float(final_grade(submission.grade, penalty)),
+        feedback=submission.feedback,
+        grader=submission.grader_id,
+        graded_at=submission.graded_at.isoformat() if submission.graded_at else None,
+        files=[
+            SubmittedFile(id=f.id, name=f.original_filename, size=f.file_size)
+            for f in submission.files
         ],
-        "text": submission.content,
-    }
+        text=submission.content,
+    )
 
 
 def _float(value: Decimal | None) -> float | None:
@@ -129,14 +124,14 @@ def submit(
     settings: Settings,
     assignment: str,
     email: str,
-    text: str | None = None,
-    files: Sequence[Upload] = (),
+    data: SubmissionCreate,
     now: datetime | None = None,
 ) -> SubmitResult:
     """Hand in work for a learner (the learner, or staff acting for them).
 
     ``now`` is the submission time (tests and imports pass it; default: the clock).
     """
+    files = data.files
     at = (now or utcnow()).astimezone(UTC)
     target = get_assignment(session, assignment)
     student = get_user(session, email)
@@ -146,11 +141,13 @@ def submit(
             "for this learner"
         )
     _enrollment(session, target, student)
-    content = check_text(text, field="text", max_length=200_000) or None
+    content = check_text(data.text, field="text", max_length=TEXT_MAX) or None
     if content is None and not files:
-        raise ValidationError("give a text (--text) or at least one file (--file)", field="text")
-    if len(files) > 20:
-        raise ValidationError("at most 20 files per submission", field="file", value=len(files))
+        raise ValidationError("give a text or at least one file", field="text")
+    if len(files) > FILES_MAX:
+        raise ValidationError(
+            f"at most {FILES_MAX} files per submission", field="file", value=len(files)
+        )
     existing = find_submission(session, target.id, student.id)
     if existing is not None and existing.grade is not None:
         raise Conflict(
@@ -226,8 +223,7 @@ def grade(
     actor: Actor,
     assignment: str,
     email: str,
-    points: object,
-    feedback: str | None = None,
+    data: SubmissionGrade,
     now: datetime | None = None,
 ) -> Submission:
     """Grade (or regrade) a learner's submission: 0..max points, stored as given."""
@@ -241,26 +237,20 @@ def grade(
             field="email",
             value=email,
         )
-    value = parse_decimal(points, field="grade", low=Decimal(0), high=target.max_points)
+    value = check_grade(data.points, target.max_points)
     before = audit.snapshot(submission, _AUDITED)
     submission.grade = value
-    if feedback is not None:
-        submission.feedback = check_text(feedback, field="feedback", max_length=20_000) or None
+    if data.feedback is not None:
+        submission.feedback = check_feedback(data.feedback)
     submission.grader_id = actor.user_id
     submission.graded_at = now or utcnow()
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "submission.grade",
-        submission,
-        before=before,
-        after=audit.changed(before, audit.snapshot(submission, _AUDITED)),
+    audit.record_change(
+        session, actor, "submission.grade", submission, before, _AUDITED, unchanged_too=True
     )
     return submission
 
 
-def list_submissions(session: Session, *, actor: Actor, assignment: str) -> list[dict[str, Any]]:
+def list_submissions(session: Session, *, actor: Actor, assignment: str) -> list[SubmissionRow]:
     """The assignment's submissions: every one for course managers, their own for learners."""
     target = get_assignment(session, assignment)
     require_can_see(session, actor, target)
@@ -301,6 +291,7 @@ def seed_demo_assignment(
 
     Idempotent: what exists is kept, what is missing is created (the demo seed runs it again).
     """
+    from lms_core.catalog.fields import LessonCreate
     from lms_core.catalog.lessons import add_lesson
 
     lesson = session.scalars(
@@ -311,11 +302,13 @@ def seed_demo_assignment(
             session,
             actor=actor,
             course_slug=course.slug,
-            slug=DEMO_LESSON,
-            title="Homework: your first function",
-            lesson_type=LessonType.assignment.value,
-            duration_minutes=30,
-            content="Write a function greet(name) that returns a greeting.",
+            data=LessonCreate(
+                slug=DEMO_LESSON,
+                title="Homework: your first function",
+                lesson_type=LessonType.assignment.value,
+                duration_minutes=30,
+                content="Write a function greet(name) that returns a greeting.",
+            ),
         )
     assignment = session.scalars(
         select(Assignment).where(Assignment.lesson_id == lesson.id)
@@ -326,12 +319,14 @@ def seed_demo_assignment(
             actor=actor,
             course_slug=course.slug,
             lesson_slug=lesson.slug,
-            title="Your first function",
-            description="Write greet(name) returning 'Hello, <name>!'. Submit the code as text.",
-            due_date=utcnow() + timedelta(days=14),
-            max_points=Decimal("10"),
-            late_policy="accept",
-            late_penalty_percent=Decimal("10"),
+            data=AssignmentCreate(
+                title="Your first function",
+                description="Write greet(name) returning 'Hello, <name>!'. Submit the code as text.",
+                due_date=utcnow() + timedelta(days=14),
+                max_points=Decimal("10"),
+                late_policy="accept",
+                late_penalty_percent=Decimal("10"),
+            ),
         )
     ref = f"{course.slug}/{lesson.slug}"
     submission = find_submission(session, assignment.id, student.id)
@@ -342,7 +337,7 @@ def seed_demo_assignment(
             settings=_NO_FILES,
             assignment=ref,
             email=student.email,
-            text=DEMO_TEXT,
+            data=SubmissionCreate(text=DEMO_TEXT),
         ).submission
     if submission.grade is None:
         grade(
@@ -350,8 +345,7 @@ def seed_demo_assignment(
             actor=Actor.for_user(instructor),
             assignment=ref,
             email=student.email,
-            points="9",
-            feedback="Works. Add a docstring next time.",
+            data=SubmissionGrade(points="9", feedback="Works. Add a docstring next time."),
         )
     return assignment
 

@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
 from lms_core.actor import Actor
-from lms_core.assignments.assignments import assignment_ref, get_assignment, parse_decimal
+from lms_core.assignments.assignments import assignment_ref, get_assignment
+from lms_core.assignments.fields import check_feedback, check_grade
 from lms_core.assignments.worksheet import (
     ABOUT,
     COLUMNS,
@@ -44,11 +45,10 @@ from lms_core.assignments.worksheet import (
     signature,
     unsafe_cell,
 )
-from lms_core.errors import FileProblem, FileRefused, LmsError
+from lms_core.errors import FileProblem, FileRefused, Hint, HintCode, LmsError
 from lms_core.models import Assignment, Submission, utcnow
 from lms_core.permissions import require_course_manager
 from lms_core.settings import Settings
-from lms_core.validation import check_text
 
 __all__ = ["COLUMNS", "GradingPlan", "check_format", "export_worksheet", "import_worksheet"]
 
@@ -62,6 +62,11 @@ class Change:
     new_grade: Decimal
     old_feedback: str | None
     new_feedback: str | None
+
+    @property
+    def feedback_changed(self) -> bool:
+        """Whether the feedback differs (no feedback and a blank one are the same)."""
+        return (self.old_feedback or "") != (self.new_feedback or "")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -110,9 +115,10 @@ def _open(path: Path, name: str, *, formulas: bool = False) -> Any:
 
 def _about(workbook: Any, settings: Settings, name: str) -> int:
     problem = FileProblem(
-        "is not a grading worksheet exported by `lmsctl grading export` (its hidden 'about' "
+        "is not a grading worksheet exported by this toolkit (its hidden 'about' "
         "sheet is missing or was edited); export it again",
         file=name,
+        hint=Hint(HintCode.export_worksheet),
     )
     if ABOUT not in workbook.sheetnames or SHEET not in workbook.sheetnames:
         raise FileRefused([problem])
@@ -316,8 +322,8 @@ def _check_row(
             )
         return None
     try:
-        grade = parse_decimal(raw_grade, field="grade", low=Decimal(0), high=target.max_points)
-        feedback = check_text(feedback, field="feedback", max_length=20_000) or None
+        grade = check_grade(raw_grade, target.max_points)
+        feedback = check_feedback(feedback)
     except LmsError as exc:
         problem(exc.message, line, exc.field, raw_grade if exc.field == "grade" else feedback)
         return None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -12,56 +10,35 @@ from sqlalchemy.orm import Session
 from lms_core.accounts import audit
 from lms_core.accounts.users import get_user
 from lms_core.actor import Actor
+from lms_core.catalog.fields import COURSE, CourseCreate, CourseDetail, CourseRow, CourseUpdate
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from lms_core.models import Course, DifficultyLevel, Enrollment, Lesson, Role, User
-from lms_core.pagination import Page, paginate
+from lms_core.fields import check_values, command_values, iso
+from lms_core.models import Course, Enrollment, Lesson, Role, User
+from lms_core.pagination import Page, paginate, search_filter
 from lms_core.permissions import require_course_manager
-from lms_core.validation import (
-    check_non_negative,
-    check_slug,
-    check_text,
-    check_url,
-    collect,
-    like_pattern,
-    parse_choice,
-)
 
-#: Course columns for listings, --json and CSV (the instructor by e-mail, as users are named).
-COURSE_FIELDS = (
-    "id",
-    "slug",
-    "title",
-    "description",
-    "instructor_email",
-    "category",
-    "difficulty_level",
-    "thumbnail_url",
-    "estimated_duration_minutes",
-    "is_published",
-    "external_id",
-    "certificate_min_grade",
-    "created_at",
-    "updated_at",
-)
-_AUDITED = (
-    "certificate_min_grade",
-    "slug",
-    "title",
-    "description",
-    "instructor_id",
-    "category",
-    "difficulty_level",
-    "thumbnail_url",
-    "estimated_duration_minutes",
-    "is_published",
-    "external_id",
-)
+_AUDITED = COURSE.audited()
 
 
-def course_row(course: Course) -> dict[str, Any]:
-    row = audit.snapshot(course, [f for f in COURSE_FIELDS if f != "instructor_email"])
-    row["instructor_email"] = course.instructor.email
-    return {f: row[f] for f in COURSE_FIELDS}
+def course_row(course: Course) -> CourseRow:
+    """The course as listings and ``--json`` show it: the instructor by e-mail, as users are
+    named, and the certificate grade as a number."""
+    return CourseRow(
+        id=course.id,
+        slug=course.slug,
+        title=course.title,
+        description=course.description,
+        instructor_email=course.instructor.email,
+        category=course.category,
+        difficulty_level=course.difficulty_level,
+        thumbnail_url=course.thumbnail_url,
+        estimated_duration_minutes=course.estimated_duration_minutes,
+        is_published=course.is_published,
+        external_id=course.external_id,
+        certificate_min_grade=float(course.certificate_min_grade),
+        created_at=iso(course.created_at),
+        updated_at=iso(course.updated_at),
+    )
 
 
 def get_course(session: Session, slug: str) -> Course:
@@ -82,43 +59,6 @@ def _instructor(session: Session, email: str) -> User:
     return user
 
 
-def _check_min_grade(value: object) -> Decimal:
-    try:
-        grade = Decimal(str(value))
-    except ArithmeticError:
-        raise ValidationError(
-            "must be a number from 0 to 100", field="certificate_min_grade", value=value
-        ) from None
-    if not grade.is_finite() or not 0 <= grade <= 100:
-        raise ValidationError(
-            "must be a number from 0 to 100", field="certificate_min_grade", value=value
-        )
-    return grade.quantize(Decimal("0.01"))
-
-
-def _field_checks(fields: dict[str, Any]) -> list[tuple[str, Any]]:
-    """Checks for the course fields that were given (None means 'not given')."""
-    table: dict[str, Callable[[Any], Any]] = {
-        "title": lambda v: check_text(v, field="title", max_length=200, required=True),
-        "description": lambda v: check_text(v, field="description", max_length=20000) or None,
-        "category": lambda v: check_text(v, field="category", max_length=100) or None,
-        "difficulty_level": lambda v: (
-            parse_choice(DifficultyLevel, v, field="difficulty_level").value
-        ),
-        "thumbnail_url": lambda v: check_url(v, field="thumbnail_url"),
-        "estimated_duration_minutes": lambda v: check_non_negative(
-            v, field="estimated_duration_minutes"
-        ),
-        "external_id": lambda v: check_text(v, field="external_id", max_length=255) or None,
-        "certificate_min_grade": _check_min_grade,
-    }
-    return [
-        (name, (lambda check=table[name], v=value: check(v)))
-        for name, value in fields.items()
-        if value is not None
-    ]
-
-
 def _check_external_id_free(
     session: Session, external_id: str | None, course_id: int | None
 ) -> None:
@@ -133,40 +73,12 @@ def _check_external_id_free(
         )
 
 
-def create_course(
-    session: Session,
-    *,
-    actor: Actor,
-    slug: str,
-    title: str,
-    instructor_email: str | None = None,
-    description: str | None = None,
-    category: str | None = None,
-    difficulty_level: str | None = None,
-    thumbnail_url: str | None = None,
-    estimated_duration_minutes: int | None = None,
-    external_id: str | None = None,
-    certificate_min_grade: float | Decimal | None = None,
-) -> Course:
+def create_course(session: Session, *, actor: Actor, data: CourseCreate) -> Course:
     """Create an unpublished course. Instructors create courses for themselves only."""
     if actor.role is Role.student:
         raise PermissionDenied(f"students cannot create courses (acting as {actor.label})")
-    checks = [
-        ("slug", lambda: check_slug(slug)),
-        ("title", lambda: check_text(title, field="title", max_length=200, required=True)),
-        *_field_checks(
-            {
-                "description": description,
-                "category": category,
-                "difficulty_level": difficulty_level,
-                "thumbnail_url": thumbnail_url,
-                "estimated_duration_minutes": estimated_duration_minutes,
-                "external_id": external_id,
-                "certificate_min_grade": certificate_min_grade,
-            }
-        ),
-    ]
-    values = collect(checks)
+    values = check_values(COURSE, command_values(data, COURSE), creating=True)
+    instructor_email = values.pop("instructor_email", None)
     if instructor_email:
         instructor = _instructor(session, instructor_email)
     elif actor.user_id is not None:
@@ -177,10 +89,7 @@ def create_course(
         )
     if not actor.is_admin and not actor.is_user(instructor.id):
         raise PermissionDenied("instructors can only create courses they teach themselves")
-    if session.scalars(select(Course.id).where(Course.slug == values["slug"])).first() is not None:
-        raise Conflict(
-            f"a course with slug {values['slug']} already exists", field="slug", value=slug
-        )
+    _check_slug_free(session, values["slug"], data.slug)
     _check_external_id_free(session, values.get("external_id"), None)
     course = Course(instructor_id=instructor.id, **values)
     session.add(course)
@@ -189,74 +98,44 @@ def create_course(
     return course
 
 
-def update_course(
-    session: Session,
-    *,
-    actor: Actor,
-    slug: str,
-    new_slug: str | None = None,
-    instructor_email: str | None = None,
-    **fields: Any,
-) -> Course:
+def _check_slug_free(session: Session, slug: str, given: str | None) -> None:
+    if session.scalars(select(Course.id).where(Course.slug == slug)).first() is not None:
+        raise Conflict(f"a course with slug {slug} already exists", field="slug", value=given)
+
+
+def update_course(session: Session, *, actor: Actor, slug: str, data: CourseUpdate) -> Course:
     """Change the given fields. Moving a course to another instructor is for admins only."""
     course = get_course(session, slug)
     require_course_manager(actor, course, "update this course")
-    unknown = set(fields) - {
-        "title",
-        "description",
-        "category",
-        "difficulty_level",
-        "thumbnail_url",
-        "estimated_duration_minutes",
-        "external_id",
-        "certificate_min_grade",
-    }
-    if unknown:
-        raise ValueError(f"unknown course fields {sorted(unknown)}")
-    checks = _field_checks(fields)
-    if new_slug is not None:
-        checks.append(("slug", lambda: check_slug(new_slug)))
-    values = collect(checks)
-    if instructor_email is not None:
+    values = check_values(COURSE, command_values(data, COURSE))
+    if "instructor_email" in values:
         if not actor.is_admin:
             raise PermissionDenied("only an administrator may change a course's instructor")
-        values["instructor_id"] = _instructor(session, instructor_email).id
+        values["instructor_id"] = _instructor(session, values.pop("instructor_email")).id
     if not values:
         raise ValidationError("nothing to change: give at least one field", field="fields")
-    if (
-        values.get("slug", course.slug) != course.slug
-        and session.scalars(select(Course.id).where(Course.slug == values["slug"])).first()
-        is not None
-    ):
-        raise Conflict(
-            f"a course with slug {values['slug']} already exists", field="slug", value=new_slug
-        )
+    if values.get("slug", course.slug) != course.slug:
+        _check_slug_free(session, values["slug"], data.slug)
     _check_external_id_free(session, values.get("external_id"), course.id)
     return _change(session, actor, course, "course.update", **values)
 
 
 def _change(session: Session, actor: Actor, course: Course, action: str, **values: Any) -> Course:
-    before = audit.snapshot(course, _AUDITED)
-    for name, value in values.items():
-        setattr(course, name, value)
-    session.flush()
-    after = audit.changed(before, audit.snapshot(course, _AUDITED))
-    if after:
-        audit.record(session, actor, action, course, before=before, after=after)
+    audit.apply_change(session, actor, action, course, _AUDITED, values)
     session.refresh(course, ["instructor"])
     return course
 
 
-def show_course(session: Session, *, actor: Actor, slug: str) -> dict[str, Any]:
+def show_course(session: Session, *, actor: Actor, slug: str) -> CourseDetail:
     """A course with its lesson and enrollment counts; unpublished ones only for their managers."""
     course = get_course(session, slug)
     if not course.is_published:
         require_course_manager(actor, course, "see an unpublished course")
-    return {
+    return CourseDetail(
         **course_row(course),
-        "lessons": len(course.lessons),
-        "enrollments": enrollment_count(session, course.id),
-    }
+        lessons=len(course.lessons),
+        enrollments=enrollment_count(session, course.id),
+    )
 
 
 def publish_course(session: Session, *, actor: Actor, slug: str) -> Course:
@@ -327,13 +206,7 @@ def list_courses(
             visible = or_(visible, Course.instructor_id == actor.user_id)
         stmt = stmt.where(visible)
     if search:
-        pattern = like_pattern(search)
-        stmt = stmt.where(
-            or_(
-                Course.slug.like(pattern, escape="\\"),
-                func.lower(Course.title).like(pattern, escape="\\"),
-            )
-        )
+        stmt = stmt.where(search_filter(search, Course.slug, func.lower(Course.title)))
     if published is not None:
         stmt = stmt.where(Course.is_published.is_(published))
     if instructor_email:

@@ -2,47 +2,44 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
 from lms_core.accounts.users import get_user
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
+from lms_core.catalog.fields import ENROLLMENT, EnrollmentRow
 from lms_core.catalog.lessons import get_lesson
 from lms_core.catalog.progress import recompute
+from lms_core.db import insert_or_winner
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from lms_core.fields import check_values, iso
 from lms_core.models import Course, Enrollment, EnrollmentStatus, LessonProgress, Role, User, utcnow
 from lms_core.pagination import Page, paginate
 from lms_core.permissions import can_manage_course
-from lms_core.validation import check_text
 
-ENROLLMENT_FIELDS = (
-    "id",
-    "user_email",
-    "course_slug",
-    "status",
-    "progress_percentage",
-    "enrolled_at",
-    "completed_at",
-    "dropped_at",
-    "rating",
-    "review",
-)
-_AUDITED = ("status", "progress_percentage", "completed_at", "dropped_at", "rating", "review")
+_AUDITED = ENROLLMENT.audited()
 
 
-def enrollment_row(enrollment: Enrollment) -> dict[str, Any]:
-    row = audit.snapshot(
-        enrollment, [f for f in ENROLLMENT_FIELDS if f not in ("user_email", "course_slug")]
+def enrollment_row(enrollment: Enrollment) -> EnrollmentRow:
+    """The enrollment as listings and ``--json`` show it: the learner by e-mail, the course
+    by slug (the keys an enrollments file uses)."""
+    return EnrollmentRow(
+        id=enrollment.id,
+        user_email=enrollment.student.email,
+        course_slug=enrollment.course.slug,
+        status=enrollment.status,
+        progress_percentage=float(enrollment.progress_percentage),
+        enrolled_at=iso(enrollment.enrolled_at),
+        completed_at=iso(enrollment.completed_at),
+        dropped_at=iso(enrollment.dropped_at),
+        rating=enrollment.rating,
+        review=enrollment.review,
     )
-    row["user_email"] = enrollment.student.email
-    row["course_slug"] = enrollment.course.slug
-    return {f: row[f] for f in ENROLLMENT_FIELDS}
 
 
 @dataclass
@@ -84,8 +81,11 @@ def _get_enrollment(
 
 def enroll(session: Session, *, actor: Actor, email: str, course_slug: str) -> EnrollResult:
     """Enroll a learner; enrolling again changes nothing, and a dropped learner is re-enrolled."""
-    student = get_user(session, email)
-    course = get_course(session, course_slug)
+    keys = check_values(
+        ENROLLMENT, {"user_email": email, "course_slug": course_slug}, creating=True
+    )
+    student = get_user(session, keys["user_email"])
+    course = get_course(session, keys["course_slug"])
     _require_for_learner(actor, student, course, "enroll this learner")
     if not student.is_active:
         raise ValidationError(f"{student.email} is deactivated", field="user_email", value=email)
@@ -109,15 +109,11 @@ def enroll(session: Session, *, actor: Actor, email: str, course_slug: str) -> E
             status=EnrollmentStatus.active.value,
             enrolled_at=utcnow(),
         )
-        try:
-            # A SAVEPOINT, so that losing a race with a concurrent enroll of the same learner
-            # (PostgreSQL: unique violation) leaves the caller's transaction usable.
-            with session.begin_nested():
-                session.add(enrollment)
-        except IntegrityError:
-            winner = find_enrollment(session, student.id, course.id)
-            if winner is None:
-                raise
+        # A concurrent enroll of the same learner may win the race: then that one stands.
+        winner = insert_or_winner(
+            session, enrollment, lambda: find_enrollment(session, student.id, course.id)
+        )
+        if winner is not None:
             return EnrollResult(winner, "unchanged")
         recompute(session, enrollment)
         audit.record(
@@ -133,13 +129,8 @@ def enroll(session: Session, *, actor: Actor, email: str, course_slug: str) -> E
     enrollment.status = EnrollmentStatus.active.value
     enrollment.dropped_at = None
     recompute(session, enrollment)
-    audit.record(
-        session,
-        actor,
-        "enrollment.reenroll",
-        enrollment,
-        before=before,
-        after=audit.changed(before, audit.snapshot(enrollment, _AUDITED)),
+    audit.record_change(
+        session, actor, "enrollment.reenroll", enrollment, before, _AUDITED, unchanged_too=True
     )
     return EnrollResult(enrollment, "reenrolled")
 
@@ -160,14 +151,8 @@ def drop(session: Session, *, actor: Actor, email: str, course_slug: str) -> Enr
     before = audit.snapshot(enrollment, _AUDITED)
     enrollment.status = EnrollmentStatus.dropped.value
     enrollment.dropped_at = utcnow()
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "enrollment.drop",
-        enrollment,
-        before=before,
-        after=audit.changed(before, audit.snapshot(enrollment, _AUDITED)),
+    audit.record_change(
+        session, actor, "enrollment.drop", enrollment, before, _AUDITED, unchanged_too=True
     )
     return enrollment
 
@@ -235,20 +220,16 @@ def review(
             field="status",
             value="dropped",
         )
-    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
-        raise ValidationError("must be a whole number from 1 to 5", field="rating", value=rating)
+    # A rating is typed (an int); a text such as "5" or a None from an untyped caller is
+    # refused like any other value that is not a whole number (NaN stands for "not one").
+    given = rating if isinstance(rating, int) else math.nan
+    values = check_values(ENROLLMENT, {"rating": given, "review": text or ""}, creating=True)
     before = audit.snapshot(enrollment, _AUDITED)
-    enrollment.rating = rating
-    enrollment.review = check_text(text, field="review", max_length=5000) or None
+    enrollment.rating = values["rating"]
+    enrollment.review = values["review"]
     enrollment.reviewed_at = utcnow()
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "enrollment.review",
-        enrollment,
-        before=before,
-        after=audit.changed(before, audit.snapshot(enrollment, _AUDITED)),
+    audit.record_change(
+        session, actor, "enrollment.review", enrollment, before, _AUDITED, unchanged_too=True
     )
     return enrollment
 
@@ -275,11 +256,8 @@ def list_enrollments(
     if email:
         stmt = stmt.where(Enrollment.student_id == get_user(session, email).id)
     if status:
-        if status not in {s.value for s in EnrollmentStatus}:
-            raise ValidationError(
-                "must be one of active, completed, dropped", field="status", value=status
-            )
-        stmt = stmt.where(Enrollment.status == status)
+        wanted = check_values(ENROLLMENT, {"status": status})["status"]
+        stmt = stmt.where(Enrollment.status == wanted)
     if not actor.is_admin:
         if actor.role is Role.instructor:
             stmt = stmt.where(

@@ -2,66 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
+from lms_core.catalog.fields import LESSON, LessonCreate, LessonRow, LessonUpdate
 from lms_core.catalog.progress import recompute_course
 from lms_core.errors import Conflict, NotFound, ValidationError
-from lms_core.models import Course, Lesson, LessonType
+from lms_core.fields import check_values, command_values
+from lms_core.models import Course, Lesson
 from lms_core.permissions import require_course_manager
-from lms_core.validation import (
-    check_non_negative,
-    check_slug,
-    check_text,
-    check_url,
-    collect,
-    parse_choice,
-)
 
-LESSON_FIELDS = (
-    "id",
-    "course_slug",
-    "slug",
-    "title",
-    "lesson_type",
-    "order_index",
-    "content",
-    "duration_minutes",
-    "video_url",
-    "is_preview",
-    "is_required",
-)
-_AUDITED = (
-    "slug",
-    "title",
-    "lesson_type",
-    "order_index",
-    "content",
-    "duration_minutes",
-    "video_url",
-    "is_preview",
-    "is_required",
-)
-_CHECKS = {
-    "title": lambda v: check_text(v, field="title", max_length=200, required=True),
-    "content": lambda v: check_text(v, field="content", max_length=1_000_000) or None,
-    "lesson_type": lambda v: parse_choice(LessonType, v, field="lesson_type").value,
-    "duration_minutes": lambda v: check_non_negative(v, field="duration_minutes"),
-    "video_url": lambda v: check_url(v, field="video_url"),
-    "is_preview": bool,
-    "is_required": bool,
-}
+_AUDITED = LESSON.audited()
 
 
-def lesson_row(lesson: Lesson) -> dict[str, Any]:
-    row = audit.snapshot(lesson, [f for f in LESSON_FIELDS if f != "course_slug"])
-    row["course_slug"] = lesson.course.slug
-    return {f: row[f] for f in LESSON_FIELDS}
+def lesson_row(lesson: Lesson) -> LessonRow:
+    """The lesson as listings and ``--json`` show it: its course by slug."""
+    return LessonRow(
+        id=lesson.id,
+        course_slug=lesson.course.slug,
+        slug=lesson.slug,
+        title=lesson.title,
+        lesson_type=lesson.lesson_type,
+        order_index=lesson.order_index,
+        content=lesson.content,
+        duration_minutes=lesson.duration_minutes,
+        video_url=lesson.video_url,
+        is_preview=lesson.is_preview,
+        is_required=lesson.is_required,
+    )
 
 
 def get_lesson(session: Session, course: Course, slug: str) -> Lesson:
@@ -90,37 +61,23 @@ def _renumber(lessons: list[Lesson]) -> None:
         lesson.order_index = index
 
 
-def _checks(fields: dict[str, Any]) -> list[tuple[str, Any]]:
-    return [(n, (lambda c=_CHECKS[n], v=v: c(v))) for n, v in fields.items() if v is not None]
-
-
-def add_lesson(
-    session: Session,
-    *,
-    actor: Actor,
-    course_slug: str,
-    slug: str,
-    title: str,
-    lesson_type: str = LessonType.text.value,
-    position: int | None = None,
-    **fields: Any,
-) -> Lesson:
-    """Add a lesson at the end, or at ``position`` (1-based), shifting the ones after it."""
-    course = get_course(session, course_slug)
-    require_course_manager(actor, course, "add lessons")
-    values = collect(
-        [
-            ("slug", lambda: check_slug(slug)),
-            *_checks({"title": title, "lesson_type": lesson_type, **fields}),
-        ]
-    )
-    if title is None:
-        raise ValidationError("is required", field="title")
-    lessons = _ordered(session, course)
-    if any(lesson.slug == values["slug"] for lesson in lessons):
+def _check_slug_free(course: Course, lessons: list[Lesson], slug: str, given: str | None) -> None:
+    if any(lesson.slug == slug for lesson in lessons):
         raise Conflict(
-            f"course {course.slug} already has a lesson {values['slug']}", field="slug", value=slug
+            f"course {course.slug} already has a lesson {slug}", field="slug", value=given
         )
+
+
+def add_lesson(session: Session, *, actor: Actor, course_slug: str, data: LessonCreate) -> Lesson:
+    """Add a lesson at the end, or at ``data.position`` (1-based), shifting the ones after it."""
+    values = check_values(
+        LESSON, {"course_slug": course_slug, **command_values(data, LESSON)}, creating=True
+    )
+    course = get_course(session, values.pop("course_slug"))
+    require_course_manager(actor, course, "add lessons")
+    lessons = _ordered(session, course)
+    _check_slug_free(course, lessons, values["slug"], data.slug)
+    position = data.position
     if position is not None and not 1 <= position <= len(lessons) + 1:
         raise ValidationError(
             f"must be between 1 and {len(lessons) + 1}", field="position", value=position
@@ -136,38 +93,18 @@ def add_lesson(
 
 
 def update_lesson(
-    session: Session,
-    *,
-    actor: Actor,
-    course_slug: str,
-    slug: str,
-    new_slug: str | None = None,
-    **fields: Any,
+    session: Session, *, actor: Actor, course_slug: str, slug: str, data: LessonUpdate
 ) -> Lesson:
+    """Change the given fields of a lesson (``data.slug`` renames it)."""
     course = get_course(session, course_slug)
     require_course_manager(actor, course, "update lessons")
     lesson = get_lesson(session, course, slug)
-    checks = _checks(fields)
-    if new_slug is not None:
-        checks.append(("slug", lambda: check_slug(new_slug)))
-    values = collect(checks)
+    values = check_values(LESSON, command_values(data, LESSON))
     if not values:
         raise ValidationError("nothing to change: give at least one field", field="fields")
-    if values.get("slug", lesson.slug) != lesson.slug and any(
-        other.slug == values["slug"] for other in _ordered(session, course)
-    ):
-        raise Conflict(
-            f"course {course.slug} already has a lesson {values['slug']}",
-            field="slug",
-            value=new_slug,
-        )
-    before = audit.snapshot(lesson, _AUDITED)
-    for name, value in values.items():
-        setattr(lesson, name, value)
-    session.flush()
-    after = audit.changed(before, audit.snapshot(lesson, _AUDITED))
-    if after:
-        audit.record(session, actor, "lesson.update", lesson, before=before, after=after)
+    if values.get("slug", lesson.slug) != lesson.slug:
+        _check_slug_free(course, _ordered(session, course), values["slug"], data.slug)
+    after = audit.apply_change(session, actor, "lesson.update", lesson, _AUDITED, values)
     if "is_required" in after:
         recompute_course(session, course)
     return lesson

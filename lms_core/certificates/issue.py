@@ -1,4 +1,4 @@
-"""Issuing certificates: batch runs, single issues, reissues, export, and PDF storage.
+"""Issuing certificates: batch runs, single issues, reissues, and PDF storage.
 
 Crash safety: a PDF is written to a temporary file, fsynced and renamed into place *before*
 the row that names it is committed, one batch at a time. A run killed mid-way therefore
@@ -10,11 +10,7 @@ two runs at once never issue twice.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import os
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
@@ -28,10 +24,10 @@ from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
 from lms_core.certificates.numbers import new_number
-from lms_core.certificates.registry import eligibility, get_certificate, list_certificates
+from lms_core.certificates.registry import eligibility, get_certificate
 from lms_core.db import SessionFactory, unit_of_work
 from lms_core.errors import Conflict, ValidationError
-from lms_core.formats.safe_cells import safe_cell
+from lms_core.formats.atomic import fsync_folder, write_bytes
 from lms_core.locks import run_lock
 from lms_core.models import Certificate, Enrollment, utcnow
 from lms_core.permissions import require_course_manager
@@ -43,32 +39,6 @@ if TYPE_CHECKING:
 
 def certificates_dir(settings: Settings, course_id: int) -> Path:
     return settings.files_dir / "certificates" / str(course_id)
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make the renames in ``folder`` durable (a rename is only safe once its folder is synced)."""
-    handle = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
-
-
-def write_atomically(path: Path, data: bytes, *, sync_folder: bool = True) -> None:
-    """Temporary file, fsync, rename, fsync the folder: the file is whole or absent.
-
-    Batch writers pass ``sync_folder=False`` and call :func:`fsync_folder` once per batch,
-    before committing the rows that name the files.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    if sync_folder:
-        fsync_folder(path.parent)
 
 
 def remove_orphans(session: Session, settings: Settings, course_id: int) -> int:
@@ -159,7 +129,7 @@ def _store(
 ) -> Certificate:
     """One certificate: its PDF made durable, then its row and audit entry (caller commits)."""
     path = certificates_dir(settings, enrollment.course_id) / f"{fields.number}.pdf"
-    write_atomically(path, pdf)
+    write_bytes(path, pdf)
     cert = _certificate(settings, enrollment.id, fields, pdf, path, template, **extra)
     session.add(cert)
     session.flush()
@@ -214,9 +184,11 @@ def issue_certificates(
     wait: float = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> IssueReport:
-    """Issue a certificate to every eligible learner who has none, committing each batch.
+    """Run: issue a certificate to every eligible learner who has none, committing each batch.
 
-    A rerun issues nothing new; an interrupted run is finished by the next one.
+    Takes the ``certificates-<course id>`` run lock and commits one transaction per batch of
+    ``batch_size`` certificates (each PDF written and fsynced before its row commits). A rerun
+    issues nothing new; an interrupted run is finished by the next one.
     """
     from lms_core.certificates.pdf.render import RenderPool
 
@@ -256,7 +228,7 @@ def issue_certificates(
                 certs = []
                 for item, pdf in zip(batch, islice(pdfs, len(batch)), strict=True):
                     path = folder / f"{item.fields.number}.pdf"
-                    write_atomically(path, pdf, sync_folder=False)
+                    write_bytes(path, pdf, sync_folder=False)
                     certs.append(
                         _certificate(
                             settings, item.enrollment_id, item.fields, pdf, path, template_name
@@ -418,47 +390,3 @@ def reissue(
         after={"status": "superseded", "by": new.number},
     )
     return old, new
-
-
-def export_zip(
-    session: Session, *, actor: Actor, course_slug: str, settings: Settings, out: Path
-) -> int:
-    """All valid PDFs of a course and a manifest CSV, written atomically to ``out``."""
-    course = get_course(session, course_slug)
-    require_course_manager(actor, course, "export its certificates")
-    certs = list_certificates(session, actor=actor, course_slug=course_slug, status="valid")
-    manifest = io.StringIO()
-    writer = csv.writer(manifest)
-    writer.writerow(["learner", "email", "number", "issued_at", "sha256"])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        # Streamed to a temporary file (one PDF in memory at a time), then renamed into place.
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-            for cert in certs:
-                pdf = (settings.files_dir / cert.pdf_path).read_bytes()
-                if hashlib.sha256(pdf).hexdigest() != cert.pdf_sha256:
-                    raise Conflict(
-                        f"the stored PDF of {cert.number} is not the one issued "
-                        f"(SHA-256 differs); reissue it",
-                        field="number",
-                        value=cert.number,
-                    )
-                archive.writestr(f"{cert.number}.pdf", pdf)
-                writer.writerow(
-                    [
-                        safe_cell(v)
-                        for v in (
-                            cert.learner_name,
-                            cert.enrollment.student.email,
-                            cert.number,
-                            cert.issued_at.isoformat(),
-                            cert.pdf_sha256,
-                        )
-                    ]
-                )
-            archive.writestr("manifest.csv", manifest.getvalue())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return len(certs)

@@ -1,6 +1,6 @@
 """Certificates: who is eligible, verification, revocation, listings.
 
-Issuing (rendering PDFs, batches, reissue, export) is in ``certificate_issue``.
+Issuing (rendering PDFs, batches, reissue, export) is in ``issue``; verification in ``verify``.
 Eligibility: every required lesson complete (all lessons where none is marked required), and,
 in a course with graded work (graded quizzes, assignments), a course grade (the gradebook
 total, see ``lms_core.assignments.gradebook``) of at least ``courses.certificate_min_grade``.
@@ -8,12 +8,10 @@ total, see ``lms_core.assignments.gradebook``) of at least ``courses.certificate
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
@@ -34,34 +32,46 @@ from lms_core.models import (
 )
 from lms_core.permissions import can_manage_course, require_course_manager
 
-CERTIFICATE_FIELDS = (
-    "number",
-    "learner",
-    "email",
-    "course",
-    "status",
-    "issued_at",
-    "version",
-    "revoked_at",
-    "reason",
-    "sha256",
-)
+
+class CertificateRow(TypedDict):
+    """A certificate as listings, ``--json`` and the export manifest show it, keys in order."""
+
+    number: str
+    learner: str
+    email: str
+    course: str
+    status: str
+    issued_at: str
+    version: int
+    revoked_at: str | None
+    reason: str | None
+    sha256: str
 
 
-def certificate_row(cert: Certificate) -> dict[str, Any]:
+def certificate_row(cert: Certificate) -> CertificateRow:
     """A certificate as listings, --json and the export manifest show it."""
-    return {
-        "number": cert.number,
-        "learner": cert.learner_name,
-        "email": cert.enrollment.student.email,
-        "course": cert.enrollment.course.slug,
-        "status": cert.status,
-        "issued_at": cert.issued_at.isoformat(),
-        "version": cert.version,
-        "revoked_at": cert.revoked_at.isoformat() if cert.revoked_at else None,
-        "reason": cert.revoked_reason,
-        "sha256": cert.pdf_sha256,
-    }
+    return CertificateRow(
+        number=cert.number,
+        learner=cert.learner_name,
+        email=cert.enrollment.student.email,
+        course=cert.enrollment.course.slug,
+        status=cert.status,
+        issued_at=cert.issued_at.isoformat(),
+        version=cert.version,
+        revoked_at=cert.revoked_at.isoformat() if cert.revoked_at else None,
+        reason=cert.revoked_reason,
+        sha256=cert.pdf_sha256,
+    )
+
+
+class EligibilityRow(TypedDict):
+    """A learner's eligibility as ``certificates eligible`` lists it."""
+
+    learner: str
+    email: str
+    eligible: bool
+    reason: str
+    certificate: str | None
 
 
 @dataclass
@@ -71,6 +81,16 @@ class Eligibility:
     reason: str
     #: The number of the learner's valid certificate, if they already have one.
     certificate: str | None
+
+    def as_row(self) -> EligibilityRow:
+        student = self.enrollment.student
+        return EligibilityRow(
+            learner=student.full_name,
+            email=student.email,
+            eligible=self.eligible,
+            reason=self.reason,
+            certificate=self.certificate,
+        )
 
 
 def eligibility(session: Session, *, actor: Actor, course_slug: str) -> list[Eligibility]:
@@ -151,73 +171,6 @@ def get_certificate(session: Session, number: str) -> Certificate:
     return cert
 
 
-@dataclass
-class Verification:
-    number: str
-    status: str  # valid, revoked, superseded or unknown
-    learner: str | None = None
-    course: str | None = None
-    issued_at: datetime | None = None
-    revoked_at: datetime | None = None
-    reason: str | None = None
-    sha256: str | None = None
-    #: With a file: whether it is the PDF that was issued (None when no file was given).
-    file_matches: bool | None = None
-    superseded_by: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "status": self.status,
-            "learner": self.learner,
-            "course": self.course,
-            "issued_at": self.issued_at.isoformat() if self.issued_at else None,
-            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
-            "reason": self.reason,
-            "sha256": self.sha256,
-            "file_matches": self.file_matches,
-            "superseded_by": self.superseded_by,
-        }
-
-
-def verify(session: Session, number: str, *, pdf: bytes | None = None) -> Verification:
-    """What a certificate number stands for; a mistyped number fails before any query."""
-    canonical = normalize_number(number)
-    cert = session.scalars(select(Certificate).where(Certificate.number == canonical)).first()
-    if cert is None:
-        return Verification(canonical, "unknown")
-    result = Verification(
-        canonical,
-        cert.status,
-        cert.learner_name,
-        cert.course_title,
-        cert.issued_at,
-        cert.revoked_at,
-        cert.revoked_reason,
-        cert.pdf_sha256,
-    )
-    if pdf is not None:
-        result.file_matches = hashlib.sha256(pdf).hexdigest() == cert.pdf_sha256
-    if cert.superseded_at is not None:
-        result.superseded_by = session.scalar(
-            select(Certificate.number).where(Certificate.supersedes_id == cert.id)
-        )
-    return result
-
-
-def public_verification(session: Session, number: str) -> dict[str, Any]:
-    """The facts a public verification page shows: no personal data beyond name, course, date."""
-    result = verify(session, number)
-    return {
-        "number": result.number,
-        "status": result.status,
-        "learner": result.learner,
-        "course": result.course,
-        "issued_on": result.issued_at.date().isoformat() if result.issued_at else None,
-        "revoked_on": result.revoked_at.date().isoformat() if result.revoked_at else None,
-    }
-
-
 def revoke(session: Session, *, actor: Actor, number: str, reason: str) -> Certificate:
     """Revoke a valid certificate; it stays verifiable, as revoked, with when and why."""
     cert = get_certificate(session, number)
@@ -274,17 +227,3 @@ def list_certificates(
             )
         certs = [c for c in certs if c.status == status]
     return certs
-
-
-def count_valid(session: Session, course_id: int) -> int:
-    stmt = (
-        select(func.count())
-        .select_from(Certificate)
-        .join(Enrollment, Enrollment.id == Certificate.enrollment_id)
-        .where(
-            Enrollment.course_id == course_id,
-            Certificate.revoked_at.is_(None),
-            Certificate.superseded_at.is_(None),
-        )
-    )
-    return session.scalar(stmt) or 0

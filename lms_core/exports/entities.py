@@ -17,22 +17,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
+from lms_core.accounts.fields import USER
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
 from lms_core.errors import PermissionDenied, ValidationError
-from lms_core.formats.tabular import (
-    FORMATS,
-    Sheet,
-    atomic_binary,
-    atomic_text,
-    write_csv,
-    write_xlsx,
+from lms_core.exports.files import write_table, write_workbook
+from lms_core.formats.table import XLSX_CELL_LIMIT
+from lms_core.formats.tabular import FORMATS, Sheet
+from lms_core.imports.columns import (
+    COURSE_COLUMNS,
+    ENROLLMENT_COLUMNS,
+    LESSON_COLUMNS,
 )
-from lms_core.imports.columns import COURSE_COLUMNS, ENROLLMENT_COLUMNS, LESSON_COLUMNS
+from lms_core.imports.resolve import field_columns
 from lms_core.models import Course, Enrollment, Lesson, User
 from lms_core.models.enrollments import EnrollmentStatus
 from lms_core.models.users import Role
@@ -42,8 +43,8 @@ from lms_core.validation import parse_choice
 #: Rows fetched from the cursor at a time.
 BATCH = 2000
 ENTITIES = ("users", "courses", "enrollments")
-#: The users columns of an export: the import columns without ``password``.
-EXPORT_USER_COLUMNS = ("external_id", "email", "full_name", "role", "is_active")
+#: The users columns of an export: the import columns without ``password`` (the field spec's).
+EXPORT_USER_COLUMNS = USER.exported_columns()
 
 #: Called with (sheet name, rows written so far).
 Progress = Callable[[str, int], None]
@@ -79,7 +80,7 @@ def user_rows(
     """Users by e-mail, in EXPORT_USER_COLUMNS; active only unless ``include_inactive``."""
     require_admin(actor, "export users")
     stmt = (
-        select(User.external_id, User.email, User.full_name, User.role, User.is_active)
+        select(*field_columns(User, EXPORT_USER_COLUMNS, {}))
         .where(User.deleted_at.is_(None))
         .order_by(User.email)
     )
@@ -108,18 +109,7 @@ def _course_scope(session: Session, actor: Actor, course_slug: str | None, what:
 
 def course_rows(session: Session, where: list[Any]) -> Iterator[tuple[Any, ...]]:
     stmt = (
-        select(
-            Course.external_id,
-            Course.slug,
-            Course.title,
-            Course.description,
-            User.email,
-            Course.category,
-            Course.difficulty_level,
-            Course.is_published,
-            Course.thumbnail_url,
-            Course.estimated_duration_minutes,
-        )
+        select(*field_columns(Course, COURSE_COLUMNS, {"instructor_email": User.email}))
         .join(User, Course.instructor_id == User.id)
         .where(*where)
         .order_by(Course.slug)
@@ -129,18 +119,7 @@ def course_rows(session: Session, where: list[Any]) -> Iterator[tuple[Any, ...]]
 
 def lesson_rows(session: Session, where: list[Any]) -> Iterator[tuple[Any, ...]]:
     stmt = (
-        select(
-            Course.slug,
-            Lesson.slug,
-            Lesson.title,
-            Lesson.lesson_type,
-            Lesson.order_index,
-            Lesson.content,
-            Lesson.duration_minutes,
-            Lesson.video_url,
-            Lesson.is_preview,
-            Lesson.is_required,
-        )
+        select(*field_columns(Lesson, LESSON_COLUMNS, {"course_slug": Course.slug}))
         .join(Course, Lesson.course_id == Course.id)
         .where(*where)
         .order_by(Course.slug, Lesson.order_index)
@@ -153,7 +132,18 @@ def enrollment_rows(
 ) -> Iterator[tuple[Any, ...]]:
     """Enrollments of users not deleted, by course then e-mail; dropped ones only on request."""
     stmt = (
-        select(User.email, User.external_id, Course.slug, Course.external_id, Enrollment.status)
+        select(
+            *field_columns(
+                Enrollment,
+                ENROLLMENT_COLUMNS,
+                {
+                    "user_email": User.email,
+                    "user_external_id": User.external_id,
+                    "course_slug": Course.slug,
+                    "course_external_id": Course.external_id,
+                },
+            )
+        )
         .join(User, Enrollment.student_id == User.id)
         .join(Course, Enrollment.course_id == Course.id)
         .where(User.deleted_at.is_(None), *where)
@@ -172,6 +162,7 @@ def _sheets(
     role: str | None,
     course_slug: str | None,
     include_inactive: bool,
+    xlsx: bool,
 ) -> list[Sheet]:
     """The sheets of an export; permissions are checked here, before any file is opened."""
     if entity == "users":
@@ -185,6 +176,8 @@ def _sheets(
         raise ValidationError("--role applies to users", field="role", value=role)
     if entity == "courses":
         where = _course_scope(session, actor, course_slug, "export courses")
+        if xlsx:
+            _refuse_longer_than_xlsx(session, where)
         return [
             Sheet("courses", COURSE_COLUMNS, course_rows(session, where)),
             Sheet("lessons", LESSON_COLUMNS, lesson_rows(session, where)),
@@ -194,6 +187,32 @@ def _sheets(
         rows = enrollment_rows(session, where, include_inactive=include_inactive)
         return [Sheet("enrollments", ENROLLMENT_COLUMNS, rows)]
     raise ValidationError(f"must be one of {', '.join(ENTITIES)}", field="entity", value=entity)
+
+
+def _refuse_longer_than_xlsx(session: Session, where: list[Any]) -> None:
+    """Refuse an XLSX export of a lesson whose content is longer than an XLSX cell holds.
+
+    openpyxl would cut it at 32,767 characters without a word, and the cut text, imported
+    again, would replace the whole one. Checked before any file is opened; a lesson's content
+    is the only exported field that long (a test holds it to the field specs).
+    """
+    length = func.length(Lesson.content)
+    stmt = (
+        select(Course.slug, Lesson.slug, length)
+        .join(Course, Lesson.course_id == Course.id)
+        .where(*where, length > XLSX_CELL_LIMIT)
+        .order_by(Course.slug, Lesson.order_index)
+        .limit(1)
+    )
+    found = session.execute(stmt).first()
+    if found is not None:
+        course_slug, slug, size = found
+        raise ValidationError(
+            f"lesson {slug} of course {course_slug}: its content is {size:,} characters long "
+            f"and an XLSX cell holds {XLSX_CELL_LIMIT:,}; export the courses as CSV",
+            field="format",
+            value="xlsx",
+        )
 
 
 def export(
@@ -231,34 +250,23 @@ def export(
         role=role,
         course_slug=course_slug,
         include_inactive=include_inactive,
+        xlsx=fmt == "xlsx",
     )
     result = ExportResult(entity=entity, format=fmt)
 
     def tick(name: str) -> Callable[[int], None] | None:
         return None if progress is None else (lambda n: progress(name, n))
 
+    result.files = [str(p) for p in (out, lessons_out) if isinstance(p, Path)]
     if fmt == "xlsx":
-        if isinstance(out, Path):
-            with atomic_binary(out) as binary:
-                counts = write_xlsx(binary, sheets, progress=tick(entity))
-            result.files.append(str(out))
-        else:
-            counts = write_xlsx(out, sheets, progress=tick(entity))  # type: ignore[arg-type]
+        binary: Any = out  # a path, or the binary stream the caller gave
+        counts = write_workbook(binary, sheets, progress=tick(entity))
         result.rows = {s.name: n for s, n in zip(sheets, counts, strict=True)}
         return result
-
     targets: list[tuple[Sheet, Path | TextIO | BinaryIO]] = [(sheets[0], out)]
     if lessons_out is not None:
         targets.append((sheets[1], lessons_out))
     for sheet, target in targets:
-        if isinstance(target, Path):
-            with atomic_text(target) as text:
-                result.rows[sheet.name] = write_csv(text, sheet, progress=tick(sheet.name))
-            result.files.append(str(target))
-        else:
-            result.rows[sheet.name] = write_csv(
-                target,  # type: ignore[arg-type]
-                sheet,
-                progress=tick(sheet.name),
-            )
+        stream: Any = target  # a path, or the text stream the caller gave (standard output)
+        result.rows[sheet.name] = write_table(stream, sheet, progress=tick(sheet.name))
     return result

@@ -17,81 +17,26 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import IO, BinaryIO
 
 from lms_core.errors import FileProblem, FileRefused
 from lms_core.formats.archive import DEFAULT_LIMITS, READ_ERRORS, ArchiveLimits, is_zip
 from lms_core.formats.encoding import detect
+from lms_core.formats.table import (
+    _GUARDED,
+    CELL_LIMIT,
+    SourceRow,
+    Table,
+    plain_cell,
+    read_header,
+)
 
 _DELIMITERS = (",", ";", "\t")
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRow:
-    """One data row: where it is in the user's file, and its cells by (our) column name."""
-
-    #: Display name: the base name, or "bundle.zip:users.csv".
-    file: str
-    #: The row number a spreadsheet shows: header = 1, first data row = 2. A CSV cell with a
-    #: quoted line break still counts as one row; blank lines count (Excel shows them).
-    line: int
-    #: Column -> cell text, '' when empty. XLSX numbers as Excel shows them (123, not 123.0;
-    #: dates ISO 8601). Keys are our column names where the header matched one (see
-    #: ``Table.source_columns``), else the header as written.
-    values: dict[str, str]
-    #: XLSX: columns whose cell was stored as a number (leading zeros may be lost).
-    numeric: frozenset[str] = frozenset()
-
-
-@dataclass
-class Table:
-    """An opened file: its header, a lazy iterator of rows, and what is needed to report."""
-
-    file: str
-    #: Header names as in the file, stripped of BOM and surrounding spaces.
-    columns: list[str]
-    #: Lazy, streaming; iterate once.
-    rows: Iterator[SourceRow]
-    #: Of the file's bytes (None when not known before iteration).
-    sha256: str | None
-    #: Our column -> the header as the user wrote it, for error messages.
-    source_columns: dict[str, str] = field(default_factory=dict)
-    #: Problems of single rows found while iterating (the row is then not yielded).
-    problems: list[FileProblem] = field(default_factory=list)
-    #: False (the default): when the rows run out, raise FileRefused(problems) if there are
-    #: any, so a skipped row can never go unnoticed. True: the caller reads ``problems``
-    #: itself after iterating, to report them beside its own validation errors.
-    collect_problems: bool = False
-    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
-
-    def column_for(self, ours: str) -> str:
-        """The user's header for one of our columns (for FileProblem.column)."""
-        return self.source_columns.get(ours, ours)
-
-    def finished(self) -> None:
-        """Called by the row iterators when the rows run out (see ``collect_problems``)."""
-        if self.problems and not self.collect_problems:
-            raise FileRefused(list(self.problems))
-
-    def close(self) -> None:
-        while self._closers:
-            self._closers.pop()()
-
-    def __enter__(self) -> Table:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+#: csv.field_size_limit is one setting for the whole process (see :func:`_allow_cells`).
+_LIMIT_LOCK = threading.Lock()
 
 
 def open_table(
@@ -103,13 +48,18 @@ def open_table(
     required: Sequence[str] = (),
     known: Sequence[str] = (),
     limits: ArchiveLimits = DEFAULT_LIMITS,
+    long_cells: Mapping[str, int] | None = None,
+    aliases: Mapping[str, str] | None = None,
 ) -> Table:
     """Open a CSV or XLSX file (chosen by its content, not its extension).
 
     ``required`` columns must be present (one FileProblem each when not); ``known`` columns
     are optional ones. Headers matching either are keyed by our name even when written
     ``Email`` or ``Full Name``; other columns are kept under their own name and otherwise
-    ignored. ``sheet`` picks an XLSX sheet by name (default: the first).
+    ignored. ``sheet`` picks an XLSX sheet by name (default: the first). ``long_cells``
+    gives the CSV columns (by our name) allowed cells over :data:`CELL_LIMIT` their own cap
+    (the caller knows its fields' limits; an XLSX cell has no quote to leave open).
+    ``aliases`` maps other header names to our columns (see ``table.read_header``).
     """
     display = display_name or path.name
     try:
@@ -123,7 +73,13 @@ def open_table(
         from lms_core.formats.xlsx_read import open_xlsx
 
         return open_xlsx(
-            path, sheet=sheet, display=display, required=required, known=known, limits=limits
+            path,
+            sheet=sheet,
+            display=display,
+            required=required,
+            known=known,
+            limits=limits,
+            aliases=aliases,
         )
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise _refused(
@@ -137,6 +93,8 @@ def open_table(
         encoding=encoding,
         required=required,
         known=known,
+        long_cells=long_cells,
+        aliases=aliases,
     )
 
 
@@ -156,12 +114,16 @@ def open_csv_stream(
     encoding: str | None = None,
     required: Sequence[str] = (),
     known: Sequence[str] = (),
+    long_cells: Mapping[str, int] | None = None,
+    aliases: Mapping[str, str] | None = None,
 ) -> Table:
     """Open CSV bytes from ``opener()`` (a file, or a member of a zip): used for OneRoster too.
 
     The bytes are read twice: once to check the encoding and compute the SHA-256, then to
-    stream the rows.
+    stream the rows. ``long_cells`` and ``aliases``: see :func:`open_table`.
     """
+    caps = dict(long_cells or {})
+    _allow_cells(max((CELL_LIMIT, *caps.values())))
     detected = detect(opener, display=display, encoding=encoding)  # type: ignore[arg-type]
     with io.TextIOWrapper(opener(), encoding=detected.encoding, newline="") as head:
         delimiter = _delimiter(head.read(65536))
@@ -176,15 +138,45 @@ def open_csv_stream(
                 break
         if header is None:
             raise _refused(display, "the file is empty: it needs a header row")
-        columns, keys, source = _header(header, display, line, required, known)
+        columns, keys, source = read_header(header, display, line, required, known, aliases)
     except BaseException:
         text.close()
         raise
-    table = Table(file=display, columns=columns, rows=iter(()), sha256=detected.sha256)
-    table.source_columns = source
-    table._closers.append(text.close)
-    table.rows = _csv_rows(reader, table, keys, line)
+    table = Table.opened(display, (columns, source), detected.sha256, text.close)
+    table.rows = _csv_rows(reader, table, keys, line, caps)
     return table
+
+
+def _allow_cells(longest: int) -> None:
+    """Let ``csv.reader`` read cells of up to ``longest`` characters.
+
+    The csv module has one limit for the whole process, so it is only ever raised (under a
+    lock: a reader in another thread never sees it lowered under it) and each reader checks
+    its own columns' caps itself (:func:`_check_long_cells`). Another csv user in the process
+    (the question bank's reader) may then read cells up to the largest cap asked for here.
+    """
+    with _LIMIT_LOCK:
+        if csv.field_size_limit() < longest:
+            csv.field_size_limit(longest)
+
+
+def _runaway(cap: int) -> str:
+    size = f"{cap // 1024} KB" if cap == CELL_LIMIT else f"{cap:,} characters"
+    return (
+        f'a cell starting here is over {size} long: a quote (") was probably opened and '
+        "never closed, so the rest of the file became one cell"
+    )
+
+
+def _check_long_cells(
+    cells: list[str], keys: list[str | None], caps: Mapping[str, int], display: str, line: int
+) -> None:
+    """Refuse the file at a cell over its column's cap (a row with a cell over CELL_LIMIT)."""
+    for i, cell in enumerate(cells):
+        key = keys[i] if i < len(keys) else None
+        cap = caps.get(key, CELL_LIMIT) if key else CELL_LIMIT
+        if len(cell) > cap:
+            raise _refused(display, _runaway(cap), line)
 
 
 def _records(
@@ -201,10 +193,7 @@ def _records(
             return
         except csv.Error as exc:
             if "field limit" in str(exc):
-                message = (
-                    'a cell starting here is over 128 KB long: a quote (") was probably '
-                    "opened and never closed, so the rest of the file became one cell"
-                )
+                message = _runaway(csv.field_size_limit())
             else:
                 message = f'this row cannot be read ({exc}): is a quote (") left open?'
             raise _refused(display, message, line + 1) from None
@@ -219,12 +208,19 @@ def _records(
 
 
 def _csv_rows(
-    reader: Iterator[list[str]], table: Table, keys: list[str | None], header_line: int
+    reader: Iterator[list[str]],
+    table: Table,
+    keys: list[str | None],
+    header_line: int,
+    caps: Mapping[str, int],
 ) -> Iterator[SourceRow]:
     width = len(keys)
     for line, cells in _records(reader, table.file, header_line):
         if not cells or not any(c.strip() for c in cells):
             continue
+        # Also when no column is long: another reader may have raised csv's limit (180 ns).
+        if max(map(len, cells)) > CELL_LIMIT:
+            _check_long_cells(cells, keys, caps, table.file, line)
         if len(cells) > width:
             extra = cells[width:]
             if any(c.strip() for c in extra):
@@ -263,74 +259,6 @@ def _delimiter(head: str) -> str:
     return best if counts[best] else ","
 
 
-#: What lms_core.formats.safe_cells.safe_cell writes: an apostrophe before = + - @ tab CR.
-_GUARDED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
-
-
-def plain_cell(text: str) -> str:
-    """Undo ``safe_cell``: an export's "'=HYPERLINK(...)" imports as "=HYPERLINK(...)",
-    so a file exported, edited and imported again changes nothing."""
-    return text[1:] if text.startswith(_GUARDED) else text
-
-
-_NORMALISE = re.compile(r"[\s\-]+")
-
-
-def normalise_header(name: str) -> str:
-    """'Full Name', 'full-name', ' FULL_NAME ' -> 'full_name' (to match our columns)."""
-    return _NORMALISE.sub("_", name.strip().lower())
-
-
-def _header(
-    raw: Sequence[str],
-    display: str,
-    line: int,
-    required: Sequence[str],
-    known: Sequence[str],
-) -> tuple[list[str], list[str | None], dict[str, str]]:
-    """Header names, the key each position is stored under, and our -> their names."""
-    ours = {normalise_header(c): c for c in (*known, *required)}
-    exact = set(ours.values())
-    columns = [c.replace("\ufeff", "").strip() for c in raw]
-    keys: list[str | None] = []
-    source: dict[str, str] = {}
-    first_at: dict[str, int] = {}
-    problems: list[FileProblem] = []
-    for position, name in enumerate(columns, start=1):
-        if not name:
-            keys.append(None)  # an unnamed column (a trailing delimiter): ignored
-            continue
-        key = name if name in exact else ours.get(normalise_header(name), name)
-        if key in first_at:
-            problems.append(
-                FileProblem(
-                    f'the column "{name}" appears twice (columns {first_at[key]} and '
-                    f"{position}); keep one and delete the other",
-                    file=display,
-                    line=line,
-                    column=name,
-                )
-            )
-            keys.append(None)
-            continue
-        first_at[key] = position
-        keys.append(key)
-        source[key] = name
-    for name in required:
-        if name not in source:
-            problems.append(
-                FileProblem(
-                    f'the required column "{name}" is missing from the header row',
-                    file=display,
-                    line=line,
-                    column=name,
-                )
-            )
-    if problems:
-        raise FileRefused(problems)
-    return columns, keys, source
-
-
 def _head(path: Path) -> bytes:
     with path.open("rb") as f:
         return f.read(8)
@@ -341,10 +269,13 @@ def _refused(display: str, message: str, line: int | None = None) -> FileRefused
 
 
 __all__ = [
+    "CELL_LIMIT",
+    "_GUARDED",
     "FileRefused",
     "SourceRow",
     "Table",
     "open_csv_stream",
     "open_table",
+    "plain_cell",
     "sheet_names",
 ]

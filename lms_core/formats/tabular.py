@@ -14,15 +14,14 @@ their leading zeros when someone types a new row). The header row is bold and fr
 from __future__ import annotations
 
 import csv
-import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO
 
+from lms_core.formats import atomic
 from lms_core.formats.safe_cells import safe_cell
-from lms_core.imports.columns import IDENTIFIER_COLUMNS
 
 if TYPE_CHECKING:
     from openpyxl import Workbook
@@ -75,6 +74,24 @@ def xlsx_value(value: Any) -> Any:
     return value
 
 
+class _Rows:
+    """Counts the rows written and reports every PROGRESS_EVERY of them, and at the end."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.count = 0
+
+    def written(self) -> None:
+        self.count += 1
+        if self.progress is not None and self.count % PROGRESS_EVERY == 0:
+            self.progress(self.count)
+
+    def done(self) -> int:
+        if self.progress is not None:
+            self.progress(self.count)
+        return self.count
+
+
 def write_csv(
     out: TextIO, sheet: Sheet, *, progress: Progress | None = None, header: bool = True
 ) -> int:
@@ -82,15 +99,11 @@ def write_csv(
     writer = csv.writer(out, lineterminator="\r\n")
     if header:
         writer.writerow(sheet.columns)
-    count = 0
+    rows = _Rows(progress)
     for row in sheet.rows:
         writer.writerow([csv_value(v) for v in row])
-        count += 1
-        if progress is not None and count % PROGRESS_EVERY == 0:
-            progress(count)
-    if progress is not None:
-        progress(count)
-    return count
+        rows.written()
+    return rows.done()
 
 
 def _column_letter(index: int) -> str:
@@ -99,19 +112,31 @@ def _column_letter(index: int) -> str:
     return str(get_column_letter(index))
 
 
-def add_xlsx_sheet(book: Workbook, sheet: Sheet, *, progress: Progress | None = None) -> int:
-    """Append ``sheet`` to a write-only workbook; the number of data rows written."""
+def add_xlsx_sheet(
+    book: Workbook,
+    sheet: Sheet,
+    *,
+    progress: Progress | None = None,
+    text_columns: Collection[str] = (),
+) -> int:
+    """Append ``sheet`` to a write-only workbook; the number of data rows written.
+
+    ``text_columns`` (identifiers) are written as text and formatted ``@``, so Excel keeps
+    their leading zeros, also in rows typed later. The caller names them: which columns are
+    identifiers is the importer's knowledge, not this writer's.
+    """
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.worksheet.datavalidation import DataValidation
 
     ws: WriteOnlyWorksheet = book.create_sheet(sheet.name)
-    text_columns = [i for i, c in enumerate(sheet.columns) if c in IDENTIFIER_COLUMNS]
+    text_positions = [i for i, c in enumerate(sheet.columns) if c in text_columns]
     for i, name in enumerate(sheet.columns, start=1):
         letter = _column_letter(i)
-        dim = ws.column_dimensions[letter]
+        # Set by Worksheet._setup, which WriteOnlyWorksheet runs; types-openpyxl omits them.
+        dim = ws.column_dimensions[letter]  # type: ignore[attr-defined]
         dim.width = max(_WIDTHS.get(name, 0), len(name) + 2, _MIN_WIDTH)
-        if name in IDENTIFIER_COLUMNS:
+        if name in text_columns:
             dim.number_format = "@"  # rows typed later in Excel stay text too
     for name, options in sheet.choices.items():
         if name not in sheet.columns:
@@ -122,7 +147,7 @@ def add_xlsx_sheet(book: Workbook, sheet: Sheet, *, progress: Progress | None = 
         )
         validation.error = f"{name}: one of {', '.join(options)}"
         validation.add(f"{letter}2:{letter}1048576")
-        ws.data_validations.append(validation)
+        ws.data_validations.append(validation)  # type: ignore[attr-defined]  # as above
     ws.freeze_panes = "A2"
 
     bold = Font(bold=True)
@@ -133,60 +158,51 @@ def add_xlsx_sheet(book: Workbook, sheet: Sheet, *, progress: Progress | None = 
         head.append(cell)
     ws.append(head)
 
-    count = 0
+    rows = _Rows(progress)
     for row in sheet.rows:
         values: list[Any] = [xlsx_value(v) for v in row]
-        for i in text_columns:
+        for i in text_positions:
             if values[i] is not None:
                 cell = WriteOnlyCell(ws, value=str(values[i]))
                 cell.number_format = "@"
                 values[i] = cell
         ws.append(values)
-        count += 1
-        if progress is not None and count % PROGRESS_EVERY == 0:
-            progress(count)
-    if progress is not None:
-        progress(count)
-    return count
+        rows.written()
+    return rows.done()
 
 
 def write_xlsx(
-    out: BinaryIO | Path, sheets: Iterable[Sheet], *, progress: Progress | None = None
+    out: BinaryIO | Path,
+    sheets: Iterable[Sheet],
+    *,
+    progress: Progress | None = None,
+    text_columns: Collection[str] = (),
 ) -> list[int]:
-    """Write the sheets, in order, to one workbook; the data row count of each."""
+    """Write the sheets, in order, to one workbook; the data row count of each.
+
+    ``text_columns``: see :func:`add_xlsx_sheet`.
+    """
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
-    counts = [add_xlsx_sheet(book, sheet, progress=progress) for sheet in sheets]
+    counts = [
+        add_xlsx_sheet(book, sheet, progress=progress, text_columns=text_columns)
+        for sheet in sheets
+    ]
     book.save(out)
     return counts
 
 
 @contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path``, renamed onto it only when the block completes.
+def atomic_text(path: Path) -> Iterator[TextIO]:
+    """A CSV file written atomically, UTF-8 with a BOM: Excel then shows accents, not "JosÃ©".
 
     An export that fails half-way (a database error, Ctrl-C) leaves the old file, or none,
     never a truncated one that a script would then import.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-@contextmanager
-def atomic_text(path: Path) -> Iterator[TextIO]:
-    """A CSV file written atomically, UTF-8 with a BOM: Excel then shows accents, not "JosÃ©"."""
-    with _atomic(path) as tmp, open(tmp, "w", encoding="utf-8-sig", newline="") as stream:
+    with atomic.atomic_text(path, encoding="utf-8-sig") as stream:
         yield stream
 
 
-@contextmanager
-def atomic_binary(path: Path) -> Iterator[BinaryIO]:
-    """An XLSX file written atomically."""
-    with _atomic(path) as tmp, open(tmp, "wb") as stream:
-        yield stream
+#: An XLSX file written atomically.
+atomic_binary = atomic.atomic_binary

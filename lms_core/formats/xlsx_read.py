@@ -15,13 +15,13 @@ Cells become text so validation sees the same thing for CSV and XLSX: 123.0 -> "
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from lms_core.errors import FileProblem, FileRefused
 from lms_core.formats.archive import DEFAULT_LIMITS, ArchiveLimits, check_archive
-from lms_core.formats.sources import SourceRow, Table, _header, plain_cell
+from lms_core.formats.table import SourceRow, Table, plain_cell, read_header
 
 #: Sheets whose XML is bigger than this are streamed with openpyxl rather than loaded whole
 #: by calamine. Measured on 400k rows x 5 columns (129 MB of sheet XML): calamine 218 MB peak
@@ -83,6 +83,7 @@ def open_xlsx(
     known: Sequence[str] = (),
     limits: ArchiveLimits = DEFAULT_LIMITS,
     stream_from: int = STREAM_FROM,
+    aliases: Mapping[str, str] | None = None,
 ) -> Table:
     """Open one sheet of a workbook; its display name is "file.xlsx" (or "file.xlsx:sheet"
     when a sheet other than the first was asked for).
@@ -121,13 +122,11 @@ def open_xlsx(
             raise _refused(where, f"the sheet cannot be read ({exc})") from None
         if header is None:
             raise _refused(where, "the sheet is empty: it needs a header row")
-        columns, keys, source = _header(header, where, line, required, known)
+        columns, keys, source = read_header(header, where, line, required, known, aliases)
     except BaseException:
         workbook.close()
         raise
-    table = Table(file=where, columns=columns, rows=iter(()), sha256=digest)
-    table.source_columns = source
-    table._closers.append(workbook.close)
+    table = Table.opened(where, (columns, source), digest, workbook.close)
     table.rows = _xlsx_rows(rows, table, keys, line)
     return table
 

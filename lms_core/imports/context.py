@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from lms_core.actor import Actor
+from lms_core.errors import Hint
 from lms_core.imports.records import Problems
 from lms_core.models import utcnow
 
@@ -50,5 +51,12 @@ class Context:
     roles_in_file: set[str] = field(default_factory=set)
     courses_in_file: set[int] = field(default_factory=set)
 
-    def problem(self, line: int | None, column: str | None, value: object, message: str) -> None:
-        self.problems.add(self.file, line, column, value, message)
+    def problem(
+        self,
+        line: int | None,
+        column: str | None,
+        value: object,
+        message: str,
+        hint: Hint | None = None,
+    ) -> None:
+        self.problems.add(self.file, line, column, value, message, hint)

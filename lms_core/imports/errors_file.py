@@ -10,13 +10,12 @@ A file with several tables (courses and lessons) gets one errors file per table
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from lms_core.errors import FileProblem
+from lms_core.formats.atomic import atomic_text
 from lms_core.formats.safe_cells import safe_cell
 
 
@@ -31,19 +30,11 @@ def write_errors(out: Path, opened: Any, problems: list[FileProblem]) -> list[Pa
     written: list[Path] = []
     for index, (entity, reopen) in enumerate(opened.reopen):
         target = _target(out, index, entity)
-        target.parent.mkdir(parents=True, exist_ok=True)
         table = reopen()
         try:
             header = list(table.columns)
             keys = _keys(table)
-            with tempfile.NamedTemporaryFile(
-                "w",
-                encoding="utf-8",
-                newline="",
-                dir=target.parent,
-                prefix=".errors-",
-                delete=False,
-            ) as tmp:
+            with atomic_text(target, private=True) as tmp:
                 writer = csv.writer(tmp)
                 writer.writerow([*header, "error"])
                 whole = by_line.get((table.file, None), [])
@@ -55,7 +46,6 @@ def write_errors(out: Path, opened: Any, problems: list[FileProblem]) -> list[Pa
                     )
                 if whole:
                     writer.writerow(["" for _ in keys] + ["; ".join(whole)])
-            os.replace(tmp.name, target)
         finally:
             table.close()
         written.append(target)

@@ -8,16 +8,14 @@ or failed import leaves no file of links that do not work).
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import IO
 
 from sqlalchemy.orm import Session
 
 from lms_core.accounts.tokens import DEFAULT_TTL
+from lms_core.formats.atomic import AtomicFile
 from lms_core.formats.safe_cells import safe_cell
 from lms_core.imports.bulk import insert_rows
 from lms_core.imports.plan.changes import Change
@@ -34,14 +32,12 @@ class Invites:
         self.base_url = base_url.rstrip("/")
         self.out = out
         self.count = 0
-        self._tmp: IO[str] | None = None
+        #: Kept for the run: the links are put in place only if the import commits.
+        self._file: AtomicFile | None = None
         self._writer: csv.DictWriter[str] | None = None
         if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            self._tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept for the run
-                "w", encoding="utf-8", newline="", dir=out.parent, prefix=".invites-", delete=False
-            )
-            self._writer = csv.DictWriter(self._tmp, HEADER)
+            self._file = AtomicFile(out, "w", private=True)
+            self._writer = csv.DictWriter(self._file.stream, HEADER)
             self._writer.writeheader()
 
     def link(self, raw: str) -> str:
@@ -80,13 +76,11 @@ class Invites:
 
     def commit(self) -> None:
         """The import committed: move the links into place."""
-        if self._tmp is not None and self.out is not None:
-            self._tmp.close()
-            os.replace(self._tmp.name, self.out)
-            self._tmp = None
+        if self._file is not None:
+            self._file.commit()
+            self._file = None
 
     def discard(self) -> None:
-        if self._tmp is not None:
-            self._tmp.close()
-            Path(self._tmp.name).unlink(missing_ok=True)
-            self._tmp = None
+        if self._file is not None:
+            self._file.discard()
+            self._file = None

@@ -37,8 +37,16 @@ from lms_core.models import (
 )
 
 
-def start_run(
-    session: Session, *, actor: Actor, entity: str, mode: str, file_name: str, sha256: str
+def _add_run(
+    session: Session,
+    actor: Actor,
+    entity: str,
+    mode: str,
+    file_name: str,
+    sha256: str,
+    status: str = ImportStatus.applied.value,
+    counts: dict[str, Any] | None = None,
+    **values: Any,
 ) -> ImportRun:
     run = ImportRun(
         actor_id=actor.user_id,
@@ -47,12 +55,19 @@ def start_run(
         mode=mode,
         file_name=file_name[:500],
         file_sha256=sha256,
-        status=ImportStatus.applied.value,
-        counts={},
+        status=status,
+        counts=counts or {},
+        **values,
     )
     session.add(run)
     session.flush()
     return run
+
+
+def start_run(
+    session: Session, *, actor: Actor, entity: str, mode: str, file_name: str, sha256: str
+) -> ImportRun:
+    return _add_run(session, actor, entity, mode, file_name, sha256)
 
 
 def _audit(
@@ -109,21 +124,19 @@ def record_outcome(
 ) -> int:
     """A refused or failed run, in a short transaction of its own after the rollback."""
     with unit_of_work(factory) as session:
-        run = ImportRun(
-            actor_id=actor.user_id,
-            actor_label=actor.label,
-            entity=entity,
-            mode=mode,
-            file_name=file_name[:500],
-            file_sha256=sha256,
-            status=status,
-            counts=counts,
+        run = _add_run(
+            session,
+            actor,
+            entity,
+            mode,
+            file_name,
+            sha256,
+            status,
+            counts,
             message=message[:4000],
             finished_at=utcnow(),
             duration_ms=int((time.monotonic() - started) * 1000),
         )
-        session.add(run)
-        session.flush()
         return run.id
 
 

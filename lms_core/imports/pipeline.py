@@ -155,10 +155,7 @@ def run_stages(
         if chunk:
             flush(chunk)
         progress(what, done)
-        for problem in stage.table.problems:
-            ctx.problems.count += 1
-            if len(ctx.problems.items) < 1000:
-                ctx.problems.items.append(problem)
+        ctx.problems.extend(stage.table.problems)
         if stage.finish is not None:
             changes = stage.finish(session, ctx)
             if writer is not None and not ctx.problems and changes:

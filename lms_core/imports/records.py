@@ -9,28 +9,14 @@ it adds to :class:`Problems`.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from lms_core.errors import FileProblem, LmsError
+from lms_core.accounts.fields import USER
+from lms_core.catalog.fields import COURSE, ENROLLMENT, LESSON
+from lms_core.errors import FileProblem, Hint, ProblemCollector
+from lms_core.fields import KIND_CHECKS, TRUE, EntitySpec, FieldSpec, Invalid
 from lms_core.imports import checks
-from lms_core.models.courses import DifficultyLevel, LessonType
-from lms_core.models.enrollments import EnrollmentStatus
-from lms_core.models.users import Role
-from lms_core.validation import check_slug, check_url, normalize_email
-
-#: Problems kept for the report; beyond that they are only counted (a wrong file can have 1M).
-MAX_PROBLEMS = 1000
-
-TRUE = frozenset({"true", "yes", "1", "y"})
-FALSE = frozenset({"false", "no", "0", "n"})
-_INT = re.compile(r"^\d+(?:\.0+)?$")
-#: The plain addresses nearly every file holds; anything else goes through email-validator
-#: (40 µs a call: 40 s at a million rows, so the common case takes this shortcut).
-_SIMPLE_EMAIL = re.compile(
-    r"^[a-z0-9_%+-]+(?:\.[a-z0-9_%+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}$"
-)
 
 
 class Row(Protocol):
@@ -40,37 +26,50 @@ class Row(Protocol):
     numeric: frozenset[str]
 
 
-class Problems:
-    """Every problem found, the first :data:`MAX_PROBLEMS` kept, with the lines they are on."""
+class Problems(ProblemCollector):
+    """Every problem found (the first :data:`lms_core.errors.MAX_PROBLEMS` kept), and their lines."""
 
     def __init__(self, source_columns: Mapping[str, str] | None = None) -> None:
-        self.items: list[FileProblem] = []
-        self.count = 0
+        super().__init__()
         self.lines: set[tuple[str, int]] = set()
         self.source_columns: dict[str, str] = dict(source_columns or {})
 
     def add(
-        self, file: str, line: int | None, column: str | None, value: Any, message: str
+        self,
+        file: str,
+        line: int | None,
+        column: str | None,
+        value: Any,
+        message: str,
+        hint: Hint | None = None,
     ) -> None:
-        self.count += 1
         if line is not None:
             self.lines.add((file, line))
-        if len(self.items) < MAX_PROBLEMS:
+        if self.count_one():
             shown = self.source_columns.get(column, column) if column else column
-            self.items.append(FileProblem(message, file=file, line=line, column=shown, value=value))
+            self.items.append(
+                FileProblem(message, file=file, line=line, column=shown, value=value, hint=hint)
+            )
 
-    def __bool__(self) -> bool:
-        return self.count > 0
 
-    def messages(self, limit: int = 5) -> str:
-        text = "; ".join(str(p) for p in self.items[:limit])
-        if self.count > limit:
-            text += f"; and {self.count - limit} more"
-        return text
+#: One column to check: its name, its spec, its kind's check, whether a file must fill it,
+#: and which spreadsheet damage to look for first (see ``_DAMAGE``).
+Column = tuple[str, FieldSpec, Callable[[FieldSpec, Any], Any], bool, int]
+#: Spreadsheet damage by field kind: 1 garbled text, 2 e-mail spacing, 3 Excel-mangled IDs.
+_DAMAGE = {"text": 1, "email": 2, "identifier": 3}
+
+
+def columns_of(spec: EntitySpec, *, without: tuple[str, ...] = ()) -> tuple[Column, ...]:
+    """The import columns of ``spec`` to check, in file order."""
+    return tuple(
+        (f.name, f, KIND_CHECKS[f.kind], f.required or f.column_required, _DAMAGE.get(f.kind, 0))
+        for f in spec.imported()
+        if f.name not in without
+    )
 
 
 class Checker:
-    """Cell checks for one row; each failed check adds a problem and returns ``None``."""
+    """Cell checks for one row; each failed check adds a problem and leaves the cell out."""
 
     def __init__(self, row: Row, problems: Problems) -> None:
         self.row = row
@@ -85,115 +84,36 @@ class Checker:
     def raw(self, column: str) -> str:
         return self.row.values.get(column) or ""
 
-    def text(self, column: str, *, max_length: int, required: bool = False) -> None:
-        value = self.raw(column)
-        stripped = value.strip()
-        if not stripped:
-            if required:
-                self.fail(column, value, "is required")
-            return
-        message = checks.text(stripped)
-        if message:
-            self.fail(column, value, message)
-        elif len(stripped) > max_length:
-            self.fail(column, value, f"is longer than {max_length} characters")
-        else:
-            self.out[column] = stripped
+    def check(self, columns: tuple[Column, ...]) -> None:
+        """Each cell: empty (required?), then spreadsheet damage, then the field's own check.
 
-    def identifier(self, column: str, *, required: bool = False) -> None:
-        value = self.raw(column)
-        stripped = value.strip()
-        if not stripped:
-            if required:
-                self.fail(column, value, "is required")
-            return
-        message = checks.identifier(stripped, numeric=column in self.row.numeric)
-        if message:
-            self.fail(column, value, message)
-        elif len(stripped) > 255:
-            self.fail(column, value, "is longer than 255 characters")
-        else:
-            self.out[column] = stripped
-
-    def email(self, column: str, *, required: bool = False) -> None:
-        value = self.raw(column)
-        if not value.strip():
-            if required:
-                self.fail(column, value, "is required")
-            return
-        message = checks.email_spacing(value)
-        if message:
-            self.fail(column, value, message)
-            return
-        lowered = value.strip().lower()
-        if _SIMPLE_EMAIL.match(lowered) and len(lowered) <= 254:
-            self.out[column] = lowered
-            return
-        try:
-            self.out[column] = normalize_email(value, field=column)
-        except LmsError as exc:
-            self.fail(column, value, exc.message)
-
-    def choice(self, column: str, choices: Iterable[str], *, required: bool = False) -> None:
-        value = self.raw(column)
-        lowered = value.strip().lower()
-        if not lowered:
-            if required:
-                self.fail(column, value, "is required")
-            return
-        allowed = tuple(choices)
-        if lowered in allowed:
-            self.out[column] = lowered
-        else:
-            self.fail(column, value, f"must be one of {', '.join(allowed)}")
-
-    def boolean(self, column: str) -> None:
-        value = self.raw(column)
-        lowered = value.strip().lower()
-        if not lowered:
-            return
-        if lowered in TRUE:
-            self.out[column] = True
-        elif lowered in FALSE:
-            self.out[column] = False
-        else:
-            self.fail(column, value, "must be true or false (also yes/no, 1/0)")
-
-    def integer(self, column: str, *, minimum: int = 0) -> None:
-        value = self.raw(column)
-        stripped = value.strip()
-        if not stripped:
-            return
-        if not _INT.match(stripped):
-            self.fail(column, value, f"must be a whole number, {minimum} or more")
-            return
-        number = int(stripped.split(".")[0])
-        if number < minimum:
-            self.fail(column, value, f"must be {minimum} or more")
-        elif number > 2_000_000_000:
-            self.fail(column, value, "is too large")
-        else:
-            self.out[column] = number
-
-    def slug(self, column: str, *, required: bool = False) -> None:
-        value = self.raw(column)
-        if not value.strip():
-            if required:
-                self.fail(column, value, "is required")
-            return
-        try:
-            self.out[column] = check_slug(value, field=column)
-        except LmsError as exc:
-            self.fail(column, value, exc.message)
-
-    def url(self, column: str) -> None:
-        value = self.raw(column)
-        if not value.strip():
-            return
-        try:
-            self.out[column] = check_url(value, field=column)
-        except LmsError as exc:
-            self.fail(column, value, exc.message)
+        The field check is ``FieldSpec.check`` (called through its kind's function directly:
+        this loop runs for every cell of files with millions of rows).
+        """
+        values = self.row.values
+        out = self.out
+        for column, spec, check, required, look_for in columns:
+            value = values.get(column)
+            stripped = value.strip() if value else ""
+            if not stripped:
+                if required:
+                    self.fail(column, value or "", "is required")
+                continue
+            if look_for:
+                if look_for == 1:
+                    damage = checks.text(stripped)
+                elif look_for == 2:
+                    damage = checks.email_spacing(value)  # type: ignore[arg-type]
+                else:
+                    damage = checks.identifier(stripped, numeric=column in self.row.numeric)
+                if damage:
+                    self.fail(column, value, damage)
+                    continue
+            result = check(spec, stripped)
+            if result.__class__ is Invalid:
+                self.fail(column, value, result.message)
+            else:
+                out[column] = result
 
 
 class Duplicates:
@@ -225,21 +145,39 @@ class Duplicates:
 RowCheck = Callable[[Row], "dict[str, Any] | None"]
 
 
+def _row_checker(
+    problems: Problems, columns: tuple[Column, ...], then: Callable[[Checker], None]
+) -> RowCheck:
+    """Check a row's cells, then ``then`` its row rules (keys seen twice, pairs)."""
+
+    def check(row: Row) -> dict[str, Any] | None:
+        c = Checker(row, problems)
+        c.check(columns)
+        then(c)
+        return c.out if c.ok else None
+
+    return check
+
+
+def _keyed(what: str, key: str) -> Callable[[Checker], None]:
+    """Users and courses: one row per ``external_id`` and one per natural key."""
+    by_ext = Duplicates("external_id", "external_id")
+    by_key = Duplicates(what, key)
+
+    def rule(c: Checker) -> None:
+        by_ext.check(c, c.out.get("external_id"), c.out.get("external_id"))
+        by_key.check(c, c.out.get(key), c.out.get(key))
+
+    return rule
+
+
 def user_checker(
     problems: Problems, check_password: Callable[[str, str], str | None] | None
 ) -> RowCheck:
     """Validate a users row: ``external_id, email, full_name, role`` (+ ``password``, ``is_active``)."""
-    by_ext = Duplicates("external_id", "external_id")
-    by_email = Duplicates("e-mail", "email")
-    roles = tuple(r.value for r in Role)
+    once = _keyed("e-mail", "email")
 
-    def check(row: Row) -> dict[str, Any] | None:
-        c = Checker(row, problems)
-        c.identifier("external_id")
-        c.email("email", required=True)
-        c.text("full_name", max_length=200, required=True)
-        c.choice("role", roles, required=True)
-        c.boolean("is_active")
+    def rules(c: Checker) -> None:
         password = c.raw("password")
         if password and check_password is not None:
             message = check_password(password, c.out.get("email", ""))
@@ -247,72 +185,31 @@ def user_checker(
                 c.fail("password", "(hidden)", message)
             else:
                 c.out["password"] = password
-        by_ext.check(c, c.out.get("external_id"), c.out.get("external_id"))
-        by_email.check(c, c.out.get("email"), c.out.get("email"))
-        return c.out if c.ok else None
+        once(c)
 
-    return check
+    return _row_checker(problems, columns_of(USER, without=("password",)), rules)
 
 
 def course_checker(problems: Problems) -> RowCheck:
-    by_ext = Duplicates("external_id", "external_id")
-    by_slug = Duplicates("slug", "slug")
-    levels = tuple(d.value for d in DifficultyLevel)
-
-    def check(row: Row) -> dict[str, Any] | None:
-        c = Checker(row, problems)
-        c.identifier("external_id")
-        c.slug("slug", required=True)
-        c.text("title", max_length=200, required=True)
-        c.text("description", max_length=20000)
-        c.email("instructor_email", required=True)
-        c.text("category", max_length=100)
-        c.choice("difficulty_level", levels)
-        c.boolean("is_published")
-        c.url("thumbnail_url")
-        c.integer("estimated_duration_minutes")
-        by_ext.check(c, c.out.get("external_id"), c.out.get("external_id"))
-        by_slug.check(c, c.out.get("slug"), c.out.get("slug"))
-        return c.out if c.ok else None
-
-    return check
+    return _row_checker(problems, columns_of(COURSE), _keyed("slug", "slug"))
 
 
 def lesson_checker(problems: Problems) -> RowCheck:
     by_key = Duplicates("course_slug and slug", "slug")
-    types = tuple(t.value for t in LessonType)
 
-    def check(row: Row) -> dict[str, Any] | None:
-        c = Checker(row, problems)
-        c.slug("course_slug", required=True)
-        c.slug("slug", required=True)
-        c.text("title", max_length=200, required=True)
-        c.choice("lesson_type", types)
-        c.integer("order_index", minimum=1)
-        c.text("content", max_length=1_000_000)
-        c.integer("duration_minutes")
-        c.url("video_url")
-        c.boolean("is_preview")
-        c.boolean("is_required")
+    def rules(c: Checker) -> None:
         if "course_slug" in c.out and "slug" in c.out:
             key = (c.out["course_slug"], c.out["slug"])
             by_key.check(c, key, f"{key[0]}/{key[1]}")
-        return c.out if c.ok else None
 
-    return check
+    return _row_checker(problems, columns_of(LESSON), rules)
 
 
 def enrollment_checker(problems: Problems) -> RowCheck:
+    """One learner and one course per row: by e-mail or external_id, by slug or external_id."""
     by_key = Duplicates("learner and course", "course_slug")
-    statuses = tuple(s.value for s in EnrollmentStatus)
 
-    def check(row: Row) -> dict[str, Any] | None:
-        c = Checker(row, problems)
-        c.email("user_email")
-        c.identifier("user_external_id")
-        c.slug("course_slug")
-        c.identifier("course_external_id")
-        c.choice("status", statuses)
+    def rules(c: Checker) -> None:
         if c.ok and not ("user_email" in c.out or "user_external_id" in c.out):
             c.fail("user_email", "", "is required (or user_external_id)")
         if c.ok and not ("course_slug" in c.out or "course_external_id" in c.out):
@@ -321,52 +218,22 @@ def enrollment_checker(problems: Problems) -> RowCheck:
             user = c.out.get("user_external_id") or c.out.get("user_email")
             course = c.out.get("course_external_id") or c.out.get("course_slug")
             by_key.check(c, (user, course), f"{user} in {course}")
-        return c.out if c.ok else None
 
-    return check
+    return _row_checker(problems, columns_of(ENROLLMENT), rules)
 
 
-#: How a trusted row's cells are normalised (the same results as the checks above).
-_KINDS: dict[str, dict[str, str]] = {
-    "user": {
-        "external_id": "text",
-        "email": "lower",
-        "full_name": "text",
-        "role": "lower",
-        "is_active": "bool",
-    },
-    "course": {
-        "external_id": "text",
-        "slug": "text",
-        "title": "text",
-        "description": "text",
-        "instructor_email": "lower",
-        "category": "text",
-        "difficulty_level": "lower",
-        "is_published": "bool",
-        "thumbnail_url": "text",
-        "estimated_duration_minutes": "int",
-    },
-    "lesson": {
-        "course_slug": "text",
-        "slug": "text",
-        "title": "text",
-        "lesson_type": "lower",
-        "order_index": "int",
-        "content": "text",
-        "duration_minutes": "int",
-        "video_url": "text",
-        "is_preview": "bool",
-        "is_required": "bool",
-    },
-    "enrollment": {
-        "user_email": "lower",
-        "user_external_id": "text",
-        "course_slug": "text",
-        "course_external_id": "text",
-        "status": "lower",
-    },
+#: How a trusted row's cells are normalised, by field kind (the results the checks give).
+_TRUSTED = {
+    "text": "text",
+    "identifier": "text",
+    "slug": "text",
+    "url": "text",
+    "email": "lower",
+    "choice": "lower",
+    "bool": "bool",
+    "int": "int",
 }
+_SPECS = {spec.name: spec for spec in (USER, COURSE, LESSON, ENROLLMENT)}
 
 
 def trusted_checker(entity_type: str) -> RowCheck:
@@ -375,7 +242,7 @@ def trusted_checker(entity_type: str) -> RowCheck:
     The cell checks depend only on the file's bytes, so a re-run of the same file skips
     them (the database checks, in planning, still run). Not for files with passwords.
     """
-    kinds = list(_KINDS[entity_type].items())
+    kinds = [(f.name, _TRUSTED[f.kind]) for f in _SPECS[entity_type].imported() if f.exported]
 
     def check(row: Row) -> dict[str, Any] | None:
         values = row.values

@@ -12,39 +12,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from lms_core.accounts.fields import USER
+from lms_core.catalog.fields import COURSE, LESSON
 from lms_core.imports.plan.changes import jsonable
 from lms_core.models import Course, Enrollment, Lesson, User
 
 #: Values in one ``IN (...)``: well under SQLite's and PostgreSQL's parameter limits.
 IN_CHUNK = 1000
 
-#: The fields an import reads and writes, per entity type, in our column names.
+#: The fields an import reads and writes, per entity type, in our column names: the exported
+#: columns of the field specs (never ``password``). Enrollments are written by the enrollment
+#: rules (status and its timestamps), not cell by cell, and name learner and course by key.
 FIELDS: dict[str, tuple[str, ...]] = {
-    "user": ("external_id", "email", "full_name", "role", "is_active"),
-    "course": (
-        "external_id",
-        "slug",
-        "title",
-        "description",
-        "instructor_email",
-        "category",
-        "difficulty_level",
-        "is_published",
-        "thumbnail_url",
-        "estimated_duration_minutes",
-    ),
-    "lesson": (
-        "course_slug",
-        "slug",
-        "title",
-        "lesson_type",
-        "order_index",
-        "content",
-        "duration_minutes",
-        "video_url",
-        "is_preview",
-        "is_required",
-    ),
+    "user": USER.exported_columns(),
+    "course": COURSE.exported_columns(),
+    "lesson": LESSON.exported_columns(),
     "enrollment": ("user_email", "course_slug", "status", "dropped_at", "completed_at"),
 }
 MODELS: dict[str, Any] = {
@@ -66,69 +48,35 @@ def chunks(values: Iterable[Any], size: int = IN_CHUNK) -> Iterator[list[Any]]:
         yield batch
 
 
+def field_columns(model: Any, names: Iterable[str], derived: dict[str, Any]) -> list[Any]:
+    """The SQL columns of the named fields: the model's own, or ``derived`` ones (labelled)."""
+    return [derived[n].label(n) if n in derived else getattr(model, n) for n in names]
+
+
 def base_select(entity_type: str) -> Any:
     """``id``, the import fields and the extras the rules need, for one entity type."""
     if entity_type == "user":
-        return select(
-            User.id,
-            User.external_id,
-            User.email,
-            User.full_name,
-            User.role,
-            User.is_active,
-            User.deleted_at,
-        )
+        return select(User.id, *field_columns(User, FIELDS["user"], {}), User.deleted_at)
     if entity_type == "course":
         instructor = aliased(User)
-        return select(
-            Course.id,
-            Course.external_id,
-            Course.slug,
-            Course.title,
-            Course.description,
-            instructor.email.label("instructor_email"),
-            Course.category,
-            Course.difficulty_level,
-            Course.is_published,
-            Course.thumbnail_url,
-            Course.estimated_duration_minutes,
-            Course.instructor_id,
-        ).join(instructor, instructor.id == Course.instructor_id)
+        columns = field_columns(Course, FIELDS["course"], {"instructor_email": instructor.email})
+        return select(Course.id, *columns, Course.instructor_id).join(
+            instructor, instructor.id == Course.instructor_id
+        )
     if entity_type == "lesson":
-        return select(
-            Lesson.id,
-            Course.slug.label("course_slug"),
-            Lesson.slug,
-            Lesson.title,
-            Lesson.lesson_type,
-            Lesson.order_index,
-            Lesson.content,
-            Lesson.duration_minutes,
-            Lesson.video_url,
-            Lesson.is_preview,
-            Lesson.is_required,
-            Lesson.course_id,
-        ).join(Course, Course.id == Lesson.course_id)
+        columns = field_columns(Lesson, FIELDS["lesson"], {"course_slug": Course.slug})
+        return select(Lesson.id, *columns, Lesson.course_id).join(
+            Course, Course.id == Lesson.course_id
+        )
     if entity_type == "enrollment":
+        derived = {"user_email": User.email, "course_slug": Course.slug}
+        columns = field_columns(Enrollment, FIELDS["enrollment"], derived)
         return (
-            select(
-                Enrollment.id,
-                User.email.label("user_email"),
-                Course.slug.label("course_slug"),
-                Enrollment.status,
-                Enrollment.dropped_at,
-                Enrollment.completed_at,
-                Enrollment.student_id,
-                Enrollment.course_id,
-            )
+            select(Enrollment.id, *columns, Enrollment.student_id, Enrollment.course_id)
             .join(User, User.id == Enrollment.student_id)
             .join(Course, Course.id == Enrollment.course_id)
         )
     raise ValueError(entity_type)
-
-
-def as_record(row: Any) -> dict[str, Any]:
-    return {k: jsonable(v) for k, v in row._mapping.items()}
 
 
 #: Columns holding timestamps (made JSON-ready); the others are compared as they come.
@@ -157,10 +105,6 @@ def lookup(
 def by_ids(session: Session, entity_type: str, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     model = MODELS[entity_type]
     return {r["id"]: r for r in lookup(session, entity_type, model.id, ids)}
-
-
-def fields_of(record: dict[str, Any], entity_type: str) -> dict[str, Any]:
-    return {f: record.get(f) for f in FIELDS[entity_type]}
 
 
 def ids_by(session: Session, column: Any, key_column: Any, values: Sequence[Any]) -> dict[Any, int]:

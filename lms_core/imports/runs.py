@@ -2,10 +2,11 @@
 
 ``import_file`` runs read → validate → resolve → plan → apply for a users, courses (with
 lessons), enrollments or OneRoster file, in ONE transaction under the database's import lock;
-``apply_plan_file`` applies a saved plan; ``import_history`` and ``undo_import`` read and
-reverse the ledger. Like ``issue_certificates`` these take the session *factory*: a refused
-run is recorded in a short transaction of its own after the rollback, and the lock lives
-outside the transaction.
+``apply_plan_file`` applies a saved plan. These two are *runs* (docs/architecture.md): like
+``issue_certificates`` they take the session *factory* and commit themselves, because a
+refused run is recorded in a short transaction of its own after the rollback and the lock
+lives outside the transaction. ``import_history`` and ``undo_import`` are *services*: they
+take the caller's session, and an undo flushes inside the caller's one transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import hashlib
 import time
 from collections.abc import Callable
 from contextlib import ExitStack, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
 from lms_core.db import SessionFactory, unit_of_work
-from lms_core.errors import FileProblem, FileRefused, ValidationError
+from lms_core.errors import FileProblem, FileRefused, ProblemCollector, ValidationError
 from lms_core.imports import ledger
 from lms_core.imports.context import Context
 from lms_core.imports.invites import Invites
+from lms_core.imports.options import ImportOptions as ImportOptions  # the front door re-exports it
 from lms_core.imports.passwords import PasswordPool
 from lms_core.imports.pipeline import CHUNK, Writer, run_stages
 from lms_core.imports.plan.changes import ChangeLog
@@ -39,24 +40,6 @@ from lms_core.permissions import require_admin
 from lms_core.settings import Settings
 
 Progress = Callable[[str, int], None]
-
-
-@dataclass
-class ImportOptions:
-    mode: str = "upsert"
-    #: Sync: refuse to remove more records than this (default: 10% of those in scope).
-    max_removals: int | None = None
-    force: bool = False
-    dry_run: bool = False
-    encoding: str | None = None
-    sheet: str | None = None
-    #: Courses: the lessons file (default: the ``lessons`` sheet of an XLSX courses file).
-    lessons: Path | None = None
-    #: Seconds to wait for another import's lock.
-    wait: float = 0
-    plan_out: Path | None = None
-    errors_out: Path | None = None
-    invites_out: Path | None = None
 
 
 class _Refused(Exception):
@@ -93,11 +76,13 @@ def import_file(
     options: ImportOptions | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import ``path`` as ``entity`` (users, courses, enrollments, oneroster): all or nothing.
+    """Run: import ``path`` as ``entity`` (users, courses, enrollments, oneroster), all or nothing.
 
-    Returns the report; a refused run (problems in the file, a sync over the threshold) comes
-    back with ``errors`` and no change written, and is recorded in the ledger as refused.
-    Raises ``Conflict`` when another import holds the lock.
+    Takes the ``import`` run lock (none for a dry run) and commits the whole import, ledger
+    included, in ONE transaction; a refused or failed run is rolled back, then committed to
+    the ledger as such in a short transaction of its own. Returns the report; a refused run
+    (problems in the file, a sync over the threshold) comes back with ``errors`` and no change
+    written. Raises ``Conflict`` when another import holds the lock.
     """
     require_admin(actor, "run imports")
     options = options or ImportOptions()
@@ -122,18 +107,9 @@ def import_file(
                 trusted=lambda o: _validated_before(factory, entity, o),
             )
         except FileRefused as exc:
-            problems = [e for e in exc.errors if isinstance(e, FileProblem)]
-            return _refuse(
-                factory,
-                report,
-                actor,
-                name,
-                _sha256(path),
-                problems,
-                len(problems),
-                started,
-                options,
-            )
+            problems = ProblemCollector()
+            problems.extend(e for e in exc.errors if isinstance(e, FileProblem))
+            return _refuse(factory, report, actor, name, _sha256(path), problems, started, options)
         for table in opened.tables:
             stack.callback(table.close)
         name = opened.file_name
@@ -198,8 +174,7 @@ def import_file(
                     actor,
                     name,
                     opened.sha256(),
-                    ctx.problems.items,
-                    ctx.problems.count,
+                    ctx.problems,
                     started,
                     options,
                     opened,
@@ -257,18 +232,15 @@ def _refuse(
     actor: Actor,
     name: str,
     sha256: str,
-    problems: list[FileProblem],
-    count: int,
+    problems: ProblemCollector,
     started: float,
     options: ImportOptions,
     opened: Any = None,
 ) -> ImportReport:
-    report.errors = list(problems)
-    report.error_count = max(count, 1)
+    report.errors = list(problems.items)
+    report.error_count = max(problems.count, 1)
     report.duration_ms = int((time.monotonic() - started) * 1000)
-    message = "; ".join(str(p) for p in problems[:5]) + (
-        f"; and {count - 5} more" if count > 5 else ""
-    )
+    message = problems.messages(5)
     if not options.dry_run:
         ledger.record_outcome(
             factory,
@@ -285,7 +257,7 @@ def _refuse(
     if options.errors_out is not None and opened is not None:
         from lms_core.imports.errors_file import write_errors
 
-        write_errors(options.errors_out, opened, problems)
+        write_errors(options.errors_out, opened, problems.items)
     return report
 
 
@@ -299,7 +271,11 @@ def apply_plan_file(
     invites_out: Path | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Apply exactly the plan in ``path``; refused (and recorded) if any record changed since."""
+    """Run: apply exactly the plan in ``path``; refused (and recorded) if any record changed since.
+
+    Takes the ``import`` run lock and commits the plan in ONE transaction; a stale plan is
+    rolled back and committed to the ledger as refused in a short transaction of its own.
+    """
     require_admin(actor, "run imports")
     tick = progress or (lambda _what, _n: None)
     started = time.monotonic()
@@ -352,18 +328,10 @@ def apply_plan_file(
         report.invites = invites.count
     except _Refused as exc:
         invites.discard()
-        found: list[FileProblem] = exc.args[0]
-        return _refuse(
-            factory,
-            report,
-            actor,
-            name,
-            str(header.get("sha256", "")),
-            found[:1000],
-            len(found),
-            started,
-            ImportOptions(),
-        )
+        found = ProblemCollector()
+        found.extend(exc.args[0])
+        sha256 = str(header.get("sha256", ""))
+        return _refuse(factory, report, actor, name, sha256, found, started, ImportOptions())
     except BaseException:
         invites.discard()
         raise

@@ -11,20 +11,23 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from lms_core.imports.columns import (
+    ALIASES,
     COURSE_COLUMNS,
     COURSE_REQUIRED,
     ENROLLMENT_COLUMNS,
     LESSON_COLUMNS,
     LESSON_REQUIRED,
+    LONG_CELLS,
     USER_COLUMNS,
     USER_REQUIRED,
 )
 from lms_core.imports.context import Context
+from lms_core.imports.options import ImportOptions
 from lms_core.imports.passwords import strength_checker
 from lms_core.imports.pipeline import Stage, check_threshold, removal_limit
 from lms_core.imports.plan.changes import Change
@@ -39,9 +42,6 @@ from lms_core.imports.records import (
     user_checker,
 )
 from lms_core.settings import Settings
-
-if TYPE_CHECKING:
-    from lms_core.imports.runs import ImportOptions
 
 ENTITIES = ("users", "courses", "enrollments", "oneroster")
 LESSONS_SHEET = "lessons"
@@ -86,21 +86,32 @@ class Opened:
         return digest.hexdigest()
 
 
-def _users_finish(options: ImportOptions) -> Callable[[Session, Context], list[Change]] | None:
+#: A stage's last step, after every row: the changes it adds (a sync's removals).
+Finish = Callable[[Session, Context], list[Change]]
+#: (session, ctx) -> the ids a sync may remove: users of a role in the file, enrollments of
+#: a course in it.
+Scope = Callable[[Session, Context], list[int]]
+#: (session, ctx, scope) -> the removals: the ones of the scope that the file left out.
+Removals = Callable[[Session, Context, list[int]], list[Change]]
+
+
+def _sync_finish(
+    options: ImportOptions, scope_of: Scope, removals_of: Removals, *, what: str, verb: str
+) -> Finish | None:
+    """A sync's last step: remove what the file left out, refused above the threshold."""
     if options.mode != "sync":
         return None
 
     def finish(session: Session, ctx: Context) -> list[Change]:
-        scope = scope_users(session, ctx)
-        removals = plan_user_removals(session, ctx, scope)
-        limit = removal_limit(len(scope), options.max_removals)
+        scope = scope_of(session, ctx)
+        removals = removals_of(session, ctx, scope)
         check_threshold(
             ctx,
-            what="users",
-            verb="deactivate",
+            what=what,
+            verb=verb,
             removals=len(removals),
             scope=len(scope),
-            limit=limit,
+            limit=removal_limit(len(scope), options.max_removals),
             force=options.force,
         )
         return removals
@@ -108,28 +119,14 @@ def _users_finish(options: ImportOptions) -> Callable[[Session, Context], list[C
     return finish
 
 
-def _enrollments_finish(
-    options: ImportOptions,
-) -> Callable[[Session, Context], list[Change]] | None:
-    if options.mode != "sync":
-        return None
+def _users_finish(options: ImportOptions) -> Finish | None:
+    return _sync_finish(options, scope_users, plan_user_removals, what="users", verb="deactivate")
 
-    def finish(session: Session, ctx: Context) -> list[Change]:
-        scope = scope_enrollments(session, ctx)
-        drops = plan_drops(session, ctx, scope)
-        limit = removal_limit(len(scope), options.max_removals)
-        check_threshold(
-            ctx,
-            what="active enrollments",
-            verb="drop",
-            removals=len(drops),
-            scope=len(scope),
-            limit=limit,
-            force=options.force,
-        )
-        return drops
 
-    return finish
+def _enrollments_finish(options: ImportOptions) -> Finish | None:
+    return _sync_finish(
+        options, scope_enrollments, plan_drops, what="active enrollments", verb="drop"
+    )
 
 
 def _published(session: Session, ctx: Context) -> list[Change]:
@@ -158,7 +155,15 @@ def _open(
     from lms_core.formats.sources import open_table, sheet_names
 
     def table(p: Path, required: tuple[str, ...], known: tuple[str, ...], sheet: str | None) -> Any:
-        return open_table(p, encoding=options.encoding, sheet=sheet, required=required, known=known)
+        return open_table(
+            p,
+            encoding=options.encoding,
+            sheet=sheet,
+            required=required,
+            known=known,
+            long_cells=LONG_CELLS,
+            aliases=ALIASES,
+        )
 
     if entity == "users":
         users = table(path, USER_REQUIRED, USER_COLUMNS, options.sheet)

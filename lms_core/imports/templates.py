@@ -14,18 +14,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from lms_core.errors import ValidationError
-from lms_core.formats.tabular import (
-    FORMATS,
-    Sheet,
-    atomic_binary,
-    atomic_text,
-    write_csv,
-    write_xlsx,
-)
-from lms_core.imports.columns import COLUMNS
-from lms_core.models.courses import DifficultyLevel, LessonType
-from lms_core.models.enrollments import EnrollmentStatus
-from lms_core.models.users import Role
+from lms_core.exports.files import write_table, write_workbook
+from lms_core.formats.tabular import FORMATS, Sheet
+from lms_core.imports.columns import COLUMNS, SPECS
 
 ENTITIES: Final = ("users", "courses", "lessons", "enrollments")
 
@@ -73,12 +64,10 @@ EXAMPLES: Final[dict[str, dict[str, Any]]] = {
     },
 }
 
-#: Allowed values, offered as a drop-down list in the XLSX template.
+#: Allowed values, offered as a drop-down list in the XLSX template (from the field specs).
 CHOICES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
-    "users": {"role": tuple(r.value for r in Role)},
-    "courses": {"difficulty_level": tuple(d.value for d in DifficultyLevel)},
-    "lessons": {"lesson_type": tuple(t.value for t in LessonType)},
-    "enrollments": {"status": tuple(s.value for s in EnrollmentStatus)},
+    entity: {f.name: f.choices for f in spec.imported() if f.choices}
+    for entity, spec in SPECS.items()
 }
 
 
@@ -110,20 +99,15 @@ def write_template(entity: str, fmt: str, out: BinaryIO | Path) -> None:
         sheets = [template_sheet(entity)]
         if entity == "courses":
             sheets.append(template_sheet("lessons"))
-        if isinstance(out, Path):
-            with atomic_binary(out) as stream:
-                write_xlsx(stream, sheets)
-        else:
-            write_xlsx(out, sheets)
+        write_workbook(out, sheets)
         return
     sheet = template_sheet(entity)
     if isinstance(out, Path):
-        with atomic_text(out) as stream:
-            write_csv(stream, sheet)
+        write_table(out, sheet)
         return
     text = io.TextIOWrapper(out, encoding="utf-8", newline="")  # a stream: no BOM, as exports
     try:
-        write_csv(text, sheet)
+        write_table(text, sheet)
         text.flush()
     finally:
         text.detach()  # the caller owns ``out``

@@ -12,8 +12,10 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit, users
+from lms_core.accounts.fields import UserCreate
 from lms_core.actor import Actor
 from lms_core.catalog import courses, enrollments, lessons
+from lms_core.catalog.fields import CourseCreate, LessonCreate
 from lms_core.errors import Conflict
 from lms_core.models import Course, Enrollment, Lesson, Role, User
 from lms_core.security import PasswordHasher
@@ -88,9 +90,7 @@ def seed(
             users.create_user(
                 session,
                 actor=actor,
-                email=email,
-                full_name=name,
-                role=role.value,
+                data=UserCreate(email=email, full_name=name, role=role.value),
                 password=password,
                 hasher=hasher,
             )
@@ -104,13 +104,15 @@ def seed(
             courses.create_course(
                 session,
                 actor=actor,
-                slug=slug,
-                title=str(spec["title"]),
-                instructor_email=DEMO_USERS[1][0],
-                description=str(spec["description"]),
-                category=str(spec["category"]),
-                difficulty_level=str(spec["difficulty_level"]),
-                estimated_duration_minutes=int(spec["estimated_duration_minutes"]),  # type: ignore[call-overload]
+                data=CourseCreate(
+                    slug=slug,
+                    title=str(spec["title"]),
+                    instructor_email=DEMO_USERS[1][0],
+                    description=str(spec["description"]),
+                    category=str(spec["category"]),
+                    difficulty_level=str(spec["difficulty_level"]),
+                    estimated_duration_minutes=int(spec["estimated_duration_minutes"]),  # type: ignore[call-overload]
+                ),
             )
         report.note(f"course {slug}", exists is None)
         course = courses.get_course(session, slug)
@@ -121,12 +123,14 @@ def seed(
                     session,
                     actor=actor,
                     course_slug=slug,
-                    slug=lesson_slug,
-                    title=title,
-                    lesson_type=kind,
-                    duration_minutes=minutes,
-                    content=f"Demo content for {title}.",
-                    is_preview=lesson_slug == "setup",
+                    data=LessonCreate(
+                        slug=lesson_slug,
+                        title=title,
+                        lesson_type=kind,
+                        duration_minutes=minutes,
+                        content=f"Demo content for {title}.",
+                        is_preview=lesson_slug == "setup",
+                    ),
                 )
                 report.note(f"lesson {slug}/{lesson_slug}", True)
         if not course.is_published:
@@ -238,7 +242,8 @@ def generate(
     """Bulk-insert synthetic learners, courses, lessons and enrollments.
 
     Core ``INSERT ... RETURNING`` in batches, not one ORM object at a time; synthetic users
-    get no password (nothing to hash, nobody can log in as them).
+    get no password (nothing to hash, nobody can log in as them). A service, not a run: the
+    batches share the caller's one transaction, so an interrupted generate leaves nothing.
     """
     plan = plan_generate(
         settings,

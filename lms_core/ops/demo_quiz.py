@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 
 COURSE = "demo-python-basics"
 LESSON = "checkpoint"
-#: Added to the course's lessons by the seed (after ``functions``).
-LESSON_SPEC = (LESSON, "Checkpoint quiz", "quiz", 15)
 REF = f"{COURSE}/{LESSON}"
 
 #: One question of each of the seven types, the way an instructor would write them.
@@ -74,8 +72,8 @@ def seed_demo_quiz(
     """Quiz, questions, publication and the student's graded attempt; ``(what, created)`` notes."""
     from lms_core.accounts import users
     from lms_core.catalog import courses
-    from lms_core.quizzes import attempts, questions, quizzes
-    from lms_core.quizzes import review as attempt_review
+    from lms_core.quizzes import attempts, questions, quizzes, review
+    from lms_core.quizzes.fields import QuizCreate
 
     notes: list[tuple[str, bool]] = []
     course = courses.get_course(session, COURSE)
@@ -88,11 +86,13 @@ def seed_demo_quiz(
             actor=actor,
             course_slug=COURSE,
             lesson_slug=LESSON,
-            title="Checkpoint: Python basics",
-            description="One question of each kind; the essay is graded by the instructor.",
-            passing_score="70",
-            max_attempts=3,
-            shuffle_options=True,
+            data=QuizCreate(
+                title="Checkpoint: Python basics",
+                description="One question of each kind; the essay is graded by the instructor.",
+                passing_score="70",
+                max_attempts=3,
+                shuffle_options=True,
+            ),
         )
     if quizzes.question_count(session, quiz.id) == 0:
         parsed = questions.parse_bank(GIFT.encode(), file="demo-checkpoint.gift", fmt="gift")
@@ -124,7 +124,7 @@ def seed_demo_quiz(
         attempts.submit_attempt(session, actor=actor, attempt_id=attempt.id)
     if attempt.status == "submitted":
         instructor = Actor.for_user(users.get_user(session, instructor_email))
-        attempt_review.grade_essay(
+        review.grade_essay(
             session, actor=instructor, attempt_id=attempt.id, question_number=7, points="1"
         )
     notes.append((f"quiz attempt {student.email} at {REF}", created))

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from lms_core.errors import Hint, HintCode
 from lms_core.settings import Settings
 
 
@@ -18,6 +19,8 @@ class Check:
     name: str
     ok: bool
     detail: str
+    #: What fixes a failed check, for the front door to word (``lmsctl doctor`` names the command).
+    hint: Hint | None = None
 
 
 def safe_url(url: str) -> str:
@@ -71,13 +74,21 @@ def run_checks(settings: Settings, engine: Engine, *, wait_seconds: float = 0) -
         checks.append(Check("database", True, f"{url} reachable"))
         status = schema.status(engine)
         if status.current is None:
-            checks.append(Check("migrations", False, "database is empty: run lmsctl init"))
+            checks.append(
+                Check(
+                    "migrations",
+                    False,
+                    "database is empty: initialise it",
+                    Hint(HintCode.initialise_database),
+                )
+            )
         elif status.current != status.head:
             checks.append(
                 Check(
                     "migrations",
                     False,
-                    f"at {status.current}, code expects {status.head}: run lmsctl db upgrade",
+                    f"at {status.current}, code expects {status.head}: upgrade the schema",
+                    Hint(HintCode.run_migrations),
                 )
             )
         elif status.differences:

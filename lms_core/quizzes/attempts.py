@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
 from lms_core.accounts.users import get_user
 from lms_core.actor import Actor
+from lms_core.db import insert_or_winner
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from lms_core.models import (
     Attempt,
@@ -38,32 +38,11 @@ from lms_core.permissions import can_manage_course
 from lms_core.quizzes.quizzes import get_quiz
 from lms_core.quizzes.scoring import Scored, check_answer, scorer_for
 
-ATTEMPT_FIELDS = (
-    "id",
-    "quiz_id",
-    "email",
-    "number",
-    "status",
-    "score",
-    "passed",
-    "points_earned",
-    "points_possible",
-    "started_at",
-    "deadline_at",
-    "submitted_at",
-    "graded_at",
-)
 _SHUFFLED_OPTIONS = (
     QuestionType.multiple_choice.value,
     QuestionType.multiple_response.value,
     QuestionType.matching.value,
 )
-
-
-def attempt_row(attempt: Attempt, email: str) -> dict[str, Any]:
-    row = audit.snapshot(attempt, [f for f in ATTEMPT_FIELDS if f != "email"])
-    row["email"] = email
-    return {f: row[f] for f in ATTEMPT_FIELDS}
 
 
 @dataclass
@@ -112,6 +91,19 @@ def view(session: Session, attempt: Attempt, quiz: Quiz, *, resumed: bool = Fals
     return AttemptView(attempt, questions, orders, resumed)
 
 
+def question_item(q: Question, answer: Any) -> dict[str, Any]:
+    """A question as learners and reviewers see it (no key, no weights), with the answer given."""
+    return {
+        "number": q.order_index,
+        "id": q.id,
+        "question_type": q.question_type,
+        "title": q.title,
+        "question_text": q.question_text,
+        "points": q.points,
+        "answer": answer,
+    }
+
+
 def learner_questions(v: AttemptView) -> list[dict[str, Any]]:
     """The questions as a learner may see them: no weights, no key, options in display order.
 
@@ -121,16 +113,7 @@ def learner_questions(v: AttemptView) -> list[dict[str, Any]]:
     out = []
     answers = v.attempt.answers or {}
     for shown, q in enumerate(v.questions, start=1):
-        item: dict[str, Any] = {
-            "shown": shown,
-            "number": q.order_index,
-            "id": q.id,
-            "question_type": q.question_type,
-            "title": q.title,
-            "question_text": q.question_text,
-            "points": q.points,
-            "answer": answers.get(str(q.id)),
-        }
+        item: dict[str, Any] = {"shown": shown, **question_item(q, answers.get(str(q.id)))}
         options = q.options or []
         order = v.option_orders.get(q.id, list(range(len(options))))
         if q.question_type in (
@@ -227,13 +210,10 @@ def start_attempt(
         question_scores={},
         shuffle_seed=secrets.randbelow(2**31),
     )
-    try:
-        with session.begin_nested():
-            session.add(attempt)
-    except IntegrityError:
-        winner = _in_progress(session, enrollment.id, quiz.id)
-        if winner is None:
-            raise
+    winner = insert_or_winner(
+        session, attempt, lambda: _in_progress(session, enrollment.id, quiz.id)
+    )
+    if winner is not None:
         return view(session, winner, quiz, resumed=True)
     audit.record(
         session,

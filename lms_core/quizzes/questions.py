@@ -22,28 +22,28 @@ from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.errors import Conflict, FileProblem, FileRefused, ValidationError
 from lms_core.models import Question, Quiz
+from lms_core.quizzes.bank.shapes import QuestionData, validate_question
+from lms_core.quizzes.fields import QuestionRow
 from lms_core.quizzes.quizzes import get_managed_quiz
 
 FORMATS = ("gift", "aiken", "csv", "xlsx")
-QUESTION_FIELDS = (
-    "number",
-    "id",
-    "question_type",
-    "title",
-    "question_text",
-    "text_format",
-    "points",
-    "options",
-    "correct_answer",
-    "explanation",
-    "category",
-)
 
 
-def question_row(q: Question) -> dict[str, Any]:
-    row = audit.snapshot(q, [c for c in QUESTION_FIELDS if c != "number"])
-    row["number"] = q.order_index
-    return {f: row[f] for f in QUESTION_FIELDS}
+def question_row(q: Question) -> QuestionRow:
+    """A question with its key, numbered in the quiz's order."""
+    return QuestionRow(
+        number=q.order_index,
+        id=q.id,
+        question_type=q.question_type,
+        title=q.title,
+        question_text=q.question_text,
+        text_format=q.text_format,
+        points=float(q.points),
+        options=q.options,
+        correct_answer=q.correct_answer,
+        explanation=q.explanation,
+        category=q.category,
+    )
 
 
 def ordered_questions(session: Session, quiz_id: int) -> list[Question]:
@@ -62,27 +62,23 @@ def list_questions(session: Session, *, actor: Actor, quiz_ref: str | int) -> li
     return ordered_questions(session, quiz.id)
 
 
-def _values(data: Any) -> dict[str, Any]:
-    """A parsed question's columns (``QuestionData`` from ``lms_core.quizzes.bank.shapes``)."""
+def _values(data: QuestionData) -> dict[str, Any]:
+    """A parsed question's columns."""
     values = dict(data.to_columns())
     values["points"] = Decimal(str(values["points"]))
     values["options"] = list(values["options"] or [])
     return values
 
 
-def to_data(q: Question) -> Any:
+def to_data(q: Question) -> QuestionData:
     """A stored question as the formats' ``QuestionData`` (for export and grading)."""
-    from lms_core.quizzes.bank.shapes import QuestionData
-
     return QuestionData.from_columns(q)
 
 
-def _check_all(questions: Sequence[Any], *, file: str) -> None:
+def _check_all(questions: Sequence[QuestionData], *, file: str) -> None:
     """Every question valid (the parsers check too; this guards other callers), or nothing is written."""
-    from lms_core.quizzes.bank.shapes import validate_question
-
     problems = [
-        FileProblem(problem, file=file, line=getattr(q, "line", None), column=f"question {i}")
+        FileProblem(problem, file=file, line=q.line, column=f"question {i}")
         for i, q in enumerate(questions, start=1)
         for problem in validate_question(q)
     ]
@@ -102,6 +98,12 @@ class ImportResult:
     #: ones a regrade can change); the other replaced ones are identical.
     changed: list[int] = field(default_factory=list)
 
+    def change_of(self, number: int) -> str:
+        """What a replace did to question ``number``: ``new``, ``changed`` or ``same``."""
+        if number > self.updated:
+            return "new"
+        return "changed" if number in self.changed else "same"
+
 
 def parse_bank(
     data: bytes,
@@ -109,7 +111,7 @@ def parse_bank(
     file: str,
     fmt: str | None = None,
     warnings: list[FileProblem] | None = None,
-) -> list[Any]:
+) -> list[QuestionData]:
     """Questions from a file's bytes (``file`` names it in messages; ``-`` is stdin).
 
     Raises ``FileRefused`` with every problem found (line and column of each). What was
@@ -133,7 +135,7 @@ def import_questions(
     *,
     actor: Actor,
     quiz_ref: str | int,
-    questions: Sequence[Any],
+    questions: Sequence[QuestionData],
     replace: bool = False,
     dry_run: bool = False,
     source: str | None = None,
@@ -196,13 +198,6 @@ def import_questions(
     return result
 
 
-def add_question(session: Session, *, actor: Actor, quiz_ref: str | int, data: Any) -> Question:
-    """Append one question (already checked by ``validate_question``)."""
-    import_questions(session, actor=actor, quiz_ref=quiz_ref, questions=[data])
-    quiz = get_managed_quiz(session, actor, quiz_ref, "add questions")
-    return ordered_questions(session, quiz.id)[-1]
-
-
 def remove_question(
     session: Session, *, actor: Actor, quiz_ref: str | int, number: int
 ) -> Question:
@@ -221,7 +216,9 @@ def remove_question(
             "the quiz is published and this is its only question", field="number", value=number
         )
     gone = match[0]
-    audit.record(session, actor, "quiz.remove_question", quiz, before=question_row(gone))
+    audit.record(
+        session, actor, "quiz.remove_question", quiz, before=dict[str, Any](question_row(gone))
+    )
     session.delete(gone)
     session.flush()
     for i, q in enumerate((q for q in questions if q is not gone), start=1):

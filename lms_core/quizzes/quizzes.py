@@ -2,12 +2,12 @@
 
 A quiz is named by ``COURSE_SLUG/LESSON_SLUG`` (what people type) or by its numeric id (what
 ``list`` shows and scripts keep). Creating the lesson itself is the lessons service's job, so
-a missing lesson is refused with the command that adds it.
+a missing lesson is refused with a hint to add it (each front door words the hint).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -16,102 +16,33 @@ from sqlalchemy.orm import Session
 from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
-from lms_core.errors import Conflict, NotFound, ValidationError
+from lms_core.errors import Conflict, HintCode, NotFound, ValidationError, hint
 from lms_core.models import (
     Attempt,
     Course,
-    GradingMethod,
     Lesson,
     LessonType,
     Question,
     Quiz,
-    QuizType,
     Role,
 )
 from lms_core.permissions import require_course_manager
-from lms_core.validation import check_text, collect, parse_choice
-
-QUIZ_FIELDS = (
-    "id",
-    "title",
-    "course",
-    "lesson",
-    "quiz_type",
-    "passing_score",
-    "time_limit_minutes",
-    "max_attempts",
-    "shuffle_questions",
-    "shuffle_options",
-    "show_correct_answers",
-    "grading_method",
-    "published",
-    "questions",
-    "description",
+from lms_core.quizzes.fields import (
+    AUDITED,
+    CHECKS,
+    QuizCreate,
+    QuizDetail,
+    QuizRow,
+    QuizUpdate,
+    given,
 )
-#: Settings ``create_quiz``/``update_quiz`` accept (besides the title).
-SETTINGS = (
-    "description",
-    "quiz_type",
-    "passing_score",
-    "time_limit_minutes",
-    "max_attempts",
-    "shuffle_questions",
-    "shuffle_options",
-    "show_correct_answers",
-    "grading_method",
-)
-_AUDITED = ("title", *SETTINGS, "is_published")
+from lms_core.validation import collect
 
 
-def _check_score(value: Any) -> Decimal:
-    try:
-        score = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ValidationError(
-            "must be a number from 0 to 100", field="passing_score", value=value
-        ) from None
-    if not score.is_finite() or not 0 <= score <= 100:
-        raise ValidationError("must be a number from 0 to 100", field="passing_score", value=value)
-    return score.quantize(Decimal("0.01"))
-
-
-def _positive_or_none(field: str) -> Any:
-    """Whole number > 0; 0 or None clears the limit (no time limit, unlimited attempts)."""
-
-    def check(value: Any) -> int | None:
-        if value is None or value == 0:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValidationError("must be a whole number, 0 for none", field=field, value=value)
-        return value
-
-    return check
-
-
-_CHECKS: dict[str, Any] = {
-    "title": lambda v: check_text(v, field="title", max_length=200, required=True),
-    "description": lambda v: check_text(v, field="description", max_length=100_000) or None,
-    "quiz_type": lambda v: parse_choice(QuizType, v, field="quiz_type").value,
-    "passing_score": _check_score,
-    "time_limit_minutes": _positive_or_none("time_limit_minutes"),
-    "max_attempts": _positive_or_none("max_attempts"),
-    "shuffle_questions": bool,
-    "shuffle_options": bool,
-    "show_correct_answers": bool,
-    "grading_method": lambda v: parse_choice(GradingMethod, v, field="grading_method").value,
-}
-
-
-def _validated(fields: dict[str, Any], *, clearable: tuple[str, ...] = ()) -> dict[str, Any]:
-    unknown = sorted(set(fields) - set(_CHECKS))
-    if unknown:
-        raise ValidationError(f"unknown quiz setting(s): {', '.join(unknown)}", field="fields")
+def _validated(values: dict[str, Any]) -> dict[str, Any]:
+    """Each given value through its field's check (:data:`lms_core.quizzes.fields.CHECKS`)."""
     return collect(
-        [
-            (name, (lambda c=_CHECKS[name], v=value: c(v)))
-            for name, value in fields.items()
-            if value is not None or name in clearable
-        ]
+        [(name, (lambda c=CHECKS[name], v=value: c(v))) for name, value in values.items()]
     )
 
 
@@ -120,17 +51,25 @@ def question_count(session: Session, quiz_id: int) -> int:
     return session.scalar(stmt) or 0
 
 
-def quiz_row(quiz: Quiz, *, questions: int | None = None) -> dict[str, Any]:
+def quiz_row(quiz: Quiz, *, questions: int | None = None) -> QuizRow:
     """The quiz as ``list``/``show`` print it: course and lesson as slugs."""
-    row = audit.snapshot(quiz, [f for f in _AUDITED if f != "is_published"])
-    row.update(
+    return QuizRow(
         id=quiz.id,
+        title=quiz.title,
         course=quiz.lesson.course.slug,
         lesson=quiz.lesson.slug,
+        quiz_type=quiz.quiz_type,
+        passing_score=float(quiz.passing_score),
+        time_limit_minutes=quiz.time_limit_minutes,
+        max_attempts=quiz.max_attempts,
+        shuffle_questions=quiz.shuffle_questions,
+        shuffle_options=quiz.shuffle_options,
+        show_correct_answers=quiz.show_correct_answers,
+        grading_method=quiz.grading_method,
         published=quiz.is_published,
         questions=questions if questions is not None else len(quiz.questions),
+        description=quiz.description,
     )
-    return {f: row[f] for f in QUIZ_FIELDS}
 
 
 def get_quiz(session: Session, ref: str | int) -> Quiz:
@@ -173,8 +112,7 @@ def create_quiz(
     actor: Actor,
     course_slug: str,
     lesson_slug: str,
-    title: str,
-    **settings: Any,
+    data: QuizCreate,
 ) -> Quiz:
     """Attach a quiz to an existing lesson of type ``quiz`` (unpublished, without questions)."""
     course = get_course(session, course_slug)
@@ -184,19 +122,20 @@ def create_quiz(
     ).first()
     if lesson is None:
         raise NotFound(
-            f"course {course.slug} has no lesson {lesson_slug}; add it first: "
-            f'lmsctl lessons add {course.slug} {lesson_slug} --title "..." --type quiz',
+            f"course {course.slug} has no lesson {lesson_slug}; add it first, of type quiz",
             field="lesson_slug",
             value=lesson_slug,
+            hint=hint(HintCode.add_quiz_lesson, course=course.slug, lesson=lesson_slug),
         )
     if lesson.lesson_type != LessonType.quiz.value:
         raise Conflict(
             f"lesson {course.slug}/{lesson.slug} is a {lesson.lesson_type} lesson, not a quiz "
-            f"lesson (lmsctl lessons update {course.slug} {lesson.slug} --type quiz)",
+            "lesson: change its type to quiz",
             field="lesson_slug",
             value=lesson_slug,
+            hint=hint(HintCode.make_quiz_lesson, course=course.slug, lesson=lesson.slug),
         )
-    values = _validated({"title": title, **settings})
+    values = _validated({"title": data.title, **given(data)})
     existing = session.scalars(select(Quiz).where(Quiz.lesson_id == lesson.id)).first()
     if existing is not None:
         raise Conflict(
@@ -213,27 +152,21 @@ def create_quiz(
         actor,
         "quiz.create",
         quiz,
-        after={"course": course.slug, "lesson": lesson.slug, **audit.snapshot(quiz, _AUDITED)},
+        after={"course": course.slug, "lesson": lesson.slug, **audit.snapshot(quiz, AUDITED)},
     )
     return quiz
 
 
-def update_quiz(session: Session, *, actor: Actor, quiz_ref: str | int, **fields: Any) -> Quiz:
+def update_quiz(session: Session, *, actor: Actor, quiz_ref: str | int, data: QuizUpdate) -> Quiz:
     """Change the given settings (``time_limit_minutes``/``max_attempts`` 0 clears the limit).
 
     Changing the passing score or the key does not touch graded attempts: ``regrade`` does.
     """
     quiz = get_managed_quiz(session, actor, quiz_ref, "change quizzes")
-    values = _validated(fields)
+    values = _validated(given(data))
     if not values:
         raise ValidationError("nothing to change: give at least one setting", field="fields")
-    before = audit.snapshot(quiz, _AUDITED)
-    for name, value in values.items():
-        setattr(quiz, name, value)
-    session.flush()
-    after = audit.changed(before, audit.snapshot(quiz, _AUDITED))
-    if after:
-        audit.record(session, actor, "quiz.update", quiz, before=before, after=after)
+    audit.apply_change(session, actor, "quiz.update", quiz, AUDITED, values)
     return quiz
 
 
@@ -242,9 +175,10 @@ def publish_quiz(session: Session, *, actor: Actor, quiz_ref: str | int) -> Quiz
     quiz = get_managed_quiz(session, actor, quiz_ref, "publish quizzes")
     if question_count(session, quiz.id) == 0:
         raise Conflict(
-            f"quiz {quiz.id} has no questions; import some first (lmsctl quizzes import)",
+            f"quiz {quiz.id} has no questions; import some first",
             field="quiz",
             value=str(quiz_ref),
+            hint=hint(HintCode.import_questions, quiz=quiz.id),
         )
     if not quiz.is_published:
         quiz.is_published = True
@@ -260,21 +194,22 @@ def publish_quiz(session: Session, *, actor: Actor, quiz_ref: str | int) -> Quiz
     return quiz
 
 
-def show_quiz(session: Session, *, actor: Actor, quiz_ref: str | int) -> dict[str, Any]:
+def show_quiz(session: Session, *, actor: Actor, quiz_ref: str | int) -> QuizDetail:
     """The quiz's settings and counts; unpublished quizzes only for the course's managers."""
     quiz = get_quiz(session, quiz_ref)
     course = quiz.lesson.course
     if not (quiz.is_published and course.is_published):
         require_course_manager(actor, course, "see an unpublished quiz")
-    row = quiz_row(quiz, questions=question_count(session, quiz.id))
-    row["points"] = float(sum((q.points for q in quiz.questions), Decimal(0)))
-    row["attempts"] = attempt_count(session, quiz.id)
-    return row
+    return QuizDetail(
+        **quiz_row(quiz, questions=question_count(session, quiz.id)),
+        points=float(sum((q.points for q in quiz.questions), Decimal(0))),
+        attempts=attempt_count(session, quiz.id),
+    )
 
 
 def list_quizzes(
     session: Session, *, actor: Actor, course_slug: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[QuizRow]:
     """Quizzes the actor may see: admins all, instructors their courses' and published ones."""
     counts = (
         select(Question.quiz_id, func.count().label("n"))

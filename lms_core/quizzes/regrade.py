@@ -88,7 +88,7 @@ _Seen = dict[int, list[tuple[int, int | None, int | None]]]
 
 
 def _final(method: str, scored: list[tuple[int, int]]) -> int | None:
-    """The grading method on (number, hundredths): the rules ``quiz_scores`` applies in SQL."""
+    """The grading method on (number, hundredths): the rules ``final_scores`` applies in SQL."""
     if not scored:
         return None
     if method == GradingMethod.highest.value:
@@ -106,7 +106,7 @@ def _decimal(hundredths: int | None) -> Decimal | None:
 
 
 def final_of(method: str, scored: list[tuple[int, Decimal]]) -> Decimal | None:
-    """The grading method over (number, score) pairs, as ``quiz_scores`` computes it in SQL."""
+    """The grading method over (number, score) pairs, as ``final_scores`` computes it in SQL."""
     as_int = [(n, int((s * 100).to_integral_value(ROUND_HALF_UP))) for n, s in scored]
     return _decimal(_final(method, as_int))
 

@@ -16,16 +16,50 @@ from lms_core.models import Attempt, AttemptStatus, Enrollment, QuestionType, Qu
 from lms_core.permissions import require_course_manager
 from lms_core.quizzes.attempts import (
     apply_result,
-    attempt_row,
     feed_progress,
     finish,
     get_attempt,
     question_by_number,
+    question_item,
     quiz_questions,
     show_attempt,
 )
+from lms_core.quizzes.fields import AttemptRow
 from lms_core.quizzes.quizzes import get_managed_quiz, get_quiz
 from lms_core.quizzes.scoring import CENT, scorer_for
+
+
+def attempt_row(attempt: Attempt, email: str) -> AttemptRow:
+    """The attempt as listings and ``--json`` show it, its learner named by ``email``."""
+    return AttemptRow(
+        id=attempt.id,
+        quiz_id=attempt.quiz_id,
+        email=email,
+        number=attempt.number,
+        status=attempt.status,
+        score=_float(attempt.score),
+        passed=attempt.passed,
+        points_earned=_float(attempt.points_earned),
+        points_possible=_float(attempt.points_possible),
+        started_at=attempt.started_at.isoformat(),
+        deadline_at=_iso(attempt.deadline_at),
+        submitted_at=_iso(attempt.submitted_at),
+        graded_at=_iso(attempt.graded_at),
+    )
+
+
+def _float(value: Decimal | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def learner_row(session: Session, attempt: Attempt) -> AttemptRow:
+    """:func:`attempt_row` with the learner's e-mail looked up (after a save, submit, grade)."""
+    _, _, student = get_attempt(session, attempt.id)
+    return attempt_row(attempt, student.email)
 
 
 def grade_essay(
@@ -34,7 +68,7 @@ def grade_essay(
     actor: Actor,
     attempt_id: int,
     question_number: int,
-    points: Any,
+    points: Decimal | int | float | str,
     now: datetime | None = None,
 ) -> Attempt:
     """Give points to an essay answer; once every essay has points, the attempt is graded."""
@@ -85,7 +119,7 @@ def grade_essay(
 
 def close_overdue(
     session: Session, *, actor: Actor, now: datetime | None = None, dry_run: bool = False
-) -> list[dict[str, Any]]:
+) -> list[AttemptRow]:
     """Close every attempt past its deadline with the answers saved in time (cron-safe rerun)."""
     now = now or utcnow()
     stmt = (
@@ -112,7 +146,7 @@ def close_overdue(
 
 def list_attempts(
     session: Session, *, actor: Actor, quiz_ref: str | int, status: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[AttemptRow]:
     """Every attempt at a quiz (course managers), by learner and number.
 
     ``status`` keeps one kind: ``submitted`` lists the attempts whose essays wait for a grade.
@@ -154,13 +188,7 @@ def review_attempt(session: Session, *, actor: Actor, attempt_id: int) -> dict[s
         earned = scores.get(key)
         questions.append(
             {
-                "number": q.order_index,
-                "id": q.id,
-                "question_type": q.question_type,
-                "title": q.title,
-                "question_text": q.question_text,
-                "points": q.points,
-                "answer": answers.get(key),
+                **question_item(q, answers.get(key)),
                 "answer_text": _chosen_text(q.question_type, q.options or [], answers.get(key)),
                 "points_earned": float(earned) if earned is not None else None,
                 "waiting": handed_in

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from lms_core.errors import ValidationError
 from lms_core.models import QuestionType
+from lms_core.quizzes.fields import ANSWER_TEXT_MAX
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -216,8 +217,8 @@ def check_answer(question: QuestionLike, value: Any, *, field: str) -> Any:
     if kind in (QuestionType.short_answer.value, QuestionType.essay.value):
         if not isinstance(value, str):
             raise bad("must be text")
-        if len(value) > 100_000:
-            raise bad("is longer than 100000 characters")
+        if len(value) > ANSWER_TEXT_MAX:
+            raise bad(f"is longer than {ANSWER_TEXT_MAX} characters")
         return value
     if kind == QuestionType.numerical.value:
         number = value
@@ -241,28 +242,3 @@ def check_answer(question: QuestionLike, value: Any, *, field: str) -> Any:
             )
         return value
     raise bad(f"unknown question type {kind}")
-
-
-def answer_from_text(question: QuestionLike, text: str) -> Any:
-    """An answer typed at the shell: text for short answers and essays, JSON for the rest.
-
-    ``true``/``yes``/``t`` are accepted for true/false; a plain number for numerical.
-    """
-    import json
-
-    kind = question.question_type
-    if kind in (QuestionType.short_answer.value, QuestionType.essay.value):
-        return text
-    if kind == QuestionType.true_false.value:
-        lowered = text.strip().lower()
-        if lowered in ("true", "t", "yes", "y", "1"):
-            return True
-        if lowered in ("false", "f", "no", "n", "0"):
-            return False
-        return text
-    if kind == QuestionType.numerical.value:
-        return text.strip()
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text

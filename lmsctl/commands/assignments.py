@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
-from lmsctl.options import JsonOpt, group
-from lmsctl.output import emit_record, emit_rows, reporting, say
-from lmsctl.runtime import runtime
+from lmsctl.options import CourseFilterOpt, F, JsonOpt, group, with_options
+from lmsctl.output import emit_record, emit_rows, report_change, reporting
+from lmsctl.runtime import acting
 
 app = group("Assignments: due dates, points, late policy.")
 
@@ -38,7 +39,25 @@ Penalty = Annotated[
 LIST_COLUMNS = ("id", "ref", "title", "due_date", "max_points", "late_policy")
 
 
+def field_options(
+    max_points: str | None = None,
+    late_policy: str | None = None,
+    late_penalty_percent: str | None = None,
+) -> Callable[[F], F]:
+    """The fields ``create`` and ``update`` take, declared once and named after the assignment's
+    fields (``lms_core.assignments.fields.AssignmentFields``); ``create`` shows its defaults."""
+    return with_options(
+        ("description", Description, None),
+        ("due_date", Due, None),
+        ("max_points", MaxPoints, max_points),
+        ("late_policy", Policy, late_policy),
+        ("late_cutoff", Cutoff, None),
+        ("late_penalty_percent", Penalty, late_penalty_percent),
+    )
+
+
 @app.command("create")
+@field_options(max_points="100", late_policy="accept", late_penalty_percent="0")
 def create(
     ctx: typer.Context,
     course: Annotated[str, typer.Argument(help="The course's slug.", show_default=False)],
@@ -46,106 +65,62 @@ def create(
         str | None, typer.Argument(help="A lesson of type assignment (optional).")
     ] = None,
     title: Annotated[str, typer.Option("--title", help="Title.", show_default=False)] = "",
-    description: Description = None,
-    due: Due = None,
-    max_points: MaxPoints = "100",
-    late_policy: Policy = "accept",
-    late_cutoff: Cutoff = None,
-    penalty: Penalty = "0",
     json_out: JsonOpt = False,
+    **fields: Any,
 ) -> None:
     """Create an assignment in a course, or for one of its lessons of type assignment.
 
     Example: lmsctl assignments create intro-to-python homework-1 --title "Loops" --due 2026-12-01 --max-points 20 --late-policy accept --late-cutoff 2026-12-04 --penalty 10
     """
-    rt = runtime(ctx)
     with reporting(as_json=json_out):
         from lms_core.assignments.assignments import assignment_row, create_assignment
+        from lms_core.assignments.fields import AssignmentCreate
 
-        with rt.unit_of_work() as (session, actor):
-            row = assignment_row(
-                create_assignment(
-                    session,
-                    actor=actor,
-                    course_slug=course,
-                    lesson_slug=lesson,
-                    title=title,
-                    description=description,
-                    due_date=due,
-                    max_points=max_points or "100",
-                    late_policy=late_policy or "accept",
-                    late_cutoff=late_cutoff,
-                    late_penalty_percent=penalty or "0",
-                )
+        data = AssignmentCreate(title=title, **fields)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = assignment_row(
+            create_assignment(
+                session, actor=actor, course_slug=course, lesson_slug=lesson, data=data
             )
-    say(f"created assignment {row['ref']} (id {row['id']})", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+        )
+    report_change(f"created assignment {row['ref']} (id {row['id']})", row, as_json=json_out)
 
 
 @app.command("update")
+@field_options()
 def update(
     ctx: typer.Context,
     assignment: AssignmentArg,
     title: Annotated[str | None, typer.Option("--title", help="New title.")] = None,
-    description: Description = None,
-    due: Due = None,
-    max_points: MaxPoints = None,
-    late_policy: Policy = None,
-    late_cutoff: Cutoff = None,
-    penalty: Penalty = None,
     json_out: JsonOpt = False,
+    **fields: Any,
 ) -> None:
     """Change the given fields; days late are recomputed when the due date moves.
 
     Example: lmsctl assignments update intro-to-python/homework-1 --due 2026-12-08
     """
-    rt = runtime(ctx)
-    fields: dict[str, Any] = {
-        "title": title,
-        "description": description,
-        "due_date": due,
-        "max_points": max_points,
-        "late_policy": late_policy,
-        "late_cutoff": late_cutoff,
-        "late_penalty_percent": penalty,
-    }
     with reporting(as_json=json_out):
         from lms_core.assignments.assignments import assignment_row, update_assignment
+        from lms_core.assignments.fields import AssignmentUpdate
 
-        with rt.unit_of_work() as (session, actor):
-            row = assignment_row(
-                update_assignment(
-                    session,
-                    actor=actor,
-                    ref=assignment,
-                    **{k: v for k, v in fields.items() if v is not None},
-                )
-            )
-    say(f"updated assignment {row['ref']}", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+        data = AssignmentUpdate(title=title, **fields)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = assignment_row(update_assignment(session, actor=actor, ref=assignment, data=data))
+    report_change(f"updated assignment {row['ref']}", row, as_json=json_out)
 
 
 @app.command("list")
-def list_(
-    ctx: typer.Context,
-    course: Annotated[str | None, typer.Option("--course", help="Only this course.")] = None,
-    json_out: JsonOpt = False,
-) -> None:
+def list_(ctx: typer.Context, course: CourseFilterOpt = None, json_out: JsonOpt = False) -> None:
     """List the assignments you may see (instructors: their courses'; learners: enrolled ones).
 
     Example: lmsctl assignments list --course intro-to-python --json
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.assignments.assignments import assignment_row, list_assignments
+    from lms_core.assignments.assignments import assignment_row, list_assignments
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            rows = [
-                assignment_row(a)
-                for a in list_assignments(session, actor=actor, course_slug=course)
-            ]
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        rows = [
+            assignment_row(a) for a in list_assignments(session, actor=actor, course_slug=course)
+        ]
     emit_rows(rows, LIST_COLUMNS, as_json=json_out)
 
 
@@ -155,10 +130,8 @@ def show(ctx: typer.Context, assignment: AssignmentArg, json_out: JsonOpt = Fals
 
     Example: lmsctl assignments show intro-to-python/homework-1
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.assignments.assignments import show_assignment
+    from lms_core.assignments.assignments import show_assignment
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            row = show_assignment(session, actor=actor, ref=assignment)
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        row = show_assignment(session, actor=actor, ref=assignment)
     emit_record(row, as_json=json_out, title=row["ref"])

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from lmsctl.options import DryRunOpt, JsonOpt, group
-from lmsctl.output import emit_record, emit_rows, print_json, reporting, say
-from lmsctl.runtime import runtime
+from lmsctl.output import emit_rows, print_json, report_change, reporting, say
+from lmsctl.runtime import acting, runtime
 
 app = group("Certificates: eligibility, issue runs, verification, revocation, reissue, export.")
 
@@ -36,26 +36,15 @@ def eligible(ctx: typer.Context, course: CourseArg, json_out: JsonOpt = False) -
 
     Example: lmsctl certificates eligible demo-sql-essentials
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.certificates.registry import eligibility
+    from lms_core.certificates.registry import eligibility
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            rows = [
-                {
-                    "learner": r.enrollment.student.full_name,
-                    "email": r.enrollment.student.email,
-                    "eligible": r.eligible,
-                    "reason": r.reason,
-                    "certificate": r.certificate,
-                }
-                for r in eligibility(session, actor=actor, course_slug=course)
-            ]
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        rows = [r.as_row() for r in eligibility(session, actor=actor, course_slug=course)]
     emit_rows(
         rows,
         ("learner", "email", "eligible", "reason", "certificate"),
         as_json=json_out,
-        footer=f"{sum(r['eligible'] for r in rows)} of {len(rows)} eligible",
+        footer=f"{sum(1 for r in rows if r['eligible'])} of {len(rows)} eligible",
     )
 
 
@@ -145,13 +134,12 @@ def verify(
 
     Example: lmsctl certificates verify lms-7k4f-9qx2-m --file cert.pdf
     """
-    rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.certificates.registry import verify as verify_service
+        from lms_core.certificates.verify import verify as verify_service
 
         pdf = file.read_bytes() if file is not None else None
-        with rt.unit_of_work(write=False) as (session, _):
-            result = verify_service(session, number, pdf=pdf)
+    with acting(ctx, as_json=json_out, write=False) as (session, _):
+        result = verify_service(session, number, pdf=pdf)
     data = result.as_dict()
     if json_out:
         print_json(data)
@@ -170,7 +158,7 @@ def verify(
                 if result.file_matches
                 else "the file is NOT the PDF issued (SHA-256 differs)"
             )
-    if result.status != "valid" or result.file_matches is False:
+    if not result.verified:
         raise typer.Exit(1)
 
 
@@ -187,18 +175,12 @@ def revoke(
 
     Example: lmsctl certificates revoke LMS-7K4F-9QX2-M --reason "issued in error"
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.certificates.registry import certificate_row
-        from lms_core.certificates.registry import revoke as revoke_service
+    from lms_core.certificates.registry import certificate_row
+    from lms_core.certificates.registry import revoke as revoke_service
 
-        with rt.unit_of_work() as (session, actor):
-            row = certificate_row(
-                revoke_service(session, actor=actor, number=number, reason=reason)
-            )
-    say(f"revoked {row['number']}", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = certificate_row(revoke_service(session, actor=actor, number=number, reason=reason))
+    report_change(f"revoked {row['number']}", row, as_json=json_out)
 
 
 @app.command("reissue")
@@ -210,21 +192,19 @@ def reissue(
     Example: lmsctl certificates reissue LMS-7K4F-9QX2-M
     """
     rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.certificates.issue import reissue as reissue_service
-        from lms_core.certificates.registry import certificate_row
+    from lms_core.certificates.issue import reissue as reissue_service
+    from lms_core.certificates.registry import certificate_row
 
-        with rt.unit_of_work() as (session, actor):
-            old, new = reissue_service(
-                session, actor=actor, number=number, settings=rt.get_settings(), template=template
-            )
-            row = {**certificate_row(new), "supersedes": old.number}
-    say(
+    with acting(ctx, as_json=json_out) as (session, actor):
+        old, new = reissue_service(
+            session, actor=actor, number=number, settings=rt.get_settings(), template=template
+        )
+        row = {**certificate_row(new), "supersedes": old.number}
+    report_change(
         f"reissued {row['supersedes']} as {row['number']} (version {row['version']})",
+        row,
         as_json=json_out,
     )
-    if json_out:
-        emit_record(row, as_json=True)
 
 
 @app.command("list")
@@ -240,15 +220,13 @@ def list_(
 
     Example: lmsctl certificates list demo-sql-essentials --status valid --json
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.certificates.registry import certificate_row, list_certificates
+    from lms_core.certificates.registry import certificate_row, list_certificates
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            rows = [
-                certificate_row(c)
-                for c in list_certificates(session, actor=actor, course_slug=course, status=status)
-            ]
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        rows = [
+            certificate_row(c)
+            for c in list_certificates(session, actor=actor, course_slug=course, status=status)
+        ]
     emit_rows(rows, LIST_COLUMNS, as_json=json_out, footer=f"{len(rows)} certificate(s)")
 
 
@@ -269,16 +247,17 @@ def export(
     Example: lmsctl certificates export demo-sql-essentials -o certs.zip
     """
     rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.certificates.issue import export_zip
+    from lms_core.certificates.export import export_zip
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            count = export_zip(
-                session, actor=actor, course_slug=course, settings=rt.get_settings(), out=out
-            )
-    say(f"wrote {count} certificate(s) to {out}", as_json=json_out)
-    if json_out:
-        emit_record({"course": course, "certificates": count, "output": str(out)}, as_json=True)
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        count = export_zip(
+            session, actor=actor, course_slug=course, settings=rt.get_settings(), out=out
+        )
+    report_change(
+        f"wrote {count} certificate(s) to {out}",
+        {"course": course, "certificates": count, "output": str(out)},
+        as_json=json_out,
+    )
 
 
 @app.command("preview")
@@ -305,10 +284,9 @@ def preview(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.certificates.issue import render_preview, write_atomically
+        from lms_core.certificates.issue import render_preview
+        from lms_core.formats.atomic import write_bytes
 
         pdf = render_preview(rt.get_settings(), name=name, course_title=course, template=template)
-        write_atomically(out, pdf)
-    say(f"wrote {out}", as_json=json_out)
-    if json_out:
-        emit_record({"output": str(out), "name": name}, as_json=True)
+        write_bytes(out, pdf)
+    report_change(f"wrote {out}", {"output": str(out), "name": name}, as_json=json_out)

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from lmsctl.options import JsonOpt, PageOpt, PerPageOpt, group
-from lmsctl.output import emit_record, emit_rows, reporting, say
-from lmsctl.runtime import runtime
+from lmsctl.options import JsonOpt, PageOpt, PerPageOpt, by_field, group, with_options
+from lmsctl.output import emit_record, emit_rows, report_change, reporting, say
+from lmsctl.runtime import acting
 
 app = group("Create, publish, list and delete courses (named by slug).")
 
@@ -38,20 +38,31 @@ MinGrade = Annotated[
 ExternalId = Annotated[str | None, typer.Option("--external-id", help="SIS key.")]
 
 
-def _fields(**values: Any) -> dict[str, Any]:
-    return {
-        "title": values["title"],
-        "description": values["description"],
-        "category": values["category"],
-        "difficulty_level": values["difficulty"],
-        "thumbnail_url": values["thumbnail_url"],
-        "estimated_duration_minutes": values["duration"],
-        "external_id": values["external_id"],
-        "certificate_min_grade": values.get("min_grade"),
-    }
+#: The options shared by create and update, and the course field each one sets.
+_OPTION_FIELDS = {
+    "instructor": "instructor_email",
+    "description": "description",
+    "category": "category",
+    "difficulty": "difficulty_level",
+    "thumbnail_url": "thumbnail_url",
+    "duration": "estimated_duration_minutes",
+    "external_id": "external_id",
+    "min_grade": "certificate_min_grade",
+}
+#: Those options create and update declare alike (after their own ``--instructor``).
+_shared_options = with_options(
+    ("description", Description, None),
+    ("category", Category, None),
+    ("difficulty", Difficulty, None),
+    ("thumbnail_url", Thumbnail, None),
+    ("duration", Duration, None),
+    ("external_id", ExternalId, None),
+    ("min_grade", MinGrade, None),
+)
 
 
 @app.command("create")
+@_shared_options
 def create(
     ctx: typer.Context,
     slug: SlugArg,
@@ -60,42 +71,23 @@ def create(
         str | None,
         typer.Option("--instructor", help="Instructor's e-mail (default: yourself with --as)."),
     ] = None,
-    description: Description = None,
-    category: Category = None,
-    difficulty: Difficulty = None,
-    thumbnail_url: Thumbnail = None,
-    duration: Duration = None,
-    external_id: ExternalId = None,
-    min_grade: MinGrade = None,
     json_out: JsonOpt = False,
+    **options: Any,
 ) -> None:
     """Create an unpublished course.
 
     Example: lmsctl courses create intro-to-python --title "Intro to Python" --instructor ada@example.org
     """
-    rt = runtime(ctx)
     with reporting(as_json=json_out):
         from lms_core.catalog.courses import course_row, create_course
+        from lms_core.catalog.fields import CourseCreate
 
-        with rt.unit_of_work() as (session, actor):
-            fields = _fields(
-                title=title,
-                description=description,
-                category=category,
-                difficulty=difficulty,
-                thumbnail_url=thumbnail_url,
-                duration=duration,
-                external_id=external_id,
-                min_grade=min_grade,
-            )
-            row = course_row(
-                create_course(
-                    session, actor=actor, slug=slug, instructor_email=instructor, **fields
-                )
-            )
-    say(f"created course {row['slug']} (unpublished)", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+        data = CourseCreate(
+            slug=slug, title=title, **by_field({**locals(), **options}, _OPTION_FIELDS)
+        )
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = course_row(create_course(session, actor=actor, data=data))
+    report_change(f"created course {row['slug']} (unpublished)", row, as_json=json_out)
 
 
 @app.command("list")
@@ -119,22 +111,20 @@ def list_(
 
     Example: lmsctl courses list --published --json
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.catalog.courses import course_row, list_courses
+    from lms_core.catalog.courses import course_row, list_courses
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            result = list_courses(
-                session,
-                actor=actor,
-                search=search,
-                published=published,
-                instructor_email=instructor,
-                category=category,
-                page=page,
-                per_page=per_page,
-            )
-            rows = [course_row(c) for c in result.items]
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        result = list_courses(
+            session,
+            actor=actor,
+            search=search,
+            published=published,
+            instructor_email=instructor,
+            category=category,
+            page=page,
+            per_page=per_page,
+        )
+        rows = [course_row(c) for c in result.items]
     emit_rows(
         rows,
         LIST_COLUMNS,
@@ -149,16 +139,15 @@ def show(ctx: typer.Context, slug: SlugArg, json_out: JsonOpt = False) -> None:
 
     Example: lmsctl courses show intro-to-python --json
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.catalog.courses import show_course
+    from lms_core.catalog.courses import show_course
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            row = show_course(session, actor=actor, slug=slug)
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        row = show_course(session, actor=actor, slug=slug)
     emit_record(row, as_json=json_out)
 
 
 @app.command("update")
+@_shared_options
 def update(
     ctx: typer.Context,
     slug: SlugArg,
@@ -167,66 +156,33 @@ def update(
     instructor: Annotated[
         str | None, typer.Option("--instructor", help="New instructor (admins).")
     ] = None,
-    description: Description = None,
-    category: Category = None,
-    difficulty: Difficulty = None,
-    thumbnail_url: Thumbnail = None,
-    duration: Duration = None,
-    external_id: ExternalId = None,
-    min_grade: MinGrade = None,
     json_out: JsonOpt = False,
+    **options: Any,
 ) -> None:
     """Change the given fields of a course.
 
     Example: lmsctl courses update intro-to-python --difficulty intermediate --duration 240
     """
-    rt = runtime(ctx)
     with reporting(as_json=json_out):
         from lms_core.catalog.courses import course_row, update_course
+        from lms_core.catalog.fields import CourseUpdate
 
-        with rt.unit_of_work() as (session, actor):
-            fields = {
-                k: v
-                for k, v in _fields(
-                    title=title,
-                    description=description,
-                    category=category,
-                    difficulty=difficulty,
-                    thumbnail_url=thumbnail_url,
-                    duration=duration,
-                    external_id=external_id,
-                    min_grade=min_grade,
-                ).items()
-                if v is not None
-            }
-            row = course_row(
-                update_course(
-                    session,
-                    actor=actor,
-                    slug=slug,
-                    new_slug=new_slug,
-                    instructor_email=instructor,
-                    **fields,
-                )
-            )
-    say(f"updated course {row['slug']}", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+        changes = CourseUpdate(
+            slug=new_slug, title=title, **by_field({**locals(), **options}, _OPTION_FIELDS)
+        )
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = course_row(update_course(session, actor=actor, slug=slug, data=changes))
+    report_change(f"updated course {row['slug']}", row, as_json=json_out)
 
 
 def _toggle(action: str, summary: str) -> None:
     def command(ctx: typer.Context, slug: SlugArg, json_out: JsonOpt = False) -> None:
-        rt = runtime(ctx)
-        with reporting(as_json=json_out):
-            from lms_core.catalog import courses as svc
+        from lms_core.catalog.courses import course_row, publish_course, unpublish_course
 
-            with rt.unit_of_work() as (session, actor):
-                row = svc.course_row(
-                    getattr(svc, f"{action}_course")(session, actor=actor, slug=slug)
-                )
-        say(f"{action}ed course {row['slug']}", as_json=json_out)
-        if json_out:
-            emit_record(row, as_json=True)
+        service = {"publish": publish_course, "unpublish": unpublish_course}[action]
+        with acting(ctx, as_json=json_out) as (session, actor):
+            row = course_row(service(session, actor=actor, slug=slug))
+        report_change(f"{action}ed course {row['slug']}", row, as_json=json_out)
 
     command.__doc__ = f"{summary}\n\nExample: lmsctl courses {action} intro-to-python"
     app.command(action)(command)
@@ -247,12 +203,10 @@ def delete(
 
     Example: lmsctl courses delete old-course --force
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.catalog.courses import delete_course
+    from lms_core.catalog.courses import delete_course
 
-        with rt.unit_of_work() as (session, actor):
-            delete_course(session, actor=actor, slug=slug, force=force)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        delete_course(session, actor=actor, slug=slug, force=force)
     say(f"deleted course {slug}", as_json=json_out)
     if json_out:
         emit_record({"slug": slug, "deleted": True}, as_json=True)

@@ -27,6 +27,22 @@ def _revision_refused(revision: str, *, as_json: bool) -> Iterator[None]:
         fail([{"field": "revision", "value": revision, "message": str(exc)}], as_json=as_json)
 
 
+def _migrate(ctx: typer.Context, revision: str, *, down: bool, as_json: bool) -> None:
+    """Move the schema to ``revision``; say where it was and where it is now."""
+    rt = runtime(ctx)
+    with reporting(as_json=as_json):
+        from lms_core.ops import schema
+
+        engine = rt.get_engine()
+        before = schema.current_revision(engine)
+        with _revision_refused(revision, as_json=as_json):
+            (schema.downgrade if down else schema.upgrade)(engine, revision)
+        after = schema.current_revision(engine)
+    say(f"database at {after or 'base'} (was {before or 'empty'})", as_json=as_json)
+    if as_json:
+        emit_record({"before": before, "current": after}, as_json=True)
+
+
 @app.command("upgrade")
 def upgrade(
     ctx: typer.Context,
@@ -37,18 +53,7 @@ def upgrade(
 
     Example: lmsctl --database postgresql://postgres@127.0.0.1/lms db upgrade
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.ops import schema
-
-        engine = rt.get_engine()
-        before = schema.current_revision(engine)
-        with _revision_refused(revision, as_json=json_out):
-            schema.upgrade(engine, revision)
-        after = schema.current_revision(engine)
-    say(f"database at {after} (was {before or 'empty'})", as_json=json_out)
-    if json_out:
-        emit_record({"before": before, "current": after}, as_json=True)
+    _migrate(ctx, revision, down=False, as_json=json_out)
 
 
 # ignore_unknown_options: a relative revision such as -1 is the argument, not an unknown option.
@@ -71,18 +76,7 @@ def downgrade(
             abort=True,
             err=True,
         )
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.ops import schema
-
-        engine = rt.get_engine()
-        before = schema.current_revision(engine)
-        with _revision_refused(revision, as_json=json_out):
-            schema.downgrade(engine, revision)
-        after = schema.current_revision(engine)
-    say(f"database at {after or 'base'} (was {before})", as_json=json_out)
-    if json_out:
-        emit_record({"before": before, "current": after}, as_json=True)
+    _migrate(ctx, revision, down=True, as_json=json_out)
 
 
 @app.command("current")

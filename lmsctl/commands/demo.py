@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from lmsctl.options import DryRunOpt, JsonOpt, group
-from lmsctl.output import emit_record, reporting, say
-from lmsctl.runtime import runtime
+from lmsctl.output import emit_record, report_change, reporting, say
+from lmsctl.runtime import acting, runtime
 
 app = group("Demo data: a small seeded school, or synthetic data at scale.")
 
@@ -21,14 +21,11 @@ def seed(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     Example: lmsctl demo seed && lmsctl courses list
     """
     rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.ops.demo import DEMO_USERS
-        from lms_core.ops.demo import seed as seed_service
+    from lms_core.ops.demo import DEMO_USERS
+    from lms_core.ops.demo import seed as seed_service
 
-        with rt.unit_of_work() as (session, actor):
-            report = seed_service(
-                session, actor=actor, hasher=rt.hasher(), settings=rt.get_settings()
-            )
+    with acting(ctx, as_json=json_out) as (session, actor):
+        report = seed_service(session, actor=actor, hasher=rt.hasher(), settings=rt.get_settings())
     if json_out:
         emit_record(
             {
@@ -110,10 +107,9 @@ def generate(
                 )
         seconds = time.perf_counter() - started
     row = {**report.__dict__, "seconds": round(seconds, 2)}
-    say(
+    report_change(
         f"generated {report.users} users, {report.instructors} instructors, {report.courses} courses, "
         f"{report.lessons} lessons, {report.enrollments} enrollments in {seconds:.1f}s (tag {report.tag})",
+        row,
         as_json=json_out,
     )
-    if json_out:
-        emit_record(row, as_json=True)

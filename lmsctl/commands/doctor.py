@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from lmsctl.options import JsonOpt, single
-from lmsctl.output import emit_rows, print_json, reporting
+from lmsctl.output import emit_rows, print_json, reporting, with_hint
 from lmsctl.runtime import runtime
 
 app = single("Check settings, database, migrations and files dir.")
@@ -32,13 +32,21 @@ def doctor(
 
         checks = run_checks(rt.get_settings(), rt.get_engine(), wait_seconds=wait)
     ok = all(c.ok for c in checks)
-    rows = [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in checks]
+    rows = [
+        {"check": c.name, "ok": c.ok, "detail": c.detail}
+        | ({"hint": c.hint.as_dict()} if c.hint is not None else {})
+        for c in checks
+    ]
     if json_out:
         print_json({"ok": ok, "checks": rows})
     else:
-        emit_rows(rows, ("check", "ok", "detail"), as_json=False)
+        worded = [
+            {**row, "detail": with_hint(c.detail, c.hint)}
+            for row, c in zip(rows, checks, strict=True)
+        ]
+        emit_rows(worded, ("check", "ok", "detail"), as_json=False)
         for check in checks:
             if not check.ok:
-                typer.echo(f"error: {check.name}: {check.detail}", err=True)
+                typer.echo(f"error: {check.name}: {with_hint(check.detail, check.hint)}", err=True)
     if not ok:
         raise typer.Exit(1)

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from lmsctl.options import JsonOpt, PageOpt, PerPageOpt, group
-from lmsctl.output import emit_record, emit_rows, reporting, say
-from lmsctl.runtime import runtime
+from lmsctl.output import emit_record, emit_rows, report_change, say
+from lmsctl.runtime import acting
 
 app = group("Enroll learners, drop them, record lesson progress, review courses.")
 
@@ -33,14 +33,12 @@ def enroll(
 
     Example: lmsctl enrollments enroll student@example.org intro-to-python
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.catalog.enrollments import enroll as enroll_service
-        from lms_core.catalog.enrollments import enrollment_row
+    from lms_core.catalog.enrollments import enroll as enroll_service
+    from lms_core.catalog.enrollments import enrollment_row
 
-        with rt.unit_of_work() as (session, actor):
-            result = enroll_service(session, actor=actor, email=email, course_slug=course)
-            row = enrollment_row(result.enrollment)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        result = enroll_service(session, actor=actor, email=email, course_slug=course)
+        row = enrollment_row(result.enrollment)
     messages = {
         "created": "enrolled",
         "reenrolled": "re-enrolled",
@@ -57,18 +55,12 @@ def drop(ctx: typer.Context, email: EmailArg, course: CourseArg, json_out: JsonO
 
     Example: lmsctl enrollments drop student@example.org intro-to-python
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.catalog.enrollments import drop as drop_service
-        from lms_core.catalog.enrollments import enrollment_row
+    from lms_core.catalog.enrollments import drop as drop_service
+    from lms_core.catalog.enrollments import enrollment_row
 
-        with rt.unit_of_work() as (session, actor):
-            row = enrollment_row(
-                drop_service(session, actor=actor, email=email, course_slug=course)
-            )
-    say(f"dropped {row['user_email']} from {row['course_slug']}", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = enrollment_row(drop_service(session, actor=actor, email=email, course_slug=course))
+    report_change(f"dropped {row['user_email']} from {row['course_slug']}", row, as_json=json_out)
 
 
 @app.command("list")
@@ -87,21 +79,19 @@ def list_(
 
     Example: lmsctl enrollments list --course intro-to-python --status active --json
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.catalog.enrollments import enrollment_row, list_enrollments
+    from lms_core.catalog.enrollments import enrollment_row, list_enrollments
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            result = list_enrollments(
-                session,
-                actor=actor,
-                course_slug=course,
-                email=user,
-                status=status,
-                page=page,
-                per_page=per_page,
-            )
-            rows = [enrollment_row(e) for e in result.items]
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        result = list_enrollments(
+            session,
+            actor=actor,
+            course_slug=course,
+            email=user,
+            status=status,
+            page=page,
+            per_page=per_page,
+        )
+        rows = [enrollment_row(e) for e in result.items]
     emit_rows(
         rows,
         LIST_COLUMNS,
@@ -122,16 +112,14 @@ def complete_lesson(
 
     Example: lmsctl enrollments complete-lesson student@example.org intro-to-python variables
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.catalog.enrollments import complete_lesson as complete_service
-        from lms_core.catalog.enrollments import enrollment_row
+    from lms_core.catalog.enrollments import complete_lesson as complete_service
+    from lms_core.catalog.enrollments import enrollment_row
 
-        with rt.unit_of_work() as (session, actor):
-            enrollment, finished = complete_service(
-                session, actor=actor, email=email, course_slug=course, lesson_slug=lesson
-            )
-            row = enrollment_row(enrollment)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        enrollment, finished = complete_service(
+            session, actor=actor, email=email, course_slug=course, lesson_slug=lesson
+        )
+        row = enrollment_row(enrollment)
     say(
         f"{row['user_email']}: {row['course_slug']} at {row['progress_percentage']:g}%"
         + (" - course completed" if finished else ""),
@@ -154,17 +142,15 @@ def review(
 
     Example: lmsctl --as student@example.org enrollments review student@example.org intro-to-python --rating 5 --text "Clear"
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.catalog.enrollments import enrollment_row
-        from lms_core.catalog.enrollments import review as review_service
+    from lms_core.catalog.enrollments import enrollment_row
+    from lms_core.catalog.enrollments import review as review_service
 
-        with rt.unit_of_work() as (session, actor):
-            row = enrollment_row(
-                review_service(
-                    session, actor=actor, email=email, course_slug=course, rating=rating, text=text
-                )
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = enrollment_row(
+            review_service(
+                session, actor=actor, email=email, course_slug=course, rating=rating, text=text
             )
-    say(f"{row['user_email']} rated {row['course_slug']} {row['rating']}/5", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+        )
+    report_change(
+        f"{row['user_email']} rated {row['course_slug']} {row['rating']}/5", row, as_json=json_out
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from lmsctl.options import JsonOpt, group
+from lmsctl.options import JsonOpt, group, with_options
 from lmsctl.output import print_json, reporting, say
 from lmsctl.runtime import runtime
 
@@ -68,10 +68,10 @@ def _reader_went_away() -> NoReturn:
 def _run(
     ctx: typer.Context,
     entity: str,
+    json_out: bool,
     *,
     fmt: str | None,
     out: Path | None,
-    json_out: bool,
     lessons_out: Path | None = None,
     role: str | None = None,
     course: str | None = None,
@@ -115,11 +115,14 @@ def _run(
     say(f"wrote {sheets} to {', '.join(result.files)}")
 
 
+#: The options every export takes, declared once: after ``ctx``, before the command's own.
+export_options = with_options(("fmt", FormatOpt, None), ("out", OutOpt, None), at=1)
+
+
 @app.command("users")
+@export_options
 def users(
     ctx: typer.Context,
-    fmt: FormatOpt = None,
-    out: OutOpt = None,
     role: Annotated[
         str | None, typer.Option("--role", help="Only this role.", show_default=False)
     ] = None,
@@ -127,6 +130,7 @@ def users(
         bool, typer.Option("--include-inactive", help="Also deactivated users (is_active false).")
     ] = False,
     json_out: JsonOpt = False,
+    **options: Any,
 ) -> None:
     """Export users (external_id, email, full_name, role, is_active); never passwords.
 
@@ -134,22 +138,13 @@ def users(
 
     Example: lmsctl export users --format xlsx -o users.xlsx
     """
-    _run(
-        ctx,
-        "users",
-        fmt=fmt,
-        out=out,
-        json_out=json_out,
-        role=role,
-        include_inactive=include_inactive,
-    )
+    _run(ctx, "users", json_out, role=role, include_inactive=include_inactive, **options)
 
 
 @app.command("courses")
+@export_options
 def courses(
     ctx: typer.Context,
-    fmt: FormatOpt = None,
-    out: OutOpt = None,
     lessons_out: Annotated[
         Path | None,
         typer.Option(
@@ -161,6 +156,7 @@ def courses(
     ] = None,
     course: CourseOpt = None,
     json_out: JsonOpt = False,
+    **options: Any,
 ) -> None:
     """Export courses, and their lessons (a second sheet, or --lessons-out for CSV).
 
@@ -168,27 +164,19 @@ def courses(
 
     Example: lmsctl export courses -o courses.csv --lessons-out lessons.csv
     """
-    _run(
-        ctx,
-        "courses",
-        fmt=fmt,
-        out=out,
-        json_out=json_out,
-        lessons_out=lessons_out,
-        course=course,
-    )
+    _run(ctx, "courses", json_out, lessons_out=lessons_out, course=course, **options)
 
 
 @app.command("enrollments")
+@export_options
 def enrollments(
     ctx: typer.Context,
-    fmt: FormatOpt = None,
-    out: OutOpt = None,
     course: CourseOpt = None,
     include_inactive: Annotated[
         bool, typer.Option("--include-inactive", help="Also dropped enrollments.")
     ] = False,
     json_out: JsonOpt = False,
+    **options: Any,
 ) -> None:
     """Export enrollments (user_email, user_external_id, course_slug, course_external_id, status).
 
@@ -196,12 +184,4 @@ def enrollments(
 
     Example: lmsctl export enrollments --course intro-python -o enrollments.csv
     """
-    _run(
-        ctx,
-        "enrollments",
-        fmt=fmt,
-        out=out,
-        json_out=json_out,
-        course=course,
-        include_inactive=include_inactive,
-    )
+    _run(ctx, "enrollments", json_out, course=course, include_inactive=include_inactive, **options)

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from lmsctl.options import JsonOpt, group
-from lmsctl.output import emit_record, emit_rows, reporting, say
-from lmsctl.runtime import runtime
+from lmsctl.output import emit_rows, report_change, reporting
+from lmsctl.runtime import acting, runtime
 
 app = group("Uploaded files: course material and submission attachments.")
 
@@ -44,20 +44,19 @@ def upload(
 
         settings = rt.get_settings()
         received = read_upload(path, settings)
-        with rt.unit_of_work() as (session, actor):
-            row = file_row(
-                session,
-                upload_file(
-                    session, actor=actor, settings=settings, upload=received, course_slug=course
-                ),
-            )
-    say(
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = file_row(
+            session,
+            upload_file(
+                session, actor=actor, settings=settings, upload=received, course_slug=course
+            ),
+        )
+    report_change(
         f"uploaded {row['original_filename']} as file {row['id']} "
         f"({row['mime_type']}, {row['file_size']} bytes)",
+        row,
         as_json=json_out,
     )
-    if json_out:
-        emit_record(row, as_json=True)
 
 
 @app.command("list")
@@ -66,14 +65,10 @@ def list_(ctx: typer.Context, course: CourseOpt = None, json_out: JsonOpt = Fals
 
     Example: lmsctl files list --course intro-to-python --json
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.assignments.files import file_row, list_files
+    from lms_core.assignments.files import file_row, list_files
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            rows = [
-                file_row(session, f) for f in list_files(session, actor=actor, course_slug=course)
-            ]
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        rows = [file_row(session, f) for f in list_files(session, actor=actor, course_slug=course)]
     emit_rows(rows, LIST_COLUMNS, as_json=json_out)
 
 
@@ -84,15 +79,16 @@ def delete(ctx: typer.Context, file_id: FileIdArg, json_out: JsonOpt = False) ->
     Example: lmsctl files delete 42
     """
     rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.assignments.files import delete_file
+    from lms_core.assignments.files import delete_file
 
-        with rt.unit_of_work() as (session, actor):
-            stored = delete_file(session, actor=actor, settings=rt.get_settings(), file_id=file_id)
-            name = stored.original_filename
-    say(f"deleted file {file_id} ({name})", as_json=json_out)
-    if json_out:
-        emit_record({"id": file_id, "original_filename": name, "deleted": True}, as_json=True)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        stored = delete_file(session, actor=actor, settings=rt.get_settings(), file_id=file_id)
+        name = stored.original_filename
+    report_change(
+        f"deleted file {file_id} ({name})",
+        {"id": file_id, "original_filename": name, "deleted": True},
+        as_json=json_out,
+    )
 
 
 @app.command("download")
@@ -124,15 +120,14 @@ def download(
             )
         with open(got.path, "rb") as source, atomic_output(output) as target:
             shutil.copyfileobj(source, target)
-    say(f"wrote {output} ({got.filename}, {got.size} bytes)", as_json=json_out)
-    if json_out:
-        emit_record(
-            {
-                "id": file_id,
-                "original_filename": got.filename,
-                "mime_type": got.mime_type,
-                "size": got.size,
-                "output": str(output),
-            },
-            as_json=True,
-        )
+    report_change(
+        f"wrote {output} ({got.filename}, {got.size} bytes)",
+        {
+            "id": file_id,
+            "original_filename": got.filename,
+            "mime_type": got.mime_type,
+            "size": got.size,
+            "output": str(output),
+        },
+        as_json=json_out,
+    )

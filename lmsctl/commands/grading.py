@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
+from lmsctl.commands.assignments import AssignmentArg
 from lmsctl.options import DryRunOpt, JsonOpt, group
-from lmsctl.output import emit_record, emit_rows, print_json, reporting, say
-from lmsctl.runtime import runtime
+from lmsctl.output import emit_rows, print_json, report_change, reporting, say
+from lmsctl.runtime import acting, runtime
 
 app = group("Offline grading: export a worksheet, grade it in a spreadsheet, import it.")
 
@@ -17,13 +18,7 @@ app = group("Offline grading: export a worksheet, grade it in a spreadsheet, imp
 @app.command("export")
 def export(
     ctx: typer.Context,
-    assignment: Annotated[
-        str,
-        typer.Argument(
-            help="COURSE_SLUG/LESSON_SLUG, or the id that `assignments list` shows.",
-            show_default=False,
-        ),
-    ],
+    assignment: AssignmentArg,
     output: Annotated[
         Path,
         typer.Option(
@@ -50,9 +45,11 @@ def export(
             rows = export_worksheet(
                 session, actor=actor, settings=rt.get_settings(), assignment=assignment, out=out
             )
-    say(f"wrote {output}: {rows} learner(s)", as_json=json_out)
-    if json_out:
-        emit_record({"assignment": assignment, "rows": rows, "output": str(output)}, as_json=True)
+    report_change(
+        f"wrote {output}: {rows} learner(s)",
+        {"assignment": assignment, "rows": rows, "output": str(output)},
+        as_json=json_out,
+    )
 
 
 @app.command("import")
@@ -78,18 +75,17 @@ def import_(
     Example: lmsctl grading import homework-1.xlsx --dry-run
     """
     rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.assignments.worksheet_import import import_worksheet
+    from lms_core.assignments.worksheet_import import import_worksheet
 
-        with rt.unit_of_work(write=not dry_run) as (session, actor):
-            plan = import_worksheet(
-                session,
-                actor=actor,
-                settings=rt.get_settings(),
-                path=file,
-                dry_run=dry_run,
-                name=str(file),
-            )
+    with acting(ctx, as_json=json_out, write=not dry_run) as (session, actor):
+        plan = import_worksheet(
+            session,
+            actor=actor,
+            settings=rt.get_settings(),
+            path=file,
+            dry_run=dry_run,
+            name=str(file),
+        )
     if json_out:
         print_json(plan.as_dict())
         return
@@ -98,7 +94,7 @@ def import_(
             "line": c.line,
             "email": c.email,
             "grade": f"{_num(c.old_grade)} -> {_num(c.new_grade)}",
-            "feedback": "changed" if (c.old_feedback or "") != (c.new_feedback or "") else "",
+            "feedback": "changed" if c.feedback_changed else "",
         }
         for c in plan.changes
     ]

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from lmsctl.output import say
+from lmsctl.output import error_line, say
 
 if TYPE_CHECKING:
-    from lms_core.imports.runs import ImportReport
+    from lms_core.imports.report import ImportReport
 
 COUNT_COLUMNS = ("create", "update", "unchanged", "deactivate", "skipped")
 
@@ -81,9 +81,7 @@ def _render_text(report: ImportReport) -> None:
             changes.add_row(c.action, c.entity_type, c.key, what)
         console.print(changes)
     for error in report.errors:
-        where = error.file + (f", line {error.line}" if error.line is not None else "")
-        where += f", column {error.column}" if error.column else ""
-        typer.echo(f"error: {where}: {error.message}", err=True)
+        typer.echo(error_line(error.as_dict()), err=True)
     if report.error_count > len(report.errors):
         typer.echo(
             f"error: ... and {report.error_count - len(report.errors)} more problems", err=True

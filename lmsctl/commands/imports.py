@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from lmsctl.commands.import_output import progress_display, render
-from lmsctl.options import DryRunOpt, JsonOpt, group
+from lmsctl.options import DryRunOpt, F, JsonOpt, file_out, group, with_options
 from lmsctl.output import emit_rows, print_json, reporting, say
-from lmsctl.runtime import Runtime, runtime
-
-if TYPE_CHECKING:
-    pass
+from lmsctl.runtime import Runtime, acting, runtime
 
 app = group(
     "Bulk import from CSV, XLSX and OneRoster: plan, apply in one transaction, history, undo.\n\n"
@@ -55,26 +53,9 @@ MaxRemovalsOpt = Annotated[
     ),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Sync: remove even above --max-removals.")]
-PlanOutOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--plan-out", dir_okay=False, help="Write the plan (JSON) for 'lmsctl import apply'."
-    ),
-]
-ErrorsOutOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--errors-out",
-        dir_okay=False,
-        help="On problems, write the rows with an 'error' column (CSV).",
-    ),
-]
-InvitesOutOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--invites-out", dir_okay=False, help="Write new users' set-password links (CSV)."
-    ),
-]
+PlanOutOpt = file_out("--plan-out", "Write the plan (JSON) for 'lmsctl import apply'.")
+ErrorsOutOpt = file_out("--errors-out", "On problems, write the rows with an 'error' column (CSV).")
+InvitesOutOpt = file_out("--invites-out", "Write new users' set-password links (CSV).")
 EncodingOpt = Annotated[
     str | None,
     typer.Option("--encoding", help="CSV encoding when it is not UTF-8/UTF-16 (e.g. cp1252)."),
@@ -87,6 +68,48 @@ WaitOpt = Annotated[
 ]
 
 
+#: The options the import commands share, each declared once; a command names the ones it takes.
+_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "mode": (ModeOpt, Mode.upsert),
+    "max_removals": (MaxRemovalsOpt, None),
+    "force": (ForceOpt, False),
+    "dry_run": (DryRunOpt, False),
+    "plan_out": (PlanOutOpt, None),
+    "errors_out": (ErrorsOutOpt, None),
+    "invites_out": (InvitesOutOpt, None),
+    "encoding": (EncodingOpt, None),
+    "sheet": (SheetOpt, None),
+    "wait": (WaitOpt, 0),
+}
+
+
+def import_options(*names: str) -> Callable[[F], F]:
+    """The shared options ``names``, in the order given, added to an import command."""
+    return with_options(*((name, *_OPTIONS[name]) for name in names))
+
+
+#: What every file import takes; OneRoster bundles have no encoding or sheet to choose.
+_SYNC = ("mode", "max_removals", "force", "dry_run", "plan_out", "errors_out")
+_READ = ("encoding", "sheet", "wait")
+
+
+def _run(ctx: typer.Context, as_json: bool, run: Callable[..., Any], **arguments: Any) -> None:
+    """Call an import run (a ``lms_core.imports.runs`` function) as the actor, with a progress
+    bar, and render its report."""
+    rt: Runtime = runtime(ctx)
+    with reporting(as_json=as_json):
+        actor = rt.actor()
+        with progress_display(as_json) as tick:
+            report = run(
+                rt.get_session_factory(),
+                actor=actor,
+                settings=rt.get_settings(),
+                progress=tick,
+                **arguments,
+            )
+    render(report, as_json)
+
+
 def _import(
     ctx: typer.Context,
     entity: str,
@@ -95,65 +118,27 @@ def _import(
     as_json: bool,
     **options: Any,
 ) -> None:
-    rt: Runtime = runtime(ctx)
-    with reporting(as_json=as_json):
-        from lms_core.imports.runs import ImportOptions, import_file
+    from lms_core.imports.options import ImportOptions
+    from lms_core.imports.runs import import_file
 
-        actor = rt.actor()
-        with progress_display(as_json) as tick:
-            report = import_file(
-                rt.get_session_factory(),
-                actor=actor,
-                settings=rt.get_settings(),
-                entity=entity,
-                path=path,
-                options=ImportOptions(**options),
-                progress=tick,
-            )
-    render(report, as_json)
+    options["mode"] = options["mode"].value
+    _run(ctx, as_json, import_file, entity=entity, path=path, options=ImportOptions(**options))
 
 
 @app.command("users")
-def users(
-    ctx: typer.Context,
-    path: PathArg,
-    mode: ModeOpt = Mode.upsert,
-    max_removals: MaxRemovalsOpt = None,
-    force: ForceOpt = False,
-    dry_run: DryRunOpt = False,
-    plan_out: PlanOutOpt = None,
-    errors_out: ErrorsOutOpt = None,
-    invites_out: InvitesOutOpt = None,
-    encoding: EncodingOpt = None,
-    sheet: SheetOpt = None,
-    wait: WaitOpt = 0,
-    json_out: JsonOpt = False,
-) -> None:
+@import_options(*_SYNC, "invites_out", *_READ)
+def users(ctx: typer.Context, path: PathArg, json_out: JsonOpt = False, **options: Any) -> None:
     """Import users: external_id, email, full_name, role (optional: password, is_active).
 
     Key: external_id, else e-mail. New users without a password get an invitation link.
 
     Example: lmsctl import users staff.xlsx --dry-run --plan-out plan.json
     """
-    _import(
-        ctx,
-        "users",
-        path,
-        as_json=json_out,
-        mode=mode.value,
-        max_removals=max_removals,
-        force=force,
-        dry_run=dry_run,
-        plan_out=plan_out,
-        errors_out=errors_out,
-        invites_out=invites_out,
-        encoding=encoding,
-        sheet=sheet,
-        wait=wait,
-    )
+    _import(ctx, "users", path, as_json=json_out, **options)
 
 
 @app.command("courses")
+@import_options("mode", "dry_run", "plan_out", "errors_out", *_READ)
 def courses(
     ctx: typer.Context,
     path: PathArg,
@@ -166,49 +151,20 @@ def courses(
             help="The lessons file (default: an XLSX 'lessons' sheet).",
         ),
     ] = None,
-    mode: ModeOpt = Mode.upsert,
-    dry_run: DryRunOpt = False,
-    plan_out: PlanOutOpt = None,
-    errors_out: ErrorsOutOpt = None,
-    encoding: EncodingOpt = None,
-    sheet: SheetOpt = None,
-    wait: WaitOpt = 0,
     json_out: JsonOpt = False,
+    **options: Any,
 ) -> None:
     """Import courses (key: external_id, else slug) and their lessons (course_slug + slug).
 
     Example: lmsctl import courses courses.csv --lessons lessons.csv
     """
-    _import(
-        ctx,
-        "courses",
-        path,
-        as_json=json_out,
-        mode=mode.value,
-        lessons=lessons,
-        dry_run=dry_run,
-        plan_out=plan_out,
-        errors_out=errors_out,
-        encoding=encoding,
-        sheet=sheet,
-        wait=wait,
-    )
+    _import(ctx, "courses", path, as_json=json_out, lessons=lessons, **options)
 
 
 @app.command("enrollments")
+@import_options(*_SYNC, *_READ)
 def enrollments(
-    ctx: typer.Context,
-    path: PathArg,
-    mode: ModeOpt = Mode.upsert,
-    max_removals: MaxRemovalsOpt = None,
-    force: ForceOpt = False,
-    dry_run: DryRunOpt = False,
-    plan_out: PlanOutOpt = None,
-    errors_out: ErrorsOutOpt = None,
-    encoding: EncodingOpt = None,
-    sheet: SheetOpt = None,
-    wait: WaitOpt = 0,
-    json_out: JsonOpt = False,
+    ctx: typer.Context, path: PathArg, json_out: JsonOpt = False, **options: Any
 ) -> None:
     """Import enrollments (user_email or user_external_id, course_slug or course_external_id, status).
 
@@ -216,24 +172,11 @@ def enrollments(
 
     Example: lmsctl import enrollments term.csv --mode sync --dry-run
     """
-    _import(
-        ctx,
-        "enrollments",
-        path,
-        as_json=json_out,
-        mode=mode.value,
-        max_removals=max_removals,
-        force=force,
-        dry_run=dry_run,
-        plan_out=plan_out,
-        errors_out=errors_out,
-        encoding=encoding,
-        sheet=sheet,
-        wait=wait,
-    )
+    _import(ctx, "enrollments", path, as_json=json_out, **options)
 
 
 @app.command("oneroster")
+@import_options(*_SYNC, "invites_out", "wait")
 def oneroster(
     ctx: typer.Context,
     path: Annotated[
@@ -242,37 +185,18 @@ def oneroster(
             help="A OneRoster 1.1 CSV bundle: a zip or a folder.", exists=True, show_default=False
         ),
     ],
-    mode: ModeOpt = Mode.upsert,
-    max_removals: MaxRemovalsOpt = None,
-    force: ForceOpt = False,
-    dry_run: DryRunOpt = False,
-    plan_out: PlanOutOpt = None,
-    errors_out: ErrorsOutOpt = None,
-    invites_out: InvitesOutOpt = None,
-    wait: WaitOpt = 0,
     json_out: JsonOpt = False,
+    **options: Any,
 ) -> None:
     """Import a OneRoster 1.1 bundle: users, classes as courses, enrollments, in one run.
 
     Example: lmsctl import oneroster sis-export.zip --dry-run
     """
-    _import(
-        ctx,
-        "oneroster",
-        path,
-        as_json=json_out,
-        mode=mode.value,
-        max_removals=max_removals,
-        force=force,
-        dry_run=dry_run,
-        plan_out=plan_out,
-        errors_out=errors_out,
-        invites_out=invites_out,
-        wait=wait,
-    )
+    _import(ctx, "oneroster", path, as_json=json_out, **options)
 
 
 @app.command("apply")
+@import_options("invites_out", "wait")
 def apply(
     ctx: typer.Context,
     plan: Annotated[
@@ -281,30 +205,16 @@ def apply(
             help="A plan written by --plan-out.", exists=True, dir_okay=False, show_default=False
         ),
     ],
-    invites_out: InvitesOutOpt = None,
-    wait: WaitOpt = 0,
     json_out: JsonOpt = False,
+    **options: Any,
 ) -> None:
     """Apply exactly a saved plan; refused if a record it names changed since.
 
     Example: lmsctl import apply plan.json
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.imports.runs import apply_plan_file
+    from lms_core.imports.runs import apply_plan_file
 
-        actor = rt.actor()
-        with progress_display(json_out) as tick:
-            report = apply_plan_file(
-                rt.get_session_factory(),
-                actor=actor,
-                settings=rt.get_settings(),
-                path=plan,
-                wait=wait,
-                invites_out=invites_out,
-                progress=tick,
-            )
-    render(report, json_out)
+    _run(ctx, json_out, apply_plan_file, path=plan, **options)
 
 
 HISTORY_COLUMNS = (
@@ -338,12 +248,10 @@ def history(
 
     Example: lmsctl import history --limit 5
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.imports.runs import import_history
+    from lms_core.imports.runs import import_history
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            rows = import_history(session, actor=actor, limit=limit)
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        rows = import_history(session, actor=actor, limit=limit)
     if json_out:
         print_json(rows)
         return
@@ -367,13 +275,11 @@ def undo(
 
     Example: lmsctl import undo 12 --dry-run
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.imports.runs import undo_import
+    from lms_core.imports.runs import undo_import
 
-        with rt.unit_of_work(write=not dry_run) as (session, actor):
-            report = undo_import(session, actor=actor, run_id=run, dry_run=dry_run)
-            data = report.as_dict()
+    with acting(ctx, as_json=json_out, write=not dry_run) as (session, actor):
+        report = undo_import(session, actor=actor, run_id=run, dry_run=dry_run)
+        data = report.as_dict()
     if json_out:
         print_json(data)
         return

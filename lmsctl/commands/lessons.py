@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from lmsctl.options import JsonOpt, group
-from lmsctl.output import emit_record, emit_rows, reporting, say
-from lmsctl.runtime import runtime
+from lmsctl.options import JsonOpt, by_field, group, with_options
+from lmsctl.output import emit_record, emit_rows, report_change, reporting, say
+from lmsctl.runtime import acting
 
 app = group("Add, update, reorder and delete the lessons of a course.")
 
@@ -34,24 +34,27 @@ Required = Annotated[
 ]
 
 
-def _fields(
-    content: str | None,
-    duration: int | None,
-    video_url: str | None,
-    preview: bool | None,
-    required: bool | None,
-) -> dict[str, Any]:
-    values = {
-        "content": content,
-        "duration_minutes": duration,
-        "video_url": video_url,
-        "is_preview": preview,
-        "is_required": required,
-    }
-    return {k: v for k, v in values.items() if v is not None}
+#: The options shared by add and update, and the lesson field each one sets.
+_OPTION_FIELDS = {
+    "lesson_type": "lesson_type",
+    "content": "content",
+    "duration": "duration_minutes",
+    "video_url": "video_url",
+    "preview": "is_preview",
+    "required": "is_required",
+}
+#: Those options add and update declare alike (after their own ``--type``).
+_shared_options = with_options(
+    ("content", Content, None),
+    ("duration", Duration, None),
+    ("video_url", VideoUrl, None),
+    ("preview", Preview, None),
+    ("required", Required, None),
+)
 
 
 @app.command("add")
+@_shared_options
 def add(
     ctx: typer.Context,
     course: CourseArg,
@@ -63,39 +66,26 @@ def add(
     position: Annotated[
         int | None, typer.Option("--position", help="1-based place; default last.", min=1)
     ] = None,
-    content: Content = None,
-    duration: Duration = None,
-    video_url: VideoUrl = None,
-    preview: Preview = None,
-    required: Required = None,
     json_out: JsonOpt = False,
+    **options: Any,
 ) -> None:
     """Add a lesson at the end of a course (or at --position).
 
     Example: lmsctl lessons add intro-to-python variables --title "Variables" --type text --duration 15
     """
-    rt = runtime(ctx)
     with reporting(as_json=json_out):
+        from lms_core.catalog.fields import LessonCreate
         from lms_core.catalog.lessons import add_lesson, lesson_row
 
-        with rt.unit_of_work() as (session, actor):
-            row = lesson_row(
-                add_lesson(
-                    session,
-                    actor=actor,
-                    course_slug=course,
-                    slug=slug,
-                    title=title,
-                    lesson_type=lesson_type,
-                    position=position,
-                    **_fields(content, duration, video_url, preview, required),
-                )
-            )
-    say(
-        f"added lesson {row['slug']} to {course} at position {row['order_index']}", as_json=json_out
+        fields = by_field({**locals(), **options}, _OPTION_FIELDS)
+        data = LessonCreate(slug=slug, title=title, position=position, **fields)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = lesson_row(add_lesson(session, actor=actor, course_slug=course, data=data))
+    report_change(
+        f"added lesson {row['slug']} to {course} at position {row['order_index']}",
+        row,
+        as_json=json_out,
     )
-    if json_out:
-        emit_record(row, as_json=True)
 
 
 @app.command("list")
@@ -104,19 +94,17 @@ def list_(ctx: typer.Context, course: CourseArg, json_out: JsonOpt = False) -> N
 
     Example: lmsctl lessons list intro-to-python --json
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.catalog.lessons import lesson_row, list_lessons
+    from lms_core.catalog.lessons import lesson_row, list_lessons
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            rows = [
-                lesson_row(lesson)
-                for lesson in list_lessons(session, actor=actor, course_slug=course)
-            ]
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        rows = [
+            lesson_row(lesson) for lesson in list_lessons(session, actor=actor, course_slug=course)
+        ]
     emit_rows(rows, LIST_COLUMNS, as_json=json_out, title=course)
 
 
 @app.command("update")
+@_shared_options
 def update(
     ctx: typer.Context,
     course: CourseArg,
@@ -126,35 +114,25 @@ def update(
     lesson_type: Annotated[
         str | None, typer.Option("--type", help="video, text, quiz or assignment.")
     ] = None,
-    content: Content = None,
-    duration: Duration = None,
-    video_url: VideoUrl = None,
-    preview: Preview = None,
-    required: Required = None,
     json_out: JsonOpt = False,
+    **options: Any,
 ) -> None:
     """Change the given fields of a lesson.
 
     Example: lmsctl lessons update intro-to-python variables --optional --duration 20
     """
-    rt = runtime(ctx)
     with reporting(as_json=json_out):
+        from lms_core.catalog.fields import LessonUpdate
         from lms_core.catalog.lessons import lesson_row, update_lesson
 
-        fields = _fields(content, duration, video_url, preview, required)
-        if title is not None:
-            fields["title"] = title
-        if lesson_type is not None:
-            fields["lesson_type"] = lesson_type
-        with rt.unit_of_work() as (session, actor):
-            row = lesson_row(
-                update_lesson(
-                    session, actor=actor, course_slug=course, slug=slug, new_slug=new_slug, **fields
-                )
-            )
-    say(f"updated lesson {row['slug']} of {course}", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+        changes = LessonUpdate(
+            slug=new_slug, title=title, **by_field({**locals(), **options}, _OPTION_FIELDS)
+        )
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = lesson_row(
+            update_lesson(session, actor=actor, course_slug=course, slug=slug, data=changes)
+        )
+    report_change(f"updated lesson {row['slug']} of {course}", row, as_json=json_out)
 
 
 @app.command("delete")
@@ -165,12 +143,10 @@ def delete(
 
     Example: lmsctl lessons delete intro-to-python variables
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.catalog.lessons import delete_lesson
+    from lms_core.catalog.lessons import delete_lesson
 
-        with rt.unit_of_work() as (session, actor):
-            delete_lesson(session, actor=actor, course_slug=course, slug=slug)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        delete_lesson(session, actor=actor, course_slug=course, slug=slug)
     say(f"deleted lesson {slug} of {course}", as_json=json_out)
     if json_out:
         emit_record({"course_slug": course, "slug": slug, "deleted": True}, as_json=True)
@@ -189,13 +165,11 @@ def reorder(
 
     Example: lmsctl lessons reorder intro-to-python setup variables loops functions
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.catalog.lessons import lesson_row, reorder_lessons
+    from lms_core.catalog.lessons import lesson_row, reorder_lessons
 
-        with rt.unit_of_work() as (session, actor):
-            rows = [
-                lesson_row(x)
-                for x in reorder_lessons(session, actor=actor, course_slug=course, slugs=slugs)
-            ]
+    with acting(ctx, as_json=json_out) as (session, actor):
+        rows = [
+            lesson_row(x)
+            for x in reorder_lessons(session, actor=actor, course_slug=course, slugs=slugs)
+        ]
     emit_rows(rows, LIST_COLUMNS, as_json=json_out, title=course)

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
+
+if TYPE_CHECKING:
+    from lms_core.quizzes.fields import AttemptRow
 
 import typer
 
 from lmsctl.options import DryRunOpt, JsonOpt, group
-from lmsctl.output import emit_rows, fail, print_json, reporting, say
-from lmsctl.runtime import runtime
+from lmsctl.output import emit_rows, fail, print_json, report_change, reporting, say
+from lmsctl.runtime import acting, runtime
 
 app = group("Attempts at quizzes, and regrading.")
 
@@ -53,12 +56,10 @@ def attempts(
 
     Example: lmsctl quizzes attempts intro-to-python/checkpoint --status submitted --json
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.quizzes.review import list_attempts
+    from lms_core.quizzes.review import list_attempts
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            rows = list_attempts(session, actor=actor, quiz_ref=quiz, status=status)
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        rows = list_attempts(session, actor=actor, quiz_ref=quiz, status=status)
     emit_rows(rows, ATTEMPT_COLUMNS, as_json=json_out)
 
 
@@ -71,12 +72,10 @@ def attempt_detail(ctx: typer.Context, attempt: AttemptArg, json_out: JsonOpt = 
 
     Example: lmsctl quizzes attempt 12
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.quizzes.review import review_attempt
+    from lms_core.quizzes.review import review_attempt
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            data = review_attempt(session, actor=actor, attempt_id=attempt)
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        data = review_attempt(session, actor=actor, attempt_id=attempt)
     if json_out:
         print_json(data)
         return
@@ -179,12 +178,10 @@ def close_overdue(
 
     Example: lmsctl quizzes close-overdue --dry-run
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.quizzes.review import close_overdue as close
+    from lms_core.quizzes.review import close_overdue as close
 
-        with rt.unit_of_work(write=not dry_run) as (session, actor):
-            rows = close(session, actor=actor, dry_run=dry_run)
+    with acting(ctx, as_json=json_out, write=not dry_run) as (session, actor):
+        rows = close(session, actor=actor, dry_run=dry_run)
     if json_out:
         print_json(rows)
         return
@@ -206,58 +203,22 @@ def start(
 
     Example: lmsctl quizzes start intro-to-python/checkpoint student@demo.example.org
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.quizzes.attempts import attempt_row, learner_questions, start_attempt
+    from lms_core.quizzes.attempts import learner_questions, start_attempt
+    from lms_core.quizzes.review import attempt_row
 
-        with rt.unit_of_work() as (session, actor):
-            v = start_attempt(session, actor=actor, quiz_ref=quiz, email=email)
-            data = {
-                "attempt": attempt_row(v.attempt, email),
-                "resumed": v.resumed,
-                "questions": learner_questions(v),
-            }
+    with acting(ctx, as_json=json_out) as (session, actor):
+        v = start_attempt(session, actor=actor, quiz_ref=quiz, email=email)
+        row = attempt_row(v.attempt, email)
+        shown = learner_questions(v)
     if json_out:
-        print_json(data)
+        print_json({"attempt": row, "resumed": v.resumed, "questions": shown})
         return
-    a = data["attempt"]
+    deadline = row["deadline_at"]
     say(
-        f"{'resumed' if v.resumed else 'started'} attempt {a['id']} (number {a['number']})"
-        + (f", deadline {a['deadline_at'][:16]}" if a["deadline_at"] else "")
+        f"{'resumed' if v.resumed else 'started'} attempt {row['id']} (number {row['number']})"
+        + (f", deadline {deadline[:16]}" if deadline else "")
     )
-    emit_rows(
-        data["questions"], ("shown", "number", "question_type", "question_text"), as_json=False
-    )
-
-
-def _parse_answers(
-    number: int | None, value: str | None, answers_file: Path | None
-) -> tuple[dict[int, str] | None, dict[int, Any] | None]:
-    """(typed text by question number, JSON values by question number)."""
-    import json
-
-    from lms_core.errors import FileProblem, FileRefused, ValidationError
-
-    if answers_file is not None:
-        if number is not None or value is not None:
-            raise ValidationError("give QUESTION_N VALUE or --answers, not both", field="answers")
-        name = str(answers_file)
-        try:
-            loaded = json.loads(answers_file.read_text(encoding="utf-8"))
-        except UnicodeDecodeError as exc:
-            raise FileRefused([FileProblem(f"is not UTF-8 ({exc.reason})", file=name)]) from None
-        except json.JSONDecodeError as exc:
-            raise FileRefused(
-                [FileProblem(exc.msg, file=name, line=exc.lineno, column=str(exc.colno))]
-            ) from None
-        if not isinstance(loaded, dict) or not all(str(k).isdigit() for k in loaded):
-            raise FileRefused(
-                [FileProblem('must be an object {"QUESTION_N": answer, ...}', file=name, line=1)]
-            )
-        return None, {int(k): v for k, v in loaded.items()}
-    if number is None or value is None:
-        raise ValidationError("give QUESTION_N VALUE, or --answers FILE.json", field="answers")
-    return {number: value}, None
+    emit_rows(shown, ("shown", "number", "question_type", "question_text"), as_json=False)
 
 
 @app.command("answer")
@@ -286,24 +247,30 @@ def answer(
 
     Example: lmsctl quizzes answer 12 3 '[0, 2]'
     """
-    rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.quizzes.attempts import attempt_row, get_attempt, save_answers
-        from lms_core.quizzes.questions import ordered_questions
-        from lms_core.quizzes.scoring import answer_from_text
+        from lms_core.errors import ValidationError
+        from lms_core.quizzes.answers import read_answers_file, save_typed_answers
+        from lms_core.quizzes.attempts import save_answers
+        from lms_core.quizzes.review import learner_row
 
-        typed, values = _parse_answers(number, value, answers_file)
-        with rt.unit_of_work() as (session, actor):
-            if typed is not None:
-                _, q, _ = get_attempt(session, attempt)
-                by_number = {x.order_index: x for x in ordered_questions(session, q.id)}
-                values = {
-                    n: answer_from_text(by_number[n], text) if n in by_number else text
-                    for n, text in typed.items()
-                }
-            result = save_answers(session, actor=actor, attempt_id=attempt, answers=values or {})
-            _, _, student = get_attempt(session, attempt)
-            row = attempt_row(result.attempt, student.email)
+        if answers_file is not None and (number is not None or value is not None):
+            raise ValidationError("give QUESTION_N VALUE or --answers, not both", field="answers")
+        if answers_file is None and (number is None or value is None):
+            raise ValidationError("give QUESTION_N VALUE, or --answers FILE.json", field="answers")
+        given = (
+            read_answers_file(answers_file.read_bytes(), file=str(answers_file))
+            if answers_file is not None
+            else None
+        )
+    with acting(ctx, as_json=json_out) as (session, actor):
+        if given is not None:
+            result = save_answers(session, actor=actor, attempt_id=attempt, answers=given)
+        else:
+            assert number is not None and value is not None  # checked above
+            result = save_typed_answers(
+                session, actor=actor, attempt_id=attempt, typed={number: value}
+            )
+        row = learner_row(session, result.attempt)
     if result.late:
         fail(
             [
@@ -316,9 +283,11 @@ def answer(
             ],
             as_json=json_out,
         )
-    say(f"saved {len(result.saved)} answer(s) to attempt {attempt}", as_json=json_out)
-    if json_out:
-        print_json({"attempt": row, "saved": result.saved})
+    report_change(
+        f"saved {len(result.saved)} answer(s) to attempt {attempt}",
+        {"attempt": row, "saved": result.saved},
+        as_json=json_out,
+    )
 
 
 @app.command("submit")
@@ -327,24 +296,26 @@ def submit(ctx: typer.Context, attempt: AttemptArg, json_out: JsonOpt = False) -
 
     Example: lmsctl quizzes submit 12
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.quizzes.attempts import attempt_row, get_attempt, submit_attempt
+    from lms_core.quizzes.attempts import submit_attempt
+    from lms_core.quizzes.review import learner_row
 
-        with rt.unit_of_work() as (session, actor):
-            a = submit_attempt(session, actor=actor, attempt_id=attempt)
-            _, _, student = get_attempt(session, attempt)
-            row = attempt_row(a, student.email)
-    if json_out:
-        print_json(row)
-    elif row["status"] == "graded":
-        say(f"attempt {attempt}: graded, score {row['score']}, {_passed(row['passed'])}")
-    else:
-        say(f"attempt {attempt}: submitted; essay(s) wait for grading (quizzes grade-essay)")
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = learner_row(session, submit_attempt(session, actor=actor, attempt_id=attempt))
+    _graded(row, json_out, waiting="submitted; essay(s) wait for grading (quizzes grade-essay)")
 
 
 def _passed(passed: bool | None) -> str:
     return "passed" if passed else "not passed"
+
+
+def _graded(row: AttemptRow, json_out: bool, *, waiting: str) -> None:
+    """An attempt after a submit or an essay's grade: its score, or what it waits for."""
+    if json_out:
+        print_json(row)
+    elif row["status"] == "graded":
+        say(f"attempt {row['id']}: graded, score {row['score']}, {_passed(row['passed'])}")
+    else:
+        say(f"attempt {row['id']}: {waiting}")
 
 
 @app.command("grade-essay")
@@ -361,20 +332,10 @@ def grade_essay(
 
     Example: lmsctl quizzes grade-essay 12 --question 7 --points 4.5
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.quizzes.attempts import attempt_row, get_attempt
-        from lms_core.quizzes.review import grade_essay as grade
+    from lms_core.quizzes.review import grade_essay as grade
+    from lms_core.quizzes.review import learner_row
 
-        with rt.unit_of_work() as (session, actor):
-            a = grade(
-                session, actor=actor, attempt_id=attempt, question_number=question, points=points
-            )
-            _, _, student = get_attempt(session, attempt)
-            row = attempt_row(a, student.email)
-    if json_out:
-        print_json(row)
-    elif row["status"] == "graded":
-        say(f"attempt {attempt}: graded, score {row['score']}, {_passed(row['passed'])}")
-    else:
-        say(f"attempt {attempt}: question {question} graded; other essay(s) still wait")
+    with acting(ctx, as_json=json_out) as (session, actor):
+        a = grade(session, actor=actor, attempt_id=attempt, question_number=question, points=points)
+        row = learner_row(session, a)
+    _graded(row, json_out, waiting=f"question {question} graded; other essay(s) still wait")

@@ -10,9 +10,9 @@ import typer
 
 from lmsctl.commands.quiz_attempts import QuizArg
 from lmsctl.commands.quiz_attempts import app as _attempt_commands
-from lmsctl.options import DryRunOpt, JsonOpt, group
-from lmsctl.output import emit_record, emit_rows, print_json, reporting, say
-from lmsctl.runtime import runtime
+from lmsctl.options import CourseFilterOpt, DryRunOpt, JsonOpt, group, with_options
+from lmsctl.output import emit_record, emit_rows, print_json, report_change, reporting, say
+from lmsctl.runtime import acting
 
 app = group("Quizzes: settings, question banks (GIFT, Aiken, CSV, XLSX), attempts, regrading.")
 
@@ -47,136 +47,81 @@ Method = Annotated[
 ]
 
 
-def _settings(**values: Any) -> dict[str, Any]:
-    names = {
-        "description": "description",
-        "quiz_type": "quiz_type",
-        "passing_score": "passing_score",
-        "time_limit": "time_limit_minutes",
-        "max_attempts": "max_attempts",
-        "shuffle_questions": "shuffle_questions",
-        "shuffle_options": "shuffle_options",
-        "show_correct": "show_correct_answers",
-        "grading_method": "grading_method",
-    }
-    out = {names[k]: v for k, v in values.items() if v is not None}
-    if "passing_score" in out:
-        out["passing_score"] = str(out["passing_score"])
-    return out
+#: The settings ``create`` and ``update`` take, declared once and named after the quiz's fields
+#: (``lms_core.quizzes.fields.QuizSettings``), so they go to the typed input as they are.
+settings_options = with_options(
+    ("description", Description, None),
+    ("quiz_type", QuizType, None),
+    ("passing_score", Passing, None),
+    ("time_limit_minutes", TimeLimit, None),
+    ("max_attempts", MaxAttempts, None),
+    ("shuffle_questions", ShuffleQ, None),
+    ("shuffle_options", ShuffleO, None),
+    ("show_correct_answers", ShowCorrect, None),
+    ("grading_method", Method, None),
+)
 
 
 @app.command("create")
+@settings_options
 def create(
     ctx: typer.Context,
     course: Annotated[str, typer.Argument(help="The course's slug.", show_default=False)],
     lesson: Annotated[str, typer.Argument(help="A lesson of type quiz in it.", show_default=False)],
     title: Annotated[str, typer.Option("--title", help="Title.", show_default=False)],
-    description: Description = None,
-    quiz_type: QuizType = None,
-    passing_score: Passing = None,
-    time_limit: TimeLimit = None,
-    max_attempts: MaxAttempts = None,
-    shuffle_questions: ShuffleQ = None,
-    shuffle_options: ShuffleO = None,
-    show_correct: ShowCorrect = None,
-    grading_method: Method = None,
     json_out: JsonOpt = False,
+    **settings: Any,
 ) -> None:
     """Create the quiz of a lesson of type quiz (unpublished; import questions, then publish).
 
     Example: lmsctl quizzes create intro-to-python checkpoint --title "Checkpoint" --time-limit 20 --max-attempts 3
     """
-    rt = runtime(ctx)
     with reporting(as_json=json_out):
+        from lms_core.quizzes.fields import QuizCreate
         from lms_core.quizzes.quizzes import create_quiz, quiz_row
 
-        with rt.unit_of_work() as (session, actor):
-            row = quiz_row(
-                create_quiz(
-                    session,
-                    actor=actor,
-                    course_slug=course,
-                    lesson_slug=lesson,
-                    title=title,
-                    **_settings(
-                        description=description,
-                        quiz_type=quiz_type,
-                        passing_score=passing_score,
-                        time_limit=time_limit,
-                        max_attempts=max_attempts,
-                        shuffle_questions=shuffle_questions,
-                        shuffle_options=shuffle_options,
-                        show_correct=show_correct,
-                        grading_method=grading_method,
-                    ),
-                )
-            )
-    say(f"created quiz {row['id']} ({course}/{lesson})", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+        data = QuizCreate(title=title, **settings)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = quiz_row(
+            create_quiz(session, actor=actor, course_slug=course, lesson_slug=lesson, data=data)
+        )
+    report_change(f"created quiz {row['id']} ({course}/{lesson})", row, as_json=json_out)
 
 
 @app.command("update")
+@settings_options
 def update(
     ctx: typer.Context,
     quiz: QuizArg,
     title: Annotated[str | None, typer.Option("--title", help="New title.")] = None,
-    description: Description = None,
-    quiz_type: QuizType = None,
-    passing_score: Passing = None,
-    time_limit: TimeLimit = None,
-    max_attempts: MaxAttempts = None,
-    shuffle_questions: ShuffleQ = None,
-    shuffle_options: ShuffleO = None,
-    show_correct: ShowCorrect = None,
-    grading_method: Method = None,
     json_out: JsonOpt = False,
+    **settings: Any,
 ) -> None:
     """Change the given settings of a quiz (graded attempts change only with `regrade`).
 
     Example: lmsctl quizzes update intro-to-python/checkpoint --passing-score 60 --time-limit 0
     """
-    rt = runtime(ctx)
     with reporting(as_json=json_out):
+        from lms_core.quizzes.fields import QuizUpdate
         from lms_core.quizzes.quizzes import question_count, quiz_row, update_quiz
 
-        fields = _settings(
-            description=description,
-            quiz_type=quiz_type,
-            passing_score=passing_score,
-            time_limit=time_limit,
-            max_attempts=max_attempts,
-            shuffle_questions=shuffle_questions,
-            shuffle_options=shuffle_options,
-            show_correct=show_correct,
-            grading_method=grading_method,
-        )
-        if title is not None:
-            fields["title"] = title
-        with rt.unit_of_work() as (session, actor):
-            q = update_quiz(session, actor=actor, quiz_ref=quiz, **fields)
-            row = quiz_row(q, questions=question_count(session, q.id))
-    say(f"updated quiz {row['id']}", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+        data = QuizUpdate(title=title, **settings)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        q = update_quiz(session, actor=actor, quiz_ref=quiz, data=data)
+        row = quiz_row(q, questions=question_count(session, q.id))
+    report_change(f"updated quiz {row['id']}", row, as_json=json_out)
 
 
 @app.command("list")
-def list_(
-    ctx: typer.Context,
-    course: Annotated[str | None, typer.Option("--course", help="Only this course.")] = None,
-    json_out: JsonOpt = False,
-) -> None:
+def list_(ctx: typer.Context, course: CourseFilterOpt = None, json_out: JsonOpt = False) -> None:
     """List quizzes (course and lesson as slugs) with their question counts.
 
     Example: lmsctl quizzes list --course intro-to-python --json
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.quizzes.quizzes import list_quizzes
+    from lms_core.quizzes.quizzes import list_quizzes
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            rows = list_quizzes(session, actor=actor, course_slug=course)
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        rows = list_quizzes(session, actor=actor, course_slug=course)
     emit_rows(rows, LIST_COLUMNS, as_json=json_out)
 
 
@@ -186,12 +131,10 @@ def show(ctx: typer.Context, quiz: QuizArg, json_out: JsonOpt = False) -> None:
 
     Example: lmsctl quizzes show intro-to-python/checkpoint
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.quizzes.quizzes import show_quiz
+    from lms_core.quizzes.quizzes import show_quiz
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            row = show_quiz(session, actor=actor, quiz_ref=quiz)
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        row = show_quiz(session, actor=actor, quiz_ref=quiz)
     emit_record(row, as_json=json_out, title=f"quiz {row['id']}")
 
 
@@ -201,16 +144,12 @@ def publish(ctx: typer.Context, quiz: QuizArg, json_out: JsonOpt = False) -> Non
 
     Example: lmsctl quizzes publish intro-to-python/checkpoint
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.quizzes.quizzes import publish_quiz, question_count, quiz_row
+    from lms_core.quizzes.quizzes import publish_quiz, question_count, quiz_row
 
-        with rt.unit_of_work() as (session, actor):
-            q = publish_quiz(session, actor=actor, quiz_ref=quiz)
-            row = quiz_row(q, questions=question_count(session, q.id))
-    say(f"published quiz {row['id']}", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        q = publish_quiz(session, actor=actor, quiz_ref=quiz)
+        row = quiz_row(q, questions=question_count(session, q.id))
+    report_change(f"published quiz {row['id']}", row, as_json=json_out)
 
 
 @app.command("questions")
@@ -219,12 +158,10 @@ def questions(ctx: typer.Context, quiz: QuizArg, json_out: JsonOpt = False) -> N
 
     Example: lmsctl quizzes questions intro-to-python/checkpoint --json
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.quizzes.questions import list_questions, question_row
+    from lms_core.quizzes.questions import list_questions, question_row
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            rows = [question_row(q) for q in list_questions(session, actor=actor, quiz_ref=quiz)]
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        rows = [question_row(q) for q in list_questions(session, actor=actor, quiz_ref=quiz)]
     emit_rows(rows, QUESTION_COLUMNS, as_json=json_out)
 
 
@@ -239,16 +176,12 @@ def remove_question(
 
     Example: lmsctl quizzes remove-question intro-to-python/checkpoint 3
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.quizzes.questions import remove_question as remove
+    from lms_core.quizzes.questions import remove_question as remove
 
-        with rt.unit_of_work() as (session, actor):
-            gone = remove(session, actor=actor, quiz_ref=quiz, number=number)
-            row = {"quiz": quiz, "number": number, "id": gone.id, "removed": True}
-    say(f"removed question {number} of quiz {quiz}", as_json=json_out)
-    if json_out:
-        print_json(row)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        gone = remove(session, actor=actor, quiz_ref=quiz, number=number)
+        row = {"quiz": quiz, "number": number, "id": gone.id, "removed": True}
+    report_change(f"removed question {number} of quiz {quiz}", row, as_json=json_out)
 
 
 @app.command("import")
@@ -274,7 +207,6 @@ def import_(
 
     Example: lmsctl quizzes import intro-to-python/checkpoint bank.gift --dry-run
     """
-    rt = runtime(ctx)
     with reporting(as_json=json_out):
         from lms_core.quizzes.questions import import_questions, parse_bank
 
@@ -282,18 +214,18 @@ def import_(
         data = typer.get_binary_stream("stdin").read() if stdin else Path(file).read_bytes()
         notes: list[Any] = []
         parsed = parse_bank(data, file=file, fmt=fmt, warnings=notes)
-        with rt.unit_of_work(write=not dry_run) as (session, actor):
-            result = import_questions(
-                session,
-                actor=actor,
-                quiz_ref=quiz,
-                questions=parsed,
-                replace=replace,
-                dry_run=dry_run,
-                source=file,
-            )
-            quiz_id = result.quiz.id
-    summary = {
+    with acting(ctx, as_json=json_out, write=not dry_run) as (session, actor):
+        result = import_questions(
+            session,
+            actor=actor,
+            quiz_ref=quiz,
+            questions=parsed,
+            replace=replace,
+            dry_run=dry_run,
+            source=file,
+        )
+        quiz_id = result.quiz.id
+    summary: dict[str, Any] = {
         "quiz": quiz_id,
         "file": file,
         "dry_run": dry_run,
@@ -314,15 +246,11 @@ def import_(
         print_json(summary)
         return
     verb = "would import" if dry_run else "imported"
-    columns = ("n", "question_type", "title", "question_text")
-    rows = [{"n": i, **q} for i, q in enumerate(summary["questions"], start=1)]
-    if replace:
-        columns = ("n", "change", *columns[1:])
-        for row in rows:
-            n = row["n"]
-            row["change"] = (
-                "new" if n > result.updated else "changed" if n in result.changed else "same"
-            )
+    rows = [
+        {"n": n, "change": result.change_of(n), **q}
+        for n, q in enumerate(summary["questions"], start=1)
+    ]
+    columns = ("n", *(("change",) if replace else ()), "question_type", "title", "question_text")
     emit_rows(rows, columns, as_json=False, title=file)
     replaced = f"{result.updated} replaced"
     if replace and result.changed:
@@ -349,7 +277,6 @@ def export(
 
     Example: lmsctl quizzes export intro-to-python/checkpoint --format gift -o checkpoint.gift
     """
-    rt = runtime(ctx)
     with reporting(as_json=json_out):
         from lms_core.errors import ValidationError
         from lms_core.quizzes.questions import export_questions
@@ -360,16 +287,9 @@ def export(
                 "give -o FILE (stdout carries the JSON)" if json_out else "xlsx needs -o FILE",
                 field="output",
             )
-        with rt.unit_of_work(write=False) as (session, actor):
-            if output is None:
-                n = export_questions(session, actor=actor, quiz_ref=quiz, fmt=fmt, out=sys.stdout)
-            else:
-                part = output.with_name(output.name + ".part")
-                try:
-                    n = export_questions(session, actor=actor, quiz_ref=quiz, fmt=fmt, out=part)
-                    part.replace(output)
-                finally:
-                    part.unlink(missing_ok=True)
+        # A path is written whole or not at all (``lms_core.formats.atomic``).
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        n = export_questions(session, actor=actor, quiz_ref=quiz, fmt=fmt, out=output or sys.stdout)
     if output is not None:
         say(f"exported {n} question(s) to {output}", as_json=json_out)
     if json_out:

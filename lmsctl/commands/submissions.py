@@ -7,19 +7,13 @@ from typing import Annotated
 
 import typer
 
+from lmsctl.commands.assignments import AssignmentArg
 from lmsctl.options import JsonOpt, group
-from lmsctl.output import emit_record, emit_rows, reporting, say
-from lmsctl.runtime import runtime
+from lmsctl.output import emit_rows, report_change, reporting
+from lmsctl.runtime import acting, runtime
 
 app = group("Learners' submissions to assignments, and their grades.")
 
-AssignmentArg = Annotated[
-    str,
-    typer.Argument(
-        help="COURSE_SLUG/LESSON_SLUG, or the id that `assignments list` shows.",
-        show_default=False,
-    ),
-]
 EmailArg = Annotated[str, typer.Argument(help="The learner's e-mail.", show_default=False)]
 LIST_COLUMNS = (
     "id",
@@ -41,12 +35,10 @@ def list_(ctx: typer.Context, assignment: AssignmentArg, json_out: JsonOpt = Fal
 
     Example: lmsctl submissions list intro-to-python/homework-1 --json
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.assignments.submissions import list_submissions
+    from lms_core.assignments.submissions import list_submissions
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            rows = list_submissions(session, actor=actor, assignment=assignment)
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        rows = list_submissions(session, actor=actor, assignment=assignment)
     emit_rows(rows, LIST_COLUMNS, as_json=json_out, title=assignment)
 
 
@@ -72,27 +64,29 @@ def submit(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
+        from lms_core.assignments.fields import SubmissionCreate
         from lms_core.assignments.files import read_upload
         from lms_core.assignments.submissions import submission_row
         from lms_core.assignments.submissions import submit as submit_service
 
         settings = rt.get_settings()
-        uploads = [read_upload(path, settings) for path in files or []]
-        with rt.unit_of_work() as (session, actor):
-            result = submit_service(
-                session,
-                actor=actor,
-                settings=settings,
-                assignment=assignment,
-                email=email,
-                text=text,
-                files=uploads,
-            )
-            row = submission_row(result.submission, result.submission.assignment)
+        data = SubmissionCreate(text=text, files=[read_upload(p, settings) for p in files or []])
+    with acting(ctx, as_json=json_out) as (session, actor):
+        result = submit_service(
+            session,
+            actor=actor,
+            settings=settings,
+            assignment=assignment,
+            email=email,
+            data=data,
+        )
+        row = submission_row(result.submission, result.submission.assignment)
     late = f", {row['days_late']} day(s) late" if row["days_late"] else ""
-    say(f"{result.outcome} submission {row['id']} for {row['email']}{late}", as_json=json_out)
-    if json_out:
-        emit_record({**row, "outcome": result.outcome}, as_json=True)
+    report_change(
+        f"{result.outcome} submission {row['id']} for {row['email']}{late}",
+        {**row, "outcome": result.outcome},
+        as_json=json_out,
+    )
 
 
 @app.command("grade")
@@ -113,21 +107,15 @@ def grade(
 
     Example: lmsctl submissions grade intro-to-python/homework-1 bo@example.org --grade 17.5 --feedback "Good loops"
     """
-    rt = runtime(ctx)
     with reporting(as_json=json_out):
+        from lms_core.assignments.fields import SubmissionGrade
         from lms_core.assignments.submissions import grade as grade_service
         from lms_core.assignments.submissions import submission_row
 
-        with rt.unit_of_work() as (session, actor):
-            graded = grade_service(
-                session,
-                actor=actor,
-                assignment=assignment,
-                email=email,
-                points=points,
-                feedback=feedback,
-            )
-            row = submission_row(graded, graded.assignment)
-    say(f"graded {row['email']}: {row['grade']:g} (final {row['final']:g})", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+        data = SubmissionGrade(points=points, feedback=feedback)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        graded = grade_service(session, actor=actor, assignment=assignment, email=email, data=data)
+        row = submission_row(graded, graded.assignment)
+    report_change(
+        f"graded {row['email']}: {row['grade']:g} (final {row['final']:g})", row, as_json=json_out
+    )

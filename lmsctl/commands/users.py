@@ -3,7 +3,7 @@ unlock, delete."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,10 +16,11 @@ from lmsctl.options import (
     group,
     read_password,
 )
-from lmsctl.output import emit_record, emit_rows, reporting, say
-from lmsctl.runtime import runtime
+from lmsctl.output import emit_record, emit_rows, report_change, reporting, say
+from lmsctl.runtime import acting, runtime
 
 if TYPE_CHECKING:
+    from lms_core.accounts.fields import UserRow
     from lms_core.models import User
 
 app = group("Create, list, update, lock out and delete users (named by e-mail).")
@@ -28,11 +29,10 @@ EmailArg = Annotated[str, typer.Argument(help="The user's e-mail.", show_default
 LIST_COLUMNS = ("email", "full_name", "role", "is_active", "external_id", "last_login_at")
 
 
-def _row(user: User) -> dict[str, Any]:
-    from lms_core.accounts.audit import snapshot
-    from lms_core.accounts.users import USER_FIELDS
+def _row(user: User) -> UserRow:
+    from lms_core.accounts.users import user_row
 
-    return snapshot(user, USER_FIELDS)
+    return user_row(user)
 
 
 @app.command("create")
@@ -66,22 +66,20 @@ def create(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
+        from lms_core.accounts.fields import UserCreate
         from lms_core.accounts.users import create_user
 
         password = read_password(stdin=password_stdin, file=password_file, prompt=prompt_password)
-        with rt.unit_of_work() as (session, actor):
-            user, created = create_user(
-                session,
-                actor=actor,
-                email=email,
-                full_name=name,
-                role=role,
-                external_id=external_id,
-                password=password,
-                hasher=rt.hasher() if password is not None else None,
-                update_existing=update_existing,
-            )
-            row = _row(user)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        user, created = create_user(
+            session,
+            actor=actor,
+            data=UserCreate(email=email, full_name=name, role=role, external_id=external_id),
+            password=password,
+            hasher=rt.hasher() if password is not None else None,
+            update_existing=update_existing,
+        )
+        row = _row(user)
     say(
         f"{'created' if created else 'updated'} {row['role']} {row['email']}"
         + ("" if password is not None or not created else " (no password: cannot log in yet)"),
@@ -110,22 +108,20 @@ def list_(
 
     Example: lmsctl users list --role student --search smith --json
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.accounts.users import list_users
+    from lms_core.accounts.users import list_users
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            result = list_users(
-                session,
-                actor=actor,
-                search=search,
-                role=role,
-                active=active,
-                include_deleted=deleted,
-                page=page,
-                per_page=per_page,
-            )
-            rows = [_row(u) for u in result.items]
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        result = list_users(
+            session,
+            actor=actor,
+            search=search,
+            role=role,
+            active=active,
+            include_deleted=deleted,
+            page=page,
+            per_page=per_page,
+        )
+        rows = [_row(u) for u in result.items]
     emit_rows(
         rows,
         LIST_COLUMNS,
@@ -140,12 +136,10 @@ def show(ctx: typer.Context, email: EmailArg, json_out: JsonOpt = False) -> None
 
     Example: lmsctl users show ada@example.org --json
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.accounts.users import show_user
+    from lms_core.accounts.users import show_user
 
-        with rt.unit_of_work(write=False) as (session, actor):
-            row = _row(show_user(session, actor=actor, email=email))
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        row = _row(show_user(session, actor=actor, email=email))
     emit_record(row, as_json=json_out)
 
 
@@ -164,42 +158,41 @@ def update(
 
     Example: lmsctl users update ada@example.org --name "Ada King" --bio "Countess"
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.accounts.users import update_user
+    from lms_core.accounts.fields import UserUpdate
+    from lms_core.accounts.users import update_user
 
-        with rt.unit_of_work() as (session, actor):
-            row = _row(
-                update_user(
-                    session,
-                    actor=actor,
-                    email=email,
-                    new_email=new_email,
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = _row(
+            update_user(
+                session,
+                actor=actor,
+                email=email,
+                data=UserUpdate(
+                    email=new_email,
                     full_name=name,
                     bio=bio,
                     avatar_url=avatar_url,
                     external_id=external_id,
-                )
+                ),
             )
-    say(f"updated {row['email']}", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+        )
+    report_change(f"updated {row['email']}", row, as_json=json_out)
 
 
 def _simple(action: str, summary: str, done: str) -> None:
     """Register a command that takes only an e-mail and calls one service."""
 
     def command(ctx: typer.Context, email: EmailArg, json_out: JsonOpt = False) -> None:
-        rt = runtime(ctx)
-        with reporting(as_json=json_out):
-            from lms_core.accounts import users as svc
+        from lms_core.accounts.users import deactivate_user, reactivate_user, unlock_user
 
-            service = getattr(svc, f"{action}_user")
-            with rt.unit_of_work() as (session, actor):
-                row = _row(service(session, actor=actor, email=email))
-        say(f"{done} {row['email']}", as_json=json_out)
-        if json_out:
-            emit_record(row, as_json=True)
+        service = {
+            "deactivate": deactivate_user,
+            "reactivate": reactivate_user,
+            "unlock": unlock_user,
+        }[action]
+        with acting(ctx, as_json=json_out) as (session, actor):
+            row = _row(service(session, actor=actor, email=email))
+        report_change(f"{done} {row['email']}", row, as_json=json_out)
 
     command.__doc__ = f"{summary}\n\nExample: lmsctl users {action} ada@example.org"
     app.command(action)(command)
@@ -221,15 +214,11 @@ def set_role(
 
     Example: lmsctl users set-role ada@example.org instructor
     """
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.accounts.users import set_role as set_role_service
+    from lms_core.accounts.users import set_role as set_role_service
 
-        with rt.unit_of_work() as (session, actor):
-            row = _row(set_role_service(session, actor=actor, email=email, role=role))
-    say(f"{row['email']} is now {row['role']}", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = _row(set_role_service(session, actor=actor, email=email, role=role))
+    report_change(f"{row['email']} is now {row['role']}", row, as_json=json_out)
 
 
 @app.command("reset-password")
@@ -261,15 +250,13 @@ def reset_password(
                 say(f"reset token for {user.email} (valid 2 hours, works once): {raw}")
             return
         password = read_password(stdin=password_stdin, file=password_file, prompt=True)
-        with rt.unit_of_work() as (session, actor):
-            row = _row(
-                set_password(
-                    session, actor=actor, email=email, password=password or "", hasher=rt.hasher()
-                )
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = _row(
+            set_password(
+                session, actor=actor, email=email, password=password or "", hasher=rt.hasher()
             )
-    say(f"password set for {row['email']}", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+        )
+    report_change(f"password set for {row['email']}", row, as_json=json_out)
 
 
 @app.command("delete")
@@ -290,12 +277,8 @@ def delete(
         typer.confirm(
             f"Purge {email}? Their personal data cannot be recovered.", abort=True, err=True
         )
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
-        from lms_core.accounts.users import delete_user
+    from lms_core.accounts.users import delete_user
 
-        with rt.unit_of_work() as (session, actor):
-            row = _row(delete_user(session, actor=actor, email=email, purge=purge))
-    say(f"{'purged' if purge else 'deleted'} {email}", as_json=json_out)
-    if json_out:
-        emit_record(row, as_json=True)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = _row(delete_user(session, actor=actor, email=email, purge=purge))
+    report_change(f"{'purged' if purge else 'deleted'} {email}", row, as_json=json_out)

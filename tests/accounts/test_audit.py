@@ -15,8 +15,10 @@ from sqlalchemy import String, cast, select
 
 import lms_core
 from lms_core.accounts import audit, auth, tokens, users
+from lms_core.accounts.fields import UserCreate, UserUpdate
 from lms_core.actor import Actor
 from lms_core.catalog import courses, enrollments, lessons
+from lms_core.catalog.fields import CourseCreate, CourseUpdate, LessonCreate, LessonUpdate
 from lms_core.models import AuditEntry, Role, TokenPurpose, User, utcnow
 from lms_core.security import PasswordHasher
 from tests.factories import PASSWORD
@@ -40,11 +42,16 @@ def world(session, make, hasher, admin_user):
 def _course(w: World, n_lessons: int = 2, published: bool = True) -> str:
     teacher = w.make.user("instructor")
     courses.create_course(
-        w.session, actor=w.actor, slug="c1", title="C1", instructor_email=teacher.email
+        w.session,
+        actor=w.actor,
+        data=CourseCreate(slug="c1", title="C1", instructor_email=teacher.email),
     )
     for i in range(1, n_lessons + 1):
         lessons.add_lesson(
-            w.session, actor=w.actor, course_slug="c1", slug=f"lesson-{i}", title=f"L{i}"
+            w.session,
+            actor=w.actor,
+            course_slug="c1",
+            data=LessonCreate(slug=f"lesson-{i}", title=f"L{i}"),
         )
     if published:
         courses.publish_course(w.session, actor=w.actor, slug="c1")
@@ -73,13 +80,19 @@ def change(action: str, shape: str) -> Callable[[Callable[[World], object]], Non
 @change("user.create", "after")
 def _(w):
     users.create_user(
-        w.session, actor=w.actor, email="n@x.org", full_name="N", password=PASSWORD, hasher=w.hasher
+        w.session,
+        actor=w.actor,
+        password=PASSWORD,
+        hasher=w.hasher,
+        data=UserCreate(email="n@x.org", full_name="N"),
     )
 
 
 @change("user.update", "both")
 def _(w):
-    users.update_user(w.session, actor=w.actor, email=w.make.user().email, bio="hi")
+    users.update_user(
+        w.session, actor=w.actor, email=w.make.user().email, data=UserUpdate(bio="hi")
+    )
 
 
 @change("user.set_role", "both")
@@ -142,7 +155,7 @@ def _(w):
 
 @change("course.update", "both")
 def _(w):
-    courses.update_course(w.session, actor=w.actor, slug=_course(w), title="New")
+    courses.update_course(w.session, actor=w.actor, slug=_course(w), data=CourseUpdate(title="New"))
 
 
 @change("course.publish", "both")
@@ -175,7 +188,11 @@ def _(w):
 @change("lesson.update", "both")
 def _(w):
     lessons.update_lesson(
-        w.session, actor=w.actor, course_slug=_course(w), slug="lesson-1", title="T"
+        w.session,
+        actor=w.actor,
+        course_slug=_course(w),
+        slug="lesson-1",
+        data=LessonUpdate(title="T"),
     )
 
 
@@ -254,12 +271,10 @@ def test_password_hash_never_appears_in_any_audit_json(session, make, operator, 
     users.create_user(
         session,
         actor=operator,
-        email="ada@x.org",
-        full_name="Ada 2",
-        role="instructor",
         password="An0ther-Password",
         hasher=hasher,
         update_existing=True,
+        data=UserCreate(email="ada@x.org", full_name="Ada 2", role="instructor"),
     )
     users.set_password(
         session, actor=operator, email=user.email, password="Third-Passw0rd", hasher=hasher
@@ -328,8 +343,8 @@ def test_changed_keeps_only_the_fields_that_differ():
 
 def test_entries_for_an_entity_in_order(session, operator, make):
     user = make.user()
-    users.update_user(session, actor=operator, email=user.email, bio="one")
-    users.update_user(session, actor=operator, email=user.email, bio="two")
+    users.update_user(session, actor=operator, email=user.email, data=UserUpdate(bio="one"))
+    users.update_user(session, actor=operator, email=user.email, data=UserUpdate(bio="two"))
     make.user()
     assert [
         (e.action, (e.after or {}).get("bio")) for e in audit.entries_for(session, "users", user.id)
@@ -337,7 +352,9 @@ def test_entries_for_an_entity_in_order(session, operator, make):
 
 
 def test_entries_by_a_user_keep_their_label_and_id(session, make, learner):
-    users.update_user(session, actor=Actor.for_user(learner), email=learner.email, bio="me")
+    users.update_user(
+        session, actor=Actor.for_user(learner), email=learner.email, data=UserUpdate(bio="me")
+    )
     [entry] = audit_log(session, "user.update")
     assert (entry.actor_id, entry.actor_label) == (learner.id, learner.email)
 
@@ -353,7 +370,12 @@ def test_system_actors_are_labelled(session, make):
 
 def test_entries_survive_their_actor_being_soft_deleted(session, operator, make, admin_user):
     other_admin = make.user("admin")
-    users.update_user(session, actor=Actor.for_user(admin_user), email=admin_user.email, bio="bye")
+    users.update_user(
+        session,
+        actor=Actor.for_user(admin_user),
+        email=admin_user.email,
+        data=UserUpdate(bio="bye"),
+    )
     users.delete_user(session, actor=Actor.for_user(other_admin), email=admin_user.email)
     [entry] = audit_log(session, "user.update")
     assert (entry.actor_id, entry.actor_label) == (admin_user.id, admin_user.email)

@@ -282,3 +282,9 @@ def test_rehash_is_stored_in_the_database(session, login, settings, learner):
     login(learner.email, PASSWORD, hasher_=stronger)
     session.expire_all()
     assert ",t=2," in users.get_user(session, learner.email).password_hash
+
+
+def test_a_short_email_name_does_not_forbid_its_letters(hasher):
+    hasher.check_strength("jolly-good-2026", email="j@x.org")
+    with pytest.raises(ValidationError, match="e-mail name"):
+        hasher.check_strength("my-janet-2026", email="janet@x.org")

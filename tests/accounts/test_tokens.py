@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from lms_core.accounts import auth, tokens, users
-from lms_core.errors import ValidationError
+from lms_core.errors import PermissionDenied, ValidationError
 from lms_core.models import OneTimeToken, TokenPurpose, utcnow
 from lms_core.security import new_token, token_hash
 from tests.factories import PASSWORD
-from tests.helpers import audit_log
+from tests.helpers import as_, audit_log
 
 RESET = TokenPurpose.password_reset
 
@@ -219,3 +219,13 @@ def test_token_of_a_deactivated_user_is_refused(session, issue, operator, learne
     users.deactivate_user(session, actor=operator, email=learner.email)
     with pytest.raises(ValidationError, match="not valid"):
         tokens.consume_token(session, raw=raw, purpose=RESET)
+
+
+def test_reset_tokens_are_for_admins_and_the_user_themself(session, make):
+    from lms_core.accounts import tokens
+
+    alice, bob = make.user(), make.user()
+    user, raw = tokens.request_password_reset(session, actor=as_(alice), email=alice.email)
+    assert user.id == alice.id and len(raw) >= 43
+    with pytest.raises(PermissionDenied):
+        tokens.request_password_reset(session, actor=as_(bob), email=alice.email)

@@ -9,6 +9,13 @@ from typing import Any
 import pytest
 
 from lms_core.assignments import assignments as svc
+from lms_core.assignments import fields as asg_fields
+from lms_core.assignments.fields import (
+    AssignmentCreate,
+    AssignmentUpdate,
+    SubmissionCreate,
+    SubmissionGrade,
+)
 from lms_core.errors import Conflict, LmsError, NotFound, PermissionDenied, ValidationError
 from lms_core.models import Assignment
 from tests.helpers import as_, audit_log, fields_of
@@ -31,10 +38,12 @@ def test_create_with_lesson_named_by_course_and_lesson(
         actor=operator,
         course_slug=course.slug,
         lesson_slug="essay",
-        title="Essay",
-        due_date="2026-03-10T12:00:00Z",
-        max_points="20",
-        late_penalty_percent="10",
+        data=AssignmentCreate(
+            title="Essay",
+            due_date="2026-03-10T12:00:00Z",
+            max_points="20",
+            late_penalty_percent="10",
+        ),
     )
     assert svc.get_assignment(session, f"{course.slug}/essay") is a
     assert svc.get_assignment(session, str(a.id)) is a
@@ -45,17 +54,21 @@ def test_create_with_lesson_named_by_course_and_lesson(
 
 
 def test_course_level_assignment_is_named_by_id(session: Any, course: Any, operator: Any) -> None:
-    a = svc.create_assignment(session, actor=operator, course_slug=course.slug, title="Project")
+    a = svc.create_assignment(
+        session, actor=operator, course_slug=course.slug, data=AssignmentCreate(title="Project")
+    )
     assert a.lesson_id is None and svc.assignment_ref(a) == str(a.id)
 
 
 def test_bare_date_means_end_of_that_day_utc() -> None:
-    assert svc.parse_when("2026-12-01", field="d") == datetime(2026, 12, 1, 23, 59, 59, tzinfo=UTC)
-    assert svc.parse_when("2026-12-01T17:00+01:00", field="d") == datetime(
+    assert asg_fields.parse_when("2026-12-01", field="d") == datetime(
+        2026, 12, 1, 23, 59, 59, tzinfo=UTC
+    )
+    assert asg_fields.parse_when("2026-12-01T17:00+01:00", field="d") == datetime(
         2026, 12, 1, 16, 0, tzinfo=UTC
     )
     with pytest.raises(ValidationError):
-        svc.parse_when("next friday", field="d")
+        asg_fields.parse_when("next friday", field="d")
 
 
 def test_refusals_name_their_fields(session: Any, course: Any, operator: Any) -> None:
@@ -64,15 +77,18 @@ def test_refusals_name_their_fields(session: Any, course: Any, operator: Any) ->
             session,
             actor=operator,
             course_slug=course.slug,
-            title="",
-            max_points="0",
-            late_policy="sometimes",
-            late_penalty_percent="150",
+            data=AssignmentCreate(
+                title="", max_points="0", late_policy="sometimes", late_penalty_percent="150"
+            ),
         )
     assert fields_of(caught.value) == {"title", "max_points", "late_policy", "late_penalty_percent"}
     with pytest.raises(ValidationError) as caught:
         svc.create_assignment(
-            session, actor=operator, course_slug=course.slug, lesson_slug="lesson-1", title="X"
+            session,
+            actor=operator,
+            course_slug=course.slug,
+            lesson_slug="lesson-1",
+            data=AssignmentCreate(title="X"),
         )
     assert caught.value.field == "lesson_slug"  # a text lesson, not an assignment lesson
     with pytest.raises(ValidationError) as caught:
@@ -80,9 +96,7 @@ def test_refusals_name_their_fields(session: Any, course: Any, operator: Any) ->
             session,
             actor=operator,
             course_slug=course.slug,
-            title="X",
-            due_date=DUE,
-            late_cutoff=DUE - timedelta(days=1),
+            data=AssignmentCreate(title="X", due_date=DUE, late_cutoff=DUE - timedelta(days=1)),
         )
     assert caught.value.field == "late_cutoff"
     with pytest.raises(ValidationError) as caught:
@@ -90,21 +104,28 @@ def test_refusals_name_their_fields(session: Any, course: Any, operator: Any) ->
             session,
             actor=operator,
             course_slug=course.slug,
-            title="X",
-            due_date=DUE,
-            late_policy="refuse",
-            late_cutoff=DUE + timedelta(days=1),
+            data=AssignmentCreate(
+                title="X", due_date=DUE, late_policy="refuse", late_cutoff=DUE + timedelta(days=1)
+            ),
         )
     assert caught.value.field == "late_cutoff"
 
 
 def test_one_assignment_per_lesson(session: Any, course: Any, operator: Any) -> None:
     svc.create_assignment(
-        session, actor=operator, course_slug=course.slug, lesson_slug="essay", title="A"
+        session,
+        actor=operator,
+        course_slug=course.slug,
+        lesson_slug="essay",
+        data=AssignmentCreate(title="A"),
     )
     with pytest.raises(Conflict):
         svc.create_assignment(
-            session, actor=operator, course_slug=course.slug, lesson_slug="essay", title="B"
+            session,
+            actor=operator,
+            course_slug=course.slug,
+            lesson_slug="essay",
+            data=AssignmentCreate(title="B"),
         )
 
 
@@ -114,7 +135,9 @@ def test_only_the_course_instructor_or_admin_creates(
     other = make.user("instructor")
     for who in (other, learner):
         with pytest.raises(PermissionDenied):
-            svc.create_assignment(session, actor=as_(who), course_slug=course.slug, title="X")
+            svc.create_assignment(
+                session, actor=as_(who), course_slug=course.slug, data=AssignmentCreate(title="X")
+            )
 
 
 def test_unknown_references(session: Any) -> None:
@@ -168,11 +191,11 @@ def test_late_policy_accept_until_cutoff_and_refuse() -> None:
 
 def test_grade_numbers_accept_comma_and_refuse_three_decimals() -> None:
     check = dict(field="grade", low=Decimal(0), high=Decimal(10))
-    assert svc.parse_decimal("7,5", **check) == Decimal("7.50")  # type: ignore[arg-type]
-    assert svc.parse_decimal(7.25, **check) == Decimal("7.25")  # type: ignore[arg-type]
+    assert asg_fields.parse_decimal("7,5", **check) == Decimal("7.50")  # type: ignore[arg-type]
+    assert asg_fields.parse_decimal(7.25, **check) == Decimal("7.25")  # type: ignore[arg-type]
     for bad in ("seven", "10.5", "-1", "1.234", "nan", True):
         with pytest.raises(ValidationError):
-            svc.parse_decimal(bad, **check)  # type: ignore[arg-type]
+            asg_fields.parse_decimal(bad, **check)  # type: ignore[arg-type]
 
 
 def test_update_recomputes_days_late_and_guards_max_points(
@@ -183,7 +206,10 @@ def test_update_recomputes_days_late_and_guards_max_points(
     student = make.user()
     make.enroll(student, course)
     a = svc.create_assignment(
-        session, actor=operator, course_slug=course.slug, title="P", due_date=DUE, max_points=10
+        session,
+        actor=operator,
+        course_slug=course.slug,
+        data=AssignmentCreate(title="P", due_date=DUE, max_points=10),
     )
     submissions.submit(
         session,
@@ -191,21 +217,36 @@ def test_update_recomputes_days_late_and_guards_max_points(
         settings=None,  # type: ignore[arg-type]
         assignment=str(a.id),
         email=student.email,
-        text="work",
         now=DUE + timedelta(hours=30),
+        data=SubmissionCreate(text="work"),
     )
     sub = submissions.find_submission(session, a.id, student.id)
     assert sub is not None and sub.days_late == 2
-    svc.update_assignment(session, actor=operator, ref=str(a.id), due_date=DUE + timedelta(days=1))
+    svc.update_assignment(
+        session,
+        actor=operator,
+        ref=str(a.id),
+        data=AssignmentUpdate(due_date=DUE + timedelta(days=1)),
+    )
     assert sub.days_late == 1
-    submissions.grade(session, actor=operator, assignment=str(a.id), email=student.email, points=9)
+    submissions.grade(
+        session,
+        actor=operator,
+        assignment=str(a.id),
+        email=student.email,
+        data=SubmissionGrade(points=9),
+    )
     with pytest.raises(Conflict):
-        svc.update_assignment(session, actor=operator, ref=str(a.id), max_points="5")
+        svc.update_assignment(
+            session, actor=operator, ref=str(a.id), data=AssignmentUpdate(max_points="5")
+        )
 
 
 def test_list_and_show_follow_roles(session: Any, course: Any, make: Any, teacher: Any) -> None:
     admin = make.user("admin")
-    a = svc.create_assignment(session, actor=as_(teacher), course_slug=course.slug, title="P")
+    a = svc.create_assignment(
+        session, actor=as_(teacher), course_slug=course.slug, data=AssignmentCreate(title="P")
+    )
     enrolled, stranger, other_teacher = make.user(), make.user(), make.user("instructor")
     make.enroll(enrolled, course)
     assert a in svc.list_assignments(session, actor=as_(admin))
@@ -218,3 +259,18 @@ def test_list_and_show_follow_roles(session: Any, course: Any, make: Any, teache
     assert "enrolled" not in svc.show_assignment(session, actor=as_(enrolled), ref=str(a.id))
     with pytest.raises(NotFound):
         svc.show_assignment(session, actor=as_(stranger), ref=str(a.id))
+
+
+def test_the_field_spec_defaults_are_the_models(session: Any, course: Any, operator: Any) -> None:
+    """``fields.DEFAULTS`` is what a create fills in; the model's columns must agree."""
+    from lms_core.assignments.fields import DEFAULTS, AssignmentFields
+    from lms_core.models import Assignment
+
+    for name, default in DEFAULTS.items():
+        column = Assignment.__table__.c[name]
+        assert (column.default.arg if column.default is not None else None) == default, name
+    assert set(AssignmentFields.__dataclass_fields__) == set(DEFAULTS)
+    a = svc.create_assignment(
+        session, actor=operator, course_slug=course.slug, data=AssignmentCreate(title="P")
+    )
+    assert {name: getattr(a, name) for name in DEFAULTS} == dict(DEFAULTS)

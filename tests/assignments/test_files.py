@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from lms_core.assignments import files
+from lms_core.assignments.fields import AssignmentCreate, SubmissionCreate
 from lms_core.assignments.files import Upload
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from lms_core.models import StoredFile
@@ -165,7 +166,7 @@ def test_own_files_and_submission_files(
     make.enroll(student, course)
     make.enroll(classmate, course)
     a = assignments.create_assignment(
-        session, actor=as_(teacher), course_slug=course.slug, title="Work"
+        session, actor=as_(teacher), course_slug=course.slug, data=AssignmentCreate(title="Work")
     )
     sub = submissions.submit(
         session,
@@ -173,7 +174,7 @@ def test_own_files_and_submission_files(
         settings=fsettings,
         assignment=str(a.id),
         email=student.email,
-        files=[Upload("work.pdf", samples.PDF)],
+        data=SubmissionCreate(files=[Upload("work.pdf", samples.PDF)]),
     ).submission
     attached = sub.files[0]
     for who in (student, teacher):

@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from lms_core.assignments import assignments, gradebook, submissions
+from lms_core.assignments.fields import AssignmentCreate, SubmissionCreate, SubmissionGrade
 from lms_core.errors import PermissionDenied, ValidationError
 from lms_core.models import Attempt, Quiz
 from tests.helpers import as_
@@ -59,10 +60,7 @@ def book(session: Any, settings: Any, make: Any, teacher: Any) -> dict[str, Any]
         session,
         actor=as_(teacher),
         course_slug=course.slug,
-        title="Essay",
-        due_date=DUE,
-        max_points=20,
-        late_penalty_percent=10,
+        data=AssignmentCreate(title="Essay", due_date=DUE, max_points=20, late_penalty_percent=10),
     )
     ann = make.user(name="Ann")
     evil = make.user(name="=cmd|' /C calc'!A0")
@@ -80,11 +78,15 @@ def book(session: Any, settings: Any, make: Any, teacher: Any) -> dict[str, Any]
             settings=settings,
             assignment=str(a.id),
             email=user.email,
-            text="w",
             now=when,
+            data=SubmissionCreate(text="w"),
         )
         submissions.grade(
-            session, actor=as_(teacher), assignment=str(a.id), email=user.email, points=points
+            session,
+            actor=as_(teacher),
+            assignment=str(a.id),
+            email=user.email,
+            data=SubmissionGrade(points=points),
         )
     return {"course": course, "teacher": teacher, "ann": ann, "evil": evil, "cat": cat}
 
@@ -193,8 +195,8 @@ def test_grading_methods_latest_first_average(session: Any, make: Any, teacher: 
     assert row[5] == 62.67  # (71 + 50 + 67) / 3
 
 
-def test_quiz_finals_agree_with_quiz_scores(session: Any, make: Any, teacher: Any) -> None:
-    """The gradebook's chunked final scores follow the same rules as quiz_scores."""
+def test_quiz_finals_agree_with_final_scores(session: Any, make: Any, teacher: Any) -> None:
+    """The gradebook's chunked final scores follow the same rules as quizzes.final_scores."""
     import random
 
     from lms_core.quizzes.final_scores import final_scores

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from lms_core.assignments import assignments, submissions
+from lms_core.assignments.fields import AssignmentCreate, SubmissionCreate, SubmissionGrade
 from lms_core.assignments.files import Upload
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from lms_core.models import LessonProgress, StoredFile, Submission
+from tests.cli.helpers import db_state
 from tests.helpers import as_, audit_log
 
 DUE = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -34,25 +36,29 @@ def student(make: Any, course: Any) -> Any:
 
 def _create(session: Any, course: Any, **extra: Any) -> Any:
     values: dict[str, Any] = dict(
-        lesson_slug="essay", title="Essay", due_date=DUE, max_points=10, late_penalty_percent=10
+        title="Essay", due_date=DUE, max_points=10, late_penalty_percent=10
     )
     values.update(extra)
     return assignments.create_assignment(
-        session, actor=as_(course.instructor), course_slug=course.slug, **values
+        session,
+        actor=as_(course.instructor),
+        course_slug=course.slug,
+        lesson_slug="essay",
+        data=AssignmentCreate(**values),
     )
 
 
 def _submit(session: Any, settings: Any, course: Any, student: Any, **extra: Any) -> Any:
+    work = {"text": extra.pop("text", "my essay"), "files": extra.pop("files", ())}
     values: dict[str, Any] = dict(
         actor=as_(student),
         settings=settings,
         assignment=f"{course.slug}/essay",
         email=student.email,
-        text="my essay",
         now=DUE - timedelta(hours=1),
     )
     values.update(extra)
-    return submissions.submit(session, **values)
+    return submissions.submit(session, data=SubmissionCreate(**work), **values)
 
 
 def test_submit_on_time_completes_the_lesson(
@@ -73,7 +79,11 @@ def test_late_submission_records_started_days_and_penalises_the_final(
     sub = _submit(session, settings, course, student, now=DUE + timedelta(hours=25)).submission
     assert sub.days_late == 2
     submissions.grade(
-        session, actor=as_(course.instructor), assignment=str(a.id), email=student.email, points=8
+        session,
+        actor=as_(course.instructor),
+        assignment=str(a.id),
+        email=student.email,
+        data=SubmissionGrade(points=8),
     )
     [row] = submissions.list_submissions(
         session, actor=as_(course.instructor), assignment=str(a.id)
@@ -119,7 +129,11 @@ def test_resubmission_replaces_text_and_files_before_grading(
     assert second.submission.days_late == 1
     assert session.get(StoredFile, old_file.id) is None  # the replaced file is deleted
     submissions.grade(
-        session, actor=as_(course.instructor), assignment=str(a.id), email=student.email, points=7
+        session,
+        actor=as_(course.instructor),
+        assignment=str(a.id),
+        email=student.email,
+        data=SubmissionGrade(points=7),
     )
     with pytest.raises(Conflict, match="resubmission is refused"):
         _submit(session, settings, course, student, text="too late")
@@ -153,12 +167,20 @@ def test_grading_rules(session: Any, settings: Any, course: Any, student: Any, m
     ref = str(a.id)
     with pytest.raises(NotFound, match="nothing to grade"):
         submissions.grade(
-            session, actor=as_(course.instructor), assignment=ref, email=student.email, points=5
+            session,
+            actor=as_(course.instructor),
+            assignment=ref,
+            email=student.email,
+            data=SubmissionGrade(points=5),
         )
     _submit(session, settings, course, student)
     with pytest.raises(PermissionDenied):
         submissions.grade(
-            session, actor=as_(student), assignment=ref, email=student.email, points=5
+            session,
+            actor=as_(student),
+            assignment=ref,
+            email=student.email,
+            data=SubmissionGrade(points=5),
         )
     for bad in ("11", "-1", "abc", "1.005"):
         with pytest.raises(ValidationError) as caught:
@@ -167,7 +189,7 @@ def test_grading_rules(session: Any, settings: Any, course: Any, student: Any, m
                 actor=as_(course.instructor),
                 assignment=ref,
                 email=student.email,
-                points=bad,
+                data=SubmissionGrade(points=bad),
             )
         assert caught.value.field == "grade"
     sub = submissions.grade(
@@ -175,8 +197,7 @@ def test_grading_rules(session: Any, settings: Any, course: Any, student: Any, m
         actor=as_(course.instructor),
         assignment=ref,
         email=student.email,
-        points="9,5",
-        feedback="Good",
+        data=SubmissionGrade(points="9,5", feedback="Good"),
     )
     assert sub.grade == Decimal("9.50") and sub.grader_id == course.instructor.id
     entry = audit_log(session, "submission.grade")[-1]
@@ -231,3 +252,72 @@ def test_one_bad_file_refuses_the_submission_and_writes_no_blob(
     assert caught.value.field == "file"
     assert session.query(Submission).count() == 0 and session.query(StoredFile).count() == 0
     assert not (tmp_path / "files").exists()
+
+
+def test_a_refused_attachment_is_named(
+    session: Any, settings: Any, make: Any, teacher: Any
+) -> None:
+    course = make.course(instructor=teacher, lessons=1, published=True)
+    learner = make.user(name="Ann")
+    make.enroll(learner, course)
+    homework = assignments.create_assignment(
+        session,
+        actor=as_(teacher),
+        course_slug=course.slug,
+        data=AssignmentCreate(title="Essay", max_points=10),
+    )
+    files = [
+        Upload("loops.py", b"for i in range(3):\n    print(i)\n"),
+        Upload("page.pdf", b"<html><script>alert(1)</script></html>"),
+    ]
+    before = db_state(session)
+    with pytest.raises(ValidationError) as caught:
+        submissions.submit(
+            session,
+            actor=as_(teacher),
+            settings=settings,
+            assignment=str(homework.id),
+            email=learner.email,
+            data=SubmissionCreate(files=files),
+        )
+    assert (caught.value.field, caught.value.value) == ("file", "page.pdf")
+    assert caught.value.message.startswith("page.pdf is HTML/XML markup")
+    assert db_state(session) == before
+
+
+def test_rows_keep_their_json_keys_in_order(
+    session: Any, settings: Any, course: Any, student: Any
+) -> None:
+    """The typed rows are the ``--json`` contract: scripts and docs rely on these keys."""
+    a = _create(session, course)
+    row = assignments.assignment_row(a)
+    assert list(row) == [
+        "id",
+        "ref",
+        "course",
+        "lesson",
+        "title",
+        "description",
+        "due_date",
+        "max_points",
+        "late_policy",
+        "late_cutoff",
+        "late_penalty_percent",
+    ]
+    assert (row["max_points"], row["due_date"]) == (10.0, DUE.isoformat())
+    sub = _submit(session, settings, course, student).submission
+    assert list(submissions.submission_row(sub, a)) == [
+        "id",
+        "email",
+        "full_name",
+        "submitted_at",
+        "days_late",
+        "penalty_percent",
+        "grade",
+        "final",
+        "feedback",
+        "grader",
+        "graded_at",
+        "files",
+        "text",
+    ]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from lms_core.accounts import users
+from lms_core.accounts import audit, users
 from lms_core.catalog import courses, enrollments
+from lms_core.catalog.fields import ENROLLMENT, LessonUpdate
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from lms_core.models import Enrollment, LessonProgress
 from tests.helpers import as_, audit_log
@@ -235,7 +237,11 @@ def test_completion_counts_required_lessons_only(session, operator, make, learne
     from lms_core.catalog import lessons
 
     lessons.update_lesson(
-        session, actor=operator, course_slug=course.slug, slug="lesson-2", is_required=False
+        session,
+        actor=operator,
+        course_slug=course.slug,
+        slug="lesson-2",
+        data=LessonUpdate(is_required=False),
     )
     enroll(session, operator, learner, course)
     e, _ = done(session, operator, learner, course, "lesson-2")
@@ -452,12 +458,28 @@ def test_list_enrollments_paginates(session, operator, roster):
 def test_enrollment_row(session, course, learner):
     e = enroll(session, as_(learner), learner, course).enrollment
     row = enrollments.enrollment_row(e)
-    assert list(row) == list(enrollments.ENROLLMENT_FIELDS)
+    assert list(row) == list(ENROLLMENT.listing())
     assert (row["user_email"], row["course_slug"], row["status"]) == (
         learner.email,
         "python",
         "active",
     )
+
+
+def test_enrollment_row_json_is_the_snapshot_it_replaced(session, course, learner):
+    """The typed row prints the same JSON as the generic snapshot did (scripts parse it)."""
+    e = enroll(session, as_(learner), learner, course).enrollment
+    e.progress_percentage, e.rating, e.review = Decimal("33.33"), 4, "Good"
+    e.completed_at = e.enrolled_at
+    session.flush()
+    fields = ENROLLMENT.listing()
+    before = {
+        **audit.snapshot(e, [f for f in fields if f not in ("user_email", "course_slug")]),
+        "user_email": learner.email,
+        "course_slug": course.slug,
+    }
+    expected = {f: before[f] for f in fields}
+    assert json.dumps(enrollments.enrollment_row(e)) == json.dumps(expected)
 
 
 def test_unpublishing_keeps_existing_enrollments_and_progress(session, operator, course, learner):
@@ -468,3 +490,38 @@ def test_unpublishing_keeps_existing_enrollments_and_progress(session, operator,
     ]
     e, _ = done(session, as_(learner), learner, course, "lesson-1")
     assert e.progress_percentage == Decimal("33.33")
+
+
+def test_an_enrolled_learner_re_enrolling_in_an_unpublished_course_is_unchanged(
+    session, make, operator
+):
+    learner = make.user()
+    course = make.course(lessons=1, published=True)
+    make.enroll(learner, course)
+    courses.unpublish_course(session, actor=operator, slug=course.slug)
+    result = enrollments.enroll(
+        session, actor=as_(learner), email=learner.email, course_slug=course.slug
+    )
+    assert result.outcome == "unchanged"
+
+
+def test_a_new_learner_cannot_self_enroll_in_an_unpublished_course(session, make):
+    learner = make.user()
+    course = make.course(lessons=1)
+    with pytest.raises(Conflict, match="not published"):
+        enrollments.enroll(
+            session, actor=as_(learner), email=learner.email, course_slug=course.slug
+        )
+
+
+def test_a_boolean_is_not_a_rating(session, make, operator):
+    enrollment = make.enroll()
+    with pytest.raises(ValidationError) as caught:
+        enrollments.review(
+            session,
+            actor=operator,
+            email=enrollment.student.email,
+            course_slug=enrollment.course.slug,
+            rating=True,
+        )  # type: ignore[arg-type]
+    assert caught.value.field == "rating"

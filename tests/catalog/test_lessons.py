@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
 
+from lms_core.accounts import audit
 from lms_core.catalog import enrollments, lessons
+from lms_core.catalog.fields import LESSON, LessonCreate, LessonUpdate
 from lms_core.errors import Conflict, ErrorList, NotFound, PermissionDenied, ValidationError
 from tests.helpers import as_, audit_log, fields_of
 
@@ -19,13 +22,9 @@ def order(session, operator, course):
 
 
 def add(session, operator, course, slug, **kwargs):
+    kwargs.setdefault("title", slug.title())
     return lessons.add_lesson(
-        session,
-        actor=operator,
-        course_slug=course.slug,
-        slug=slug,
-        title=kwargs.pop("title", slug.title()),
-        **kwargs,
+        session, actor=operator, course_slug=course.slug, data=LessonCreate(slug=slug, **kwargs)
     )
 
 
@@ -102,7 +101,10 @@ def test_add_reports_every_bad_field(session, operator, make):
 def test_add_without_a_title_is_refused(session, operator, make):
     with pytest.raises(ValidationError, match="is required") as err:
         lessons.add_lesson(
-            session, actor=operator, course_slug=make.course().slug, slug="a", title=None
+            session,
+            actor=operator,
+            course_slug=make.course().slug,
+            data=LessonCreate(slug="a", title=None),
         )
     assert err.value.field == "title"
 
@@ -131,7 +133,9 @@ def test_add_is_for_the_course_manager(session, make, teacher):
 
 def test_add_to_an_unknown_course_is_not_found(session, operator):
     with pytest.raises(NotFound):
-        lessons.add_lesson(session, actor=operator, course_slug="ghost", slug="a", title="A")
+        lessons.add_lesson(
+            session, actor=operator, course_slug="ghost", data=LessonCreate(slug="a", title="A")
+        )
 
 
 def test_add_is_audited(session, make, teacher):
@@ -157,9 +161,7 @@ def test_update_changes_fields_and_audits(session, operator, make):
         actor=operator,
         course_slug=course.slug,
         slug="lesson-1",
-        title="Welcome",
-        duration_minutes=5,
-        new_slug="welcome",
+        data=LessonUpdate(title="Welcome", duration_minutes=5, slug="welcome"),
     )
     assert (lesson.slug, lesson.title, lesson.duration_minutes) == ("welcome", "Welcome", 5)
     [entry] = audit_log(session, "lesson.update")
@@ -171,21 +173,31 @@ def test_update_to_a_taken_slug_is_refused(session, operator, make):
     course = make.course(lessons=2)
     with pytest.raises(Conflict, match="already has a lesson lesson-2"):
         lessons.update_lesson(
-            session, actor=operator, course_slug=course.slug, slug="lesson-1", new_slug="lesson-2"
+            session,
+            actor=operator,
+            course_slug=course.slug,
+            slug="lesson-1",
+            data=LessonUpdate(slug="lesson-2"),
         )
 
 
 def test_update_with_nothing_is_refused(session, operator, make):
     course = make.course(lessons=1)
     with pytest.raises(ValidationError, match="nothing to change"):
-        lessons.update_lesson(session, actor=operator, course_slug=course.slug, slug="lesson-1")
+        lessons.update_lesson(
+            session, actor=operator, course_slug=course.slug, slug="lesson-1", data=LessonUpdate()
+        )
 
 
 def test_update_of_an_unknown_lesson_is_not_found(session, operator, make):
     course = make.course(lessons=1)
     with pytest.raises(NotFound, match="has no lesson nope") as err:
         lessons.update_lesson(
-            session, actor=operator, course_slug=course.slug, slug="nope", title="X"
+            session,
+            actor=operator,
+            course_slug=course.slug,
+            slug="nope",
+            data=LessonUpdate(title="X"),
         )
     assert err.value.field == "lesson_slug"
 
@@ -194,7 +206,11 @@ def test_update_by_another_instructor_is_refused(session, make, teacher):
     course = make.course(lessons=1)
     with pytest.raises(PermissionDenied):
         lessons.update_lesson(
-            session, actor=as_(teacher), course_slug=course.slug, slug="lesson-1", title="Mine"
+            session,
+            actor=as_(teacher),
+            course_slug=course.slug,
+            slug="lesson-1",
+            data=LessonUpdate(title="Mine"),
         )
 
 
@@ -211,7 +227,11 @@ def test_making_the_last_open_lesson_optional_completes_active_enrollments(sessi
     )
     assert enrollment.progress_percentage == Decimal("50.00")
     lessons.update_lesson(
-        session, actor=operator, course_slug=course.slug, slug="lesson-2", is_required=False
+        session,
+        actor=operator,
+        course_slug=course.slug,
+        slug="lesson-2",
+        data=LessonUpdate(is_required=False),
     )
     assert enrollment.progress_percentage == Decimal("100.00")
     assert enrollment.status == "completed"
@@ -223,7 +243,11 @@ def test_making_a_lesson_required_again_lowers_progress(session, operator, make)
     student = make.user()
     enrollment = make.enroll(student, course)
     lessons.update_lesson(
-        session, actor=operator, course_slug=course.slug, slug="lesson-3", is_required=False
+        session,
+        actor=operator,
+        course_slug=course.slug,
+        slug="lesson-3",
+        data=LessonUpdate(is_required=False),
     )
     enrollments.complete_lesson(
         session,
@@ -234,7 +258,11 @@ def test_making_a_lesson_required_again_lowers_progress(session, operator, make)
     )
     assert enrollment.progress_percentage == Decimal("50.00")
     lessons.update_lesson(
-        session, actor=operator, course_slug=course.slug, slug="lesson-3", is_required=True
+        session,
+        actor=operator,
+        course_slug=course.slug,
+        slug="lesson-3",
+        data=LessonUpdate(is_required=True),
     )
     assert enrollment.progress_percentage == Decimal("33.33")
     assert enrollment.status == "active"
@@ -367,5 +395,18 @@ def test_published_lessons_are_listed_for_anyone(session, make, learner):
 def test_lesson_row(session, make):
     course = make.course(lessons=1)
     row = lessons.lesson_row(course.lessons[0])
-    assert list(row) == list(lessons.LESSON_FIELDS)
+    assert list(row) == list(LESSON.listing())
     assert (row["course_slug"], row["slug"], row["order_index"]) == (course.slug, "lesson-1", 1)
+
+
+def test_lesson_row_json_is_the_snapshot_it_replaced(session, make):
+    """The typed row prints the same JSON as the generic snapshot did (scripts parse it)."""
+    lesson = make.course(lessons=1).lessons[0]
+    lesson.content, lesson.video_url, lesson.duration_minutes = 'Read\n"this"', None, 12
+    session.flush()
+    before = {
+        **audit.snapshot(lesson, LESSON.listing()[:1] + LESSON.listing()[2:]),
+        "course_slug": lesson.course.slug,
+    }
+    expected = {f: before[f] for f in LESSON.listing()}
+    assert json.dumps(lessons.lesson_row(lesson)) == json.dumps(expected)

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from lms_core.catalog import enrollments, lessons, progress
+from lms_core.catalog.fields import LessonUpdate
 
 
 def complete(session, operator, enrollment, *slugs):
@@ -23,7 +24,11 @@ def complete(session, operator, enrollment, *slugs):
 def optional(session, operator, course, *slugs):
     for slug in slugs:
         lessons.update_lesson(
-            session, actor=operator, course_slug=course.slug, slug=slug, is_required=False
+            session,
+            actor=operator,
+            course_slug=course.slug,
+            slug=slug,
+            data=LessonUpdate(is_required=False),
         )
 
 

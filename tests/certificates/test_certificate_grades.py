@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 
 from lms_core.assignments import assignments, submissions
+from lms_core.assignments.fields import AssignmentCreate, SubmissionCreate, SubmissionGrade
 from lms_core.catalog import courses, enrollments
-from lms_core.certificates import registry as certificates
+from lms_core.catalog.fields import CourseUpdate
+from lms_core.certificates import registry
 from tests.assignments.test_gradebook import add_quiz, attempt
 from tests.helpers import as_
 
@@ -18,9 +20,14 @@ def graded_course(session: Any, settings: Any, make: Any, teacher: Any) -> dict[
     course = make.course(instructor=teacher, lessons=1, published=True)
     quiz = add_quiz(session, make, course, "final-quiz")
     a = assignments.create_assignment(
-        session, actor=as_(teacher), course_slug=course.slug, title="Report", max_points=10
+        session,
+        actor=as_(teacher),
+        course_slug=course.slug,
+        data=AssignmentCreate(title="Report", max_points=10),
     )
-    courses.update_course(session, actor=as_(teacher), slug=course.slug, certificate_min_grade=70)
+    courses.update_course(
+        session, actor=as_(teacher), slug=course.slug, data=CourseUpdate(certificate_min_grade=70)
+    )
     learners = {}
     for name, quiz_score, points in (
         ("good", "90", 8),
@@ -36,11 +43,15 @@ def graded_course(session: Any, settings: Any, make: Any, teacher: Any) -> dict[
             settings=settings,
             assignment=str(a.id),
             email=user.email,
-            text="report",
+            data=SubmissionCreate(text="report"),
         )
         if points is not None:
             submissions.grade(
-                session, actor=as_(teacher), assignment=str(a.id), email=user.email, points=points
+                session,
+                actor=as_(teacher),
+                assignment=str(a.id),
+                email=user.email,
+                data=SubmissionGrade(points=points),
             )
         for lesson in ("lesson-1", "final-quiz"):
             enrollments.complete_lesson(
@@ -59,7 +70,7 @@ def test_min_grade_decides_among_learners_with_every_lesson_done(
 ) -> None:
     rows = {
         r.enrollment.student.full_name: r
-        for r in certificates.eligibility(
+        for r in registry.eligibility(
             session, actor=operator, course_slug=graded_course["course"].slug
         )
     }
@@ -79,7 +90,7 @@ def test_lessons_still_required_with_a_good_grade(
     quiz = add_quiz(session, make, course, "quiz")
     user = make.user()
     attempt(session, quiz, make.enroll(user, course), 1, "100")
-    [row] = certificates.eligibility(session, actor=operator, course_slug=course.slug)
+    [row] = registry.eligibility(session, actor=operator, course_slug=course.slug)
     assert not row.eligible
     assert row.reason.startswith("0 of 3 required lessons complete")
 
@@ -95,5 +106,5 @@ def test_courses_without_graded_work_keep_the_lesson_rule(
         enrollments.complete_lesson(
             session, actor=operator, email=user.email, course_slug=course.slug, lesson_slug=lesson
         )
-    [row] = certificates.eligibility(session, actor=operator, course_slug=course.slug)
+    [row] = registry.eligibility(session, actor=operator, course_slug=course.slug)
     assert row.eligible and row.reason == "all 2 required lessons complete"

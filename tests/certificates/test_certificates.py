@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from lms_core.catalog import enrollments
-from lms_core.certificates import issue as certificate_issue
-from lms_core.certificates import registry as certificates
+from lms_core.certificates import export as certificate_export
+from lms_core.certificates import issue, registry
+from lms_core.certificates import verify as cert_verify
 from lms_core.errors import Conflict, PermissionDenied, ValidationError
 from lms_core.locks import run_lock
 from lms_core.models import AuditEntry, Certificate
@@ -46,7 +47,7 @@ def course_with(make, operator, session):
 
 
 def _issue(session_factory, operator, settings, course, **kw):
-    return certificate_issue.issue_certificates(
+    return issue.issue_certificates(
         session_factory, actor=operator, course_slug=course.slug, settings=settings, **kw
     )
 
@@ -55,7 +56,7 @@ def test_eligibility_gives_each_learner_a_reason(session, operator, course_with)
     course, (none, half, full) = course_with(0, 1, 2)
     rows = {
         r.enrollment.student.email: r
-        for r in certificates.eligibility(session, actor=operator, course_slug=course.slug)
+        for r in registry.eligibility(session, actor=operator, course_slug=course.slug)
     }
     assert (rows[full.email].eligible, rows[full.email].reason) == (
         True,
@@ -71,14 +72,14 @@ def test_eligibility_gives_each_learner_a_reason(session, operator, course_with)
 def test_optional_lessons_do_not_count(session, operator, make, course_with):
     course, (_learner,) = course_with(2)
     make.lesson(course, slug="bonus", is_required=False)
-    (row,) = certificates.eligibility(session, actor=operator, course_slug=course.slug)
+    (row,) = registry.eligibility(session, actor=operator, course_slug=course.slug)
     assert row.eligible is True
 
 
 def test_a_student_cannot_see_eligibility(session, course_with):
     course, (learner,) = course_with(2)
     with pytest.raises(PermissionDenied):
-        certificates.eligibility(session, actor=as_(learner), course_slug=course.slug)
+        registry.eligibility(session, actor=as_(learner), course_slug=course.slug)
 
 
 def test_issue_gives_certificates_to_the_eligible_only_and_a_rerun_issues_none(
@@ -95,7 +96,7 @@ def test_issue_gives_certificates_to_the_eligible_only_and_a_rerun_issues_none(
     for cert in certs:
         pdf = (settings.files_dir / cert.pdf_path).read_bytes()
         assert pdf.startswith(b"%PDF") and hashlib.sha256(pdf).hexdigest() == cert.pdf_sha256
-        assert certificates.verify(session, cert.number, pdf=pdf).file_matches is True
+        assert cert_verify.verify(session, cert.number, pdf=pdf).file_matches is True
     assert (
         session.scalar(
             select(func.count())
@@ -142,7 +143,7 @@ def test_pdfs_left_by_an_unfinished_batch_are_removed_by_the_next_run(
     session, session_factory, operator, settings, course_with
 ):
     course, _ = course_with(2)
-    folder = certificate_issue.certificates_dir(settings, course.id)
+    folder = issue.certificates_dir(settings, course.id)
     shutil.rmtree(folder, ignore_errors=True)  # ids repeat across rolled-back tests; files do not
     folder.mkdir(parents=True)
     (folder / "LMS-0000-0000-0.pdf").write_bytes(b"%PDF- never committed")
@@ -168,35 +169,56 @@ def test_verify_says_valid_revoked_superseded_or_unknown(
 ):
     course, (_learner,) = course_with(2)
     number = _issue(session_factory, operator, settings, course).issued[0]["number"]
-    assert certificates.verify(session, number.lower().replace("-", "")).status == "valid"
-    old, new = certificate_issue.reissue(session, actor=operator, number=number, settings=settings)
-    gone = certificates.verify(session, number)
+    assert cert_verify.verify(session, number.lower().replace("-", "")).status == "valid"
+    old, new = issue.reissue(session, actor=operator, number=number, settings=settings)
+    gone = cert_verify.verify(session, number)
     assert (gone.status, gone.superseded_by) == ("superseded", new.number)
     assert (new.version, new.supersedes_id) == (2, old.id)
-    certificates.revoke(session, actor=operator, number=new.number, reason="issued in error")
-    revoked = certificates.verify(session, new.number)
+    registry.revoke(session, actor=operator, number=new.number, reason="issued in error")
+    revoked = cert_verify.verify(session, new.number)
     assert (revoked.status, revoked.reason) == ("revoked", "issued in error")
     assert revoked.revoked_at is not None
-    assert certificates.verify(session, "LMS-0000-0000-0").status == "unknown"
+    assert cert_verify.verify(session, "LMS-0000-0000-0").status == "unknown"
     with pytest.raises(ValidationError, match="mistyped"):
-        certificates.verify(session, number[:-1] + ("0" if number[-1] != "0" else "1"))
+        cert_verify.verify(session, number[:-1] + ("0" if number[-1] != "0" else "1"))
 
 
 def test_verify_detects_a_different_file(session, session_factory, operator, settings, course_with):
     course, _ = course_with(2)
     number = _issue(session_factory, operator, settings, course).issued[0]["number"]
-    assert certificates.verify(session, number, pdf=b"%PDF-forged").file_matches is False
+    assert cert_verify.verify(session, number, pdf=b"%PDF-forged").file_matches is False
+
+
+def test_verified_means_valid_and_when_a_file_is_given_that_very_pdf(
+    session, session_factory, operator, settings, course_with
+):
+    """The yes-or-no every front door gives (the CLI's exit code) is decided by the service."""
+    course, _ = course_with(2)
+    number = _issue(session_factory, operator, settings, course).issued[0]["number"]
+    cert = registry.get_certificate(session, number)
+    pdf = (settings.files_dir / cert.pdf_path).read_bytes()
+    assert cert_verify.verify(session, number).verified
+    assert cert_verify.verify(session, number, pdf=pdf).verified
+    assert not cert_verify.verify(session, number, pdf=b"%PDF-forged").verified
+    assert not cert_verify.verify(session, "LMS-0000-0000-0").verified
+    _, new = issue.reissue(session, actor=operator, number=number, settings=settings)
+    assert not cert_verify.verify(session, number, pdf=pdf).verified  # superseded
+    registry.revoke(session, actor=operator, number=new.number, reason="issued in error")
+    assert not cert_verify.verify(session, new.number).verified
 
 
 def test_reissue_prints_the_new_name(session, session_factory, operator, settings, course_with):
     from lms_core.accounts import users
+    from lms_core.accounts.fields import UserUpdate
 
     course, (learner,) = course_with(2)
     number = _issue(session_factory, operator, settings, course).issued[0]["number"]
-    users.update_user(session, actor=operator, email=learner.email, full_name="Renamed Person")
-    _, new = certificate_issue.reissue(session, actor=operator, number=number, settings=settings)
+    users.update_user(
+        session, actor=operator, email=learner.email, data=UserUpdate(full_name="Renamed Person")
+    )
+    _, new = issue.reissue(session, actor=operator, number=number, settings=settings)
     assert new.learner_name == "Renamed Person"
-    assert certificates.public_verification(session, number)["status"] == "superseded"
+    assert cert_verify.public_verification(session, number)["status"] == "superseded"
 
 
 def test_revoke_rules(session, session_factory, operator, settings, make, course_with):
@@ -204,14 +226,14 @@ def test_revoke_rules(session, session_factory, operator, settings, make, course
     number = _issue(session_factory, operator, settings, course).issued[0]["number"]
     stranger = make.user("instructor")
     with pytest.raises(PermissionDenied):
-        certificates.revoke(session, actor=as_(stranger), number=number, reason="no")
+        registry.revoke(session, actor=as_(stranger), number=number, reason="no")
     with pytest.raises(ValidationError, match="say why"):
-        certificates.revoke(session, actor=operator, number=number, reason="  ")
-    certificates.revoke(session, actor=as_(course.instructor), number=number, reason="fraud")
+        registry.revoke(session, actor=operator, number=number, reason="  ")
+    registry.revoke(session, actor=as_(course.instructor), number=number, reason="fraud")
     with pytest.raises(Conflict, match="already revoked"):
-        certificates.revoke(session, actor=operator, number=number, reason="again")
+        registry.revoke(session, actor=operator, number=number, reason="again")
     with pytest.raises(Conflict, match="only a valid certificate"):
-        certificate_issue.reissue(session, actor=operator, number=number, settings=settings)
+        issue.reissue(session, actor=operator, number=number, settings=settings)
 
 
 def test_public_verification_shows_no_email(
@@ -219,7 +241,7 @@ def test_public_verification_shows_no_email(
 ):
     course, (learner,) = course_with(2)
     number = _issue(session_factory, operator, settings, course).issued[0]["number"]
-    facts = certificates.public_verification(session, number)
+    facts = cert_verify.public_verification(session, number)
     assert set(facts) == {"number", "status", "learner", "course", "issued_on", "revoked_on"}
     assert learner.email not in str(facts)
 
@@ -227,11 +249,11 @@ def test_public_verification_shows_no_email(
 def test_list_visibility(session, session_factory, operator, settings, make, course_with):
     course, (learner, _other) = course_with(2, 2)
     _issue(session_factory, operator, settings, course)
-    assert len(certificates.list_certificates(session, actor=operator)) == 2
-    mine = certificates.list_certificates(session, actor=as_(learner))
+    assert len(registry.list_certificates(session, actor=operator)) == 2
+    mine = registry.list_certificates(session, actor=as_(learner))
     assert [c.enrollment.student_id for c in mine] == [learner.id]
-    assert certificates.list_certificates(session, actor=as_(make.user("instructor"))) == []
-    assert len(certificates.list_certificates(session, actor=as_(course.instructor))) == 2
+    assert registry.list_certificates(session, actor=as_(make.user("instructor"))) == []
+    assert len(registry.list_certificates(session, actor=as_(course.instructor))) == 2
 
 
 def test_export_zips_the_valid_pdfs_with_a_formula_safe_manifest(
@@ -239,10 +261,10 @@ def test_export_zips_the_valid_pdfs_with_a_formula_safe_manifest(
 ):
     course, (_learner, _) = course_with(2, 2, names=['=HYPERLINK("x")', "Plain Name"])
     issued = _issue(session_factory, operator, settings, course).issued
-    certificates.revoke(session, actor=operator, number=issued[1]["number"], reason="test")
+    registry.revoke(session, actor=operator, number=issued[1]["number"], reason="test")
     out = tmp_path / "certs.zip"
     assert (
-        certificate_issue.export_zip(
+        certificate_export.export_zip(
             session, actor=operator, course_slug=course.slug, settings=settings, out=out
         )
         == 1
@@ -261,10 +283,10 @@ def test_export_refuses_a_tampered_pdf(
 ):
     course, _ = course_with(2)
     number = _issue(session_factory, operator, settings, course).issued[0]["number"]
-    cert = certificates.get_certificate(session, number)
+    cert = registry.get_certificate(session, number)
     (settings.files_dir / cert.pdf_path).write_bytes(b"%PDF-tampered")
     with pytest.raises(Conflict, match="SHA-256"):
-        certificate_issue.export_zip(
+        certificate_export.export_zip(
             session,
             actor=operator,
             course_slug=course.slug,

@@ -57,7 +57,10 @@ def refused(result: Result, field: str | None, *, contains: str = "") -> str:
 
 
 def refused_json(result: Result, field: str | None, *, contains: str = "") -> dict[str, Any]:
-    """Exit 1 and ``{"errors": [{"field", "value", "message"}]}`` on stdout; the first error."""
+    """Exit 1 and ``{"errors": [{"field", "value", "message"}]}`` on stdout; the first error.
+
+    An error may also carry ``hint``: ``{"code", "params"}``, what to do next as data.
+    """
     assert result.exit_code == 1, (
         f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
     )
@@ -66,7 +69,8 @@ def refused_json(result: Result, field: str | None, *, contains: str = "") -> di
     assert set(data) == {"errors"}, data
     assert data["errors"], data
     for error in data["errors"]:
-        assert set(error) == {"field", "value", "message"}, error
+        assert set(error) - {"hint"} == {"field", "value", "message"}, error
+        assert set(error.get("hint", {"code": "", "params": {}})) == {"code", "params"}, error
     first = data["errors"][0]
     assert first["field"] == field, data
     assert contains.lower() in first["message"].lower(), data

@@ -158,7 +158,10 @@ def test_doctor_fails_before_init_and_passes_after(scratch):
     assert before.exit_code == 1
     assert "Traceback" not in before.output
     assert "migrations" in before.stdout
-    assert before.stderr.strip() == "error: migrations: database is empty: run lmsctl init"
+    assert (
+        before.stderr.strip()
+        == "error: migrations: database is empty: initialise it (run: lmsctl init)"
+    )
 
     ok(scratch("init"))
 

@@ -127,7 +127,7 @@ def test_invites_file_not_written_when_refused(cli: Any, tmp_path: Path) -> None
         "import", "users", str(_file(tmp_path, "bad.csv", BAD)), "--invites-out", str(invites)
     )
     assert result.exit_code == 1 and not invites.exists()
-    assert not list(tmp_path.glob(".invites-*"))
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_usage_errors_exit_2(cli: Any, tmp_path: Path) -> None:

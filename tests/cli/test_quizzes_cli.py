@@ -1,4 +1,5 @@
-"""lmsctl quizzes: an instructor's day from the shell, from a GIFT bank to a regrade."""
+"""lmsctl quizzes: an instructor's day from the shell, from a GIFT bank to a regrade; import
+warnings, what a replace changes, reading an essay before grading it."""
 
 from __future__ import annotations
 
@@ -27,6 +28,26 @@ def course(make):
     student = make.user("student", email="learner@test.example")
     make.enroll(student, course)
     return course
+
+
+#: A bank with an item the import skips (a description), a partial-credit option and an essay.
+SKIPPING_GIFT = """\
+::one:: 2 + 2? {=4 ~%50%3.5 ~3}
+
+A description item: not a question.
+
+::two:: Explain addition. {}
+"""
+
+
+@pytest.fixture
+def skipping_bank(cli, course, make, tmp_path: Path) -> Path:
+    """The quiz created, a second learner enrolled, and :data:`SKIPPING_GIFT` in a file."""
+    make.enroll(make.user("student", email="other@test.example"), course)
+    ok(cli("quizzes", "create", "py", "check", "--title", "Check"))
+    path = tmp_path / "skipping.gift"
+    path.write_text(SKIPPING_GIFT, encoding="utf-8")
+    return path
 
 
 @pytest.fixture
@@ -269,3 +290,83 @@ def test_a_late_answer_is_not_counted_and_closes_the_attempt(cli, course, bank, 
     assert closed.submitted_at == closed.deadline_at
     data = ok_json(cli("quizzes", "close-overdue", "--json"))
     assert attempt.id not in [r["id"] for r in data]
+
+
+def test_a_refusal_carries_its_hint_as_data_and_lmsctl_words_it_as_a_command(cli, course):
+    line = refused(cli("quizzes", "create", "py", "lesson-1", "--title", "T"), "lesson_slug")
+    assert line.endswith("(run: lmsctl lessons update py lesson-1 --type quiz)")
+    error = refused_json(
+        cli("quizzes", "create", "py", "lesson-1", "--title", "T", "--json"), "lesson_slug"
+    )
+    assert "lmsctl" not in error["message"]
+    assert error["hint"] == {
+        "code": "make_quiz_lesson",
+        "params": {"course": "py", "lesson": "lesson-1"},
+    }
+
+
+def test_import_warns_about_what_it_skipped(cli, skipping_bank):
+    done = ok(cli("quizzes", "import", "py/check", str(skipping_bank), "--dry-run"))
+    assert f"warning: {skipping_bank}, line 3, column 1: no answer block" in done.stderr
+    data = ok_json(cli("quizzes", "import", "py/check", str(skipping_bank), "--json"))
+    (warning,) = data["warnings"]
+    assert (warning["line"], warning["column"]) == (3, 1)
+    assert data["added"] == 2 and data["changed"] == []
+
+
+def test_replace_shows_which_questions_change(cli, skipping_bank):
+    ok(cli("quizzes", "import", "py/check", str(skipping_bank)))
+    fixed = skipping_bank.with_name("fixed.gift")
+    fixed.write_text(SKIPPING_GIFT.replace("~%50%3.5", "~3.5") + "\n::three:: 1 + 1? {=2 ~3}\n")
+    done = ok(cli("quizzes", "import", "py/check", str(fixed), "--replace", "--dry-run"))
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in done.stdout.splitlines()
+        if line.startswith("│")
+    }
+    assert rows == {"1": "changed", "2": "same", "3": "new"}
+    assert "1 added, 2 replaced (1 changed: regrade after), 0 removed" in done.stdout
+    data = ok_json(cli("quizzes", "import", "py/check", str(fixed), "--replace", "--json"))
+    assert (data["updated"], data["changed"], data["added"]) == (2, [1], 1)
+    again = ok(cli("quizzes", "import", "py/check", str(fixed), "--replace"))
+    assert "0 added, 3 replaced (none changed), 0 removed" in again.stdout
+
+
+def test_an_instructor_reads_the_essay_before_grading_it(cli, skipping_bank):
+    ok(cli("quizzes", "import", "py/check", str(skipping_bank)))
+    ok(cli("quizzes", "publish", "py/check"))
+    started = ok_json(cli("quizzes", "start", "py/check", "learner@test.example", "--json"))
+    attempt = str(started["attempt"]["id"])
+    ok(cli("quizzes", "answer", attempt, "1", "1"))
+    ok(cli("quizzes", "answer", attempt, "2", "Counting on."))
+    ok(cli("quizzes", "submit", attempt))
+
+    waiting = ok_json(cli("quizzes", "attempts", "py/check", "--status", "submitted", "--json"))
+    assert [a["id"] for a in waiting] == [int(attempt)]
+    assert ok_json(cli("quizzes", "attempts", "py/check", "--status", "graded", "--json")) == []
+    refused(cli("quizzes", "attempts", "py/check", "--status", "done"), "status")
+    table = ok(cli("quizzes", "attempt", attempt, as_="teacher@test.example")).stdout
+    assert "attempt " + attempt + " by learner@test.example (number 1): submitted" in table
+    assert "3.5" in table and "0.5" in table  # the chosen option's text, its partial credit
+    assert "Counting on." in table and "waiting" in table
+    data = ok_json(cli("quizzes", "attempt", attempt, "--json"))
+    assert [q["waiting"] for q in data["questions"]] == [False, True]
+    assert json.dumps(data).count("weight") == 0
+    refused(cli("quizzes", "attempt", attempt, as_="other@test.example"), "as")
+    refused(cli("quizzes", "attempt", "999"), "attempt")
+
+    ok(
+        cli(
+            "quizzes",
+            "grade-essay",
+            attempt,
+            "--question",
+            "2",
+            "--points",
+            "1",
+            as_="teacher@test.example",
+        )
+    )
+    mine = ok_json(cli("quizzes", "attempt", attempt, "--json", as_="learner@test.example"))
+    assert mine["attempt"]["status"] == "graded" and mine["attempt"]["score"] == 75.0
+    assert [q["points_earned"] for q in mine["questions"]] == [0.5, 1.0]

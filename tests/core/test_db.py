@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from lms_core.accounts import users
+from lms_core.accounts.fields import UserCreate
 from lms_core.db import make_engine, make_session_factory, unit_of_work
 from lms_core.errors import Conflict
 from lms_core.models import User
@@ -114,7 +115,9 @@ def count_users(engine, email):
 def test_unit_of_work_commits_when_the_block_ends(scratch_engine, operator):
     factory = make_session_factory(scratch_engine)
     with unit_of_work(factory) as session:
-        user, _ = users.create_user(session, actor=operator, email="kept@x.org", full_name="Kept")
+        user, _ = users.create_user(
+            session, actor=operator, data=UserCreate(email="kept@x.org", full_name="Kept")
+        )
     assert count_users(scratch_engine, "kept@x.org") == 1
     assert user.email == "kept@x.org"  # expire_on_commit=False: still readable after commit
 
@@ -123,7 +126,9 @@ def test_unit_of_work_commits_when_the_block_ends(scratch_engine, operator):
 def test_unit_of_work_rolls_back_on_an_exception(scratch_engine, operator):
     factory = make_session_factory(scratch_engine)
     with pytest.raises(RuntimeError), unit_of_work(factory) as session:
-        users.create_user(session, actor=operator, email="lost@x.org", full_name="Lost")
+        users.create_user(
+            session, actor=operator, data=UserCreate(email="lost@x.org", full_name="Lost")
+        )
         assert count_users(scratch_engine, "lost@x.org") == 0  # not visible before commit
         raise RuntimeError("boom")
     assert count_users(scratch_engine, "lost@x.org") == 0
@@ -135,8 +140,12 @@ def test_unit_of_work_rolls_back_every_change_when_a_later_service_refuses(
 ):
     factory = make_session_factory(scratch_engine)
     with pytest.raises(Conflict), unit_of_work(factory) as session:
-        users.create_user(session, actor=operator, email="first@x.org", full_name="First")
-        users.create_user(session, actor=operator, email="FIRST@x.org", full_name="Again")
+        users.create_user(
+            session, actor=operator, data=UserCreate(email="first@x.org", full_name="First")
+        )
+        users.create_user(
+            session, actor=operator, data=UserCreate(email="FIRST@x.org", full_name="Again")
+        )
     assert count_users(scratch_engine, "first@x.org") == 0
     with scratch_engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM audit_log")) == 0
@@ -146,7 +155,9 @@ def test_unit_of_work_rolls_back_every_change_when_a_later_service_refuses(
 def test_unit_of_work_closes_the_session(scratch_engine, operator):
     factory = make_session_factory(scratch_engine)
     with unit_of_work(factory) as session:
-        user, _ = users.create_user(session, actor=operator, email="closed@x.org", full_name="C")
+        user, _ = users.create_user(
+            session, actor=operator, data=UserCreate(email="closed@x.org", full_name="C")
+        )
         assert user in session
     assert user not in session
     assert len(session.identity_map) == 0
@@ -156,7 +167,9 @@ def test_unit_of_work_closes_the_session(scratch_engine, operator):
 def test_unit_of_work_rolls_back_on_keyboard_interrupt(scratch_engine, operator):
     factory = make_session_factory(scratch_engine)
     with pytest.raises(KeyboardInterrupt), unit_of_work(factory) as session:
-        users.create_user(session, actor=operator, email="ctrl-c@x.org", full_name="Interrupted")
+        users.create_user(
+            session, actor=operator, data=UserCreate(email="ctrl-c@x.org", full_name="Interrupted")
+        )
         session.flush()
         raise KeyboardInterrupt
     assert count_users(scratch_engine, "ctrl-c@x.org") == 0

@@ -16,8 +16,16 @@ from lms_core.actor import Actor
 from lms_core.catalog import enrollments
 from lms_core.errors import NotFound, PermissionDenied, ValidationError
 from lms_core.exports.entities import EXPORT_USER_COLUMNS, export
+from lms_core.formats.sources import open_table
+from lms_core.formats.table import XLSX_CELL_LIMIT
 from lms_core.formats.tabular import Sheet, atomic_text, write_csv, write_xlsx
-from lms_core.imports.columns import COURSE_COLUMNS, ENROLLMENT_COLUMNS, LESSON_COLUMNS
+from lms_core.imports.columns import (
+    COURSE_COLUMNS,
+    ENROLLMENT_COLUMNS,
+    LESSON_COLUMNS,
+    LONG_CELLS,
+    SPECS,
+)
 from tests.helpers import as_
 
 #: Names a spreadsheet would run as formulas (users' names are stripped, so no tab or CR here).
@@ -191,6 +199,39 @@ def test_courses_csv_writes_lessons_to_their_own_file(session, make, operator, t
     assert lessons[0] == list(LESSON_COLUMNS)
     assert [r[:2] for r in lessons[1:]] == [["intro", "lesson-1"], ["intro", "lesson-2"]]
     assert lessons[1][8:] == ["false", "true"]  # is_preview, is_required
+
+
+def test_a_content_longer_than_an_xlsx_cell_is_refused_in_xlsx_and_whole_in_csv(
+    session, make, operator, tmp_path
+):
+    """openpyxl would cut it at 32,767 characters, and the cut text would come back on import."""
+    longer = [
+        (spec.name, f.name)
+        for spec in SPECS.values()
+        for f in spec.imported()
+        if f.exported and (f.max_length or 0) > XLSX_CELL_LIMIT
+    ]
+    assert longer == [("lesson", "content")]  # the one the XLSX export checks
+    course = make.course(slug="long", lessons=2)
+    content = "x" * 200_000  # over the CSV reader's 128 KB cell cap as well
+    course.lessons[1].content = content
+    session.flush()
+    path = tmp_path / "courses.xlsx"
+    with pytest.raises(ValidationError) as err:
+        export(session, actor=operator, entity="courses", fmt="xlsx", out=path)
+    assert err.value.field == "format"
+    assert "lesson lesson-2 of course long: its content is 200,000 characters" in str(
+        err.value.message
+    )
+    assert not path.exists()
+    make.course(slug="short", lessons=1)
+    export(session, actor=operator, entity="courses", fmt="xlsx", out=path, course_slug="short")
+    assert path.exists()
+
+    out, lessons_out = tmp_path / "courses.csv", tmp_path / "lessons.csv"
+    export(session, actor=operator, entity="courses", fmt="csv", out=out, lessons_out=lessons_out)
+    with open_table(lessons_out, known=LESSON_COLUMNS, long_cells=LONG_CELLS) as table:
+        assert [row.values["content"] for row in table.rows][1] == content
 
 
 def test_lessons_out_only_with_a_courses_csv(session, operator, tmp_path):

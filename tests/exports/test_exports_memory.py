@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
-from lms_core.exports import entities as exports
+from lms_core.exports import entities
 from lms_core.exports.entities import export
 from lms_core.models import User
 
@@ -57,7 +57,7 @@ def test_export_memory_does_not_grow_with_rows(
     session, operator, tmp_path, monkeypatch, fmt, small, large
 ):
     # Both sizes above one fetch batch, so the batch buffer is in both peaks.
-    monkeypatch.setattr(exports, "BATCH", 250)
+    monkeypatch.setattr(entities, "BATCH", 250)
     add_users(session, 0, small)
     export(session, actor=operator, entity="users", fmt=fmt, out=tmp_path / f"warm.{fmt}")
     small_peak = peak_bytes(session, operator, tmp_path / f"small.{fmt}", fmt)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lms_core.errors import FileRefused
-from lms_core.formats.sources import SourceRow, open_table
+from lms_core.formats.sources import CELL_LIMIT, SourceRow, open_table
 
 USERS = "external_id,email,full_name,role\n001,anna@example.org,Anna Müller,student\n"
 
@@ -216,6 +216,48 @@ def test_headers_match_our_columns_loosely_and_remember_theirs(tmp_path: Path) -
     }
 
 
+ALIASES = {"e-mail": "email", "mail": "email", "name": "full_name", "course": "course_slug"}
+REQUIRED = ["email", "full_name"]
+
+
+def test_a_header_may_be_another_name_of_a_column(tmp_path: Path) -> None:
+    path = write(tmp_path, b"E-Mail,Name,Course\na@example.org,Anna,intro\n")
+    with open_table(path, required=REQUIRED, aliases=ALIASES) as table:
+        assert table.source_columns == {"email": "E-Mail", "full_name": "Name", "Course": "Course"}
+        assert table.column_for("email") == "E-Mail"  # problems name the user's header
+        [row] = table.rows
+    # "course" is another name of a column this table does not read: an unknown column.
+    assert row.values == {"email": "a@example.org", "full_name": "Anna", "Course": "intro"}
+
+
+def test_the_column_itself_wins_over_its_other_names(tmp_path: Path) -> None:
+    """A file accepted before aliases existed is read exactly as before."""
+    path = write(tmp_path, b"name,full_name,email,mail\njdoe,Jane Doe,j@x.org,old@x.org\n")
+    [row] = rows(path, required=REQUIRED, aliases=ALIASES)
+    assert row.values == {
+        "name": "jdoe",
+        "full_name": "Jane Doe",
+        "email": "j@x.org",
+        "mail": "old@x.org",
+    }
+
+
+def test_two_other_names_of_one_column_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, b"mail,full_name,E-mail\na@x.org,Anna,b@x.org\n")
+    [problem] = refused(path, required=REQUIRED, aliases=ALIASES)
+    assert problem["message"] == 'the columns "mail" and "E-mail" both stand for "email"; keep one'
+    assert (problem["line"], problem["column"]) == (1, "E-mail")
+
+
+def test_a_missing_column_names_its_other_names(tmp_path: Path) -> None:
+    path = write(tmp_path, b"address,full_name\na@x.org,Anna\n")
+    [problem] = refused(path, required=REQUIRED, aliases=ALIASES)
+    assert problem["message"] == (
+        'the required column "email" is missing from the header row '
+        "(nor another name for it: e-mail, mail)"
+    )
+
+
 def test_unnamed_columns_are_ignored(tmp_path: Path) -> None:
     [row] = rows(write(tmp_path, b"email,,\na@example.org,x,y\n"))
     assert row.values == {"email": "a@example.org"}
@@ -246,6 +288,30 @@ def test_runaway_quote_is_refused_with_the_line_it_starts(tmp_path: Path) -> Non
     [problem] = refused(write(tmp_path, text.encode()))
     assert problem["line"] == 2
     assert "quote" in str(problem["message"])
+
+
+def test_a_long_cell_is_read_only_in_a_column_allowed_it(tmp_path: Path) -> None:
+    """``long_cells`` lifts the 128 KB cap for the columns it names, to their own cap."""
+    long = "x" * (CELL_LIMIT + 10)
+    path = write(tmp_path, f"slug,content,title\na,{long},T\nb,short,T\n".encode())
+    [first, _] = rows(path, known=["content"], long_cells={"content": 2 * CELL_LIMIT})
+    assert first.values["content"] == long
+    # Another column, or the same file without long_cells, keeps the 128 KB cap: the limit
+    # is the reader's own, whatever csv.field_size_limit another reader raised it to.
+    for known, caps in ((["content"], {"title": 2 * CELL_LIMIT}), (["content"], None)):
+        [problem] = refused(path, known=known, long_cells=caps)
+        assert (problem["line"], problem["file"]) == (2, "users.csv")
+        assert "over 128 KB long" in str(problem["message"])
+    [problem] = refused(path, known=["content"], long_cells={"content": CELL_LIMIT + 5})
+    assert f"over {CELL_LIMIT + 5:,} characters long" in str(problem["message"])
+
+
+def test_a_runaway_quote_in_a_long_column_stops_at_its_cap(tmp_path: Path) -> None:
+    body = "".join(f"s{i},Lesson {i},T\n" for i in range(30_000))
+    path = write(tmp_path, ('slug,content,title\na,"Runaway,T\n' + body).encode())
+    [problem] = refused(path, known=["content"], long_cells={"content": 300_000})
+    assert problem["line"] == 2
+    assert "over 300,000 characters long: a quote" in str(problem["message"])
 
 
 def test_missing_file_and_old_xls_are_refused(tmp_path: Path) -> None:

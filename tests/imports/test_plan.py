@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import users as users_service
+from lms_core.accounts.fields import UserCreate, UserUpdate
 from lms_core.imports.runs import apply_plan_file
 from lms_core.models import ImportRun, User
 from tests.cli.helpers import db_state
@@ -79,9 +80,13 @@ def test_stale_plan_refused_listing_the_records(
         dry_run=True,
         plan_out=plan,
     )
-    users_service.update_user(session, actor=operator, email="ann@x.org", full_name="Ann Elsewhere")
+    users_service.update_user(
+        session, actor=operator, email="ann@x.org", data=UserUpdate(full_name="Ann Elsewhere")
+    )
     users_service.create_user(
-        session, actor=operator, email="cy@x.org", full_name="Cy", external_id="S-3"
+        session,
+        actor=operator,
+        data=UserCreate(email="cy@x.org", full_name="Cy", external_id="S-3"),
     )
     session.flush()
     before = db_state(session)

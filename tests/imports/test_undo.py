@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import users as users_service
+from lms_core.accounts.fields import UserUpdate
 from lms_core.errors import Conflict, ErrorList, LmsError
 from lms_core.imports.runs import import_history, undo_import
 from lms_core.models import AuditEntry, ImportRun, OneTimeToken, User
@@ -76,7 +77,7 @@ def test_undo_restores_updates_and_deletes_creates(
 def test_undo_refused_after_a_later_change(session: Session, imp: Importer, operator: Any) -> None:
     run = imp("users", imp.file("u.csv", USERS))
     users_service.update_user(
-        session, actor=operator, email="ann@x.org", full_name="Ann Changed By Hand"
+        session, actor=operator, email="ann@x.org", data=UserUpdate(full_name="Ann Changed By Hand")
     )
     session.flush()
     imp(

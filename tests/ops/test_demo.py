@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from lms_core.accounts import auth
 from lms_core.actor import Actor
 from lms_core.catalog import enrollments
-from lms_core.certificates import registry as certificates
+from lms_core.certificates import registry
 from lms_core.errors import Conflict
 from lms_core.models import Course, Enrollment, Lesson, User
 from lms_core.ops import demo
@@ -54,7 +54,7 @@ def test_seed_creates_the_demo_school(session, seeder, hasher, settings):
         "demo-python-basics": Decimal("66.67"),
         "demo-sql-essentials": Decimal("100.00"),
     }
-    (cert,) = certificates.list_certificates(session, actor=seeder)
+    (cert,) = registry.list_certificates(session, actor=seeder)
     assert (cert.status, cert.enrollment.course.slug) == ("valid", "demo-sql-essentials")
     assert f"certificate {cert.number}" in report.created
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from lms_core.db import make_engine
+from lms_core.errors import Hint, HintCode
 from lms_core.ops import health, schema
 from lms_core.settings import Environment
 
@@ -70,7 +71,8 @@ def test_an_empty_database_fails_the_migrations_check(files_settings, scratch_en
     found = by_name(health.run_checks(files_settings, scratch_engine))
     assert found["database"].ok
     assert not found["migrations"].ok
-    assert found["migrations"].detail == "database is empty: run lmsctl init"
+    assert found["migrations"].detail == "database is empty: initialise it"
+    assert found["migrations"].hint == Hint(HintCode.initialise_database)
 
 
 @pytest.mark.scratch
@@ -91,9 +93,9 @@ def test_an_old_revision_fails_the_migrations_check(files_settings, scratch_engi
     migrations = by_name(health.run_checks(files_settings, scratch_engine))["migrations"]
     assert not migrations.ok
     assert (
-        migrations.detail
-        == f"at abc123, code expects {schema.head_revision()}: run lmsctl db upgrade"
+        migrations.detail == f"at abc123, code expects {schema.head_revision()}: upgrade the schema"
     )
+    assert migrations.hint == Hint(HintCode.run_migrations)
 
 
 def test_an_unreachable_database_is_reported_without_waiting(files_settings, unreachable_engine):

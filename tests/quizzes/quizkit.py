@@ -14,6 +14,7 @@ from lms_core.models import Course, Quiz, User
 from lms_core.quizzes import questions as question_service
 from lms_core.quizzes import quizzes
 from lms_core.quizzes.bank.shapes import QuestionData
+from lms_core.quizzes.fields import QuizCreate
 
 
 def all_types() -> list[QuestionData]:
@@ -111,8 +112,7 @@ def make_quiz(
         actor=operator,
         course_slug=course.slug,
         lesson_slug="quiz",
-        title="Quiz",
-        **settings,
+        data=QuizCreate(title="Quiz", **settings),
     )
     ref = f"{course.slug}/quiz"
     question_service.import_questions(

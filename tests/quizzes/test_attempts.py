@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -11,8 +12,8 @@ from sqlalchemy import select
 from lms_core.catalog import enrollments
 from lms_core.errors import Conflict, ErrorList, PermissionDenied, ValidationError
 from lms_core.models import Attempt, LessonProgress
-from lms_core.quizzes import attempts, quizzes
-from lms_core.quizzes import review as attempt_review
+from lms_core.quizzes import attempts, quizzes, review
+from lms_core.quizzes.fields import QuizUpdate
 from lms_core.quizzes.final_scores import final_scores
 from tests.helpers import as_, audit_log
 from tests.quizzes.quizkit import RIGHT, WRONG, all_types, make_quiz
@@ -57,18 +58,18 @@ def test_a_full_attempt_essay_waits_then_graded_and_passing_completes_the_lesson
     assert done.points_earned == Decimal("6.00") and done.points_possible == Decimal("10.00")
     assert not lesson_done(session, setup)
     with pytest.raises(PermissionDenied):
-        attempt_review.grade_essay(
+        review.grade_essay(
             session, actor=as_(setup.student), attempt_id=attempt.id, question_number=7, points=4
         )
     with pytest.raises(ValidationError):
-        attempt_review.grade_essay(
+        review.grade_essay(
             session, actor=as_(setup.teacher), attempt_id=attempt.id, question_number=7, points=5
         )
     with pytest.raises(ValidationError):
-        attempt_review.grade_essay(
+        review.grade_essay(
             session, actor=as_(setup.teacher), attempt_id=attempt.id, question_number=1, points=1
         )
-    graded = attempt_review.grade_essay(
+    graded = review.grade_essay(
         session, actor=as_(setup.teacher), attempt_id=attempt.id, question_number=7, points="3"
     )
     assert graded.status == "graded" and graded.score == Decimal("90.00") and graded.passed
@@ -149,7 +150,9 @@ def test_attempt_limit_counts_every_attempt(session, make, operator):
     with pytest.raises(Conflict) as refused:
         start(session, setup)
     assert refused.value.field == "max_attempts"
-    quizzes.update_quiz(session, actor=operator, quiz_ref=setup.ref, max_attempts=3)
+    quizzes.update_quiz(
+        session, actor=operator, quiz_ref=setup.ref, data=QuizUpdate(max_attempts=3)
+    )
     assert start(session, setup).attempt.number == 3
 
 
@@ -255,15 +258,15 @@ def test_close_overdue_closes_only_attempts_past_their_deadline(session, make, o
     ).attempt
     open_ended = start(session, untimed).attempt
     now = T0 + timedelta(minutes=40)
-    plan = attempt_review.close_overdue(session, actor=operator, now=now, dry_run=True)
+    plan = review.close_overdue(session, actor=operator, now=now, dry_run=True)
     ours = [r for r in plan if r["quiz_id"] in (timed.quiz.id, untimed.quiz.id)]
     assert [r["id"] for r in ours] == [late.id] and late.status == "in_progress"
-    closed = attempt_review.close_overdue(session, actor=operator, now=now)
+    closed = review.close_overdue(session, actor=operator, now=now)
     assert late.id in [r["id"] for r in closed]
     assert late.status == "graded" and late.score == Decimal("50.00")
     assert late.submitted_at == T0 + timedelta(minutes=30)
     assert fresh.status == "in_progress" and open_ended.status == "in_progress"
-    again = attempt_review.close_overdue(session, actor=operator, now=now)
+    again = review.close_overdue(session, actor=operator, now=now)
     assert late.id not in [r["id"] for r in again]
 
 
@@ -314,9 +317,50 @@ def test_a_blank_essay_scores_zero_without_waiting(session, make, operator):
 def test_list_attempts_is_for_the_course_managers(session, make, operator):
     setup = make_quiz(session, make, operator)
     a = start(session, setup).attempt
-    rows = attempt_review.list_attempts(session, actor=as_(setup.teacher), quiz_ref=setup.ref)
+    rows = review.list_attempts(session, actor=as_(setup.teacher), quiz_ref=setup.ref)
     assert [(r["id"], r["email"], r["status"]) for r in rows] == [
         (a.id, setup.student.email, "in_progress")
     ]
     with pytest.raises(PermissionDenied):
-        attempt_review.list_attempts(session, actor=as_(setup.student), quiz_ref=setup.ref)
+        review.list_attempts(session, actor=as_(setup.student), quiz_ref=setup.ref)
+
+
+def test_review_attempt_shows_answers_points_and_the_essay_waiting(
+    session: Any, make: Any, operator: Any
+) -> None:
+    setup = make_quiz(session, make, operator, shuffle_options=True)
+    learner = as_(setup.student)
+    started = attempts.start_attempt(
+        session, actor=learner, quiz_ref=setup.ref, email=setup.student.email
+    )
+    attempt_id = started.attempt.id
+    attempts.save_answers(session, actor=learner, attempt_id=attempt_id, answers=RIGHT)
+    attempts.submit_attempt(session, actor=learner, attempt_id=attempt_id)
+
+    data = review.review_attempt(session, actor=as_(setup.teacher), attempt_id=attempt_id)
+    assert data["attempt"]["status"] == "submitted"
+    by_number = {q["number"]: q for q in data["questions"]}
+    assert [q["number"] for q in data["questions"]] == list(range(1, 8))  # quiz order
+    assert (by_number[1]["answer"], by_number[1]["answer_text"]) == (1, "4")  # stored index
+    assert by_number[2]["answer_text"] == "2; 4"
+    assert by_number[1]["points_earned"] == 1.0 and not by_number[1]["waiting"]
+    essay = by_number[7]
+    assert (essay["answer"], essay["points_earned"], essay["waiting"]) == ("Because.", None, True)
+    assert "weight" not in repr(data)  # no key: that is `quizzes questions`
+
+    # The learner reads their own attempt; another learner may not.
+    assert review.review_attempt(session, actor=learner, attempt_id=attempt_id)["questions"]
+    with pytest.raises(PermissionDenied):
+        review.review_attempt(session, actor=as_(make.user("student")), attempt_id=attempt_id)
+
+    review.grade_essay(
+        session,
+        actor=as_(setup.teacher),
+        attempt_id=attempt_id,
+        question_number=7,
+        points="3.5",
+    )
+    essay = review.review_attempt(session, actor=as_(setup.teacher), attempt_id=attempt_id)[
+        "questions"
+    ][6]
+    assert (essay["points_earned"], essay["waiting"]) == (3.5, False)

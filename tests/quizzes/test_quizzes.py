@@ -1,23 +1,19 @@
-"""Quizzes and their questions: create on a quiz lesson, settings, publish, list, import, remove."""
+"""Quizzes: create on a quiz lesson, settings and their field spec, publish, list, show."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 import pytest
 
 from lms_core.errors import (
     Conflict,
     ErrorList,
-    FileRefused,
     NotFound,
     PermissionDenied,
     ValidationError,
 )
-from lms_core.models import Question
 from lms_core.quizzes import questions as qs
 from lms_core.quizzes import quizzes
-from lms_core.quizzes.bank.shapes import QuestionData
+from lms_core.quizzes.fields import QuizCreate, QuizUpdate
 from tests.helpers import as_, audit_log, fields_of
 from tests.quizzes.quizkit import all_types, make_quiz
 
@@ -26,12 +22,24 @@ def test_create_needs_an_existing_lesson_of_type_quiz(session, make, operator):
     course = make.course(lessons=1)
     with pytest.raises(NotFound) as missing:
         quizzes.create_quiz(
-            session, actor=operator, course_slug=course.slug, lesson_slug="check", title="Q"
+            session,
+            actor=operator,
+            course_slug=course.slug,
+            lesson_slug="check",
+            data=QuizCreate(title="Q"),
         )
-    assert "lmsctl lessons add" in missing.value.message and "--type quiz" in missing.value.message
+    assert "lmsctl" not in missing.value.message and "of type quiz" in missing.value.message
+    assert missing.value.as_dict()["hint"] == {
+        "code": "add_quiz_lesson",
+        "params": {"course": course.slug, "lesson": "check"},
+    }
     with pytest.raises(Conflict) as wrong:
         quizzes.create_quiz(
-            session, actor=operator, course_slug=course.slug, lesson_slug="lesson-1", title="Q"
+            session,
+            actor=operator,
+            course_slug=course.slug,
+            lesson_slug="lesson-1",
+            data=QuizCreate(title="Q"),
         )
     assert wrong.value.field == "lesson_slug"
     make.lesson(course, slug="check", lesson_type="quiz")
@@ -40,12 +48,14 @@ def test_create_needs_an_existing_lesson_of_type_quiz(session, make, operator):
         actor=operator,
         course_slug=course.slug,
         lesson_slug="check",
-        title=" Checkpoint ",
-        time_limit_minutes=20,
-        max_attempts=3,
-        passing_score="62.5",
-        grading_method="Average",
-        quiz_type="practice",
+        data=QuizCreate(
+            title=" Checkpoint ",
+            time_limit_minutes=20,
+            max_attempts=3,
+            passing_score="62.5",
+            grading_method="Average",
+            quiz_type="practice",
+        ),
     )
     row = quizzes.quiz_row(quiz)
     assert (
@@ -56,7 +66,11 @@ def test_create_needs_an_existing_lesson_of_type_quiz(session, make, operator):
     assert [e.action for e in audit_log(session, "quiz.create")] == ["quiz.create"]
     with pytest.raises(Conflict):
         quizzes.create_quiz(
-            session, actor=operator, course_slug=course.slug, lesson_slug="check", title="Again"
+            session,
+            actor=operator,
+            course_slug=course.slug,
+            lesson_slug="check",
+            data=QuizCreate(title="Again"),
         )
 
 
@@ -69,11 +83,13 @@ def test_settings_are_checked_all_at_once(session, make, operator):
             actor=operator,
             course_slug=course.slug,
             lesson_slug="q",
-            title="",
-            passing_score=150,
-            max_attempts=-1,
-            grading_method="best",
-            quiz_type="exam",
+            data=QuizCreate(
+                title="",
+                passing_score=150,
+                max_attempts=-1,
+                grading_method="best",
+                quiz_type="exam",
+            ),
         )
     assert fields_of(bad.value) == {
         "title",
@@ -88,10 +104,14 @@ def test_only_the_course_instructor_or_an_admin_manages_quizzes(session, make, o
     setup = make_quiz(session, make, operator, publish=False)
     other = make.user("instructor")
     with pytest.raises(PermissionDenied):
-        quizzes.update_quiz(session, actor=as_(other), quiz_ref=setup.ref, title="Mine")
+        quizzes.update_quiz(
+            session, actor=as_(other), quiz_ref=setup.ref, data=QuizUpdate(title="Mine")
+        )
     with pytest.raises(PermissionDenied):
         qs.list_questions(session, actor=as_(setup.student), quiz_ref=setup.ref)
-    quiz = quizzes.update_quiz(session, actor=as_(setup.teacher), quiz_ref=setup.ref, title="Ours")
+    quiz = quizzes.update_quiz(
+        session, actor=as_(setup.teacher), quiz_ref=setup.ref, data=QuizUpdate(title="Ours")
+    )
     assert quiz.title == "Ours"
 
 
@@ -112,7 +132,11 @@ def test_publish_refuses_a_quiz_without_questions(session, make, operator):
     course = make.course(lessons=1)
     make.lesson(course, slug="q", lesson_type="quiz")
     quizzes.create_quiz(
-        session, actor=operator, course_slug=course.slug, lesson_slug="q", title="Q"
+        session,
+        actor=operator,
+        course_slug=course.slug,
+        lesson_slug="q",
+        data=QuizCreate(title="Q"),
     )
     with pytest.raises(Conflict) as refused:
         quizzes.publish_quiz(session, actor=operator, quiz_ref=f"{course.slug}/q")
@@ -129,13 +153,16 @@ def test_publish_refuses_a_quiz_without_questions(session, make, operator):
 def test_update_changes_settings_and_zero_clears_a_limit(session, make, operator):
     setup = make_quiz(session, make, operator, time_limit_minutes=10, max_attempts=2)
     quiz = quizzes.update_quiz(
-        session, actor=operator, quiz_ref=setup.ref, time_limit_minutes=0, max_attempts=5
+        session,
+        actor=operator,
+        quiz_ref=setup.ref,
+        data=QuizUpdate(time_limit_minutes=0, max_attempts=5),
     )
     assert quiz.time_limit_minutes is None and quiz.max_attempts == 5
     (entry,) = audit_log(session, "quiz.update")
     assert entry.after == {"time_limit_minutes": None, "max_attempts": 5}
     with pytest.raises(ValidationError):
-        quizzes.update_quiz(session, actor=operator, quiz_ref=setup.ref)
+        quizzes.update_quiz(session, actor=operator, quiz_ref=setup.ref, data=QuizUpdate())
 
 
 def test_list_shows_learners_only_published_quizzes(session, make, operator):
@@ -159,80 +186,89 @@ def test_list_shows_learners_only_published_quizzes(session, make, operator):
     assert quizzes.show_quiz(session, actor=as_(shown.student), quiz_ref=shown.ref)["points"] == 10
 
 
-def test_import_appends_and_replace_keeps_ids_position_by_position(session, make, operator):
+def test_the_field_spec_defaults_are_the_models():
+    """``fields.DEFAULTS`` documents what a new quiz gets; the model's columns decide it."""
+    from lms_core.models import Quiz
+    from lms_core.quizzes.fields import DEFAULTS, SETTINGS, QuizSettings
+
+    for name, default in DEFAULTS.items():
+        column = Quiz.__table__.c[name]
+        assert (column.default.arg if column.default is not None else None) == default, name
+    # Every setting is a field of the typed input, and nothing else is.
+    assert set(QuizSettings.__dataclass_fields__) == set(SETTINGS)
+
+
+def test_a_quiz_created_with_no_settings_has_the_defaults(session, make, operator):
+    from lms_core.quizzes.fields import DEFAULTS
+
+    course = make.course(lessons=1)
+    make.lesson(course, slug="q", lesson_type="quiz")
+    quiz = quizzes.create_quiz(
+        session,
+        actor=operator,
+        course_slug=course.slug,
+        lesson_slug="q",
+        data=QuizCreate(title="Q"),
+    )
+    assert {name: getattr(quiz, name) for name in DEFAULTS} == dict(DEFAULTS)
+
+
+def test_rows_keep_their_json_keys_in_order(session, make, operator):
+    """The typed rows are the ``--json`` contract: scripts and docs rely on these keys."""
+    from lms_core.quizzes import attempts
+    from lms_core.quizzes.questions import question_row
+    from lms_core.quizzes.review import attempt_row
+
     setup = make_quiz(session, make, operator)
-    before = qs.ordered_questions(session, setup.quiz.id)
-    ids = [q.id for q in before]
-    result = qs.import_questions(
-        session, actor=operator, quiz_ref=setup.ref, questions=all_types()[:2]
-    )
-    assert (result.added, result.total) == (2, 9)
-    assert [q.order_index for q in qs.ordered_questions(session, setup.quiz.id)] == list(
-        range(1, 10)
-    )
-    fixed = all_types()[:3]
-    fixed[0].options = [
-        {"text": "3", "weight": 100, "feedback": None},
-        {"text": "4", "weight": 0, "feedback": None},
+    assert list(quizzes.quiz_row(setup.quiz)) == [
+        "id",
+        "title",
+        "course",
+        "lesson",
+        "quiz_type",
+        "passing_score",
+        "time_limit_minutes",
+        "max_attempts",
+        "shuffle_questions",
+        "shuffle_options",
+        "show_correct_answers",
+        "grading_method",
+        "published",
+        "questions",
+        "description",
     ]
-    result = qs.import_questions(
-        session, actor=operator, quiz_ref=setup.ref, questions=fixed, replace=True
-    )
-    assert (result.updated, result.removed, result.added, result.total) == (3, 6, 0, 3)
-    after = qs.ordered_questions(session, setup.quiz.id)
-    assert [q.id for q in after] == ids[:3]
-    assert after[0].options[0]["weight"] == 100
-    assert [e.after["replace"] for e in audit_log(session, "quiz.import_questions")] == [
-        False,
-        False,
-        True,
+    shown = quizzes.show_quiz(session, actor=operator, quiz_ref=setup.ref)
+    assert list(shown)[-2:] == ["points", "attempts"]
+    assert list(question_row(setup.quiz.questions[0])) == [
+        "number",
+        "id",
+        "question_type",
+        "title",
+        "question_text",
+        "text_format",
+        "points",
+        "options",
+        "correct_answer",
+        "explanation",
+        "category",
     ]
-
-
-def test_dry_run_import_writes_nothing(session, make, operator):
-    setup = make_quiz(session, make, operator)
-    result = qs.import_questions(
-        session, actor=operator, quiz_ref=setup.ref, questions=all_types(), dry_run=True
+    started = attempts.start_attempt(
+        session, actor=operator, quiz_ref=setup.ref, email=setup.student.email
     )
-    assert result.added == 7 and result.total == 14
-    assert len(qs.ordered_questions(session, setup.quiz.id)) == 7
-
-
-def test_an_invalid_question_refuses_the_whole_import(session, make, operator):
-    setup = make_quiz(session, make, operator)
-    bad = QuestionData(question_text="", question_type="multiple_choice", options=[], line=4)
-    with pytest.raises(FileRefused) as refused:
-        qs.import_questions(
-            session,
-            actor=operator,
-            quiz_ref=setup.ref,
-            questions=[*all_types(), bad],
-            source="x.gift",
-        )
-    problem = refused.value.errors[0]
-    assert problem.as_dict()["file"] == "x.gift" and problem.line == 4
-    assert len(qs.ordered_questions(session, setup.quiz.id)) == 7
-
-
-def test_remove_question_renumbers(session, make, operator):
-    setup = make_quiz(session, make, operator)
-    gone = qs.remove_question(session, actor=operator, quiz_ref=setup.ref, number=2)
-    assert gone.question_type == "multiple_response"
-    rows = [qs.question_row(q) for q in qs.ordered_questions(session, setup.quiz.id)]
-    assert [r["number"] for r in rows] == [1, 2, 3, 4, 5, 6]
-    assert [r["question_type"] for r in rows][:2] == ["multiple_choice", "true_false"]
-    with pytest.raises(ValidationError):
-        qs.remove_question(session, actor=operator, quiz_ref=setup.ref, number=7)
-    assert session.get(Question, gone.id) is None
-    assert (
-        audit_log(session, "quiz.remove_question")[0].before["question_type"] == "multiple_response"
-    )
-
-
-def test_the_last_question_of_a_published_quiz_stays(session, make, operator):
-    setup = make_quiz(session, make, operator, questions=all_types()[:1])
-    with pytest.raises(Conflict):
-        qs.remove_question(session, actor=operator, quiz_ref=setup.ref, number=1)
-    assert quizzes.show_quiz(session, actor=operator, quiz_ref=setup.ref)["points"] == float(
-        Decimal(1)
-    )
+    row = attempt_row(started.attempt, setup.student.email)
+    assert list(row) == [
+        "id",
+        "quiz_id",
+        "email",
+        "number",
+        "status",
+        "score",
+        "passed",
+        "points_earned",
+        "points_possible",
+        "started_at",
+        "deadline_at",
+        "submitted_at",
+        "graded_at",
+    ]
+    assert isinstance(row["started_at"], str) and row["score"] is None

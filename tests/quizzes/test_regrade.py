@@ -10,9 +10,8 @@ import pytest
 from lms_core.catalog import progress
 from lms_core.errors import PermissionDenied
 from lms_core.models import Attempt, Certificate, Enrollment, LessonProgress
-from lms_core.quizzes import attempts
+from lms_core.quizzes import attempts, review
 from lms_core.quizzes import questions as qs
-from lms_core.quizzes import review as attempt_review
 from lms_core.quizzes.regrade import final_of, regrade
 from tests.cli.helpers import db_state
 from tests.helpers import as_, audit_log
@@ -97,7 +96,7 @@ def test_hand_graded_essays_keep_their_points_and_waiting_ones_keep_waiting(
 ):
     setup = make_quiz(session, make, operator)
     graded = take(session, make, operator, setup, RIGHT, student=setup.student)
-    attempt_review.grade_essay(
+    review.grade_essay(
         session, actor=operator, attempt_id=graded.id, question_number=7, points="2.5"
     )
     waiting = take(session, make, operator, setup, RIGHT)

@@ -94,10 +94,6 @@ class Template:
     fields: tuple[Field, ...]
     qr: QrSpec
 
-    @property
-    def font_families(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(f.font for f in self.fields))
-
 
 class _Reader:
     """Reads one JSON template, raising ValidationError(field="template") at the first flaw."""

@@ -30,18 +30,18 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from lms_core.errors import FileProblem, FileRefused
 from lms_core.formats.archive import DEFAULT_LIMITS, ArchiveLimits, check_archive, is_zip
 from lms_core.formats.sources import SourceRow, Table, open_csv_stream
+from lms_core.formats.table import Closing
 from lms_core.imports.oneroster import spec
 from lms_core.imports.oneroster.files import BundleFiles
 from lms_core.imports.oneroster.read import Catalog, read_catalog
 
 
 @dataclass
-class Bundle:
+class Bundle(Closing):
     """A OneRoster bundle mapped to our users, courses and enrollments tables."""
 
     file: str
@@ -62,19 +62,7 @@ class Bundle:
     def close(self) -> None:
         for table in (self.users, self.courses, self.enrollments):
             table.close()
-        while self._closers:
-            self._closers.pop()()
-
-    def __enter__(self) -> Bundle:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        super().close()
 
 
 def read_bundle(

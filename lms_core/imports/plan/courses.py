@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lms_core.catalog.fields import COURSE, LESSON
 from lms_core.imports.context import Context
 from lms_core.imports.plan.changes import CREATE, SKIP, UNCHANGED, UPDATE, Change
 from lms_core.imports.resolve import FIELDS, chunks, lookup
@@ -15,8 +16,9 @@ from lms_core.models import Course, Lesson, Role, User
 
 Rows = list[tuple[int, dict[str, Any]]]
 _TEACHING = (Role.instructor.value, Role.admin.value)
-_COURSE_DEFAULTS = {"difficulty_level": "beginner", "is_published": False}
-_LESSON_DEFAULTS = {"lesson_type": "text", "is_preview": False, "is_required": True}
+#: What a new course or lesson gets for a cell left empty: the field specs' (the models') defaults.
+_COURSE_DEFAULTS = COURSE.defaults()
+_LESSON_DEFAULTS = LESSON.defaults()
 
 
 def _diff(
@@ -178,7 +180,9 @@ def plan_lessons(session: Session, ctx: Context, rows: Rows) -> list[Change]:
         ctx.lesson_courses.add(course_slug)
         record = existing.get((course_slug, slug))
         if record is None:
-            after = {f: values.get(f, _LESSON_DEFAULTS.get(f)) for f in FIELDS["lesson"]}
+            after: dict[str, Any] = {
+                f: values.get(f, _LESSON_DEFAULTS.get(f)) for f in FIELDS["lesson"]
+            }
             if after["order_index"] is None:
                 after["order_index"] = ctx.lesson_next.get(course_slug, 1)
             ctx.lesson_next[course_slug] = max(

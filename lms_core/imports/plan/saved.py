@@ -8,8 +8,6 @@ plan that was reviewed is the plan that runs, or nothing does. Plans never carry
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from lms_core.errors import FileProblem, ValidationError
+from lms_core.formats.atomic import atomic_text
 from lms_core.imports.plan.changes import CREATE, SKIP, WRITING, Change, ChangeLog, jsonable
 from lms_core.imports.resolve import FIELDS, by_ids, chunks
 from lms_core.models import Course, Enrollment, Lesson, User, utcnow
@@ -28,11 +27,8 @@ VERSION = 1
 
 def write_plan(path: Path, header: dict[str, Any], log: ChangeLog) -> None:
     """The plan as one JSON document, streamed from the change log, written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format": FORMAT, "version": VERSION, **header, "created_at": utcnow().isoformat()}
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=".plan-", delete=False
-    ) as tmp:
+    with atomic_text(path, newline=None, private=True) as tmp:
         body = json.dumps(meta, default=jsonable, ensure_ascii=False, indent=1)
         tmp.write(body[:-1].rstrip() + ',\n "changes": [\n')
         first = True
@@ -42,7 +38,6 @@ def write_plan(path: Path, header: dict[str, Any], log: ChangeLog) -> None:
             tmp.write("  " + line)
             first = False
         tmp.write("\n ]\n}\n")
-    os.replace(tmp.name, path)
 
 
 def read_plan(path: Path) -> tuple[dict[str, Any], list[Change]]:

@@ -12,6 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms_core.accounts.admins import admin_change_refused
+from lms_core.accounts.fields import USER
+from lms_core.errors import HintCode, hint
 from lms_core.imports.context import Context
 from lms_core.imports.plan.changes import CREATE, DEACTIVATE, SKIP, UNCHANGED, UPDATE, Change
 from lms_core.imports.resolve import FIELDS, by_ids, chunks, lookup
@@ -83,7 +86,7 @@ def _plan_row(
     if record is None:
         after = {f: values.get(f) for f in _FIELDS}
         if after["is_active"] is None:
-            after["is_active"] = True
+            after["is_active"] = USER["is_active"].default
         if ctx.mode == "update":
             return Change("user", key, SKIP, None, None, after, line)
         if password is not None:
@@ -95,8 +98,8 @@ def _plan_row(
             line,
             "email",
             email,
-            "belongs to a deleted user; reactivate it first (lmsctl users reactivate) "
-            "or remove the row",
+            "belongs to a deleted user; reactivate it first or remove the row",
+            hint(HintCode.reactivate_user, email=email),
         )
         return None
     ctx.seen_ids["user"].add(record["id"])
@@ -106,8 +109,8 @@ def _plan_row(
     before = {f: record[f] for f in changed}
     if ctx.mode == "add":
         return Change("user", key, SKIP, record["id"], before, changed, line)
-    if record["role"] == Role.admin.value and (
-        "role" in changed or changed.get("is_active") is False
+    if ("role" in changed or changed.get("is_active") is False) and admin_change_refused(
+        record["role"], record["is_active"], active_admins=None
     ):
         column = "role" if "role" in changed else "is_active"
         ctx.problem(
@@ -115,7 +118,8 @@ def _plan_row(
             column,
             values.get(column),
             f"{record['email']} is an administrator; change an administrator's role or "
-            "status with lmsctl users, not an import",
+            "status one user at a time, not with an import",
+            hint(HintCode.manage_administrator, email=record["email"]),
         )
         return None
     if ctx.actor.is_user(record["id"]) and changed.get("is_active") is False:

@@ -90,7 +90,7 @@ def parse_aiken(text: str, *, file: str) -> list[QuestionData]:
 def _finish(
     draft: _Draft, letter_text: str, number: int, indent: int, raw: str, problems: Problems
 ) -> QuestionData | None:
-    before = len(problems.found)
+    before = problems.count
     letters = [letter for letter, *_ in draft.options]
     for i, (letter, _text, line, column) in enumerate(draft.options):
         if letter in letters[:i]:
@@ -118,7 +118,7 @@ def _finish(
             column=column,
             value=key,
         )
-    if len(problems.found) > before:
+    if problems.count > before:
         return None
     q = QuestionData(
         question_text="\n".join(draft.text),
@@ -131,7 +131,7 @@ def _finish(
     )
     for message in validate_question(q):
         problems.add(message, line=draft.line, column=1)
-    return q if len(problems.found) == before else None
+    return q if problems.count == before else None
 
 
 def aiken_problems(questions: Iterable[QuestionData]) -> list[ValidationError]:

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from lms_core.quizzes.bank.shapes import (
+    QUESTION_TYPES,
     format_number,
     is_number,
     json_number,
@@ -222,14 +224,9 @@ def _essay(options_cell: str, answer_cell: str) -> tuple[list[Any], Any]:
     return [], None
 
 
-_READABLE = {
-    "multiple_choice": _multiple_choice,
-    "multiple_response": _multiple_response,
-    "true_false": _true_false,
-    "short_answer": _short_answer,
-    "numerical": _numerical,
-    "matching": _matching,
-    "essay": _essay,
+#: The reader of each question type's cells: the function named after the type.
+_READABLE: dict[str, Callable[[str, str], tuple[list[Any], Any]]] = {
+    kind: globals()[f"_{kind}"] for kind in QUESTION_TYPES
 }
 
 

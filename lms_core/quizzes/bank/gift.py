@@ -142,13 +142,13 @@ def parse_gift(
                     value=category,
                 )
     if warnings is not None:
-        warnings.extend(notes.found)
+        warnings.extend(notes.items)
     problems.raise_if_any()
     return questions
 
 
 def _parse_block(b: _Block, problems: Problems, notes: Problems) -> QuestionData | None:
-    found_before = len(problems.found)
+    found_before = problems.count
 
     def fail(message: str, k: int, value: Any = None) -> None:
         line, column = b.where(k)
@@ -216,10 +216,10 @@ def _parse_block(b: _Block, problems: Problems, notes: Problems) -> QuestionData
         line=b.where(0)[0],
     )
     _answers(b, start + 1, body_end, q, fail, notes)
-    if len(problems.found) == found_before:
+    if problems.count == found_before:
         for message in validate_question(q):
             fail(message, start)
-    return q if len(problems.found) == found_before else None
+    return q if problems.count == found_before else None
 
 
 def _answers(b: _Block, lo: int, hi: int, q: QuestionData, fail: Any, notes: Problems) -> None:

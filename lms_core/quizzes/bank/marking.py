@@ -14,11 +14,12 @@ index out of range, text where a number belongs) scores 0 and never raises; an e
 from __future__ import annotations
 
 import math
-import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from lms_core.quizzes.bank.shapes import QUESTION_TYPES, decimal_text
 
 Grader = Callable[[Any], Decimal | None]
 
@@ -27,7 +28,6 @@ _CENT = Decimal("0.01")
 _HUNDRED = Decimal(100)
 #: Distinct multiple-response combinations remembered per question.
 _CACHE_SIZE = 4096
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def normalise_text(text: str) -> str:
@@ -63,13 +63,7 @@ def parse_number(value: Any) -> Decimal | None:
         if "." in text or text.count(",") != 1:
             return None
         text = text.replace(",", ".")
-    if len(text) > 100 or not _NUMBER.fullmatch(text):
-        return None
-    try:
-        number = Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern only lets numbers through
-        return None
-    return number if number.is_finite() else None
+    return decimal_text(text, 100)
 
 
 def points_for(points: Decimal, credit_percent: Decimal) -> Decimal:
@@ -278,12 +272,7 @@ def _essay(points: Decimal, options: list[Any], key: Any) -> Grader:
     return grade_essay
 
 
+#: The grader builder of each question type: the function named after the type.
 _BUILDERS: dict[str, Callable[[Decimal, list[Any], Any], Grader]] = {
-    "multiple_choice": _multiple_choice,
-    "multiple_response": _multiple_response,
-    "true_false": _true_false,
-    "short_answer": _short_answer,
-    "numerical": _numerical,
-    "matching": _matching,
-    "essay": _essay,
+    kind: globals()[f"_{kind}"] for kind in QUESTION_TYPES
 }

@@ -333,16 +333,22 @@ def numerical_option(value: int | float, tolerance: int | float) -> dict[str, An
     }
 
 
-def read_number(text: str) -> Decimal | None:
-    """A number written in a bank file (``3``, ``-2.5``, ``1e-3``); ``None`` if it is not one."""
-    text = text.strip()
-    if len(text) > 40 or not _NUMBER.fullmatch(text):
+def decimal_text(text: str, max_length: int) -> Decimal | None:
+    """A finite decimal written out plainly (``3``, ``-2.5``, ``1e-3``), at most ``max_length``
+    characters (so ``1e999999`` text of any size cannot cost time); ``None`` otherwise."""
+    if len(text) > max_length or not _NUMBER.fullmatch(text):
         return None
     try:
         number = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern lets only numbers through
         return None
-    return number if abs(number) < _MAX_NUMBER else None
+    return number if number.is_finite() else None
+
+
+def read_number(text: str) -> Decimal | None:
+    """A number written in a bank file (``3``, ``-2.5``, ``1e-3``); ``None`` if it is not one."""
+    number = decimal_text(text.strip(), 40)
+    return number if number is not None and abs(number) < _MAX_NUMBER else None
 
 
 def json_number(number: Decimal) -> int | float:

@@ -3,7 +3,7 @@
 Columns (header row, any order, case-insensitive): ``title, question_type, question_text,
 text_format, points, options, correct_answer, explanation, category``; only
 ``question_type`` and ``question_text`` are required. How ``options``/``correct_answer`` read
-per type is in ``question_cells``. Problems name the spreadsheet row (header = 1) and the
+per type is in ``cells``. Problems name the spreadsheet row (header = 1) and the
 header. Exports pass every text cell through ``safe_cell`` (a leading apostrophe before
 ``= + - @``), and the reader takes that apostrophe off again, so export -> import is exact.
 """
@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from lms_core.errors import FileProblem, FileRefused
+from lms_core.formats.atomic import atomic_binary
 from lms_core.formats.safe_cells import safe_cell
 from lms_core.quizzes.bank.cells import CellError, decode_cells, encode_cells
-from lms_core.quizzes.bank.formats import detect_format
-from lms_core.quizzes.bank.problems import Problems
+from lms_core.quizzes.bank.detect import detect_format
+from lms_core.quizzes.bank.problems import Problems, utf8_text
 from lms_core.quizzes.bank.shapes import (
     QUESTION_TYPES,
     TEXT_FORMATS,
@@ -87,12 +88,7 @@ def read_question_table(
 
 
 def _csv_rows(data: bytes, file: str) -> Iterator[list[str]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileRefused(
-            [FileProblem(f"is not UTF-8 text (byte {exc.start + 1})", file=file)]
-        ) from None
+    text = utf8_text(data, file)
     try:
         yield from csv.reader(io.StringIO(text, newline=""))
     except csv.Error as exc:
@@ -163,7 +159,7 @@ def _read_rows(rows: Iterable[list[str]], file: str) -> list[QuestionData]:
 
 
 def _read_row(cells: dict[str, str], number: int, problems: Problems) -> QuestionData | None:
-    before = len(problems.found)
+    before = problems.count
 
     def fail(column: str, message: str) -> None:
         problems.add(message, line=number, column=column, value=cells.get(column) or None)
@@ -191,7 +187,7 @@ def _read_row(cells: dict[str, str], number: int, problems: Problems) -> Questio
             )
         except CellError as exc:
             fail(exc.column, str(exc))
-    if len(problems.found) > before:
+    if problems.count > before:
         return None
     q = QuestionData(
         question_text=cells.get("question_text", ""),
@@ -208,7 +204,7 @@ def _read_row(cells: dict[str, str], number: int, problems: Problems) -> Questio
     for message in validate_question(q):
         column = next((c for words, c in _MESSAGE_COLUMNS if message.startswith(words)), "options")
         fail(column, message)
-    return q if len(problems.found) == before else None
+    return q if problems.count == before else None
 
 
 def question_row(q: QuestionData) -> list[Any]:
@@ -236,7 +232,7 @@ def write_question_table(questions: Iterable[QuestionData], out: Path | IO[Any],
     if fmt not in ("csv", "xlsx"):
         raise ValueError(f"not a question table format: {fmt!r}")
     if isinstance(out, Path):
-        with out.open("wb") as stream:
+        with atomic_binary(out) as stream:
             write_question_table(questions, stream, fmt)
         return
     if fmt == "xlsx":

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from lms_core.assignments import assignments, submissions
-from lms_core.assignments import worksheet_import as grading_offline
+from lms_core.assignments import assignments, submissions, worksheet_import
+from lms_core.assignments.fields import AssignmentCreate, SubmissionCreate, SubmissionGrade
 from lms_core.errors import FileRefused
 from lms_core.models import Submission
 from tests.cli.helpers import audit_count, db_state
@@ -35,10 +35,7 @@ def setup(session: Any, settings: Any, make: Any, teacher: Any) -> dict[str, Any
         session,
         actor=as_(teacher),
         course_slug=course.slug,
-        title="Essay",
-        due_date=DUE,
-        max_points=10,
-        late_penalty_percent=10,
+        data=AssignmentCreate(title="Essay", due_date=DUE, max_points=10, late_penalty_percent=10),
     )
     for key, when in (("ann", DUE), ("bob", DUE + timedelta(hours=3)), ("eve", DUE)):
         submissions.submit(
@@ -47,15 +44,15 @@ def setup(session: Any, settings: Any, make: Any, teacher: Any) -> dict[str, Any
             settings=settings,
             assignment=str(a.id),
             email=people[key].email,
-            text=f"work of {key}",
             now=when,
+            data=SubmissionCreate(text=f"work of {key}"),
         )
     return {"assignment": a, "teacher": teacher, **people}
 
 
 def _export(session: Any, settings: Any, setup: dict[str, Any], path: Path) -> Path:
     with open(path, "wb") as out:
-        count = grading_offline.export_worksheet(
+        count = worksheet_import.export_worksheet(
             session,
             actor=as_(setup["teacher"]),
             settings=settings,
@@ -86,7 +83,7 @@ def _edit(
 
 
 def _import(session: Any, settings: Any, setup: dict[str, Any], path: Path, **kw: Any) -> Any:
-    return grading_offline.import_worksheet(
+    return worksheet_import.import_worksheet(
         session, actor=as_(setup["teacher"]), settings=settings, path=path, name="grades.xlsx", **kw
     )
 
@@ -97,7 +94,7 @@ def test_worksheet_layout(
     path = _export(session, settings, setup, tmp_path / "w.xlsx")
     book = load_workbook(path)
     sheet = book["grades"]
-    assert [c.value for c in sheet[1]] == list(grading_offline.COLUMNS)
+    assert [c.value for c in sheet[1]] == list(worksheet_import.COLUMNS)
     assert sheet.protection.sheet and sheet.column_dimensions["H"].hidden
     assert book["about"].sheet_state == "hidden"
     rows = {r[1]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
@@ -210,8 +207,8 @@ def test_resubmission_after_export_is_refused(
         settings=settings,
         assignment=str(setup["assignment"].id),
         email=setup["ann"].email,
-        text="better",
         now=DUE - timedelta(minutes=1),
+        data=SubmissionCreate(text="better"),
     )
     lines = _edit(path, {setup["ann"].email: {"grade": 6}})
     [error] = _refused(session, settings, setup, path)
@@ -242,9 +239,92 @@ def test_removing_a_grade_is_refused(
         actor=as_(setup["teacher"]),
         assignment=str(setup["assignment"].id),
         email=setup["ann"].email,
-        points=8,
+        data=SubmissionGrade(points=8),
     )
     path = _export(session, settings, setup, tmp_path / "w.xlsx")
     lines = _edit(path, {setup["ann"].email: {"grade": None}})
     [error] = _refused(session, settings, setup, path)
     assert (error["line"], error["column"]) == (lines[setup["ann"].email], "grade")
+
+
+def test_grading_import_refuses_formulas_without_a_saved_result(
+    session: Any, settings: Any, make: Any, teacher: Any, tmp_path: Path
+) -> None:
+    course = make.course(instructor=teacher, lessons=1, published=True)
+    ann, bob = make.user(name="Ann"), make.user(name="Bob")
+    for user in (ann, bob):
+        make.enroll(user, course)
+    homework = assignments.create_assignment(
+        session,
+        actor=as_(teacher),
+        course_slug=course.slug,
+        data=AssignmentCreate(title="Essay", due_date=DUE, max_points=10),
+    )
+    for user in (ann, bob):
+        submissions.submit(
+            session,
+            actor=as_(teacher),
+            settings=settings,
+            assignment=str(homework.id),
+            email=user.email,
+            now=DUE - timedelta(hours=1),
+            data=SubmissionCreate(text="work"),
+        )
+    path = tmp_path / "w.xlsx"
+    with open(path, "wb") as out:
+        worksheet_import.export_worksheet(
+            session, actor=as_(teacher), settings=settings, assignment=str(homework.id), out=out
+        )
+    # What a script (openpyxl, pandas) writes: formulas, and no cached results.
+    book = load_workbook(path)
+    sheet = book["grades"]
+    header = [c.value for c in sheet[1]]
+    lines = {}
+    for row in sheet.iter_rows(min_row=2):
+        email = row[header.index("email")].value
+        lines[email] = row[0].row
+        if email == ann.email:
+            row[header.index("grade")].value = "=9*0.9"
+        else:
+            row[header.index("grade")].value = 7
+            row[header.index("feedback")].value = '="see me"'
+    book.save(path)
+
+    def run(**kw: Any) -> Any:
+        return worksheet_import.import_worksheet(
+            session, actor=as_(teacher), settings=settings, path=path, name="w.xlsx", **kw
+        )
+
+    before = db_state(session)
+    with pytest.raises(FileRefused) as refused:
+        run()
+    found = [(p.line, p.column, p.value) for p in refused.value.errors]
+    assert found == [
+        (lines[ann.email], "grade", "=9*0.9"),
+        (lines[bob.email], "feedback", '="see me"'),
+    ]
+    assert "type the value, or open and save" in refused.value.errors[0].message
+    assert db_state(session) == before
+
+    # Typed values import as before.
+    book = load_workbook(path)
+    sheet = book["grades"]
+    sheet.cell(lines[ann.email], header.index("grade") + 1).value = 8.1
+    sheet.cell(lines[bob.email], header.index("feedback") + 1).value = "see me"
+    book.save(path)
+    plan = run()
+    assert plan.applied and len(plan.changes) == 2
+    grades = {s.student.email: (s.grade, s.feedback) for s in session.query(Submission)}
+    assert grades == {ann.email: (Decimal("8.10"), None), bob.email: (Decimal("7.00"), "see me")}
+
+
+def test_a_change_counts_feedback_as_changed_only_when_its_text_differs() -> None:
+    from lms_core.assignments.worksheet_import import Change
+
+    def change(old: str | None, new: str | None) -> Change:
+        return Change(2, 1, "ann@example.org", None, Decimal(5), old, new)
+
+    assert not change(None, None).feedback_changed
+    assert not change(None, "").feedback_changed  # blank is no feedback
+    assert not change("ok", "ok").feedback_changed
+    assert change(None, "good").feedback_changed and change("ok", "good").feedback_changed

@@ -1,0 +1,93 @@
+"""Verifying a certificate: what a number stands for, and whether a PDF is the one issued.
+
+The answer is one of ``valid``, ``revoked`` (when, why), ``superseded`` (by which number) or
+``unknown``; :attr:`Verification.verified` is the one yes-or-no every front door gives (the
+CLI's exit code, a web page's verdict), decided here so that they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lms_core.certificates.numbers import normalize_number
+from lms_core.models import Certificate
+
+
+@dataclass
+class Verification:
+    number: str
+    status: str  # valid, revoked, superseded or unknown
+    learner: str | None = None
+    course: str | None = None
+    issued_at: datetime | None = None
+    revoked_at: datetime | None = None
+    reason: str | None = None
+    sha256: str | None = None
+    #: With a file: whether it is the PDF that was issued (None when no file was given).
+    file_matches: bool | None = None
+    superseded_by: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        """What a relying party may trust: the certificate is valid and, when a file was
+        given, the file is the very PDF issued (a revoked, superseded or unknown number, or
+        a PDF whose SHA-256 differs, is not verified)."""
+        return self.status == "valid" and self.file_matches is not False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "status": self.status,
+            "learner": self.learner,
+            "course": self.course,
+            "issued_at": self.issued_at.isoformat() if self.issued_at else None,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "reason": self.reason,
+            "sha256": self.sha256,
+            "file_matches": self.file_matches,
+            "superseded_by": self.superseded_by,
+        }
+
+
+def verify(session: Session, number: str, *, pdf: bytes | None = None) -> Verification:
+    """What a certificate number stands for; a mistyped number fails before any query."""
+    canonical = normalize_number(number)
+    cert = session.scalars(select(Certificate).where(Certificate.number == canonical)).first()
+    if cert is None:
+        return Verification(canonical, "unknown")
+    result = Verification(
+        canonical,
+        cert.status,
+        cert.learner_name,
+        cert.course_title,
+        cert.issued_at,
+        cert.revoked_at,
+        cert.revoked_reason,
+        cert.pdf_sha256,
+    )
+    if pdf is not None:
+        result.file_matches = hashlib.sha256(pdf).hexdigest() == cert.pdf_sha256
+    if cert.superseded_at is not None:
+        result.superseded_by = session.scalar(
+            select(Certificate.number).where(Certificate.supersedes_id == cert.id)
+        )
+    return result
+
+
+def public_verification(session: Session, number: str) -> dict[str, Any]:
+    """The facts a public verification page shows: no personal data beyond name, course, date."""
+    result = verify(session, number)
+    return {
+        "number": result.number,
+        "status": result.status,
+        "learner": result.learner,
+        "course": result.course,
+        "issued_on": result.issued_at.date().isoformat() if result.issued_at else None,
+        "revoked_on": result.revoked_at.date().isoformat() if result.revoked_at else None,
+    }
