@@ -16,7 +16,7 @@ from lms_core.accounts.fields import USER
 from lms_core.catalog.fields import COURSE, ENROLLMENT, LESSON
 from lms_core.errors import FileProblem, Hint, ProblemCollector
 from lms_core.fields import KIND_CHECKS, TRUE, EntitySpec, FieldSpec, Invalid
-from lms_core.imports import checks
+from lms_core.formats import damage
 
 
 class Row(Protocol):
@@ -101,13 +101,13 @@ class Checker:
                 continue
             if look_for:
                 if look_for == 1:
-                    damage = checks.text(stripped)
+                    harm = damage.text(stripped)
                 elif look_for == 2:
-                    damage = checks.email_spacing(value)  # type: ignore[arg-type]
+                    harm = damage.email_spacing(value)  # type: ignore[arg-type]
                 else:
-                    damage = checks.identifier(stripped, numeric=column in self.row.numeric)
-                if damage:
-                    self.fail(column, value, damage)
+                    harm = damage.identifier(stripped, numeric=column in self.row.numeric)
+                if harm:
+                    self.fail(column, value, harm)
                     continue
             result = check(spec, stripped)
             if result.__class__ is Invalid:

@@ -315,7 +315,7 @@ def template(
     """
     with reporting(as_json=json_out):
         from lms_core.errors import ValidationError
-        from lms_core.imports.templates import write_template
+        from lms_core.exports.templates import write_template
 
         if out is None:
             if fmt != "csv" or json_out:

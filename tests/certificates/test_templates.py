@@ -10,8 +10,8 @@ import pytest
 from openpyxl import load_workbook
 
 from lms_core.errors import ValidationError
+from lms_core.exports.templates import EXAMPLES, write_template
 from lms_core.imports.columns import COLUMNS, IDENTIFIER_COLUMNS
-from lms_core.imports.templates import EXAMPLES, write_template
 
 ENTITIES = ["users", "courses", "lessons", "enrollments"]
 
