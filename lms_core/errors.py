@@ -40,8 +40,22 @@ class HintCode(StrEnum):
     reactivate_user = "reactivate_user"
     #: ``email``: change this administrator's role or status on its own, not by an import.
     manage_administrator = "manage_administrator"
-    #: Export a fresh grading worksheet.
+    #: ``assignment`` (when known): export a fresh grading worksheet.
     export_worksheet = "export_worksheet"
+    #: ``course``: delete the course together with its enrollments, confirmed on purpose.
+    delete_with_enrollments = "delete_with_enrollments"
+    #: ``removals``: allow a sync this many removals (raise the limit), or force it.
+    allow_removals = "allow_removals"
+    #: ``encoding`` (when a likely one is known): read the file in this encoding.
+    choose_encoding = "choose_encoding"
+    #: Give a courses import its lessons in a second file.
+    add_lessons_file = "add_lessons_file"
+    #: Save a plan from an import's dry run (a plan file is what an apply reads).
+    save_plan = "save_plan"
+    #: Import without saving a plan (plans never carry passwords), or review with a dry run.
+    plan_without_passwords = "plan_without_passwords"
+    #: ``field``: leave out this input (a filter or an output) that does not apply here.
+    leave_out = "leave_out"
 
 
 @dataclass(frozen=True)

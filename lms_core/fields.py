@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any, Final, Literal
 
 from lms_core.errors import ErrorList, LmsError, ValidationError
@@ -30,6 +31,7 @@ from lms_core.validation import (
     normalize_email,
     one_of,
     too_long,
+    whole_number_between,
 )
 
 #: What a field holds; each kind has one check (below) and one way to read a trusted cell.
@@ -45,10 +47,23 @@ _INT = re.compile(r"^[+-]?\d+(?:\.0+)?$")
 #: Above PostgreSQL's ``integer``: a bigger number is a typo, never a duration or a position.
 MAX_INT: Final = 2_000_000_000
 #: The plain addresses nearly every caller gives; anything else goes through email-validator
-#: (40 µs a call: 40 s at a million rows, so the common case takes this shortcut).
+#: (40 µs a call: 40 s at a million rows, so the common case takes this shortcut). The top-level
+#: domain is captured: a special-use one (``.invalid``, ``.local``, ...) goes the slow way too.
 _SIMPLE_EMAIL = re.compile(
-    r"^[a-z0-9_%+-]+(?:\.[a-z0-9_%+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}$"
+    r"^[a-z0-9_%+-]+(?:\.[a-z0-9_%+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,24})$"
 )
+
+
+@cache
+def _special_use_tlds() -> frozenset[str]:
+    """The last labels of the names email-validator refuses as special-use (``invalid``,
+    ``local``, ``localhost``, ``onion``, ``arpa``, ``test``), read from email-validator itself so
+    the shortcut cannot accept what it refuses; such an address is left to it to decide (it
+    allows ``.test`` here, as ``normalize_email`` asks). Purged users' addresses end in
+    ``@deleted.invalid``: nobody can create or take one."""
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES
+
+    return frozenset(name.rsplit(".", 1)[-1] for name in SPECIAL_USE_DOMAIN_NAMES)
 
 
 class Invalid:
@@ -71,7 +86,7 @@ class FieldSpec:
     """One field of an entity, as every front door and format sees it.
 
     The name is the model's attribute, the CSV/XLSX column, and the JSON key alike (a project
-    rule), so ``column`` and ``json_key`` only say whether the field is imported or listed.
+    rule), so ``imported`` and ``json_key`` only say whether the field is in files or listed.
     """
 
     name: str
@@ -110,11 +125,6 @@ class FieldSpec:
         return self.in_file and not self.secret
 
     @property
-    def column(self) -> str | None:
-        """The import column (the name, by the project's rule), if the field is in files."""
-        return self.name if self.in_file else None
-
-    @property
     def json_key(self) -> str | None:
         """The key in listings and ``--json`` output (the name), if the field is listed."""
         return self.name if self.listed and not self.secret else None
@@ -146,7 +156,8 @@ def _email(spec: FieldSpec, value: Any) -> Any:
     if not text:
         return _empty(spec)
     lowered = text.lower()
-    if len(lowered) <= 254 and _SIMPLE_EMAIL.match(lowered):
+    simple = _SIMPLE_EMAIL.match(lowered) if len(lowered) <= 254 else None
+    if simple is not None and simple.group(1) not in _special_use_tlds():
         return lowered
     try:
         return normalize_email(str(value), field=spec.name)
@@ -187,11 +198,11 @@ def _int(spec: FieldSpec, value: Any) -> Any:
     elif isinstance(value, str) and _INT.match(value.strip()):
         number = int(value.strip().split(".")[0])
     elif bounded:
-        return Invalid(f"must be a whole number from {spec.minimum} to {spec.maximum}")
+        return Invalid(whole_number_between(spec.minimum, spec.maximum))
     else:
         return Invalid(f"must be a whole number, {spec.minimum} or more")
     if bounded and not spec.minimum <= number <= spec.maximum:
-        return Invalid(f"must be a whole number from {spec.minimum} to {spec.maximum}")
+        return Invalid(whole_number_between(spec.minimum, spec.maximum))
     if number < spec.minimum:
         return Invalid(at_least(spec.minimum))
     if number > spec.maximum:
@@ -221,8 +232,13 @@ def _raising(check: Callable[..., Any]) -> Callable[[FieldSpec, Any], Any]:
     """
 
     def kind_check(spec: FieldSpec, value: Any) -> Any:
-        if value is None or not str(value).strip():
+        text = "" if value is None else str(value).strip()
+        if not text:
             return _empty(spec)
+        # The spec's limit first, worded as every limit is: check_slug and check_url know only
+        # their own (100 and 500 characters), and a field may set a shorter one.
+        if spec.max_length is not None and len(text) > spec.max_length:
+            return Invalid(too_long(spec.max_length))
         try:
             return check(str(value), field=spec.name)
         except LmsError as exc:
@@ -304,17 +320,29 @@ class EntitySpec:
 def command_values(command: Any, spec: EntitySpec) -> dict[str, Any]:
     """The fields of ``spec`` that a typed command (a dataclass) carries, by name.
 
-    A command's other attributes (a lesson's ``position``) are the service's own arguments.
+    Every attribute must be a field of ``spec`` or one the command declares in its
+    ``service_args`` (a lesson's ``position``: the service's own argument, not a column): an
+    attribute added to a command and not to its spec would otherwise be dropped in silence.
     """
-    return {
-        f.name: getattr(command, f.name)
-        for f in dataclasses.fields(command)
-        if f.name in spec.by_name
-    }
+    own: Collection[str] = getattr(command, "service_args", ())
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(command):
+        if f.name in spec.by_name:
+            values[f.name] = getattr(command, f.name)
+        elif f.name not in own:
+            raise TypeError(
+                f"{type(command).__name__}.{f.name} is neither a field of {spec.name} "
+                "nor one of its service_args"
+            )
+    return values
 
 
 def checked_values(
-    spec: EntitySpec, values: Mapping[str, Any], *, creating: bool = False
+    spec: EntitySpec,
+    values: Mapping[str, Any],
+    *,
+    creating: bool = False,
+    required: Collection[str] = (),
 ) -> tuple[dict[str, Any], list[LmsError]]:
     """The checked values and one error per refused field (see :func:`check_values`)."""
     out: dict[str, Any] = {}
@@ -322,12 +350,14 @@ def checked_values(
     for name, value in values.items():
         field_spec = spec.by_name[name]
         if value is None:
-            if creating and field_spec.required:
+            if creating and (field_spec.required or name in required):
                 errors.append(ValidationError(REQUIRED.message, field=name))
             continue
         result = field_spec.check(value)
         if isinstance(result, Invalid):
             errors.append(ValidationError(result.message, field=name, value=value))
+        elif result is None and name in required:
+            errors.append(ValidationError(REQUIRED.message, field=name, value=value))
         else:
             out[name] = result
     return out, errors
@@ -340,14 +370,23 @@ def raise_all(errors: list[LmsError]) -> None:
 
 
 def check_values(
-    spec: EntitySpec, values: Mapping[str, Any], *, creating: bool = False
+    spec: EntitySpec,
+    values: Mapping[str, Any],
+    *,
+    creating: bool = False,
+    required: Collection[str] = (),
 ) -> dict[str, Any]:
     """Check the given values; every problem raised at once, each naming its field.
 
     ``None`` means "not given" and is left out, except that a create (``creating``) is told
     that a required field "is required". An empty text clears an optional field.
+
+    ``required`` names fields that are optional in the spec but that this call needs (the
+    keys a service looks a row up by: an enrollment's ``user_email``, a course's new
+    instructor): given empty, they are "required" rather than cleared to ``None``, and with
+    ``creating`` a ``None`` is too. Every key and reference is thus refused in one place.
     """
-    out, errors = checked_values(spec, values, creating=creating)
+    out, errors = checked_values(spec, values, creating=creating, required=required)
     raise_all(errors)
     return out
 

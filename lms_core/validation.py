@@ -25,6 +25,11 @@ def at_least(minimum: int) -> str:
     return f"must be {minimum} or more"
 
 
+def whole_number_between(minimum: int, maximum: int) -> str:
+    """The one wording of a bounded whole number (a rating, a position)."""
+    return f"must be a whole number from {minimum} to {maximum}"
+
+
 def one_of(choices: Iterable[str]) -> str:
     """The one wording of a closed list of values."""
     return f"must be one of {', '.join(choices)}"
@@ -82,12 +87,6 @@ def check_text(
     if len(text) > max_length:
         raise ValidationError(too_long(max_length), field=field, value=value)
     return text
-
-
-def check_non_negative(value: int | None, *, field: str) -> int | None:
-    if value is not None and value < 0:
-        raise ValidationError(at_least(0), field=field, value=value)
-    return value
 
 
 def check_url(value: str | None, *, field: str) -> str | None:

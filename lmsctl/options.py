@@ -6,9 +6,14 @@ import inspect
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    # Typer vendors Click since 0.26: its classes, not the separately installed click's.
+    from typer._click import Context, HelpFormatter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,9 +93,34 @@ def read_password(*, stdin: bool, file: Path | None, prompt: bool) -> str | None
     return None
 
 
+#: How long a command's summary may be in a group's listing (and in docs/cli-reference.md):
+#: enough for the whole first sentence of every lmsctl command's help.
+SHORT_HELP_LIMIT = 200
+
+
+class ListingGroup(TyperGroup):
+    """A group whose command listing shows each command's whole first sentence.
+
+    Click cuts a summary to what fits on one line beside the longest command name ("Create a
+    user; without a password the user cannot log..."), which hides the part that tells two
+    commands apart; here the summary wraps onto the next lines instead.
+    """
+
+    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=SHORT_HELP_LIMIT)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 def group(help_text: str) -> typer.Typer:
     """A command group with the settings every lmsctl group shares."""
     return typer.Typer(
+        cls=ListingGroup,
         help=help_text,
         no_args_is_help=True,
         # Plain help like `lmsctl --help`: Rich markup would swallow "[default: ...]" in a help.

@@ -100,19 +100,42 @@ def say(message: str, *, as_json: bool = False) -> None:
         typer.echo(message)
 
 
-#: How lmsctl words each hint of lms_core.errors.HintCode: the command that does it. The core
-#: says what to do in words; only this front door knows its own commands.
-_HINT_COMMANDS = {
+#: How lmsctl words a hint of lms_core.errors.HintCode that is a command to run. The core says
+#: what to do in words; only this front door knows its own commands. A parameter the error
+#: does not carry shows as a placeholder in capitals (``ASSIGNMENT``), so the command still
+#: parses once the user fills it in.
+HINT_COMMANDS = {
     "initialise_database": "run: lmsctl init",
     "run_migrations": "run: lmsctl db upgrade",
-    "add_quiz_lesson": 'run: lmsctl lessons add {course} {lesson} --title "..." --type quiz',
+    "add_quiz_lesson": "run: lmsctl lessons add {course} {lesson} --title TITLE --type quiz",
     "make_quiz_lesson": "run: lmsctl lessons update {course} {lesson} --type quiz",
     "import_questions": "run: lmsctl quizzes import {quiz} FILE",
     "promote_user": "run: lmsctl users set-role {email} admin",
     "reactivate_user": "run: lmsctl users reactivate {email}",
-    "manage_administrator": "use: lmsctl users set-role {email} ROLE, or lmsctl users deactivate",
-    "export_worksheet": "run: lmsctl grading export",
+    "manage_administrator": (
+        "use: lmsctl users set-role {email} ROLE, or lmsctl users deactivate {email}"
+    ),
+    "export_worksheet": "run: lmsctl grading export {assignment} -o FILE.xlsx",
+    "delete_with_enrollments": "run: lmsctl courses delete {course} --force",
 }
+
+#: Hints that are an option of the command just run (the user runs it again with or without
+#: it), worded as that option.
+HINT_OPTIONS = {
+    "allow_removals": "run it again with --max-removals {removals}, or with --force",
+    "choose_encoding": "pass --encoding {encoding}",
+    "add_lessons_file": "pass --lessons FILE",
+    "save_plan": "write one with --dry-run --plan-out FILE",
+    "plan_without_passwords": "import without --plan-out, or use --dry-run to review first",
+    "leave_out": "leave out --{option}",
+}
+
+
+class _Placeholders(dict[str, Any]):
+    """Format parameters; one the hint does not carry becomes its name in capitals."""
+
+    def __missing__(self, key: str) -> str:
+        return key.upper()
 
 
 def hint_text(hint: Any) -> str:
@@ -120,19 +143,25 @@ def hint_text(hint: Any) -> str:
     if hint is None:
         return ""
     data = hint if isinstance(hint, dict) else hint.as_dict()
-    template = _HINT_COMMANDS.get(str(data.get("code")))
+    code = str(data.get("code"))
+    template = HINT_COMMANDS.get(code) or HINT_OPTIONS.get(code)
     if template is None:
         return ""
-    try:
-        return template.format(**data.get("params", {}))
-    except (KeyError, IndexError):  # a parameter missing: the command without it
-        return template.split(" {", 1)[0]
+    params = _Placeholders(data.get("params") or {})
+    if "field" in params:  # an input field named by the core is an option here
+        params.setdefault("option", str(params["field"]).replace("_", "-"))
+    return template.format_map(params)
 
 
 def with_hint(message: str, hint: Any) -> str:
-    """``message (run: lmsctl ...)`` when the error carries a hint lmsctl can word."""
+    """``message (run: lmsctl ...)`` when the error carries a hint lmsctl can word (before
+    the message's closing full stop, if it has one)."""
     text = hint_text(hint)
-    return f"{message} ({text})" if text else message
+    if not text:
+        return message
+    if message.endswith("."):
+        return f"{message[:-1]} ({text})."
+    return f"{message} ({text})"
 
 
 def error_line(error: dict[str, Any]) -> str:
@@ -161,7 +190,7 @@ def reporting(*, as_json: bool) -> Iterator[None]:
     """Turn known failures into a clean message and exit code 1; never a traceback."""
     from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
-    from lms_core.errors import ErrorList, LmsError
+    from lms_core.errors import ErrorList, Hint, HintCode, LmsError
     from lms_core.settings import SettingsError
 
     try:
@@ -185,19 +214,15 @@ def reporting(*, as_json: bool) -> Iterator[None]:
         )
     except (OperationalError, ProgrammingError) as exc:
         text = str(exc.orig)
-        hint = ""
+        error: dict[str, Any] = {
+            "field": "database_url",
+            "value": None,
+            "message": f"database error: {text.strip().splitlines()[0]}",
+        }
         if "no such table" in text or "does not exist" in text:
-            hint = " (is the database initialised? run: lmsctl init)"
-        fail(
-            [
-                {
-                    "field": "database_url",
-                    "value": None,
-                    "message": f"database error: {text.strip().splitlines()[0]}{hint}",
-                }
-            ],
-            as_json=as_json,
-        )
+            error["message"] += "; is the database initialised?"
+            error["hint"] = Hint(HintCode.initialise_database).as_dict()
+        fail([error], as_json=as_json)
     except OSError as exc:
         # A file the user named (-o, --file, a template) that cannot be read or written.
         where = exc.filename or ""

@@ -25,6 +25,8 @@ import typer
 import typer.main
 from typer.core import TyperGroup
 
+from lmsctl.options import SHORT_HELP_LIMIT
+
 if TYPE_CHECKING:
     # The types Typer's commands are declared with (Typer vendors Click since 0.26).
     from typer._click import Command
@@ -142,7 +144,7 @@ def _section(entry: Entry, children: list[Entry]) -> list[str]:
     if children:
         rows = [
             f"| [`{sub.ctx.info_name}`]({_anchor(sub.path)}) | "
-            f"{_cell(sub.command.get_short_help_str(limit=200))} |"
+            f"{_cell(sub.command.get_short_help_str(limit=SHORT_HELP_LIMIT))} |"
             for sub in children
         ]
         blocks.append("| command | what it does |\n|---|---|\n" + "\n".join(rows))

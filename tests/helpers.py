@@ -1,4 +1,4 @@
-"""Helpers shared by the service tests: actors, audit-log reads, error fields."""
+"""Helpers shared by the service tests: actors, audit-log reads, error fields, progress."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
-from lms_core.models import AuditEntry, User
+from lms_core.catalog import enrollments
+from lms_core.models import AuditEntry, Course, Enrollment, User
 
 
 def as_(user: User) -> Actor:
@@ -43,3 +44,17 @@ def audit_json(entry: AuditEntry) -> str:
 def fields_of(exc: Any) -> set[str | None]:
     """The fields named by an LmsError or by each member of an ErrorList."""
     return {e.field for e in getattr(exc, "errors", [exc])}
+
+
+def complete_lessons(
+    session: Session, actor: Actor, student: User, course: Course, *slugs: str
+) -> tuple[Enrollment, bool] | None:
+    """``student`` completes each lesson in turn, recorded by ``actor`` through
+    ``enrollments.complete_lesson``; the last call's (enrollment, completed the course now),
+    None when no lesson is named."""
+    result = None
+    for slug in slugs:
+        result = enrollments.complete_lesson(
+            session, actor=actor, email=student.email, course_slug=course.slug, lesson_slug=slug
+        )
+    return result

@@ -69,9 +69,9 @@ def record_change(
     actor: Actor,
     action: str,
     entity: Any,
+    *,
     before: dict[str, Any],
     fields: Iterable[str],
-    *,
     unchanged_too: bool = False,
 ) -> dict[str, Any]:
     """Flush ``entity``, then audit how its ``fields`` differ from ``before``; that difference.
@@ -92,6 +92,7 @@ def apply_change(
     actor: Actor,
     action: str,
     entity: Any,
+    *,
     fields: Iterable[str],
     values: dict[str, Any],
 ) -> dict[str, Any]:
@@ -103,7 +104,7 @@ def apply_change(
     before = snapshot(entity, fields)
     for name, value in values.items():
         setattr(entity, name, value)
-    return record_change(session, actor, action, entity, before, fields)
+    return record_change(session, actor, action, entity, before=before, fields=fields)
 
 
 def entries_for(session: Session, entity_type: str, entity_id: int) -> list[AuditEntry]:

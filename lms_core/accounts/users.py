@@ -119,7 +119,13 @@ def create_user(
         if password is not None and hasher is not None:
             existing.password_hash = hasher.hash(password)
         audit.record_change(
-            session, actor, "user.update", existing, before, _AUDITED, unchanged_too=True
+            session,
+            actor,
+            "user.update",
+            existing,
+            before=before,
+            fields=_AUDITED,
+            unchanged_too=True,
         )
         return existing, False
     if external_id is not None:
@@ -220,7 +226,7 @@ def update_user(session: Session, *, actor: Actor, email: str, data: UserUpdate)
 
 
 def _change(session: Session, actor: Actor, user: User, action: str, **values: Any) -> User:
-    audit.apply_change(session, actor, action, user, _AUDITED, values)
+    audit.apply_change(session, actor, action, user, fields=_AUDITED, values=values)
     return user
 
 

@@ -241,7 +241,13 @@ def update_assignment(
         ):
             submission.days_late = days_late(assignment, submission.submitted_at)
     audit.record_change(
-        session, actor, "assignment.update", assignment, before, AUDITED, unchanged_too=True
+        session,
+        actor,
+        "assignment.update",
+        assignment,
+        before=before,
+        fields=AUDITED,
+        unchanged_too=True,
     )
     return assignment
 

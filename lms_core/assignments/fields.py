@@ -11,26 +11,28 @@ the same words.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final, TypedDict
 
 from lms_core.assignments.files import Upload
+from lms_core.catalog.fields import TITLE_MAX
 from lms_core.errors import ValidationError
 from lms_core.models import LatePolicy
 from lms_core.validation import check_text, parse_choice
 
 CENT: Final = Decimal("0.01")
-#: The model's ``String(200)``; the description is ``Text``, capped here.
-TITLE_MAX: Final = 200
+#: ``1,000`` or ``-12,500``: a comma that reads as a thousands separator, never as a decimal one.
+_THOUSANDS: Final = re.compile(r"^[+-]?\d{1,3},\d{3}$")
+#: The description is ``Text``, capped here (a title is a course's or a lesson's length).
 DESCRIPTION_MAX: Final = 100_000
 #: ``max_points`` is ``Numeric(8, 2)``: more than 0, at most this.
 MAX_POINTS: Final = Decimal("999999.99")
 #: Percent of the grade lost per started day late, 0 to 100.
 PENALTY_MAX: Final = Decimal(100)
-LATE_POLICIES: Final = tuple(p.value for p in LatePolicy)
 #: A submission's text, its files, and a grader's feedback.
 TEXT_MAX: Final = 200_000
 FILES_MAX: Final = 20
@@ -175,35 +177,62 @@ def parse_when(value: When | None, *, field: str) -> datetime | None:
             else:
                 moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise ValidationError(
-                "must be an ISO 8601 date or date-time, e.g. 2026-12-01 or 2026-12-01T17:00+01:00",
-                field=field,
-                value=value,
-            ) from None
+            raise _not_a_date(field, value) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # 9999-12-31T23:00-05:00 is in year 10000 in UTC, 0001-01-01T00:00+01:00 in year 0:
+        # neither has a datetime, and neither is a due date anyone means.
+        raise _not_a_date(field, value) from None
+
+
+def _not_a_date(field: str, value: object) -> ValidationError:
+    return ValidationError(
+        "must be an ISO 8601 date or date-time, e.g. 2026-12-01 or 2026-12-01T17:00+01:00",
+        field=field,
+        value=value,
+    )
 
 
 def parse_decimal(
     value: object, *, field: str, low: Decimal, high: Decimal, low_open: bool = False
 ) -> Decimal:
-    """A number (``7,5`` accepted for ``7.5``) within [low, high], at most two decimals."""
+    """A number (``7,5`` accepted for ``7.5``) within [low, high], at most two decimals.
+
+    The range is checked before the decimals: rounding ``1e30`` to cents needs more digits than
+    the decimal context has (``InvalidOperation``), and a number out of range is told so.
+    ``1,000`` is refused rather than read as 1 (or as a thousand): a comma is a decimal comma
+    only where it cannot be a thousands separator.
+    """
     if isinstance(value, bool):
         raise ValidationError("must be a number", field=field, value=value)
-    text = str(value).strip().replace(",", ".") if value is not None else ""
+    text = str(value).strip() if value is not None else ""
+    if "," in text:
+        if "." in text or text.count(",") > 1 or _THOUSANDS.match(text):
+            raise ValidationError(
+                "must be a number without thousands separators (1000, or 7,5 for 7.5)",
+                field=field,
+                value=value,
+            )
+        text = text.replace(",", ".")
     try:
         number = Decimal(text)
-    except InvalidOperation:
+    except ArithmeticError:
         raise ValidationError("must be a number", field=field, value=value) from None
     if not number.is_finite():
         raise ValidationError("must be a number", field=field, value=value)
-    if number != number.quantize(CENT, rounding=ROUND_HALF_UP):
-        raise ValidationError("must have at most two decimals", field=field, value=value)
     if number < low or number > high or (low_open and number == low):
         lower = f"more than {_plain(low)}" if low_open else f"from {_plain(low)}"
         raise ValidationError(f"must be {lower} to {_plain(high)}", field=field, value=value)
-    return number.quantize(CENT)
+    try:
+        cents = number.quantize(CENT, rounding=ROUND_HALF_UP)
+    except ArithmeticError:  # in range, so never; kept so that no number ends in a traceback
+        raise ValidationError("must be a number", field=field, value=value) from None
+    if number != cents:
+        raise ValidationError("must have at most two decimals", field=field, value=value)
+    return cents
 
 
 def _plain(number: Decimal) -> str:

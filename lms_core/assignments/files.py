@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypedDict
+from typing import Any, TypedDict
 
 from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session
@@ -379,16 +377,3 @@ def list_files(
         else:
             stmt = stmt.where(or_(mine, StoredFile.course_id.in_(enrolled)))
     return list(session.scalars(stmt))
-
-
-@contextmanager
-def atomic_output(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Write an export to ``path`` whole or not at all (temporary file, fsync, rename).
-
-    A failed export (refused, interrupted) leaves no half-written file behind, and an older
-    file of that name untouched.
-    """
-    from lms_core.formats.atomic import atomic_binary, atomic_text
-
-    with atomic_text(path) if "b" not in mode else atomic_binary(path) as handle:
-        yield handle

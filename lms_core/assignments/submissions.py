@@ -10,9 +10,8 @@ late are stored. The grade is stored as the grader gave it; listings show the pe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -22,7 +21,6 @@ from lms_core.accounts.users import get_user
 from lms_core.actor import Actor
 from lms_core.assignments.assignments import (
     check_accepts,
-    create_assignment,
     days_late,
     final_grade,
     get_assignment,
@@ -32,7 +30,6 @@ from lms_core.assignments.assignments import (
 from lms_core.assignments.fields import (
     FILES_MAX,
     TEXT_MAX,
-    AssignmentCreate,
     SubmissionCreate,
     SubmissionGrade,
     SubmissionRow,
@@ -44,11 +41,8 @@ from lms_core.assignments.files import check_upload, discard, store
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from lms_core.models import (
     Assignment,
-    Course,
     Enrollment,
     EnrollmentStatus,
-    Lesson,
-    LessonType,
     Submission,
     User,
     utcnow,
@@ -245,7 +239,13 @@ def grade(
     submission.grader_id = actor.user_id
     submission.graded_at = now or utcnow()
     audit.record_change(
-        session, actor, "submission.grade", submission, before, _AUDITED, unchanged_too=True
+        session,
+        actor,
+        "submission.grade",
+        submission,
+        before=before,
+        fields=_AUDITED,
+        unchanged_too=True,
     )
     return submission
 
@@ -278,77 +278,3 @@ def list_submissions(session: Session, *, actor: Actor, assignment: str) -> list
         row["grader"] = graders.get(submission.grader_id) if submission.grader_id else None
         rows.append(row)
     return rows
-
-
-DEMO_LESSON = "homework"
-DEMO_TEXT = "def greet(name):\n    return f'Hello, {name}!'\n"
-
-
-def seed_demo_assignment(
-    session: Session, *, course: Course, instructor: User, student: User, actor: Actor
-) -> Assignment:
-    """The demo course's assignment lesson, its assignment and the student's graded work.
-
-    Idempotent: what exists is kept, what is missing is created (the demo seed runs it again).
-    """
-    from lms_core.catalog.fields import LessonCreate
-    from lms_core.catalog.lessons import add_lesson
-
-    lesson = session.scalars(
-        select(Lesson).where(Lesson.course_id == course.id, Lesson.slug == DEMO_LESSON)
-    ).first()
-    if lesson is None:
-        lesson = add_lesson(
-            session,
-            actor=actor,
-            course_slug=course.slug,
-            data=LessonCreate(
-                slug=DEMO_LESSON,
-                title="Homework: your first function",
-                lesson_type=LessonType.assignment.value,
-                duration_minutes=30,
-                content="Write a function greet(name) that returns a greeting.",
-            ),
-        )
-    assignment = session.scalars(
-        select(Assignment).where(Assignment.lesson_id == lesson.id)
-    ).first()
-    if assignment is None:
-        assignment = create_assignment(
-            session,
-            actor=actor,
-            course_slug=course.slug,
-            lesson_slug=lesson.slug,
-            data=AssignmentCreate(
-                title="Your first function",
-                description="Write greet(name) returning 'Hello, <name>!'. Submit the code as text.",
-                due_date=utcnow() + timedelta(days=14),
-                max_points=Decimal("10"),
-                late_policy="accept",
-                late_penalty_percent=Decimal("10"),
-            ),
-        )
-    ref = f"{course.slug}/{lesson.slug}"
-    submission = find_submission(session, assignment.id, student.id)
-    if submission is None:
-        submission = submit(
-            session,
-            actor=actor,
-            settings=_NO_FILES,
-            assignment=ref,
-            email=student.email,
-            data=SubmissionCreate(text=DEMO_TEXT),
-        ).submission
-    if submission.grade is None:
-        grade(
-            session,
-            actor=Actor.for_user(instructor),
-            assignment=ref,
-            email=student.email,
-            data=SubmissionGrade(points="9", feedback="Works. Add a docstring next time."),
-        )
-    return assignment
-
-
-#: The demo submission is text only: no files directory is needed.
-_NO_FILES: Any = None

@@ -38,8 +38,6 @@ from lms_core.assignments.worksheet import (
     COLUMNS,
     EDITABLE,
     SHEET,
-    check_format,
-    export_worksheet,
     roster,
     row_check,
     signature,
@@ -49,8 +47,6 @@ from lms_core.errors import FileProblem, FileRefused, Hint, HintCode, LmsError
 from lms_core.models import Assignment, Submission, utcnow
 from lms_core.permissions import require_course_manager
 from lms_core.settings import Settings
-
-__all__ = ["COLUMNS", "GradingPlan", "check_format", "export_worksheet", "import_worksheet"]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from lms_core.accounts import audit
 from lms_core.accounts.users import get_user
 from lms_core.actor import Actor
 from lms_core.catalog.fields import COURSE, CourseCreate, CourseDetail, CourseRow, CourseUpdate
-from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from lms_core.errors import Conflict, HintCode, NotFound, PermissionDenied, ValidationError, hint
 from lms_core.fields import check_values, command_values, iso
 from lms_core.models import Course, Enrollment, Lesson, Role, User
 from lms_core.pagination import Page, paginate, search_filter
@@ -107,7 +107,8 @@ def update_course(session: Session, *, actor: Actor, slug: str, data: CourseUpda
     """Change the given fields. Moving a course to another instructor is for admins only."""
     course = get_course(session, slug)
     require_course_manager(actor, course, "update this course")
-    values = check_values(COURSE, command_values(data, COURSE))
+    # An empty instructor is refused ("is required"), not taken for "no change".
+    values = check_values(COURSE, command_values(data, COURSE), required=("instructor_email",))
     if "instructor_email" in values:
         if not actor.is_admin:
             raise PermissionDenied("only an administrator may change a course's instructor")
@@ -121,7 +122,7 @@ def update_course(session: Session, *, actor: Actor, slug: str, data: CourseUpda
 
 
 def _change(session: Session, actor: Actor, course: Course, action: str, **values: Any) -> Course:
-    audit.apply_change(session, actor, action, course, _AUDITED, values)
+    audit.apply_change(session, actor, action, course, fields=_AUDITED, values=values)
     session.refresh(course, ["instructor"])
     return course
 
@@ -171,9 +172,10 @@ def delete_course(session: Session, *, actor: Actor, slug: str, force: bool = Fa
     count = enrollment_count(session, course.id)
     if count and not force:
         raise Conflict(
-            f"course {course.slug} has {count} enrollment(s); use --force to delete them too",
+            f"course {course.slug} has {count} enrollment(s); confirm to delete them too",
             field="course_slug",
             value=slug,
+            hint=hint(HintCode.delete_with_enrollments, course=course.slug),
         )
     audit.record(
         session,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -21,8 +20,10 @@ from lms_core.fields import check_values, iso
 from lms_core.models import Course, Enrollment, EnrollmentStatus, LessonProgress, Role, User, utcnow
 from lms_core.pagination import Page, paginate
 from lms_core.permissions import can_manage_course
+from lms_core.validation import whole_number_between
 
 _AUDITED = ENROLLMENT.audited()
+_RATING = ENROLLMENT["rating"]
 
 
 def enrollment_row(enrollment: Enrollment) -> EnrollmentRow:
@@ -82,7 +83,10 @@ def _get_enrollment(
 def enroll(session: Session, *, actor: Actor, email: str, course_slug: str) -> EnrollResult:
     """Enroll a learner; enrolling again changes nothing, and a dropped learner is re-enrolled."""
     keys = check_values(
-        ENROLLMENT, {"user_email": email, "course_slug": course_slug}, creating=True
+        ENROLLMENT,
+        {"user_email": email, "course_slug": course_slug},
+        creating=True,
+        required=("user_email", "course_slug"),
     )
     student = get_user(session, keys["user_email"])
     course = get_course(session, keys["course_slug"])
@@ -130,7 +134,13 @@ def enroll(session: Session, *, actor: Actor, email: str, course_slug: str) -> E
     enrollment.dropped_at = None
     recompute(session, enrollment)
     audit.record_change(
-        session, actor, "enrollment.reenroll", enrollment, before, _AUDITED, unchanged_too=True
+        session,
+        actor,
+        "enrollment.reenroll",
+        enrollment,
+        before=before,
+        fields=_AUDITED,
+        unchanged_too=True,
     )
     return EnrollResult(enrollment, "reenrolled")
 
@@ -152,7 +162,13 @@ def drop(session: Session, *, actor: Actor, email: str, course_slug: str) -> Enr
     enrollment.status = EnrollmentStatus.dropped.value
     enrollment.dropped_at = utcnow()
     audit.record_change(
-        session, actor, "enrollment.drop", enrollment, before, _AUDITED, unchanged_too=True
+        session,
+        actor,
+        "enrollment.drop",
+        enrollment,
+        before=before,
+        fields=_AUDITED,
+        unchanged_too=True,
     )
     return enrollment
 
@@ -220,16 +236,25 @@ def review(
             field="status",
             value="dropped",
         )
-    # A rating is typed (an int); a text such as "5" or a None from an untyped caller is
-    # refused like any other value that is not a whole number (NaN stands for "not one").
-    given = rating if isinstance(rating, int) else math.nan
-    values = check_values(ENROLLMENT, {"rating": given, "review": text or ""}, creating=True)
+    # A rating is typed (an int): a text such as "5", or a None, from an untyped caller is
+    # refused, not read as the spec's check reads a file's cell.
+    if not isinstance(rating, int):
+        raise ValidationError(
+            whole_number_between(_RATING.minimum, _RATING.maximum), field="rating", value=rating
+        )
+    values = check_values(ENROLLMENT, {"rating": rating, "review": text or ""}, creating=True)
     before = audit.snapshot(enrollment, _AUDITED)
     enrollment.rating = values["rating"]
     enrollment.review = values["review"]
     enrollment.reviewed_at = utcnow()
     audit.record_change(
-        session, actor, "enrollment.review", enrollment, before, _AUDITED, unchanged_too=True
+        session,
+        actor,
+        "enrollment.review",
+        enrollment,
+        before=before,
+        fields=_AUDITED,
+        unchanged_too=True,
     )
     return enrollment
 

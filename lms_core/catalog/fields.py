@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final, TypedDict
+from typing import ClassVar, Final, TypedDict
 
 from lms_core.fields import EntitySpec, FieldSpec
 from lms_core.models.courses import DifficultyLevel, LessonType
@@ -185,6 +185,9 @@ class LessonCreate(LessonFields):
     slug: str
     title: str
     position: int | None = None
+
+    #: ``position`` is the service's own argument, not a lesson field (``command_values``).
+    service_args: ClassVar[frozenset[str]] = frozenset({"position"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

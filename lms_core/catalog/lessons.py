@@ -104,7 +104,9 @@ def update_lesson(
         raise ValidationError("nothing to change: give at least one field", field="fields")
     if values.get("slug", lesson.slug) != lesson.slug:
         _check_slug_free(course, _ordered(session, course), values["slug"], data.slug)
-    after = audit.apply_change(session, actor, "lesson.update", lesson, _AUDITED, values)
+    after = audit.apply_change(
+        session, actor, "lesson.update", lesson, fields=_AUDITED, values=values
+    )
     if "is_required" in after:
         recompute_course(session, course)
     return lesson

@@ -24,7 +24,7 @@ from sqlalchemy.sql import Executable
 from lms_core.accounts.fields import USER
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
-from lms_core.errors import PermissionDenied, ValidationError
+from lms_core.errors import HintCode, PermissionDenied, ValidationError, hint
 from lms_core.exports.files import write_table, write_workbook
 from lms_core.formats.table import XLSX_CELL_LIMIT
 from lms_core.formats.tabular import FORMATS, Sheet
@@ -168,12 +168,20 @@ def _sheets(
     if entity == "users":
         if course_slug:
             raise ValidationError(
-                "--course applies to courses and enrollments", field="course", value=course_slug
+                "a course applies to courses and enrollments, not to users",
+                field="course",
+                value=course_slug,
+                hint=hint(HintCode.leave_out, field="course"),
             )
         rows = user_rows(session, actor=actor, role=role, include_inactive=include_inactive)
         return [Sheet("users", EXPORT_USER_COLUMNS, rows)]
     if role:
-        raise ValidationError("--role applies to users", field="role", value=role)
+        raise ValidationError(
+            "a role applies to users only",
+            field="role",
+            value=role,
+            hint=hint(HintCode.leave_out, field="role"),
+        )
     if entity == "courses":
         where = _course_scope(session, actor, course_slug, "export courses")
         if xlsx:
@@ -239,9 +247,10 @@ def export(
         raise ValidationError("must be csv or xlsx", field="format", value=fmt)
     if lessons_out is not None and (entity != "courses" or fmt != "csv"):
         raise ValidationError(
-            "--lessons-out goes with a courses CSV export (XLSX has a lessons sheet)",
+            "a separate lessons file goes with a courses CSV export (XLSX has a lessons sheet)",
             field="lessons_out",
             value=str(lessons_out),
+            hint=hint(HintCode.leave_out, field="lessons_out"),
         )
     sheets = _sheets(
         session,

@@ -12,14 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from lms_core.formats.tabular import (
-    Progress,
-    Sheet,
-    atomic_binary,
-    atomic_text,
-    write_csv,
-    write_xlsx,
-)
+from lms_core.formats.atomic import atomic_binary, atomic_text
+from lms_core.formats.tabular import Progress, Sheet, write_csv, write_xlsx
 from lms_core.imports.columns import IDENTIFIER_COLUMNS
 
 
@@ -36,6 +30,7 @@ def write_workbook(
 def write_table(out: Path | TextIO, sheet: Sheet, *, progress: Progress | None = None) -> int:
     """One sheet as a CSV file (or text stream opened with ``newline=""``); its data rows."""
     if isinstance(out, Path):
-        with atomic_text(out) as stream:
+        # UTF-8 with a BOM: Excel then shows accents, not "JosÃ©".
+        with atomic_text(out, encoding="utf-8-sig") as stream:
             return write_csv(stream, sheet, progress=progress)
     return write_csv(out, sheet, progress=progress)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from lms_core.errors import FileProblem, FileRefused
+from lms_core.errors import FileProblem, FileRefused, Hint, HintCode
 
 CHUNK = 1 << 20
 
@@ -32,7 +32,7 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 
-#: How an encoding is called in messages, and the ``--encoding`` value that reads it.
+#: How an encoding is called in messages, and the codec name that reads it.
 _FRIENDLY: dict[str, tuple[str, str]] = {
     "cp1252": ("Windows-1252 (Western European, what Excel on Windows writes)", "cp1252"),
     "latin_1": ("Windows-1252 / Latin-1 (Western European)", "cp1252"),
@@ -135,7 +135,7 @@ def _detect(opener: Callable[[], BinaryIO], *, display: str, encoding: str | Non
                 ) from None
             has_text = has_text or bool(text.strip())
             if "\x00" in text:
-                raise _refused(display, _nul_message(codec))
+                raise _nul_refusal(display, codec)
             newlines += chunk.count(b"\n")
             size += len(chunk)
         if decoder is not None:
@@ -150,21 +150,27 @@ def _detect(opener: Callable[[], BinaryIO], *, display: str, encoding: str | Non
     return Detected(encoding=codec or "utf-8", sha256=digest.hexdigest(), size=size)
 
 
-def _refused(display: str, message: str, line: int | None = None) -> FileRefused:
-    return FileRefused([FileProblem(message, file=display, line=line)])
+def _refused(
+    display: str, message: str, line: int | None = None, hint: Hint | None = None
+) -> FileRefused:
+    return FileRefused([FileProblem(message, file=display, line=line, hint=hint)])
 
 
-def _nul_message(codec: str) -> str:
+def _nul_refusal(display: str, codec: str) -> FileRefused:
     if codec.startswith(("utf-16", "utf-32")):
-        return "the file contains an empty (NUL) character: it is damaged"
-    return (
+        return _refused(display, "the file contains an empty (NUL) character: it is damaged")
+    message = (
         "the file contains NUL bytes, so it is not a plain-text CSV: if it is a spreadsheet, "
-        f"save it as .xlsx or as CSV UTF-8; if it is UTF-16 text without a byte-order mark, pass --encoding utf-16-le. {SAVE_AS}."
+        f"save it as .xlsx or as CSV UTF-8 ({SAVE_AS}); if it is UTF-16 text without a "
+        "byte-order mark, read it as utf-16-le."
+    )
+    return _refused(
+        display, message, hint=Hint(HintCode.choose_encoding, {"encoding": "utf-16-le"})
     )
 
 
 def likely_encoding(sample: bytes) -> tuple[str, str] | None:
-    """(name for a person, value for ``--encoding``) of the most likely encoding, or None."""
+    """(name for a person, codec name to read it with) of the most likely encoding, or None."""
     from charset_normalizer import from_bytes
 
     controls = sum(1 for b in sample if b < 0x20 and b not in (0x09, 0x0A, 0x0D))
@@ -220,8 +226,9 @@ def _not_this_encoding(
     if override is not None:
         return _refused(
             display,
-            f"the file is not valid {override} ({where} cannot be read): check --encoding",
+            f"the file is not valid {override} ({where} cannot be read): check the encoding",
             line,
+            Hint(HintCode.choose_encoding),
         )
     if codec != "utf-8":
         return _refused(display, f"the file is not valid {codec} ({where} cannot be read)", line)
@@ -237,8 +244,9 @@ def _not_this_encoding(
     return _refused(
         display,
         f"the file is not UTF-8 ({where} cannot be read): it looks like {friendly}. "
-        f"{SAVE_AS}, or pass --encoding {option}.",
+        f"{SAVE_AS}, or read it as {option}.",
         line,
+        Hint(HintCode.choose_encoding, {"encoding": option}),
     )
 
 

@@ -13,14 +13,14 @@ their leading zeros when someone types a new row). The header row is bold and fr
 
 from __future__ import annotations
 
+import contextlib
 import csv
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+import os
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO
 
-from lms_core.formats import atomic
 from lms_core.formats.safe_cells import safe_cell
 
 if TYPE_CHECKING:
@@ -185,24 +185,31 @@ def write_xlsx(
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
-    counts = [
-        add_xlsx_sheet(book, sheet, progress=progress, text_columns=text_columns)
-        for sheet in sheets
-    ]
-    book.save(out)
+    try:
+        counts = [
+            add_xlsx_sheet(book, sheet, progress=progress, text_columns=text_columns)
+            for sheet in sheets
+        ]
+        book.save(out)
+    except BaseException:
+        _discard(book)
+        raise
     return counts
 
 
-@contextmanager
-def atomic_text(path: Path) -> Iterator[TextIO]:
-    """A CSV file written atomically, UTF-8 with a BOM: Excel then shows accents, not "JosÃ©".
+def _discard(book: Any) -> None:
+    """Finish and delete the sheets of a workbook whose rows failed half-way.
 
-    An export that fails half-way (a database error, Ctrl-C) leaves the old file, or none,
-    never a truncated one that a script would then import.
+    openpyxl streams each write-only sheet into a temporary file through a suspended
+    generator: left as they are, garbage collection later writes into the closed file (an
+    "I/O operation on closed file" error printed at a random moment) and the files stay until
+    the process exits, which for a worker or the web app is days.
     """
-    with atomic.atomic_text(path, encoding="utf-8-sig") as stream:
-        yield stream
-
-
-#: An XLSX file written atomically.
-atomic_binary = atomic.atomic_binary
+    for sheet in book.worksheets:
+        writer = getattr(sheet, "_writer", None)
+        with contextlib.suppress(Exception):
+            if not sheet.closed:
+                sheet.close()
+        if writer is not None:
+            with contextlib.suppress(OSError):
+                os.remove(writer.out)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from lms_core.errors import HintCode, hint
 from lms_core.imports.apply import write_changes, write_ledger
 from lms_core.imports.context import Context
 from lms_core.imports.invites import Invites
@@ -165,7 +166,7 @@ def run_stages(
 
 
 def removal_limit(scope: int, max_removals: int | None) -> int:
-    """``--max-removals``, by default 10% of the records in scope (at least 1)."""
+    """The removal limit asked for, by default 10% of the records in scope (at least 1)."""
     if max_removals is not None:
         return max_removals
     return max(1, math.floor(scope * 0.1))
@@ -182,7 +183,8 @@ def check_threshold(
         None,
         removals,
         f"a sync would {verb} {removals} of the {scope} {what} in scope, more than the limit of "
-        f"{limit} (--max-removals, by default 10%): check that the file is complete, or pass "
-        "--max-removals N or --force",
+        f"{limit} (by default 10%): check that the file is complete, or raise the limit or "
+        "force the sync",
+        hint(HintCode.allow_removals, removals=removals),
     )
     return False

@@ -142,11 +142,13 @@ def seed(
                 session, actor=actor, email=student, course_slug=slug, lesson_slug=lesson_slug
             )
     _issue_demo_certificate(session, actor=actor, settings=settings, report=report)
-    _seed_assessments(session, actor=actor, report=report)
+    _seed_assessments(session, actor=actor, settings=settings, report=report)
     return report
 
 
-def _seed_assessments(session: Session, *, actor: Actor, report: SeedReport) -> None:
+def _seed_assessments(
+    session: Session, *, actor: Actor, settings: Settings, report: SeedReport
+) -> None:
     """demo-python-basics: the checkpoint quiz with the student's graded attempt, and homework."""
     from lms_core.ops.demo_quiz import seed_demo_quiz
 
@@ -155,7 +157,7 @@ def _seed_assessments(session: Session, *, actor: Actor, report: SeedReport) -> 
         session, actor=actor, instructor_email=instructor, student_email=student
     ):
         report.note(what, created)
-    from lms_core.assignments.submissions import seed_demo_assignment
+    from lms_core.ops.demo_assignment import seed_demo_assignment
 
     course = courses.get_course(session, "demo-python-basics")
     before = session.scalar(select(func.count()).select_from(Lesson))
@@ -165,6 +167,7 @@ def _seed_assessments(session: Session, *, actor: Actor, report: SeedReport) -> 
         instructor=users.get_user(session, instructor),
         student=users.get_user(session, student),
         actor=actor,
+        settings=settings,
     )
     created = session.scalar(select(func.count()).select_from(Lesson)) != before
     report.note("assignment demo-python-basics/homework", created)

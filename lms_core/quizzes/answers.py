@@ -81,18 +81,46 @@ def save_typed_answers(
 def read_answers_file(data: bytes, *, file: str) -> dict[int, Any]:
     """A JSON answers file ``{"QUESTION_N": answer, ...}``: values in their stored shape.
 
-    A file that is not UTF-8, not JSON, or not such an object is refused with its place.
+    A file that is not UTF-8 (a byte order mark is fine: Windows editors write one), not JSON,
+    or not such an object is refused with its place. So is a key given twice in an object (a
+    question answered twice): JSON would keep the last one silently, and the first was maybe
+    the one meant.
     """
     try:
-        loaded = json.loads(data.decode("utf-8"))
+        loaded = json.loads(data.decode("utf-8-sig"), object_pairs_hook=_no_duplicates)
     except UnicodeDecodeError as exc:
         raise FileRefused([FileProblem(f"is not UTF-8 ({exc.reason})", file=file)]) from None
     except json.JSONDecodeError as exc:
         raise FileRefused(
             [FileProblem(exc.msg, file=file, line=exc.lineno, column=str(exc.colno))]
         ) from None
-    if not isinstance(loaded, dict) or not all(str(k).isdigit() for k in loaded):
+    except _Duplicate as exc:
+        raise FileRefused(
+            [
+                FileProblem(
+                    f"key {json.dumps(exc.key)} is given twice (which one is meant?)", file=file
+                )
+            ]
+        ) from None
+    # isdecimal() alone takes "²" and "٣", which int() reads otherwise or not at all.
+    if not isinstance(loaded, dict) or not all(k.isascii() and k.isdecimal() for k in loaded):
         raise FileRefused(
             [FileProblem('must be an object {"QUESTION_N": answer, ...}', file=file, line=1)]
         )
     return {int(k): v for k, v in loaded.items()}
+
+
+class _Duplicate(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when a key comes twice (at any depth: an answer's own object)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Duplicate(key)
+        out[key] = value
+    return out

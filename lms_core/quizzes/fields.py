@@ -2,29 +2,32 @@
 and the typed inputs ``create_quiz``/``update_quiz`` take (:mod:`lms_core.quizzes.quizzes`).
 
 The names are the seed's (the ``quizzes`` table, ``lms_core.models.quizzes``); they are also
-the keys of ``--json`` rows. Self-contained for now: the checks keep the exact messages the
-services gave before; the generic :mod:`lms_core.fields` base can take the specs over later.
+the keys of ``--json`` rows. The number and yes/no checks are :mod:`lms_core.fields`' own (one
+rule for ``"false"``, one for ranges); the rest keep the messages the services gave before.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final, TypedDict
 
+from lms_core.catalog.fields import TITLE_MAX
 from lms_core.errors import ValidationError
+from lms_core.fields import FieldSpec, Invalid
 from lms_core.models import GradingMethod, QuizType
 from lms_core.validation import check_text, parse_choice
 
-#: The model's ``String(200)``; the description is ``Text``, capped here.
-TITLE_MAX: Final = 200
+#: The description is ``Text``, capped here (more than a course's: a quiz's instructions).
 DESCRIPTION_MAX: Final = 100_000
 #: Percent of the points an attempt needs to pass.
-PASSING_SCORE_MIN: Final = Decimal(0)
-PASSING_SCORE_MAX: Final = Decimal(100)
-QUIZ_TYPES: Final = tuple(t.value for t in QuizType)
-GRADING_METHODS: Final = tuple(m.value for m in GradingMethod)
+PASSING_SCORE_MIN: Final = 0
+PASSING_SCORE_MAX: Final = 100
+#: A year: a longer limit is a typo (99999999999 minutes overflowed the deadline's datetime).
+TIME_LIMIT_MAX: Final = 366 * 24 * 60
+#: Attempts per learner; more is a typo for "unlimited" (0), and the column is an ``integer``.
+MAX_ATTEMPTS_MAX: Final = 1000
 #: A learner's text answer (short answer, essay).
 ANSWER_TEXT_MAX: Final = 100_000
 
@@ -145,28 +148,37 @@ def given(data: QuizSettings) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-def _check_score(value: Any) -> Decimal:
-    message = f"must be a number from {PASSING_SCORE_MIN} to {PASSING_SCORE_MAX}"
-    try:
-        score = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ValidationError(message, field="passing_score", value=value) from None
-    if not score.is_finite() or not PASSING_SCORE_MIN <= score <= PASSING_SCORE_MAX:
-        raise ValidationError(message, field="passing_score", value=value)
-    return score.quantize(Decimal("0.01"))
+def _spec_check(spec: FieldSpec) -> Callable[[Any], Any]:
+    """The check of :mod:`lms_core.fields` for a field of this kind (``"false"`` is False,
+    ``"12"`` is 12, a number is checked against its range before it is rounded), raising."""
 
-
-def _limit(field: str) -> Callable[[Any], int | None]:
-    """Whole number > 0; 0 or None clears the limit (no time limit, unlimited attempts)."""
-
-    def check(value: Any) -> int | None:
-        if value is None or value == 0:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValidationError("must be a whole number, 0 for none", field=field, value=value)
-        return value
+    def check(value: Any) -> Any:
+        result = spec.check(value)
+        if isinstance(result, Invalid):
+            raise ValidationError(result.message, field=spec.name, value=value)
+        return result
 
     return check
+
+
+def _limit(field: str, maximum: int) -> Callable[[Any], int | None]:
+    """Whole number from 0 to ``maximum``; 0 or None clears the limit (no time limit,
+    unlimited attempts)."""
+    spec = FieldSpec(field, "int", maximum=maximum)
+
+    def check(value: Any) -> int | None:
+        if value is None:
+            return None
+        result = spec.check(value)
+        if isinstance(result, Invalid):
+            raise ValidationError(f"{result.message}, 0 for none", field=field, value=value)
+        return result or None
+
+    return check
+
+
+def _flag(field: str) -> Callable[[Any], Any]:
+    return _spec_check(FieldSpec(field, "bool", default=DEFAULTS[field]))
 
 
 #: The check of each field: the value to store, or a ``ValidationError`` naming the field.
@@ -174,11 +186,19 @@ CHECKS: Final[Mapping[str, Callable[[Any], Any]]] = {
     "title": lambda v: check_text(v, field="title", max_length=TITLE_MAX, required=True),
     "description": lambda v: check_text(v, field="description", max_length=DESCRIPTION_MAX) or None,
     "quiz_type": lambda v: parse_choice(QuizType, v, field="quiz_type").value,
-    "passing_score": _check_score,
-    "time_limit_minutes": _limit("time_limit_minutes"),
-    "max_attempts": _limit("max_attempts"),
-    "shuffle_questions": bool,
-    "shuffle_options": bool,
-    "show_correct_answers": bool,
+    "passing_score": _spec_check(
+        FieldSpec(
+            "passing_score",
+            "decimal",
+            minimum=PASSING_SCORE_MIN,
+            maximum=PASSING_SCORE_MAX,
+            default=DEFAULTS["passing_score"],
+        )
+    ),
+    "time_limit_minutes": _limit("time_limit_minutes", TIME_LIMIT_MAX),
+    "max_attempts": _limit("max_attempts", MAX_ATTEMPTS_MAX),
+    "shuffle_questions": _flag("shuffle_questions"),
+    "shuffle_options": _flag("shuffle_options"),
+    "show_correct_answers": _flag("show_correct_answers"),
     "grading_method": lambda v: parse_choice(GradingMethod, v, field="grading_method").value,
 }

@@ -166,7 +166,7 @@ def update_quiz(session: Session, *, actor: Actor, quiz_ref: str | int, data: Qu
     values = _validated(given(data))
     if not values:
         raise ValidationError("nothing to change: give at least one setting", field="fields")
-    audit.apply_change(session, actor, "quiz.update", quiz, AUDITED, values)
+    audit.apply_change(session, actor, "quiz.update", quiz, fields=AUDITED, values=values)
     return quiz
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
 from lms_core.actor import Actor
+from lms_core.assignments.fields import parse_decimal
 from lms_core.errors import Conflict, ValidationError
 from lms_core.models import Attempt, AttemptStatus, Enrollment, QuestionType, Quiz, User, utcnow
 from lms_core.permissions import require_course_manager
@@ -87,14 +88,8 @@ def grade_essay(
             field="question",
             value=question_number,
         )
-    try:
-        value = Decimal(str(points).strip())
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite() or not 0 <= value <= q.points:
-        raise ValidationError(
-            f"must be a number from 0 to {q.points}", field="points", value=points
-        )
+    # The grader's rule for a number, as an assignment's grade: "7,5" is 7.5, cents at most.
+    value = parse_decimal(points, field="points", low=Decimal(0), high=q.points)
     before = audit.snapshot(attempt, ("status", "score", "passed"))
     hand = {**(attempt.question_scores or {}), str(q.id): str(value.quantize(CENT))}
     result = scorer_for(questions, quiz.passing_score).score(attempt.answers or {}, hand)

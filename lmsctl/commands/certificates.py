@@ -130,7 +130,8 @@ def verify(
 ) -> None:
     """Say whether a certificate is valid, revoked (when, why), superseded or unknown.
 
-    Exit 0 only when it is valid (and, with --file, the PDF is the one issued).
+    Exit 0 only when it is valid (and, with --file, the PDF is the one issued); with --json,
+    "verified" gives that same answer.
 
     Example: lmsctl certificates verify lms-7k4f-9qx2-m --file cert.pdf
     """

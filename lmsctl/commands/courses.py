@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from lmsctl.options import JsonOpt, PageOpt, PerPageOpt, by_field, group, with_options
-from lmsctl.output import emit_record, emit_rows, report_change, reporting, say
+from lmsctl.output import emit_record, emit_rows, report_change, reporting
 from lmsctl.runtime import acting
 
 app = group("Create, publish, list and delete courses (named by slug).")
@@ -207,6 +207,4 @@ def delete(
 
     with acting(ctx, as_json=json_out) as (session, actor):
         delete_course(session, actor=actor, slug=slug, force=force)
-    say(f"deleted course {slug}", as_json=json_out)
-    if json_out:
-        emit_record({"slug": slug, "deleted": True}, as_json=True)
+    report_change(f"deleted course {slug}", {"slug": slug, "deleted": True}, as_json=json_out)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from lmsctl.options import JsonOpt, group
-from lmsctl.output import emit_record, fail, reporting, say
+from lmsctl.output import emit_record, fail, report_change, reporting
 from lmsctl.runtime import runtime
 
 app = group("Schema migrations (Alembic): upgrade, downgrade, current, check.")
@@ -38,9 +38,11 @@ def _migrate(ctx: typer.Context, revision: str, *, down: bool, as_json: bool) ->
         with _revision_refused(revision, as_json=as_json):
             (schema.downgrade if down else schema.upgrade)(engine, revision)
         after = schema.current_revision(engine)
-    say(f"database at {after or 'base'} (was {before or 'empty'})", as_json=as_json)
-    if as_json:
-        emit_record({"before": before, "current": after}, as_json=True)
+    report_change(
+        f"database at {after or 'base'} (was {before or 'empty'})",
+        {"before": before, "current": after},
+        as_json=as_json,
+    )
 
 
 @app.command("upgrade")
@@ -112,19 +114,32 @@ def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 
         status = schema.status(rt.get_engine())
     if status.up_to_date:
-        say(f"schema up to date at {status.head}", as_json=json_out)
-        if json_out:
-            emit_record(
-                {"current": status.current, "head": status.head, "differences": []}, as_json=True
-            )
+        report_change(
+            f"schema up to date at {status.head}",
+            {"current": status.current, "head": status.head, "differences": []},
+            as_json=json_out,
+        )
         return
+    from lms_core.errors import Hint, HintCode
+
     errors = []
-    if status.current != status.head:
+    if status.current is None:  # as lmsctl doctor says it: an empty database is initialised
+        errors.append(
+            {
+                "field": "revision",
+                "value": None,
+                "message": f"database is empty, code expects {status.head}: initialise it",
+                "hint": Hint(HintCode.initialise_database).as_dict(),
+            }
+        )
+    elif status.current != status.head:
         errors.append(
             {
                 "field": "revision",
                 "value": status.current,
-                "message": f"database at {status.current or 'empty'}, code expects {status.head}: run lmsctl db upgrade",
+                "message": f"database at {status.current}, code expects {status.head}: "
+                "upgrade the schema",
+                "hint": Hint(HintCode.run_migrations).as_dict(),
             }
         )
     errors += [{"field": "schema", "value": None, "message": diff} for diff in status.differences]

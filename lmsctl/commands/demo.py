@@ -78,13 +78,12 @@ def generate(
             plan = plan_generate(
                 rt.get_settings(), n_users=users, n_courses=courses, n_enrollments=enrollments
             )
-            say(
+            report_change(
                 f"dry run: would insert {plan.users} users, {plan.instructors} instructors, "
                 f"{plan.courses} courses, {plan.lessons} lessons, {plan.enrollments} enrollments",
+                {**plan.__dict__, "dry_run": True},
                 as_json=json_out,
             )
-            if json_out:
-                emit_record({**plan.__dict__, "dry_run": True}, as_json=True)
             return
         started = time.perf_counter()
         with Progress(transient=True, disable=json_out, console=Console(stderr=True)) as bar:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from lmsctl.options import JsonOpt, PageOpt, PerPageOpt, group
-from lmsctl.output import emit_record, emit_rows, report_change, say
+from lmsctl.output import emit_rows, report_change
 from lmsctl.runtime import acting
 
 app = group("Enroll learners, drop them, record lesson progress, review courses.")
@@ -44,9 +44,11 @@ def enroll(
         "reenrolled": "re-enrolled",
         "unchanged": "already enrolled:",
     }
-    say(f"{messages[result.outcome]} {row['user_email']} in {row['course_slug']}", as_json=json_out)
-    if json_out:
-        emit_record({**row, "outcome": result.outcome}, as_json=True)
+    report_change(
+        f"{messages[result.outcome]} {row['user_email']} in {row['course_slug']}",
+        {**row, "outcome": result.outcome},
+        as_json=json_out,
+    )
 
 
 @app.command("drop")
@@ -120,13 +122,12 @@ def complete_lesson(
             session, actor=actor, email=email, course_slug=course, lesson_slug=lesson
         )
         row = enrollment_row(enrollment)
-    say(
+    report_change(
         f"{row['user_email']}: {row['course_slug']} at {row['progress_percentage']:g}%"
         + (" - course completed" if finished else ""),
+        {**row, "course_completed_now": finished},
         as_json=json_out,
     )
-    if json_out:
-        emit_record({**row, "course_completed_now": finished}, as_json=True)
 
 
 @app.command("review")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
-from lmsctl.options import JsonOpt, group, with_options
-from lmsctl.output import print_json, reporting, say
-from lmsctl.runtime import runtime
+from lmsctl.options import JsonOpt, group
+from lmsctl.output import print_json, say
+from lmsctl.runtime import acting
 
 app = group(
     "Export users, courses, enrollments to CSV or XLSX, in the import columns "
@@ -78,18 +78,14 @@ def _run(
     include_inactive: bool = False,
 ) -> None:
     fmt = _format(fmt, out, json_out)
-    rt = runtime(ctx)
-    with reporting(as_json=json_out):
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
         from rich.console import Console
         from rich.progress import Progress
 
         from lms_core.exports.entities import export
 
         show = sys.stderr.isatty() and out is not None and not json_out
-        with (
-            Progress(console=Console(stderr=True), disable=not show, transient=True) as bar,
-            rt.unit_of_work(write=False) as (session, actor),
-        ):
+        with Progress(console=Console(stderr=True), disable=not show, transient=True) as bar:
             task = bar.add_task(f"exporting {entity}", total=None)
             try:
                 result = export(
@@ -115,14 +111,11 @@ def _run(
     say(f"wrote {sheets} to {', '.join(result.files)}")
 
 
-#: The options every export takes, declared once: after ``ctx``, before the command's own.
-export_options = with_options(("fmt", FormatOpt, None), ("out", OutOpt, None), at=1)
-
-
 @app.command("users")
-@export_options
 def users(
     ctx: typer.Context,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
     role: Annotated[
         str | None, typer.Option("--role", help="Only this role.", show_default=False)
     ] = None,
@@ -130,7 +123,6 @@ def users(
         bool, typer.Option("--include-inactive", help="Also deactivated users (is_active false).")
     ] = False,
     json_out: JsonOpt = False,
-    **options: Any,
 ) -> None:
     """Export users (external_id, email, full_name, role, is_active); never passwords.
 
@@ -138,13 +130,14 @@ def users(
 
     Example: lmsctl export users --format xlsx -o users.xlsx
     """
-    _run(ctx, "users", json_out, role=role, include_inactive=include_inactive, **options)
+    _run(ctx, "users", json_out, role=role, include_inactive=include_inactive, fmt=fmt, out=out)
 
 
 @app.command("courses")
-@export_options
 def courses(
     ctx: typer.Context,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
     lessons_out: Annotated[
         Path | None,
         typer.Option(
@@ -156,7 +149,6 @@ def courses(
     ] = None,
     course: CourseOpt = None,
     json_out: JsonOpt = False,
-    **options: Any,
 ) -> None:
     """Export courses, and their lessons (a second sheet, or --lessons-out for CSV).
 
@@ -164,19 +156,19 @@ def courses(
 
     Example: lmsctl export courses -o courses.csv --lessons-out lessons.csv
     """
-    _run(ctx, "courses", json_out, lessons_out=lessons_out, course=course, **options)
+    _run(ctx, "courses", json_out, lessons_out=lessons_out, course=course, fmt=fmt, out=out)
 
 
 @app.command("enrollments")
-@export_options
 def enrollments(
     ctx: typer.Context,
+    fmt: FormatOpt = None,
+    out: OutOpt = None,
     course: CourseOpt = None,
     include_inactive: Annotated[
         bool, typer.Option("--include-inactive", help="Also dropped enrollments.")
     ] = False,
     json_out: JsonOpt = False,
-    **options: Any,
 ) -> None:
     """Export enrollments (user_email, user_external_id, course_slug, course_external_id, status).
 
@@ -184,4 +176,12 @@ def enrollments(
 
     Example: lmsctl export enrollments --course intro-python -o enrollments.csv
     """
-    _run(ctx, "enrollments", json_out, course=course, include_inactive=include_inactive, **options)
+    _run(
+        ctx,
+        "enrollments",
+        json_out,
+        course=course,
+        include_inactive=include_inactive,
+        fmt=fmt,
+        out=out,
+    )

@@ -111,14 +111,14 @@ def download(
     with reporting(as_json=json_out):
         import shutil
 
-        from lms_core.assignments.files import atomic_output
         from lms_core.assignments.files import download as download_service
+        from lms_core.formats.atomic import atomic_binary
 
         with rt.unit_of_work(write=False) as (session, actor):
             got = download_service(
                 session, actor=actor, settings=rt.get_settings(), file_id=file_id
             )
-        with open(got.path, "rb") as source, atomic_output(output) as target:
+        with open(got.path, "rb") as source, atomic_binary(output) as target:
             shutil.copyfileobj(source, target)
     report_change(
         f"wrote {output} ({got.filename}, {got.size} bytes)",

@@ -44,7 +44,6 @@ def export(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.assignments.files import atomic_output
         from lms_core.assignments.gradebook import export_gradebook
         from lms_core.errors import ValidationError
 
@@ -72,7 +71,9 @@ def export(
                     session, actor=actor, course_slug=course, fmt=fmt, out=sys.stdout, progress=tick
                 )
             else:
-                with atomic_output(output, "w" if fmt == "csv" else "wb") as out:
+                from lms_core.formats.atomic import atomic_binary, atomic_text
+
+                with atomic_text(output) if fmt == "csv" else atomic_binary(output) as out:
                     rows = export_gradebook(
                         session, actor=actor, course_slug=course, fmt=fmt, out=out, progress=tick
                     )

@@ -37,11 +37,11 @@ def export(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.assignments.files import atomic_output
-        from lms_core.assignments.worksheet_import import check_format, export_worksheet
+        from lms_core.assignments.worksheet import check_format, export_worksheet
+        from lms_core.formats.atomic import atomic_binary
 
         check_format(fmt)
-        with rt.unit_of_work(write=False) as (session, actor), atomic_output(output) as out:
+        with rt.unit_of_work(write=False) as (session, actor), atomic_binary(output) as out:
             rows = export_worksheet(
                 session, actor=actor, settings=rt.get_settings(), assignment=assignment, out=out
             )

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from lmsctl.options import JsonOpt, by_field, group, with_options
-from lmsctl.output import emit_record, emit_rows, report_change, reporting, say
+from lmsctl.output import emit_rows, report_change, reporting
 from lmsctl.runtime import acting
 
 app = group("Add, update, reorder and delete the lessons of a course.")
@@ -147,9 +147,11 @@ def delete(
 
     with acting(ctx, as_json=json_out) as (session, actor):
         delete_lesson(session, actor=actor, course_slug=course, slug=slug)
-    say(f"deleted lesson {slug} of {course}", as_json=json_out)
-    if json_out:
-        emit_record({"course_slug": course, "slug": slug, "deleted": True}, as_json=True)
+    report_change(
+        f"deleted lesson {slug} of {course}",
+        {"course_slug": course, "slug": slug, "deleted": True},
+        as_json=json_out,
+    )
 
 
 @app.command("reorder")

@@ -3,7 +3,7 @@ unlock, delete."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -19,20 +19,10 @@ from lmsctl.options import (
 from lmsctl.output import emit_record, emit_rows, report_change, reporting, say
 from lmsctl.runtime import acting, runtime
 
-if TYPE_CHECKING:
-    from lms_core.accounts.fields import UserRow
-    from lms_core.models import User
-
 app = group("Create, list, update, lock out and delete users (named by e-mail).")
 
 EmailArg = Annotated[str, typer.Argument(help="The user's e-mail.", show_default=False)]
 LIST_COLUMNS = ("email", "full_name", "role", "is_active", "external_id", "last_login_at")
-
-
-def _row(user: User) -> UserRow:
-    from lms_core.accounts.users import user_row
-
-    return user_row(user)
 
 
 @app.command("create")
@@ -67,7 +57,7 @@ def create(
     rt = runtime(ctx)
     with reporting(as_json=json_out):
         from lms_core.accounts.fields import UserCreate
-        from lms_core.accounts.users import create_user
+        from lms_core.accounts.users import create_user, user_row
 
         password = read_password(stdin=password_stdin, file=password_file, prompt=prompt_password)
     with acting(ctx, as_json=json_out) as (session, actor):
@@ -79,14 +69,13 @@ def create(
             hasher=rt.hasher() if password is not None else None,
             update_existing=update_existing,
         )
-        row = _row(user)
-    say(
+        row = user_row(user)
+    report_change(
         f"{'created' if created else 'updated'} {row['role']} {row['email']}"
         + ("" if password is not None or not created else " (no password: cannot log in yet)"),
+        {**row, "created": created},
         as_json=json_out,
     )
-    if json_out:
-        emit_record({**row, "created": created}, as_json=True)
 
 
 @app.command("list")
@@ -108,7 +97,7 @@ def list_(
 
     Example: lmsctl users list --role student --search smith --json
     """
-    from lms_core.accounts.users import list_users
+    from lms_core.accounts.users import list_users, user_row
 
     with acting(ctx, as_json=json_out, write=False) as (session, actor):
         result = list_users(
@@ -121,7 +110,7 @@ def list_(
             page=page,
             per_page=per_page,
         )
-        rows = [_row(u) for u in result.items]
+        rows = [user_row(u) for u in result.items]
     emit_rows(
         rows,
         LIST_COLUMNS,
@@ -136,10 +125,10 @@ def show(ctx: typer.Context, email: EmailArg, json_out: JsonOpt = False) -> None
 
     Example: lmsctl users show ada@example.org --json
     """
-    from lms_core.accounts.users import show_user
+    from lms_core.accounts.users import show_user, user_row
 
     with acting(ctx, as_json=json_out, write=False) as (session, actor):
-        row = _row(show_user(session, actor=actor, email=email))
+        row = user_row(show_user(session, actor=actor, email=email))
     emit_record(row, as_json=json_out)
 
 
@@ -159,10 +148,10 @@ def update(
     Example: lmsctl users update ada@example.org --name "Ada King" --bio "Countess"
     """
     from lms_core.accounts.fields import UserUpdate
-    from lms_core.accounts.users import update_user
+    from lms_core.accounts.users import update_user, user_row
 
     with acting(ctx, as_json=json_out) as (session, actor):
-        row = _row(
+        row = user_row(
             update_user(
                 session,
                 actor=actor,
@@ -183,7 +172,12 @@ def _simple(action: str, summary: str, done: str) -> None:
     """Register a command that takes only an e-mail and calls one service."""
 
     def command(ctx: typer.Context, email: EmailArg, json_out: JsonOpt = False) -> None:
-        from lms_core.accounts.users import deactivate_user, reactivate_user, unlock_user
+        from lms_core.accounts.users import (
+            deactivate_user,
+            reactivate_user,
+            unlock_user,
+            user_row,
+        )
 
         service = {
             "deactivate": deactivate_user,
@@ -191,7 +185,7 @@ def _simple(action: str, summary: str, done: str) -> None:
             "unlock": unlock_user,
         }[action]
         with acting(ctx, as_json=json_out) as (session, actor):
-            row = _row(service(session, actor=actor, email=email))
+            row = user_row(service(session, actor=actor, email=email))
         report_change(f"{done} {row['email']}", row, as_json=json_out)
 
     command.__doc__ = f"{summary}\n\nExample: lmsctl users {action} ada@example.org"
@@ -215,9 +209,10 @@ def set_role(
     Example: lmsctl users set-role ada@example.org instructor
     """
     from lms_core.accounts.users import set_role as set_role_service
+    from lms_core.accounts.users import user_row
 
     with acting(ctx, as_json=json_out) as (session, actor):
-        row = _row(set_role_service(session, actor=actor, email=email, role=role))
+        row = user_row(set_role_service(session, actor=actor, email=email, role=role))
     report_change(f"{row['email']} is now {row['role']}", row, as_json=json_out)
 
 
@@ -236,22 +231,24 @@ def reset_password(
 
     Example: lmsctl users reset-password ada@example.org --password-file /run/secrets/pw
     """
+    if token:
+        with acting(ctx, as_json=json_out) as (session, actor):
+            from lms_core.accounts.tokens import request_password_reset
+
+            user, raw = request_password_reset(session, actor=actor, email=email)
+            shown = user.email
+        if json_out:
+            emit_record({"email": shown, "token": raw}, as_json=True)
+        else:
+            say(f"reset token for {shown} (valid 2 hours, works once): {raw}")
+        return
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.accounts.tokens import request_password_reset
-        from lms_core.accounts.users import set_password
-
-        if token:
-            with rt.unit_of_work() as (session, actor):
-                user, raw = request_password_reset(session, actor=actor, email=email)
-            if json_out:
-                emit_record({"email": user.email, "token": raw}, as_json=True)
-            else:
-                say(f"reset token for {user.email} (valid 2 hours, works once): {raw}")
-            return
         password = read_password(stdin=password_stdin, file=password_file, prompt=True)
     with acting(ctx, as_json=json_out) as (session, actor):
-        row = _row(
+        from lms_core.accounts.users import set_password, user_row
+
+        row = user_row(
             set_password(
                 session, actor=actor, email=email, password=password or "", hasher=rt.hasher()
             )
@@ -277,8 +274,8 @@ def delete(
         typer.confirm(
             f"Purge {email}? Their personal data cannot be recovered.", abort=True, err=True
         )
-    from lms_core.accounts.users import delete_user
+    from lms_core.accounts.users import delete_user, user_row
 
     with acting(ctx, as_json=json_out) as (session, actor):
-        row = _row(delete_user(session, actor=actor, email=email, purge=purge))
+        row = user_row(delete_user(session, actor=actor, email=email, purge=purge))
     report_change(f"{'purged' if purge else 'deleted'} {email}", row, as_json=json_out)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,40 +13,10 @@ from openpyxl import load_workbook
 from lms_core.assignments import assignments, gradebook, submissions
 from lms_core.assignments.fields import AssignmentCreate, SubmissionCreate, SubmissionGrade
 from lms_core.errors import PermissionDenied, ValidationError
-from lms_core.models import Attempt, Quiz
 from tests.helpers import as_
+from tests.quizzes.quizkit import add_attempt, add_quiz
 
 DUE = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-
-
-def add_quiz(session: Any, make: Any, course: Any, slug: str, **extra: Any) -> Quiz:
-    lesson = make.lesson(course, slug=slug, lesson_type="quiz")
-    values: dict[str, Any] = dict(
-        lesson_id=lesson.id, title=slug.title(), quiz_type="graded", is_published=True
-    )
-    values.update(extra)
-    quiz = Quiz(**values)
-    session.add(quiz)
-    session.flush()
-    return quiz
-
-
-def attempt(
-    session: Any, quiz: Quiz, enrollment: Any, number: int, score: str, status: str = "graded"
-) -> None:
-    session.add(
-        Attempt(
-            enrollment_id=enrollment.id,
-            quiz_id=quiz.id,
-            number=number,
-            status=status,
-            score=Decimal(score) if status == "graded" else None,
-            shuffle_seed=1,
-            answers={},
-            question_scores={},
-        )
-    )
-    session.flush()
 
 
 @pytest.fixture
@@ -66,11 +35,11 @@ def book(session: Any, settings: Any, make: Any, teacher: Any) -> dict[str, Any]
     evil = make.user(name="=cmd|' /C calc'!A0")
     cat = make.user(name="Cat")
     enrollments = {u.email: make.enroll(u, course) for u in (ann, evil, cat)}
-    attempt(session, q1, enrollments[ann.email], 1, "60")
-    attempt(session, q1, enrollments[ann.email], 2, "90")
-    attempt(session, q1, enrollments[ann.email], 3, "0", status="in_progress")
-    attempt(session, q2, enrollments[ann.email], 1, "50")
-    attempt(session, q1, enrollments[evil.email], 1, "40")
+    add_attempt(session, q1, enrollments[ann.email], 1, "60")
+    add_attempt(session, q1, enrollments[ann.email], 2, "90")
+    add_attempt(session, q1, enrollments[ann.email], 3, "0", status="in_progress")
+    add_attempt(session, q2, enrollments[ann.email], 1, "50")
+    add_attempt(session, q1, enrollments[evil.email], 1, "40")
     for user, when, points in ((ann, DUE, 16), (evil, DUE + timedelta(hours=2), 20)):
         submissions.submit(
             session,
@@ -188,7 +157,7 @@ def test_grading_methods_latest_first_average(session: Any, make: Any, teacher: 
     enrollment = make.enroll(learner, course)
     for quiz in quizzes.values():
         for number, score in ((1, "50"), (2, "80"), (3, "71")):
-            attempt(session, quiz, enrollment, number, score)
+            add_attempt(session, quiz, enrollment, number, score)
     _, rows = _rows(session, {"teacher": teacher, "course": course})
     row = rows[learner.email]
     assert row[2:5] == [71.0, 50.0, 67.0]
@@ -213,7 +182,7 @@ def test_quiz_finals_agree_with_final_scores(session: Any, make: Any, teacher: A
             for number in range(1, rng.randrange(1, 5)):
                 status = "graded" if rng.random() < 0.8 else "submitted"
                 score = f"{rng.randrange(0, 10001) / 100:.2f}"
-                attempt(session, quiz, enrollment, number, score, status=status)
+                add_attempt(session, quiz, enrollment, number, score, status=status)
     ids = [e.id for e in enrollments]
     expected = final_scores(session, [q.id for q in quizzes], ids)
     got = gradebook.quiz_finals(session, {q.id: q.grading_method for q in quizzes}, ids)

@@ -1,4 +1,4 @@
-"""Submissions: who may submit, late policy at submit time, resubmission, grading, demo seed."""
+"""Submissions: who may submit, late policy at submit time, resubmission, grading."""
 
 from __future__ import annotations
 
@@ -222,18 +222,6 @@ def test_learners_see_only_their_own(
         )
         == 2
     )
-
-
-def test_seed_demo_assignment_is_idempotent(
-    session: Any, course: Any, student: Any, operator: Any
-) -> None:
-    kwargs = dict(course=course, instructor=course.instructor, student=student, actor=operator)
-    a = submissions.seed_demo_assignment(session, **kwargs)
-    again = submissions.seed_demo_assignment(session, **kwargs)
-    assert again.id == a.id
-    subs = session.query(Submission).filter_by(assignment_id=a.id).all()
-    assert len(subs) == 1 and subs[0].grade == Decimal("9.00")
-    assert subs[0].grader_id == course.instructor.id
 
 
 def test_one_bad_file_refuses_the_submission_and_writes_no_blob(

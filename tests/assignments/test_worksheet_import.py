@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from lms_core.assignments import assignments, submissions, worksheet_import
+from lms_core.assignments import assignments, submissions, worksheet, worksheet_import
 from lms_core.assignments.fields import AssignmentCreate, SubmissionCreate, SubmissionGrade
 from lms_core.errors import FileRefused
 from lms_core.models import Submission
@@ -52,7 +52,7 @@ def setup(session: Any, settings: Any, make: Any, teacher: Any) -> dict[str, Any
 
 def _export(session: Any, settings: Any, setup: dict[str, Any], path: Path) -> Path:
     with open(path, "wb") as out:
-        count = worksheet_import.export_worksheet(
+        count = worksheet.export_worksheet(
             session,
             actor=as_(setup["teacher"]),
             settings=settings,
@@ -94,7 +94,7 @@ def test_worksheet_layout(
     path = _export(session, settings, setup, tmp_path / "w.xlsx")
     book = load_workbook(path)
     sheet = book["grades"]
-    assert [c.value for c in sheet[1]] == list(worksheet_import.COLUMNS)
+    assert [c.value for c in sheet[1]] == list(worksheet.COLUMNS)
     assert sheet.protection.sheet and sheet.column_dimensions["H"].hidden
     assert book["about"].sheet_state == "hidden"
     rows = {r[1]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
@@ -272,7 +272,7 @@ def test_grading_import_refuses_formulas_without_a_saved_result(
         )
     path = tmp_path / "w.xlsx"
     with open(path, "wb") as out:
-        worksheet_import.export_worksheet(
+        worksheet.export_worksheet(
             session, actor=as_(teacher), settings=settings, assignment=str(homework.id), out=out
         )
     # What a script (openpyxl, pandas) writes: formulas, and no cached results.

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from lms_core.accounts import audit, users
 from lms_core.catalog import courses, enrollments
-from lms_core.catalog.fields import COURSE, CourseCreate, CourseUpdate
+from lms_core.catalog.fields import CourseCreate, CourseUpdate
 from lms_core.errors import Conflict, ErrorList, NotFound, PermissionDenied, ValidationError
 from lms_core.models import Course, Enrollment, Lesson, LessonProgress
 from tests.helpers import as_, audit_log, fields_of
@@ -155,7 +155,6 @@ def test_create_takes_every_optional_field(session, operator, teacher):
         "-intro",
         "intro-",
         "intro_py",
-        "x" * 101,
         "café",
     ],
 )
@@ -169,6 +168,16 @@ def test_bad_slugs_are_refused(session, operator, teacher, slug):
             data=CourseCreate(slug=slug, title="C", instructor_email=teacher.email),
         )
     assert err.value.field == "slug"
+
+
+def test_a_slug_longer_than_its_field_says_so(session, operator, teacher):
+    with pytest.raises(ValidationError) as err:
+        courses.create_course(
+            session,
+            actor=operator,
+            data=CourseCreate(slug="x" * 101, title="C", instructor_email=teacher.email),
+        )
+    assert (err.value.field, err.value.message) == ("slug", "is longer than 100 characters")
 
 
 @pytest.mark.parametrize("slug", ["", "   "])
@@ -308,6 +317,23 @@ def test_new_instructor_must_be_an_active_instructor(session, operator, make, le
         courses.update_course(
             session, actor=operator, slug="c1", data=CourseUpdate(instructor_email=learner.email)
         )
+
+
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_an_empty_new_instructor_is_required_not_a_crash(session, operator, make, cli, empty):
+    """``courses update py --instructor ""`` once reached the user lookup with None."""
+    course = make.course(slug="py")
+    with pytest.raises(ValidationError) as err:
+        courses.update_course(
+            session, actor=operator, slug="py", data=CourseUpdate(instructor_email=empty)
+        )
+    assert (err.value.field, err.value.message) == ("instructor_email", "is required")
+    result = cli("courses", "update", "py", "--instructor", empty)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "instructor_email: is required" in result.output
+    assert "Traceback" not in result.output
+    assert courses.get_course(session, "py").instructor_id == course.instructor_id
 
 
 def test_rename_slug_and_refuse_a_taken_one(session, operator, make):
@@ -532,10 +558,31 @@ def test_list_courses_paginates(session, catalogue, operator):
     assert (page.total, page.pages, slugs(page)) == (4, 2, ["other-live"])
 
 
+#: A course's ``--json`` keys, in order, as ``COURSE_FIELDS`` printed them before the field
+#: spec (lms_core/services/courses.py at a740befd): written out, so the JSON contract scripts
+#: parse cannot move with the spec.
+COURSE_JSON_KEYS = [
+    "id",
+    "slug",
+    "title",
+    "description",
+    "instructor_email",
+    "category",
+    "difficulty_level",
+    "thumbnail_url",
+    "estimated_duration_minutes",
+    "is_published",
+    "external_id",
+    "certificate_min_grade",
+    "created_at",
+    "updated_at",
+]
+
+
 def test_course_row_names_the_instructor_by_email(session, make, teacher):
     course = make.course(instructor=teacher)
     row = courses.course_row(course)
-    assert list(row) == list(COURSE.listing())
+    assert list(row) == COURSE_JSON_KEYS
     assert row["instructor_email"] == teacher.email
     assert row["slug"] == course.slug
 
@@ -546,9 +593,9 @@ def test_course_row_json_is_the_snapshot_it_replaced(session, make, teacher, ope
     course.certificate_min_grade, course.description = Decimal("62.50"), "Über \u00e9"
     course.estimated_duration_minutes = 90
     session.flush()
-    fields = [f for f in COURSE.listing() if f != "instructor_email"]
+    fields = [f for f in COURSE_JSON_KEYS if f != "instructor_email"]
     before = {**audit.snapshot(course, fields), "instructor_email": teacher.email}
-    expected = {f: before[f] for f in COURSE.listing()}
+    expected = {f: before[f] for f in COURSE_JSON_KEYS}
     assert json.dumps(courses.course_row(course)) == json.dumps(expected)
     shown = courses.show_course(session, actor=operator, slug=course.slug)
     assert json.dumps(shown) == json.dumps({**expected, "lessons": 2, "enrollments": 0})

@@ -13,7 +13,7 @@ from lms_core.catalog import courses, enrollments
 from lms_core.catalog.fields import ENROLLMENT, LessonUpdate
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from lms_core.models import Enrollment, LessonProgress
-from tests.helpers import as_, audit_log
+from tests.helpers import as_, audit_log, complete_lessons
 
 
 @pytest.fixture
@@ -30,12 +30,6 @@ def enroll(session, actor, user, course):
     return enrollments.enroll(session, actor=actor, email=user.email, course_slug=course.slug)
 
 
-def done(session, actor, user, course, lesson):
-    return enrollments.complete_lesson(
-        session, actor=actor, email=user.email, course_slug=course.slug, lesson_slug=lesson
-    )
-
-
 # --- enroll -----------------------------------------------------------------------------------
 
 
@@ -50,6 +44,41 @@ def test_a_student_enrolls_in_a_published_course(session, course, learner):
     assert e.course.slug == "python"
 
 
+@pytest.mark.parametrize(
+    ("email", "slug", "field"),
+    [
+        ("", "python", "user_email"),
+        ("  ", "python", "user_email"),
+        (None, "python", "user_email"),
+        ("learner", "", "course_slug"),
+        ("learner", " ", "course_slug"),
+    ],
+)
+def test_an_empty_learner_or_course_is_required(
+    session, operator, course, learner, email, slug, field
+):
+    """``enrollments enroll "" py`` once crashed and ``enroll a1@ex.org ""`` looked up the
+    course "None": an empty key is refused before any lookup."""
+    email = learner.email if email == "learner" else email
+    with pytest.raises(ValidationError) as err:
+        enrollments.enroll(session, actor=operator, email=email, course_slug=slug)
+    assert (err.value.field, err.value.message) == (field, "is required")
+
+
+@pytest.mark.parametrize(
+    ("email", "slug", "field"), [("", "python", "user_email"), ("learner", "", "course_slug")]
+)
+def test_enroll_with_an_empty_argument_fails_cleanly_on_the_command_line(
+    session, cli, course, learner, email, slug, field
+):
+    result = cli("enrollments", "enroll", learner.email if email == "learner" else email, slug)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert f"{field}: is required" in result.output
+    assert "None" not in result.output and "Traceback" not in result.output
+    assert session.scalar(select(func.count()).select_from(Enrollment)) == 0
+
+
 def test_enroll_is_idempotent(session, course, learner):
     first = enroll(session, as_(learner), learner, course)
     second = enroll(session, as_(learner), learner, course)
@@ -62,7 +91,7 @@ def test_enroll_is_idempotent(session, course, learner):
 def test_enrolling_a_completed_learner_again_changes_nothing(session, operator, make, learner):
     course = make.course(lessons=1, published=True)
     enroll(session, operator, learner, course)
-    done(session, operator, learner, course, "lesson-1")
+    complete_lessons(session, operator, learner, course, "lesson-1")
     result = enroll(session, operator, learner, course)
     assert result.outcome == "unchanged"
     assert result.enrollment.status == "completed"
@@ -81,7 +110,7 @@ def test_enroll_is_audited(session, course, learner):
 
 def test_a_dropped_learner_is_reenrolled_keeping_progress(session, operator, course, learner):
     enroll(session, operator, learner, course)
-    done(session, operator, learner, course, "lesson-1")
+    complete_lessons(session, operator, learner, course, "lesson-1")
     enrollments.drop(session, actor=as_(learner), email=learner.email, course_slug="python")
     result = enroll(session, as_(learner), learner, course)
     assert result.outcome == "reenrolled"
@@ -171,7 +200,7 @@ def test_dropping_twice_is_refused(session, operator, course, learner):
 def test_a_completed_course_cannot_be_dropped(session, operator, make, learner):
     course = make.course(lessons=1, published=True)
     enroll(session, operator, learner, course)
-    done(session, operator, learner, course, "lesson-1")
+    complete_lessons(session, operator, learner, course, "lesson-1")
     with pytest.raises(Conflict, match="a completed course cannot be dropped") as err:
         enrollments.drop(session, actor=operator, email=learner.email, course_slug=course.slug)
     assert err.value.field == "status"
@@ -202,7 +231,7 @@ def test_drop_by_the_course_instructor_but_not_another_student(
 
 def test_complete_lesson_records_progress(session, course, learner):
     enroll(session, as_(learner), learner, course)
-    e, completed = done(session, as_(learner), learner, course, "lesson-2")
+    e, completed = complete_lessons(session, as_(learner), learner, course, "lesson-2")
     assert completed is False
     assert e.progress_percentage == Decimal("33.33")
     [entry] = audit_log(session, "enrollment.complete_lesson")
@@ -212,8 +241,8 @@ def test_complete_lesson_records_progress(session, course, learner):
 
 def test_complete_lesson_is_idempotent(session, course, learner):
     enroll(session, as_(learner), learner, course)
-    done(session, as_(learner), learner, course, "lesson-1")
-    e, completed = done(session, as_(learner), learner, course, "lesson-1")
+    complete_lessons(session, as_(learner), learner, course, "lesson-1")
+    e, completed = complete_lessons(session, as_(learner), learner, course, "lesson-1")
     assert completed is False
     assert e.progress_percentage == Decimal("33.33")
     assert session.scalar(select(func.count()).select_from(LessonProgress)) == 1
@@ -223,7 +252,7 @@ def test_complete_lesson_is_idempotent(session, course, learner):
 def test_completing_the_last_lesson_completes_the_course_once(session, course, learner):
     enroll(session, as_(learner), learner, course)
     results = [
-        done(session, as_(learner), learner, course, s)[1]
+        complete_lessons(session, as_(learner), learner, course, s)[1]
         for s in ("lesson-1", "lesson-2", "lesson-3", "lesson-3")
     ]
     assert results == [False, False, True, False]
@@ -244,11 +273,11 @@ def test_completion_counts_required_lessons_only(session, operator, make, learne
         data=LessonUpdate(is_required=False),
     )
     enroll(session, operator, learner, course)
-    e, _ = done(session, operator, learner, course, "lesson-2")
+    e, _ = complete_lessons(session, operator, learner, course, "lesson-2")
     assert e.progress_percentage == Decimal("0.00")
-    done(session, operator, learner, course, "lesson-1")
+    complete_lessons(session, operator, learner, course, "lesson-1")
     assert e.progress_percentage == Decimal("50.00")
-    _, completed = done(session, operator, learner, course, "lesson-3")
+    _, completed = complete_lessons(session, operator, learner, course, "lesson-3")
     assert completed is True
     assert e.status == "completed"
 
@@ -257,26 +286,29 @@ def test_a_dropped_learner_cannot_complete_lessons(session, operator, course, le
     enroll(session, operator, learner, course)
     enrollments.drop(session, actor=operator, email=learner.email, course_slug="python")
     with pytest.raises(Conflict, match="re-enroll first"):
-        done(session, operator, learner, course, "lesson-1")
+        complete_lessons(session, operator, learner, course, "lesson-1")
 
 
 def test_complete_an_unknown_lesson_is_not_found(session, operator, course, learner):
     enroll(session, operator, learner, course)
     with pytest.raises(NotFound, match="has no lesson nope"):
-        done(session, operator, learner, course, "nope")
+        complete_lessons(session, operator, learner, course, "nope")
 
 
 def test_complete_lesson_without_enrollment_is_not_found(session, operator, course, learner):
     with pytest.raises(NotFound, match="not enrolled"):
-        done(session, operator, learner, course, "lesson-1")
+        complete_lessons(session, operator, learner, course, "lesson-1")
 
 
 def test_only_the_learner_or_a_manager_records_progress(session, make, course, teacher, learner):
     enroll(session, as_(learner), learner, course)
     other = make.user()
     with pytest.raises(PermissionDenied, match="record progress"):
-        done(session, as_(other), learner, course, "lesson-1")
-    assert done(session, as_(teacher), learner, course, "lesson-1")[0].progress_percentage > 0
+        complete_lessons(session, as_(other), learner, course, "lesson-1")
+    assert (
+        complete_lessons(session, as_(teacher), learner, course, "lesson-1")[0].progress_percentage
+        > 0
+    )
 
 
 def test_progress_of_a_completed_enrollment_stays_completed_when_lessons_are_added(
@@ -284,9 +316,9 @@ def test_progress_of_a_completed_enrollment_stays_completed_when_lessons_are_add
 ):
     course = make.course(lessons=1, published=True)
     enroll(session, operator, learner, course)
-    done(session, operator, learner, course, "lesson-1")
+    complete_lessons(session, operator, learner, course, "lesson-1")
     make.lesson(course, slug="bonus")
-    e, completed = done(session, operator, learner, course, "bonus")
+    e, completed = complete_lessons(session, operator, learner, course, "bonus")
     assert completed is False
     assert e.status == "completed"
 
@@ -321,7 +353,7 @@ def test_a_review_may_change_and_have_no_text(session, course, learner):
     assert (e.rating, e.review) == (5, None)
 
 
-@pytest.mark.parametrize("rating", [0, 6, -1, 100, 4.5, "5", None])
+@pytest.mark.parametrize("rating", [0, 6, -1, 100, 4.5, "5", None, True])
 def test_rating_must_be_a_whole_number_from_1_to_5(session, course, learner, rating):
     enroll(session, as_(learner), learner, course)
     with pytest.raises(ValidationError, match="from 1 to 5") as err:
@@ -361,7 +393,7 @@ def test_a_dropped_learner_cannot_review(session, course, learner):
 def test_a_completed_learner_may_review(session, operator, make, learner):
     course = make.course(lessons=1, published=True)
     enroll(session, operator, learner, course)
-    done(session, operator, learner, course, "lesson-1")
+    complete_lessons(session, operator, learner, course, "lesson-1")
     assert (
         enrollments.review(
             session, actor=as_(learner), email=learner.email, course_slug=course.slug, rating=5
@@ -488,7 +520,7 @@ def test_unpublishing_keeps_existing_enrollments_and_progress(session, operator,
     assert pairs(enrollments.list_enrollments(session, actor=as_(learner))) == [
         ("python", learner.email)
     ]
-    e, _ = done(session, as_(learner), learner, course, "lesson-1")
+    e, _ = complete_lessons(session, as_(learner), learner, course, "lesson-1")
     assert e.progress_percentage == Decimal("33.33")
 
 

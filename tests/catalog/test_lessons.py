@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 
 from lms_core.accounts import audit
-from lms_core.catalog import enrollments, lessons
+from lms_core.catalog import lessons
 from lms_core.catalog.fields import LESSON, LessonCreate, LessonUpdate
 from lms_core.errors import Conflict, ErrorList, NotFound, PermissionDenied, ValidationError
-from tests.helpers import as_, audit_log, fields_of
+from tests.helpers import as_, audit_log, complete_lessons, fields_of
 
 
 def order(session, operator, course):
@@ -218,13 +218,7 @@ def test_making_the_last_open_lesson_optional_completes_active_enrollments(sessi
     course = make.course(lessons=2, published=True)
     student = make.user()
     enrollment = make.enroll(student, course)
-    enrollments.complete_lesson(
-        session,
-        actor=operator,
-        email=student.email,
-        course_slug=course.slug,
-        lesson_slug="lesson-1",
-    )
+    complete_lessons(session, operator, student, course, "lesson-1")
     assert enrollment.progress_percentage == Decimal("50.00")
     lessons.update_lesson(
         session,
@@ -249,13 +243,7 @@ def test_making_a_lesson_required_again_lowers_progress(session, operator, make)
         slug="lesson-3",
         data=LessonUpdate(is_required=False),
     )
-    enrollments.complete_lesson(
-        session,
-        actor=operator,
-        email=student.email,
-        course_slug=course.slug,
-        lesson_slug="lesson-1",
-    )
+    complete_lessons(session, operator, student, course, "lesson-1")
     assert enrollment.progress_percentage == Decimal("50.00")
     lessons.update_lesson(
         session,
@@ -291,13 +279,7 @@ def test_delete_recomputes_progress(session, operator, make):
     course = make.course(lessons=2, published=True)
     student = make.user()
     enrollment = make.enroll(student, course)
-    enrollments.complete_lesson(
-        session,
-        actor=operator,
-        email=student.email,
-        course_slug=course.slug,
-        lesson_slug="lesson-1",
-    )
+    complete_lessons(session, operator, student, course, "lesson-1")
     lessons.delete_lesson(session, actor=operator, course_slug=course.slug, slug="lesson-2")
     assert enrollment.progress_percentage == Decimal("100.00")
     assert enrollment.status == "completed"
@@ -313,13 +295,7 @@ def test_adding_a_lesson_lowers_progress_of_active_enrollments(session, operator
     course = make.course(lessons=2, published=True)
     student = make.user()
     enrollment = make.enroll(student, course)
-    enrollments.complete_lesson(
-        session,
-        actor=operator,
-        email=student.email,
-        course_slug=course.slug,
-        lesson_slug="lesson-1",
-    )
+    complete_lessons(session, operator, student, course, "lesson-1")
     add(session, operator, course, "lesson-3")
     assert enrollment.progress_percentage == Decimal("33.33")
 

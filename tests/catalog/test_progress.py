@@ -8,17 +8,7 @@ import pytest
 
 from lms_core.catalog import enrollments, lessons, progress
 from lms_core.catalog.fields import LessonUpdate
-
-
-def complete(session, operator, enrollment, *slugs):
-    for slug in slugs:
-        enrollments.complete_lesson(
-            session,
-            actor=operator,
-            email=enrollment.student.email,
-            course_slug=enrollment.course.slug,
-            lesson_slug=slug,
-        )
+from tests.helpers import complete_lessons
 
 
 def optional(session, operator, course, *slugs):
@@ -49,7 +39,13 @@ def test_progress_is_the_share_of_lessons_done_with_two_decimals(
 ):
     course = make.course(lessons=n_lessons, published=True)
     enrollment = make.enroll(course=course)
-    complete(session, operator, enrollment, *[f"lesson-{i}" for i in range(1, n_done + 1)])
+    complete_lessons(
+        session,
+        operator,
+        enrollment.student,
+        enrollment.course,
+        *[f"lesson-{i}" for i in range(1, n_done + 1)],
+    )
     assert enrollment.progress_percentage == Decimal(expected)
     assert progress.recompute(session, enrollment) == Decimal(expected)
     session.expire_all()
@@ -62,11 +58,13 @@ def test_only_required_lessons_count(session, operator, make):
     course = make.course(lessons=4, published=True)
     optional(session, operator, course, "lesson-3", "lesson-4")
     enrollment = make.enroll(course=course)
-    complete(session, operator, enrollment, "lesson-3", "lesson-4")
+    complete_lessons(
+        session, operator, enrollment.student, enrollment.course, "lesson-3", "lesson-4"
+    )
     assert enrollment.progress_percentage == Decimal("0.00")
-    complete(session, operator, enrollment, "lesson-1")
+    complete_lessons(session, operator, enrollment.student, enrollment.course, "lesson-1")
     assert enrollment.progress_percentage == Decimal("50.00")
-    complete(session, operator, enrollment, "lesson-2")
+    complete_lessons(session, operator, enrollment.student, enrollment.course, "lesson-2")
     assert enrollment.status == "completed"
 
 
@@ -74,10 +72,10 @@ def test_all_lessons_count_when_none_is_required(session, operator, make):
     course = make.course(lessons=2, published=True)
     optional(session, operator, course, "lesson-1", "lesson-2")
     enrollment = make.enroll(course=course)
-    complete(session, operator, enrollment, "lesson-1")
+    complete_lessons(session, operator, enrollment.student, enrollment.course, "lesson-1")
     assert enrollment.progress_percentage == Decimal("50.00")
     assert enrollment.status == "active"
-    complete(session, operator, enrollment, "lesson-2")
+    complete_lessons(session, operator, enrollment.student, enrollment.course, "lesson-2")
     assert enrollment.progress_percentage == Decimal("100.00")
     assert enrollment.status == "completed"
 
@@ -96,7 +94,7 @@ def test_a_course_without_lessons_has_zero_progress_and_never_completes(session,
 def test_recompute_completes_an_active_enrollment_with_every_lesson_done(session, operator, make):
     course = make.course(lessons=2, published=True)
     enrollment = make.enroll(course=course)
-    complete(session, operator, enrollment, "lesson-1")
+    complete_lessons(session, operator, enrollment.student, enrollment.course, "lesson-1")
     lessons.delete_lesson(session, actor=operator, course_slug=course.slug, slug="lesson-2")
     assert enrollment.status == "completed"
     assert enrollment.completed_at is not None
@@ -105,7 +103,7 @@ def test_recompute_completes_an_active_enrollment_with_every_lesson_done(session
 def test_recompute_does_not_complete_a_dropped_enrollment(session, operator, make):
     course = make.course(lessons=2, published=True)
     enrollment = make.enroll(course=course)
-    complete(session, operator, enrollment, "lesson-1")
+    complete_lessons(session, operator, enrollment.student, enrollment.course, "lesson-1")
     enrollments.drop(
         session, actor=operator, email=enrollment.student.email, course_slug=course.slug
     )
@@ -121,8 +119,8 @@ def test_recompute_course_touches_active_enrollments_only(session, operator, mak
     dropped = make.enroll(course=course)
     finished = make.enroll(course=course)
     for e in (active, dropped, finished):
-        complete(session, operator, e, "lesson-1")
-    complete(session, operator, finished, "lesson-2")
+        complete_lessons(session, operator, e.student, e.course, "lesson-1")
+    complete_lessons(session, operator, finished.student, finished.course, "lesson-2")
     enrollments.drop(session, actor=operator, email=dropped.student.email, course_slug=course.slug)
     make.lesson(course, slug="lesson-3")  # add_lesson recomputes the course
     assert active.progress_percentage == Decimal("33.33")
@@ -135,5 +133,7 @@ def test_completed_count_counts_lesson_progress_rows(session, operator, make):
     course = make.course(lessons=3, published=True)
     enrollment = make.enroll(course=course)
     assert progress.completed_count(session, enrollment.id) == 0
-    complete(session, operator, enrollment, "lesson-1", "lesson-3", "lesson-3")
+    complete_lessons(
+        session, operator, enrollment.student, enrollment.course, "lesson-1", "lesson-3", "lesson-3"
+    )
     assert progress.completed_count(session, enrollment.id) == 2

@@ -11,8 +11,8 @@ from lms_core.assignments.fields import AssignmentCreate, SubmissionCreate, Subm
 from lms_core.catalog import courses, enrollments
 from lms_core.catalog.fields import CourseUpdate
 from lms_core.certificates import registry
-from tests.assignments.test_gradebook import add_quiz, attempt
 from tests.helpers import as_
+from tests.quizzes.quizkit import add_attempt, add_quiz
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def graded_course(session: Any, settings: Any, make: Any, teacher: Any) -> dict[
     ):
         user = make.user(name=name)
         enrollment = make.enroll(user, course)
-        attempt(session, quiz, enrollment, 1, quiz_score)
+        add_attempt(session, quiz, enrollment, 1, quiz_score)
         submissions.submit(
             session,
             actor=as_(user),
@@ -89,7 +89,7 @@ def test_lessons_still_required_with_a_good_grade(
     course = make.course(instructor=teacher, lessons=2, published=True)
     quiz = add_quiz(session, make, course, "quiz")
     user = make.user()
-    attempt(session, quiz, make.enroll(user, course), 1, "100")
+    add_attempt(session, quiz, make.enroll(user, course), 1, "100")
     [row] = registry.eligibility(session, actor=operator, course_slug=course.slug)
     assert not row.eligible
     assert row.reason.startswith("0 of 3 required lessons complete")

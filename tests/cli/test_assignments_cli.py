@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from lms_core.models import Submission
 from tests import samples
@@ -163,3 +165,47 @@ def test_submit_and_grade_refusals(
             contains="nothing to grade",
         )
         usage_error(cli("submissions", "grade", ref, learner.email))
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "field"),
+    [
+        # Rounding 1e30 to cents needs more digits than a Decimal has: the range comes first.
+        ("--max-points", "1e30", "max_points"),
+        ("--penalty", "1e30", "late_penalty_percent"),
+        ("--max-points", "1,000", "max_points"),
+        # In UTC, a year after 9999 and a year before 1: no datetime has them.
+        ("--due", "9999-12-31T23:00-05:00", "due_date"),
+        ("--due", "0001-01-01T00:00+01:00", "due_date"),
+        ("--late-cutoff", "9999-12-31T23:00-05:00", "late_cutoff"),
+    ],
+)
+def test_create_refuses_numbers_and_dates_out_of_reach_by_name(
+    cli: Any, course: Any, unchanged: Any, option: str, value: str, field: str
+) -> None:
+    with unchanged():
+        refused(cli("assignments", "create", course.slug, "--title", "X", option, value), field)
+
+
+def test_grade_refuses_a_huge_number_and_a_thousands_separator(
+    cli: Any, course: Any, make: Any, session: Any, unchanged: Any
+) -> None:
+    ok(cli("assignments", "create", course.slug, "homework", "--title", "H", "--max-points", "10"))
+    learner = make.user()
+    make.enroll(learner, course)
+    ref = f"{course.slug}/homework"
+    ok(cli("submissions", "submit", ref, learner.email, "--text", "work"))
+    with unchanged():
+        refused(
+            cli("submissions", "grade", ref, learner.email, "--grade", "1e30"),
+            "grade",
+            contains="from 0 to 10",
+        )
+        # Read as 1 before: a grader who typed "1,000" meant something else.
+        refused(
+            cli("submissions", "grade", ref, learner.email, "--grade", "1,000"),
+            "grade",
+            contains="thousands",
+        )
+    ok(cli("submissions", "grade", ref, learner.email, "--grade", "7,5"))
+    assert session.scalars(select(Submission.grade)).one() == Decimal("7.50")

@@ -99,11 +99,14 @@ def test_verify_valid_then_revoked_with_json_keys(cli, done_course):
         "reason",
         "sha256",
     } <= set(data)
-    assert data["status"] == "valid"
+    assert (data["status"], data["verified"]) == ("valid", True)
     ok(cli("certificates", "revoke", number, "--reason", "issued in error"))
     result = cli("certificates", "verify", number)
     assert result.exit_code == 1
     assert "revoked" in result.stdout and "issued in error" in result.stdout
+    # The verdict is data: a script need not rebuild the rule from status and file_matches.
+    revoked = cli("certificates", "verify", number, "--json")
+    assert revoked.exit_code == 1 and json.loads(revoked.stdout)["verified"] is False
 
 
 def test_verify_unknown_and_mistyped(cli):
@@ -124,7 +127,9 @@ def test_verify_file(cli, done_course, settings, tmp_path: Path):
     )
     (tmp_path / "fake.pdf").write_bytes(b"%PDF-1.4 fake")
     result = cli("certificates", "verify", number, "--file", str(tmp_path / "fake.pdf"), "--json")
-    assert result.exit_code == 1 and json.loads(result.stdout)["file_matches"] is False
+    data = json.loads(result.stdout)
+    assert result.exit_code == 1 and data["file_matches"] is False
+    assert (data["status"], data["verified"]) == ("valid", False)
 
 
 def test_reissue_supersedes(cli, done_course):

@@ -40,9 +40,12 @@ def test_an_empty_database(scratch):
 
 
 def test_check_fails_on_an_empty_database(scratch):
-    refused(scratch("db", "check"), "revision", contains="run lmsctl db upgrade")
-    error = refused_json(scratch("db", "check", "--json"), "revision", contains="database at empty")
+    """As lmsctl doctor says it: an empty database is initialised, not upgraded."""
+    line = refused(scratch("db", "check"), "revision", contains="database is empty")
+    assert line.endswith("initialise it (run: lmsctl init)"), line
+    error = refused_json(scratch("db", "check", "--json"), "revision", contains="database is empty")
     assert error["value"] is None
+    assert error["hint"] == {"code": "initialise_database", "params": {}}
     assert scratch.tables() - {"alembic_version"} == set()
 
 
@@ -76,7 +79,7 @@ def test_downgrade_to_base_and_back(scratch):
     assert data == {"before": HEAD, "current": None}
     assert TABLES & scratch.tables() == set()
     assert ok_json(scratch("db", "current", "--json"))["current"] is None
-    refused(scratch("db", "check"), "revision")
+    refused(scratch("db", "check"), "revision", contains="(run: lmsctl init)")
     assert ok_json(scratch("db", "upgrade", "head", "--json")) == {"before": None, "current": HEAD}
     assert scratch.tables() >= TABLES
 
@@ -185,3 +188,25 @@ def test_downgrade_one_step_as_in_the_help_example(scratch):
         "before": HEAD,
         "current": previous,
     }
+
+
+def test_check_on_a_database_behind_the_code_says_upgrade(scratch):
+    ok(scratch("db", "upgrade"))
+    ok(scratch("db", "downgrade", "-1", "--yes"))
+
+    line = refused(scratch("db", "check"), "revision", contains="code expects")
+    assert line.endswith("upgrade the schema (run: lmsctl db upgrade)"), line
+    error = refused_json(scratch("db", "check", "--json"), "revision")
+    assert error["hint"] == {"code": "run_migrations", "params": {}}
+    assert error["value"] not in (None, HEAD)
+
+
+def test_a_missing_table_hints_at_init_in_json_too(scratch):
+    """An uninitialised database met by any command: the hint is data, not glued text."""
+    line = refused(
+        scratch("users", "list"), "database_url", contains="is the database initialised?"
+    )
+    assert line.endswith("(run: lmsctl init)"), line
+    error = refused_json(scratch("users", "list", "--json"), "database_url")
+    assert error["hint"] == {"code": "initialise_database", "params": {}}
+    assert "run:" not in error["message"]

@@ -14,7 +14,6 @@ from openpyxl import load_workbook
 from sqlalchemy import insert
 
 from lms_core.models import User
-from lmsctl.lazy import COMMANDS
 from tests.cli.helpers import ok, ok_json, refused, refused_json, usage_error
 from tests.integration.conftest import lmsctl_env
 
@@ -114,7 +113,6 @@ def test_bad_filters_are_refused(cli, school, tmp_path):
 
 
 @pytest.mark.scratch
-@pytest.mark.skipif("import" not in COMMANDS, reason="lmsctl import is not registered yet")
 def test_an_export_imports_again_with_no_change(scratch, tmp_path):
     """The promise of the export: edit it, import it, and an unedited file changes nothing."""
     ok(scratch("db", "upgrade"))
@@ -155,7 +153,6 @@ def test_an_export_imports_again_with_no_change(scratch, tmp_path):
 
 
 @pytest.mark.scratch
-@pytest.mark.skipif("import" not in COMMANDS, reason="lmsctl import is not registered yet")
 def test_a_formula_safe_cell_imports_as_the_original_text(scratch, tmp_path):
     """safe_cell writes '=HYPERLINK(...) with an apostrophe; importing it must drop that again."""
     ok(scratch("db", "upgrade"))
@@ -202,7 +199,6 @@ def _changes(counts: dict) -> list:
 
 
 @pytest.mark.scratch
-@pytest.mark.skipif("import" not in COMMANDS, reason="lmsctl import is not registered yet")
 def test_courses_and_enrollments_exports_import_again_with_no_change(scratch, tmp_path):
     ok(scratch("db", "upgrade"))
     ok(scratch("users", "create", "grace@example.org", "--name", "Grace", "--role", "instructor"))

@@ -88,3 +88,19 @@ def test_export_needs_output_and_permission(
     )
     assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
     refused(cli("grading", "export", ref["ref"], "--format", "csv", "-o", str(out)), "format")
+
+
+def test_a_huge_grade_cell_is_refused_with_its_place(
+    cli: Any, ref: dict[str, Any], unchanged: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "homework.xlsx"
+    ok(cli("grading", "export", ref["ref"], "-o", str(path)))
+    _set(path, {2: 1e308, 3: "1e30"})  # a number cell and a text cell, both far out of range
+    with unchanged():
+        text = cli("grading", "import", str(path))
+    assert text.exit_code == 1 and text.stdout == ""
+    no_traceback(text)
+    assert text.stderr.strip().splitlines() == [
+        f"error: {path}, line 2, column grade: must be from 0 to 10",
+        f"error: {path}, line 3, column grade: must be from 0 to 10",
+    ]

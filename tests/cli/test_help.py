@@ -138,6 +138,43 @@ def test_group_help_lists_its_commands(group):
         assert command in out, command
 
 
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_group_help_shows_a_commands_whole_first_sentence():
+    """Not cut to one terminal line ("Create a user; without a password the user cannot
+    log..."): the listing wraps the summary instead."""
+    runner = CliRunner()
+    result = runner.invoke(app, ["users", "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert result.exit_code == 0, result.output
+
+    listing = _words(result.stdout.split("Commands:", 1)[1])
+    assert (
+        "create Create a user; without a password the user cannot log in until one is set."
+        in listing
+    )
+    assert "..." not in listing
+
+
+@pytest.mark.parametrize("group", [g for g, cs in COMMANDS.items() if cs])
+def test_no_group_listing_cuts_a_summary(group):
+    import importlib
+
+    import typer.main
+
+    from lmsctl.lazy import COMMANDS as LAZY
+
+    result = CliRunner().invoke(app, [group, "--help"], terminal_width=80)
+    # Without any spaces: wrapping may break a line after the hyphen of "--lessons-out".
+    listing = "".join(result.stdout.split("Commands:", 1)[1].split())
+    command = typer.main.get_command(importlib.import_module(LAZY[group][0]).app)
+    for name, sub in command.commands.items():  # type: ignore[attr-defined]
+        first = _words((sub.help or "").split("\n\n", 1)[0])
+        summary = first.split(". ", 1)[0].rstrip(".")
+        assert "".join(f"{name} {summary}".split()) in listing, (group, name)
+
+
 def test_every_registered_command_is_listed_here():
     import importlib
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -192,3 +195,40 @@ def test_instructors_cannot_import(cli: Any, make: Any, tmp_path: Path) -> None:
         "import", "users", str(_file(tmp_path, "u.csv", USERS)), "--json", as_=teacher.email
     )
     assert result.exit_code == 1 and "administrator" in result.stdout
+
+
+posix_only = pytest.mark.skipif(
+    os.name != "posix", reason="file permission bits (0o600) are a POSIX notion"
+)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@posix_only
+def test_invites_file_is_readable_by_its_owner_only(cli: Any, tmp_path: Path) -> None:
+    """Invitation links carry set-password tokens: the file is created 0o600 whatever the umask."""
+    invites = tmp_path / "invites.csv"
+    ok(cli("import", "users", str(_file(tmp_path, "u.csv", USERS)), "--invites-out", str(invites)))
+    assert _mode(invites) == 0o600
+
+
+@posix_only
+def test_saved_plan_is_readable_by_its_owner_only(cli: Any, tmp_path: Path) -> None:
+    """A plan holds every row of personal data it would write."""
+    plan = tmp_path / "plan.json"
+    source = _file(tmp_path, "u.csv", USERS)
+    ok(cli("import", "users", str(source), "--dry-run", "--plan-out", str(plan)))
+    assert _mode(plan) == 0o600
+
+
+@posix_only
+def test_errors_file_is_readable_by_its_owner_only(cli: Any, tmp_path: Path) -> None:
+    """The errors file repeats the refused file's rows, personal data included."""
+    errors = tmp_path / "errors.csv"
+    result = cli(
+        "import", "users", str(_file(tmp_path, "bad.csv", BAD)), "--errors-out", str(errors)
+    )
+    assert result.exit_code == 1 and errors.exists()
+    assert _mode(errors) == 0o600

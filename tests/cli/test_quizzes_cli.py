@@ -370,3 +370,72 @@ def test_an_instructor_reads_the_essay_before_grading_it(cli, skipping_bank):
     mine = ok_json(cli("quizzes", "attempt", attempt, "--json", as_="learner@test.example"))
     assert mine["attempt"]["status"] == "graded" and mine["attempt"]["score"] == 75.0
     assert [q["points_earned"] for q in mine["questions"]] == [0.5, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "field"),
+    [
+        # Accepted before, and the next `quizzes start` crashed computing the deadline.
+        ("--time-limit", "99999999999", "time_limit_minutes"),
+        # More than a PostgreSQL integer holds.
+        ("--max-attempts", "3000000000", "max_attempts"),
+    ],
+)
+def test_limits_have_a_maximum(cli, course, unchanged, option, value, field):
+    with unchanged():
+        refused(
+            cli("quizzes", "create", "py", "check", "--title", "Check", option, value),
+            field,
+            contains="0 for none",
+        )
+    create(cli)
+    with unchanged():
+        refused(cli("quizzes", "update", "py/check", option, value), field, contains="from 0 to")
+    ok_json(cli("quizzes", "update", "py/check", option, "5", "--json"))
+
+
+def test_an_answers_file_is_read_strictly_but_may_start_with_a_bom(
+    cli, course, bank, tmp_path, unchanged
+):
+    create(cli)
+    ok(cli("quizzes", "import", "py/check", str(bank)))
+    ok(cli("quizzes", "publish", "py/check"))
+    started = ok_json(cli("quizzes", "start", "py/check", "learner@test.example", "--json"))
+    attempt = str(started["attempt"]["id"])
+    path = tmp_path / "answers.json"
+    # "²".isdigit() is True, and int("²") raised: a traceback.
+    path.write_text('{"²": 0}', encoding="utf-8")
+    with unchanged():
+        refused(
+            cli("quizzes", "answer", attempt, "--answers", str(path)), None, contains="QUESTION_N"
+        )
+    # JSON keeps the last of two keys: the learner may have meant the first.
+    path.write_text('{"1": 0, "1": 1}', encoding="utf-8")
+    with unchanged():
+        line = refused(cli("quizzes", "answer", attempt, "--answers", str(path)), None)
+    assert line == f'error: {path}: key "1" is given twice (which one is meant?)'
+    # Notepad's UTF-8 starts with a byte order mark.
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"1": 0}).encode())
+    saved = ok_json(cli("quizzes", "answer", attempt, "--answers", str(path), "--json"))
+    assert saved["saved"] == [1]
+
+
+def test_essay_points_read_like_an_assignment_grade(cli, skipping_bank, unchanged):
+    ok(cli("quizzes", "import", "py/check", str(skipping_bank)))
+    ok(cli("quizzes", "publish", "py/check"))
+    started = ok_json(cli("quizzes", "start", "py/check", "learner@test.example", "--json"))
+    attempt = str(started["attempt"]["id"])
+    ok(cli("quizzes", "answer", attempt, "2", "Counting on."))
+    ok(cli("quizzes", "submit", attempt))
+
+    def grade(points: str):
+        return cli("quizzes", "grade-essay", attempt, "--question", "2", "--points", points)
+
+    with unchanged():
+        refused(grade("1e30"), "points", contains="from 0 to 1")
+        refused(grade("0.555"), "points", contains="two decimals")
+        refused(grade("1,000"), "points", contains="thousands")
+    graded = ok_json(
+        cli("quizzes", "grade-essay", attempt, "--question", "2", "--points", "0,5", "--json")
+    )
+    assert graded["points_earned"] == 0.5

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from lms_core.accounts import users
 from lms_core.accounts.fields import UserCreate
-from lms_core.db import make_engine, make_session_factory, unit_of_work
+from lms_core.db import insert_or_winner, make_engine, make_session_factory, unit_of_work
 from lms_core.errors import Conflict
 from lms_core.models import User
 from lms_core.ops import schema
@@ -173,6 +173,62 @@ def test_unit_of_work_rolls_back_on_keyboard_interrupt(scratch_engine, operator)
         session.flush()
         raise KeyboardInterrupt
     assert count_users(scratch_engine, "ctrl-c@x.org") == 0
+
+
+# --- insert_or_winner: losing a race on a unique key -------------------------------------------
+
+
+def by_email(session, email):
+    return lambda: session.scalars(select(User).where(User.email == email)).first()
+
+
+@pytest.mark.scratch
+def test_insert_or_winner_returns_the_row_another_transaction_committed(scratch_engine):
+    """Two units of work insert the same key; the second gets the first's row, and the rest
+    of its own work (before and after the lost race) commits with it."""
+    factory = make_session_factory(scratch_engine)
+    with unit_of_work(factory) as first:
+        assert (
+            insert_or_winner(first, User(email="race@x.org", full_name="First"), lambda: None)
+            is None
+        )
+    with unit_of_work(factory) as second:
+        second.add(User(email="before@x.org", full_name="Before"))
+        second.flush()
+        loser = User(email="race@x.org", full_name="Second")
+        winner = insert_or_winner(second, loser, by_email(second, "race@x.org"))
+        assert winner is not None and winner.full_name == "First"
+        assert loser not in second  # the failed insert is gone with its savepoint
+        second.add(User(email="after@x.org", full_name="After"))
+    with scratch_engine.connect() as conn:
+        rows = conn.execute(select(User.email, User.full_name).order_by(User.email)).all()
+    assert [tuple(r) for r in rows] == [
+        ("after@x.org", "After"),
+        ("before@x.org", "Before"),
+        ("race@x.org", "First"),
+    ]
+
+
+def test_insert_or_winner_finds_a_winner_inserted_earlier_in_the_same_transaction(session):
+    first = User(email="twice@x.org", full_name="First")
+    assert insert_or_winner(session, first, by_email(session, "twice@x.org")) is None
+    again = User(email="twice@x.org", full_name="Again")
+    assert insert_or_winner(session, again, by_email(session, "twice@x.org")) is first
+    assert session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_insert_or_winner_reraises_when_there_is_no_winner_and_the_session_goes_on(session):
+    """A unique violation that no row explains (here: the other unique key) is re-raised; the
+    savepoint keeps the caller's transaction usable, on PostgreSQL too."""
+    session.add(User(email="kept@x.org", full_name="Kept", external_id="SIS-1"))
+    session.flush()
+    clash = User(email="other@x.org", full_name="Clash", external_id="SIS-1")
+    with pytest.raises(IntegrityError):
+        insert_or_winner(session, clash, by_email(session, "other@x.org"))
+    session.add(User(email="next@x.org", full_name="Next"))
+    session.flush()
+    emails = session.scalars(select(User.email).order_by(User.email)).all()
+    assert emails == ["kept@x.org", "next@x.org"]
 
 
 # --- UTC timestamps ---------------------------------------------------------------------------

@@ -7,19 +7,25 @@ from decimal import Decimal
 import pytest
 
 from lms_core.accounts.admins import admin_change_refused
-from lms_core.accounts.fields import USER, UserRow
+from lms_core.accounts.fields import USER, UserCreate, UserRow, UserUpdate
+from lms_core.accounts.users import PURGED_DOMAIN
 from lms_core.catalog.fields import (
     COURSE,
     ENROLLMENT,
     LESSON,
     TITLE_MAX,
+    CourseCreate,
     CourseDetail,
     CourseRow,
+    CourseUpdate,
     EnrollmentRow,
+    LessonCreate,
     LessonRow,
+    LessonUpdate,
 )
 from lms_core.errors import ErrorList, ValidationError
-from lms_core.fields import EntitySpec, FieldSpec, Invalid, check_values
+from lms_core.fields import EntitySpec, FieldSpec, Invalid, check_values, command_values
+from lms_core.validation import normalize_email
 
 
 @pytest.mark.parametrize(
@@ -124,3 +130,108 @@ def test_the_typed_rows_have_the_listed_fields_in_order(row, spec):
 
 def test_course_detail_is_the_course_row_and_its_counts():
     assert tuple(CourseDetail.__annotations__) == (*COURSE.listing(), "lessons", "enrollments")
+
+
+# --- e-mail: the shortcut never accepts what email-validator refuses ---------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        f"deleted-9{PURGED_DOMAIN}",  # a purged user's address: nobody may take one
+        "ann@x.invalid",
+        "ann@printer.local",
+        "ann@x.localhost",
+        "ann@hidden.onion",
+        "ann@1.0.168.192.in-addr.arpa",
+        "Ann@Home.ARPA",
+    ],
+)
+def test_special_use_domains_are_refused_as_email_validator_refuses_them(address):
+    with pytest.raises(ValidationError) as expected:
+        normalize_email(address, field="e")
+    result = FieldSpec("e", "email").check(address)
+    assert isinstance(result, Invalid) and result.message == expected.value.message
+    assert "special-use or reserved name" in result.message
+
+
+@pytest.mark.parametrize("address", ["ann@x.test", "ann@example.org", "ann@invalid.org"])
+def test_test_domains_and_lookalikes_are_still_accepted(address):
+    """``.test`` is allowed (``normalize_email`` runs email-validator in test mode), and a
+    domain that merely contains a special-use name is an ordinary one."""
+    assert FieldSpec("e", "email").check(address) == normalize_email(address) == address
+
+
+# --- URL and slug kinds: the spec's own length limit -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "value", "message"),
+    [
+        (FieldSpec("u", "url", max_length=30), "https://example.org/" + "a" * 11, 30),
+        (COURSE["thumbnail_url"], "https://example.org/" + "a" * 481, 500),
+        (FieldSpec("s", "slug", max_length=10), "a" * 11, 10),
+        (COURSE["slug"], "x" * 101, 100),
+    ],
+)
+def test_url_and_slug_kinds_keep_to_the_specs_length(spec, value, message):
+    result = spec.check(value)
+    assert isinstance(result, Invalid)
+    assert result.message == f"is longer than {message} characters"
+    assert spec.check(value[:-1]) == value[:-1]
+
+
+# --- keys a service looks rows up by ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("empty", ["", "  ", None])
+def test_a_required_key_is_never_cleared_to_none(empty):
+    """``user_email`` is optional in the spec (a file may give ``user_external_id``) but a
+    service that looks the learner up by it is told it "is required", never given None."""
+    keys = ("user_email", "course_slug")
+    values = {"user_email": empty, "course_slug": "py"}
+    with pytest.raises(ValidationError) as err:
+        check_values(ENROLLMENT, values, creating=True, required=keys)
+    assert (err.value.field, err.value.message) == ("user_email", "is required")
+    if empty is not None:  # not creating: None is "not given", an empty text is refused
+        with pytest.raises(ValidationError, match="instructor_email: is required"):
+            check_values(COURSE, {"instructor_email": empty}, required=("instructor_email",))
+    assert check_values(COURSE, {"instructor_email": None}, required=("instructor_email",)) == {}
+    assert check_values(COURSE, {"instructor_email": ""}) == {"instructor_email": None}
+
+
+# --- typed commands: held to their spec --------------------------------------------------------
+
+COMMANDS = [
+    (UserCreate, USER),
+    (UserUpdate, USER),
+    (CourseCreate, COURSE),
+    (CourseUpdate, COURSE),
+    (LessonCreate, LESSON),
+    (LessonUpdate, LESSON),
+]
+
+
+@pytest.mark.parametrize(("command", "spec"), COMMANDS)
+def test_every_command_field_is_a_spec_field_or_a_declared_service_argument(command, spec):
+    import dataclasses
+
+    own = getattr(command, "service_args", frozenset())
+    names = {f.name for f in dataclasses.fields(command)}
+    assert names - set(spec.by_name) == set(own)
+    assert not set(own) & set(spec.by_name)
+
+
+def test_command_values_refuses_an_attribute_its_spec_does_not_know():
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class Renamed:
+        title: str = "T"
+        titel: str = "typo"
+
+    with pytest.raises(TypeError, match=r"Renamed\.titel is neither a field of lesson"):
+        command_values(Renamed(), LESSON)
+    lesson = LessonCreate(slug="a", title="A", position=2)
+    assert "position" not in command_values(lesson, LESSON)
+    assert command_values(lesson, LESSON)["slug"] == "a"

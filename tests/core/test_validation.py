@@ -20,7 +20,6 @@ from lms_core.pagination import MAX_PER_PAGE, Page, paginate
 from lms_core.permissions import can_manage_course, require_admin, require_course_manager
 from lms_core.validation import (
     MAX_SLUG,
-    check_non_negative,
     check_slug,
     check_text,
     check_url,
@@ -103,13 +102,6 @@ def test_check_text():
     with pytest.raises(ValidationError, match="longer than 2 characters") as err:
         check_text("abc", field="f", max_length=2)
     assert err.value.field == "f"
-
-
-def test_check_non_negative():
-    assert check_non_negative(0, field="n") == 0
-    assert check_non_negative(None, field="n") is None
-    with pytest.raises(ValidationError, match="0 or more"):
-        check_non_negative(-1, field="n")
 
 
 @pytest.mark.parametrize(

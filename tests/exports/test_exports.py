@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +18,11 @@ from lms_core.accounts import users
 from lms_core.actor import Actor
 from lms_core.catalog import enrollments
 from lms_core.errors import NotFound, PermissionDenied, ValidationError
+from lms_core.exports import entities
 from lms_core.exports.entities import EXPORT_USER_COLUMNS, export
 from lms_core.formats.sources import open_table
 from lms_core.formats.table import XLSX_CELL_LIMIT
-from lms_core.formats.tabular import Sheet, atomic_text, write_csv, write_xlsx
+from lms_core.formats.tabular import Sheet, write_csv, write_xlsx
 from lms_core.imports.columns import (
     COURSE_COLUMNS,
     ENROLLMENT_COLUMNS,
@@ -300,15 +304,40 @@ def test_enrollments_of_an_instructor_are_their_courses(session, make):
 # --- files --------------------------------------------------------------------------------------
 
 
-def test_a_failed_export_leaves_the_previous_file(tmp_path):
-    path = tmp_path / "users.csv"
-    path.write_text("previous\n")
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_failed_export_leaves_the_previous_file(
+    session, make, operator, tmp_path, monkeypatch, fmt
+):
+    """A real export whose rows stop coming half-way (the database went away): the file it was
+    replacing is untouched and no temporary file is left in the folder. For XLSX also none of
+    openpyxl's own sheet files, and nothing raised later when the sheets are collected."""
+    from openpyxl.worksheet import _writer as openpyxl_writer
 
-    def rows():
-        yield ("a",)
-        raise RuntimeError("database went away")
+    late_errors: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", late_errors.append)
+    sheet_files_before = set(openpyxl_writer.ALL_TEMP_FILES)
+    for i in range(5):
+        make.user(email=f"user{i}@example.org")
+    path = tmp_path / f"users.{fmt}"
+    path.write_bytes(b"previous\n")
+    real_stream = entities._stream
+    served = []
 
-    with pytest.raises(RuntimeError), atomic_text(path) as stream:
-        write_csv(stream, Sheet("users", ("x",), rows()))
-    assert path.read_text() == "previous\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["users.csv"]
+    def failing_stream(session, stmt):
+        for row in real_stream(session, stmt):
+            if len(served) == 3:
+                raise RuntimeError("database went away")
+            served.append(row)
+            yield row
+
+    monkeypatch.setattr(entities, "_stream", failing_stream)
+    with pytest.raises(RuntimeError, match="database went away"):
+        export(session, actor=operator, entity="users", fmt=fmt, out=path)
+    assert len(served) == 3  # the writer had rows in hand when it failed
+    assert path.read_bytes() == b"previous\n"
+    assert [p.name for p in tmp_path.iterdir()] == [f"users.{fmt}"]
+    assert not list(tmp_path.glob(".*.tmp"))
+    gc.collect()
+    assert late_errors == []
+    new_sheet_files = set(openpyxl_writer.ALL_TEMP_FILES) - sheet_files_before
+    assert not [f for f in new_sheet_files if os.path.exists(f)]

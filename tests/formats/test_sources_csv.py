@@ -72,7 +72,8 @@ def test_windows_1252_is_refused_naming_it(tmp_path: Path) -> None:
     message = str(problem["message"])
     assert "not UTF-8" in message
     assert "Windows-1252" in message
-    assert "--encoding cp1252" in message
+    assert "read it as cp1252" in message and "--" not in message  # no CLI option in the core
+    assert problem["hint"] == {"code": "choose_encoding", "params": {"encoding": "cp1252"}}
     assert "CSV UTF-8" in message
 
 

@@ -119,6 +119,26 @@ def test_seed_has_a_quiz_of_every_type_and_a_graded_passed_attempt(
     assert count(session, LessonProgress, LessonProgress.lesson_id == quiz.lesson_id) == 1
 
 
+def test_seed_demo_assignment_is_idempotent(session, make, teacher, operator, settings):
+    """The homework alone, in a course that is not the demo's: kept, not doubled, graded once."""
+    from lms_core.models import Submission
+    from lms_core.ops.demo_assignment import seed_demo_assignment
+
+    course = make.course(instructor=teacher, lessons=1, published=True)
+    student = make.user()
+    make.enroll(student, course)
+    kwargs = dict(
+        course=course, instructor=teacher, student=student, actor=operator, settings=settings
+    )
+    a = seed_demo_assignment(session, **kwargs)
+    entries = audit_count(session)
+    again = seed_demo_assignment(session, **kwargs)
+    assert again.id == a.id and audit_count(session) == entries
+    subs = session.scalars(select(Submission).where(Submission.assignment_id == a.id)).all()
+    assert len(subs) == 1 and subs[0].grade == Decimal("9.00")
+    assert subs[0].grader_id == teacher.id
+
+
 @pytest.mark.parametrize(("email", "password"), [(e, p) for e, _, _, p in demo.DEMO_USERS])
 def test_demo_users_can_log_in_with_the_printed_passwords(
     session, seeder, hasher, settings, email, password

@@ -1,4 +1,5 @@
-"""Quiz test data: one question of each type with a right answer, and a ready published quiz."""
+"""Quiz test data: one question of each type with a right answer, a ready published quiz, and
+quiz and attempt rows written directly (for scoring tests that need many attempts fast)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
 from lms_core.catalog import courses
-from lms_core.models import Course, Quiz, User
+from lms_core.models import Attempt, Course, Enrollment, Quiz, User
 from lms_core.quizzes import questions as question_service
 from lms_core.quizzes import quizzes
 from lms_core.quizzes.bank.shapes import QuestionData
@@ -126,3 +127,44 @@ def make_quiz(
     student = make.user("student")
     make.enroll(student, course)
     return QuizSetup(course, quiz, teacher, student, ref)
+
+
+def add_quiz(session: Session, make: Any, course: Course, slug: str, **extra: Any) -> Quiz:
+    """A published, graded quiz on a new quiz lesson ``slug`` of ``course`` (a row, no questions);
+    ``extra`` sets other Quiz columns (``grading_method``, ``quiz_type``, ...)."""
+    lesson = make.lesson(course, slug=slug, lesson_type="quiz")
+    values: dict[str, Any] = {
+        "lesson_id": lesson.id,
+        "title": slug.title(),
+        "quiz_type": "graded",
+        "is_published": True,
+        **extra,
+    }
+    quiz = Quiz(**values)
+    session.add(quiz)
+    session.flush()
+    return quiz
+
+
+def add_attempt(
+    session: Session,
+    quiz: Quiz,
+    enrollment: Enrollment,
+    number: int,
+    score: str | None,
+    status: str = "graded",
+) -> Attempt:
+    """Attempt ``number`` of ``enrollment`` at ``quiz``; only a graded attempt keeps its score."""
+    attempt = Attempt(
+        enrollment_id=enrollment.id,
+        quiz_id=quiz.id,
+        number=number,
+        status=status,
+        score=Decimal(score) if score is not None and status == "graded" else None,
+        shuffle_seed=1,
+        answers={},
+        question_scores={},
+    )
+    session.add(attempt)
+    session.flush()
+    return attempt

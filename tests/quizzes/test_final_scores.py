@@ -6,31 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from lms_core.models import Attempt, Quiz
+from lms_core.models import Quiz
 from lms_core.quizzes.final_scores import final_scores, final_scores_select
+from tests.quizzes.quizkit import add_attempt, add_quiz
 
 
 def _quiz(session, make, method: str) -> tuple[Quiz, list]:
     course = make.course(lessons=1, published=True)
-    lesson = make.lesson(course, slug="quiz", lesson_type="quiz")
-    quiz = Quiz(lesson_id=lesson.id, title="Q", grading_method=method)
-    session.add(quiz)
-    session.flush()
+    quiz = add_quiz(session, make, course, "quiz", grading_method=method)
     return quiz, [make.enroll(course=course) for _ in range(2)]
-
-
-def _attempt(session, quiz, enrollment, number, score, status="graded"):
-    session.add(
-        Attempt(
-            quiz_id=quiz.id,
-            enrollment_id=enrollment.id,
-            number=number,
-            status=status,
-            score=None if score is None else Decimal(score),
-            shuffle_seed=1,
-        )
-    )
-    session.flush()
 
 
 @pytest.mark.parametrize(
@@ -41,9 +25,9 @@ def test_grading_methods(session, make, method, expected):
     quiz, (e1, e2) = _quiz(session, make, method)
     # 70.01 + 90.00 + 60.00 = 220.01 / 3 = 73.3366.. -> 73.34
     for number, score in [(1, "70.01"), (2, "90.00"), (3, "60.00")]:
-        _attempt(session, quiz, e1, number, score)
-    _attempt(session, quiz, e1, 4, None, status="in_progress")
-    _attempt(session, quiz, e2, 1, None, status="submitted")
+        add_attempt(session, quiz, e1, number, score)
+    add_attempt(session, quiz, e1, 4, None, status="in_progress")
+    add_attempt(session, quiz, e2, 1, None, status="submitted")
     scores = final_scores(session, [quiz.id])
     assert scores == {(quiz.id, e1.id): Decimal(expected)}
     rows = session.execute(final_scores_select([quiz.id])).all()
@@ -54,9 +38,9 @@ def test_grading_methods(session, make, method, expected):
 
 def test_average_rounds_half_up_on_every_database(session, make):
     quiz, (e1, e2) = _quiz(session, make, "average")
-    _attempt(session, quiz, e1, 1, "70.00")
-    _attempt(session, quiz, e1, 2, "70.01")  # 70.005 -> 70.01
-    _attempt(session, quiz, e2, 2, "50.00")  # numbers need not start at 1
+    add_attempt(session, quiz, e1, 1, "70.00")
+    add_attempt(session, quiz, e1, 2, "70.01")  # 70.005 -> 70.01
+    add_attempt(session, quiz, e2, 2, "50.00")  # numbers need not start at 1
     assert final_scores(session, [quiz.id]) == {
         (quiz.id, e1.id): Decimal("70.01"),
         (quiz.id, e2.id): Decimal("50.00"),
@@ -69,6 +53,6 @@ def test_average_rounds_half_up_on_every_database(session, make):
 
 def test_latest_ignores_a_later_ungraded_attempt(session, make):
     quiz, (e1, _) = _quiz(session, make, "latest")
-    _attempt(session, quiz, e1, 1, "40.00")
-    _attempt(session, quiz, e1, 2, None, status="submitted")
+    add_attempt(session, quiz, e1, 1, "40.00")
+    add_attempt(session, quiz, e1, 2, None, status="submitted")
     assert final_scores(session, [quiz.id]) == {(quiz.id, e1.id): Decimal("40.00")}

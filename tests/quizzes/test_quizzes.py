@@ -100,6 +100,40 @@ def test_settings_are_checked_all_at_once(session, make, operator):
     }
 
 
+def test_settings_given_as_text_are_read_by_the_field_rules(session, make, operator):
+    """A form sends text: "false" is False (``bool("false")`` is True), "12" is 12."""
+    course = make.course(lessons=1)
+    make.lesson(course, slug="q", lesson_type="quiz")
+    quiz = quizzes.create_quiz(
+        session,
+        actor=operator,
+        course_slug=course.slug,
+        lesson_slug="q",
+        data=QuizCreate(
+            title="Q",
+            shuffle_questions="yes",  # type: ignore[arg-type]
+            show_correct_answers="false",  # type: ignore[arg-type]
+            time_limit_minutes="12",  # type: ignore[arg-type]
+            max_attempts="0",  # type: ignore[arg-type]
+            passing_score="1e1",
+        ),
+    )
+    assert (quiz.shuffle_questions, quiz.show_correct_answers) == (True, False)
+    assert (quiz.time_limit_minutes, quiz.max_attempts, quiz.passing_score) == (12, None, 10)
+    with pytest.raises(ErrorList) as bad:
+        quizzes.update_quiz(
+            session,
+            actor=operator,
+            quiz_ref=quiz.id,
+            data=QuizUpdate(
+                shuffle_options="maybe",  # type: ignore[arg-type]
+                passing_score="1e30",
+                time_limit_minutes=366 * 24 * 60 + 1,
+            ),
+        )
+    assert fields_of(bad.value) == {"shuffle_options", "passing_score", "time_limit_minutes"}
+
+
 def test_only_the_course_instructor_or_an_admin_manages_quizzes(session, make, operator):
     setup = make_quiz(session, make, operator, publish=False)
     other = make.user("instructor")

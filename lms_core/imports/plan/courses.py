@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lms_core.catalog.fields import COURSE, LESSON
+from lms_core.errors import HintCode, hint
 from lms_core.imports.context import Context
 from lms_core.imports.plan.changes import CREATE, SKIP, UNCHANGED, UPDATE, Change
 from lms_core.imports.resolve import FIELDS, chunks, lookup
@@ -140,8 +141,9 @@ def check_published(session: Session, ctx: Context) -> None:
                 line,
                 "is_published",
                 "true",
-                f"course {slug} has no lessons: add its lessons (--lessons FILE or a lessons "
+                f"course {slug} has no lessons: add its lessons (a lessons file or a lessons "
                 "sheet) or set is_published to false",
+                hint(HintCode.add_lessons_file),
             )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from lms_core.errors import FileProblem, ValidationError
+from lms_core.errors import FileProblem, HintCode, ValidationError, hint
 from lms_core.formats.atomic import atomic_text
 from lms_core.imports.plan.changes import CREATE, SKIP, WRITING, Change, ChangeLog, jsonable
 from lms_core.imports.resolve import FIELDS, by_ids, chunks
@@ -47,7 +47,11 @@ def read_plan(path: Path) -> tuple[dict[str, Any], list[Change]]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FileProblem(f"is not a readable plan file ({exc})", file=name) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise FileProblem("is not an import plan (write one with --plan-out)", file=name)
+        raise FileProblem(
+            "is not an import plan (an import's dry run saves one)",
+            file=name,
+            hint=hint(HintCode.save_plan),
+        )
     if data.get("version") != VERSION:
         raise FileProblem(f"plan format version {data.get('version')} is not supported", file=name)
     changes: list[Change] = []
@@ -155,7 +159,8 @@ def _existing(session: Session, entity_type: str, creates: list[Change]) -> list
 def refuse_passwords(columns: dict[str, str], file: str) -> None:
     if "password" in columns:
         raise ValidationError(
-            f"{file} has a password column: plans never carry passwords, so --plan-out is "
-            "refused; import without --plan-out (or use --dry-run to review first)",
+            f"{file} has a password column: plans never carry passwords, so no plan is saved; "
+            "import without saving a plan (or review first with a dry run)",
             field="plan_out",
+            hint=hint(HintCode.plan_without_passwords),
         )
