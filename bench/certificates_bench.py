@@ -25,8 +25,10 @@ against the same naive baseline (rendering only, which flatters the baseline: it
 and no row). After each run the bench checks that there are N certificate rows and N audit
 entries and that every PDF's SHA-256 is the one its row records; a mismatch is an error.
 
-Kinds: ``latin`` (Latin with diacritics, Greek and Cyrillic names) and ``arabic`` (Arabic names,
-shaped right to left). Printed per kind: certificates/s of each, the ratio, bytes per file; then
+Kinds: ``latin`` (Latin with diacritics, Greek and Cyrillic names), ``arabic`` (Arabic names,
+shaped right to left) and ``scripts`` (Devanagari, Bengali, Tamil and Thai names, shaped;
+Korean and Ethiopic names; the naive path adds the one script font a name needs, regular and
+bold, as fallback fonts with text shaping on). Printed per kind: certificates/s of each, the ratio, bytes per file; then
 peak RSS, and memory growth: RSS of this process (in-process renderer) after N renders against
 after the first 100 (10 with ``--quick``), which shows whether documents leak.
 
@@ -34,7 +36,8 @@ Why: issuing a course's certificates is one batch job; fpdf2's per-document ``ad
 (parsing the TTF) and font subsetting are 80-90 % of a naive certificate's time.
 
 Targets on the reference 2-core machine: ``latin_speedup >= 20``, ``arabic_speedup >= 15``,
-``issue_latin_speedup >= 20``, ``issue_arabic_speedup >= 15``, ``max_file_kb <= 100``,
+``scripts_speedup >= 15``, ``issue_latin_speedup >= 20``, ``issue_arabic_speedup >= 15``,
+``issue_scripts_speedup >= 15``, ``max_file_kb <= 100``,
 ``rss_growth_mb <= 8``. Exit status 0 when the benchmark ran, whether
 targets pass or miss (the ``target`` lines say which); non-zero when it could not run.
 """
@@ -83,8 +86,10 @@ from lms_core.settings import PageSize, Settings
 GOALS = {
     "latin_speedup": 20.0,
     "arabic_speedup": 15.0,
+    "scripts_speedup": 15.0,
     "issue_latin_speedup": 20.0,
     "issue_arabic_speedup": 15.0,
+    "issue_scripts_speedup": 15.0,
     "max_file_kb": 100.0,
     "rss_growth_mb": 8.0,
 }
@@ -131,18 +136,57 @@ ARABIC_FIRST = [
     "ليلى",
 ]
 ARABIC_LAST = ["العلي", "حسن", "الخطيب", "منصور", "الهاشمي", "سليمان", "القحطاني", "يوسف"]
+#: Names of the ``scripts`` kind, by the bundled family (and files) that draws them.
+SCRIPT_NAMES: dict[tuple[str, str, str], tuple[list[str], list[str]]] = {
+    ("NotoSansDevanagari", "NotoSansDevanagari-Regular.ttf", "NotoSansDevanagari-Bold.ttf"): (
+        ["अनुष्का", "राहुल", "प्रिया", "अर्जुन", "स्नेहा"],
+        ["शर्मा", "द्विवेदी", "कृष्णन", "त्रिपाठी"],
+    ),
+    ("NotoSansBengali", "NotoSansBengali-Regular.ttf", "NotoSansBengali-Bold.ttf"): (
+        ["সৌমিত্র", "রবীন্দ্রনাথ", "শর্মিষ্ঠা", "অর্ক"],
+        ["চট্টোপাধ্যায়", "ঠাকুর", "বন্দ্যোপাধ্যায়"],
+    ),
+    ("NotoSansTamil", "NotoSansTamil-Regular.ttf", "NotoSansTamil-Bold.ttf"): (
+        ["கார்த்திகேயன்", "பிரியா", "செல்வி"],
+        ["சுப்பிரமணியன்", "ராஜேந்திரன்"],
+    ),
+    ("NotoSansThai", "NotoSansThai-Regular.ttf", "NotoSansThai-Bold.ttf"): (
+        ["สมศักดิ์", "สมชาย", "นิภาพร"],
+        ["ใจดี", "ศรีสุข", "วงศ์ใหญ่"],
+    ),
+    ("NanumSquare", "NanumSquareR.ttf", "NanumSquareB.ttf"): (
+        ["김민준", "이서연", "박지훈"],
+        ["최", "정", "강"],
+    ),
+    ("NotoSansEthiopic", "NotoSansEthiopic-Regular.ttf", "NotoSansEthiopic-Bold.ttf"): (
+        ["አበበ", "ትዕግሥት", "ኃይሌ"],
+        ["ቢቂላ", "ገብረሥላሴ"],
+    ),
+}
+#: Learner name -> the family and files the naive path adds for it.
+SCRIPT_FONT: dict[str, tuple[str, str, str]] = {}
 COURSES = ["Introduction to Databases", "Data Structures and Algorithms", "Networks 101"]
+
+
+def pick_name(kind: str, rng: random.Random) -> str:
+    if kind == "scripts":
+        font = rng.choice(list(SCRIPT_NAMES))
+        first, last = SCRIPT_NAMES[font]
+        name = f"{rng.choice(first)} {rng.choice(last)}"
+        SCRIPT_FONT[name] = font
+        return name
+    first, last = (ARABIC_FIRST, ARABIC_LAST) if kind == "arabic" else (LATIN_FIRST, LATIN_LAST)
+    return f"{rng.choice(first)} {rng.choice(last)}"
 
 
 def names(kind: str, count: int, seed: int = 7) -> list[CertificateFields]:
     rng = random.Random(seed)
-    first, last = (ARABIC_FIRST, ARABIC_LAST) if kind == "arabic" else (LATIN_FIRST, LATIN_LAST)
     items = []
     for index in range(count):
         number = f"LMS-{index:04d}-{rng.randrange(16**4):04X}-B"
         items.append(
             CertificateFields(
-                learner=f"{rng.choice(first)} {rng.choice(last)}",
+                learner=pick_name(kind, rng),
                 course=rng.choice(COURSES),
                 date=f"2024-05-{1 + index % 28:02d}",
                 instructor="Jane Instructor",
@@ -153,7 +197,7 @@ def names(kind: str, count: int, seed: int = 7) -> list[CertificateFields]:
     return items
 
 
-def naive_pdf(fields: CertificateFields, *, arabic: bool, page_size: str) -> bytes:
+def naive_pdf(fields: CertificateFields, *, kind: str, page_size: str) -> bytes:
     """What a first version does: everything from scratch for every certificate."""
     import segno
     from fpdf import FPDF
@@ -163,10 +207,16 @@ def naive_pdf(fields: CertificateFields, *, arabic: bool, page_size: str) -> byt
     pdf.set_auto_page_break(False)
     pdf.add_font("DejaVuSans", "", BUNDLED_DIR / "DejaVuSans.ttf")
     pdf.add_font("DejaVuSans", "B", BUNDLED_DIR / "DejaVuSans-Bold.ttf")
-    if arabic:
+    if kind == "arabic":
         pdf.add_font("NotoNaskhArabic", "", BUNDLED_DIR / "NotoNaskhArabic-Regular.ttf")
         pdf.add_font("NotoNaskhArabic", "B", BUNDLED_DIR / "NotoNaskhArabic-Bold.ttf")
         pdf.set_fallback_fonts(["NotoNaskhArabic"], exact_match=False)
+        pdf.set_text_shaping(True)
+    elif kind == "scripts":
+        family, regular, bold = SCRIPT_FONT[fields.learner]
+        pdf.add_font(family, "", BUNDLED_DIR / regular)
+        pdf.add_font(family, "B", BUNDLED_DIR / bold)
+        pdf.set_fallback_fonts([family], exact_match=False)
         pdf.set_text_shaping(True)
     pdf.add_page()
     if template.frame is not None:
@@ -411,13 +461,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     ratios: dict[str, float] = {}
     largest = 0
-    for kind in ("latin", "arabic"):
+    for kind in ("latin", "arabic", "scripts"):
         items = names(kind, count)
-        arabic = kind == "arabic"
-        naive_pdf(items[0], arabic=arabic, page_size=args.page_size)  # imports, not parsing
+        naive_pdf(items[0], kind=kind, page_size=args.page_size)  # imports, not parsing
 
-        def naive_run(items: list[CertificateFields] = items, arabic: bool = arabic) -> list[bytes]:
-            return [naive_pdf(i, arabic=arabic, page_size=args.page_size) for i in items]
+        def naive_run(items: list[CertificateFields] = items, kind: str = kind) -> list[bytes]:
+            return [naive_pdf(i, kind=kind, page_size=args.page_size) for i in items]
 
         naive = timed(naive_run)
 
@@ -456,8 +505,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(target("latin_speedup", ratios["latin"], at_least=True))
     print(target("arabic_speedup", ratios["arabic"], at_least=True))
+    print(target("scripts_speedup", ratios["scripts"], at_least=True))
     print(target("issue_latin_speedup", ratios["issue_latin"], at_least=True))
     print(target("issue_arabic_speedup", ratios["issue_arabic"], at_least=True))
+    print(target("issue_scripts_speedup", ratios["issue_scripts"], at_least=True))
     print(target("max_file_kb", largest / 1024, at_least=False))
     print(target("rss_growth_mb", after - before, at_least=False))
     return 0

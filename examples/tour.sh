@@ -19,7 +19,7 @@ run lmsctl lessons list demo-python-basics
 
 echo; echo "== The student finishes a lesson; progress is recomputed (idempotent: try it twice)"
 run lmsctl --as student@demo.example.org enrollments complete-lesson \
-    student@demo.example.org demo-python-basics control-flow
+    student@demo.example.org demo-python-basics/control-flow
 
 echo; echo "== Roles are enforced: a student cannot unpublish a course (exit code 1)"
 run lmsctl --as student@demo.example.org courses unpublish demo-python-basics

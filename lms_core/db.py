@@ -17,10 +17,46 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lms_core.settings import Settings
+from lms_core.errors import Hint, HintCode, NotFound
+from lms_core.settings_env import EngineSettings  # not Settings: no Pydantic on import
 
 SessionFactory = Callable[[], Session]
 T = TypeVar("T")
+
+
+class DatabaseMissing(NotFound):
+    """A SQLite database file that does not exist: only ``lmsctl init`` (or ``db upgrade``)
+    creates one; every other command refuses instead of leaving an empty file behind."""
+
+
+def sqlite_file(url: str | Any) -> Path | None:
+    """The file behind a SQLite URL; None for other databases, ``:memory:`` and ``file:`` URIs."""
+    sa_url = make_url(url) if isinstance(url, str) else url
+    if sa_url.get_backend_name() != "sqlite":
+        return None
+    database = sa_url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def database_missing(url: str | Any) -> bool:
+    """True when ``url`` names a SQLite file that does not exist yet (nothing to connect to)."""
+    path = sqlite_file(url)
+    return path is not None and not path.exists()
+
+
+def require_database(url: str) -> None:
+    """Refuse a SQLite file that does not exist, naming it, before anything creates it."""
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        where = "its folder does not exist either" if not path.parent.is_dir() else "no such file"
+        raise DatabaseMissing(
+            f"database {path} does not exist ({where}): check the path, or initialise it",
+            field="database_url",
+            value=str(url),
+            hint=Hint(HintCode.initialise_database),
+        )
 
 
 def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[..., None]:
@@ -54,18 +90,22 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(settings: Settings, *, url: str | None = None) -> Engine:
+def make_engine(settings: EngineSettings, *, url: str | None = None, create: bool = True) -> Engine:
     """Build the engine for ``settings.database_url`` (or ``url``).
 
     SQLite gets WAL, foreign keys, a busy timeout and write-locking transactions on every
-    connection, and its parent folder is created so the embedded default needs nothing set up. PostgreSQL gets the
-    pool size and overflow from settings, with pre-ping so a restarted server is survived.
+    connection; with ``create`` its parent folder is made so the embedded default needs
+    nothing set up (``create=False`` leaves the disk alone: see :func:`require_database`).
+    PostgreSQL gets the pool size and overflow from settings, with pre-ping so a restarted
+    server is survived.
     """
     sa_url = make_url(url or settings.database_url)
+    if sa_url.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3: not bundled
+        sa_url = sa_url.set(drivername="postgresql+psycopg2")
     if sa_url.get_backend_name() == "sqlite":
-        database = sa_url.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(sa_url)
+        if create and path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(sa_url)
         event.listen(engine, "connect", _sqlite_pragmas(settings.sqlite_busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)

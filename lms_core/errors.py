@@ -114,6 +114,13 @@ class ValidationError(LmsError):
     """Input that breaks a rule (bad e-mail, weak password, unknown role)."""
 
 
+class UsageError(ValidationError):
+    """Options that cannot go together, or a file the command cannot write (``-o x.pdf``):
+    refused before any work; the CLI exits 2, as for its other usage errors."""
+
+    kind = "usage"
+
+
 class NotFound(LmsError):
     kind = "not_found"
 

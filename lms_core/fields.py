@@ -24,6 +24,7 @@ from functools import cache
 from typing import Any, Final, Literal
 
 from lms_core.errors import ErrorList, LmsError, ValidationError
+from lms_core.formats import cells
 from lms_core.validation import (
     at_least,
     check_slug,
@@ -34,7 +35,7 @@ from lms_core.validation import (
     whole_number_between,
 )
 
-#: What a field holds; each kind has one check (below) and one way to read a trusted cell.
+#: What a field holds; each kind has one check (below).
 Kind = Literal[
     "text", "identifier", "email", "slug", "choice", "bool", "int", "decimal", "url", "datetime"
 ]
@@ -152,6 +153,8 @@ def _text(spec: FieldSpec, value: Any) -> Any:
 
 
 def _email(spec: FieldSpec, value: Any) -> Any:
+    """Spaces and invisible characters around the address are removed (a service's argument
+    and an import's cell alike); inside it they are refused, named."""
     text = "" if value is None else value.strip() if value.__class__ is str else str(value).strip()
     if not text:
         return _empty(spec)
@@ -159,8 +162,14 @@ def _email(spec: FieldSpec, value: Any) -> Any:
     simple = _SIMPLE_EMAIL.match(lowered) if len(lowered) <= 254 else None
     if simple is not None and simple.group(1) not in _special_use_tlds():
         return lowered
+    text = cells.strip_invisible(text)
+    if not text:
+        return _empty(spec)
+    spacing = cells.check_email_invisible(text)
+    if spacing is not None:
+        return Invalid(spacing)
     try:
-        return normalize_email(str(value), field=spec.name)
+        return normalize_email(text, field=spec.name)
     except LmsError as exc:
         return Invalid(exc.message)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
+
 from lms_core.actor import Actor
 from lms_core.errors import PermissionDenied
 from lms_core.models import Course
@@ -23,3 +26,123 @@ def require_course_manager(actor: Actor, course: Course, what: str) -> None:
             f"only the course's instructor or an administrator may {what} "
             f"(course {course.slug}, acting as {actor.label})"
         )
+
+
+class Who(StrEnum):
+    """Who may run a command, from the most to the least restricted."""
+
+    #: An administrator, the operator at the shell (no ``--as``) or a system job.
+    admin = "admin"
+    #: Also an instructor, for the courses they teach (admins for every course).
+    instructor = "instructor"
+    #: Any active user for their own account, enrollments, attempts, submissions and files;
+    #: staff for the learners of their courses, administrators for everyone.
+    own = "own"
+    #: Any active user: what it shows is public (published courses, a certificate's status).
+    anyone = "anyone"
+
+
+@dataclass(frozen=True)
+class Rule:
+    who: Who
+    #: What the level alone does not say.
+    note: str = ""
+
+
+_A, _I, _O, _E = Who.admin, Who.instructor, Who.own, Who.anyone
+
+#: Who may run each ``lmsctl`` command (``"group command"``). The services enforce it: each
+#: takes the actor and checks. ``tests/cli/test_rights_every_command.py`` runs every registered
+#: command as a learner (and the admin-only ones as an instructor) against this table, and
+#: fails on a command without a row. docs/cli-rules.md ("Who may run what") shows it.
+COMMAND_RULES: dict[str, Rule] = {
+    "init": Rule(
+        _A, "acting as a user needs an initialised database: the first run has nobody to act as"
+    ),
+    "doctor": Rule(_A),
+    "db upgrade": Rule(_A),
+    "db downgrade": Rule(_A),
+    "db current": Rule(_A),
+    "db check": Rule(_A),
+    "users create": Rule(_A),
+    "users list": Rule(_A),
+    "users show": Rule(_O),
+    "users update": Rule(_O, "role and active state: administrators only"),
+    "users deactivate": Rule(_A),
+    "users reactivate": Rule(_A),
+    "users unlock": Rule(_A),
+    "users set-role": Rule(_A),
+    "users reset-password": Rule(_O),
+    "users delete": Rule(_A),
+    "users invite": Rule(_A),
+    "courses create": Rule(_I),
+    "courses list": Rule(_E, "learners see published courses"),
+    "courses show": Rule(_E, "learners see published courses"),
+    "courses update": Rule(_I),
+    "courses publish": Rule(_I),
+    "courses unpublish": Rule(_I),
+    "courses delete": Rule(_I),
+    "lessons add": Rule(_I),
+    "lessons list": Rule(_E),
+    "lessons update": Rule(_I),
+    "lessons delete": Rule(_I),
+    "lessons reorder": Rule(_I),
+    "enrollments enroll": Rule(_O, "learners enroll themselves in published courses"),
+    "enrollments drop": Rule(_O),
+    "enrollments list": Rule(_O),
+    "enrollments complete-lesson": Rule(_O),
+    "enrollments review": Rule(_O),
+    "certificates eligible": Rule(_I),
+    "certificates issue": Rule(_I),
+    "certificates verify": Rule(_E),
+    "certificates revoke": Rule(_I),
+    "certificates reissue": Rule(_I),
+    "certificates reinstate": Rule(_A, "a revocation stands until an administrator lifts it"),
+    "certificates list": Rule(_O),
+    "certificates export": Rule(_I),
+    "certificates preview": Rule(_E, "renders a sample; reads no data"),
+    "quizzes create": Rule(_I),
+    "quizzes update": Rule(_I),
+    "quizzes list": Rule(_E),
+    "quizzes show": Rule(_E, "the answer key only to the course's staff"),
+    "quizzes publish": Rule(_I),
+    "quizzes questions": Rule(_I),
+    "quizzes remove-question": Rule(_I),
+    "quizzes import": Rule(_I),
+    "quizzes export": Rule(_I),
+    "quizzes attempts": Rule(_I),
+    "quizzes attempt": Rule(_O),
+    "quizzes regrade": Rule(_I),
+    "quizzes close-overdue": Rule(_A, "every course's attempts: for cron"),
+    "quizzes start": Rule(_O),
+    "quizzes answer": Rule(_O),
+    "quizzes submit": Rule(_O),
+    "quizzes grade-essay": Rule(_I),
+    "files upload": Rule(_O),
+    "files list": Rule(_O),
+    "files delete": Rule(_O),
+    "files download": Rule(_O),
+    "assignments create": Rule(_I),
+    "assignments update": Rule(_I),
+    "assignments list": Rule(_E),
+    "assignments show": Rule(_E),
+    "submissions list": Rule(_O),
+    "submissions submit": Rule(_O),
+    "submissions grade": Rule(_I),
+    "grading export": Rule(_I),
+    "grading import": Rule(_I),
+    "gradebook export": Rule(_I),
+    "import users": Rule(_A),
+    "import courses": Rule(_A),
+    "import enrollments": Rule(_A),
+    "import oneroster": Rule(_A),
+    "import apply": Rule(_A),
+    "import history": Rule(_A),
+    "import undo": Rule(_A),
+    "import template": Rule(_E, "an empty file with one example row; reads no data"),
+    "export users": Rule(_A),
+    "export courses": Rule(_I, "instructors export their own courses"),
+    "export enrollments": Rule(_I, "instructors export their own courses' enrollments"),
+    "demo seed": Rule(_A),
+    "demo generate": Rule(_A),
+}

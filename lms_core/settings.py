@@ -11,10 +11,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Defined without Pydantic, so that catching it costs no import (lms_core/settings_env.py).
+from lms_core.settings_env import SettingsError as SettingsError
+
 DEFAULT_DATABASE_URL = "sqlite:///var/lms.db"
+#: What a database URL looks like, for messages that refuse one.
+URL_FORMS = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+#: Drivers that ship with the toolkit; others are tried, and refused when not installed.
+KNOWN_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg2"}
 DEV_SECRET = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in production
 MIN_SECRET_LENGTH = 32
 
@@ -67,6 +74,11 @@ class Settings(BaseSettings):
     #: Largest file an upload may be (course material, submissions), in megabytes.
     max_upload_mb: int = Field(default=25, ge=1)
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        return check_database_url(value)
+
     @model_validator(mode="after")
     def _read_secret_file(self) -> Settings:
         if self.secret_key_file is not None:
@@ -108,12 +120,39 @@ class Settings(BaseSettings):
         return problems
 
 
-class SettingsError(ValueError):
-    """Settings that cannot be used; ``problems`` lists ``(field, message)``."""
+def check_database_url(value: str) -> str:
+    """A database URL the toolkit can use, or ValueError saying why in one line.
 
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{field}: {msg}" for field, msg in problems))
+    ``postgres://`` (what many hosts hand out) is taken as ``postgresql://``, which
+    :func:`lms_core.db.make_engine` connects with the bundled driver, psycopg2. The URL itself
+    is never repeated in the message: it may hold a password.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = value.strip()
+    scheme, sep, rest = url.partition("://")
+    if sep and (scheme == "postgres" or scheme.startswith("postgres+")):
+        url = "postgresql" + scheme[len("postgres") :] + sep + rest
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(f"not a database URL; expected {URL_FORMS}") from None
+    backend = parsed.get_backend_name()
+    if backend not in {"sqlite", "postgresql"}:
+        raise ValueError(
+            f"{backend} databases are not supported: use SQLite or PostgreSQL ({URL_FORMS})"
+        )
+    if parsed.drivername not in KNOWN_DRIVERS:
+        from sqlalchemy.exc import NoSuchModuleError
+
+        try:
+            parsed.get_dialect().import_dbapi()
+        except (NoSuchModuleError, ImportError):
+            raise ValueError(
+                f"the database driver {parsed.drivername} is not installed; use {URL_FORMS}"
+            ) from None
+    return url
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -133,7 +172,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except ValidationError as exc:
         raise SettingsError(
             [
-                (".".join(str(p) for p in err["loc"]) or "settings", err["msg"])
+                (
+                    ".".join(str(p) for p in err["loc"]) or "settings",
+                    err["msg"].removeprefix("Value error, "),
+                )
                 for err in exc.errors()
             ]
         ) from exc

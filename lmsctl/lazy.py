@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "enrollments": ("lmsctl.commands.enrollments", "Enroll, drop, record progress, review."),
     "certificates": (
         "lmsctl.commands.certificates",
-        "Eligibility, issue runs, verify, revoke, reissue, export.",
+        "Eligibility, issue runs, verify, revoke, reinstate, reissue, export.",
     ),
     "quizzes": (
         "lmsctl.commands.quizzes",

@@ -7,8 +7,11 @@ from typing import Annotated
 
 import typer
 
+from lmsctl import quickparams
 from lmsctl.lazy import LazyGroup
 from lmsctl.runtime import runtime
+
+quickparams.install()  # plain option values skip Pydantic (start-up time)
 
 app = typer.Typer(
     cls=LazyGroup,
@@ -22,6 +25,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("lms-toolkit")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        found = "unknown (not installed)"
+    typer.echo(f"lmsctl {found}")
+    raise typer.Exit(0)
 
 
 @app.callback()
@@ -50,6 +66,16 @@ def main(
         Path | None,
         typer.Option("--config", help="A .env-style settings file (LMS_* variables)."),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            expose_value=False,
+            callback=_print_version,
+            help="Print lmsctl's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     rt = runtime(ctx)
     rt.database_url = rt.database_url or database
@@ -58,4 +84,7 @@ def main(
 
 
 def run() -> None:
+    from lmsctl import startup
+
+    startup.pause()  # no cyclic GC while the command's modules load (lmsctl/startup.py)
     app()

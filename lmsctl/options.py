@@ -18,10 +18,57 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
-PageOpt = Annotated[int, typer.Option("--page", min=1, help="Page number (1-based).")]
-PerPageOpt = Annotated[int, typer.Option("--per-page", min=1, max=10000, help="Rows per page.")]
+#: A listing's ``--json``: every row, streamed (see ``lmsctl.output.emit_query``).
+ListJsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print every row as one JSON array, for scripts (with --page/--per-page: "
+        'that page as {"page", "per_page", "pages", "total", "next_page", "items"}).',
+    ),
+]
+JsonlOpt = Annotated[
+    bool, typer.Option("--jsonl", help="Print every row as one JSON object a line, for scripts.")
+]
+PageOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--page",
+        min=1,
+        show_default=False,
+        help="Show only this page (1-based); the total and the next page go to stderr.",
+    ),
+]
+PerPageOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--per-page",
+        min=1,
+        max=10000,
+        show_default="every row with --json, --jsonl or into a pipe; 50 in a table on a terminal",
+        help="Rows per page.",
+    ),
+]
 #: ``list`` commands' filter to one course.
 CourseFilterOpt = Annotated[str | None, typer.Option("--course", help="Only this course.")]
+#: A lesson, named COURSE/LESSON in every command; the course's and the lesson's slugs given
+#: apart (``COURSE LESSON``) are accepted too (lms_core.catalog.lessons.lesson_ref reads both).
+LessonRefArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="COURSE/LESSON",
+        help="The lesson: COURSE/LESSON (or the course's slug, then the lesson's).",
+        show_default=False,
+    ),
+]
+LessonSlugArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="LESSON",
+        help="The lesson's slug, when the course is given alone before it.",
+        show_default=False,
+    ),
+]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
 ]

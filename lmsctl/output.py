@@ -1,17 +1,33 @@
-"""Rendering: Rich tables for people, one JSON document for scripts, errors on stderr."""
+"""Rendering: Rich tables for people, one JSON document for scripts, errors on stderr.
+
+A listing prints every row as a JSON array (``--json``, streamed as the rows are read), one
+JSON object a line (``--jsonl``), a Rich table on a terminal, or plain tab-separated rows with
+a header line when stdout is not a terminal (a pipe or a file: nothing wrapped or cut).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, NoReturn
+from itertools import chain
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+    from sqlalchemy.orm import Session
+
+    from lms_core.pagination import Page
+
+#: Rows a table shows on a terminal when no ``--page``/``--per-page`` is given.
+DEFAULT_PER_PAGE = 50
 
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
@@ -43,35 +59,221 @@ def _cell(value: Any) -> str:
     return text
 
 
+def is_terminal() -> bool:
+    """Whether stdout is a terminal (people) rather than a pipe or a file (programs)."""
+    return sys.stdout.isatty()
+
+
+def listing_format(as_json: bool, jsonl: bool) -> bool:
+    """Check ``--json``/``--jsonl`` (one of them at most); whether the output is for scripts."""
+    if as_json and jsonl:
+        raise typer.BadParameter("choose one of --json and --jsonl", param_hint="--jsonl")
+    return as_json or jsonl
+
+
+def _json(value: Any, *, indent: int | None = None) -> str:
+    return json.dumps(value, default=_default, ensure_ascii=False, indent=indent)
+
+
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _tsv(value: Any) -> str:
+    """A cell of a tab-separated row: as in a table, but numbers in full, and a backslash,
+    tab or line break escaped as in PostgreSQL's text format (``\\\\``, ``\\t``, ``\\n``)."""
+    if isinstance(value, Decimal | float) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, str):  # ISO timestamps in full: seconds and time zone are data
+        return value.translate(_TSV_ESCAPES)
+    return _cell(value).translate(_TSV_ESCAPES)
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    """Writes to stdout; a reader that went away (``| head``) ends the command quietly."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stream.started = False
+        # Python would report the closed pipe again at exit: point stdout at nothing.
+        with suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
+
+
+class _Stream:
+    """Whether this process has begun writing a listing's rows to stdout."""
+
+    started = False
+
+
+_stream = _Stream()
+
+
+def _write_json_array(rows: Iterable[Mapping[str, Any]], out: Any, *, indent: str = "") -> int:
+    """``rows`` as one JSON array written row by row (never built as a list); the count."""
+    count = 0
+    for row in rows:
+        item = _json(row, indent=2).replace("\n", "\n  " + indent)
+        _stream.started = True
+        out.write(("[\n  " if count == 0 else ",\n  ") + indent + item)
+        count += 1
+    out.write(f"\n{indent}]" if count else "[]")
+    return count
+
+
 def emit_rows(
-    rows: Sequence[Mapping[str, Any]],
+    rows: Iterable[Mapping[str, Any]],
     columns: Sequence[str],
     *,
     as_json: bool,
+    jsonl: bool = False,
     title: str | None = None,
     footer: str | None = None,
-) -> None:
-    """A table of ``columns`` (all keys go to JSON, which scripts read)."""
-    if as_json:
-        print_json(rows)
-        return
+) -> int:
+    """Every row: a JSON array, JSON lines, a table (terminal) or tab-separated rows (pipe).
+
+    ``rows`` may be an iterator (a stream from ``lms_core.pagination.iter_rows``): JSON, JSON
+    lines and tab-separated rows are written as each row comes, in constant memory. All keys
+    go to JSON, which scripts read; ``columns`` to the table. The footer is for people: under
+    the table, or on stderr when stdout is not a terminal. Returns the rows written.
+    """
+    out = sys.stdout
+    with _writing():
+        if as_json:
+            count = _write_json_array(rows, out)
+            out.write("\n")
+            _stream.started = False
+            return count
+        if jsonl:
+            count = 0
+            for row in rows:
+                _stream.started = True
+                out.write(_json(row) + "\n")
+                count += 1
+            _stream.started = False
+            return count
+        if not is_terminal():
+            # The first row is read before the header is written, so that a query that
+            # fails at once (no such table) leaves stdout empty for the error on stderr.
+            stream = iter(rows)
+            first = next(stream, None)
+            out.write("\t".join(columns) + "\n")
+            count = 0
+            for row in chain([] if first is None else [first], stream):
+                out.write("\t".join(_tsv(row.get(c)) for c in columns) + "\n")
+                count += 1
+            if footer:
+                typer.echo(footer, err=True)
+            return count
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, show_lines=False)
     for column in columns:
         table.add_column(column, overflow="fold")
+    count = 0
     for row in rows:
         table.add_row(*(_cell(row.get(c)) for c in columns))
+        count += 1
     console = Console()
     console.print(table)
     if footer:
         console.print(footer, style="dim")
+    return count
+
+
+def _n(number: int) -> str:
+    return f"{number:,}"
+
+
+def page_note(page: Page[Any], noun: str) -> str:
+    """Where a page is in the listing: ``page 1 of 6,000 (300,000 users); next: --page 2``."""
+    note = f"page {_n(page.page)} of {_n(page.pages)} ({_n(page.total)} {noun})"
+    if page.next_page is None:
+        return note + "; last page"
+    return f"{note}; next: --page {page.next_page}"
+
+
+def more_note(page: Page[Any], noun: str) -> str:
+    """Under a table on a terminal: what is shown, how many more rows exist, how to see them."""
+    if not page.items:
+        return f"no {noun} on page {page.page} ({_n(page.total)} in all)"
+    last = page.first_row + len(page.items) - 1
+    shown = f"rows {_n(page.first_row)}-{_n(last)} of {_n(page.total)} {noun}"
+    if page.remaining == 0:
+        return shown
+    return (
+        f"{shown}; {_n(page.remaining)} more: add --page {page.next_page} "
+        f"(or --per-page N; --json, --jsonl or a pipe lists every row)"
+    )
+
+
+def emit_query(
+    session: Session,
+    stmt: Select[Any],
+    to_row: Callable[[Any], Mapping[str, Any]],
+    columns: Sequence[str],
+    *,
+    as_json: bool,
+    jsonl: bool,
+    page: int | None,
+    per_page: int | None,
+    noun: str,
+    title: str | None = None,
+) -> None:
+    """A listing of a query's entities, each shown as ``to_row`` makes it.
+
+    Without ``--page``/``--per-page``: every row, streamed (``iter_rows``) as a JSON array,
+    JSON lines or tab-separated rows; on a terminal, a table of the first page with how many
+    more rows exist. With them: that page; its place (total, next page) goes to stderr, and
+    ``--json`` prints ``{"page", "per_page", "pages", "total", "next_page", "items"}``.
+    Call it inside the command's transaction: the rows are read as they are written.
+    """
+    from lms_core.pagination import iter_rows, paginate
+
+    explicit = page is not None or per_page is not None
+    if not explicit and (as_json or jsonl or not is_terminal()):
+        count = emit_rows(
+            (to_row(x) for x in iter_rows(session, stmt)), columns, as_json=as_json, jsonl=jsonl
+        )
+        if not (as_json or jsonl):
+            typer.echo(f"{_n(count)} {noun}", err=True)
+        return
+    result = paginate(session, stmt, page=page or 1, per_page=per_page or DEFAULT_PER_PAGE)
+    rows = (to_row(x) for x in result.items)
+    if as_json:
+        head = {
+            "page": result.page,
+            "per_page": result.per_page,
+            "pages": result.pages,
+            "total": result.total,
+            "next_page": result.next_page,
+        }
+        with _writing():
+            sys.stdout.write(_json(head, indent=2)[:-2] + ',\n  "items": ')
+            _write_json_array(rows, sys.stdout, indent="  ")
+            sys.stdout.write("\n}\n")
+        typer.echo(page_note(result, noun), err=True)
+        return
+    if jsonl or not is_terminal():
+        emit_rows(rows, columns, as_json=False, jsonl=jsonl)
+        typer.echo(page_note(result, noun), err=True)
+        return
+    emit_rows(rows, columns, as_json=False, title=title, footer=more_note(result, noun))
 
 
 def emit_record(row: Mapping[str, Any], *, as_json: bool, title: str | None = None) -> None:
     if as_json:
         print_json(row)
+        return
+    if not is_terminal():  # a pipe or a file: one ``field<TAB>value`` line each, never wrapped
+        with _writing():
+            for key, value in row.items():
+                sys.stdout.write(f"{key}\t{_tsv(value)}\n")
         return
     from rich.console import Console
     from rich.table import Table
@@ -107,8 +309,8 @@ def say(message: str, *, as_json: bool = False) -> None:
 HINT_COMMANDS = {
     "initialise_database": "run: lmsctl init",
     "run_migrations": "run: lmsctl db upgrade",
-    "add_quiz_lesson": "run: lmsctl lessons add {course} {lesson} --title TITLE --type quiz",
-    "make_quiz_lesson": "run: lmsctl lessons update {course} {lesson} --type quiz",
+    "add_quiz_lesson": "run: lmsctl lessons add {course}/{lesson} --title TITLE --type quiz",
+    "make_quiz_lesson": "run: lmsctl lessons update {course}/{lesson} --type quiz",
     "import_questions": "run: lmsctl quizzes import {quiz} FILE",
     "promote_user": "run: lmsctl users set-role {email} admin",
     "reactivate_user": "run: lmsctl users reactivate {email}",
@@ -176,8 +378,14 @@ def error_line(error: dict[str, Any]) -> str:
 
 
 def fail(errors: list[dict[str, Any]], *, as_json: bool, code: int = 1) -> NoReturn:
-    """Report problems and exit: one line each on stderr, or ``{"errors": [...]}`` as JSON."""
-    if as_json:
+    """Report problems and exit: one line each on stderr, or ``{"errors": [...]}`` as JSON.
+
+    Once a listing has started streaming rows to stdout, a second JSON document there would
+    only make the output harder to tell from a whole one: the problem goes to stderr and the
+    exit code says the rows are incomplete.
+    """
+    streaming, _stream.started = _stream.started, False
+    if as_json and not streaming:
         print_json({"errors": errors})
     else:
         for error in errors:
@@ -190,11 +398,13 @@ def reporting(*, as_json: bool) -> Iterator[None]:
     """Turn known failures into a clean message and exit code 1; never a traceback."""
     from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
-    from lms_core.errors import ErrorList, Hint, HintCode, LmsError
-    from lms_core.settings import SettingsError
+    from lms_core.errors import ErrorList, Hint, HintCode, LmsError, UsageError
+    from lms_core.settings_env import SettingsError  # lms_core.settings imports Pydantic
 
     try:
         yield
+    except UsageError as exc:
+        fail([exc.as_dict()], as_json=as_json, code=2)
     except ErrorList as exc:
         fail([e.as_dict() for e in exc.errors], as_json=as_json)
     except LmsError as exc:
@@ -219,7 +429,11 @@ def reporting(*, as_json: bool) -> Iterator[None]:
             "value": None,
             "message": f"database error: {text.strip().splitlines()[0]}",
         }
-        if "no such table" in text or "does not exist" in text:
+        if "no such column" in text or re.search(r"column \S+ does not exist", text):
+            # A table without a column the code reads: a schema older than the code.
+            error["message"] += "; is the database at the newest revision?"
+            error["hint"] = Hint(HintCode.run_migrations).as_dict()
+        elif "no such table" in text or "does not exist" in text:
             error["message"] += "; is the database initialised?"
             error["hint"] = Hint(HintCode.initialise_database).as_dict()
         fail([error], as_json=as_json)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from lms_core.db import SessionFactory
     from lms_core.security import PasswordHasher
     from lms_core.settings import Settings
+    from lms_core.settings_env import EngineSettings
 
 
 @dataclass
@@ -47,12 +48,32 @@ class Runtime:
             self.settings = load_settings(self.config, **overrides)
         return self.settings
 
-    def get_engine(self) -> Engine:
+    def get_engine(self, *, create: bool = False, missing_ok: bool = False) -> Engine:
+        """The engine; a SQLite file that does not exist is refused (``DatabaseMissing``)
+        unless the command may ``create`` it (init, db upgrade) or checks it is ``missing_ok``
+        (doctor, db current): a mistyped path never leaves a folder or an empty file behind."""
         if self.engine is None:
-            from lms_core.db import make_engine
+            from lms_core.db import make_engine, require_database
+            from lmsctl import startup
 
-            self.engine = make_engine(self.get_settings())
+            startup.resume()  # the command's modules are loaded: start-up is over
+            settings = self.engine_settings()
+            if not (create or missing_ok):
+                require_database(settings.database_url)
+            self.engine = make_engine(settings, create=create)
         return self.engine
+
+    def engine_settings(self) -> EngineSettings:
+        """What the engine needs; without building the full settings (and importing Pydantic)
+        when the environment is plain (lms_core/settings_env.py), else the full settings."""
+        if self.settings is None:
+            from lms_core.settings_env import quick_engine_settings
+
+            overrides = {"database_url": self.database_url} if self.database_url else {}
+            quick = quick_engine_settings(self.config, overrides)
+            if quick is not None:
+                return quick
+        return self.get_settings()
 
     def get_session_factory(self) -> SessionFactory:
         if self.session_factory is None:
@@ -88,6 +109,25 @@ class Runtime:
                 f"{user.email} is deactivated and cannot act", field="as", value=self.actor_email
             )
         return Actor.for_user(user)
+
+    def schema_actor(self) -> Actor:
+        """The acting party for ``init``, ``doctor`` and ``db``, which run whatever state the
+        schema is in: ``--as`` is looked up in the users table as it stands, and refused
+        clearly when there is none yet (an empty database has nobody to act as)."""
+        from lms_core.actor import Actor, actor_for_email
+        from lms_core.db import database_missing, unit_of_work
+        from lms_core.errors import PermissionDenied
+
+        if not self.actor_email:
+            return Actor.operator(getpass.getuser())
+        if self.session_factory is None and database_missing(self.get_settings().database_url):
+            raise PermissionDenied(
+                f"cannot act as {self.actor_email}: the database does not exist yet, so it "
+                "has no users; act as the operator (leave out --as)",
+                value=self.actor_email,
+            )
+        with unit_of_work(self.get_session_factory(), write=False) as session:
+            return actor_for_email(session.connection(), self.actor_email)
 
     def actor(self) -> Actor:
         """The acting party, for commands whose service runs its own units of work."""

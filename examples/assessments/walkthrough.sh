@@ -48,14 +48,14 @@ done
 
 step "A course with a quiz lesson and an assignment lesson"
 run courses create "$course" --title "Python, assessed" --instructor "$teacher"
-teach lessons add "$course" basics --title "Basics" --type text
-teach lessons add "$course" checkpoint --title "Checkpoint" --type quiz
-teach lessons add "$course" homework --title "Homework: loops" --type assignment
+teach lessons add "$course/basics" --title "Basics" --type text
+teach lessons add "$course/checkpoint" --title "Checkpoint" --type quiz
+teach lessons add "$course/homework" --title "Homework: loops" --type assignment
 teach courses publish "$course"
 
 step "The quiz: settings, then its questions from a GIFT bank (dry run first)"
 quiz="$course/checkpoint"
-teach quizzes create "$course" checkpoint --title "Python checkpoint" --passing-score 50 \
+teach quizzes create "$course/checkpoint" --title "Python checkpoint" --passing-score 50 \
     --max-attempts 2 --grading-method highest --shuffle-options
 bank="$examples/quizzes/python-basics.gift"
 teach quizzes import "$quiz" "$bank" --dry-run
@@ -114,7 +114,7 @@ teach quizzes attempts "$quiz"
 step "An assignment; Ana and Bo hand in files (Cy does not)"
 due=$("$PY" -c 'import datetime as d; print(d.date.today() + d.timedelta(days=7))')
 homework="$course/homework"
-teach assignments create "$course" homework --title "Loops" --due "$due" --max-points 20 \
+teach assignments create "$course/homework" --title "Loops" --due "$due" --max-points 20 \
     --late-policy accept --penalty 10
 run submissions submit "$homework" ana@example.org --text "Two loops, see the file." \
     --file "$examples/assignments/loops.py"

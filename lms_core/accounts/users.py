@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
@@ -259,6 +259,11 @@ def reactivate_user(session: Session, *, actor: Actor, email: str) -> User:
     return _change(session, actor, user, "user.reactivate", is_active=True, deleted_at=None)
 
 
+def check_may_set_password(session: Session, *, actor: Actor, email: str) -> None:
+    """Refuse before a front door asks anyone to type a password it would refuse anyway."""
+    _require_self_or_admin(actor, get_user(session, email), "reset this password")
+
+
 def set_password(
     session: Session, *, actor: Actor, email: str, password: str, hasher: PasswordHasher
 ) -> User:
@@ -356,6 +361,30 @@ def show_user(session: Session, *, actor: Actor, email: str) -> User:
     return user
 
 
+def users_query(
+    session: Session,
+    *,
+    actor: Actor,
+    search: str | None = None,
+    role: str | None = None,
+    active: bool | None = None,
+    include_deleted: bool = False,
+) -> Select[User]:
+    """The query behind ``list_users`` (rights and filters checked), for a page or a stream
+    (``lms_core.pagination.iter_rows``)."""
+    require_admin(actor, "list users")
+    stmt = select(User).order_by(User.email)
+    if search:
+        stmt = stmt.where(search_filter(search, User.email, func.lower(User.full_name)))
+    if role:
+        stmt = stmt.where(User.role == parse_choice(Role, role, field="role").value)
+    if active is not None:
+        stmt = stmt.where(User.is_active.is_(active))
+    if not include_deleted:
+        stmt = stmt.where(User.deleted_at.is_(None))
+    return stmt
+
+
 def list_users(
     session: Session,
     *,
@@ -368,14 +397,12 @@ def list_users(
     per_page: int = 50,
 ) -> Page[User]:
     """Users matching a search on e-mail or name, by role and state, ordered by e-mail."""
-    require_admin(actor, "list users")
-    stmt = select(User).order_by(User.email)
-    if search:
-        stmt = stmt.where(search_filter(search, User.email, func.lower(User.full_name)))
-    if role:
-        stmt = stmt.where(User.role == parse_choice(Role, role, field="role").value)
-    if active is not None:
-        stmt = stmt.where(User.is_active.is_(active))
-    if not include_deleted:
-        stmt = stmt.where(User.deleted_at.is_(None))
+    stmt = users_query(
+        session,
+        actor=actor,
+        search=search,
+        role=role,
+        active=active,
+        include_deleted=include_deleted,
+    )
     return paginate(session, stmt, page=page, per_page=per_page)

@@ -1,7 +1,7 @@
 """Assignments: create, update, list, show, and the late policy every submission goes through.
 
 An assignment belongs to a course, optionally to one lesson of type ``assignment``. It is named
-``COURSE_SLUG/LESSON_SLUG`` (when it has a lesson) or by its numeric id.
+``COURSE/LESSON`` (when it has a lesson) or by its numeric id.
 
 Late policy. ``refuse``: nothing is accepted after the due date. ``accept``: late work is
 accepted until ``late_cutoff`` (no cut-off: any time), and loses ``late_penalty_percent`` per
@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
@@ -35,7 +35,7 @@ from lms_core.assignments.fields import (
     given,
 )
 from lms_core.catalog.courses import get_course
-from lms_core.catalog.lessons import get_lesson
+from lms_core.catalog.lessons import get_lesson, lesson_name, lesson_ref
 from lms_core.errors import Conflict, NotFound, ValidationError
 from lms_core.models import (
     Assignment,
@@ -55,7 +55,7 @@ from lms_core.validation import collect
 def assignment_ref(assignment: Assignment) -> str:
     """How commands name it: ``course/lesson`` when it has a lesson, else its id."""
     if assignment.lesson is not None:
-        return f"{assignment.course.slug}/{assignment.lesson.slug}"
+        return lesson_name(assignment.lesson)
     return str(assignment.id)
 
 
@@ -65,7 +65,7 @@ def assignment_row(assignment: Assignment) -> AssignmentRow:
         id=assignment.id,
         ref=assignment_ref(assignment),
         course=assignment.course.slug,
-        lesson=assignment.lesson.slug if assignment.lesson is not None else None,
+        lesson=lesson_name(assignment.lesson) if assignment.lesson is not None else None,
         title=assignment.title,
         description=assignment.description,
         due_date=_iso(assignment.due_date),
@@ -81,22 +81,23 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def get_assignment(session: Session, ref: str | int) -> Assignment:
-    """Find an assignment by ``COURSE_SLUG/LESSON_SLUG`` or by id."""
+    """Find an assignment by its lesson, ``COURSE/LESSON``, or by id."""
     text = str(ref).strip()
     assignment: Assignment | None
     if text.isdigit():
         assignment = session.get(Assignment, int(text))
-    elif text.count("/") == 1:
-        course_slug, lesson_slug = text.split("/")
+    elif "/" in text:
+        named = lesson_ref(text, field="assignment")
+        text = str(named)
         assignment = session.scalars(
             select(Assignment)
             .join(Lesson, Lesson.id == Assignment.lesson_id)
             .join(Course, Course.id == Lesson.course_id)
-            .where(Course.slug == course_slug, Lesson.slug == lesson_slug)
+            .where(Course.slug == named.course, Lesson.slug == named.lesson)
         ).first()
     else:
         raise ValidationError(
-            "must be COURSE_SLUG/LESSON_SLUG or the numeric id that `assignments list` shows",
+            "must be COURSE/LESSON (its lesson) or the numeric id that `assignments list` shows",
             field="assignment",
             value=ref,
         )
@@ -190,7 +191,7 @@ def create_assignment(
         lesson = get_lesson(session, course, lesson_slug)
         if lesson.lesson_type != LessonType.assignment.value:
             raise ValidationError(
-                f"lesson {lesson.slug} is of type {lesson.lesson_type}, not assignment",
+                f"lesson {lesson_name(lesson)} is of type {lesson.lesson_type}, not assignment",
                 field="lesson_slug",
                 value=lesson_slug,
             )
@@ -268,9 +269,10 @@ def _visible(stmt: Any, actor: Actor) -> Any:
     return stmt.where(Assignment.course_id.in_(enrolled))
 
 
-def list_assignments(
+def assignments_query(
     session: Session, *, actor: Actor, course_slug: str | None = None
-) -> list[Assignment]:
+) -> Select[Assignment]:
+    """The assignments the actor may see, for a list or a stream (``pagination.iter_rows``)."""
     stmt = (
         select(Assignment)
         .join(Course, Course.id == Assignment.course_id)
@@ -278,7 +280,15 @@ def list_assignments(
     )
     if course_slug:
         stmt = stmt.where(Assignment.course_id == get_course(session, course_slug).id)
-    return list(session.scalars(_visible(stmt, actor)).unique())
+    visible: Select[Assignment] = _visible(stmt, actor)
+    return visible
+
+
+def list_assignments(
+    session: Session, *, actor: Actor, course_slug: str | None = None
+) -> list[Assignment]:
+    stmt = assignments_query(session, actor=actor, course_slug=course_slug)
+    return list(session.scalars(stmt).unique())
 
 
 def enrolled_count(session: Session, course_id: int) -> int:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import Select, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
@@ -352,10 +352,10 @@ def delete_file(session: Session, *, actor: Actor, settings: Settings, file_id: 
     return stored
 
 
-def list_files(
+def files_query(
     session: Session, *, actor: Actor, course_slug: str | None = None
-) -> list[StoredFile]:
-    """Files the actor may download: admins all; others their own and their courses' material."""
+) -> Select[StoredFile]:
+    """The query behind ``list_files``, for a list or a stream (``pagination.iter_rows``)."""
     stmt = select(StoredFile).order_by(StoredFile.id)
     if course_slug:
         course = get_course(session, course_slug)
@@ -376,4 +376,11 @@ def list_files(
             stmt = stmt.where(or_(mine, StoredFile.course_id.in_(managed)))
         else:
             stmt = stmt.where(or_(mine, StoredFile.course_id.in_(enrolled)))
-    return list(session.scalars(stmt))
+    return stmt
+
+
+def list_files(
+    session: Session, *, actor: Actor, course_slug: str | None = None
+) -> list[StoredFile]:
+    """Files the actor may download: admins all; others their own and their courses' material."""
+    return list(session.scalars(files_query(session, actor=actor, course_slug=course_slug)))

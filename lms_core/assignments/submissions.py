@@ -9,12 +9,13 @@ late are stored. The grade is stored as the grader gave it; listings show the pe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from lms_core.accounts import audit
 from lms_core.accounts.users import get_user
@@ -47,6 +48,7 @@ from lms_core.models import (
     User,
     utcnow,
 )
+from lms_core.pagination import STREAM_CHUNK, iter_tuples
 from lms_core.permissions import can_manage_course, require_course_manager
 from lms_core.settings import Settings
 from lms_core.validation import check_text
@@ -250,31 +252,37 @@ def grade(
     return submission
 
 
-def list_submissions(session: Session, *, actor: Actor, assignment: str) -> list[SubmissionRow]:
-    """The assignment's submissions: every one for course managers, their own for learners."""
+def iter_submissions(
+    session: Session, *, actor: Actor, assignment: str, chunk: int = STREAM_CHUNK
+) -> Iterator[SubmissionRow]:
+    """The assignment's submissions: every one for course managers, their own for learners.
+
+    Rights are checked now; the rows are read ``chunk`` at a time as the iterator is consumed
+    (inside the caller's transaction), the grader named by e-mail.
+    """
     target = get_assignment(session, assignment)
     require_can_see(session, actor, target)
+    grader = aliased(User)
     stmt = (
-        select(Submission)
+        select(Submission, grader.email)
         .join(User, User.id == Submission.student_id)
+        .outerjoin(grader, grader.id == Submission.grader_id)
         .where(Submission.assignment_id == target.id)
         .options(selectinload(Submission.files))
         .order_by(User.full_name, User.email)
     )
     if not can_manage_course(actor, target.course):
         stmt = stmt.where(Submission.student_id == actor.user_id)
-    submissions = list(session.scalars(stmt).unique())
-    graders = {
-        uid: email
-        for uid, email in session.execute(
-            select(User.id, User.email).where(
-                User.id.in_({s.grader_id for s in submissions if s.grader_id})
-            )
-        )
-    }
-    rows = []
-    for submission in submissions:
-        row = submission_row(submission, target)
-        row["grader"] = graders.get(submission.grader_id) if submission.grader_id else None
-        rows.append(row)
-    return rows
+
+    def rows() -> Iterator[SubmissionRow]:
+        for submission, grader_email in iter_tuples(session, stmt, chunk=chunk):
+            row = submission_row(submission, target)
+            row["grader"] = grader_email
+            yield row
+
+    return rows()
+
+
+def list_submissions(session: Session, *, actor: Actor, assignment: str) -> list[SubmissionRow]:
+    """The assignment's submissions: every one for course managers, their own for learners."""
+    return list(iter_submissions(session, actor=actor, assignment=assignment))

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
 from lms_core.assignments.assignments import assignment_ref, get_assignment
-from lms_core.errors import ValidationError
 from lms_core.formats.safe_cells import safe_cell
 from lms_core.models import Assignment, Enrollment, EnrollmentStatus, Submission, User, utcnow
 from lms_core.permissions import require_course_manager
@@ -35,6 +34,9 @@ COLUMNS = (
     "check",
 )
 EDITABLE = ("grade", "feedback")
+#: What a worksheet can be written as: XLSX only (locked cells, a hidden signed sheet), so that
+#: ``grading import`` can trust what comes back.
+FORMATS = ("xlsx",)
 SHEET, ABOUT = "grades", "about"
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -144,8 +146,3 @@ def export_worksheet(
         about.append(list(pair))
     workbook.save(out)
     return count
-
-
-def check_format(fmt: str) -> None:
-    if fmt != "xlsx":
-        raise ValidationError("must be xlsx", field="format", value=fmt)

@@ -103,10 +103,10 @@ def _open(path: Path, name: str, *, formulas: bool = False) -> Any:
         return load_workbook(path, read_only=True, data_only=not formulas)
     except OSError:
         raise
-    except Exception as exc:  # openpyxl raises many kinds for a file that is not XLSX
-        raise FileRefused(
-            [FileProblem(f"is not an XLSX workbook ({type(exc).__name__})", file=name)]
-        ) from None
+    except Exception:  # openpyxl raises many kinds (KeyError, BadZipFile...): none is news
+        from lms_core.formats.xlsx_read import NOT_A_WORKBOOK
+
+        raise FileRefused([FileProblem(NOT_A_WORKBOOK, file=name)]) from None
 
 
 def _about(workbook: Any, settings: Settings, name: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
@@ -189,7 +189,7 @@ def delete_course(session: Session, *, actor: Actor, slug: str, force: bool = Fa
     return course
 
 
-def list_courses(
+def courses_query(
     session: Session,
     *,
     actor: Actor,
@@ -197,10 +197,8 @@ def list_courses(
     published: bool | None = None,
     instructor_email: str | None = None,
     category: str | None = None,
-    page: int = 1,
-    per_page: int = 50,
-) -> Page[Course]:
-    """Courses the actor may see: admins all, instructors published and their own, students published."""
+) -> Select[Course]:
+    """The query behind ``list_courses``, for a page or a stream (``pagination.iter_rows``)."""
     stmt = select(Course).order_by(Course.slug)
     if not actor.is_admin:
         visible: ColumnElement[bool] = Course.is_published.is_(True)
@@ -215,4 +213,27 @@ def list_courses(
         stmt = stmt.where(Course.instructor_id == get_user(session, instructor_email).id)
     if category:
         stmt = stmt.where(Course.category == category)
+    return stmt
+
+
+def list_courses(
+    session: Session,
+    *,
+    actor: Actor,
+    search: str | None = None,
+    published: bool | None = None,
+    instructor_email: str | None = None,
+    category: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page[Course]:
+    """Courses the actor may see: admins all, instructors published and their own, students published."""
+    stmt = courses_query(
+        session,
+        actor=actor,
+        search=search,
+        published=published,
+        instructor_email=instructor_email,
+        category=category,
+    )
     return paginate(session, stmt, page=page, per_page=per_page)

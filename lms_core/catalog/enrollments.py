@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
@@ -259,17 +259,15 @@ def review(
     return enrollment
 
 
-def list_enrollments(
+def enrollments_query(
     session: Session,
     *,
     actor: Actor,
     course_slug: str | None = None,
     email: str | None = None,
     status: str | None = None,
-    page: int = 1,
-    per_page: int = 50,
-) -> Page[Enrollment]:
-    """Enrollments the actor may see: admins all, instructors their courses', learners their own."""
+) -> Select[Enrollment]:
+    """The query behind ``list_enrollments``, for a page or a stream (``pagination.iter_rows``)."""
     stmt = (
         select(Enrollment)
         .join(Enrollment.course)
@@ -290,4 +288,21 @@ def list_enrollments(
             )
         else:
             stmt = stmt.where(Enrollment.student_id == actor.user_id)
+    return stmt
+
+
+def list_enrollments(
+    session: Session,
+    *,
+    actor: Actor,
+    course_slug: str | None = None,
+    email: str | None = None,
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page[Enrollment]:
+    """Enrollments the actor may see: admins all, instructors their courses', learners their own."""
+    stmt = enrollments_query(
+        session, actor=actor, course_slug=course_slug, email=email, status=status
+    )
     return paginate(session, stmt, page=page, per_page=per_page)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,13 +37,69 @@ def lesson_row(lesson: Lesson) -> LessonRow:
     )
 
 
+@dataclass(frozen=True)
+class LessonRef:
+    """A lesson as every command names it: ``COURSE/LESSON`` (the two slugs)."""
+
+    course: str
+    lesson: str
+
+    def __str__(self) -> str:
+        return f"{self.course}/{self.lesson}"
+
+
+def lesson_ref(first: str, second: str | None = None, *, field: str = "lesson") -> LessonRef:
+    """The lesson named ``COURSE/LESSON`` in ``first``, or ``COURSE`` and ``LESSON`` apart.
+
+    The one reading of a lesson reference: both forms name the same lesson, in every command.
+    """
+    text = (first or "").strip()
+    if second is None:
+        course, sep, lesson = text.partition("/")
+        if not sep or "/" in lesson:
+            raise ValidationError(
+                "name the lesson as COURSE/LESSON (the course's slug, a slash, the lesson's "
+                "slug), or give the course and the lesson apart",
+                field=field,
+                value=first,
+            )
+    elif "/" in text:
+        raise ValidationError(
+            f"{text} already names a lesson (COURSE/LESSON); give it alone, or the course "
+            f"and the lesson apart, not both",
+            field=field,
+            value=f"{first} {second}",
+        )
+    else:
+        course, lesson = text, second
+    course, lesson = course.strip(), lesson.strip()
+    if not course or not lesson:
+        raise ValidationError(
+            "name the lesson as COURSE/LESSON: both slugs are needed", field=field, value=first
+        )
+    return LessonRef(course, lesson)
+
+
+def lesson_name(lesson: Lesson) -> str:
+    """How outputs name a lesson: ``COURSE/LESSON``."""
+    return str(LessonRef(lesson.course.slug, lesson.slug))
+
+
+def find_lesson(session: Session, ref: LessonRef) -> Lesson:
+    """The lesson ``ref`` names (its course must exist, then the lesson in it)."""
+    return get_lesson(session, get_course(session, ref.course), ref.lesson)
+
+
 def get_lesson(session: Session, course: Course, slug: str) -> Lesson:
     lesson = session.scalars(
         select(Lesson).where(Lesson.course_id == course.id, Lesson.slug == (slug or "").strip())
     ).first()
     if lesson is None:
         raise NotFound(
-            f"course {course.slug} has no lesson {slug}", field="lesson_slug", value=slug
+            f"no lesson {course.slug}/{(slug or '').strip()}: course {course.slug} has no "
+            f"lesson {slug}",
+            field="lesson_slug",
+            value=slug,
         )
     return lesson
 

@@ -3,9 +3,7 @@ for handing to a registrar."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import zipfile
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from lms_core.catalog.courses import get_course
 from lms_core.certificates.registry import list_certificates
 from lms_core.errors import Conflict
 from lms_core.formats.atomic import atomic_binary
+from lms_core.formats.output import csv_bytes
 from lms_core.formats.safe_cells import safe_cell
 from lms_core.permissions import require_course_manager
 from lms_core.settings import Settings
@@ -28,9 +27,10 @@ def export_zip(
     course = get_course(session, course_slug)
     require_course_manager(actor, course, "export its certificates")
     certs = list_certificates(session, actor=actor, course_slug=course_slug, status="valid")
-    manifest = io.StringIO()
-    writer = csv.writer(manifest)
-    writer.writerow(["learner", "email", "number", "issued_at", "sha256"])
+    # legacy_number: the number printed on a PDF issued before the current check symbols.
+    manifest: list[list[object]] = [
+        ["learner", "email", "number", "issued_at", "sha256", "legacy_number"]
+    ]
     # Streamed to a temporary file (one PDF in memory at a time), then renamed into place.
     with (
         atomic_binary(out) as stream,
@@ -46,7 +46,7 @@ def export_zip(
                     value=cert.number,
                 )
             archive.writestr(f"{cert.number}.pdf", pdf)
-            writer.writerow(
+            manifest.append(
                 [
                     safe_cell(v)
                     for v in (
@@ -55,8 +55,10 @@ def export_zip(
                         cert.number,
                         cert.issued_at.isoformat(),
                         cert.pdf_sha256,
+                        cert.legacy_number or "",
                     )
                 ]
             )
-        archive.writestr("manifest.csv", manifest.getvalue())
+        # Encoded as every CSV file we write: UTF-8 with a BOM (lms_core.formats.output).
+        archive.writestr("manifest.csv", csv_bytes(manifest))
     return len(certs)

@@ -6,6 +6,12 @@ leaves only whole certificates (row and PDF) plus, at worst, PDFs whose batch ne
 committed; the next run removes those (:func:`remove_orphans`) and issues the rest. A run
 holds a per-course lock, and the database allows one valid certificate per enrollment, so
 two runs at once never issue twice.
+
+Revoked certificates stay revoked: a run skips learners whose certificate was revoked and
+counts them (``revoked``). ``include_revoked=True`` (administrators only) issues each of them
+a *new* certificate (new number and PDF, version + 1, ``supersedes_id`` naming the revoked
+one); the revoked one keeps verifying as revoked. To make the revoked certificate itself
+valid again, use ``registry.reinstate``.
 """
 
 from __future__ import annotations
@@ -23,14 +29,14 @@ from sqlalchemy.orm import Session
 from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
-from lms_core.certificates.numbers import new_number
-from lms_core.certificates.registry import eligibility, get_certificate
+from lms_core.certificates.numbers import new_number, normalize_number
+from lms_core.certificates.registry import Eligibility, eligibility, get_certificate
 from lms_core.db import SessionFactory, unit_of_work
 from lms_core.errors import Conflict, ValidationError
 from lms_core.formats.atomic import fsync_folder, write_bytes
 from lms_core.locks import run_lock
 from lms_core.models import Certificate, Enrollment, utcnow
-from lms_core.permissions import require_course_manager
+from lms_core.permissions import require_admin, require_course_manager
 from lms_core.settings import Settings
 
 if TYPE_CHECKING:
@@ -146,6 +152,9 @@ class IssueReport:
     uncovered: list[dict[str, Any]] = field(default_factory=list)
     already: int = 0
     not_eligible: int = 0
+    #: Learners skipped because their certificate was revoked (without ``include_revoked``).
+    revoked: int = 0
+    include_revoked: bool = False
     orphans_removed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -167,6 +176,8 @@ class IssueReport:
             "errors": errors,
             "already": self.already,
             "not_eligible": self.not_eligible,
+            "revoked": self.revoked,
+            "include_revoked": self.include_revoked,
             "orphans_removed": self.orphans_removed,
         }
 
@@ -183,12 +194,15 @@ def issue_certificates(
     dry_run: bool = False,
     wait: float = 0,
     progress: Callable[[int, int], None] | None = None,
+    include_revoked: bool = False,
 ) -> IssueReport:
     """Run: issue a certificate to every eligible learner who has none, committing each batch.
 
     Takes the ``certificates-<course id>`` run lock and commits one transaction per batch of
     ``batch_size`` certificates (each PDF written and fsynced before its row commits). A rerun
-    issues nothing new; an interrupted run is finished by the next one.
+    issues nothing new; an interrupted run is finished by the next one. Learners whose
+    certificate was revoked are skipped and counted, unless ``include_revoked`` (administrators
+    only) issues them a new one.
     """
     from lms_core.certificates.pdf.render import RenderPool
 
@@ -198,8 +212,10 @@ def issue_certificates(
     with unit_of_work(factory, write=False) as session:
         course = get_course(session, course_slug)
         require_course_manager(actor, course, "issue its certificates")
+        if include_revoked:
+            require_admin(actor, "issue certificates to learners whose certificate was revoked")
         course_id = course.id
-    report = IssueReport(course=course_slug, dry_run=dry_run)
+    report = IssueReport(course=course_slug, dry_run=dry_run, include_revoked=include_revoked)
     with (
         run_lock(factory, f"certificates-{course_id}", holder=actor.label, wait=wait),
         RenderPool(
@@ -215,7 +231,9 @@ def issue_certificates(
             pending = _pending(session, actor, settings, course_slug, pool.renderer, report)
         if dry_run:
             report.issued = [
-                {"number": None, "learner": p.fields.learner, "email": p.email} for p in pending
+                {"number": None, "learner": p.fields.learner, "email": p.email}
+                | ({"replaces": p.replaces} if p.replaces else {})
+                for p in pending
             ]
             return report
         # One stream over every pending certificate keeps the workers busy across batch
@@ -231,7 +249,13 @@ def issue_certificates(
                     write_bytes(path, pdf, sync_folder=False)
                     certs.append(
                         _certificate(
-                            settings, item.enrollment_id, item.fields, pdf, path, template_name
+                            settings,
+                            item.enrollment_id,
+                            item.fields,
+                            pdf,
+                            path,
+                            template_name,
+                            **item.extra,
                         )
                     )
                 fsync_folder(folder)
@@ -241,6 +265,7 @@ def issue_certificates(
                     _audit_issue(session, actor, cert, flush=False)
                     report.issued.append(
                         {"number": cert.number, "learner": cert.learner_name, "email": item.email}
+                        | ({"replaces": item.replaces} if item.replaces else {})
                     )
             if progress:
                 progress(start + len(batch), len(pending))
@@ -252,6 +277,10 @@ class _Pending:
     enrollment_id: int
     email: str
     fields: CertificateFields
+    #: The revoked certificate this one is issued in place of (``include_revoked``).
+    replaces: str | None = None
+    #: Extra columns: the version and ``supersedes_id`` of a certificate replacing a revoked one.
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _pending(
@@ -262,11 +291,17 @@ def _pending(
     renderer: Renderer,
     report: IssueReport,
 ) -> list[_Pending]:
-    """Eligible learners without a certificate, with their fields; counts the others."""
+    """Eligible learners without a certificate, with their fields; counts the others.
+
+    A learner whose certificate was revoked is counted in ``report.revoked`` and skipped,
+    unless ``report.include_revoked``: then, if eligible, they get a new certificate.
+    """
     pending: list[_Pending] = []
     for row in eligibility(session, actor=actor, course_slug=course_slug):
-        if row.certificate is not None:
+        if row.certificate_status == "valid":
             report.already += 1
+        elif row.certificate_status == "revoked" and not report.include_revoked:
+            report.revoked += 1
         elif not row.eligible:
             report.not_eligible += 1
         else:
@@ -282,8 +317,23 @@ def _pending(
                     }
                 )
             else:
-                pending.append(_Pending(row.enrollment.id, row.enrollment.student.email, fields))
+                replaces, extra = _replacing(session, row)
+                pending.append(
+                    _Pending(
+                        row.enrollment.id, row.enrollment.student.email, fields, replaces, extra
+                    )
+                )
     return pending
+
+
+def _replacing(session: Session, row: Eligibility) -> tuple[str | None, dict[str, Any]]:
+    """For a learner whose certificate was revoked: its number, and the new one's lineage."""
+    if row.certificate_status != "revoked" or row.certificate is None:
+        return None, {}
+    revoked = session.scalars(
+        select(Certificate).where(Certificate.number == row.certificate)
+    ).one()
+    return revoked.number, {"version": revoked.version + 1, "supersedes_id": revoked.id}
 
 
 def issue_one(
@@ -294,10 +344,15 @@ def issue_one(
     settings: Settings,
     renderer: Renderer,
     template_name: str = "default",
+    number: str | None = None,
     **extra: Any,
 ) -> Certificate:
-    """Render and store one certificate inside the caller's transaction (demo seed, reissue)."""
-    fields = fields_for(enrollment, settings, new_number())
+    """Render and store one certificate inside the caller's transaction (demo seed, reissue).
+
+    ``number``: a given number (the demo's fixed one, see :func:`unused_number`) instead of a
+    fresh random one.
+    """
+    fields = fields_for(enrollment, settings, number or new_number())
     missing = uncovered(renderer, fields)
     if missing:
         raise ValidationError(
@@ -316,6 +371,17 @@ def issue_one(
         template_name,
         **extra,
     )
+
+
+def unused_number(session: Session, preferred: str) -> str:
+    """``preferred`` (in canonical form) if no certificate has it yet, else a fresh number."""
+    canonical = normalize_number(preferred)
+    taken = session.scalar(
+        select(Certificate.id).where(
+            (Certificate.number == canonical) | (Certificate.legacy_number == canonical)
+        )
+    )
+    return new_number() if taken is not None else canonical
 
 
 def default_renderer(settings: Settings, template: Path | None = None) -> Renderer:

@@ -4,6 +4,10 @@ Issuing (rendering PDFs, batches, reissue, export) is in ``issue``; verification
 Eligibility: every required lesson complete (all lessons where none is marked required), and,
 in a course with graded work (graded quizzes, assignments), a course grade (the gradebook
 total, see ``lms_core.assignments.gradebook``) of at least ``courses.certificate_min_grade``.
+
+Revocation stands: a learner whose certificate was revoked (and who holds no valid one) is
+listed as ``revoked`` and issue runs skip them, until an administrator reinstates the
+certificate (:func:`reinstate`) or issues a new one (``issue_certificates(include_revoked=True)``).
 """
 
 from __future__ import annotations
@@ -11,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypedDict
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
-from lms_core.certificates.numbers import normalize_number
+from lms_core.certificates.numbers import parse_number
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from lms_core.models import (
     Certificate,
@@ -30,7 +34,7 @@ from lms_core.models import (
     User,
     utcnow,
 )
-from lms_core.permissions import can_manage_course, require_course_manager
+from lms_core.permissions import can_manage_course, require_admin, require_course_manager
 
 
 class CertificateRow(TypedDict):
@@ -46,6 +50,8 @@ class CertificateRow(TypedDict):
     revoked_at: str | None
     reason: str | None
     sha256: str
+    #: The number it was issued with under the legacy check symbols, if it was renumbered.
+    legacy_number: str | None
 
 
 def certificate_row(cert: Certificate) -> CertificateRow:
@@ -61,6 +67,7 @@ def certificate_row(cert: Certificate) -> CertificateRow:
         revoked_at=cert.revoked_at.isoformat() if cert.revoked_at else None,
         reason=cert.revoked_reason,
         sha256=cert.pdf_sha256,
+        legacy_number=cert.legacy_number,
     )
 
 
@@ -70,6 +77,7 @@ class EligibilityRow(TypedDict):
     learner: str
     email: str
     eligible: bool
+    status: str
     reason: str
     certificate: str | None
 
@@ -77,10 +85,22 @@ class EligibilityRow(TypedDict):
 @dataclass
 class Eligibility:
     enrollment: Enrollment
+    #: The course's rules (lessons, grade) are met; says nothing about certificates held.
     eligible: bool
     reason: str
-    #: The number of the learner's valid certificate, if they already have one.
+    #: The number of the learner's valid certificate, or else of their revoked one.
     certificate: str | None
+    #: ``valid`` or ``revoked``: the status of :attr:`certificate` (None without one).
+    certificate_status: str | None = None
+
+    @property
+    def status(self) -> str:
+        """``issued``, ``revoked`` (issue runs skip them), ``eligible`` or ``not eligible``."""
+        if self.certificate_status == "valid":
+            return "issued"
+        if self.certificate_status == "revoked":
+            return "revoked"
+        return "eligible" if self.eligible else "not eligible"
 
     def as_row(self) -> EligibilityRow:
         student = self.enrollment.student
@@ -88,6 +108,7 @@ class Eligibility:
             learner=student.full_name,
             email=student.email,
             eligible=self.eligible,
+            status=self.status,
             reason=self.reason,
             certificate=self.certificate,
         )
@@ -137,6 +158,16 @@ def eligibility(session: Session, *, actor: Actor, course_slug: str) -> list[Eli
             )
         )
     }
+    # The latest revoked certificate of each learner (ordered by id: the last one wins).
+    revoked = {
+        enrollment_id: number
+        for enrollment_id, number in session.execute(
+            select(Certificate.enrollment_id, Certificate.number)
+            .join(Enrollment, Enrollment.id == Certificate.enrollment_id)
+            .where(Enrollment.course_id == course.id, Certificate.revoked_at.is_not(None))
+            .order_by(Certificate.id)
+        )
+    }
     grades = (
         course_grades(session, course.id, [e.id for e in enrollments])
         if has_graded_items(session, course.id)
@@ -159,13 +190,45 @@ def eligibility(session: Session, *, actor: Actor, course_slug: str) -> list[Eli
                 reason += f"; course grade {grade:.2f} below the {minimum:.2f} needed"
             else:
                 reason += f"; course grade {grade:.2f} (needs {minimum:.2f})"
-        rows.append(Eligibility(enrollment, ok, reason, valid.get(enrollment.id)))
+        if enrollment.id in valid:
+            rows.append(Eligibility(enrollment, ok, reason, valid[enrollment.id], "valid"))
+        elif enrollment.id in revoked:
+            number = revoked[enrollment.id]
+            reason += f"; certificate {number} revoked (an administrator may reinstate it)"
+            rows.append(Eligibility(enrollment, ok, reason, number, "revoked"))
+        else:
+            rows.append(Eligibility(enrollment, ok, reason, None))
     return rows
 
 
+def find_certificate(session: Session, number: str) -> tuple[str, Certificate | None]:
+    """The canonical form of a typed number and its certificate (None when there is none).
+
+    A number valid in the current scheme is looked up in ``number``; one valid in the legacy
+    mod-37 scheme (printed on PDFs issued before it) in ``legacy_number``. A mistyped number
+    is refused (ValidationError) before any query; so is a number that passes only the
+    legacy check and is no legacy number: no new legacy numbers are ever made, so it is one
+    of the typos of a current number (1 in 37) that happen to pass the old check.
+    """
+    parsed = parse_number(number)
+    columns = []
+    if parsed.current:
+        columns.append(Certificate.number == parsed.number)
+    if parsed.legacy:
+        columns.append(Certificate.legacy_number == parsed.number)
+        # Not yet renumbered (an offline ``alembic upgrade --sql``, or a row the migration
+        # left as it was because its new number was taken): still in ``number``.
+        columns.append(Certificate.number == parsed.number)
+    cert = session.scalars(select(Certificate).where(or_(*columns))).first()
+    if cert is None and not parsed.current:
+        raise ValidationError(
+            "is mistyped: its check character does not match", field="number", value=number
+        )
+    return parsed.number, cert
+
+
 def get_certificate(session: Session, number: str) -> Certificate:
-    canonical = normalize_number(number)
-    cert = session.scalars(select(Certificate).where(Certificate.number == canonical)).first()
+    canonical, cert = find_certificate(session, number)
     if cert is None:
         raise NotFound(f"no certificate {canonical}", field="number", value=number)
     return cert
@@ -196,10 +259,63 @@ def revoke(session: Session, *, actor: Actor, number: str, reason: str) -> Certi
     return cert
 
 
-def list_certificates(
+def reinstate(
+    session: Session, *, actor: Actor, number: str, reason: str | None = None
+) -> Certificate:
+    """Undo a revocation (administrators only): the same number and PDF verify as valid again.
+
+    Refused when the certificate is not revoked, or when the learner has since been issued
+    another valid certificate (``issue --include-revoked``): one valid certificate per
+    enrollment. The revocation (when, by whom, why) stays in the audit log.
+    """
+    cert = get_certificate(session, number)
+    require_admin(actor, "reinstate a revoked certificate")
+    if cert.status != "revoked":
+        raise Conflict(
+            f"{cert.number} is {cert.status}; only a revoked certificate can be reinstated",
+            field="number",
+            value=number,
+        )
+    other = session.scalar(
+        select(Certificate.number).where(
+            Certificate.enrollment_id == cert.enrollment_id,
+            Certificate.revoked_at.is_(None),
+            Certificate.superseded_at.is_(None),
+        )
+    )
+    if other is not None:
+        raise Conflict(
+            f"the learner holds a valid certificate, {other}, issued after {cert.number} was "
+            f"revoked; revoke that one first",
+            field="number",
+            value=number,
+        )
+    before = {
+        "status": "revoked",
+        "revoked_at": cert.revoked_at.isoformat() if cert.revoked_at else None,
+        "revoked_by": cert.revoked_by,
+        "reason": cert.revoked_reason,
+    }
+    cert.revoked_at = None
+    cert.revoked_reason = None
+    cert.revoked_by = None
+    session.flush()
+    text = (reason or "").strip()[:2000] or None
+    audit.record(
+        session,
+        actor,
+        "certificate.reinstate",
+        cert,
+        before=before,
+        after={"status": "valid", "reason": text},
+    )
+    return cert
+
+
+def certificates_query(
     session: Session, *, actor: Actor, course_slug: str | None = None, status: str | None = None
-) -> list[Certificate]:
-    """Certificates the actor may see: admins all, instructors their courses', learners their own."""
+) -> Select[Certificate]:
+    """The query behind ``list_certificates``, for a list or a stream (``pagination.iter_rows``)."""
     stmt = (
         select(Certificate)
         .join(Certificate.enrollment)
@@ -219,11 +335,23 @@ def list_certificates(
             stmt = stmt.where(Course.instructor_id == actor.user_id)
         else:
             stmt = stmt.where(Enrollment.student_id == actor.user_id)
-    certs = list(session.scalars(stmt).unique())
     if status:
-        if status not in {"valid", "revoked", "superseded"}:
+        # As Certificate.status reads them: revoked first, then superseded, else valid.
+        revoked = Certificate.revoked_at.is_not(None)
+        superseded = Certificate.revoked_at.is_(None) & Certificate.superseded_at.is_not(None)
+        valid = Certificate.revoked_at.is_(None) & Certificate.superseded_at.is_(None)
+        wanted = {"valid": valid, "revoked": revoked, "superseded": superseded}.get(status)
+        if wanted is None:
             raise ValidationError(
                 "must be one of valid, revoked, superseded", field="status", value=status
             )
-        certs = [c for c in certs if c.status == status]
-    return certs
+        stmt = stmt.where(wanted)
+    return stmt
+
+
+def list_certificates(
+    session: Session, *, actor: Actor, course_slug: str | None = None, status: str | None = None
+) -> list[Certificate]:
+    """Certificates the actor may see: admins all, instructors their courses', learners their own."""
+    stmt = certificates_query(session, actor=actor, course_slug=course_slug, status=status)
+    return list(session.scalars(stmt).unique())

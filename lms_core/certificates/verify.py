@@ -3,6 +3,10 @@
 The answer is one of ``valid``, ``revoked`` (when, why), ``superseded`` (by which number) or
 ``unknown``; :attr:`Verification.verified` is the one yes-or-no every front door gives (the
 CLI's exit code, a web page's verdict), decided here so that they cannot disagree.
+
+A number printed before the current check symbols (``LMS-P758-DXF0-*``, see
+``lms_core.certificates.numbers``) verifies as well: it is found by the certificate's
+``legacy_number``, and :attr:`Verification.current_number` says the number it carries now.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lms_core.certificates.numbers import normalize_number
+from lms_core.certificates.registry import find_certificate
 from lms_core.models import Certificate
 
 
@@ -32,6 +36,9 @@ class Verification:
     #: With a file: whether it is the PDF that was issued (None when no file was given).
     file_matches: bool | None = None
     superseded_by: str | None = None
+    #: The certificate's number now: ``number`` itself, or, asked by a legacy number, the
+    #: number it was given when the check symbols changed (None when unknown).
+    current_number: str | None = None
 
     @property
     def verified(self) -> bool:
@@ -54,13 +61,13 @@ class Verification:
             "sha256": self.sha256,
             "file_matches": self.file_matches,
             "superseded_by": self.superseded_by,
+            "current_number": self.current_number,
         }
 
 
 def verify(session: Session, number: str, *, pdf: bytes | None = None) -> Verification:
     """What a certificate number stands for; a mistyped number fails before any query."""
-    canonical = normalize_number(number)
-    cert = session.scalars(select(Certificate).where(Certificate.number == canonical)).first()
+    canonical, cert = find_certificate(session, number)
     if cert is None:
         return Verification(canonical, "unknown")
     result = Verification(
@@ -73,6 +80,7 @@ def verify(session: Session, number: str, *, pdf: bytes | None = None) -> Verifi
         cert.revoked_reason,
         cert.pdf_sha256,
     )
+    result.current_number = cert.number
     if pdf is not None:
         result.file_matches = hashlib.sha256(pdf).hexdigest() == cert.pdf_sha256
     if cert.superseded_at is not None:

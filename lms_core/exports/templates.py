@@ -9,12 +9,12 @@ same writer as the exports, so a template, an export and an import agree on ever
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from lms_core.errors import ValidationError
 from lms_core.exports.files import write_table, write_workbook
+from lms_core.formats.output import csv_text
 from lms_core.formats.tabular import FORMATS, Sheet
 from lms_core.imports.columns import COLUMNS, SPECS
 
@@ -105,9 +105,5 @@ def write_template(entity: str, fmt: str, out: BinaryIO | Path) -> None:
     if isinstance(out, Path):
         write_table(out, sheet)
         return
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="")  # a stream: no BOM, as exports
-    try:
+    with csv_text(out, file=False) as text:  # a stream: no BOM, as exports; ``out`` stays open
         write_table(text, sheet)
-        text.flush()
-    finally:
-        text.detach()  # the caller owns ``out``

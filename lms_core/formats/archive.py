@@ -46,14 +46,24 @@ def is_zip(path: Path) -> bool:
 
 
 def check_archive(
-    source: Path | BinaryIO, *, display: str, limits: ArchiveLimits = DEFAULT_LIMITS
+    source: Path | BinaryIO,
+    *,
+    display: str,
+    limits: ArchiveLimits = DEFAULT_LIMITS,
+    unreadable: str = (
+        "the file is not a readable zip archive: it is damaged or cut short, or not a zip"
+    ),
 ) -> list[zipfile.ZipInfo]:
-    """Return the archive's members, or raise FileRefused saying why it is refused."""
+    """Return the archive's members, or raise FileRefused saying why it is refused.
+
+    ``unreadable`` is what to say when it is no zip at all (a workbook's reader says it is
+    no workbook); zipfile's own words ("File is not a zip file") add nothing to it.
+    """
     try:
         with zipfile.ZipFile(source) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
-        raise _refused(display, f"the file is not a readable zip archive ({exc})") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        raise _refused(display, unreadable) from None
     if len(members) > limits.max_members:
         raise _refused(
             display,

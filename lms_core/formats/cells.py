@@ -55,6 +55,19 @@ def check_identifier(value: str, *, numeric: bool = False) -> str | None:
     return None
 
 
+def check_date_cell(value: str) -> str:
+    """A date (or time) cell in a column of text: Excel turned what was typed into a date.
+
+    Excel reads ``1/9/2024``, ``3-1`` or ``12:30`` typed into a General cell as a date or a
+    time and shows it in the local format; the file then holds a number of days, which no
+    text column can take back (the name ``2024-01-09`` is never what was meant).
+    """
+    return (
+        f'"{value.strip()}" is a date (or time) cell, not text: Excel turns what looks like a '
+        "date into one; format the column as Text in Excel and type the value again"
+    )
+
+
 def mojibake_repair(value: str) -> str | None:
     """The text as it was before UTF-8 was read as Windows-1252 (or Latin-1), or None.
 
@@ -131,6 +144,38 @@ _INVISIBLE = {
     "\ufeff": "an invisible byte-order mark",
     "\u00ad": "a soft hyphen",
 }
+
+
+def strip_invisible(value: str) -> str:
+    """``value`` without the spaces and invisible characters around it (never inside).
+
+    What a copy-paste leaves at the ends of an e-mail address (a space, a non-breaking space,
+    a zero-width space) is removed the same way by every path: the field spec's e-mail check
+    (``lms_core.fields``), which a service and an import both call.
+    """
+    start, end = 0, len(value)
+    while start < end and (value[start].isspace() or value[start] in _INVISIBLE):
+        start += 1
+    while end > start and (value[end - 1].isspace() or value[end - 1] in _INVISIBLE):
+        end -= 1
+    return value[start:end]
+
+
+def check_email_invisible(value: str) -> str | None:
+    """Invisible characters inside an e-mail address (pasted from a web page), named.
+
+    A visible space is left to the address check ("is not a valid e-mail address"); the
+    ones around the address are removed before (:func:`strip_invisible`).
+    """
+    for char, name in _INVISIBLE.items():
+        if char in value:
+            return (
+                f"the e-mail address contains {name} (invisible, usually pasted from a web page "
+                "or document); delete the address and type it again"
+            )
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+        return "the e-mail address contains an invisible character; type it again"
+    return None
 
 
 def check_email_spacing(value: str) -> str | None:

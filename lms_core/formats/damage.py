@@ -21,9 +21,3 @@ def text(value: str) -> str | None:
     if value.isascii():  # mojibake needs non-ASCII characters; most cells have none
         return None
     return cells.check_text(value)
-
-
-def email_spacing(value: str) -> str | None:
-    if value.isascii() and value.isprintable() and " " not in value:
-        return None  # the common case, without the per-character scan
-    return cells.check_email_spacing(value)

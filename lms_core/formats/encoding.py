@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lms_core.errors import FileProblem, FileRefused, Hint, HintCode
+from lms_core.formats.table import NO_ROWS
 
 CHUNK = 1 << 20
 
@@ -146,7 +147,7 @@ def _detect(opener: Callable[[], BinaryIO], *, display: str, encoding: str | Non
                     display, "the file ends in the middle of a character: it may be cut short"
                 ) from None
     if not has_text:
-        raise _refused(display, "the file is empty: it needs a header row and at least one row")
+        raise _refused(display, NO_ROWS)
     return Detected(encoding=codec or "utf-8", sha256=digest.hexdigest(), size=size)
 
 

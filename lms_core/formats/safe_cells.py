@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+#: The first characters that make a cell a formula (also guarded in SQL by the gradebook).
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_TRIGGERS):
+    if isinstance(value, str) and value.startswith(TRIGGERS):
         return "'" + value
     return value

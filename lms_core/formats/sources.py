@@ -28,6 +28,7 @@ from lms_core.formats.encoding import detect
 from lms_core.formats.table import (
     _GUARDED,
     CELL_LIMIT,
+    NO_ROWS,
     SourceRow,
     Table,
     plain_cell,
@@ -81,6 +82,17 @@ def open_table(
             limits=limits,
             aliases=aliases,
         )
+    if path.suffix.lower() in (".xlsx", ".xlsm") and not head.startswith(b"\xd0\xcf\x11\xe0"):
+        # Named a workbook but no zip: read as CSV if it is text (the content decides), else
+        # say what its name promised, not that it is no CSV.
+        try:
+            detect(lambda: path.open("rb"), display=display, encoding=encoding)
+        except FileRefused as exc:
+            if any(e.message == NO_ROWS for e in exc.errors):
+                raise  # empty: no rows, whatever its name
+            from lms_core.formats.xlsx_read import NOT_A_WORKBOOK
+
+            raise _refused(display, f"the file {NOT_A_WORKBOOK}") from None
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise _refused(
             display,
@@ -137,12 +149,13 @@ def open_csv_stream(
                 header, line = cells, at
                 break
         if header is None:
-            raise _refused(display, "the file is empty: it needs a header row")
+            raise _refused(display, NO_ROWS)
         columns, keys, source = read_header(header, display, line, required, known, aliases)
     except BaseException:
         text.close()
         raise
     table = Table.opened(display, (columns, source), detected.sha256, text.close)
+    table.header_line = line
     table.rows = _csv_rows(reader, table, keys, line, caps)
     return table
 
@@ -215,12 +228,20 @@ def _csv_rows(
     caps: Mapping[str, int],
 ) -> Iterator[SourceRow]:
     width = len(keys)
-    for line, cells in _records(reader, table.file, header_line):
-        if not cells or not any(c.strip() for c in cells):
+    # The common row: every header named, as many cells, no apostrophe anywhere (so nothing
+    # for plain_cell to undo): its values are one zip, tested on the cells joined once.
+    names = [k for k in keys if k] if all(keys) else None
+    file = table.file
+    for line, cells in _records(reader, file, header_line):
+        joined = "".join(cells)
+        if not joined.strip():
+            continue  # no cells, or only blank ones
+        # Also when no column is long: another reader may have raised csv's limit.
+        if len(joined) > CELL_LIMIT and max(map(len, cells)) > CELL_LIMIT:
+            _check_long_cells(cells, keys, caps, file, line)
+        if names is not None and len(cells) == width and "'" not in joined:
+            yield SourceRow(file=file, line=line, values=dict(zip(names, cells, strict=True)))
             continue
-        # Also when no column is long: another reader may have raised csv's limit (180 ns).
-        if max(map(len, cells)) > CELL_LIMIT:
-            _check_long_cells(cells, keys, caps, table.file, line)
         if len(cells) > width:
             extra = cells[width:]
             if any(c.strip() for c in extra):

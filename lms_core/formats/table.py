@@ -7,6 +7,7 @@ module for it.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,11 +24,18 @@ CELL_LIMIT: Final = 128 * 1024
 #: The longest text an XLSX cell holds: Excel's limit, which openpyxl enforces by silently
 #: cutting longer text (so writers check it first, rather than lose the end of a value).
 XLSX_CELL_LIMIT: Final = 32_767
+#: What an import says of a file without a row to import, empty or only a header row: the
+#: same refusal for both (a header-only file used to apply as a success that did nothing).
+NO_ROWS: Final = "the file has no rows (it is empty, or has only a header row): nothing to import"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SourceRow:
-    """One data row: where it is in the user's file, and its cells by (our) column name."""
+    """One data row: where it is in the user's file, and its cells by (our) column name.
+
+    Not frozen: one is made per row of files with millions, and a frozen dataclass's
+    ``__init__`` (``object.__setattr__`` per field) took 2.7 times as long (measured).
+    """
 
     #: Display name: the base name, or "bundle.zip:users.csv".
     file: str
@@ -40,6 +48,9 @@ class SourceRow:
     values: dict[str, str]
     #: XLSX: columns whose cell was stored as a number (leading zeros may be lost).
     numeric: frozenset[str] = frozenset()
+    #: XLSX: columns whose cell was stored as a date, a time or a duration (Excel turns
+    #: ``1/9/2024`` or ``3-1`` typed into a cell into one): text columns refuse them.
+    dates: frozenset[str] = frozenset()
 
 
 class Closing:
@@ -86,6 +97,8 @@ class Table(Closing):
     #: any, so a skipped row can never go unnoticed. True: the caller reads ``problems``
     #: itself after iterating, to report them beside its own validation errors.
     collect_problems: bool = False
+    #: The row number of the header row (blank rows above it count, as Excel shows them).
+    header_line: int = 1
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
@@ -201,10 +214,19 @@ def read_header(
         del source[name]
         keys[index] = column
         source[column] = name
+    #: Headers that are none of our columns, by their normalised form (to suggest one).
+    unknown = {
+        normalise_header(columns[i]): columns[i]
+        for i, key in enumerate(keys)
+        if key is not None and key not in exact
+    }
     for name in required:
         if name not in source and name not in ambiguous:
             also = sorted(a for a, c in (aliases or {}).items() if c == name)
             other_names = f" (nor another name for it: {', '.join(also)})" if also else ""
+            close = difflib.get_close_matches(name, list(unknown), n=1, cutoff=0.7)
+            if close:
+                other_names += f'; if "{unknown[close[0]]}" is it, name that column "{name}"'
             problems.append(
                 FileProblem(
                     f'the required column "{name}" is missing from the header row{other_names}',

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from lms_core.errors import FileProblem, FileRefused
 from lms_core.formats.archive import DEFAULT_LIMITS, ArchiveLimits, check_archive
-from lms_core.formats.table import SourceRow, Table, plain_cell, read_header
+from lms_core.formats.table import NO_ROWS, SourceRow, Table, plain_cell, read_header
 
 #: Sheets whose XML is bigger than this are streamed with openpyxl rather than loaded whole
 #: by calamine. Measured on 400k rows x 5 columns (129 MB of sheet XML): calamine 218 MB peak
@@ -29,6 +29,9 @@ from lms_core.formats.table import SourceRow, Table, plain_cell, read_header
 STREAM_FROM = 128 * 1024 * 1024
 #: Excel keeps 15 significant digits; integers below this print exactly.
 _EXACT = 10**15
+#: What both readers give for a cell Excel stores as a date, a time or a duration.
+_DATE_TYPES = frozenset({dt.datetime, dt.date, dt.time, dt.timedelta})
+_NO_DATES: frozenset[str] = frozenset()
 
 
 def cell_text(value: Any) -> tuple[str, bool]:
@@ -66,7 +69,7 @@ def _general(value: float) -> str:
 def workbook_sheets(
     path: Path, *, display: str, limits: ArchiveLimits = DEFAULT_LIMITS
 ) -> list[str]:
-    check_archive(path, display=display, limits=limits)
+    check_archive(path, display=display, limits=limits, unreadable=f"the file {NOT_A_WORKBOOK}")
     workbook = _Calamine(path, display)
     try:
         return workbook.sheet_names
@@ -94,7 +97,9 @@ def open_xlsx(
     """
     from lms_core.formats.encoding import sha256_file
 
-    members = check_archive(path, display=display, limits=limits)
+    members = check_archive(
+        path, display=display, limits=limits, unreadable=f"the file {NOT_A_WORKBOOK}"
+    )
     digest = sha256_file(path)
     biggest = max(
         (m.file_size for m in members if m.filename.startswith("xl/worksheets/")), default=0
@@ -121,12 +126,13 @@ def open_xlsx(
         except Exception as exc:  # a damaged sheet, found while reading it
             raise _refused(where, f"the sheet cannot be read ({exc})") from None
         if header is None:
-            raise _refused(where, "the sheet is empty: it needs a header row")
+            raise _refused(where, NO_ROWS)
         columns, keys, source = read_header(header, where, line, required, known, aliases)
     except BaseException:
         workbook.close()
         raise
     table = Table.opened(where, (columns, source), digest, workbook.close)
+    table.header_line = line
     table.rows = _xlsx_rows(rows, table, keys, line)
     return table
 
@@ -199,6 +205,7 @@ def _xlsx_rows(
         line += 1
         values: dict[str, str] = {}
         numeric: set[str] = set()
+        dates: set[str] = set()
         filled = False
         for i, value in enumerate(raw[:width]):
             key = keys[i]
@@ -210,12 +217,20 @@ def _xlsx_rows(
                 filled = True
             if is_number:
                 numeric.add(key)
+            elif value.__class__ in _DATE_TYPES:
+                dates.add(key)
         if not filled:
             continue
         for key in keys:
             if key is not None and key not in values:
                 values[key] = ""
-        yield SourceRow(file=table.file, line=line, values=values, numeric=frozenset(numeric))
+        yield SourceRow(
+            file=table.file,
+            line=line,
+            values=values,
+            numeric=frozenset(numeric),
+            dates=frozenset(dates) if dates else _NO_DATES,
+        )
 
 
 def _pick(names: list[str], wanted: str, display: str) -> str:
@@ -228,10 +243,17 @@ def _pick(names: list[str], wanted: str, display: str) -> str:
     raise _refused(display, f'the workbook has no sheet "{wanted}" (it has {listed})')
 
 
+#: What every reader of workbooks (imports, question banks, grading worksheets) says of a file
+#: that no reader can open: the library's own exception (``KeyError``, ``BadZipFile``...)
+#: names nothing a user can act on, so it is never shown.
+NOT_A_WORKBOOK = (
+    "is not a readable .xlsx workbook: it is damaged, or another kind of file named .xlsx; "
+    "open it in Excel and save it again as .xlsx"
+)
+
+
 def _unreadable(display: str, exc: Exception) -> FileRefused:
-    return _refused(
-        display, f"the file is not a readable .xlsx workbook ({exc}); save it again from Excel"
-    )
+    return _refused(display, f"the file {NOT_A_WORKBOOK}")
 
 
 def _refused(display: str, message: str) -> FileRefused:

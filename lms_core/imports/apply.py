@@ -61,18 +61,25 @@ def _resolve_refs(session: Session, entity_type: str, changes: list[Change]) -> 
             change.refs[fk] = found[value]
 
 
+#: Per entity type, the import fields that are not copied to a column as they are.
+_SPECIAL = {
+    t: frozenset({"password", *_DATES, *(f for f in REFERENCES if f in FIELDS[t])}) for t in ORDER
+}
+
+
 def _columns(entity_type: str, values: dict[str, Any], refs: dict[str, int]) -> dict[str, Any]:
+    special = _SPECIAL[entity_type]
+    if special.isdisjoint(values):
+        return dict(values)  # every users row without a password
     out: dict[str, Any] = {}
     for field, value in values.items():
-        if field == "password":
-            continue
-        if field in REFERENCES and field in FIELDS[entity_type]:
-            fk = REFERENCES[field][0]
-            out[fk] = refs[fk]
+        if field not in special:
+            out[field] = value
         elif field in _DATES:
             out[field] = datetime.fromisoformat(value) if value else None
-        else:
-            out[field] = value
+        elif field != "password":  # a reference: its foreign key
+            fk = REFERENCES[field][0]
+            out[fk] = refs[fk]
     return out
 
 
@@ -88,24 +95,32 @@ NATURAL = {
 
 def _creates(session: Session, entity_type: str, changes: list[Change], now: datetime) -> None:
     table = MODELS[entity_type].__table__
-    rows = []
+    rows: list[dict[str, Any]] = []
+    special = _SPECIAL[entity_type]
     for change in changes:
-        assert change.after is not None
-        row = _columns(entity_type, change.after, change.refs)
-        row.update(_CREATE_EXTRA[entity_type])
-        if entity_type == "user":
-            row["password_hash"] = change.secret
-        rows.append(row)
-    # One column list for every row (a missing optional field is NULL).
+        after = change.after
+        assert after is not None
+        # Most rows have no reference, date or password: their values are the columns as
+        # they are, read without a copy.
+        rows.append(
+            after if special.isdisjoint(after) else _columns(entity_type, after, change.refs)
+        )
+    # One column list for every row (a missing optional field is NULL); the same values for
+    # every row go as constants (not bound, nor converted, row by row).
     columns = sorted(set().union(*rows))
-    constants: dict[str, Any] = {"created_at": now, "updated_at": now}
+    constants: dict[str, Any] = {**_CREATE_EXTRA[entity_type], "created_at": now, "updated_at": now}
     if entity_type == "enrollment":
         constants["enrolled_at"] = now
+    data = [tuple(map(row.get, columns)) for row in rows]
+    if entity_type == "user":
+        # The hash (or None) of each row's password, as the last column.
+        columns.append("password_hash")
+        data = [(*values, change.secret) for values, change in zip(data, changes, strict=True)]
     ids = insert_rows(
         session,
         table,
         columns,
-        [tuple(row.get(c) for c in columns) for row in rows],
+        data,
         constants=constants,
         natural=NATURAL[entity_type],
     )

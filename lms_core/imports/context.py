@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from lms_core.actor import Actor
-from lms_core.errors import Hint
+from lms_core.errors import FileProblem, Hint
 from lms_core.imports.records import Problems
 from lms_core.models import utcnow
 
@@ -22,10 +23,18 @@ class Context:
     mode: str
     problems: Problems
     now: datetime = field(default_factory=utcnow)
+    #: Said without refusing: the columns of a file that the import does not read.
+    warnings: list[FileProblem] = field(default_factory=list)
     #: The file being planned (its display name), for problems.
     file: str = ""
     #: Remember the users planned (e-mail -> role, external_id -> e-mail) for later entities.
     remember_users: bool = False
+    #: Of the users planned (when remembered): e-mail -> is_active as this run leaves it.
+    planned_active: dict[str, bool] = field(default_factory=dict)
+    #: OneRoster: an enrollment of an inactive user is kept (the SIS sends it once; a delta
+    #: enabling the user later does not send it again), and counted here.
+    keep_inactive_learners: bool = False
+    inactive_learners: int = 0
     planned_users: dict[str, str] = field(default_factory=dict)
     planned_user_ext: dict[str, str] = field(default_factory=dict)
     #: Courses planned in this run: slug -> id (None until created), external_id -> slug.
@@ -50,6 +59,8 @@ class Context:
     #: Users sync: the roles in the file. Enrollments sync: the courses in the file.
     roles_in_file: set[str] = field(default_factory=set)
     courses_in_file: set[int] = field(default_factory=set)
+    #: Planners' lookups kept from one chunk to the next (records they found), by planner.
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def problem(
         self,

@@ -3,19 +3,20 @@
 Every row of the input is written (the import was refused as a whole, so the good rows must
 be imported again too), under the user's own headers, with the problems of that line in the
 ``error`` column; the importer ignores that column, so the fixed file imports as it is.
+Encoded as every CSV file we write (UTF-8 with a BOM: ``lms_core.formats.output``), so Excel
+shows the accents of the user's own rows.
 A file with several tables (courses and lessons) gets one errors file per table
 (``errors.csv`` and ``errors.lessons.csv``). Cells are formula-injection safe.
 """
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from lms_core.errors import FileProblem
-from lms_core.formats.atomic import atomic_text
+from lms_core.formats.output import csv_file, csv_writer
 from lms_core.formats.safe_cells import safe_cell
 
 
@@ -34,8 +35,8 @@ def write_errors(out: Path, opened: Any, problems: list[FileProblem]) -> list[Pa
         try:
             header = list(table.columns)
             keys = _keys(table)
-            with atomic_text(target, private=True) as tmp:
-                writer = csv.writer(tmp)
+            with csv_file(target, private=True) as tmp:
+                writer = csv_writer(tmp)
                 writer.writerow([*header, "error"])
                 whole = by_line.get((table.file, None), [])
                 for row in table.rows:

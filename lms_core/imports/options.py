@@ -15,7 +15,10 @@ class ImportOptions:
     mode: str = "upsert"
     #: Sync: refuse to remove more records than this (default: 10% of those in scope).
     max_removals: int | None = None
+    #: Sync: remove above ``max_removals`` anyway.
     force: bool = False
+    #: Read the file even when the last run of its kind applied these very bytes.
+    recheck: bool = False
     dry_run: bool = False
     encoding: str | None = None
     sheet: str | None = None

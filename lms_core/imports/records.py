@@ -15,8 +15,8 @@ from typing import Any, Protocol
 from lms_core.accounts.fields import USER
 from lms_core.catalog.fields import COURSE, ENROLLMENT, LESSON
 from lms_core.errors import FileProblem, Hint, ProblemCollector
-from lms_core.fields import KIND_CHECKS, TRUE, EntitySpec, FieldSpec, Invalid
-from lms_core.formats import damage
+from lms_core.fields import KIND_CHECKS, EntitySpec, FieldSpec, Invalid
+from lms_core.formats import cells, damage
 
 
 class Row(Protocol):
@@ -24,6 +24,7 @@ class Row(Protocol):
     line: int
     values: dict[str, str]
     numeric: frozenset[str]
+    dates: frozenset[str]
 
 
 class Problems(ProblemCollector):
@@ -55,8 +56,10 @@ class Problems(ProblemCollector):
 #: One column to check: its name, its spec, its kind's check, whether a file must fill it,
 #: and which spreadsheet damage to look for first (see ``_DAMAGE``).
 Column = tuple[str, FieldSpec, Callable[[FieldSpec, Any], Any], bool, int]
-#: Spreadsheet damage by field kind: 1 garbled text, 2 e-mail spacing, 3 Excel-mangled IDs.
-_DAMAGE = {"text": 1, "email": 2, "identifier": 3}
+#: Spreadsheet damage by field kind: 1 garbled text, 3 Excel-mangled IDs. Spaces around an
+#: e-mail address are the field spec's to remove (as for a service), invisible ones inside
+#: its to refuse: one rule for both paths.
+_DAMAGE = {"text": 1, "identifier": 3}
 
 
 def columns_of(spec: EntitySpec, *, without: tuple[str, ...] = ()) -> tuple[Column, ...]:
@@ -70,6 +73,8 @@ def columns_of(spec: EntitySpec, *, without: tuple[str, ...] = ()) -> tuple[Colu
 
 class Checker:
     """Cell checks for one row; each failed check adds a problem and leaves the cell out."""
+
+    __slots__ = ("ok", "out", "problems", "row")
 
     def __init__(self, row: Row, problems: Problems) -> None:
         self.row = row
@@ -92,18 +97,20 @@ class Checker:
         """
         values = self.row.values
         out = self.out
+        dated = self.row.dates  # XLSX cells stored as dates: no import column holds one
         for column, spec, check, required, look_for in columns:
             value = values.get(column)
-            stripped = value.strip() if value else ""
-            if not stripped:
+            if not value or not (stripped := value.strip()):
                 if required:
                     self.fail(column, value or "", "is required")
                 continue
+            if dated and column in dated:
+                self.fail(column, value, cells.check_date_cell(stripped))
+                continue
             if look_for:
                 if look_for == 1:
-                    harm = damage.text(stripped)
-                elif look_for == 2:
-                    harm = damage.email_spacing(value)  # type: ignore[arg-type]
+                    # damage.text, its ASCII answer inlined (the common cell).
+                    harm = None if stripped.isascii() else damage.text(stripped)
                 else:
                     harm = damage.identifier(stripped, numeric=column in self.row.numeric)
                 if harm:
@@ -163,10 +170,16 @@ def _keyed(what: str, key: str) -> Callable[[Checker], None]:
     """Users and courses: one row per ``external_id`` and one per natural key."""
     by_ext = Duplicates("external_id", "external_id")
     by_key = Duplicates(what, key)
+    seen_ext, seen_key = by_ext._seen, by_key._seen
 
     def rule(c: Checker) -> None:
-        by_ext.check(c, c.out.get("external_id"), c.out.get("external_id"))
-        by_key.check(c, c.out.get(key), c.out.get(key))
+        # Duplicates.check, its common case (a key not seen before) inlined.
+        out, line = c.out, c.row.line
+        ext, natural = out.get("external_id"), out.get(key)
+        if ext is not None and seen_ext.setdefault(hash(ext), line) != line:
+            by_ext.check(c, ext, ext)
+        if natural is not None and seen_key.setdefault(hash(natural), line) != line:
+            by_key.check(c, natural, natural)
 
     return rule
 
@@ -208,60 +221,20 @@ def lesson_checker(problems: Problems) -> RowCheck:
 def enrollment_checker(problems: Problems) -> RowCheck:
     """One learner and one course per row: by e-mail or external_id, by slug or external_id."""
     by_key = Duplicates("learner and course", "course_slug")
+    seen = by_key._seen
 
     def rules(c: Checker) -> None:
-        if c.ok and not ("user_email" in c.out or "user_external_id" in c.out):
+        out = c.out
+        if c.ok and not ("user_email" in out or "user_external_id" in out):
             c.fail("user_email", "", "is required (or user_external_id)")
-        if c.ok and not ("course_slug" in c.out or "course_external_id" in c.out):
+        if c.ok and not ("course_slug" in out or "course_external_id" in out):
             c.fail("course_slug", "", "is required (or course_external_id)")
         if c.ok:
-            user = c.out.get("user_external_id") or c.out.get("user_email")
-            course = c.out.get("course_external_id") or c.out.get("course_slug")
-            by_key.check(c, (user, course), f"{user} in {course}")
+            user = out.get("user_external_id") or out.get("user_email")
+            course = out.get("course_external_id") or out.get("course_slug")
+            key = (user, course)
+            # Duplicates.check, its common case (a pair not seen before) inlined.
+            if seen.setdefault(hash(key), c.row.line) != c.row.line:
+                by_key.check(c, key, f"{user} in {course}")
 
     return _row_checker(problems, columns_of(ENROLLMENT), rules)
-
-
-#: How a trusted row's cells are normalised, by field kind (the results the checks give).
-_TRUSTED = {
-    "text": "text",
-    "identifier": "text",
-    "slug": "text",
-    "url": "text",
-    "email": "lower",
-    "choice": "lower",
-    "bool": "bool",
-    "int": "int",
-}
-_SPECS = {spec.name: spec for spec in (USER, COURSE, LESSON, ENROLLMENT)}
-
-
-def trusted_checker(entity_type: str) -> RowCheck:
-    """Normalise the cells of a file already validated and applied (same SHA-256).
-
-    The cell checks depend only on the file's bytes, so a re-run of the same file skips
-    them (the database checks, in planning, still run). Not for files with passwords.
-    """
-    kinds = [(f.name, _TRUSTED[f.kind]) for f in _SPECS[entity_type].imported() if f.exported]
-
-    def check(row: Row) -> dict[str, Any] | None:
-        values = row.values
-        out: dict[str, Any] = {}
-        for column, kind in kinds:
-            value = values.get(column)
-            if not value:
-                continue
-            stripped = value.strip()
-            if not stripped:
-                continue
-            if kind == "text":
-                out[column] = stripped
-            elif kind == "lower":
-                out[column] = stripped.lower()
-            elif kind == "bool":
-                out[column] = stripped.lower() in TRUE
-            else:
-                out[column] = int(stripped.split(".")[0])
-        return out
-
-    return check

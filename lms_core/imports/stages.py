@@ -7,6 +7,7 @@ courses (classes) and enrollments, in that order, so each can refer to the ones 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from lms_core.errors import FileProblem
+from lms_core.formats.table import normalise_header
 from lms_core.imports.columns import (
     ALIASES,
     COURSE_COLUMNS,
@@ -38,13 +41,37 @@ from lms_core.imports.records import (
     course_checker,
     enrollment_checker,
     lesson_checker,
-    trusted_checker,
     user_checker,
 )
 from lms_core.settings import Settings
 
 ENTITIES = ("users", "courses", "enrollments", "oneroster")
 LESSONS_SHEET = "lessons"
+#: The column an ``--errors-out`` file adds; read back without a word (see ``errors_file``).
+ERROR_COLUMN = "error"
+
+
+def warn_unknown_columns(ctx: Context, table: Any, what: str, known: tuple[str, ...]) -> None:
+    """A warning for each header the import does not read (``fullname``, ``start_date``),
+    naming the nearest column of ours that the file lacks; the import goes on."""
+    used = {theirs for ours, theirs in table.source_columns.items() if ours in known}
+    lacking = [c for c in known if c not in table.source_columns]
+    for name in table.columns:
+        if not name or name in used or normalise_header(name) == ERROR_COLUMN:
+            continue
+        close = difflib.get_close_matches(normalise_header(name), lacking, n=1, cutoff=0.7)
+        advice = (
+            f'; did you mean "{close[0]}"?' if close else f" (its columns are {', '.join(known)})"
+        )
+        ctx.warnings.append(
+            FileProblem(
+                f"is not a column of {what}, so it is ignored{advice}",
+                file=table.file,
+                line=table.header_line,
+                column=name,
+                value=name,
+            )
+        )
 
 
 @dataclass
@@ -61,15 +88,9 @@ class Opened:
     bundle_sha: str | None = None
     #: (entity, table, reopen) per table, for --errors-out.
     reopen: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
-    #: The same bytes were validated and applied before: cell checks are skipped.
-    trusted: bool = False
 
     def stages(self, options: ImportOptions) -> list[Stage]:
-        stages = self.build(options)
-        if self.trusted:
-            for stage in stages:
-                stage.check = trusted_checker(stage.entity_type)
-        return stages
+        return self.build(options)
 
     def sha256(self) -> str:
         """Of the input bytes (of every file, in order, for several)."""
@@ -140,13 +161,10 @@ def open_stages(
     options: ImportOptions,
     settings: Settings,
     ctx: Context,
-    trusted: Callable[[Opened], bool] | None = None,
 ) -> Opened:
-    """The import's tables and stages; ``trusted(opened)`` says the file was validated before."""
-    opened = _open(entity, path, options, settings, ctx)
-    if trusted is not None and not opened.has_passwords and trusted(opened):
-        opened.trusted = True
-    return opened
+    """The import's tables and stages. Every cell is checked on every run: a file applied
+    before may be read with another sheet or encoding, or by code with newer checks."""
+    return _open(entity, path, options, settings, ctx)
 
 
 def _open(
@@ -167,6 +185,7 @@ def _open(
 
     if entity == "users":
         users = table(path, USER_REQUIRED, USER_COLUMNS, options.sheet)
+        warn_unknown_columns(ctx, users, "a users file", USER_COLUMNS)
         has_pw = "password" in users.source_columns
         check = user_checker(ctx.problems, strength_checker(settings) if has_pw else None)
         return Opened(
@@ -181,6 +200,7 @@ def _open(
         )
     if entity == "enrollments":
         rows = table(path, (), ENROLLMENT_COLUMNS, options.sheet)
+        warn_unknown_columns(ctx, rows, "an enrollments file", ENROLLMENT_COLUMNS)
         check = enrollment_checker(ctx.problems)
         return Opened(
             path.name,
@@ -194,6 +214,7 @@ def _open(
         )
     if entity == "courses":
         courses = table(path, COURSE_REQUIRED, COURSE_COLUMNS, options.sheet)
+        warn_unknown_columns(ctx, courses, "a courses file", COURSE_COLUMNS)
         tables: list[Any] = [courses]
         reopen: list[tuple[str, Callable[[], Any]]] = [
             ("courses", lambda: table(path, COURSE_REQUIRED, COURSE_COLUMNS, options.sheet))
@@ -214,6 +235,7 @@ def _open(
             except BaseException:
                 courses.close()
                 raise
+            warn_unknown_columns(ctx, lessons, "a lessons file", LESSON_COLUMNS)
             tables.append(lessons)
             reopen.append(("lessons", lambda: table(lp, LESSON_REQUIRED, LESSON_COLUMNS, ls)))
             if lp != path:
@@ -246,6 +268,7 @@ def _open(
         from lms_core.imports.oneroster.bundle import read_bundle
 
         bundle = read_bundle(path)
+        ctx.keep_inactive_learners = True
         tables = [bundle.users, bundle.courses, bundle.enrollments]
         has_pw = "password" in bundle.users.source_columns
         check_user = user_checker(ctx.problems, strength_checker(settings) if has_pw else None)

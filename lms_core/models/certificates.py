@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms_core.models.base import Base, utcnow
 from lms_core.models.enrollments import Enrollment
+from lms_core.models.partial_index import partial_unique_index
 
 _VALID = "revoked_at IS NULL AND superseded_at IS NULL"
 
@@ -17,14 +18,10 @@ class Certificate(Base):
     __tablename__ = "certificates"
     __table_args__ = (
         # At most one valid certificate per enrollment: two runs at once cannot issue twice.
-        Index(
-            "uq_certificates_valid_enrollment",
-            "enrollment_id",
-            unique=True,
-            sqlite_where=text(_VALID),
-            postgresql_where=text(_VALID),
-        ),
+        partial_unique_index("uq_certificates_valid_enrollment", "enrollment_id", where=_VALID),
         CheckConstraint("version >= 1", name="version_positive"),
+        # An index, not a constraint: SQLite adds it without rebuilding the table.
+        Index("uq_certificates_legacy_number", "legacy_number", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,6 +30,10 @@ class Certificate(Base):
     )
     #: ``LMS-XXXX-XXXX-C`` (see lms_core.certificates.numbers).
     number: Mapped[str] = mapped_column(String(20), unique=True)
+    #: The number it was issued with under the legacy mod-37 check (``LMS-P758-DXF0-*``), when
+    #: the migration to the current check symbols renumbered it; printed on its PDF and QR
+    #: code, so verification still finds it by this number.
+    legacy_number: Mapped[str | None] = mapped_column(String(20))
     #: The template file name it was rendered with (``default`` for the bundled one).
     template: Mapped[str] = mapped_column(String(200), default="default")
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)

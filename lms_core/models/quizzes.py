@@ -20,12 +20,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms_core.models.base import Base, TimestampMixin, utcnow
 from lms_core.models.courses import Lesson
+from lms_core.models.partial_index import partial_unique_index
 from lms_core.models.users import _in
 
 
@@ -137,13 +137,11 @@ class Attempt(Base):
         CheckConstraint("score IS NULL OR (score >= 0 AND score <= 100)", name="score_in_range"),
         UniqueConstraint("enrollment_id", "quiz_id", "number", name="uq_attempts_number"),
         # At most one attempt in progress per learner and quiz, even under racing starts.
-        Index(
+        partial_unique_index(
             "uq_attempts_one_in_progress",
             "enrollment_id",
             "quiz_id",
-            unique=True,
-            sqlite_where=text("status = 'in_progress'"),
-            postgresql_where=text("status = 'in_progress'"),
+            where="status = 'in_progress'",
         ),
         Index("ix_attempts_quiz_status", "quiz_id", "status"),
     )

@@ -18,6 +18,7 @@ from lms_core.catalog import courses, enrollments, lessons
 from lms_core.catalog.fields import CourseCreate, LessonCreate
 from lms_core.errors import Conflict
 from lms_core.models import Course, Enrollment, Lesson, Role, User
+from lms_core.permissions import require_admin
 from lms_core.security import PasswordHasher
 from lms_core.settings import Environment, Settings
 
@@ -61,6 +62,10 @@ DEMO_COURSES = {
 }
 
 
+#: The demo student's SQL Essentials certificate (fixed, so that the README can name it).
+DEMO_CERTIFICATE_NUMBER = "LMS-DEM0-0001-3"
+
+
 @dataclass
 class SeedReport:
     created: list[str] = field(default_factory=list)
@@ -82,7 +87,8 @@ def refuse_in_production(settings: Settings) -> None:
 def seed(
     session: Session, *, actor: Actor, hasher: PasswordHasher, settings: Settings
 ) -> SeedReport:
-    """Create the demo school; running it again changes nothing."""
+    """Create the demo school; running it again changes nothing. Administrators only."""
+    require_admin(actor, "seed demo data")
     refuse_in_production(settings)
     report = SeedReport()
     for email, name, role, password in DEMO_USERS:
@@ -176,8 +182,9 @@ def _seed_assessments(
 def _issue_demo_certificate(
     session: Session, *, actor: Actor, settings: Settings, report: SeedReport
 ) -> None:
-    """The student completed demo-sql-essentials: give them its certificate, once."""
-    from lms_core.certificates.issue import default_renderer, issue_one
+    """The student completed demo-sql-essentials: give them its certificate, once, numbered
+    ``DEMO_CERTIFICATE_NUMBER`` (the README's examples use it) unless that is taken."""
+    from lms_core.certificates.issue import default_renderer, issue_one, unused_number
     from lms_core.certificates.registry import eligibility
 
     for row in eligibility(session, actor=actor, course_slug="demo-sql-essentials"):
@@ -190,6 +197,7 @@ def _issue_demo_certificate(
                 enrollment=row.enrollment,
                 settings=settings,
                 renderer=default_renderer(settings),
+                number=unused_number(session, DEMO_CERTIFICATE_NUMBER),
             )
             report.note(f"certificate {cert.number}", True)
         else:
@@ -209,12 +217,14 @@ class GenerateReport:
 def plan_generate(
     settings: Settings,
     *,
+    actor: Actor,
     n_users: int,
     n_courses: int,
     n_enrollments: int,
     lessons_per_course: int = 5,
 ) -> GenerateReport:
     """What :func:`generate` would insert (for ``--dry-run``), refusing impossible requests."""
+    require_admin(actor, "generate demo data")
     refuse_in_production(settings)
     if n_enrollments > n_users * n_courses:
         raise Conflict(
@@ -250,6 +260,7 @@ def generate(
     """
     plan = plan_generate(
         settings,
+        actor=actor,
         n_users=n_users,
         n_courses=n_courses,
         n_enrollments=n_enrollments,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from lms_core.actor import Actor
+from lms_core.db import database_missing
 from lms_core.errors import Hint, HintCode
 from lms_core.settings import Settings
 
@@ -43,10 +47,40 @@ def wait_for_database(engine: Engine, seconds: float, *, interval: float = 1.0) 
             time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
 
+def is_empty_only(checks: list[Check]) -> bool:
+    """Every check passed but one: the database is reachable and empty (``lmsctl init`` next).
+
+    ``lmsctl doctor`` gives this its own exit code, so a container entry point can chain
+    ``doctor --wait`` and ``init``.
+    """
+    failed = [c for c in checks if not c.ok]
+    return (
+        len(failed) == 1
+        and failed[0].hint is not None
+        and failed[0].hint.code is HintCode.initialise_database
+    )
+
+
+def diagnose(
+    settings: Settings, engine: Engine, *, actor: Actor, wait_seconds: float = 0
+) -> list[Check]:
+    """:func:`run_checks` for ``lmsctl doctor``: administrators and the operator only."""
+    from lms_core.permissions import require_admin
+
+    require_admin(actor, "run the health checks")
+    return run_checks(settings, engine, wait_seconds=wait_seconds)
+
+
 def check_files_dir(settings: Settings) -> Check:
     path = settings.files_dir
+    if not path.exists():  # a check creates nothing: say whether init will manage to
+        parent = next((p for p in path.parents if p.exists()), Path("."))
+        if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
+            return Check("files_dir", True, f"{path} does not exist yet; initialising creates it")
+        return Check(
+            "files_dir", False, f"{path} is not writable: {parent} is not a writable folder"
+        )
     try:
-        path.mkdir(parents=True, exist_ok=True)
         probe = path / f".doctor-{uuid.uuid4().hex}"
         probe.write_bytes(b"ok")
         probe.unlink()
@@ -66,9 +100,20 @@ def run_checks(settings: Settings, engine: Engine, *, wait_seconds: float = 0) -
     else:
         note = f" (not production-ready: {', '.join(f for f, _ in problems)})" if problems else ""
         checks.append(Check("settings", True, f"environment {settings.environment.value}{note}"))
-    error = wait_for_database(engine, wait_seconds)
-    url = safe_url(str(engine.url))
-    if error is not None:
+    url = safe_url(engine.url.render_as_string(hide_password=False))
+    missing = database_missing(engine.url)  # a SQLite file: checked without creating it
+    error = None if missing else wait_for_database(engine, wait_seconds)
+    if missing:
+        checks.append(Check("database", True, f"{url}: no database file yet"))
+        checks.append(
+            Check(
+                "migrations",
+                False,
+                "database is empty: initialise it",
+                Hint(HintCode.initialise_database),
+            )
+        )
+    elif error is not None:
         checks.append(Check("database", False, f"{url} unreachable: {error}"))
     else:
         checks.append(Check("database", True, f"{url} reachable"))

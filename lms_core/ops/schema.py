@@ -10,9 +10,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
+
+from lms_core.db import database_missing
+
+if TYPE_CHECKING:
+    from lms_core.actor import Actor
 
 
 def _config(connection: Connection | None = None) -> Any:
@@ -34,14 +39,17 @@ def head_revision() -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The database's revision; None when empty (a SQLite file not created yet is empty too)."""
     from alembic.runtime.migration import MigrationContext
 
+    if database_missing(engine.url):
+        return None
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 @contextmanager
-def _migrating(engine: Engine) -> Iterator[Connection]:
+def migrating(engine: Engine) -> Iterator[Connection]:
     """A transaction for migrations; on SQLite with foreign keys off while tables are rebuilt.
 
     SQLite's batch migrations copy a table and drop the old one; with foreign keys on, that
@@ -65,17 +73,36 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
+def migrate(
+    engine: Engine, revision: str = "head", *, actor: Actor, down: bool = False
+) -> tuple[str | None, str | None]:
+    """Move the schema to ``revision`` (administrators and the operator only); the revision
+    before and after. :func:`upgrade` and :func:`downgrade` are the unchecked steps below it,
+    for code that owns its database (tests, benchmarks)."""
+    from lms_core.permissions import require_admin
+
+    require_admin(actor, "downgrade the schema" if down else "upgrade the schema")
+    before = current_revision(engine)
+    (downgrade if down else upgrade)(engine, revision)
+    return before, current_revision(engine)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    with migrating(engine) as conn:
+        upgrade_on(conn, revision)
+
+
+def upgrade_on(conn: Connection, revision: str = "head") -> None:
+    """Upgrade inside the caller's :func:`migrating` transaction (``init`` adds its admin)."""
     from alembic import command
 
-    with _migrating(engine) as conn:
-        command.upgrade(_config(conn), revision)
+    command.upgrade(_config(conn), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
-    with _migrating(engine) as conn:
+    with migrating(engine) as conn:
         command.downgrade(_config(conn), revision)
 
 
@@ -100,6 +127,14 @@ def differences(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         return [repr(diff) for diff in compare_metadata(context, Base.metadata)]
+
+
+def checked_status(engine: Engine, *, actor: Actor, compare: bool = True) -> SchemaStatus:
+    """:func:`status`, for administrators and the operator only (``lmsctl db current|check``)."""
+    from lms_core.permissions import require_admin
+
+    require_admin(actor, "inspect the schema")
+    return status(engine, compare=compare)
 
 
 def status(engine: Engine, *, compare: bool = True) -> SchemaStatus:

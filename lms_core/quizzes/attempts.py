@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from lms_core.models import (
     utcnow,
 )
 from lms_core.permissions import can_manage_course
+from lms_core.quizzes.fields import TIME_LIMIT_MAX
 from lms_core.quizzes.quizzes import get_quiz
 from lms_core.quizzes.scoring import Scored, check_answer, scorer_for
 
@@ -54,6 +55,8 @@ class AttemptView:
     #: question id -> stored option indexes in display order (matching: the right column).
     option_orders: dict[int, list[int]] = field(default_factory=dict)
     resumed: bool = False
+    #: The learner's e-mail (set by :func:`start_attempt`).
+    email: str = ""
 
 
 @dataclass
@@ -151,23 +154,62 @@ def _overdue(attempt: Attempt, now: datetime) -> bool:
     return attempt.deadline_at is not None and now > attempt.deadline_at
 
 
+def _learner(session: Session, actor: Actor, email: str | None) -> User:
+    """The learner an attempt is for: the one named, else the acting user."""
+    if email is not None:
+        return get_user(session, email)
+    if actor.user_id is None:
+        raise ValidationError(
+            f"{actor.label} is not a learner: name the learner whose attempt to start "
+            "(their e-mail), or act as the learner",
+            field="email",
+        )
+    user = session.get(User, actor.user_id)
+    if user is None:  # the acting user was resolved in this transaction
+        raise NotFound(f"no user {actor.label}", field="as", value=actor.label)
+    return user
+
+
+def _deadline(quiz: Quiz, now: datetime) -> datetime | None:
+    """When an attempt started ``now`` ends; None without a time limit.
+
+    A limit stored before limits were checked (or by hand) may be one no date can hold:
+    refused with what to do, not a crash.
+    """
+    minutes = quiz.time_limit_minutes
+    if not minutes:
+        return None
+    if not 0 < minutes <= TIME_LIMIT_MAX:
+        raise Conflict(
+            f"quiz {quiz.id} has a time limit of {minutes} minutes, outside 1..{TIME_LIMIT_MAX} "
+            "(366 days): set a new time limit in the quiz's settings (0 for none) first",
+            field="time_limit_minutes",
+            value=minutes,
+        )
+    return now + timedelta(minutes=minutes)
+
+
 def start_attempt(
     session: Session,
     *,
     actor: Actor,
     quiz_ref: str | int,
-    email: str,
+    email: str | None = None,
     now: datetime | None = None,
 ) -> AttemptView:
     """Open an attempt, or resume the one in progress (same questions, same order).
 
-    Refused unless the quiz is published, the learner is enrolled (active) and has attempts
-    left. Two racing starts make one attempt: the partial unique index on in-progress
-    attempts refuses the second insert, which then resumes the winner's.
+    The learner is ``email``, or else the acting user (a learner starting their own attempt);
+    an operator or job acting for nobody in particular must name the learner. Refused unless
+    the quiz is published, the learner is enrolled (active) and has attempts left, and the
+    quiz's time limit is one a deadline can be set from. Two racing starts make one attempt:
+    the partial unique index on in-progress attempts refuses the second insert, which then
+    resumes the winner's.
     """
     now = now or utcnow()
     quiz = get_quiz(session, quiz_ref)
-    student = get_user(session, email)
+    student = _learner(session, actor, email)
+    email = student.email
     _require_for_learner(actor, student, quiz, "start an attempt for this learner")
     course = quiz.lesson.course
     if not quiz.is_published:
@@ -185,7 +227,7 @@ def start_attempt(
         finish(session, actor=actor, attempt=current, quiz=quiz, now=now)
         current = None
     if current is not None:
-        return view(session, current, quiz, resumed=True)
+        return replace(view(session, current, quiz, resumed=True), email=email)
     used, last = session.execute(
         select(func.count(Attempt.id), func.coalesce(func.max(Attempt.number), 0)).where(
             Attempt.enrollment_id == enrollment.id, Attempt.quiz_id == quiz.id
@@ -203,9 +245,7 @@ def start_attempt(
         number=last + 1,
         status=AttemptStatus.in_progress.value,
         started_at=now,
-        deadline_at=(
-            now + timedelta(minutes=quiz.time_limit_minutes) if quiz.time_limit_minutes else None
-        ),
+        deadline_at=_deadline(quiz, now),
         answers={},
         question_scores={},
         shuffle_seed=secrets.randbelow(2**31),
@@ -214,7 +254,7 @@ def start_attempt(
         session, attempt, lambda: _in_progress(session, enrollment.id, quiz.id)
     )
     if winner is not None:
-        return view(session, winner, quiz, resumed=True)
+        return replace(view(session, winner, quiz, resumed=True), email=email)
     audit.record(
         session,
         actor,
@@ -222,7 +262,7 @@ def start_attempt(
         attempt,
         after={"quiz_id": quiz.id, "email": student.email, "number": attempt.number},
     )
-    return view(session, attempt, quiz)
+    return replace(view(session, attempt, quiz), email=email)
 
 
 def get_attempt(session: Session, attempt_id: int) -> tuple[Attempt, Quiz, User]:

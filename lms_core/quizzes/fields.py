@@ -51,7 +51,7 @@ AUDITED: Final = ("title", *SETTINGS, "is_published")
 
 
 class QuizRow(TypedDict):
-    """A quiz as listings and ``--json`` show it (course and lesson as slugs), keys in order."""
+    """A quiz as listings and ``--json`` show it (``course`` a slug, ``lesson`` COURSE/LESSON)."""
 
     id: int
     title: str

@@ -1,6 +1,6 @@
 """Quizzes: one per lesson of type ``quiz``; create, update settings, publish, list, show.
 
-A quiz is named by ``COURSE_SLUG/LESSON_SLUG`` (what people type) or by its numeric id (what
+A quiz is named by its lesson, ``COURSE/LESSON`` (what people type) or by its numeric id (what
 ``list`` shows and scripts keep). Creating the lesson itself is the lessons service's job, so
 a missing lesson is refused with a hint to add it (each front door words the hint).
 """
@@ -10,12 +10,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
+from lms_core.catalog.lessons import lesson_name, lesson_ref
 from lms_core.errors import Conflict, HintCode, NotFound, ValidationError, hint
 from lms_core.models import (
     Attempt,
@@ -57,7 +58,7 @@ def quiz_row(quiz: Quiz, *, questions: int | None = None) -> QuizRow:
         id=quiz.id,
         title=quiz.title,
         course=quiz.lesson.course.slug,
-        lesson=quiz.lesson.slug,
+        lesson=lesson_name(quiz.lesson),
         quiz_type=quiz.quiz_type,
         passing_score=float(quiz.passing_score),
         time_limit_minutes=quiz.time_limit_minutes,
@@ -77,17 +78,18 @@ def get_quiz(session: Session, ref: str | int) -> Quiz:
     text = str(ref).strip()
     if text.isdigit():
         quiz = session.get(Quiz, int(text))
-    elif text.count("/") == 1:
-        course_slug, lesson_slug = (part.strip() for part in text.split("/"))
+    elif "/" in text:
+        named = lesson_ref(text, field="quiz")
+        text = str(named)
         quiz = session.scalars(
             select(Quiz)
             .join(Lesson, Lesson.id == Quiz.lesson_id)
             .join(Course, Course.id == Lesson.course_id)
-            .where(Course.slug == course_slug, Lesson.slug == lesson_slug)
+            .where(Course.slug == named.course, Lesson.slug == named.lesson)
         ).first()
     else:
         raise ValidationError(
-            "must be COURSE_SLUG/LESSON_SLUG or a quiz id", field="quiz", value=ref
+            "must be COURSE/LESSON (the quiz's lesson) or a quiz id", field="quiz", value=ref
         )
     if quiz is None:
         raise NotFound(f"no quiz {text}", field="quiz", value=ref)
@@ -207,10 +209,11 @@ def show_quiz(session: Session, *, actor: Actor, quiz_ref: str | int) -> QuizDet
     )
 
 
-def list_quizzes(
+def quizzes_query(
     session: Session, *, actor: Actor, course_slug: str | None = None
-) -> list[QuizRow]:
-    """Quizzes the actor may see: admins all, instructors their courses' and published ones."""
+) -> Select[Quiz, int]:
+    """The query behind ``list_quizzes``: (quiz, question count) rows, for a list or a stream
+    (``pagination.iter_tuples``)."""
     counts = (
         select(Question.quiz_id, func.count().label("n"))
         .group_by(Question.quiz_id)
@@ -230,4 +233,12 @@ def list_quizzes(
         if actor.user_id is not None and actor.role is Role.instructor:
             visible = or_(visible, Course.instructor_id == actor.user_id)
         stmt = stmt.where(visible)
+    return stmt
+
+
+def list_quizzes(
+    session: Session, *, actor: Actor, course_slug: str | None = None
+) -> list[QuizRow]:
+    """Quizzes the actor may see: admins all, instructors their courses' and published ones."""
+    stmt = quizzes_query(session, actor=actor, course_slug=course_slug)
     return [quiz_row(quiz, questions=n) for quiz, n in session.execute(stmt)]

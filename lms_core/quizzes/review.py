@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
@@ -14,7 +14,7 @@ from lms_core.actor import Actor
 from lms_core.assignments.fields import parse_decimal
 from lms_core.errors import Conflict, ValidationError
 from lms_core.models import Attempt, AttemptStatus, Enrollment, QuestionType, Quiz, User, utcnow
-from lms_core.permissions import require_course_manager
+from lms_core.permissions import require_admin, require_course_manager
 from lms_core.quizzes.attempts import (
     apply_result,
     feed_progress,
@@ -115,7 +115,10 @@ def grade_essay(
 def close_overdue(
     session: Session, *, actor: Actor, now: datetime | None = None, dry_run: bool = False
 ) -> list[AttemptRow]:
-    """Close every attempt past its deadline with the answers saved in time (cron-safe rerun)."""
+    """Close every attempt past its deadline with the answers saved in time (cron-safe rerun).
+
+    Every course's attempts: administrators and jobs only."""
+    require_admin(actor, "close every overdue attempt")
     now = now or utcnow()
     stmt = (
         select(Attempt, User.email)
@@ -139,13 +142,11 @@ def close_overdue(
     return rows
 
 
-def list_attempts(
+def attempts_query(
     session: Session, *, actor: Actor, quiz_ref: str | int, status: str | None = None
-) -> list[AttemptRow]:
-    """Every attempt at a quiz (course managers), by learner and number.
-
-    ``status`` keeps one kind: ``submitted`` lists the attempts whose essays wait for a grade.
-    """
+) -> Select[Attempt, str]:
+    """The query behind ``list_attempts``: (attempt, learner's e-mail) rows, for a list or a
+    stream (``pagination.iter_tuples``)."""
     quiz = get_managed_quiz(session, actor, quiz_ref, "see the attempts at this quiz")
     stmt = (
         select(Attempt, User.email)
@@ -161,6 +162,17 @@ def list_attempts(
                 f"must be one of {', '.join(allowed)}", field="status", value=status
             )
         stmt = stmt.where(Attempt.status == status)
+    return stmt
+
+
+def list_attempts(
+    session: Session, *, actor: Actor, quiz_ref: str | int, status: str | None = None
+) -> list[AttemptRow]:
+    """Every attempt at a quiz (course managers), by learner and number.
+
+    ``status`` keeps one kind: ``submitted`` lists the attempts whose essays wait for a grade.
+    """
+    stmt = attempts_query(session, actor=actor, quiz_ref=quiz_ref, status=status)
     return [attempt_row(a, email) for a, email in session.execute(stmt)]
 
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from lmsctl.options import CourseFilterOpt, F, JsonOpt, group, with_options
-from lmsctl.output import emit_record, emit_rows, report_change, reporting
+from lmsctl.options import CourseFilterOpt, F, JsonlOpt, JsonOpt, group, with_options
+from lmsctl.output import emit_record, emit_rows, listing_format, report_change, reporting
 from lmsctl.runtime import acting
 
 app = group("Assignments: due dates, points, late policy.")
@@ -16,7 +16,7 @@ app = group("Assignments: due dates, points, late policy.")
 AssignmentArg = Annotated[
     str,
     typer.Argument(
-        help="COURSE_SLUG/LESSON_SLUG, or the id that `assignments list` shows.",
+        help="COURSE/LESSON (its lesson), or the id that `assignments list` shows.",
         show_default=False,
     ),
 ]
@@ -60,9 +60,17 @@ def field_options(
 @field_options(max_points="100", late_policy="accept", late_penalty_percent="0")
 def create(
     ctx: typer.Context,
-    course: Annotated[str, typer.Argument(help="The course's slug.", show_default=False)],
+    course: Annotated[
+        str,
+        typer.Argument(
+            metavar="COURSE[/LESSON]",
+            help="The course's slug, or COURSE/LESSON for a lesson of type assignment.",
+            show_default=False,
+        ),
+    ],
     lesson: Annotated[
-        str | None, typer.Argument(help="A lesson of type assignment (optional).")
+        str | None,
+        typer.Argument(help="A lesson of type assignment, when the course is given alone."),
     ] = None,
     title: Annotated[str, typer.Option("--title", help="Title.", show_default=False)] = "",
     json_out: JsonOpt = False,
@@ -70,13 +78,17 @@ def create(
 ) -> None:
     """Create an assignment in a course, or for one of its lessons of type assignment.
 
-    Example: lmsctl assignments create intro-to-python homework-1 --title "Loops" --due 2026-12-01 --max-points 20 --late-policy accept --late-cutoff 2026-12-04 --penalty 10
+    Example: lmsctl assignments create intro-to-python/homework-1 --title "Loops" --due 2026-12-01 --max-points 20 --late-policy accept --late-cutoff 2026-12-04 --penalty 10
     """
     with reporting(as_json=json_out):
         from lms_core.assignments.assignments import assignment_row, create_assignment
         from lms_core.assignments.fields import AssignmentCreate
+        from lms_core.catalog.lessons import lesson_ref
 
         data = AssignmentCreate(title=title, **fields)
+        if lesson is not None or "/" in course:
+            ref = lesson_ref(course, lesson)
+            course, lesson = ref.course, ref.lesson
     with acting(ctx, as_json=json_out) as (session, actor):
         row = assignment_row(
             create_assignment(
@@ -110,18 +122,28 @@ def update(
 
 
 @app.command("list")
-def list_(ctx: typer.Context, course: CourseFilterOpt = None, json_out: JsonOpt = False) -> None:
+def list_(
+    ctx: typer.Context,
+    course: CourseFilterOpt = None,
+    jsonl_out: JsonlOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
     """List the assignments you may see (instructors: their courses'; learners: enrolled ones).
 
     Example: lmsctl assignments list --course intro-to-python --json
     """
-    from lms_core.assignments.assignments import assignment_row, list_assignments
+    from lms_core.assignments.assignments import assignment_row, assignments_query
+    from lms_core.pagination import iter_rows
 
-    with acting(ctx, as_json=json_out, write=False) as (session, actor):
-        rows = [
-            assignment_row(a) for a in list_assignments(session, actor=actor, course_slug=course)
-        ]
-    emit_rows(rows, LIST_COLUMNS, as_json=json_out)
+    for_scripts = listing_format(json_out, jsonl_out)
+    with acting(ctx, as_json=for_scripts, write=False) as (session, actor):
+        stmt = assignments_query(session, actor=actor, course_slug=course)
+        emit_rows(
+            (assignment_row(a) for a in iter_rows(session, stmt)),
+            LIST_COLUMNS,
+            as_json=json_out,
+            jsonl=jsonl_out,
+        )
 
 
 @app.command("show")

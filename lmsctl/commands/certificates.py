@@ -1,4 +1,4 @@
-"""lmsctl certificates: eligible, issue, verify, revoke, reissue, list, export, preview."""
+"""lmsctl certificates: eligible, issue, verify, revoke, reinstate, reissue, list, export, preview."""
 
 from __future__ import annotations
 
@@ -8,15 +8,26 @@ from typing import Annotated
 
 import typer
 
-from lmsctl.options import DryRunOpt, JsonOpt, group
-from lmsctl.output import emit_rows, print_json, report_change, reporting, say
+from lmsctl.options import DryRunOpt, JsonlOpt, JsonOpt, group
+from lmsctl.output import (
+    emit_rows,
+    is_terminal,
+    listing_format,
+    print_json,
+    report_change,
+    reporting,
+    say,
+)
 from lmsctl.runtime import acting, runtime
 
-app = group("Certificates: eligibility, issue runs, verification, revocation, reissue, export.")
+app = group(
+    "Certificates: eligibility, issue runs, verification, revocation and reinstatement, "
+    "reissue, export."
+)
 
 CourseArg = Annotated[str, typer.Argument(help="The course's slug.", show_default=False)]
 NumberArg = Annotated[
-    str, typer.Argument(help="Certificate number, e.g. LMS-7K4F-9QX2-M.", show_default=False)
+    str, typer.Argument(help="Certificate number, e.g. LMS-7K4F-9QX2-H.", show_default=False)
 ]
 TemplateOpt = Annotated[
     Path | None,
@@ -34,17 +45,22 @@ LIST_COLUMNS = ("number", "learner", "email", "course", "status", "issued_at", "
 def eligible(ctx: typer.Context, course: CourseArg, json_out: JsonOpt = False) -> None:
     """List who is eligible for a certificate and who is not, with the reason.
 
+    Status: issued (holds a valid certificate), revoked (their certificate was revoked: issue
+    runs skip them until an administrator reinstates it), eligible, or not eligible.
+
     Example: lmsctl certificates eligible demo-sql-essentials
     """
     from lms_core.certificates.registry import eligibility
 
     with acting(ctx, as_json=json_out, write=False) as (session, actor):
         rows = [r.as_row() for r in eligibility(session, actor=actor, course_slug=course)]
+    revoked = sum(r["status"] == "revoked" for r in rows)
     emit_rows(
         rows,
-        ("learner", "email", "eligible", "reason", "certificate"),
+        ("learner", "email", "eligible", "status", "reason", "certificate"),
         as_json=json_out,
-        footer=f"{sum(1 for r in rows if r['eligible'])} of {len(rows)} eligible",
+        footer=f"{sum(1 for r in rows if r['eligible'])} of {len(rows)} eligible"
+        + (f", {revoked} revoked" if revoked else ""),
     )
 
 
@@ -60,6 +76,14 @@ def issue(
     wait: Annotated[
         float, typer.Option("--wait", min=0, help="Wait up to N s for a run in progress.")
     ] = 0,
+    include_revoked: Annotated[
+        bool,
+        typer.Option(
+            "--include-revoked",
+            help="Also issue a new certificate to eligible learners whose certificate was "
+            "revoked (administrators only).",
+        ),
+    ] = False,
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -67,6 +91,9 @@ def issue(
 
     Commits in batches: an interrupted run keeps what it completed and a rerun finishes.
     Learners whose names the fonts cannot draw are listed and make the exit code 1.
+    Learners whose certificate was revoked are skipped and counted ("skipped: revoked N")
+    until an administrator reinstates it (certificates reinstate NUMBER) or runs issue with
+    --include-revoked, which gives them a new number and PDF (the revoked one stays revoked).
 
     Example: lmsctl certificates issue demo-sql-essentials --workers 2
     """
@@ -92,6 +119,7 @@ def issue(
                 dry_run=dry_run,
                 wait=wait,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                include_revoked=include_revoked,
             )
     if json_out:
         print_json(report.as_dict())
@@ -100,12 +128,18 @@ def issue(
         say(
             f"{course}: {verb} {len(report.issued)}, already had one {report.already}, "
             f"not eligible {report.not_eligible}"
+            + (f", skipped: revoked {report.revoked}" if report.revoked else "")
             + (
                 f", removed {report.orphans_removed} unfinished PDF(s)"
                 if report.orphans_removed
                 else ""
             )
         )
+        if report.revoked:
+            say(
+                "revoked certificates stand: an administrator may run certificates reinstate "
+                "NUMBER, or issue --include-revoked"
+            )
         for row in report.uncovered:
             typer.echo(
                 f"error: learner: {row['learner']} <{row['email']}>: the fonts cannot draw "
@@ -131,9 +165,10 @@ def verify(
     """Say whether a certificate is valid, revoked (when, why), superseded or unknown.
 
     Exit 0 only when it is valid (and, with --file, the PDF is the one issued); with --json,
-    "verified" gives that same answer.
+    "verified" gives that same answer. Numbers printed before the check symbols changed
+    (ending in * ~ $ = or U, e.g. LMS-P758-DXF0-*: quote them in the shell) still verify.
 
-    Example: lmsctl certificates verify lms-7k4f-9qx2-m --file cert.pdf
+    Example: lmsctl certificates verify lms-7k4f-9qx2-h --file cert.pdf
     """
     with reporting(as_json=json_out):
         from lms_core.certificates.verify import verify as verify_service
@@ -146,6 +181,8 @@ def verify(
         print_json(data)
     else:
         line = f"{result.number}: {result.status}"
+        if result.current_number and result.current_number != result.number:
+            line = f"{result.number} (now {result.current_number}): {result.status}"
         if result.learner:
             line += f" - {result.learner}, {result.course}, issued {result.issued_at:%Y-%m-%d}"
         if result.status == "revoked":
@@ -174,7 +211,9 @@ def revoke(
 ) -> None:
     """Revoke a certificate; verification then says revoked, when and why.
 
-    Example: lmsctl certificates revoke LMS-7K4F-9QX2-M --reason "issued in error"
+    The revocation stands (issue runs skip the learner) until an administrator reinstates it.
+
+    Example: lmsctl certificates revoke LMS-7K4F-9QX2-H --reason "issued in error"
     """
     from lms_core.certificates.registry import certificate_row
     from lms_core.certificates.registry import revoke as revoke_service
@@ -184,13 +223,37 @@ def revoke(
     report_change(f"revoked {row['number']}", row, as_json=json_out)
 
 
+@app.command("reinstate")
+def reinstate(
+    ctx: typer.Context,
+    number: NumberArg,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (kept in the audit log).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Undo a revocation (administrators only): the same number and PDF are valid again.
+
+    Refused when the learner has since been issued another valid certificate. The
+    revocation stays in the audit log.
+
+    Example: lmsctl certificates reinstate LMS-7K4F-9QX2-H --reason "revoked by mistake"
+    """
+    from lms_core.certificates.registry import certificate_row
+    from lms_core.certificates.registry import reinstate as reinstate_service
+
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = certificate_row(reinstate_service(session, actor=actor, number=number, reason=reason))
+    report_change(f"reinstated {row['number']}", row, as_json=json_out)
+
+
 @app.command("reissue")
 def reissue(
     ctx: typer.Context, number: NumberArg, template: TemplateOpt = None, json_out: JsonOpt = False
 ) -> None:
     """Issue a new PDF and number (e.g. after a name change); the old one becomes superseded.
 
-    Example: lmsctl certificates reissue LMS-7K4F-9QX2-M
+    Example: lmsctl certificates reissue LMS-7K4F-9QX2-H
     """
     rt = runtime(ctx)
     from lms_core.certificates.issue import reissue as reissue_service
@@ -215,20 +278,27 @@ def list_(
     status: Annotated[
         str | None, typer.Option("--status", help="valid, revoked or superseded.")
     ] = None,
+    jsonl_out: JsonlOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """List certificates you may see.
 
     Example: lmsctl certificates list demo-sql-essentials --status valid --json
     """
-    from lms_core.certificates.registry import certificate_row, list_certificates
+    from lms_core.certificates.registry import certificate_row, certificates_query
+    from lms_core.pagination import iter_rows
 
-    with acting(ctx, as_json=json_out, write=False) as (session, actor):
-        rows = [
-            certificate_row(c)
-            for c in list_certificates(session, actor=actor, course_slug=course, status=status)
-        ]
-    emit_rows(rows, LIST_COLUMNS, as_json=json_out, footer=f"{len(rows)} certificate(s)")
+    for_scripts = listing_format(json_out, jsonl_out)
+    with acting(ctx, as_json=for_scripts, write=False) as (session, actor):
+        stmt = certificates_query(session, actor=actor, course_slug=course, status=status)
+        count = emit_rows(
+            (certificate_row(c) for c in iter_rows(session, stmt)),
+            LIST_COLUMNS,
+            as_json=json_out,
+            jsonl=jsonl_out,
+        )
+    if not for_scripts:
+        say(f"{count} certificate(s)", as_json=not is_terminal())
 
 
 @app.command("export")

@@ -6,8 +6,17 @@ from typing import Annotated, Any
 
 import typer
 
-from lmsctl.options import JsonOpt, PageOpt, PerPageOpt, by_field, group, with_options
-from lmsctl.output import emit_record, emit_rows, report_change, reporting
+from lmsctl.options import (
+    JsonlOpt,
+    JsonOpt,
+    ListJsonOpt,
+    PageOpt,
+    PerPageOpt,
+    by_field,
+    group,
+    with_options,
+)
+from lmsctl.output import emit_query, emit_record, listing_format, report_change, reporting
 from lmsctl.runtime import acting
 
 app = group("Create, publish, list and delete courses (named by slug).")
@@ -103,34 +112,38 @@ def list_(
         str | None, typer.Option("--instructor", help="Instructor e-mail.")
     ] = None,
     category: Category = None,
-    page: PageOpt = 1,
-    per_page: PerPageOpt = 50,
-    json_out: JsonOpt = False,
+    page: PageOpt = None,
+    per_page: PerPageOpt = None,
+    jsonl_out: JsonlOpt = False,
+    json_out: ListJsonOpt = False,
 ) -> None:
     """List the courses you may see, ordered by slug.
 
     Example: lmsctl courses list --published --json
     """
-    from lms_core.catalog.courses import course_row, list_courses
+    from lms_core.catalog.courses import course_row, courses_query
 
-    with acting(ctx, as_json=json_out, write=False) as (session, actor):
-        result = list_courses(
+    for_scripts = listing_format(json_out, jsonl_out)
+    with acting(ctx, as_json=for_scripts, write=False) as (session, actor):
+        stmt = courses_query(
             session,
             actor=actor,
             search=search,
             published=published,
             instructor_email=instructor,
             category=category,
+        )
+        emit_query(
+            session,
+            stmt,
+            course_row,
+            LIST_COLUMNS,
+            as_json=json_out,
+            jsonl=jsonl_out,
             page=page,
             per_page=per_page,
+            noun="course(s)",
         )
-        rows = [course_row(c) for c in result.items]
-    emit_rows(
-        rows,
-        LIST_COLUMNS,
-        as_json=json_out,
-        footer=f"page {result.page}/{result.pages}, {result.total} course(s)",
-    )
 
 
 @app.command("show")

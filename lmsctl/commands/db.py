@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from lmsctl.options import JsonOpt, group
-from lmsctl.output import emit_record, fail, report_change, reporting
+from lmsctl.output import emit_record, fail, report_change, reporting, say
 from lmsctl.runtime import runtime
 
 app = group("Schema migrations (Alembic): upgrade, downgrade, current, check.")
@@ -33,16 +33,31 @@ def _migrate(ctx: typer.Context, revision: str, *, down: bool, as_json: bool) ->
     with reporting(as_json=as_json):
         from lms_core.ops import schema
 
-        engine = rt.get_engine()
-        before = schema.current_revision(engine)
+        actor = rt.schema_actor()
+        engine = rt.get_engine(create=not down)  # an upgrade may create a SQLite file
         with _revision_refused(revision, as_json=as_json):
-            (schema.downgrade if down else schema.upgrade)(engine, revision)
-        after = schema.current_revision(engine)
+            before, after = schema.migrate(engine, revision, actor=actor, down=down)
+        renamed, missing = 0, []
+        if not down:  # certificate PDFs still named after a legacy number (the migration cannot)
+            from lms_core.certificates.renumber import rename_legacy_pdfs
+
+            done = rename_legacy_pdfs(rt.get_session_factory(), rt.get_settings())
+            renamed, missing = done.renamed, done.missing
     report_change(
-        f"database at {after or 'base'} (was {before or 'empty'})",
-        {"before": before, "current": after},
+        f"database at {after or 'base'} (was {before or 'empty'})"
+        + (f"; renamed {renamed} certificate PDF(s)" if renamed else ""),
+        {"before": before, "current": after}
+        | ({"pdfs_renamed": renamed} if renamed else {})
+        | ({"pdfs_missing": missing} if missing else {}),
         as_json=as_json,
     )
+    if missing:
+        say(
+            f"warning: {len(missing)} certificate PDF(s) not found in the files directory: "
+            + ", ".join(missing[:10])
+            + (", ..." if len(missing) > 10 else ""),
+            as_json=True,  # on stderr, whatever stdout carries
+        )
 
 
 @app.command("upgrade")
@@ -73,6 +88,11 @@ def downgrade(
     Example: lmsctl db downgrade -1 --yes
     """
     if not yes:
+        # Rights before the question: a refused actor is not asked to confirm anything.
+        with reporting(as_json=json_out):
+            from lms_core.permissions import require_admin
+
+            require_admin(runtime(ctx).schema_actor(), "downgrade the schema")
         typer.confirm(
             f"Downgrade the database to {revision}? Data in removed tables is lost.",
             abort=True,
@@ -91,7 +111,8 @@ def current(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     with reporting(as_json=json_out):
         from lms_core.ops import schema
 
-        status = schema.status(rt.get_engine(), compare=False)
+        actor = rt.schema_actor()
+        status = schema.checked_status(rt.get_engine(missing_ok=True), actor=actor, compare=False)
     emit_record(
         {
             "current": status.current,
@@ -112,7 +133,8 @@ def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     with reporting(as_json=json_out):
         from lms_core.ops import schema
 
-        status = schema.status(rt.get_engine())
+        actor = rt.schema_actor()
+        status = schema.checked_status(rt.get_engine(missing_ok=True), actor=actor)
     if status.up_to_date:
         report_change(
             f"schema up to date at {status.head}",

@@ -76,7 +76,11 @@ def generate(
 
         if dry_run:
             plan = plan_generate(
-                rt.get_settings(), n_users=users, n_courses=courses, n_enrollments=enrollments
+                rt.get_settings(),
+                actor=rt.actor(),
+                n_users=users,
+                n_courses=courses,
+                n_enrollments=enrollments,
             )
             report_change(
                 f"dry run: would insert {plan.users} users, {plan.instructors} instructors, "

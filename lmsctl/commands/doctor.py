@@ -12,6 +12,10 @@ from lmsctl.runtime import runtime
 
 app = single("Check settings, database, migrations and files dir.")
 
+#: ``lmsctl doctor``'s exit code when everything is in place but the database is empty:
+#: a container entry point runs ``lmsctl init`` on it (README, "Exit codes" and "PostgreSQL").
+EXIT_EMPTY = 3
+
 
 @app.command()
 def doctor(
@@ -22,15 +26,25 @@ def doctor(
     ] = 0,
     json_out: JsonOpt = False,
 ) -> None:
-    """Check settings, database reachable, migrations current, files dir writable; exit 1 on any failure.
+    """Check settings, database reachable, migrations current, files dir writable.
 
-    Example: lmsctl doctor --wait 30 && lmsctl db upgrade
+    Exit 0 when all pass, 3 when the only problem is an empty database (run lmsctl init
+    next), 1 on any other failure. A SQLite file that does not exist is reported, not created.
+
+    Example: lmsctl doctor --wait 30 || [ $? -eq 3 ] && lmsctl init
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.ops.health import run_checks
+        from lms_core.db import database_missing
+        from lms_core.ops import health
 
-        checks = run_checks(rt.get_settings(), rt.get_engine(), wait_seconds=wait)
+        engine = rt.get_engine(missing_ok=True)
+        if rt.actor_email and wait and not database_missing(engine.url):
+            health.wait_for_database(engine, wait)  # --as is looked up there: wait for it first
+        checks = health.diagnose(
+            rt.get_settings(), engine, actor=rt.schema_actor(), wait_seconds=wait
+        )
+        empty = health.is_empty_only(checks)
     ok = all(c.ok for c in checks)
     rows = [
         {"check": c.name, "ok": c.ok, "detail": c.detail}
@@ -49,4 +63,4 @@ def doctor(
             if not check.ok:
                 typer.echo(f"error: {check.name}: {with_hint(check.detail, check.hint)}", err=True)
     if not ok:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_EMPTY if empty else 1)

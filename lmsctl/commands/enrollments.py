@@ -6,8 +6,17 @@ from typing import Annotated
 
 import typer
 
-from lmsctl.options import JsonOpt, PageOpt, PerPageOpt, group
-from lmsctl.output import emit_rows, report_change
+from lmsctl.options import (
+    JsonlOpt,
+    JsonOpt,
+    LessonRefArg,
+    LessonSlugArg,
+    ListJsonOpt,
+    PageOpt,
+    PerPageOpt,
+    group,
+)
+from lmsctl.output import emit_query, listing_format, report_change
 from lmsctl.runtime import acting
 
 app = group("Enroll learners, drop them, record lesson progress, review courses.")
@@ -73,59 +82,61 @@ def list_(
     status: Annotated[
         str | None, typer.Option("--status", help="active, completed or dropped.")
     ] = None,
-    page: PageOpt = 1,
-    per_page: PerPageOpt = 50,
-    json_out: JsonOpt = False,
+    page: PageOpt = None,
+    per_page: PerPageOpt = None,
+    jsonl_out: JsonlOpt = False,
+    json_out: ListJsonOpt = False,
 ) -> None:
     """List enrollments you may see.
 
     Example: lmsctl enrollments list --course intro-to-python --status active --json
     """
-    from lms_core.catalog.enrollments import enrollment_row, list_enrollments
+    from lms_core.catalog.enrollments import enrollment_row, enrollments_query
 
-    with acting(ctx, as_json=json_out, write=False) as (session, actor):
-        result = list_enrollments(
+    for_scripts = listing_format(json_out, jsonl_out)
+    with acting(ctx, as_json=for_scripts, write=False) as (session, actor):
+        stmt = enrollments_query(
+            session, actor=actor, course_slug=course, email=user, status=status
+        )
+        emit_query(
             session,
-            actor=actor,
-            course_slug=course,
-            email=user,
-            status=status,
+            stmt,
+            enrollment_row,
+            LIST_COLUMNS,
+            as_json=json_out,
+            jsonl=jsonl_out,
             page=page,
             per_page=per_page,
+            noun="enrollment(s)",
         )
-        rows = [enrollment_row(e) for e in result.items]
-    emit_rows(
-        rows,
-        LIST_COLUMNS,
-        as_json=json_out,
-        footer=f"page {result.page}/{result.pages}, {result.total} enrollment(s)",
-    )
 
 
 @app.command("complete-lesson")
 def complete_lesson(
     ctx: typer.Context,
     email: EmailArg,
-    course: CourseArg,
-    lesson: Annotated[str, typer.Argument(help="The lesson's slug.", show_default=False)],
+    lesson: LessonRefArg,
+    slug: LessonSlugArg = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Mark a lesson complete for a learner; recomputes progress and detects course completion.
 
-    Example: lmsctl enrollments complete-lesson student@example.org intro-to-python variables
+    Example: lmsctl enrollments complete-lesson student@example.org intro-to-python/variables
     """
     from lms_core.catalog.enrollments import complete_lesson as complete_service
     from lms_core.catalog.enrollments import enrollment_row
+    from lms_core.catalog.lessons import lesson_ref
 
     with acting(ctx, as_json=json_out) as (session, actor):
+        ref = lesson_ref(lesson, slug)
         enrollment, finished = complete_service(
-            session, actor=actor, email=email, course_slug=course, lesson_slug=lesson
+            session, actor=actor, email=email, course_slug=ref.course, lesson_slug=ref.lesson
         )
         row = enrollment_row(enrollment)
     report_change(
-        f"{row['user_email']}: {row['course_slug']} at {row['progress_percentage']:g}%"
-        + (" - course completed" if finished else ""),
-        {**row, "course_completed_now": finished},
+        f"{row['user_email']}: completed {ref}; {row['course_slug']} at "
+        f"{row['progress_percentage']:g}%" + (" - course completed" if finished else ""),
+        {**row, "lesson": str(ref), "course_completed_now": finished},
         as_json=json_out,
     )
 

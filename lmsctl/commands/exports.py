@@ -10,7 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from lmsctl.options import JsonOpt, group
-from lmsctl.output import print_json, say
+from lmsctl.output import print_json, reporting, say
 from lmsctl.runtime import acting
 
 app = group(
@@ -32,7 +32,7 @@ OutOpt = Annotated[
     typer.Option(
         "-o",
         "--output",
-        help="The file to write (CSV: standard output when omitted).",
+        help="The file to write, .csv or .xlsx (CSV: standard output when omitted).",
         dir_okay=False,
         show_default=False,
     ),
@@ -42,19 +42,18 @@ CourseOpt = Annotated[
 ]
 
 
-def _format(fmt: str | None, out: Path | None, json_out: bool) -> str:
-    """The format asked for, or the one -o's suffix implies; usage errors exit 2."""
-    if fmt is None:
-        fmt = "xlsx" if out is not None and out.suffix.lower() == ".xlsx" else "csv"
-    fmt = fmt.lower()
-    if fmt not in ("csv", "xlsx"):
-        raise typer.BadParameter("must be csv or xlsx", param_hint="--format")
+def _format(fmt: str | None, out: Path | None, json_out: bool, lessons_out: Path | None) -> str:
+    """The format of -o's suffix, checked against --format; usage errors exit 2."""
+    from lms_core.errors import UsageError
+    from lms_core.formats.output import output_format
+
+    fmt = output_format(out, ("csv", "xlsx"), fmt, default="csv")
+    if lessons_out is not None:
+        output_format(lessons_out, ("csv",), field="lessons_out")
     if fmt == "xlsx" and out is None:
-        raise typer.BadParameter("XLSX needs a file: add -o FILE.xlsx", param_hint="-o")
+        raise UsageError("XLSX needs a file: add -o FILE.xlsx", field="output")
     if json_out and out is None:
-        raise typer.BadParameter(
-            "--json needs -o FILE (standard output carries the CSV)", param_hint="--json"
-        )
+        raise UsageError("--json needs -o FILE (standard output carries the CSV)", field="output")
     return fmt
 
 
@@ -77,7 +76,8 @@ def _run(
     course: str | None = None,
     include_inactive: bool = False,
 ) -> None:
-    fmt = _format(fmt, out, json_out)
+    with reporting(as_json=json_out):
+        fmt = _format(fmt, out, json_out, lessons_out)
     with acting(ctx, as_json=json_out, write=False) as (session, actor):
         from rich.console import Console
         from rich.progress import Progress

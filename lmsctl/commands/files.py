@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from lmsctl.options import JsonOpt, group
-from lmsctl.output import emit_rows, report_change, reporting
+from lmsctl.options import JsonlOpt, JsonOpt, group
+from lmsctl.output import emit_rows, listing_format, report_change, reporting
 from lmsctl.runtime import acting, runtime
 
 app = group("Uploaded files: course material and submission attachments.")
@@ -60,16 +60,28 @@ def upload(
 
 
 @app.command("list")
-def list_(ctx: typer.Context, course: CourseOpt = None, json_out: JsonOpt = False) -> None:
+def list_(
+    ctx: typer.Context,
+    course: CourseOpt = None,
+    jsonl_out: JsonlOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
     """List the files you may download (admins: every file).
 
     Example: lmsctl files list --course intro-to-python --json
     """
-    from lms_core.assignments.files import file_row, list_files
+    from lms_core.assignments.files import file_row, files_query
+    from lms_core.pagination import iter_rows
 
-    with acting(ctx, as_json=json_out, write=False) as (session, actor):
-        rows = [file_row(session, f) for f in list_files(session, actor=actor, course_slug=course)]
-    emit_rows(rows, LIST_COLUMNS, as_json=json_out)
+    for_scripts = listing_format(json_out, jsonl_out)
+    with acting(ctx, as_json=for_scripts, write=False) as (session, actor):
+        stmt = files_query(session, actor=actor, course_slug=course)
+        emit_rows(
+            (file_row(session, f) for f in iter_rows(session, stmt)),
+            LIST_COLUMNS,
+            as_json=json_out,
+            jsonl=jsonl_out,
+        )
 
 
 @app.command("delete")

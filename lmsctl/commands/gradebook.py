@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated, Any
 
 import typer
 
@@ -25,11 +27,22 @@ def gradebook() -> None:
 def export(
     ctx: typer.Context,
     course: Annotated[str, typer.Argument(help="The course's slug.", show_default=False)],
-    fmt: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="csv, xlsx or json [default: from the -o suffix, else csv].",
+            show_default=False,
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
-            "-o", "--output", help="The file to write (CSV: default stdout).", dir_okay=False
+            "-o",
+            "--output",
+            help="The file to write: .csv, .xlsx or .json (default: CSV on standard output).",
+            dir_okay=False,
+            show_default=False,
         ),
     ] = None,
     json_out: JsonOpt = False,
@@ -38,46 +51,88 @@ def export(
 
     Columns: email, full_name, each quiz's final score (%), each assignment's final points
     (after the late penalty), total (equal-weight mean of the graded items, in %), progress,
-    status, completed_at. Cells that a spreadsheet would run as formulas are neutralised.
+    status, completed_at. An item with no grade (not attempted, not submitted, or submitted
+    and not graded yet) is empty (null in JSON). Cells that a spreadsheet would run as
+    formulas are neutralised. The format follows the suffix of -o.
 
-    Example: lmsctl gradebook export intro-to-python --format xlsx -o grades.xlsx
+    Example: lmsctl gradebook export intro-to-python -o grades.xlsx
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.assignments.gradebook import export_gradebook
-        from lms_core.errors import ValidationError
+        from lms_core.assignments.gradebook import FORMATS, export_gradebook
+        from lms_core.errors import UsageError
+        from lms_core.formats.output import output_format
 
+        fmt = output_format(output, FORMATS, fmt, default="csv")
         if output is None and (fmt == "xlsx" or json_out):
-            raise ValidationError(
+            raise UsageError(
                 "give -o FILE (XLSX, and --json, need a file)", field="output", value=None
             )
-        from rich.console import Console
-        from rich.progress import Progress
-
-        from lms_core.assignments.gradebook import learner_count
-
         show = sys.stderr.isatty() and not json_out
-        with (
-            rt.unit_of_work(write=False) as (session, actor),
-            Progress(console=Console(stderr=True), disable=not show, transient=True) as bar,
-        ):
-            task = bar.add_task("gradebook", total=learner_count(session, course) if show else None)
+        with rt.unit_of_work(write=False) as (session, actor), _progress(show) as bar:
+            if show:
+                from lms_core.assignments.gradebook import learner_count
 
-            def tick(done: int) -> None:
-                bar.update(task, completed=done)
-
+                bar.start(learner_count(session, course))
             if output is None:
                 rows = export_gradebook(
-                    session, actor=actor, course_slug=course, fmt=fmt, out=sys.stdout, progress=tick
+                    session,
+                    actor=actor,
+                    course_slug=course,
+                    fmt=fmt,
+                    out=sys.stdout,
+                    progress=bar.tick,
                 )
             else:
-                from lms_core.formats.atomic import atomic_binary, atomic_text
-
-                with atomic_text(output) if fmt == "csv" else atomic_binary(output) as out:
+                with _open(output, fmt) as out:
                     rows = export_gradebook(
-                        session, actor=actor, course_slug=course, fmt=fmt, out=out, progress=tick
+                        session,
+                        actor=actor,
+                        course_slug=course,
+                        fmt=fmt,
+                        out=out,
+                        progress=bar.tick,
                     )
     if output is not None:
         say(f"wrote {output}: {rows} learner(s)", as_json=json_out)
     if json_out:
-        emit_record({"course": course, "rows": rows, "output": str(output)}, as_json=True)
+        emit_record(
+            {"course": course, "format": fmt, "rows": rows, "output": str(output)}, as_json=True
+        )
+
+
+def _open(output: Path, fmt: str) -> AbstractContextManager[IO[Any]]:
+    """The file, written whole or not at all; CSV in the encoding of every CSV we write."""
+    from lms_core.formats.atomic import atomic_binary, atomic_text
+    from lms_core.formats.output import csv_file
+
+    if fmt == "csv":
+        return csv_file(output)
+    return atomic_text(output) if fmt == "json" else atomic_binary(output)
+
+
+class _Bar:
+    """A progress bar on standard error, or nothing (not a terminal, or --json)."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+        self.task: Any = None
+
+    def start(self, total: int) -> None:
+        self.task = self.progress.add_task("gradebook", total=total)
+
+    def tick(self, done: int) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=done)
+
+
+@contextmanager
+def _progress(show: bool) -> Iterator[_Bar]:
+    if not show:  # rich is not even imported: a cron job's export starts sooner
+        yield _Bar(None)
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        yield _Bar(bar)

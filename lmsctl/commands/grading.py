@@ -22,10 +22,17 @@ def export(
     output: Annotated[
         Path,
         typer.Option(
-            "-o", "--output", help="The XLSX to write.", dir_okay=False, show_default=False
+            "-o",
+            "--output",
+            help="The XLSX to write (a worksheet is XLSX only: locked cells, signed rows).",
+            dir_okay=False,
+            show_default=False,
         ),
     ],
-    fmt: Annotated[str, typer.Option("--format", help="xlsx (the only format).")] = "xlsx",
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="xlsx (the only format).", show_default=False),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Write a grading worksheet: one row per learner, grade and feedback cells to fill in.
@@ -37,10 +44,11 @@ def export(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.assignments.worksheet import check_format, export_worksheet
+        from lms_core.assignments.worksheet import FORMATS, export_worksheet
         from lms_core.formats.atomic import atomic_binary
+        from lms_core.formats.output import output_format
 
-        check_format(fmt)
+        output_format(output, FORMATS, fmt)  # -o x.csv is refused: nothing to import back
         with rt.unit_of_work(write=False) as (session, actor), atomic_binary(output) as out:
             rows = export_worksheet(
                 session, actor=actor, settings=rt.get_settings(), assignment=assignment, out=out

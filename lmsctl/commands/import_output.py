@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from lmsctl.output import error_line, say
+from lmsctl.output import say, with_hint
 
 if TYPE_CHECKING:
+    from lms_core.errors import FileProblem
     from lms_core.imports.report import ImportReport
 
 COUNT_COLUMNS = ("create", "update", "unchanged", "deactivate", "skipped")
@@ -57,6 +58,14 @@ def _count_rows(counts: dict[str, Any], entity: str) -> list[dict[str, Any]]:
 
 
 def _render_text(report: ImportReport) -> None:
+    if report.unchanged_since is not None:
+        say(f"{report.skip_message} (use --recheck to read it anyway)")
+        return
+    for warning in report.warnings:
+        typer.echo(problem_line("warning", warning), err=True)
+    if report.refused:
+        _render_refusal(report)  # the problems only: a plan of a refused file is no plan
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -80,16 +89,71 @@ def _render_text(report: ImportReport) -> None:
                 what = ", ".join(f for f in c.fields if (c.after or {}).get(f) is not None)
             changes.add_row(c.action, c.entity_type, c.key, what)
         console.print(changes)
-    for error in report.errors:
-        typer.echo(error_line(error.as_dict()), err=True)
-    if report.error_count > len(report.errors):
-        typer.echo(
-            f"error: ... and {report.error_count - len(report.errors)} more problems", err=True
+    inactive = (report.counts.get("enrollments") or {}).get("inactive_learners")
+    if inactive:
+        say(
+            f"{inactive} enrollment(s) of disabled users kept: they sign in once the SIS "
+            "enables them"
         )
-    if report.refused:
-        say(f"refused: {report.error_count} problem(s); nothing was written")
-    elif report.dry_run:
+    if report.dry_run:
         say("dry run: nothing was written")
     else:
         extra = f", {report.invites} invitation(s)" if report.invites else ""
         say(f"applied as import run {report.run_id} in {report.duration_ms / 1000:.1f} s{extra}")
+        if report.uninvited:
+            say(
+                f"{report.uninvited} user(s) need an invitation: "
+                f"lmsctl users invite --run {report.run_id} -o invites.csv"
+            )
+
+
+def _render_refusal(report: ImportReport) -> None:
+    """Every problem on stderr, by line, a repeated one once with its lines; then the verdict."""
+    from lms_core.imports.report import grouped
+
+    for group in grouped(report.errors):
+        typer.echo(problem_line("error", group.first, group.lines), err=True)
+    if report.error_count > len(report.errors):
+        typer.echo(
+            f"error: ... and {report.error_count - len(report.errors)} more problems", err=True
+        )
+    say(f"refused: {report.error_count} problem(s); nothing was written")
+
+
+#: Lines of a repeated problem listed before "..." and the count.
+SHOWN_LINES = 5
+#: Characters of a value shown in a problem's line.
+SHOWN_VALUE = 60
+
+
+def _shown_value(problem: FileProblem) -> str:
+    """``"teacher": `` before the message: the value as typed, invisible characters written
+    out (``\\u00a0``), long ones cut; nothing when it is empty or the message quotes it."""
+    value = problem.value
+    if value is None or value == "" or not problem.column or value == problem.column:
+        return ""  # a file's own problem (a sync threshold's count) is in its message
+    text = str(value)
+    if f'"{text}"' in problem.message or f'"{text.strip()}"' in problem.message:
+        return ""
+    cut = text[:SHOWN_VALUE]
+    shown = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in cut)
+    return f'"{shown}{"..." if len(text) > SHOWN_VALUE else ""}": '
+
+
+def problem_line(kind: str, problem: FileProblem, lines: list[int] | None = None) -> str:
+    """``error: term.csv, line 6, column role: "teacher": must be one of ...``; a problem on
+    several lines: ``error: term.csv, column course_slug: "ds": no course ..., lines 4, 9,
+    12, 15, 20, ... (14)``."""
+    where = problem.file
+    several = lines is not None and len(lines) > 1
+    if problem.line is not None and not several:
+        where += f", line {problem.line}"
+    if problem.column:
+        where += f", column {problem.column}"
+    text = _shown_value(problem) + problem.message
+    if several and lines is not None:
+        listed = ", ".join(str(n) for n in lines[:SHOWN_LINES])
+        more = f", ... ({len(lines)})" if len(lines) > SHOWN_LINES else f" ({len(lines)})"
+        text += f", lines {listed}{more}"
+    hint = problem.hint.as_dict() if problem.hint else None
+    return f"{kind}: {where}: {with_hint(text, hint)}"

@@ -52,7 +52,21 @@ MaxRemovalsOpt = Annotated[
         help="Sync: refuse above N removals (default 10% of those in scope).",
     ),
 ]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Sync: remove even above --max-removals.")]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Sync: remove above --max-removals (look at --dry-run first).",
+    ),
+]
+RecheckOpt = Annotated[
+    bool,
+    typer.Option(
+        "--recheck",
+        help="Read the file even when it is the one the last run applied, unchanged "
+        "(e.g. after records were edited by hand since).",
+    ),
+]
 PlanOutOpt = file_out("--plan-out", "Write the plan (JSON) for 'lmsctl import apply'.")
 ErrorsOutOpt = file_out("--errors-out", "On problems, write the rows with an 'error' column (CSV).")
 InvitesOutOpt = file_out("--invites-out", "Write new users' set-password links (CSV).")
@@ -73,6 +87,7 @@ _OPTIONS: dict[str, tuple[Any, Any]] = {
     "mode": (ModeOpt, Mode.upsert),
     "max_removals": (MaxRemovalsOpt, None),
     "force": (ForceOpt, False),
+    "recheck": (RecheckOpt, False),
     "dry_run": (DryRunOpt, False),
     "plan_out": (PlanOutOpt, None),
     "errors_out": (ErrorsOutOpt, None),
@@ -89,7 +104,7 @@ def import_options(*names: str) -> Callable[[F], F]:
 
 
 #: What every file import takes; OneRoster bundles have no encoding or sheet to choose.
-_SYNC = ("mode", "max_removals", "force", "dry_run", "plan_out", "errors_out")
+_SYNC = ("mode", "max_removals", "force", "recheck", "dry_run", "plan_out", "errors_out")
 _READ = ("encoding", "sheet", "wait")
 
 
@@ -98,6 +113,7 @@ def _run(ctx: typer.Context, as_json: bool, run: Callable[..., Any], **arguments
     bar, and render its report."""
     rt: Runtime = runtime(ctx)
     with reporting(as_json=as_json):
+        _check_outputs(arguments)
         actor = rt.actor()
         with progress_display(as_json) as tick:
             report = run(
@@ -108,6 +124,22 @@ def _run(ctx: typer.Context, as_json: bool, run: Callable[..., Any], **arguments
                 **arguments,
             )
     render(report, as_json)
+
+
+#: The files an import writes, each in one format (lms_core.formats.output).
+_OUTPUTS = {"errors_out": "csv", "invites_out": "csv", "plan_out": "json"}
+
+
+def _check_outputs(arguments: dict[str, Any]) -> None:
+    """Refuse an output file named for a format it is not written in (``--errors-out x.xlsx``),
+    before any work: exit 2, as for every usage error."""
+    from lms_core.formats.output import output_format
+
+    options = arguments.get("options")
+    for name, fmt in _OUTPUTS.items():
+        path = getattr(options, name, None) or arguments.get(name)
+        if path is not None:
+            output_format(path, (fmt,), field=name)
 
 
 def _import(
@@ -138,7 +170,7 @@ def users(ctx: typer.Context, path: PathArg, json_out: JsonOpt = False, **option
 
 
 @app.command("courses")
-@import_options("mode", "dry_run", "plan_out", "errors_out", *_READ)
+@import_options("mode", "recheck", "dry_run", "plan_out", "errors_out", *_READ)
 def courses(
     ctx: typer.Context,
     path: PathArg,
@@ -297,14 +329,21 @@ def template(
     entity: Annotated[
         str, typer.Argument(help="users, courses, lessons or enrollments.", show_default=False)
     ],
-    fmt: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="csv or xlsx [default: from the -o suffix, else csv].",
+            show_default=False,
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
             "-o",
             "--output",
             dir_okay=False,
-            help="File to write (CSV: standard output if omitted).",
+            help="File to write, .csv or .xlsx (CSV: standard output if omitted).",
         ),
     ] = None,
     json_out: JsonOpt = False,
@@ -314,12 +353,14 @@ def template(
     Example: lmsctl import template users --format xlsx -o users.xlsx
     """
     with reporting(as_json=json_out):
-        from lms_core.errors import ValidationError
+        from lms_core.errors import UsageError
         from lms_core.exports.templates import write_template
+        from lms_core.formats.output import output_format
 
+        fmt = output_format(out, ("csv", "xlsx"), fmt, default="csv")
         if out is None:
             if fmt != "csv" or json_out:
-                raise ValidationError("needs -o FILE (XLSX, or with --json)", field="output")
+                raise UsageError("needs -o FILE (XLSX, or with --json)", field="output")
             write_template(entity, fmt, sys.stdout.buffer)
             sys.stdout.flush()
             return

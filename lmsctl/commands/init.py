@@ -33,39 +33,38 @@ def init(
     """
     rt = runtime(ctx)
     with reporting(as_json=json_out):
-        from lms_core.accounts.users import ensure_admin
-        from lms_core.ops import schema
         from lms_core.ops.health import safe_url
+        from lms_core.ops.setup import AdminRequest, initialise
 
         settings = rt.get_settings()
-        try:
-            settings.files_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            from lms_core.errors import ValidationError
-
-            raise ValidationError(
-                f"cannot create {settings.files_dir}: {exc.strerror or exc}",
-                field="files_dir",
-                value=str(settings.files_dir),
-            ) from exc
-        engine = rt.get_engine()
-        before = schema.current_revision(engine)
-        schema.upgrade(engine)
-        after = schema.current_revision(engine)
-        admin = None
+        actor = rt.schema_actor()
+        request = None
         if admin_email:
-            with rt.unit_of_work() as (session, actor):
-                user, created = ensure_admin(
-                    session,
-                    actor=actor,
-                    email=admin_email,
-                    full_name=admin_name,
-                    password=lambda: read_password(
-                        stdin=password_stdin, file=password_file, prompt=True
-                    ),
-                    hasher=rt.hasher(),
-                )
-                admin = {"email": user.email, "created": created}
+            request = AdminRequest(
+                email=admin_email,
+                full_name=admin_name,
+                password=lambda: read_password(
+                    stdin=password_stdin, file=password_file, prompt=True
+                ),
+            )
+        # The SQLite file is created by initialise, once every input has passed its checks.
+        report = initialise(
+            rt.get_engine(missing_ok=True),
+            settings,
+            actor=actor,
+            hasher=rt.hasher(),
+            admin=request,
+        )
+        renamed = 0
+        if report.before is not None and report.before != report.current:
+            # An older database brought up to date: as `db upgrade` does, name certificate
+            # PDFs after their renumbered certificates (the migration cannot reach files).
+            from lms_core.certificates.renumber import rename_legacy_pdfs
+
+            renamed = rename_legacy_pdfs(rt.get_session_factory(), settings).renamed
+    before, after, admin = report.before, report.current, report.admin
+    if renamed:
+        say(f"renamed {renamed} certificate PDF(s) after their new numbers", as_json=json_out)
     say(
         f"database {safe_url(settings.database_url)} at {after} (was {before or 'empty'})",
         as_json=json_out,

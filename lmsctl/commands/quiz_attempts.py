@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 if TYPE_CHECKING:
     from lms_core.quizzes.fields import AttemptRow
 
 import typer
 
-from lmsctl.options import DryRunOpt, JsonOpt, group
-from lmsctl.output import emit_rows, fail, print_json, report_change, reporting, say
+from lmsctl.options import DryRunOpt, JsonlOpt, JsonOpt, group
+from lmsctl.output import (
+    emit_rows,
+    fail,
+    listing_format,
+    print_json,
+    report_change,
+    reporting,
+    say,
+)
 from lmsctl.runtime import acting, runtime
 
 app = group("Attempts at quizzes, and regrading.")
@@ -23,7 +31,8 @@ app = group("Attempts at quizzes, and regrading.")
 QuizArg = Annotated[
     str,
     typer.Argument(
-        help="COURSE_SLUG/LESSON_SLUG, or the quiz id `list` shows.", show_default=False
+        help="COURSE/LESSON (the quiz's lesson), or the quiz id `list` shows.",
+        show_default=False,
     ),
 ]
 AttemptArg = Annotated[int, typer.Argument(help="The attempt's id.", show_default=False)]
@@ -50,17 +59,25 @@ def attempts(
             help="Only in_progress, submitted (essays waiting for a grade) or graded ones.",
         ),
     ] = None,
+    jsonl_out: JsonlOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """List every attempt at a quiz: learner, number, status, score, pass, times.
 
     Example: lmsctl quizzes attempts intro-to-python/checkpoint --status submitted --json
     """
-    from lms_core.quizzes.review import list_attempts
+    from lms_core.pagination import iter_tuples
+    from lms_core.quizzes.review import attempt_row, attempts_query
 
-    with acting(ctx, as_json=json_out, write=False) as (session, actor):
-        rows = list_attempts(session, actor=actor, quiz_ref=quiz, status=status)
-    emit_rows(rows, ATTEMPT_COLUMNS, as_json=json_out)
+    for_scripts = listing_format(json_out, jsonl_out)
+    with acting(ctx, as_json=for_scripts, write=False) as (session, actor):
+        stmt = attempts_query(session, actor=actor, quiz_ref=quiz, status=status)
+        emit_rows(
+            (attempt_row(a, email) for a, email in iter_tuples(session, stmt)),
+            ATTEMPT_COLUMNS,
+            as_json=json_out,
+            jsonl=jsonl_out,
+        )
 
 
 @app.command("attempt")
@@ -194,31 +211,56 @@ def close_overdue(
 def start(
     ctx: typer.Context,
     quiz: QuizArg,
-    email: Annotated[str, typer.Argument(help="The learner's e-mail.", show_default=False)],
+    email: Annotated[
+        str | None,
+        typer.Argument(
+            help="The learner's e-mail [default: the --as user; required without --as].",
+            show_default=False,
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Start (or resume) a learner's attempt; shows the questions in the attempt's order.
+    """Start (or resume) an attempt; shows the questions in the attempt's order, with their options.
 
-    For staff acting for a learner, tests and demos; learners use --as themselves.
+    A learner starts their own with --as alone; staff and the operator name the learner.
+    Answer an option by the number before it (`quizzes answer ATTEMPT QUESTION_N NUMBER`).
 
-    Example: lmsctl quizzes start intro-to-python/checkpoint student@demo.example.org
+    Example: lmsctl --as student@demo.example.org quizzes start intro-to-python/checkpoint
     """
     from lms_core.quizzes.attempts import learner_questions, start_attempt
     from lms_core.quizzes.review import attempt_row
 
     with acting(ctx, as_json=json_out) as (session, actor):
         v = start_attempt(session, actor=actor, quiz_ref=quiz, email=email)
-        row = attempt_row(v.attempt, email)
+        learner = v.email
+        row = attempt_row(v.attempt, learner)
         shown = learner_questions(v)
     if json_out:
         print_json({"attempt": row, "resumed": v.resumed, "questions": shown})
         return
     deadline = row["deadline_at"]
     say(
-        f"{'resumed' if v.resumed else 'started'} attempt {row['id']} (number {row['number']})"
-        + (f", deadline {deadline[:16]}" if deadline else "")
+        f"{'resumed' if v.resumed else 'started'} attempt {row['id']} (number {row['number']}) "
+        f"for {learner}" + (f", deadline {deadline[:16]}" if deadline else "")
     )
-    emit_rows(shown, ("shown", "number", "question_type", "question_text"), as_json=False)
+    emit_rows(
+        [{**q, "options": _options_cell(q)} for q in shown],
+        ("shown", "number", "question_type", "question_text", "options"),
+        as_json=False,
+    )
+
+
+def _options_cell(question: dict[str, Any]) -> str:
+    """A question's options as a learner answers them: ``0: Paris | 2: Rome | 1: Oslo``
+    (the stored index, which an answer names, in the attempt's order); for matching, the
+    left-hand prompts by index and the right-hand texts; nothing for typed answers."""
+    kind = question["question_type"]
+    if kind == "true_false":
+        return "true | false"
+    if kind == "matching":
+        left = " | ".join(f"{o['index']}: {o['text']}" for o in question.get("left", []))
+        return f"match {left} with: {' | '.join(question.get('choices', []))}"
+    return " | ".join(f"{c['index']}: {c['text']}" for c in question.get("choices", []))
 
 
 @app.command("answer")

@@ -10,8 +10,25 @@ import typer
 
 from lmsctl.commands.quiz_attempts import QuizArg
 from lmsctl.commands.quiz_attempts import app as _attempt_commands
-from lmsctl.options import CourseFilterOpt, DryRunOpt, JsonOpt, group, with_options
-from lmsctl.output import emit_record, emit_rows, print_json, report_change, reporting, say
+from lmsctl.options import (
+    CourseFilterOpt,
+    DryRunOpt,
+    JsonlOpt,
+    JsonOpt,
+    LessonRefArg,
+    LessonSlugArg,
+    group,
+    with_options,
+)
+from lmsctl.output import (
+    emit_record,
+    emit_rows,
+    listing_format,
+    print_json,
+    report_change,
+    reporting,
+    say,
+)
 from lmsctl.runtime import acting
 
 app = group("Quizzes: settings, question banks (GIFT, Aiken, CSV, XLSX), attempts, regrading.")
@@ -66,26 +83,30 @@ settings_options = with_options(
 @settings_options
 def create(
     ctx: typer.Context,
-    course: Annotated[str, typer.Argument(help="The course's slug.", show_default=False)],
-    lesson: Annotated[str, typer.Argument(help="A lesson of type quiz in it.", show_default=False)],
+    lesson: LessonRefArg,
     title: Annotated[str, typer.Option("--title", help="Title.", show_default=False)],
+    slug: LessonSlugArg = None,
     json_out: JsonOpt = False,
     **settings: Any,
 ) -> None:
     """Create the quiz of a lesson of type quiz (unpublished; import questions, then publish).
 
-    Example: lmsctl quizzes create intro-to-python checkpoint --title "Checkpoint" --time-limit 20 --max-attempts 3
+    Example: lmsctl quizzes create intro-to-python/checkpoint --title "Checkpoint" --time-limit 20 --max-attempts 3
     """
     with reporting(as_json=json_out):
+        from lms_core.catalog.lessons import lesson_ref
         from lms_core.quizzes.fields import QuizCreate
         from lms_core.quizzes.quizzes import create_quiz, quiz_row
 
+        ref = lesson_ref(lesson, slug)
         data = QuizCreate(title=title, **settings)
     with acting(ctx, as_json=json_out) as (session, actor):
         row = quiz_row(
-            create_quiz(session, actor=actor, course_slug=course, lesson_slug=lesson, data=data)
+            create_quiz(
+                session, actor=actor, course_slug=ref.course, lesson_slug=ref.lesson, data=data
+            )
         )
-    report_change(f"created quiz {row['id']} ({course}/{lesson})", row, as_json=json_out)
+    report_change(f"created quiz {row['id']} ({row['lesson']})", row, as_json=json_out)
 
 
 @app.command("update")
@@ -113,16 +134,28 @@ def update(
 
 
 @app.command("list")
-def list_(ctx: typer.Context, course: CourseFilterOpt = None, json_out: JsonOpt = False) -> None:
+def list_(
+    ctx: typer.Context,
+    course: CourseFilterOpt = None,
+    jsonl_out: JsonlOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
     """List quizzes (course and lesson as slugs) with their question counts.
 
     Example: lmsctl quizzes list --course intro-to-python --json
     """
-    from lms_core.quizzes.quizzes import list_quizzes
+    from lms_core.pagination import iter_tuples
+    from lms_core.quizzes.quizzes import quiz_row, quizzes_query
 
-    with acting(ctx, as_json=json_out, write=False) as (session, actor):
-        rows = list_quizzes(session, actor=actor, course_slug=course)
-    emit_rows(rows, LIST_COLUMNS, as_json=json_out)
+    for_scripts = listing_format(json_out, jsonl_out)
+    with acting(ctx, as_json=for_scripts, write=False) as (session, actor):
+        stmt = quizzes_query(session, actor=actor, course_slug=course)
+        emit_rows(
+            (quiz_row(quiz, questions=n) for quiz, n in iter_tuples(session, stmt)),
+            LIST_COLUMNS,
+            as_json=json_out,
+            jsonl=jsonl_out,
+        )
 
 
 @app.command("show")
@@ -153,16 +186,21 @@ def publish(ctx: typer.Context, quiz: QuizArg, json_out: JsonOpt = False) -> Non
 
 
 @app.command("questions")
-def questions(ctx: typer.Context, quiz: QuizArg, json_out: JsonOpt = False) -> None:
+def questions(
+    ctx: typer.Context, quiz: QuizArg, jsonl_out: JsonlOpt = False, json_out: JsonOpt = False
+) -> None:
     """List a quiz's questions in order (with --json: options and keys too).
 
     Example: lmsctl quizzes questions intro-to-python/checkpoint --json
     """
     from lms_core.quizzes.questions import list_questions, question_row
 
-    with acting(ctx, as_json=json_out, write=False) as (session, actor):
-        rows = [question_row(q) for q in list_questions(session, actor=actor, quiz_ref=quiz)]
-    emit_rows(rows, QUESTION_COLUMNS, as_json=json_out)
+    for_scripts = listing_format(json_out, jsonl_out)
+    with acting(ctx, as_json=for_scripts, write=False) as (session, actor):
+        found = list_questions(session, actor=actor, quiz_ref=quiz)
+        emit_rows(
+            (question_row(q) for q in found), QUESTION_COLUMNS, as_json=json_out, jsonl=jsonl_out
+        )
 
 
 @app.command("remove-question")
@@ -207,6 +245,10 @@ def import_(
 
     Example: lmsctl quizzes import intro-to-python/checkpoint bank.gift --dry-run
     """
+    if file != "-" and not Path(file).is_file():
+        # A folder or a missing file is a usage error (exit 2), as for every file argument.
+        what = "is a directory" if Path(file).is_dir() else "does not exist"
+        raise typer.BadParameter(f"file '{file}' {what}.", ctx=ctx, param_hint="'file'")
     with reporting(as_json=json_out):
         from lms_core.quizzes.questions import import_questions, parse_bank
 
@@ -267,9 +309,22 @@ def import_(
 def export(
     ctx: typer.Context,
     quiz: QuizArg,
-    fmt: Annotated[str, typer.Option("--format", help="gift, aiken, csv or xlsx.")] = "gift",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="gift, aiken, csv or xlsx [default: from the -o suffix, else gift].",
+            show_default=False,
+        ),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write to FILE (default: stdout).")
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            dir_okay=False,
+            help="Write to FILE: .gift, .txt (GIFT or Aiken), .csv or .xlsx (default: stdout).",
+        ),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -278,12 +333,13 @@ def export(
     Example: lmsctl quizzes export intro-to-python/checkpoint --format gift -o checkpoint.gift
     """
     with reporting(as_json=json_out):
-        from lms_core.errors import ValidationError
-        from lms_core.quizzes.questions import export_questions
+        from lms_core.errors import UsageError
+        from lms_core.formats.output import output_format
+        from lms_core.quizzes.questions import FORMATS, export_questions
 
-        fmt = fmt.strip().lower()
+        fmt = output_format(output, FORMATS, fmt, default="gift")
         if output is None and (json_out or fmt == "xlsx"):
-            raise ValidationError(
+            raise UsageError(
                 "give -o FILE (stdout carries the JSON)" if json_out else "xlsx needs -o FILE",
                 field="output",
             )

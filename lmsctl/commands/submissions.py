@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from lmsctl.commands.assignments import AssignmentArg
-from lmsctl.options import JsonOpt, group
-from lmsctl.output import emit_rows, report_change, reporting
+from lmsctl.options import JsonlOpt, JsonOpt, group
+from lmsctl.output import emit_rows, listing_format, report_change, reporting
 from lmsctl.runtime import acting, runtime
 
 app = group("Learners' submissions to assignments, and their grades.")
@@ -28,18 +28,24 @@ LIST_COLUMNS = (
 
 
 @app.command("list")
-def list_(ctx: typer.Context, assignment: AssignmentArg, json_out: JsonOpt = False) -> None:
+def list_(
+    ctx: typer.Context,
+    assignment: AssignmentArg,
+    jsonl_out: JsonlOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
     """List an assignment's submissions (learners see their own), with grade and late penalty.
 
     `grade` is what the grader gave, `final` the grade after the late penalty.
 
     Example: lmsctl submissions list intro-to-python/homework-1 --json
     """
-    from lms_core.assignments.submissions import list_submissions
+    from lms_core.assignments.submissions import iter_submissions
 
-    with acting(ctx, as_json=json_out, write=False) as (session, actor):
-        rows = list_submissions(session, actor=actor, assignment=assignment)
-    emit_rows(rows, LIST_COLUMNS, as_json=json_out, title=assignment)
+    for_scripts = listing_format(json_out, jsonl_out)
+    with acting(ctx, as_json=for_scripts, write=False) as (session, actor):
+        rows = iter_submissions(session, actor=actor, assignment=assignment)
+        emit_rows(rows, LIST_COLUMNS, as_json=json_out, jsonl=jsonl_out, title=assignment)
 
 
 @app.command("submit")

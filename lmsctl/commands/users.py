@@ -1,14 +1,18 @@
 """lmsctl users: create, list, show, update, set-role, deactivate, reactivate, reset-password,
-unlock, delete."""
+unlock, delete, invite."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from lmsctl.options import (
+    DryRunOpt,
+    JsonlOpt,
     JsonOpt,
+    ListJsonOpt,
     PageOpt,
     PasswordFileOpt,
     PasswordStdinOpt,
@@ -16,7 +20,16 @@ from lmsctl.options import (
     group,
     read_password,
 )
-from lmsctl.output import emit_record, emit_rows, report_change, reporting, say
+from lmsctl.output import (
+    emit_query,
+    emit_record,
+    emit_rows,
+    listing_format,
+    print_json,
+    report_change,
+    reporting,
+    say,
+)
 from lmsctl.runtime import acting, runtime
 
 app = group("Create, list, update, lock out and delete users (named by e-mail).")
@@ -89,34 +102,38 @@ def list_(
         bool | None, typer.Option("--active/--inactive", help="Only active or inactive.")
     ] = None,
     deleted: Annotated[bool, typer.Option("--deleted", help="Include soft-deleted users.")] = False,
-    page: PageOpt = 1,
-    per_page: PerPageOpt = 50,
-    json_out: JsonOpt = False,
+    page: PageOpt = None,
+    per_page: PerPageOpt = None,
+    jsonl_out: JsonlOpt = False,
+    json_out: ListJsonOpt = False,
 ) -> None:
     """List users, ordered by e-mail.
 
     Example: lmsctl users list --role student --search smith --json
     """
-    from lms_core.accounts.users import list_users, user_row
+    from lms_core.accounts.users import user_row, users_query
 
-    with acting(ctx, as_json=json_out, write=False) as (session, actor):
-        result = list_users(
+    for_scripts = listing_format(json_out, jsonl_out)
+    with acting(ctx, as_json=for_scripts, write=False) as (session, actor):
+        stmt = users_query(
             session,
             actor=actor,
             search=search,
             role=role,
             active=active,
             include_deleted=deleted,
+        )
+        emit_query(
+            session,
+            stmt,
+            user_row,
+            LIST_COLUMNS,
+            as_json=json_out,
+            jsonl=jsonl_out,
             page=page,
             per_page=per_page,
+            noun="user(s)",
         )
-        rows = [user_row(u) for u in result.items]
-    emit_rows(
-        rows,
-        LIST_COLUMNS,
-        as_json=json_out,
-        footer=f"page {result.page}/{result.pages}, {result.total} user(s)",
-    )
 
 
 @app.command("show")
@@ -243,6 +260,10 @@ def reset_password(
             say(f"reset token for {shown} (valid 2 hours, works once): {raw}")
         return
     rt = runtime(ctx)
+    with acting(ctx, as_json=json_out, write=False) as (session, actor):
+        from lms_core.accounts.users import check_may_set_password
+
+        check_may_set_password(session, actor=actor, email=email)
     with reporting(as_json=json_out):
         password = read_password(stdin=password_stdin, file=password_file, prompt=True)
     with acting(ctx, as_json=json_out) as (session, actor):
@@ -279,3 +300,89 @@ def delete(
     with acting(ctx, as_json=json_out) as (session, actor):
         row = user_row(delete_user(session, actor=actor, email=email, purge=purge))
     report_change(f"{'purged' if purge else 'deleted'} {email}", row, as_json=json_out)
+
+
+@app.command("invite")
+def invite(
+    ctx: typer.Context,
+    emails: Annotated[
+        list[str] | None,
+        typer.Argument(help="The users' e-mails (or --run).", show_default=False),
+    ] = None,
+    run: Annotated[
+        int | None,
+        typer.Option("--run", min=1, help="Every user import run RUN created.", show_default=False),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            dir_okay=False,
+            help="Write the links to this CSV (email, full_name, link), readable by you only.",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: DryRunOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """New set-password links (valid 14 days) for users without a password.
+
+    Earlier unused links of those users stop working. Users who have a password, or are
+    inactive or deleted, are skipped with the reason (a password user needs reset-password).
+    Without -o the links are printed.
+
+    Example: lmsctl users invite --run 12 -o invites.csv
+    """
+    from lms_core.imports.invites import invite_users, write_links
+
+    rt = runtime(ctx)
+    if output is not None:  # -o x.xlsx is refused before any work (exit 2): the links are CSV
+        with reporting(as_json=json_out):
+            from lms_core.formats.output import output_format
+
+            output_format(output, ("csv",))
+    links = None
+    try:
+        with acting(ctx, as_json=json_out) as (session, actor):
+            report = invite_users(
+                session,
+                actor=actor,
+                base_url=rt.get_settings().public_base_url,
+                emails=emails or (),
+                run_id=run,
+                dry_run=dry_run,
+            )
+            if output is not None and not dry_run:
+                # Written before the commit, put in place after it: no file of dead links.
+                links = write_links(output, report.invited)
+        if links is not None:
+            with reporting(as_json=json_out):
+                links.commit()
+    finally:
+        if links is not None:
+            links.discard()
+    for skipped in report.skipped:
+        reset = f" (lmsctl users reset-password {skipped.email} --token)"
+        say(
+            f"skipped {skipped.email}: {skipped.message}"
+            + (reset if skipped.reason == "password" else ""),
+            as_json=True,
+        )
+    verb = "would invite" if dry_run else "invited"
+    if json_out:
+        data = report.as_dict()
+        if output is not None:
+            data["output"] = str(output)
+            data["invited"] = [{**i, "link": None} for i in data["invited"]]
+        print_json(data)
+    elif output is not None or dry_run or not report.invited:
+        where = f": links in {output}" if output is not None and not dry_run else ""
+        say(f"{verb} {len(report.invited)} user(s){where}")
+    else:
+        emit_rows(
+            ({"email": i.email, "full_name": i.full_name, "link": i.link} for i in report.invited),
+            ("email", "full_name", "link"),
+            as_json=False,
+            footer=f"{verb} {len(report.invited)} user(s); the links work once, for 14 days",
+        )

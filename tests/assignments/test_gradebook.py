@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -66,7 +67,7 @@ def _rows(
     header, rows = gradebook.gradebook(
         session, actor=as_(book["teacher"]), course_slug=book["course"].slug, chunk=chunk
     )
-    return header, {r[0]: r for r in rows}
+    return header, {r[0]: list(r) for r in rows}
 
 
 @pytest.mark.parametrize("chunk", [1, 1000])
@@ -185,7 +186,13 @@ def test_quiz_finals_agree_with_final_scores(session: Any, make: Any, teacher: A
                 add_attempt(session, quiz, enrollment, number, score, status=status)
     ids = [e.id for e in enrollments]
     expected = final_scores(session, [q.id for q in quizzes], ids)
-    got = gradebook.quiz_finals(session, {q.id: q.grading_method for q in quizzes}, ids)
+    _, rows = _rows(session, {"teacher": teacher, "course": course})
+    got = {
+        (quiz.id, enrollment.id): Decimal(str(score)).quantize(Decimal("0.01"))
+        for enrollment in enrollments
+        for quiz, score in zip(quizzes, rows[enrollment.student.email][2:6], strict=True)
+        if score is not None
+    }
     assert got == expected
 
 
@@ -202,3 +209,44 @@ def test_progress_is_reported_per_chunk(session: Any, book: dict[str, Any]) -> N
     )
     assert seen == [2, 3]
     assert gradebook.learner_count(session, book["course"].slug) == 3
+
+
+def test_halves_round_up_exactly(session: Any, make: Any, teacher: Any) -> None:
+    """60.005 is 60.01 (half up, as Decimal), though no float holds 60.005 exactly."""
+    course = make.course(instructor=teacher, lessons=1, published=True)
+    first = add_quiz(session, make, course, "first")
+    mean = add_quiz(session, make, course, "mean", grading_method="average")
+    learner = make.user()
+    enrollment = make.enroll(learner, course)
+    add_attempt(session, first, enrollment, 1, "60.01")
+    add_attempt(session, mean, enrollment, 1, "60.00")
+    add_attempt(session, mean, enrollment, 2, "60.01")
+    _, rows = _rows(session, {"teacher": teacher, "course": course})
+    assert rows[learner.email][2:5] == [60.01, 60.01, 60.01]  # mean 60.005; total 60.01
+    grades = gradebook.course_grades(session, course.id, [enrollment.id])
+    assert grades == {enrollment.id: Decimal("60.01")}
+
+
+def test_totals_beyond_the_sql_limit_are_computed_alike(
+    session: Any, book: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A course whose max points make the common denominator huge totals in Python: same."""
+    _, in_sql = _rows(session, book)
+    monkeypatch.setattr(gradebook, "_SQL_TOTAL_LIMIT", 0)
+    _, in_python = _rows(session, book)
+    assert in_python == in_sql
+    from lms_core.models import Enrollment
+
+    ids = [e.id for e in session.query(Enrollment).filter_by(course_id=book["course"].id)]
+    assert gradebook.course_grades(session, book["course"].id, ids)[ids[0]] == Decimal("85.00")
+
+
+def test_completed_at_is_iso_8601_in_utc(session: Any, book: dict[str, Any]) -> None:
+    from lms_core.models import Enrollment
+
+    enrollment = session.query(Enrollment).filter_by(student_id=book["ann"].id).one()
+    enrollment.status = "completed"
+    enrollment.completed_at = datetime(2026, 5, 1, 9, 30, 15, 123456, tzinfo=UTC)
+    session.flush()
+    _, rows = _rows(session, book)
+    assert rows[book["ann"].email][-2:] == ["completed", "2026-05-01T09:30:15.123456+00:00"]

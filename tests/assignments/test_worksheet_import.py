@@ -222,7 +222,7 @@ def test_not_a_worksheet(
     junk = tmp_path / "junk.xlsx"
     junk.write_bytes(b"not a workbook")
     [error] = _refused(session, settings, setup, junk)
-    assert error["line"] is None and "not an XLSX workbook" in error["message"]
+    assert error["line"] is None and "not a readable .xlsx workbook" in error["message"]
     path = _export(session, settings, setup, tmp_path / "w.xlsx")
     book = load_workbook(path)
     book["about"]["B1"] = setup["assignment"].id + 1  # pointed at another assignment

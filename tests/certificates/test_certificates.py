@@ -280,7 +280,9 @@ def test_export_zips_the_valid_pdfs_with_a_formula_safe_manifest(
     )
     with zipfile.ZipFile(out) as archive:
         names = archive.namelist()
-        rows = list(csv.DictReader(io.StringIO(archive.read("manifest.csv").decode())))
+        manifest = archive.read("manifest.csv")
+        assert manifest.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM, as every CSV file
+        rows = list(csv.DictReader(io.StringIO(manifest.decode("utf-8-sig"))))
         pdf = archive.read(f"{issued[0]['number']}.pdf")
     assert sorted(names) == sorted([f"{issued[0]['number']}.pdf", "manifest.csv"])
     assert rows[0]["learner"] == '\'=HYPERLINK("x")'

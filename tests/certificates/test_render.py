@@ -32,9 +32,15 @@ NAMES = {
     "hebrew": "דוד בן-גוריון",
     "chinese": "王小明",
     "japanese": "山田 太郎 さくら",
+    "korean": "김민준",
+    "devanagari": "अनुष्का शर्मा",
+    "bengali": "সৌমিত্র চট্টোপাধ্যায়",
+    "tamil": "கார்த்திகேயன்",
+    "thai": "สมศักดิ์ ใจดี",
+    "ethiopic": "አበበ ቢቂላ",
 }
 #: Scripts pypdf reads back in logical order (right-to-left text comes out reordered).
-EXTRACTABLE = ("latin", "vietnamese", "greek", "cyrillic", "chinese", "japanese")
+EXTRACTABLE = tuple(script for script in NAMES if script not in ("arabic", "hebrew"))
 
 
 def fields(learner: str = "John Smith", number: str = "LMS-7K4F-9QX2-M") -> CertificateFields:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from lms_core.catalog import enrollments
 from lms_core.models import Certificate
@@ -178,3 +181,219 @@ def test_an_unwritable_output_is_a_clear_error_not_a_traceback(cli, tmp_path: Pa
     blocker.write_text("x")
     result = cli("certificates", "preview", "--name", "Ann", "-o", str(blocker / "x.pdf"))
     refused(result, "file", contains=str(blocker))
+
+
+def test_a_revoked_certificate_stands_until_an_administrator_reinstates_it(cli, done_course):
+    issued = {r["email"]: r["number"] for r in _issue(cli)}
+    number = issued["latin@x.org"]
+    ok(cli("certificates", "revoke", number, "--reason", "plagiarism"))
+    result = ok(cli("certificates", "issue", "cert-course"))
+    assert "issued 0, already had one 1, not eligible 0, skipped: revoked 1" in result.stdout
+    assert "certificates reinstate" in result.stdout
+    data = ok_json(cli("certificates", "issue", "cert-course", "--json"))
+    assert (data["issued"], data["revoked"], data["include_revoked"]) == ([], 1, False)
+    listed = ok_json(cli("certificates", "eligible", "cert-course", "--json"))
+    rows = {r["email"]: r for r in listed}
+    assert (rows["latin@x.org"]["status"], rows["latin@x.org"]["certificate"]) == (
+        "revoked",
+        number,
+    )
+    assert rows["arabic@x.org"]["status"] == "issued"
+    listing = ok(cli("certificates", "eligible", "cert-course"))
+    assert re.search(r"latin@x\.org\s+yes\s+revoked\s", listing.stdout), listing.stdout
+    assert "2 of 2 eligible, 1 revoked" in listing.stdout + listing.stderr
+    # Instructors revoke; only an administrator reinstates.
+    teacher = done_course.instructor.email
+    refused(cli("certificates", "reinstate", number, as_=teacher), "as", contains="administrator")
+    row = ok_json(cli("certificates", "reinstate", number, "--reason", "appeal", "--json"))
+    assert (row["number"], row["status"], row["reason"]) == (number, "valid", None)
+    assert ok_json(cli("certificates", "verify", number, "--json"))["verified"] is True
+    refused(cli("certificates", "reinstate", number), "number", contains="only a revoked")
+
+
+def test_issue_include_revoked_gives_a_new_number_administrators_only(cli, done_course, session):
+    number = {r["email"]: r["number"] for r in _issue(cli)}["latin@x.org"]
+    ok(cli("certificates", "revoke", number, "--reason", "name misspelt"))
+    teacher = done_course.instructor.email
+    refused(
+        cli("certificates", "issue", "cert-course", "--include-revoked", as_=teacher),
+        "as",
+        contains="administrator",
+    )
+    data = ok_json(cli("certificates", "issue", "cert-course", "--include-revoked", "--json"))
+    ((new),) = data["issued"]
+    assert new["replaces"] == number and new["number"] != number
+    assert (data["revoked"], data["already"]) == (0, 1)
+    assert "revoked" in cli("certificates", "verify", number).stdout
+    assert ok_json(cli("certificates", "verify", new["number"], "--json"))["verified"] is True
+    refused(cli("certificates", "reinstate", number), "number", contains="revoke that one first")
+    assert session.scalar(select(func.count()).select_from(Certificate)) == 3
+
+
+def test_reinstate_help_has_an_example(cli):
+    out = ok(cli("certificates", "reinstate", "--help")).stdout
+    assert "Example: lmsctl certificates reinstate" in out and "--json" in out
+    assert "--include-revoked" in ok(cli("certificates", "issue", "--help")).stdout
+
+
+BEFORE_CHECK_SYMBOLS = "c5d2e8f1a7b3"  # the revision before the current check symbols
+
+
+def _legacy_numbers() -> tuple[str, str, str]:
+    """An old number ending in *, one with another old check symbol the migration changes,
+    and one whose old check symbol happens to be the new one too (kept as it is)."""
+    from lms_core.certificates.numbers import check_symbol, legacy_check_symbol
+
+    changed = kept = None
+    for n in range(1, 5000):
+        body = f"{n:08d}"
+        old = legacy_check_symbol(body)
+        if old == check_symbol(body) and kept is None:
+            kept = f"LMS-{body[:4]}-{body[4:]}-{old}"
+        elif old not in "*~$=U" and old != check_symbol(body) and changed is None:
+            changed = f"LMS-{body[:4]}-{body[4:]}-{old}"
+    assert changed and kept
+    return "LMS-P758-DXF0-*", changed, kept
+
+
+@pytest.mark.scratch
+def _old_school(scratch) -> tuple[str, str, str]:
+    """A database at the revision before the check symbols, with three certificates under
+    legacy numbers (one ending in ``*``) and their PDFs on disk."""
+    import hashlib
+
+    star, changed, kept = _legacy_numbers()
+    ok(scratch("db", "upgrade", "7615766e684a"))  # no certificates table yet: nothing to rename
+    ok(scratch("db", "upgrade", BEFORE_CHECK_SYMBOLS))
+    folder = scratch.files_dir / "certificates" / "1"
+    folder.mkdir(parents=True)
+    with scratch.engine() as engine, engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, email, role, is_active, failed_login_attempts, full_name) "
+                "VALUES (1, 't@x.org', 'instructor', true, 0, 'T'), "
+                "(2, 'a@x.org', 'student', true, 0, 'A'), (3, 'b@x.org', 'student', true, 0, 'B'), "
+                "(4, 'c@x.org', 'student', true, 0, 'C')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO courses (id, title, slug, instructor_id, difficulty_level, "
+                "is_published) VALUES (1, 'Old', 'old-course', 1, 'beginner', true)"
+            )
+        )
+        for student in (2, 3, 4):
+            conn.execute(
+                text(
+                    "INSERT INTO enrollments (id, student_id, course_id, status, enrolled_at, "
+                    "progress_percentage) VALUES (:s, :s, 1, 'active', CURRENT_TIMESTAMP, 0)"
+                ),
+                {"s": student},
+            )
+        for enrollment, number in zip((2, 3, 4), (star, changed, kept), strict=True):
+            pdf = f"%PDF-1.4 old certificate {number}".encode()
+            (folder / f"{number}.pdf").write_bytes(pdf)
+            conn.execute(
+                text(
+                    "INSERT INTO certificates (enrollment_id, number, template, issued_at, "
+                    "learner_name, course_title, pdf_path, pdf_sha256, version) VALUES "
+                    "(:e, :n, 'default', CURRENT_TIMESTAMP, 'L', 'Old', :p, :h, 1)"
+                ),
+                {
+                    "e": enrollment,
+                    "n": number,
+                    "p": f"certificates/1/{number}.pdf",
+                    "h": hashlib.sha256(pdf).hexdigest(),
+                },
+            )
+
+    return star, changed, kept
+
+
+def test_db_upgrade_renumbers_old_certificates_renames_their_pdfs_and_old_numbers_verify(
+    scratch, tmp_path: Path
+):
+    star, changed, kept = _old_school(scratch)
+    folder = scratch.files_dir / "certificates" / "1"
+
+    result = ok(scratch("db", "upgrade"))
+    assert "renamed 2 certificate PDF(s)" in result.stdout
+    new_star = star[:-1] + "8"
+    with scratch.engine() as engine, engine.connect() as conn:
+        rows = {
+            legacy or number: (number, path)
+            for number, legacy, path in conn.execute(
+                text("SELECT number, legacy_number, pdf_path FROM certificates")
+            )
+        }
+    assert rows[star] == (new_star, f"certificates/1/{new_star}.pdf")
+    new_changed = rows[changed][0]
+    assert new_changed[:-1] == changed[:-1] and new_changed != changed
+    assert rows[kept] == (kept, f"certificates/1/{kept}.pdf")
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == sorted(f"{n}.pdf" for n in (new_star, new_changed, kept))
+
+    # The old PDF, checked by the number printed on it (its QR code's /verify/<old number>).
+    old_pdf = (folder / f"{new_star}.pdf").read_bytes()
+    (tmp_path / "old.pdf").write_bytes(old_pdf)
+    data = ok_json(
+        scratch("certificates", "verify", star, "--file", str(tmp_path / "old.pdf"), "--json")
+    )
+    assert (data["number"], data["current_number"], data["verified"]) == (star, new_star, True)
+    assert f"{star} (now {new_star}): valid" in ok(scratch("certificates", "verify", star)).stdout
+    assert ok_json(scratch("certificates", "verify", new_star, "--json"))["verified"] is True
+    listed = ok_json(scratch("certificates", "list", "old-course", "--json"))
+    assert {r["number"]: r["legacy_number"] for r in listed}[new_star] == star
+    with zipfile.ZipFile(_export(scratch, tmp_path)) as archive:
+        assert not any("*" in name for name in archive.namelist())
+        assert f"{new_star}.pdf" in archive.namelist()
+        manifest = archive.read("manifest.csv").decode("utf-8-sig")
+    rows_by_number = {r["number"]: r for r in csv.DictReader(io.StringIO(manifest))}
+    assert rows_by_number[new_star]["legacy_number"] == star
+    assert rows_by_number[kept]["legacy_number"] == ""
+
+    # Again: nothing left to rename. Down: the numbers as issued (files keep their names).
+    assert "renamed" not in ok(scratch("db", "upgrade")).stdout
+    ok(scratch("db", "downgrade", BEFORE_CHECK_SYMBOLS, "--yes"))
+    assert scratch.scalar("SELECT number FROM certificates WHERE enrollment_id = 2") == star
+    ok(scratch("db", "upgrade"))
+    assert scratch.scalar("SELECT legacy_number FROM certificates WHERE enrollment_id = 2") == star
+
+
+def _export(scratch, tmp_path: Path) -> Path:
+    out = tmp_path / "old.zip"
+    ok(scratch("certificates", "export", "old-course", "-o", str(out)))
+    return out
+
+
+def test_init_on_an_old_database_renames_the_pdfs_too(scratch):
+    star, _, _ = _old_school(scratch)
+    result = ok(scratch("init"))
+    assert "renamed 2 certificate PDF(s)" in result.stdout
+    new_star = star[:-1] + "8"
+    assert (scratch.files_dir / "certificates" / "1" / f"{new_star}.pdf").exists()
+    assert not (scratch.files_dir / "certificates" / "1" / f"{star}.pdf").exists()
+
+
+def test_upgrade_names_the_pdfs_it_could_not_find(scratch):
+    star, _, _ = _old_school(scratch)
+    (scratch.files_dir / "certificates" / "1" / f"{star}.pdf").unlink()
+    result = scratch("db", "upgrade", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["pdfs_missing"] == [star[:-1] + "8"]
+    assert "not found in the files directory" in result.stderr
+
+
+def test_a_legacy_number_not_yet_renumbered_still_verifies(scratch):
+    star, _, _ = _old_school(scratch)
+    ok(scratch("db", "upgrade"))
+    new_star = star[:-1] + "8"
+    # As after an offline `alembic upgrade --sql`: the row still carries its old number.
+    with scratch.engine() as engine, engine.begin() as conn:
+        conn.execute(
+            text("UPDATE certificates SET number = :old, legacy_number = NULL WHERE number = :new"),
+            {"old": star, "new": new_star},
+        )
+    result = scratch("certificates", "verify", star)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "valid" in result.stdout

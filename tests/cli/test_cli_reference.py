@@ -64,7 +64,10 @@ def test_every_group_and_command_has_a_section_with_usage_and_example(text):
 
 
 def test_options_show_their_help_and_defaults(text):
-    assert "| `--per-page <int range>` | Rows per page. [default: 50; 1<=x<=10000] |" in text
+    assert (
+        "| `--per-page <int range>` | Rows per page. [default: (every row with --json, --jsonl "
+        "or into a pipe; 50 in a table on a terminal); 1<=x<=10000] |"
+    ) in text
     assert "[env var: LMS_DATABASE_URL]" in text
 
 

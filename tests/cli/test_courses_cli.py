@@ -232,11 +232,11 @@ def test_list_json_is_an_array_of_courses_keyed_by_column(cli, make):
 def test_list_table(cli, make):
     make.course(slug="alpha", lessons=1, published=True)
 
-    out = ok(cli("courses", "list")).stdout
+    done = ok(cli("courses", "list"))
 
     for column in ("slug", "title", "instructor_email", "is_published"):
-        assert column in out
-    assert "alpha" in out and "page 1/1, 1 course(s)" in out
+        assert column in done.stdout
+    assert "alpha" in done.stdout and done.stderr == "1 course(s)\n"
 
 
 def test_list_filters(cli, make):
@@ -248,7 +248,8 @@ def test_list_filters(cli, make):
     make.course(slug="sql-basics", instructor=teacher, category="databases")
 
     def slugs(*args):
-        return [row["slug"] for row in ok_json(cli("courses", "list", "--json", *args))]
+        data = ok_json(cli("courses", "list", "--json", *args))
+        return [row["slug"] for row in (data["items"] if "--page" in args else data)]
 
     assert slugs("--published") == ["py-basics"]
     assert slugs("--unpublished") == ["py-draft", "sql-basics"]

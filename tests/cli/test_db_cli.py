@@ -170,6 +170,7 @@ def test_the_database_option_and_config_file(scratch_url, tmp_path, monkeypatch)
 
 
 def test_downgrade_past_base_is_refused(scratch):
+    assert scratch.tables() == set()  # an empty database (on SQLite, an empty file)
     refused(scratch("db", "downgrade", "-1", "--yes"), "revision")
 
 
@@ -201,8 +202,20 @@ def test_check_on_a_database_behind_the_code_says_upgrade(scratch):
     assert error["value"] not in (None, HEAD)
 
 
+def test_a_missing_column_hints_at_db_upgrade(scratch):
+    """A schema older than the code (here: before the certificates' legacy_number column)
+    is not an uninitialised database: the hint is to migrate, not to init."""
+    ok(scratch("init"))
+    ok(scratch("db", "downgrade", "c5d2e8f1a7b3", "--yes"))
+    line = refused(scratch("certificates", "list"), "database_url", contains="newest revision")
+    assert line.endswith("(run: lmsctl db upgrade)"), line
+    error = refused_json(scratch("certificates", "list", "--json"), "database_url")
+    assert error["hint"] == {"code": "run_migrations", "params": {}}
+
+
 def test_a_missing_table_hints_at_init_in_json_too(scratch):
     """An uninitialised database met by any command: the hint is data, not glued text."""
+    assert scratch.tables() == set()  # an empty database (on SQLite, an empty file)
     line = refused(
         scratch("users", "list"), "database_url", contains="is the database initialised?"
     )

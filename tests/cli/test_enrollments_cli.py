@@ -228,11 +228,11 @@ def test_list_json_is_an_array_keyed_by_column(cli, make):
 def test_list_table(cli, make):
     enrollment = make.enroll()
 
-    out = ok(cli("enrollments", "list")).stdout
+    done = ok(cli("enrollments", "list"))
 
     for column in ("user_email", "course_slug", "status", "progress_percentage"):
-        assert column in out
-    assert enrollment.student.email in out and "page 1/1, 1 enrollment(s)" in out
+        assert column in done.stdout
+    assert enrollment.student.email in done.stdout and done.stderr == "1 enrollment(s)\n"
 
 
 def test_list_filters(cli, make):
@@ -245,9 +245,10 @@ def test_list_filters(cli, make):
     ok(cli("enrollments", "drop", bob.email, first.slug))
 
     def pairs(*args):
+        data = ok_json(cli("enrollments", "list", "--json", *args))
         return [
             (r["course_slug"], r["user_email"])
-            for r in ok_json(cli("enrollments", "list", "--json", *args))
+            for r in (data["items"] if "--page" in args else data)
         ]
 
     assert pairs("--course", "second") == [("second", "ann@example.org")]
@@ -300,10 +301,10 @@ def test_complete_lessons_until_the_course_is_done(cli, make, session):
     email, slug = enrollment.student.email, enrollment.course.slug
 
     result = ok(cli("enrollments", "complete-lesson", email, slug, "lesson-1"))
-    assert result.stdout.strip() == f"{email}: {slug} at 50%"
+    assert result.stdout.strip() == f"{email}: completed {slug}/lesson-1; {slug} at 50%"
     again = ok_json(cli("enrollments", "complete-lesson", email, slug, "lesson-1", "--json"))
     assert (again["progress_percentage"], again["course_completed_now"]) == (50, False)
-    data = ok_json(cli("enrollments", "complete-lesson", email, slug, "lesson-2", "--json"))
+    data = ok_json(cli("enrollments", "complete-lesson", email, f"{slug}/lesson-2", "--json"))
 
     assert set(data) >= ENROLLMENT_KEYS
     assert (data["status"], data["progress_percentage"], data["course_completed_now"]) == (

@@ -41,7 +41,7 @@ def test_add_at_the_end(cli, make, session):
 
     result = ok(cli("lessons", "add", course.slug, "loops", "--title", "Loops"))
 
-    assert result.stdout.strip() == f"added lesson loops to {course.slug} at position 3"
+    assert result.stdout.strip() == f"added lesson {course.slug}/loops at position 3"
     assert order(session, course) == ["lesson-1", "lesson-2", "loops"]
     assert audit_count(session, "lesson.add") == 3
 
@@ -179,9 +179,10 @@ def test_list_table(cli, make):
 
     out = ok(cli("lessons", "list", course.slug)).stdout
 
-    for column in ("order_index", "slug", "title", "lesson_type", "is_required"):
-        assert column in out
-    assert "lesson-1" in out and course.slug in out
+    header, row = out.splitlines()  # not a terminal: tab-separated, a header line first
+    for column in ("order_index", "lesson", "title", "lesson_type", "is_required"):
+        assert column in header.split("\t")
+    assert row.split("\t")[:2] == ["1", f"{course.slug}/lesson-1"]
 
 
 def test_list_of_an_empty_course_is_an_empty_array(cli, make):
@@ -242,7 +243,7 @@ def test_update_slug(cli, make, session):
 
     result = ok(cli("lessons", "update", course.slug, "lesson-1", "--slug", "setup"))
 
-    assert result.stdout.strip() == f"updated lesson setup of {course.slug}"
+    assert result.stdout.strip() == f"updated lesson {course.slug}/setup"
     assert order(session, course) == ["setup", "lesson-2"]
 
 
@@ -306,7 +307,7 @@ def test_delete_closes_the_gap(cli, make, session):
 
     result = ok(cli("lessons", "delete", course.slug, "lesson-2"))
 
-    assert result.stdout.strip() == f"deleted lesson lesson-2 of {course.slug}"
+    assert result.stdout.strip() == f"deleted lesson {course.slug}/lesson-2"
     assert order(session, course) == ["lesson-1", "lesson-3"]
     session.expire_all()
     assert [lesson.order_index for lesson in session.get(Course, course.id).lessons] == [1, 2]
@@ -316,7 +317,8 @@ def test_delete_closes_the_gap(cli, make, session):
 def test_delete_json(cli, make):
     course = make.course(lessons=1)
 
-    assert ok_json(cli("lessons", "delete", course.slug, "lesson-1", "--json")) == {
+    assert ok_json(cli("lessons", "delete", f"{course.slug}/lesson-1", "--json")) == {
+        "lesson": f"{course.slug}/lesson-1",
         "course_slug": course.slug,
         "slug": "lesson-1",
         "deleted": True,

@@ -111,7 +111,7 @@ def test_undo_refused_for_a_created_user_who_gained_rows(
 def test_undo_of_created_users_removes_their_invitations(
     session: Session, imp: Importer, operator: Any
 ) -> None:
-    run = imp("users", imp.file("u.csv", USERS))
+    run = imp("users", imp.file("u.csv", USERS), invites_out=imp.tmp / "invites.csv")
     assert count(session, OneTimeToken) == 2
     _undo(session, operator, run.run_id)
     assert count(session, OneTimeToken) == 0 and count(session, User) == 0

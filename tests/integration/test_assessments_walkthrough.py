@@ -46,7 +46,7 @@ def test_the_assessments_walkthrough_runs_end_to_end(scratch_url: str, tmp_path:
     assert "grades.xlsx, line 3, column grade: must be from 0 to 20" in err
     assert "(refused, exit code 1: nothing written)" in out
 
-    with (work / "gradebook.csv").open(newline="", encoding="utf-8") as f:
+    with (work / "gradebook.csv").open(newline="", encoding="utf-8-sig") as f:
         book = {row["email"]: row for row in csv.DictReader(f)}
     quiz, homework = "Python checkpoint (%)", "Loops (/20)"
     assert {e: (r[quiz], r[homework], r["total"]) for e, r in book.items()} == {

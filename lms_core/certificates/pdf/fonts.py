@@ -9,7 +9,8 @@ gets a cheap *clone* of the parsed ``TTFFont`` with fresh subset state;
 from the file's bytes.
 
 Order matters: the bundled families come first (DejaVu Sans for Latin, Greek, Cyrillic and
-Vietnamese; Noto Naskh Arabic; Noto Sans Hebrew; Droid Sans Fallback for CJK), then the files of
+Vietnamese; Noto Naskh Arabic; Noto Sans Hebrew, Devanagari, Bengali, Tamil, Thai and Ethiopic;
+NanumSquare for Korean; Droid Sans Fallback for Chinese and Japanese), then the files of
 ``settings.fonts_dir``. A character is drawn with the field's own font when it has the glyph,
 otherwise with the first font of that order which has it (the rule of fpdf2's fallback fonts).
 """
@@ -42,12 +43,41 @@ BUNDLED: tuple[tuple[str, str, str], ...] = (
     ("NotoNaskhArabic", "B", "NotoNaskhArabic-Bold.ttf"),
     ("NotoSansHebrew", "", "NotoSansHebrew-Regular.ttf"),
     ("NotoSansHebrew", "B", "NotoSansHebrew-Bold.ttf"),
+    ("NotoSansDevanagari", "", "NotoSansDevanagari-Regular.ttf"),
+    ("NotoSansDevanagari", "B", "NotoSansDevanagari-Bold.ttf"),
+    ("NotoSansBengali", "", "NotoSansBengali-Regular.ttf"),
+    ("NotoSansBengali", "B", "NotoSansBengali-Bold.ttf"),
+    ("NotoSansTamil", "", "NotoSansTamil-Regular.ttf"),
+    ("NotoSansTamil", "B", "NotoSansTamil-Bold.ttf"),
+    ("NotoSansThai", "", "NotoSansThai-Regular.ttf"),
+    ("NotoSansThai", "B", "NotoSansThai-Bold.ttf"),
+    ("NotoSansEthiopic", "", "NotoSansEthiopic-Regular.ttf"),
+    ("NotoSansEthiopic", "B", "NotoSansEthiopic-Bold.ttf"),
+    ("NanumSquare", "", "NanumSquareR.ttf"),
+    ("NanumSquare", "B", "NanumSquareB.ttf"),
     ("DroidSansFallbackFull", "", "DroidSansFallbackFull.ttf"),
+)
+#: Hangul: syllables, jamo (and their extensions), compatibility jamo.
+HANGUL_RANGES: tuple[tuple[int, int], ...] = (
+    (0x1100, 0x11FF),
+    (0x3130, 0x318F),
+    (0xA960, 0xA97F),
+    (0xAC00, 0xD7FF),
 )
 #: Families whose glyphs for these code point ranges are not used: DejaVu Sans has basic
 #: Hebrew and Arabic, but the Noto faces bundled for them are the better (and complete) choice.
 SKIPPED_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
-    "DejaVuSans": ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF)),
+    # ZWNJ and ZWJ too: drawn with DejaVu Sans they would cut an Indic or Arabic run in two
+    # and each half would be shaped alone (Bengali RA, ZWJ, VIRAMA, YA would get a dotted
+    # circle). Skipped here, they go to the field's fallback font: that of their script.
+    "DejaVuSans": ((0x0590, 0x08FF), (0x200C, 0x200D), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF)),
+    # Droid Sans Fallback has 3 of the 11,172 Hangul syllables: Korean is NanumSquare's.
+    "DroidSansFallbackFull": HANGUL_RANGES,
+}
+#: Families used only for these ranges: NanumSquare also has 4,620 Han ideographs and the kana,
+#: but a Chinese or Japanese name must not mix its glyphs with Droid Sans Fallback's.
+ONLY_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
+    "NanumSquare": HANGUL_RANGES,
 }
 FONT_SUFFIXES = (".ttf", ".otf")
 _STYLE_SUFFIXES = {"-bold": "B", "-italic": "I", "-bolditalic": "BI", "-regular": ""}
@@ -151,12 +181,14 @@ class FontBook:
 
         data = font_file.path.read_bytes()
         proto = TTFFont(FPDF(), font_file.path, font_file.key, font_file.style)
-        skipped = (
-            SKIPPED_RANGES.get(font_file.family, ()) if font_file.path.parent == BUNDLED_DIR else ()
-        )
-        if skipped:
+        bundled = font_file.path.parent == BUNDLED_DIR
+        skipped = SKIPPED_RANGES.get(font_file.family, ()) if bundled else ()
+        only = ONLY_RANGES.get(font_file.family, ()) if bundled else ()
+        if skipped or only:
             # What fpdf2's add_font(unicode_range=...) does: the font no longer claims them.
             def kept(codepoint: int) -> bool:
+                if only and not any(low <= codepoint <= high for low, high in only):
+                    return False
                 return not any(low <= codepoint <= high for low, high in skipped)
 
             proto.cmap = {cp: name for cp, name in proto.cmap.items() if kept(cp)}

@@ -7,6 +7,8 @@ Why it is built this way (``bench/certificates_bench.py`` measures each choice):
   a document's text needs are added, chosen by fpdf2's own fallback rule;
 * text shaping (HarfBuzz) is switched on only for text that needs it (right-to-left scripts,
   combining marks, Indic and South-East Asian scripts): it costs several times plain layout;
+  shaped text carries an ``/ActualText`` span with the text as typed, because its glyphs are
+  reordered and merged (an Indic vowel sign drawn before its consonant);
 * the QR code is vector rectangles, one per run of dark modules in a row, with a link
   annotation to the same URL; its mask is chosen like segno's but without segno's per-module
   Python loops (:mod:`.qr`);
@@ -163,8 +165,12 @@ class Renderer:
             shaped = needs_shaping(text)
             if shaped:
                 pdf.set_text_shaping(True)
+                # Shaped glyphs are reordered and merged (Indic vowel signs drawn before their
+                # consonant, conjuncts): the span tells copy-and-paste the text as typed.
+                pdf._out(f"/Span <</ActualText <FEFF{text.encode('utf-16-be').hex()}>>> BDC")
             self._draw_text(pdf, spec, style, text)
             if shaped:
+                pdf._out("EMC")
                 pdf.set_text_shaping(False)
         draw_qr(pdf, self.template.qr, fields.verify_url)
         output = bytes(pdf.output(output_producer_class=producer_class))
@@ -246,15 +252,50 @@ def _under(background: bytes, overlay: bytes) -> bytes:
 def _pdf_classes() -> tuple[type[Any], type[OutputProducer]]:
     """fpdf2 subclasses, built on first use so that importing this module stays cheap."""
     from fpdf import FPDF
+    from fpdf.line_break import Fragment
     from fpdf.output import OutputProducer
+    from fpdf.unicode_script import UnicodeScript, get_unicode_script
 
     from lms_core.certificates.pdf.sfnt import embed_subset
+
+    def _inherited(char: str) -> bool:
+        return bool(get_unicode_script(char) == UnicodeScript.INHERITED)
 
     class CertificatePDF(FPDF):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             #: Font keys this module embeds itself, with their raw tables.
             self.fast_fonts: dict[str, TrueTypeFile] = {}
+
+        def _parse_chars(self, text: str, markdown: bool, **kwargs: Any) -> Iterator[Any]:
+            """fpdf2's fragments, with its cuts around "inherited" characters undone.
+
+            fpdf2 starts a new fragment wherever the Unicode script changes, and ZWJ, ZWNJ and
+            combining marks have the script "Inherited": Bengali RA, ZWJ, VIRAMA, YA became
+            three fragments, shaped one by one (a dotted circle instead of the ya-phala).
+            Neighbours in the same font are joined again when either side of the cut is such a
+            character.
+            """
+            parts = super()._parse_chars(text, markdown, **kwargs)
+            if not self.text_shaping:
+                yield from parts
+                return
+            pending = None
+            for part in parts:
+                if (
+                    pending is not None
+                    and type(part) is type(pending) is Fragment
+                    and part.font is pending.font
+                    and part.link == pending.link
+                    and (_inherited(part.characters[0]) or _inherited(pending.characters[-1]))
+                ):
+                    pending.characters.extend(part.characters)
+                    continue
+                if pending is not None:
+                    yield pending
+                pending = part
+            if pending is not None:
+                yield pending
 
     class FastFontProducer(OutputProducer):
         """fpdf2's producer, except for fonts in ``fast_fonts`` (see :func:`.embed_subset`)."""

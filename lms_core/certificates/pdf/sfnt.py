@@ -206,7 +206,10 @@ def embed_subset(
     for code, glyph in used:
         order[code] = 0 if glyph.glyph_name == ".notdef" else glyph.glyph_id
         widths.append(f"{code} [{glyph.glyph_width}]")
-        if isinstance(glyph.unicode, tuple) and glyph.unicode:
+        if isinstance(glyph.unicode, tuple):
+            # A shaped cluster's text goes to its first glyph; the cluster's other glyphs
+            # (the two halves of Bengali AU, a reordered consonant) map to nothing, or text
+            # extraction would show their codes between the letters.
             text = "".join(chr(c) for c in glyph.unicode).encode("utf-16-be").hex().upper()
             to_unicode.append(f"<{code:04X}> <{text}>")
     program = sfnt.subset(order)

@@ -10,7 +10,8 @@ the LMS wants users, courses and enrollments in its own columns (lms_core.import
 - courses: one per *class* (a course offering); its first teacher enrollment (primary first)
   gives instructor_email; the OneRoster course gives description and category.
 - enrollments: student enrollments only (teachers become instructors); tobedeleted -> dropped;
-  a disabled user's other enrollments are skipped (counted).
+  a disabled user's enrollments are kept (the user cannot sign in) and counted, so that a
+  delta enabling the user again finds them (a delta does not resend enrollments).
 
 Every row keeps the OneRoster file and line it came from ("bundle.zip:users.csv", 7), and
 each table's ``source_columns`` names the OneRoster column, so errors point into the bundle.
@@ -180,9 +181,9 @@ def _enrollments_table(files: BundleFiles, catalog: Catalog) -> Table:
             user = v["userSourcedId"].strip()
             if catalog.user_roles.get(user, "student") not in spec.ROLES:
                 continue  # an enrollment of a skipped user (counted on the first pass)
+            # A disabled user's enrollment is kept (and counted when planned): a later delta
+            # that enables the user again does not send the enrollments again.
             deleted = v.get("status", "").strip().lower() == spec.TO_BE_DELETED
-            if user in catalog.inactive and not deleted:
-                continue  # a disabled user's enrollment (counted on the first pass)
             yield SourceRow(
                 file=row.file,
                 line=row.line,

@@ -325,7 +325,3 @@ def _enrollments(table: Table, catalog: Catalog) -> None:
                 catalog.teachers.setdefault(cls, []).append((primary, row.line, user))
         elif role != "student":
             catalog.skipped[f"{base}:{role}"] += 1
-        elif user in catalog.inactive and not _deleted(v):
-            # An account that cannot sign in gets no active enrollment; when the SIS enables
-            # it again, its enrollments come with the next bundle.
-            catalog.skipped[f"{base}:student (disabled user)"] += 1

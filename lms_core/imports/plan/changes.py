@@ -15,6 +15,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any
 
+import orjson
+
 #: Plan actions. ``unchanged`` and ``skip`` write nothing; ``drop`` counts as ``deactivate``.
 CREATE, UPDATE, UNCHANGED, DEACTIVATE, DROP, SKIP = (
     "create",
@@ -50,9 +52,6 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-_ENCODER = json.JSONEncoder(default=jsonable, ensure_ascii=False)
-
-
 @dataclass(slots=True)
 class Change:
     """One record's planned change, in the import's column names (``before``/``after``)."""
@@ -86,6 +85,11 @@ class Change:
         return sorted((self.after or {}).keys())
 
 
+#: Enrollments counts of a OneRoster import: how many of the file's enrollments belong to
+#: users who cannot sign in (``enabledUser`` false), kept for when the SIS enables them.
+INACTIVE_LEARNERS = "inactive_learners"
+
+
 def new_counts() -> dict[str, int]:
     return dict.fromkeys(COUNT_KEYS, 0)
 
@@ -108,8 +112,42 @@ class ChangeLog:
         self.total_changes += 1
         if len(self.head) < self.head_size:
             self.head.append(change)
-        self._file.write(_ENCODER.encode(change.as_dict()))
+        self._file.write(orjson.dumps(change.as_dict(), default=jsonable).decode())
         self._file.write("\n")
+
+    def add_all(self, changes: list[Change]) -> None:
+        """:meth:`add` for a chunk's changes: one write, the counts kept in locals."""
+        lines: list[bytes] = []
+        counted: dict[tuple[str, str], int] = {}
+        head = self.head
+        dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        for change in changes:
+            pair = (change.entity_type, change.action)
+            counted[pair] = counted.get(pair, 0) + 1
+            if change.action == UNCHANGED:
+                continue
+            if len(head) < self.head_size:
+                head.append(change)
+            lines.append(
+                dumps(
+                    {
+                        "entity_type": change.entity_type,
+                        "key": change.key,
+                        "action": change.action,
+                        "entity_id": change.entity_id,
+                        "before": change.before,
+                        "after": change.after,
+                    },
+                    default=jsonable,
+                    option=option,
+                )
+            )
+        for (entity_type, action), n in counted.items():
+            counts = self.counts.setdefault(ENTITY_PLURAL[entity_type], new_counts())
+            counts[_COUNTED[action]] += n
+        self.total_changes += len(lines)
+        if lines:
+            self._file.write(b"".join(lines).decode())
 
     def ensure(self, plural: str) -> None:
         """Report an entity with zero counts (a file with no rows still has counts)."""
@@ -142,8 +180,8 @@ class ChangeLog:
         if main == "oneroster":
             top = new_counts()
             for counts in self.counts.values():
-                for k, v in counts.items():
-                    top[k] += v
+                for k in COUNT_KEYS:
+                    top[k] += counts.get(k, 0)
             out: dict[str, Any] = dict(top)
             out.update({name: dict(c) for name, c in self.counts.items()})
             return out

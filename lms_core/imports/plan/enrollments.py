@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from lms_core.imports.context import Context
 from lms_core.imports.plan.changes import CREATE, DROP, SKIP, UNCHANGED, UPDATE, Change
-from lms_core.imports.resolve import by_ids, chunks
-from lms_core.models import Course, Enrollment, EnrollmentStatus, User
+from lms_core.imports.resolve import by_ids, chunks, driver_rows
+from lms_core.models import Enrollment, EnrollmentStatus
 
 Rows = list[tuple[int, dict[str, Any]]]
 #: The statuses as plain strings: an Enum member's ``.value`` is a descriptor call, and the
@@ -25,39 +25,72 @@ _DROPPED = EnrollmentStatus.dropped.value
 _COMPLETED = EnrollmentStatus.completed.value
 
 
+#: Records found stay known for the rest of the stage (a learner or a course is named in
+#: many chunks; nothing in an enrollments stage changes users or courses), up to this many.
+KNOWN_MAX = 500_000
+#: The lookups as driver SQL (see ``driver_rows``), completed with a column and ``IN``.
+_USERS_SQL = "SELECT id, email, external_id, is_active, deleted_at FROM users WHERE "
+_COURSES_SQL = "SELECT id, slug, external_id, instructor_id FROM courses WHERE "
+_EXISTING_SQL = "SELECT id, student_id, course_id, status FROM enrollments WHERE student_id IN"
+
+
 class _Users:
-    def __init__(self, session: Session, rows: Rows) -> None:
-        emails = {v["user_email"] for _, v in rows if "user_email" in v}
-        exts = {v["user_external_id"] for _, v in rows if "user_external_id" in v}
+    """Learners by e-mail and by external_id: (id, e-mail, active), known across chunks."""
+
+    def __init__(self) -> None:
         self.by_email: dict[str, tuple[int, str, bool]] = {}
         self.by_ext: dict[str, tuple[int, str, bool]] = {}
-        cols = (User.id, User.email, User.external_id, User.is_active, User.deleted_at)
-        for column, values in ((User.email, emails), (User.external_id, exts)):
-            for batch in chunks(values):
-                for id_, email, ext, active, deleted in session.execute(
-                    select(*cols).where(column.in_(batch))
-                ):
-                    entry = (id_, email, bool(active) and deleted is None)
-                    self.by_email[email] = entry
-                    if ext:
-                        self.by_ext[ext] = entry
+
+    def load(self, session: Session, rows: Rows) -> None:
+        if len(self.by_email) > KNOWN_MAX:
+            self.by_email.clear()
+            self.by_ext.clear()
+        by_email, by_ext = self.by_email, self.by_ext
+        emails = {v["user_email"] for _, v in rows if "user_email" in v} - by_email.keys()
+        exts = {v["user_external_id"] for _, v in rows if "user_external_id" in v}
+        exts -= by_ext.keys()
+        for column, values in (("email", emails), ("external_id", exts)):
+            for id_, email, ext, active, deleted in driver_rows(
+                session, f"{_USERS_SQL}{column} IN", values
+            ):
+                entry = (id_, email, bool(active) and deleted is None)
+                by_email[email] = entry
+                if ext:
+                    by_ext[ext] = entry
 
 
 class _Courses:
-    def __init__(self, session: Session, rows: Rows) -> None:
-        slugs = {v["course_slug"] for _, v in rows if "course_slug" in v}
-        exts = {v["course_external_id"] for _, v in rows if "course_external_id" in v}
+    """Courses by slug and by external_id: (id, slug, instructor id), known across chunks."""
+
+    def __init__(self) -> None:
         self.by_slug: dict[str, tuple[int, str, int]] = {}
         self.by_ext: dict[str, tuple[int, str, int]] = {}
-        cols = (Course.id, Course.slug, Course.external_id, Course.instructor_id)
-        for column, values in ((Course.slug, slugs), (Course.external_id, exts)):
-            for batch in chunks(values):
-                for id_, slug, ext, instructor_id in session.execute(
-                    select(*cols).where(column.in_(batch))
-                ):
-                    self.by_slug[slug] = (id_, slug, instructor_id)
-                    if ext:
-                        self.by_ext[ext] = (id_, slug, instructor_id)
+
+    def load(self, session: Session, rows: Rows) -> None:
+        if len(self.by_slug) > KNOWN_MAX:
+            self.by_slug.clear()
+            self.by_ext.clear()
+        by_slug, by_ext = self.by_slug, self.by_ext
+        slugs = {v["course_slug"] for _, v in rows if "course_slug" in v} - by_slug.keys()
+        exts = {v["course_external_id"] for _, v in rows if "course_external_id" in v}
+        exts -= by_ext.keys()
+        for column, values in (("slug", slugs), ("external_id", exts)):
+            for id_, slug, ext, instructor_id in driver_rows(
+                session, f"{_COURSES_SQL}{column} IN", values
+            ):
+                by_slug[slug] = (id_, slug, instructor_id)
+                if ext:
+                    by_ext[ext] = (id_, slug, instructor_id)
+
+
+def _known(ctx: Context) -> tuple[_Users, _Courses]:
+    """This run's learners and courses found so far (kept on the context, per run)."""
+    known = ctx.cache.get("enrollments")
+    if known is None:
+        known = ctx.cache["enrollments"] = (_Users(), _Courses())
+    users, courses = known
+    assert isinstance(users, _Users) and isinstance(courses, _Courses)
+    return users, courses
 
 
 def _user(
@@ -70,15 +103,21 @@ def _user(
         ctx.planned_user_ext.get(ext) if ext else (given if given in ctx.planned_users else None)
     )
     if email is not None and (found is None or found[1] != email):
+        if not ctx.planned_active.get(email, True) and values.get("status") != _DROPPED:
+            ctx.inactive_learners += 1  # kept (OneRoster): see below
         return None, email  # created or renamed by this run
     if found is None:
         ctx.problem(line, column, given, "no user with this value in the file or the database")
         return None
-    if not found[2] and values.get("status") != _DROPPED:
+    active = ctx.planned_active.get(found[1], found[2])  # as this run leaves the user
+    if not active and values.get("status") != _DROPPED:
         # Dropping a deactivated learner's enrollment is fine (a OneRoster delta does it
-        # in the same run that deactivates them); enrolling them is not.
-        ctx.problem(line, column, given, f"{found[1]} is deactivated or deleted")
-        return None
+        # in the same run that deactivates them); enrolling them is not, but for OneRoster:
+        # its enrollments come once, so a disabled user's are kept for when it is enabled.
+        if not ctx.keep_inactive_learners:
+            ctx.problem(line, column, given, f"{found[1]} is deactivated or deleted")
+            return None
+        ctx.inactive_learners += 1
     return found[0], found[1]
 
 
@@ -104,13 +143,37 @@ def _course(
 
 
 def plan_enrollments(session: Session, ctx: Context, rows: Rows) -> list[Change]:
-    users, courses = _Users(session, rows), _Courses(session, rows)
+    users, courses = _known(ctx)
+    users.load(session, rows)
+    courses.load(session, rows)
     resolved: list[
         tuple[int, dict[str, Any], tuple[int | None, str], tuple[int | None, str, int | None]]
     ] = []
+    # Nothing planned earlier in the run (a plain enrollments file): a learner found active
+    # and a course found are taken as _user and _course would take them, without the calls.
+    fast = (
+        not (ctx.planned_users or ctx.planned_user_ext or ctx.planned_courses or ctx.planned_active)
+        and not ctx.planned_course_ext
+    )
+    by_email, by_user_ext = users.by_email, users.by_ext
+    by_slug, by_course_ext = courses.by_slug, courses.by_ext
+    user: tuple[int | None, str] | None
+    course: tuple[int | None, str, int | None] | None
     for line, values in rows:
-        user = _user(ctx, line, values, users)
-        course = _course(ctx, line, values, courses)
+        if fast:
+            ext = values.get("user_external_id")
+            found = by_user_ext.get(ext) if ext else by_email.get(values.get("user_email") or "")
+            ext = values.get("course_external_id")
+            course = by_course_ext.get(ext) if ext else by_slug.get(values.get("course_slug") or "")
+            if found is not None and found[2] and course is not None:
+                user = (found[0], found[1])
+            else:
+                user, course = None, None
+        else:
+            user, course = None, None
+        if user is None:
+            user = _user(ctx, line, values, users)
+            course = _course(ctx, line, values, courses)
         if user is None or course is None:
             continue
         if user[0] is not None and user[0] == course[2]:
@@ -141,7 +204,8 @@ def plan_enrollments(session: Session, ctx: Context, rows: Rows) -> list[Change]
         if record is None:
             status = status or _ACTIVE
             after = {"user_email": email, "course_slug": slug, "status": status}
-            after.update(_stamps(status, now, None))
+            if status != _ACTIVE:  # an active new enrollment has no stamps
+                after.update(_stamps(status, now, None))
             change = Change(
                 "enrollment", key, SKIP if ctx.mode == "update" else CREATE, None, None, after, line
             )
@@ -173,14 +237,11 @@ def _existing(session: Session, student_ids: set[int]) -> dict[tuple[int, int], 
     PostgreSQL hash-join whole tables for every ``IN`` list: a re-run of 200k enrollments
     took twice its dry run (measured).
     """
-    cols = (Enrollment.id, Enrollment.student_id, Enrollment.course_id, Enrollment.status)
     found: dict[tuple[int, int], dict[str, Any]] = {}
-    for batch in chunks(student_ids):
-        # By student only: with a course_id IN list too, SQLite scanned the course index
-        # (every enrollment of those courses) instead of the student index (measured).
-        stmt = select(*cols).where(Enrollment.student_id.in_(batch))
-        for id_, student_id, course_id, status in session.execute(stmt):
-            found[(student_id, course_id)] = {"id": id_, "status": status}
+    # By student only: with a course_id IN list too, SQLite scanned the course index
+    # (every enrollment of those courses) instead of the student index (measured).
+    for id_, student_id, course_id, status in driver_rows(session, _EXISTING_SQL, student_ids):
+        found[(student_id, course_id)] = {"id": id_, "status": status}
     return found
 
 

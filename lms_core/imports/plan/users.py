@@ -64,6 +64,8 @@ def _plan_row(
     ctx.roles_in_file.add(values["role"])
     if ctx.remember_users:
         ctx.planned_users[email] = values["role"]
+        if "is_active" in values:
+            ctx.planned_active[email] = bool(values["is_active"])
         if ext:
             ctx.planned_user_ext[ext] = email
     record = by_ext.get(ext) if ext else None

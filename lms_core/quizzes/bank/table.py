@@ -15,10 +15,11 @@ import io
 from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, TextIO, cast
 
 from lms_core.errors import FileProblem, FileRefused
 from lms_core.formats.atomic import atomic_binary
+from lms_core.formats.output import csv_text, csv_writer
 from lms_core.formats.safe_cells import safe_cell
 from lms_core.quizzes.bank.cells import CellError, decode_cells, encode_cells
 from lms_core.quizzes.bank.detect import detect_format
@@ -98,15 +99,18 @@ def _csv_rows(data: bytes, file: str) -> Iterator[list[str]]:
 def _xlsx_rows(data: bytes, file: str) -> Iterator[list[str]]:
     from openpyxl import load_workbook
 
+    from lms_core.formats.xlsx_read import NOT_A_WORKBOOK
+
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
-        raise FileRefused(
-            [FileProblem(f"is not a readable XLSX workbook ({type(exc).__name__})", file=file)]
-        ) from None
+    except Exception:  # openpyxl raises many kinds (KeyError, BadZipFile...): none is news
+        raise FileRefused([FileProblem(NOT_A_WORKBOOK, file=file)]) from None
     try:
-        sheet = workbook.worksheets[0]
-        for row in sheet.iter_rows(values_only=True):
+        try:
+            rows = list(workbook.worksheets[0].iter_rows(values_only=True))
+        except Exception:  # a damaged sheet, found while reading it
+            raise FileRefused([FileProblem(NOT_A_WORKBOOK, file=file)]) from None
+        for row in rows:
             yield [_cell_text(v) for v in row]
     finally:
         workbook.close()
@@ -233,19 +237,27 @@ def write_question_table(questions: Iterable[QuestionData], out: Path | IO[Any],
         raise ValueError(f"not a question table format: {fmt!r}")
     if isinstance(out, Path):
         with atomic_binary(out) as stream:
-            write_question_table(questions, stream, fmt)
+            if fmt == "xlsx":
+                _write_xlsx(questions, stream)
+            else:  # a file: UTF-8 with a BOM, as every CSV file we write
+                with csv_text(stream, file=True) as text:
+                    _write_csv(questions, text)
         return
     if fmt == "xlsx":
         _write_xlsx(questions, out)
         return
-    text_out = out if isinstance(out, io.TextIOBase) else io.TextIOWrapper(out, "utf-8", newline="")
-    writer = csv.writer(text_out)
+    if isinstance(out, io.TextIOBase):
+        _write_csv(questions, out)
+        return
+    with csv_text(cast(BinaryIO, out), file=False) as text:  # a stream (standard output): no BOM
+        _write_csv(questions, text)
+
+
+def _write_csv(questions: Iterable[QuestionData], out: TextIO) -> None:
+    writer = csv_writer(out)
     writer.writerow(HEADERS)
     for q in questions:
         writer.writerow([_safe(str(cell)) for cell in question_row(q)])
-    text_out.flush()
-    if text_out is not out and isinstance(text_out, io.TextIOWrapper):
-        text_out.detach()
 
 
 def _write_xlsx(questions: Iterable[QuestionData], out: IO[bytes]) -> None:
