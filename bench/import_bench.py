@@ -371,10 +371,20 @@ def argon2_ms() -> float:
 # --- report --------------------------------------------------------------------------------------
 
 
-def target(name: str, value: float, goal: float, *, lower_is_better: bool) -> str:
+#: At --quick sizes (2,000 rows) every lmsctl step is mostly its 0.4 s of start-up against
+#: milliseconds of baseline: speed ratios are printed there, not judged (a CI smoke test).
+SPEED_JUDGED = {"on": True}
+
+
+def target(
+    name: str, value: float, goal: float, *, lower_is_better: bool, speed: bool = False
+) -> str:
     ok = value <= goal if lower_is_better else value >= goal
     op = "<=" if lower_is_better else ">="
-    return f"target {name}: {value:.2f} (goal {op} {goal:g}) {'PASS' if ok else 'MISS'}"
+    verdict = "PASS" if ok else "MISS"
+    if speed and not SPEED_JUDGED["on"]:
+        verdict = "not judged at --quick sizes (start-up dominates)"
+    return f"target {name}: {value:.2f} (goal {op} {goal:g}) {verdict}"
 
 
 def rate(rows: int, seconds: float) -> str:
@@ -451,11 +461,9 @@ def bench_backend(
             if fmt == "csv":
                 vs_raw.append(ratio)
             rerun_ratios.append(rerun)
-    lines = [target(f"apply_vs_raw_{suffix}", min(vs_raw), 0.25, lower_is_better=False)]
-    if label == "sqlite":
-        lines.append(target("rerun_vs_apply_sqlite", max(rerun_ratios), 0.5, lower_is_better=True))
-    else:
-        lines.append(target("rerun_vs_apply_pg", max(rerun_ratios), 0.5, lower_is_better=True))
+    lines = [target(f"apply_vs_raw_{suffix}", min(vs_raw), 0.25, lower_is_better=False, speed=True)]
+    rerun_name = "rerun_vs_apply_sqlite" if label == "sqlite" else "rerun_vs_apply_pg"
+    lines.append(target(rerun_name, max(rerun_ratios), 0.5, lower_is_better=True, speed=True))
     return lines
 
 
@@ -483,6 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--users", type=int, help="users (default 100,000; quick 2,000)")
     args = parser.parse_args(argv)
     users = args.users or (2_000 if args.quick else 100_000)
+    SPEED_JUDGED["on"] = not args.quick
     sizes = Sizes(
         users=users,
         enrollments=users * 2,
