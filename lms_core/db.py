@@ -8,7 +8,7 @@ The entry point (CLI command, web request, Huey task) owns the transaction throu
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lms_core.errors import Hint, HintCode, NotFound
+from lms_core.private_paths import create_private_file, make_private_dirs
 from lms_core.settings_env import EngineSettings  # not Settings: no Pydantic on import
 
 SessionFactory = Callable[[], Session]
@@ -90,6 +91,18 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _private_sqlite_file(path: Path) -> Callable[..., None]:
+    """Before SQLite opens ``path``, create it 0600 if it is missing: the database holds
+    password hashes and personal data, and SQLite gives its ``-wal``/``-shm`` files the mode
+    of the database file."""
+
+    def before_connect(*_args: Any) -> None:
+        with suppress(OSError):  # no folder, or not writable: SQLite reports it as it would
+            create_private_file(path)
+
+    return before_connect
+
+
 def make_engine(settings: EngineSettings, *, url: str | None = None, create: bool = True) -> Engine:
     """Build the engine for ``settings.database_url`` (or ``url``).
 
@@ -105,8 +118,10 @@ def make_engine(settings: EngineSettings, *, url: str | None = None, create: boo
     if sa_url.get_backend_name() == "sqlite":
         path = sqlite_file(sa_url)
         if create and path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(path.parent)
         engine = create_engine(sa_url)
+        if path is not None:
+            event.listen(engine, "do_connect", _private_sqlite_file(path))
         event.listen(engine, "connect", _sqlite_pragmas(settings.sqlite_busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
         return engine

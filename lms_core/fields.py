@@ -116,6 +116,9 @@ class FieldSpec:
     #: required column has them, so every file accepted without them is read as before: an
     #: alias can only turn a refused file into one that imports.
     aliases: tuple[str, ...] = ()
+    #: Text that may hold tabs and line breaks (a bio, a description); no other text may,
+    #: and no text holds another control character (``cells.check_control``).
+    multiline: bool = False
 
     @property
     def imported(self) -> bool:
@@ -149,6 +152,10 @@ def _text(spec: FieldSpec, value: Any) -> Any:
         return _empty(spec)
     if spec.max_length is not None and len(text) > spec.max_length:
         return Invalid(too_long(spec.max_length))
+    if not text.isprintable():
+        control = cells.check_control(text, multiline=spec.multiline)
+        if control is not None:
+            return Invalid(control)
     return text
 
 

@@ -86,6 +86,12 @@ def check_text(
         raise ValidationError("is required", field=field, value=value)
     if len(text) > max_length:
         raise ValidationError(too_long(max_length), field=field, value=value)
+    if not text.isprintable():  # NUL and other control characters (tabs, line breaks: kept)
+        from lms_core.formats.cells import check_control
+
+        control = check_control(text, multiline=True)
+        if control is not None:
+            raise ValidationError(control, field=field, value=value)
     return text
 
 

@@ -37,7 +37,7 @@ USER: Final = EntitySpec(
         ),
         FieldSpec("is_active", "bool", default=True, in_file=True),
         FieldSpec("external_id", "identifier", max_length=255, in_file=True),
-        FieldSpec("bio", "text", max_length=5000),
+        FieldSpec("bio", "text", max_length=5000, multiline=True),
         FieldSpec("avatar_url", "url", max_length=500),
         FieldSpec("email_verified_at", "datetime", audited=False),
         FieldSpec("failed_login_attempts", "int"),

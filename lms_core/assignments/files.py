@@ -16,7 +16,9 @@ attached to a submission is deleted with the submission's content, not on its ow
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,7 @@ from lms_core.models import (
     submission_files,
 )
 from lms_core.permissions import can_manage_course, require_course_manager
+from lms_core.private_paths import make_private_dirs
 from lms_core.settings import Settings
 
 _PENDING = "lms_files_unlink"
@@ -75,13 +78,34 @@ def _too_big(settings: Settings, size: int, name: str) -> ValidationError:
     )
 
 
+def _symlink_refused(path: Path) -> ValidationError:
+    return ValidationError(
+        f"{path} is a symbolic link: upload the file itself, not a link to it",
+        field="file",
+        value=str(path),
+    )
+
+
 def read_upload(path: Path, settings: Settings) -> Upload:
-    """Read a local file for upload; an oversize file is refused before it is read."""
+    """Read a local file for upload; an oversize file is refused before it is read.
+
+    A symbolic link is refused, not followed (a link to ``/etc/shadow`` must not be stored):
+    checked with ``lstat`` for the message, and opened with ``O_NOFOLLOW`` so a link swapped
+    in meanwhile is refused too.
+    """
     limit = max_upload_bytes(settings)
-    size = path.stat().st_size
-    if size > limit:
-        raise _too_big(settings, size, str(path))
-    with open(path, "rb") as handle:
+    if path.is_symlink():
+        raise _symlink_refused(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):
+            raise _symlink_refused(path) from None
+        raise
+    with open(fd, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            raise _too_big(settings, size, str(path))
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise _too_big(settings, len(data), str(path))
@@ -161,7 +185,7 @@ def store(
     course_id: int | None = None,
 ) -> StoredFile:
     """Check and store one upload (no permission check: callers do theirs)."""
-    from lms_core.formats.atomic import write_bytes
+    from lms_core.formats.atomic import atomic_binary
 
     name, kind = check_upload(settings, upload)
     digest = hashlib.sha256(upload.data).hexdigest()
@@ -169,7 +193,9 @@ def store(
     relative = f"{digest[:2]}/{digest[2:4]}/{stored_name}"
     path = settings.files_dir / relative
     if not path.is_file() or path.stat().st_size != len(upload.data):
-        write_bytes(path, upload.data)
+        make_private_dirs(path.parent)  # the files folder and all under it: owner only
+        with atomic_binary(path, private=True) as stream:
+            stream.write(upload.data)
     stored = StoredFile(
         original_filename=name,
         stored_filename=stored_name,

@@ -194,23 +194,49 @@ def submit(
             "text_length": len(content or ""),
         },
     )
-    _complete_lesson(session, actor, target, student)
     return SubmitResult(submission, outcome)
 
 
 def _complete_lesson(session: Session, actor: Actor, target: Assignment, student: User) -> None:
-    """Handing in an assignment completes its lesson (progress counts it)."""
+    """A graded submission completes the assignment's lesson (progress counts it), as the
+    learner's enrollment stands: not when dropped."""
     if target.lesson is None:
         return
-    from lms_core.catalog.enrollments import complete_lesson
+    enrollment = session.scalars(
+        select(Enrollment).where(
+            Enrollment.course_id == target.course_id, Enrollment.student_id == student.id
+        )
+    ).first()
+    if enrollment is None or enrollment.status == EnrollmentStatus.dropped.value:
+        return
+    from lms_core.catalog.enrollments import complete_earned_lesson
 
-    complete_lesson(
+    complete_earned_lesson(
         session,
         actor=actor,
         email=student.email,
         course_slug=target.course.slug,
         lesson_slug=target.lesson.slug,
     )
+
+
+def complete_graded_lessons(session: Session, assignment_id: int, submission_ids: list[int]) -> int:
+    """After grades were written in bulk (a grading import): complete the assignment's lesson
+    for these submissions' learners, set-based (not dropped, not yet done); how many."""
+    from lms_core.catalog.progress import complete_lesson_for_many
+
+    target = session.get(Assignment, assignment_id)
+    if target is None or target.lesson is None or not submission_ids:
+        return 0
+    enrollment_ids: list[int] = []
+    for i in range(0, len(submission_ids), 900):  # IN lists within SQLite's oldest limit
+        chunk = submission_ids[i : i + 900]
+        enrollment_ids += session.scalars(
+            select(Enrollment.id)
+            .join(Submission, Submission.student_id == Enrollment.student_id)
+            .where(Submission.id.in_(chunk), Enrollment.course_id == target.course_id)
+        )
+    return complete_lesson_for_many(session, target.lesson, enrollment_ids)
 
 
 def grade(
@@ -249,6 +275,7 @@ def grade(
         fields=_AUDITED,
         unchanged_too=True,
     )
+    _complete_lesson(session, actor, target, student)
     return submission
 
 

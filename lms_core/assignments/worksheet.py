@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
 from lms_core.assignments.assignments import assignment_ref, get_assignment
-from lms_core.formats.safe_cells import safe_cell
+from lms_core.formats.safe_cells import plain_cell, safe_cell
 from lms_core.models import Assignment, Enrollment, EnrollmentStatus, Submission, User, utcnow
 from lms_core.permissions import require_course_manager
 from lms_core.settings import Settings
@@ -38,7 +38,6 @@ EDITABLE = ("grade", "feedback")
 #: ``grading import`` can trust what comes back.
 FORMATS = ("xlsx",)
 SHEET, ABOUT = "grades", "about"
-_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _key(settings: Settings) -> bytes:
@@ -57,9 +56,7 @@ def signature(settings: Settings, assignment_id: int) -> str:
 
 def unsafe_cell(value: Any) -> Any:
     """Undo ``safe_cell``: ``'=x`` read back is the text ``=x`` that was exported."""
-    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(_TRIGGERS):
-        return value[1:]
-    return value
+    return plain_cell(value) if isinstance(value, str) else value
 
 
 def roster(session: Session, assignment: Assignment) -> list[tuple[Any, ...]]:

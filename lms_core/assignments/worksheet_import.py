@@ -33,6 +33,7 @@ from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.assignments.assignments import assignment_ref, get_assignment
 from lms_core.assignments.fields import check_feedback, check_grade
+from lms_core.assignments.submissions import complete_graded_lessons
 from lms_core.assignments.worksheet import (
     ABOUT,
     COLUMNS,
@@ -99,6 +100,11 @@ class GradingPlan:
 def _open(path: Path, name: str, *, formulas: bool = False) -> Any:
     from openpyxl import load_workbook
 
+    from lms_core.formats.archive import check_archive
+    from lms_core.formats.xlsx_read import NOT_A_WORKBOOK, check_extent
+
+    # Zip bombs, two parts of one name, a stray cell at XFD1048576: refused before reading.
+    check_extent(path, check_archive(path, display=name, unreadable=NOT_A_WORKBOOK), name)
     try:
         return load_workbook(path, read_only=True, data_only=not formulas)
     except OSError:
@@ -371,6 +377,7 @@ def import_worksheet(
             flush=False,
         )
     session.flush()
+    complete_graded_lessons(session, plan.assignment_id, [c.submission_id for c in plan.changes])
     session.expire_all()
     plan.applied = True
     return plan

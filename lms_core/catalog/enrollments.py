@@ -17,7 +17,16 @@ from lms_core.catalog.progress import recompute
 from lms_core.db import insert_or_winner
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from lms_core.fields import check_values, iso
-from lms_core.models import Course, Enrollment, EnrollmentStatus, LessonProgress, Role, User, utcnow
+from lms_core.models import (
+    Course,
+    Enrollment,
+    EnrollmentStatus,
+    LessonProgress,
+    LessonType,
+    Role,
+    User,
+    utcnow,
+)
 from lms_core.pagination import Page, paginate
 from lms_core.permissions import can_manage_course
 from lms_core.validation import whole_number_between
@@ -178,8 +187,30 @@ def complete_lesson(
 ) -> tuple[Enrollment, bool]:
     """Mark a lesson done (idempotent), recompute progress, detect completion.
 
+    Quiz and assignment lessons are refused: they complete only through the work itself (a
+    passed attempt, a graded submission), which goes through ``complete_earned_lesson``.
     Returns the enrollment and whether this call completed the course.
     """
+    return _complete(session, actor, email, course_slug, lesson_slug, earned=False)
+
+
+def complete_earned_lesson(
+    session: Session, *, actor: Actor, email: str, course_slug: str, lesson_slug: str
+) -> tuple[Enrollment, bool]:
+    """``complete_lesson`` for the quiz and assignment services once the work earned it
+    (any lesson type); not for learners' or operators' direct use."""
+    return _complete(session, actor, email, course_slug, lesson_slug, earned=True)
+
+
+_EARNED_BY = {
+    LessonType.quiz.value: "passing its quiz (quizzes start, then quizzes submit)",
+    LessonType.assignment.value: "a graded submission (submissions submit, then submissions grade)",
+}
+
+
+def _complete(
+    session: Session, actor: Actor, email: str, course_slug: str, lesson_slug: str, *, earned: bool
+) -> tuple[Enrollment, bool]:
     student, course, enrollment = _get_enrollment(session, email, course_slug)
     _require_for_learner(actor, student, course, "record progress for this learner")
     if enrollment.status == EnrollmentStatus.dropped.value:
@@ -189,6 +220,13 @@ def complete_lesson(
             value="dropped",
         )
     lesson = get_lesson(session, course, lesson_slug)
+    if not earned and lesson.lesson_type in _EARNED_BY:
+        raise Conflict(
+            f"{course.slug}/{lesson.slug} is a {lesson.lesson_type} lesson: it completes only by "
+            f"{_EARNED_BY[lesson.lesson_type]}, not by complete-lesson",
+            field="lesson_slug",
+            value=lesson_slug,
+        )
     exists = session.scalars(
         select(LessonProgress).where(
             LessonProgress.enrollment_id == enrollment.id, LessonProgress.lesson_id == lesson.id

@@ -19,7 +19,7 @@ COURSE: Final = EntitySpec(
     (
         FieldSpec("slug", "slug", max_length=100, required=True, in_file=True),
         FieldSpec("title", "text", max_length=TITLE_MAX, required=True, in_file=True),
-        FieldSpec("description", "text", max_length=20000, in_file=True),
+        FieldSpec("description", "text", max_length=20000, in_file=True, multiline=True),
         #: The instructor by e-mail, as users are named; stored as ``instructor_id``. A
         #: service defaults it to the acting instructor, a file must say it.
         FieldSpec(
@@ -80,7 +80,7 @@ LESSON: Final = EntitySpec(
             in_file=True,
         ),
         FieldSpec("order_index", "int", minimum=1, in_file=True),
-        FieldSpec("content", "text", max_length=1_000_000, in_file=True),
+        FieldSpec("content", "text", max_length=1_000_000, in_file=True, multiline=True),
         FieldSpec("duration_minutes", "int", in_file=True),
         FieldSpec("video_url", "url", max_length=500, in_file=True),
         FieldSpec("is_preview", "bool", default=False, in_file=True),
@@ -128,7 +128,7 @@ ENROLLMENT: Final = EntitySpec(
         FieldSpec("completed_at", "datetime"),
         FieldSpec("dropped_at", "datetime"),
         FieldSpec("rating", "int", minimum=1, maximum=5),
-        FieldSpec("review", "text", max_length=5000),
+        FieldSpec("review", "text", max_length=5000, multiline=True),
     ),
     columns=("user_email", "user_external_id", "course_slug", "course_external_id", "status"),
     timestamps=False,

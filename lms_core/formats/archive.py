@@ -70,9 +70,19 @@ def check_archive(
             f"refused: the archive holds {len(members):,} files (limit {limits.max_members:,})",
         )
     total = 0
+    seen: set[str] = set()
     for info in members:
         name = info.filename
         pure = PurePosixPath(name.replace("\\", "/"))
+        # Two members of one name (zip part names are compared ignoring case, as Excel does):
+        # readers disagree on which one counts, so what a person previews would not be what
+        # is imported.
+        key = str(pure).casefold()
+        if key in seen:
+            raise _refused(
+                display, f'refused: the archive holds two files named "{name}"; it is damaged'
+            )
+        seen.add(key)
         if pure.is_absolute() or ".." in pure.parts or (len(name) > 1 and name[1] == ":"):
             raise _refused(
                 display, f'refused: the archive holds a file with an unsafe path "{name}"'

@@ -132,6 +132,44 @@ def check_text(value: str) -> str | None:
     )
 
 
+#: Control characters named in messages; any other is "a control character (U+001B)".
+_CONTROL_NAMES = {
+    "\x00": "a NUL character",
+    "\t": "a tab",
+    "\n": "a line break",
+    "\r": "a carriage return",
+    "\x1b": "an escape character",
+    "\x7f": "a delete character",
+}
+_LINE_BREAKS = frozenset("\t\n\r")
+
+
+def check_control(value: str, *, multiline: bool = False) -> str | None:
+    """NUL and other control characters, or a byte-order mark, in a text value, named.
+
+    None of them is ever data: PostgreSQL cannot store a NUL in text at all (it raised) while
+    SQLite stored it silently, an escape character rewrites a terminal that lists the value,
+    and a byte-order mark inside a cell (U+FEFF) is what joining files leaves at the start of
+    each line. Tabs and line breaks are allowed in ``multiline`` text only (a bio, a course
+    description, a question). Every path calls this through the field specs (services, the
+    CLI, imports) or the question-bank readers, so both databases refuse the same values.
+    """
+    if value.isprintable():
+        return None  # the common case, answered in C
+    for char in value:
+        if char == "\ufeff":
+            return (
+                "contains a byte-order mark (U+FEFF, invisible), as left where files were "
+                "joined; delete it"
+            )
+        if multiline and char in _LINE_BREAKS:
+            continue
+        if unicodedata.category(char) == "Cc":
+            name = _CONTROL_NAMES.get(char, "a control character")
+            return f"contains {name} (U+{ord(char):04X}), which this text cannot hold; delete it"
+    return None
+
+
 #: Spaces and invisible characters that survive copy-paste from web pages and Word.
 _INVISIBLE = {
     "\u00a0": "a non-breaking space",

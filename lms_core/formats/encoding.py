@@ -72,6 +72,13 @@ _OTHER_SCRIPTS = {
 }  # fmt: skip
 _NEUTRAL = {"Pi", "Pf", "Pd", "Ps", "Pe", "Po", "Sc", "Zs"}
 
+#: Text codecs (as ``codecs.lookup`` names them) refused for ``--encoding``: UTF-7 decodes
+#: any ASCII file (``+`` starts a base64 run: "a+b@x.org" becomes mojibake), and the others
+#: are Python's own notations, not encodings a program saves files in.
+_NOT_FILE_ENCODINGS = frozenset(
+    {"utf-7", "idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined"}
+)
+
 SAVE_AS = 'Re-save it as "CSV UTF-8" (Excel: File > Save As > CSV UTF-8)'
 
 
@@ -103,11 +110,20 @@ def detect(
 def _detect(opener: Callable[[], BinaryIO], *, display: str, encoding: str | None) -> Detected:
     if encoding is not None:
         try:
-            codec = codecs.lookup(encoding).name
+            info = codecs.lookup(encoding)
         except LookupError:
             raise _refused(
                 display, f'unknown encoding "{encoding}" (try utf-8 or cp1252)'
             ) from None
+        codec = info.name
+        if not getattr(info, "_is_text_encoding", True) or codec in _NOT_FILE_ENCODINGS:
+            # rot13, base64, hex... turn bytes into bytes (a traceback, before), and UTF-7
+            # or the escape codecs read any ASCII file, so a wrong choice is never noticed.
+            raise _refused(
+                display,
+                f'"{encoding}" is not an encoding spreadsheet files are written in '
+                "(try utf-8 or cp1252)",
+            )
         if codec == "utf-8":
             codec = "utf-8-sig"  # an explicit UTF-8 still drops a BOM
     else:

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Final, Self
 
 from lms_core.errors import FileProblem, FileRefused
+from lms_core.formats.safe_cells import plain_cell as _plain_cell
 
 #: The longest cell (in characters) a CSV column may hold unless the caller allows more for
 #: it (``long_cells`` of ``sources.open_table``): Python's csv default. A longer cell is nearly
@@ -125,14 +126,15 @@ class Table(Closing):
             raise FileRefused(list(self.problems))
 
 
-#: What lms_core.formats.safe_cells.safe_cell writes: an apostrophe before = + - @ tab CR.
+#: What lms_core.formats.safe_cells.safe_cell writes: an apostrophe before = + - @ tab CR
+#: (and before apostrophes that precede one of them: plain_cell).
 _GUARDED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
 
 
 def plain_cell(text: str) -> str:
-    """Undo ``safe_cell``: an export's "'=HYPERLINK(...)" imports as "=HYPERLINK(...)",
-    so a file exported, edited and imported again changes nothing."""
-    return text[1:] if text.startswith(_GUARDED) else text
+    """Undo ``safe_cell``: an export's "'=HYPERLINK(...)" imports as "=HYPERLINK(...)", and
+    "''+x" as "'+x", so a file exported, edited and imported again changes nothing."""
+    return _plain_cell(text) if text.startswith("'") else text
 
 
 _NORMALISE = re.compile(r"[\s\-]+")

@@ -15,12 +15,20 @@ Cells become text so validation sees the same thing for CSV and XLSX: 123.0 -> "
 from __future__ import annotations
 
 import datetime as dt
+import re
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from lms_core.errors import FileProblem, FileRefused
-from lms_core.formats.archive import DEFAULT_LIMITS, ArchiveLimits, check_archive
+from lms_core.formats.archive import (
+    DEFAULT_LIMITS,
+    READ_ERRORS,
+    ArchiveLimits,
+    check_archive,
+    open_member,
+)
 from lms_core.formats.table import NO_ROWS, SourceRow, Table, plain_cell, read_header
 
 #: Sheets whose XML is bigger than this are streamed with openpyxl rather than loaded whole
@@ -100,6 +108,7 @@ def open_xlsx(
     members = check_archive(
         path, display=display, limits=limits, unreadable=f"the file {NOT_A_WORKBOOK}"
     )
+    check_extent(path, members, display)
     digest = sha256_file(path)
     biggest = max(
         (m.file_size for m in members if m.filename.startswith("xl/worksheets/")), default=0
@@ -258,3 +267,102 @@ def _unreadable(display: str, exc: Exception) -> FileRefused:
 
 def _refused(display: str, message: str) -> FileRefused:
     return FileRefused([FileProblem(message, file=display)])
+
+
+#: The widest sheet read (A to ZZ), the last row Excel itself has, and the most cells from A1
+#: to the last cell. calamine holds that whole rectangle in memory (~32 bytes a cell, empty
+#: or not) and openpyxl pads every row to the declared width, so one stray cell at XFD1048576
+#: in a 5 KB file asked for 512 GB and killed the process; XFD5000 took 2.6 GB.
+MAX_COLUMNS = 702
+MAX_ROWS = 1_048_576
+MAX_CELLS = 20_000_000
+#: A row's or a cell's reference, however the XML quotes it (``r="A1"``, ``r = 'a1'``).
+_REF = re.compile(rb"""\sr\s*=\s*["']([A-Za-z]*)(\d+)["']""")
+_DIMENSION = re.compile(rb"""<(?:\w+:)?dimension\s+ref\s*=\s*["']([^"']*)["']""")
+_DIMENSION_REF = re.compile(rb"([A-Za-z]+)(\d+)")
+_SHEET_XML = re.compile(r"^xl/worksheets/[^/]+\.xml$", re.IGNORECASE)
+
+
+def column_letters(number: int) -> str:
+    """1 -> "A", 27 -> "AA", 16384 -> "XFD"."""
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _column_number(letters: bytes) -> int:
+    """The column's number; past 5 letters (any of them beyond every limit) the first five
+    count, so a hostile run of letters costs nothing."""
+    number = 0
+    for byte in letters[:5].upper():
+        number = number * 26 + byte - 64
+    return number
+
+
+def _row_number(digits: bytes) -> int:
+    """The row's number; past 11 digits (beyond every limit; leading zeros dropped) the first
+    11 count, since ``int()`` refuses over 4,300 digits and a hostile reference may hold more."""
+    return int(digits.lstrip(b"0")[:11] or b"0")
+
+
+def check_extent(
+    source: Path | IO[bytes], members: Sequence[zipfile.ZipInfo], display: str
+) -> None:
+    """Refuse a workbook whose sheets declare or hold a cell beyond :data:`MAX_COLUMNS`,
+    :data:`MAX_ROWS` or :data:`MAX_CELLS`, before any reader allocates for it.
+
+    One streaming pass over each sheet's XML looks at every row and cell reference (about
+    0.3 s for a million cells); nothing is parsed or held.
+    """
+    sheets = [m for m in members if _SHEET_XML.match(m.filename)]
+    if not sheets:
+        return
+    try:
+        with zipfile.ZipFile(source) as archive:
+            for info in sheets:
+                with open_member(archive, info) as stream:
+                    _check_sheet(stream, display)
+    except READ_ERRORS:
+        raise _refused(display, f"the file {NOT_A_WORKBOOK}") from None
+
+
+def _check_sheet(stream: IO[bytes], display: str) -> None:
+    tail = b""
+    first = True
+    max_row = max_col = 0
+    while chunk := stream.read(1 << 20):
+        buffer = tail + chunk
+        if first:
+            first = False
+            declared = _DIMENSION.search(buffer, 0, 4096)
+            if declared is not None:
+                for letters, digits in _DIMENSION_REF.findall(declared.group(1)):
+                    _within(display, _column_number(letters), _row_number(digits), "declares")
+        found = _REF.findall(buffer)
+        if found:
+            rows = max(_row_number(digits) for _, digits in found)
+            cols = max(_column_number(letters) for letters in {letters for letters, _ in found})
+            max_row, max_col = max(max_row, rows), max(max_col, cols)
+            _within(display, max_col, max_row, "has")
+        tail = buffer[-256:]  # a reference cut in two by the chunk is read whole next time
+
+
+def _within(display: str, col: int, row: int, verb: str) -> None:
+    if col <= MAX_COLUMNS and row <= MAX_ROWS and max(col, 1) * row <= MAX_CELLS:
+        return
+    where = f"{column_letters(max(col, 1))}{row}"
+    raise FileRefused(
+        [
+            FileProblem(
+                f"refused: the sheet {verb} a cell at {where}, beyond what is read (at most "
+                f"{MAX_COLUMNS} columns, A to {column_letters(MAX_COLUMNS)}; {MAX_ROWS:,} rows; "
+                f"{MAX_CELLS:,} cells from A1 to the last cell): delete the cells beyond the "
+                "data (Ctrl+End in Excel goes to the last one) and save again",
+                file=display,
+                line=row,
+                column=column_letters(max(col, 1)),
+            )
+        ]
+    )

@@ -7,6 +7,9 @@ Encoded as every CSV file we write (UTF-8 with a BOM: ``lms_core.formats.output`
 shows the accents of the user's own rows.
 A file with several tables (courses and lessons) gets one errors file per table
 (``errors.csv`` and ``errors.lessons.csv``). Cells are formula-injection safe.
+Passwords are never written: the ``password`` column keeps its header but its cells are left
+empty (a placeholder such as ``********`` would become the password when the fixed file is
+imported); fill them in again, or leave them empty to invite new users.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ def write_errors(out: Path, opened: Any, problems: list[FileProblem]) -> list[Pa
                 for row in table.rows:
                     errors = by_line.get((row.file, row.line), [])
                     writer.writerow(
-                        [safe_cell(row.values.get(k, "")) for k in keys]
+                        [_cell(k, row.values.get(k, "")) for k in keys]
                         + [safe_cell("; ".join(errors))]
                     )
                 if whole:
@@ -51,6 +54,14 @@ def write_errors(out: Path, opened: Any, problems: list[FileProblem]) -> list[Pa
             table.close()
         written.append(target)
     return written
+
+
+#: The columns whose cells are never written back (their header is kept).
+_SECRET = frozenset({"password"})
+
+
+def _cell(key: str, value: Any) -> Any:
+    return "" if key in _SECRET else safe_cell(value)
 
 
 def _keys(table: Any) -> list[str]:

@@ -1,5 +1,8 @@
 """The import ledger: runs (applied, refused, failed, undone), their history, and undo.
 
+A run is recorded as it starts (:func:`record_start`), so that one killed before it finished
+shows in the history, as ``interrupted``.
+
 Undo restores each record's ``before`` image after checking that the record still equals
 its ``after`` and that no later import touched it; any difference refuses the whole undo
 with the list (entity, key, field), because restoring half a run is worse than none.
@@ -64,10 +67,57 @@ def _add_run(
     return run
 
 
+#: The message of a run recorded as started (see :func:`record_start`) until it ends.
+UNFINISHED = "the run stopped before it finished (killed?); nothing it read was written"
+
+
+def record_start(
+    factory: SessionFactory, *, actor: Actor, entity: str, mode: str, file_name: str
+) -> int:
+    """The run, recorded before it works, in a short transaction of its own.
+
+    Stored as ``failed`` with no ``finished_at`` (the statuses are fixed by the schema):
+    the run's own transaction makes it applied, a refusal or failure records its outcome on
+    it, and a run killed in between stays so and is shown ``running`` or ``interrupted``.
+    """
+    with unit_of_work(factory) as session:
+        return _add_run(
+            session,
+            actor,
+            entity,
+            mode,
+            file_name,
+            "",
+            ImportStatus.failed.value,
+            message=UNFINISHED,
+        ).id
+
+
+def discard_start(factory: SessionFactory, run_id: int) -> None:
+    """Forget a run recorded by :func:`record_start` that ends in a usage error (not recorded)."""
+    with unit_of_work(factory) as session:
+        session.execute(delete(ImportRun).where(ImportRun.id == run_id))
+
+
 def start_run(
-    session: Session, *, actor: Actor, entity: str, mode: str, file_name: str, sha256: str
+    session: Session,
+    *,
+    actor: Actor,
+    entity: str,
+    mode: str,
+    file_name: str,
+    sha256: str,
+    run_id: int | None = None,
 ) -> ImportRun:
-    return _add_run(session, actor, entity, mode, file_name, sha256)
+    """The run's row in its own transaction: the one :func:`record_start` recorded, if any."""
+    run = session.get(ImportRun, run_id) if run_id is not None else None
+    if run is None:
+        return _add_run(session, actor, entity, mode, file_name, sha256)
+    run.status = ImportStatus.applied.value
+    run.message = None
+    run.file_name = file_name[:500]
+    session.flush()
+    return run
 
 
 def _audit(
@@ -121,9 +171,21 @@ def record_outcome(
     counts: dict[str, Any],
     message: str,
     started: float,
+    run_id: int | None = None,
 ) -> int:
-    """A refused or failed run, in a short transaction of its own after the rollback."""
+    """A refused or failed run, in a short transaction of its own after the rollback
+    (on the row :func:`record_start` recorded, when given)."""
     with unit_of_work(factory) as session:
+        started_run = session.get(ImportRun, run_id) if run_id is not None else None
+        if started_run is not None:
+            started_run.file_name = file_name[:500]
+            started_run.file_sha256 = sha256
+            started_run.status = status
+            started_run.counts = counts
+            started_run.message = message[:4000]
+            started_run.finished_at = utcnow()
+            started_run.duration_ms = int((time.monotonic() - started) * 1000)
+            return started_run.id
         run = _add_run(
             session,
             actor,
@@ -159,8 +221,22 @@ def run_row(run: ImportRun) -> dict[str, Any]:
 
 
 def history(session: Session, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest runs; one recorded as started and never finished is ``running`` while the
+    import lock is held (only the newest can be: runs hold the lock), else ``interrupted``."""
+    from lms_core.locks import lock_held
+
     stmt = select(ImportRun).order_by(ImportRun.id.desc()).limit(limit)
-    return [run_row(r) for r in session.scalars(stmt)]
+    rows: list[dict[str, Any]] = []
+    newest = True
+    for run in session.scalars(stmt):
+        row = run_row(run)
+        if run.finished_at is None and run.message == UNFINISHED:
+            live = newest and lock_held(session, "import")
+            row["status"] = "running" if live else "interrupted"
+            row["message"] = None if live else UNFINISHED
+            newest = False
+        rows.append(row)
+    return rows
 
 
 @dataclass
@@ -256,8 +332,9 @@ def undo(session: Session, *, actor: Actor, run_id: int, dry_run: bool = False) 
         raise NotFound(f"no import run {run_id}", field="run", value=run_id)
     if run.status != ImportStatus.applied.value:
         when = f" on {run.undone_at:%Y-%m-%d %H:%M}" if run.undone_at else ""
+        status = "unfinished" if run.message == UNFINISHED and not run.finished_at else run.status
         raise Conflict(
-            f"import run {run_id} is {run.status}{when}; only an applied run can be undone",
+            f"import run {run_id} is {status}{when}; only an applied run can be undone",
             field="run",
             value=run_id,
         )

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from typing import Any
 
 from lms_core.security import PasswordHasher
 from lms_core.settings import Settings
+from lms_core.workers import worker_pool
 
 Progress = Callable[[int, int], None]
 _hasher: PasswordHasher | None = None
@@ -60,7 +61,7 @@ class PasswordPool:
                     progress(self.done, 0)
             return done
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
+            self._pool = worker_pool(
                 self.workers, initializer=_init, initargs=(_params(self.settings),)
             )
         size = max(1, min(64, len(passwords) // (self.workers * 4) or 1))

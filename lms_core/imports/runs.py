@@ -223,6 +223,14 @@ def import_file(
             else run_lock(factory, "import", holder=actor.label, wait=options.wait)
         )
         with lock:
+            # Recorded before it works, so that a killed run shows in the history.
+            started_id = (
+                None
+                if options.dry_run
+                else ledger.record_start(
+                    factory, actor=actor, entity=entity, mode=options.mode, file_name=name
+                )
+            )
             try:
                 with unit_of_work(factory, write=not options.dry_run) as session:
                     writer = None
@@ -235,6 +243,7 @@ def import_file(
                             mode=options.mode,
                             file_name=name,
                             sha256="",
+                            run_id=started_id,
                         )
                         writer = Writer(
                             session,
@@ -274,8 +283,11 @@ def import_file(
                     started,
                     options,
                     opened,
+                    run_id=started_id,
                 )
             except Exception as exc:
+                if started_id is not None and isinstance(exc, ValidationError):
+                    ledger.discard_start(factory, started_id)
                 if not options.dry_run and not isinstance(exc, ValidationError):
                     ledger.record_outcome(
                         factory,
@@ -288,6 +300,7 @@ def import_file(
                         counts=report.counts,
                         message=f"{type(exc).__name__}: {exc}",
                         started=started,
+                        run_id=started_id,
                     )
                 raise
         if options.plan_out is not None:
@@ -316,6 +329,7 @@ def _refuse(
     started: float,
     options: ImportOptions,
     opened: Any = None,
+    run_id: int | None = None,
 ) -> ImportReport:
     report.errors = list(problems.items)
     report.error_count = max(problems.count, 1)
@@ -333,6 +347,7 @@ def _refuse(
             counts=report.counts,
             message=message,
             started=started,
+            run_id=run_id,
         )
     if options.errors_out is not None and opened is not None:
         from lms_core.imports.errors_file import write_errors

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import time
 import uuid
 from dataclasses import dataclass
@@ -13,8 +14,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from lms_core.actor import Actor
-from lms_core.db import database_missing
+from lms_core.db import database_missing, sqlite_file
 from lms_core.errors import Hint, HintCode
+from lms_core.private_paths import others_can_read
 from lms_core.settings import Settings
 
 
@@ -25,6 +27,8 @@ class Check:
     detail: str
     #: What fixes a failed check, for the front door to word (``lmsctl doctor`` names the command).
     hint: Hint | None = None
+    #: A passed check that still needs a look (``lmsctl doctor`` prints ``warning: ...``).
+    warning: bool = False
 
 
 def safe_url(url: str) -> str:
@@ -89,6 +93,24 @@ def check_files_dir(settings: Settings) -> Check:
         return Check("files_dir", False, f"{path} is not writable: {exc.strerror or exc}")
 
 
+def check_database_file(engine: Engine) -> Check | None:
+    """A warning when the SQLite file (password hashes, personal data) is readable by other
+    accounts of the machine, by its mode bits; None when it is not, or not a SQLite file."""
+    path = sqlite_file(engine.url)
+    try:
+        if path is None or not others_can_read(path):
+            return None
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    return Check(
+        "database_file",
+        True,
+        f"{path} is readable by other accounts (mode {mode:04o}): chmod 600 {path}",
+        warning=True,
+    )
+
+
 def run_checks(settings: Settings, engine: Engine, *, wait_seconds: float = 0) -> list[Check]:
     """Every check, in order; later ones that need the database are skipped when it is down."""
     from lms_core.ops import schema
@@ -117,6 +139,9 @@ def run_checks(settings: Settings, engine: Engine, *, wait_seconds: float = 0) -
         checks.append(Check("database", False, f"{url} unreachable: {error}"))
     else:
         checks.append(Check("database", True, f"{url} reachable"))
+        exposed = check_database_file(engine)
+        if exposed is not None:
+            checks.append(exposed)
         status = schema.status(engine)
         if status.current is None:
             checks.append(

@@ -20,6 +20,7 @@ from lms_core.actor import Actor
 from lms_core.db import database_missing, sqlite_file
 from lms_core.errors import Conflict, HintCode, ValidationError, hint
 from lms_core.permissions import require_admin
+from lms_core.private_paths import make_private_dirs
 from lms_core.security import PasswordHasher
 from lms_core.settings import Settings
 
@@ -84,10 +85,9 @@ def _check_admin(engine: Engine, admin: AdminRequest, hasher: PasswordHasher) ->
 
 
 def _make_dirs(path: Path) -> list[Path]:
-    """``mkdir -p``; the folders it made, deepest last (to remove them again on failure)."""
-    missing = [p for p in [path, *path.parents] if not p.exists()]
-    path.mkdir(parents=True, exist_ok=True)
-    return list(reversed(missing))
+    """``mkdir -p``, each folder made readable by its owner only (0700); the folders it made,
+    deepest last (to remove them again on failure)."""
+    return make_private_dirs(path)
 
 
 def _remove_new_database(path: Path, made: list[Path]) -> None:

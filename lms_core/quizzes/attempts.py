@@ -403,7 +403,7 @@ def feed_progress(session: Session, *, actor: Actor, attempt: Attempt, quiz: Qui
     Goes through the enrollments service, so progress, completion and the audit log follow.
     Returns whether the lesson counts as done now.
     """
-    from lms_core.catalog.enrollments import complete_lesson
+    from lms_core.catalog.enrollments import complete_earned_lesson
     from lms_core.quizzes.final_scores import final_scores
 
     if quiz.quiz_type == QuizType.practice.value:
@@ -418,7 +418,7 @@ def feed_progress(session: Session, *, actor: Actor, attempt: Attempt, quiz: Qui
     enrollment = session.get(Enrollment, attempt.enrollment_id)
     if enrollment is None or enrollment.status == EnrollmentStatus.dropped.value:
         return False
-    complete_lesson(
+    complete_earned_lesson(
         session,
         actor=actor,
         email=enrollment.student.email,

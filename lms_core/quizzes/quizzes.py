@@ -21,6 +21,8 @@ from lms_core.errors import Conflict, HintCode, NotFound, ValidationError, hint
 from lms_core.models import (
     Attempt,
     Course,
+    Enrollment,
+    EnrollmentStatus,
     Lesson,
     LessonType,
     Question,
@@ -229,7 +231,21 @@ def quizzes_query(
     if course_slug:
         stmt = stmt.where(Course.id == get_course(session, course_slug).id)
     if not actor.is_admin:
-        visible: ColumnElement[bool] = Quiz.is_published.is_(True) & Course.is_published.is_(True)
+        # A learner's list: the published quizzes of the courses they are enrolled in (not
+        # dropped); an instructor's adds every quiz of their own courses, and never shows another
+        # instructor's quiz settings unless enrolled there as a learner.
+        enrolled = (
+            select(Enrollment.id)
+            .where(
+                Enrollment.course_id == Course.id,
+                Enrollment.student_id == actor.user_id,
+                Enrollment.status != EnrollmentStatus.dropped.value,
+            )
+            .exists()
+        )
+        visible: ColumnElement[bool] = (
+            Quiz.is_published.is_(True) & Course.is_published.is_(True) & enrolled
+        )
         if actor.user_id is not None and actor.role is Role.instructor:
             visible = or_(visible, Course.instructor_id == actor.user_id)
         stmt = stmt.where(visible)
@@ -239,6 +255,7 @@ def quizzes_query(
 def list_quizzes(
     session: Session, *, actor: Actor, course_slug: str | None = None
 ) -> list[QuizRow]:
-    """Quizzes the actor may see: admins all, instructors their courses' and published ones."""
+    """Quizzes the actor may list: admins all; instructors their own courses'; learners the
+    published quizzes of the courses they are enrolled in."""
     stmt = quizzes_query(session, actor=actor, course_slug=course_slug)
     return [quiz_row(quiz, questions=n) for quiz, n in session.execute(stmt)]

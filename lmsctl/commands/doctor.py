@@ -49,6 +49,7 @@ def doctor(
     rows = [
         {"check": c.name, "ok": c.ok, "detail": c.detail}
         | ({"hint": c.hint.as_dict()} if c.hint is not None else {})
+        | ({"warning": True} if c.warning else {})
         for c in checks
     ]
     if json_out:
@@ -60,6 +61,8 @@ def doctor(
         ]
         emit_rows(worded, ("check", "ok", "detail"), as_json=False)
         for check in checks:
+            if check.warning:
+                typer.echo(f"warning: {check.name}: {check.detail}", err=True)
             if not check.ok:
                 typer.echo(f"error: {check.name}: {with_hint(check.detail, check.hint)}", err=True)
     if not ok:

@@ -121,6 +121,9 @@ def complete_lesson(
 ) -> None:
     """Mark a lesson complete for a learner; recomputes progress and detects course completion.
 
+    Quiz and assignment lessons are refused: they complete when the quiz is passed (a practice
+    quiz: handed in) or the assignment's submission is graded.
+
     Example: lmsctl enrollments complete-lesson student@example.org intro-to-python/variables
     """
     from lms_core.catalog.enrollments import complete_lesson as complete_service

@@ -61,15 +61,41 @@ def _submit(session: Any, settings: Any, course: Any, student: Any, **extra: Any
     return submissions.submit(session, data=SubmissionCreate(**work), **values)
 
 
-def test_submit_on_time_completes_the_lesson(
+def test_a_graded_submission_completes_the_lesson_not_the_hand_in(
     session: Any, settings: Any, course: Any, student: Any
 ) -> None:
-    _create(session, course)
+    a = _create(session, course)
     result = _submit(session, settings, course, student)
     assert result.outcome == "created" and result.submission.days_late == 0
-    done = session.query(LessonProgress).filter_by(lesson_id=course.lessons[-1].id).count()
-    assert done == 1
     assert audit_log(session, "submission.create")[-1].entity_id == result.submission.id
+    lesson = course.lessons[-1]
+    assert session.query(LessonProgress).filter_by(lesson_id=lesson.id).count() == 0
+    submissions.grade(
+        session,
+        actor=as_(course.instructor),
+        assignment=str(a.id),
+        email=student.email,
+        data=SubmissionGrade(points=3),
+    )
+    assert session.query(LessonProgress).filter_by(lesson_id=lesson.id).count() == 1
+
+
+def test_grading_a_dropped_learners_work_completes_nothing(
+    session: Any, settings: Any, course: Any, student: Any
+) -> None:
+    from lms_core.catalog import enrollments
+
+    a = _create(session, course)
+    _submit(session, settings, course, student)
+    enrollments.drop(session, actor=as_(student), email=student.email, course_slug=course.slug)
+    submissions.grade(
+        session,
+        actor=as_(course.instructor),
+        assignment=str(a.id),
+        email=student.email,
+        data=SubmissionGrade(points=9),
+    )
+    assert session.query(LessonProgress).count() == 0
 
 
 def test_late_submission_records_started_days_and_penalises_the_final(

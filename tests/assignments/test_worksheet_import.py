@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from lms_core.assignments import assignments, submissions, worksheet, worksheet_import
 from lms_core.assignments.fields import AssignmentCreate, SubmissionCreate, SubmissionGrade
 from lms_core.errors import FileRefused
-from lms_core.models import Submission
+from lms_core.models import Enrollment, Submission
 from tests.cli.helpers import audit_count, db_state
 from tests.helpers import as_, audit_log
 
@@ -86,6 +86,49 @@ def _import(session: Any, settings: Any, setup: dict[str, Any], path: Path, **kw
     return worksheet_import.import_worksheet(
         session, actor=as_(setup["teacher"]), settings=settings, path=path, name="grades.xlsx", **kw
     )
+
+
+def test_grades_imported_complete_the_assignment_lesson(
+    session: Any, settings: Any, make: Any, teacher: Any, tmp_path: Path
+) -> None:
+    """A graded submission completes its assignment lesson, in a grading import too (set-based):
+    the graded learner's progress moves, the ungraded one's does not."""
+    course = make.course(instructor=teacher, lessons=1, published=True)
+    make.lesson(course, slug="essay", lesson_type="assignment")
+    graded, waiting = make.user(), make.user()
+    for user in (graded, waiting):
+        make.enroll(user, course)
+    a = assignments.create_assignment(
+        session,
+        actor=as_(teacher),
+        course_slug=course.slug,
+        lesson_slug="essay",
+        data=AssignmentCreate(title="Essay", max_points=10),
+    )
+    for user in (graded, waiting):
+        submissions.submit(
+            session,
+            actor=as_(user),
+            settings=settings,
+            assignment=str(a.id),
+            email=user.email,
+            data=SubmissionCreate(text="work"),
+        )
+    setup = {"assignment": a, "teacher": teacher}
+    path = tmp_path / "w.xlsx"
+    with open(path, "wb") as out:
+        worksheet.export_worksheet(
+            session, actor=as_(teacher), settings=settings, assignment=str(a.id), out=out
+        )
+    _edit(path, {graded.email: {"grade": 6}})
+
+    assert _import(session, settings, setup, path).applied
+
+    progress = {
+        e.student.email: e.progress_percentage
+        for e in session.query(Enrollment).filter_by(course_id=course.id)
+    }
+    assert progress == {graded.email: Decimal("50.00"), waiting.email: Decimal("0.00")}
 
 
 def test_worksheet_layout(

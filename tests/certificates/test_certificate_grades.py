@@ -53,8 +53,8 @@ def graded_course(session: Any, settings: Any, make: Any, teacher: Any) -> dict[
                 email=user.email,
                 data=SubmissionGrade(points=points),
             )
-        for lesson in ("lesson-1", "final-quiz"):
-            enrollments.complete_lesson(
+        for lesson in ("lesson-1", "final-quiz"):  # the quiz lesson as a passed attempt would
+            enrollments.complete_earned_lesson(
                 session,
                 actor=as_(teacher),
                 email=user.email,
@@ -102,8 +102,8 @@ def test_courses_without_graded_work_keep_the_lesson_rule(
     add_quiz(session, make, course, "practice", quiz_type="practice")
     user = make.user()
     make.enroll(user, course)
-    for lesson in ("lesson-1", "practice"):
-        enrollments.complete_lesson(
+    for lesson in ("lesson-1", "practice"):  # the quiz lesson as a handed-in attempt would
+        enrollments.complete_earned_lesson(
             session, actor=operator, email=user.email, course_slug=course.slug, lesson_slug=lesson
         )
     [row] = registry.eligibility(session, actor=operator, course_slug=course.slug)

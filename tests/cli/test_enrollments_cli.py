@@ -333,6 +333,29 @@ def test_complete_lesson_says_when_the_course_is_completed(cli, make):
     assert result.stdout.strip().endswith("at 100% - course completed")
 
 
+@pytest.mark.parametrize(
+    ("kind", "way"),
+    [("quiz", "passing its quiz"), ("assignment", "a graded submission")],
+)
+def test_quiz_and_assignment_lessons_complete_only_through_the_work(
+    cli, make, session, unchanged, kind, way
+):
+    course = make.course(lessons=1, published=True)
+    make.lesson(course, slug="work", lesson_type=kind)
+    enrollment = make.enroll(course=course)
+    email = enrollment.student.email
+    ok(cli("enrollments", "complete-lesson", email, course.slug, "lesson-1"))
+
+    with unchanged():
+        result = cli("enrollments", "complete-lesson", email, course.slug, "work")
+    refused(result, "lesson_slug", contains=way)
+    with unchanged():
+        result = cli("enrollments", "complete-lesson", email, f"{course.slug}/work", "--json")
+    assert refused_json(result, "lesson_slug", contains=f"{kind} lesson")["value"] == "work"
+    assert fresh(session, enrollment.id).progress_percentage == 50
+    assert fresh(session, enrollment.id).status == "active"
+
+
 def test_complete_unknown_lesson_is_refused(cli, make, unchanged):
     enrollment = make.enroll()
 

@@ -123,7 +123,11 @@ def test_kill_9_mid_import_leaves_no_rows(env: dict[str, str], tmp_path: Path) -
     assert proc.wait(timeout=30) == -signal.SIGKILL
     time.sleep(0.5)  # PostgreSQL notices the dropped connection and rolls back
 
-    assert _counts(url, tables) == before
+    counts = _counts(url, tables)
+    # The run itself is recorded before it works (shown as interrupted, see test_killed_runs);
+    # PostgreSQL may be caught writing that record, before the import proper.
+    assert counts.pop("import_runs") - before.pop("import_runs") in (0, 1)
+    assert counts == before
     # The lock died with the process: the next import runs.
     small = tmp_path / "u.csv"
     small.write_text(USERS, encoding="utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from lms_core.catalog import enrollments
 from lms_core.errors import (
     Conflict,
     ErrorList,
@@ -221,6 +222,28 @@ def test_list_shows_learners_only_published_quizzes(session, make, operator):
     with pytest.raises(PermissionDenied):
         quizzes.show_quiz(session, actor=as_(shown.student), quiz_ref=hidden.ref)
     assert quizzes.show_quiz(session, actor=as_(shown.student), quiz_ref=shown.ref)["points"] == 10
+
+
+def test_list_keeps_each_instructor_to_their_own_courses(session, make, operator):
+    """An instructor never lists another instructor's quizzes (published or not); a learner
+    lists the published quizzes of the courses they are enrolled in, not others', nor after a
+    drop; an administrator lists all."""
+    ada = make_quiz(session, make, operator)
+    bob = make_quiz(session, make, operator)
+    draft = make_quiz(session, make, operator, publish=False)
+
+    def ids(actor):
+        return {r["id"] for r in quizzes.list_quizzes(session, actor=actor)}
+
+    assert ids(as_(ada.teacher)) == {ada.quiz.id}
+    assert ids(as_(bob.teacher)) == {bob.quiz.id}
+    assert ids(as_(draft.teacher)) == {draft.quiz.id}
+    assert ids(as_(draft.student)) == set()
+    assert ids(as_(ada.student)) == {ada.quiz.id}
+    assert ids(as_(bob.student)) == {bob.quiz.id}
+    assert {ada.quiz.id, bob.quiz.id, draft.quiz.id} <= ids(operator)
+    enrollments.drop(session, actor=operator, email=ada.student.email, course_slug=ada.course.slug)
+    assert ids(as_(ada.student)) == set()
 
 
 def test_the_field_spec_defaults_are_the_models():

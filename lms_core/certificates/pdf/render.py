@@ -37,6 +37,7 @@ from lms_core.certificates.pdf.fonts import FontBook, font_book
 from lms_core.certificates.pdf.qr import draw_qr
 from lms_core.certificates.pdf.templates import PLACEHOLDERS, Field, Template, load_template
 from lms_core.errors import LmsError, ValidationError
+from lms_core.workers import worker_pool
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -346,7 +347,7 @@ class RenderPool:
 
     Use as a context manager. Workers are forked when this process has a single thread (they
     inherit already parsed fonts), started with ``forkserver`` otherwise (forking a threaded
-    process can deadlock).
+    process can deadlock); either way they die with this process (:mod:`lms_core.workers`).
     """
 
     def __init__(
@@ -372,9 +373,9 @@ class RenderPool:
                 and "fork" in multiprocessing.get_all_start_methods()
                 else "forkserver"
             )
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context(method),
+            self._executor = worker_pool(
+                self.workers,
+                method=method,
                 initializer=_worker_init,
                 initargs=(template_path, page_size, extra_fonts_dir),
             )

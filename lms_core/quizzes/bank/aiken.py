@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lms_core.errors import ErrorList, ValidationError
-from lms_core.quizzes.bank.problems import Problems
+from lms_core.quizzes.bank.problems import Problems, too_long, too_many_questions
 from lms_core.quizzes.bank.shapes import QuestionData, validate_question
 
 _OPTION = re.compile(r"([A-Z])[.)][ \t]+(.*)")
@@ -42,8 +42,10 @@ def parse_aiken(text: str, *, file: str) -> list[QuestionData]:
     problems = Problems(file)
     questions: list[QuestionData] = []
     draft: _Draft | None = None
+    parsed = 0  # questions with an ANSWER line, refused ones included
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     for number, raw in enumerate(text.split("\n"), 1):
+        too_long(raw, number, file)
         line = raw.strip()
         indent = len(raw) - len(raw.lstrip())
         if not line:
@@ -57,8 +59,17 @@ def parse_aiken(text: str, *, file: str) -> list[QuestionData]:
                 question = _finish(draft, answer.group(1), number, indent, raw, problems)
                 if question is not None:
                     questions.append(question)
+                parsed += 1
+                too_many_questions(parsed, draft.line, file)
             draft = None
         elif option and draft is not None:
+            if len(draft.options) == len(LETTERS):
+                problems.add(
+                    f"more than {len(LETTERS)} options in one question: Aiken letters stop at Z",
+                    line=number,
+                    column=indent + 1,
+                )
+                problems.raise_if_any()
             draft.options.append((option.group(1), option.group(2).strip(), number, indent + 1))
         elif _BARE_OPTION.fullmatch(line) and draft is not None:
             problems.add("an option without text", line=number, column=indent + 1, value=line)

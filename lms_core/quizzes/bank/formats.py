@@ -14,7 +14,14 @@ from typing import IO, Any
 from lms_core.errors import FileProblem
 from lms_core.formats.atomic import atomic_text
 from lms_core.quizzes.bank.detect import FORMATS, detect_by_content, detect_by_name, detect_format
-from lms_core.quizzes.bank.problems import utf8_text
+from lms_core.quizzes.bank.problems import (
+    MAX_OPTIONS,
+    MAX_QUESTIONS,
+    Problems,
+    refuse_controls,
+    too_many_questions,
+    utf8_text,
+)
 from lms_core.quizzes.bank.shapes import QuestionData
 
 __all__ = [
@@ -45,9 +52,10 @@ def read_questions(
         from lms_core.quizzes.bank.table import read_question_table
 
         raw = data.encode("utf-8") if isinstance(data, str) else data
-        return read_question_table(raw, file=name, fmt=fmt)
+        return _within_limits(read_question_table(raw, file=name, fmt=fmt), name)
     if isinstance(data, bytes):
         data = utf8_text(data, name)
+    refuse_controls(data, name)
     if fmt == "gift":
         from lms_core.quizzes.bank.gift import parse_gift
 
@@ -55,6 +63,23 @@ def read_questions(
     from lms_core.quizzes.bank.aiken import parse_aiken
 
     return parse_aiken(data, file=name)
+
+
+def _within_limits(questions: list[QuestionData], file: str) -> list[QuestionData]:
+    """A spreadsheet's questions, refused past ``MAX_QUESTIONS`` or ``MAX_OPTIONS`` (its cells
+    are already capped in size by the table reader, so the count is checked after reading)."""
+    if len(questions) > MAX_QUESTIONS:
+        too_many_questions(len(questions), questions[MAX_QUESTIONS].line or 0, file)
+    problems = Problems(file)
+    for q in questions:
+        if isinstance(q.options, list) and len(q.options) > MAX_OPTIONS:
+            problems.add(
+                f"{len(q.options)} options: at most {MAX_OPTIONS} in one question",
+                line=q.line,
+                column="options",
+            )
+    problems.raise_if_any()
+    return questions
 
 
 def write_questions(questions: Iterable[QuestionData], fmt: str, out: Path | IO[Any]) -> None:

@@ -20,7 +20,13 @@ from typing import Any
 
 from lms_core.errors import FileProblem
 from lms_core.quizzes.bank.gift_export import export_gift
-from lms_core.quizzes.bank.problems import Problems
+from lms_core.quizzes.bank.problems import (
+    MAX_OPTIONS,
+    MAX_QUESTION_CHARS,
+    Problems,
+    too_long,
+    too_many_questions,
+)
 from lms_core.quizzes.bank.shapes import (
     MAX_CATEGORY,
     QuestionData,
@@ -34,6 +40,9 @@ __all__ = ["export_gift", "parse_gift"]
 _ESCAPE = re.compile(r"\\([~=#{}:\\>n])")
 _FORMATS = {"plain": "plain", "moodle": "plain", "markdown": "markdown", "html": "html"}
 _WEIGHT = re.compile(r"%(-?\d+(?:\.\d+)?)%")
+#: What an answer starting with ``%...%`` means as its weight: refused unless it is ``_WEIGHT``
+#: (Moodle would keep ``%abc%`` or ``%1e9%`` as answer text with weight 0, silently).
+_WEIGHT_TRY = re.compile(r"%[^%\n]*%")
 _TF = {"T": True, "TRUE": True, "F": False, "FALSE": False}
 
 
@@ -119,19 +128,34 @@ def parse_gift(
     category: str | None = None
     block: list[tuple[int, str]] = []
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    size = parsed = 0  # characters in ``block``; questions parsed, refused ones included
     for number, line in enumerate([*text.split("\n"), ""], 1):
+        too_long(line, number, file)
         stripped = line.strip()
         if stripped.startswith("//"):
             continue
         if stripped and not stripped.startswith("$CATEGORY:"):
             block.append((number, line))
+            size += len(line) + 1
+            if size > MAX_QUESTION_CHARS:
+                problems.add(
+                    f"this question is longer than {MAX_QUESTION_CHARS} characters: "
+                    "is a blank line missing between questions?",
+                    line=block[0][0],
+                    column=1,
+                )
+                problems.raise_if_any()
             continue
         if block:
+            before = problems.count
             question = _parse_block(_Block(block), problems, notes)
             if question is not None:
                 question.category = category
                 questions.append(question)
-        block = []
+            if question is not None or problems.count > before:
+                parsed += 1
+                too_many_questions(parsed, block[0][0], file)
+        block, size = [], 0
         if stripped:  # a $CATEGORY line: it also ends the question before it
             category = stripped[len("$CATEGORY:") :].strip() or None
             if category is not None and len(category) > MAX_CATEGORY:
@@ -262,6 +286,9 @@ def _items(
 ) -> list[tuple[str, str, float | int | None, str | None]]:
     """(marker, text, weight or None, feedback) of each answer starting with one of ``markers``."""
     starts = b.positions(markers, lo, hi)
+    if len(starts) > MAX_OPTIONS:
+        fail(f"more than {MAX_OPTIONS} answers in one question", starts[MAX_OPTIONS])
+        return []
     lead = b.text(lo, starts[0] if starts else hi).strip()
     if lead:
         fail("text before the first answer: start each answer with = or ~", b.skip_space(lo, hi))
@@ -269,13 +296,16 @@ def _items(
     for k, nxt in zip(starts, [*starts[1:], hi], strict=True):
         p = b.skip_space(k + 1, nxt)
         weight: float | int | None = None
-        match = _WEIGHT.match(b.text(p, nxt))
-        if match:
-            weight = json_number(Decimal(match.group(1)))
-            if not -100 <= weight <= 100:
-                fail("the weight must be between -100% and 100%", p, match.group(0))
-            p += match.end()
         hash_at = b.find("#", p, nxt)
+        match = _WEIGHT_TRY.match(b.text(p, hash_at if hash_at >= 0 else nxt))
+        if match:
+            number = _WEIGHT.fullmatch(match.group(0))
+            weight = json_number(Decimal(number.group(1))) if number else None
+            if weight is None or not -100 <= weight <= 100:
+                message = "the weight must be a number between -100% and 100%, like %50%"
+                fail(message, p, match.group(0))
+                weight = None
+            p += match.end()
         text = b.text(p, hash_at if hash_at >= 0 else nxt).strip()
         feedback = (b.text(hash_at + 1, nxt).strip() or None) if hash_at >= 0 else None
         if not text:
@@ -301,6 +331,9 @@ def _choices(b: _Block, lo: int, hi: int, q: QuestionData, fail: Any) -> None:
 def _matching(b: _Block, lo: int, hi: int, q: QuestionData, fail: Any) -> None:
     q.question_type = "matching"
     starts = b.positions("=", lo, hi)
+    if len(starts) > MAX_OPTIONS:
+        fail(f"more than {MAX_OPTIONS} pairs in one question", starts[MAX_OPTIONS])
+        return
     if b.text(lo, starts[0]).strip():
         fail("text before the first pair: start each pair with =", b.skip_space(lo, hi))
     pairs = []
@@ -345,6 +378,8 @@ def _numerical(b: _Block, lo: int, hi: int, q: QuestionData, fail: Any, notes: P
     if b.find("=", lo, hi) >= 0:
         items = _items(b, lo, hi, "=", q, fail)
         positions = b.positions("=", lo, hi)
+        if len(items) != len(positions):
+            return  # more than MAX_OPTIONS: refused by _items
     else:
         hash_at = b.find("#", lo, hi)
         text = b.text(lo, hash_at if hash_at >= 0 else hi).strip()

@@ -15,7 +15,7 @@ from typing import Any
 from lms_core.quizzes.bank.shapes import QuestionData, format_number
 
 _SPECIAL = re.compile(r"([\\~=#{}:])")
-_WEIGHT_LIKE = re.compile(r"%-?\d+(?:\.\d+)?%")
+_WEIGHT_LIKE = re.compile(r"%[^%\n]*%")  # what the reader takes for a weight (gift._WEIGHT_TRY)
 
 
 def escape(text: str) -> str:

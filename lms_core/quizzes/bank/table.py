@@ -19,6 +19,7 @@ from typing import IO, Any, BinaryIO, TextIO, cast
 
 from lms_core.errors import FileProblem, FileRefused
 from lms_core.formats.atomic import atomic_binary
+from lms_core.formats.cells import check_control
 from lms_core.formats.output import csv_text, csv_writer
 from lms_core.formats.safe_cells import safe_cell
 from lms_core.quizzes.bank.cells import CellError, decode_cells, encode_cells
@@ -99,8 +100,12 @@ def _csv_rows(data: bytes, file: str) -> Iterator[list[str]]:
 def _xlsx_rows(data: bytes, file: str) -> Iterator[list[str]]:
     from openpyxl import load_workbook
 
-    from lms_core.formats.xlsx_read import NOT_A_WORKBOOK
+    from lms_core.formats.archive import check_archive
+    from lms_core.formats.xlsx_read import NOT_A_WORKBOOK, check_extent
 
+    # Zip bombs, two parts of one name, a stray cell at XFD1048576: refused before reading.
+    members = check_archive(io.BytesIO(data), display=file, unreadable=NOT_A_WORKBOOK)
+    check_extent(io.BytesIO(data), members, file)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds (KeyError, BadZipFile...): none is news
@@ -154,6 +159,16 @@ def _read_rows(rows: Iterable[list[str]], file: str) -> list[QuestionData]:
             if name
         }
         if not any(cells.values()):
+            continue
+        controls = [
+            (name, check_control(value, multiline=True))
+            for name, value in cells.items()
+            if not value.isprintable()
+        ]
+        if any(message for _, message in controls):
+            for name, message in controls:
+                if message is not None:
+                    problems.add(message, line=number, column=name)
             continue
         q = _read_row(cells, number, problems)
         if q is not None:
