@@ -153,7 +153,9 @@ def _text(spec: FieldSpec, value: Any) -> Any:
     if spec.max_length is not None and len(text) > spec.max_length:
         return Invalid(too_long(spec.max_length))
     if not text.isprintable():
-        control = cells.check_control(text, multiline=spec.multiline)
+        control = cells.check_control(
+            text, multiline=spec.multiline, identifier=spec.kind == "identifier"
+        )
         if control is not None:
             return Invalid(control)
     return text
@@ -168,6 +170,11 @@ def _email(spec: FieldSpec, value: Any) -> Any:
     lowered = text.lower()
     simple = _SIMPLE_EMAIL.match(lowered) if len(lowered) <= 254 else None
     if simple is not None and simple.group(1) not in _special_use_tlds():
+        if "xn--" in lowered:  # an IDN written in ASCII: its letters are checked decoded
+            try:
+                normalize_email(text, field=spec.name)
+            except LmsError as exc:
+                return Invalid(exc.message)
         return lowered
     text = cells.strip_invisible(text)
     if not text:

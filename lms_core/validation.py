@@ -52,7 +52,44 @@ def normalize_email(value: str, *, field: str = "email") -> str:
         raise ValidationError(
             f"is not a valid e-mail address ({exc})", field=field, value=value
         ) from exc
+    mixed = mixed_script_label(result.domain)
+    if mixed is not None:
+        raise ValidationError(mixed, field=field, value=value)
     return result.normalized.lower()
+
+
+#: Scripts whose letters look like Latin ones (Cyrillic U+0430 and Latin "a").
+_LOOKALIKE_SCRIPTS = ("CYRILLIC", "GREEK")
+
+
+def mixed_script_label(domain: str) -> str | None:
+    """A message when one label of ``domain`` mixes Latin letters with Cyrillic or Greek ones.
+
+    That is the classic homograph ("example.org" with a Cyrillic U+0430 for its "a" looks like
+    "example.org" but is another domain). An internationalised domain in one script
+    ("пример.рф", "exämple.org") or with labels of different scripts is accepted: a school's
+    real addresses have them. ``domain`` is in Unicode (xn-- labels already decoded).
+    """
+    import unicodedata
+
+    for label in domain.split("."):
+        if label.isascii():
+            continue
+        scripts: dict[str, str] = {}
+        for char in label:
+            if char.isalpha():
+                script = unicodedata.name(char, "").split(" ", 1)[0]
+                scripts.setdefault(script, char)
+        if "LATIN" in scripts:
+            for other in _LOOKALIKE_SCRIPTS:
+                if other in scripts:
+                    char = scripts[other]
+                    return (
+                        f'the domain part "{label}" mixes Latin letters with {other.title()} '
+                        f'ones ("{char}", U+{ord(char):04X}), as look-alikes of other domains '
+                        "do; type the address again"
+                    )
+    return None
 
 
 def parse_choice(enum: type[E], value: str, *, field: str) -> E:

@@ -5,7 +5,8 @@ the row that names it is committed, one batch at a time. A run killed mid-way th
 leaves only whole certificates (row and PDF) plus, at worst, PDFs whose batch never
 committed; the next run removes those (:func:`remove_orphans`) and issues the rest. A run
 holds a per-course lock, and the database allows one valid certificate per enrollment, so
-two runs at once never issue twice.
+two runs at once never issue twice. A reissue (``reissue.reissue_certificate``) holds the same lock
+until its row commits, so the orphan clean-up never sees its PDF unnamed.
 
 Revoked certificates stay revoked: a run skips learners whose certificate was revoked and
 counts them (``revoked``). ``include_revoked=True`` (administrators only) issues each of them
@@ -30,9 +31,12 @@ from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
 from lms_core.certificates.numbers import new_number, normalize_number
-from lms_core.certificates.registry import Eligibility, eligibility, get_certificate
+from lms_core.certificates.registry import (
+    Eligibility,
+    eligibility,
+)
 from lms_core.db import SessionFactory, unit_of_work
-from lms_core.errors import Conflict, ValidationError
+from lms_core.errors import ValidationError
 from lms_core.formats.atomic import fsync_folder, write_bytes
 from lms_core.locks import run_lock
 from lms_core.models import Certificate, Enrollment, utcnow
@@ -350,7 +354,9 @@ def issue_one(
     """Render and store one certificate inside the caller's transaction (demo seed, reissue).
 
     ``number``: a given number (the demo's fixed one, see :func:`unused_number`) instead of a
-    fresh random one.
+    fresh random one. Until the caller commits, the PDF has no row: an issue run on the course
+    starting meanwhile would remove it as an orphan, so hold the course lock (as
+    ``reissue.reissue_certificate`` does) where such a run may overlap.
     """
     fields = fields_for(enrollment, settings, number or new_number())
     missing = uncovered(renderer, fields)
@@ -421,38 +427,3 @@ def render_preview(
             value=name,
         )
     return renderer.render(fields)
-
-
-def reissue(
-    session: Session, *, actor: Actor, number: str, settings: Settings, template: Path | None = None
-) -> tuple[Certificate, Certificate]:
-    """A new PDF and number (e.g. after a name change); the old one stays verifiable as superseded."""
-    old = get_certificate(session, number)
-    require_course_manager(actor, old.enrollment.course, "reissue its certificates")
-    if old.status != "valid":
-        raise Conflict(
-            f"{old.number} is {old.status}; only a valid certificate can be reissued",
-            field="number",
-            value=number,
-        )
-    old.superseded_at = utcnow()
-    session.flush()
-    new = issue_one(
-        session,
-        actor=actor,
-        enrollment=old.enrollment,
-        settings=settings,
-        renderer=default_renderer(settings, template),
-        template_name=template.name if template else "default",
-        version=old.version + 1,
-        supersedes_id=old.id,
-    )
-    audit.record(
-        session,
-        actor,
-        "certificate.supersede",
-        old,
-        before={"status": "valid"},
-        after={"status": "superseded", "by": new.number},
-    )
-    return old, new

@@ -144,7 +144,7 @@ _CONTROL_NAMES = {
 _LINE_BREAKS = frozenset("\t\n\r")
 
 
-def check_control(value: str, *, multiline: bool = False) -> str | None:
+def check_control(value: str, *, multiline: bool = False, identifier: bool = False) -> str | None:
     """NUL and other control characters, or a byte-order mark, in a text value, named.
 
     None of them is ever data: PostgreSQL cannot store a NUL in text at all (it raised) while
@@ -153,9 +153,13 @@ def check_control(value: str, *, multiline: bool = False) -> str | None:
     each line. Tabs and line breaks are allowed in ``multiline`` text only (a bio, a course
     description, a question). Every path calls this through the field specs (services, the
     CLI, imports) or the question-bank readers, so both databases refuse the same values.
+    Bidirectional controls follow :func:`check_bidi` (none at all in an ``identifier``).
     """
     if value.isprintable():
         return None  # the common case, answered in C
+    bidi = check_bidi(value, identifier=identifier)
+    if bidi is not None:
+        return bidi
     for char in value:
         if char == "\ufeff":
             return (
@@ -167,6 +171,84 @@ def check_control(value: str, *, multiline: bool = False) -> str | None:
         if unicodedata.category(char) == "Cc":
             name = _CONTROL_NAMES.get(char, "a control character")
             return f"contains {name} (U+{ord(char):04X}), which this text cannot hold; delete it"
+    return None
+
+
+#: Bidirectional formatting characters, named in messages. The first five open an embedding
+#: or override (closed by U+202C), the next three an isolate (closed by U+2069).
+_BIDI_OPENERS = {
+    "\u202a": "a left-to-right embedding",
+    "\u202b": "a right-to-left embedding",
+    "\u202d": "a left-to-right override",
+    "\u202e": "a right-to-left override",
+    "\u2066": "a left-to-right isolate",
+    "\u2067": "a right-to-left isolate",
+    "\u2068": "a first-strong isolate",
+}
+_BIDI_CLOSERS = {"\u202c": "a pop directional formatting", "\u2069": "a pop directional isolate"}
+_BIDI = {
+    **_BIDI_OPENERS,
+    **_BIDI_CLOSERS,
+    "\u200e": "a left-to-right mark",
+    "\u200f": "a right-to-left mark",
+}
+_BIDI_REORDERS = "an invisible character that makes text display in another order than stored"
+
+
+def _bidi_name(char: str) -> str:
+    return f"{_BIDI[char]} (U+{ord(char):04X})"
+
+
+def check_bidi(value: str, *, identifier: bool = False) -> str | None:
+    """Bidirectional controls that could reorder what is shown after the value (Trojan Source).
+
+    An identifier or an e-mail address holds none of them (U+202A-U+202E, U+2066-U+2069,
+    U+200E, U+200F): each is invisible and makes two values that look alike differ. Free
+    text (a name, a title, a bio) may hold them, as mixed Arabic or Hebrew and Latin text
+    legitimately does, when they are balanced: every embedding or override (U+202A, U+202B,
+    U+202D, U+202E) is closed by U+202C and every isolate (U+2066-U+2068) by U+2069, nested,
+    before the value ends, and no closer comes without its opener. An unclosed one would
+    reorder whatever a page, a listing or a terminal shows after the value. Marks (U+200E,
+    U+200F) reorder nothing beyond the value and are allowed in free text.
+    """
+    if identifier:
+        for char in value:
+            if char in _BIDI:
+                return (
+                    f"contains {_bidi_name(char)}, {_BIDI_REORDERS}, which an identifier "
+                    "cannot hold; delete it"
+                )
+        return None
+    stack: list[str] = []
+    for char in value:
+        if char in _BIDI_OPENERS:
+            stack.append(char)
+        elif char in _BIDI_CLOSERS:
+            isolate = char == "\u2069"
+            if not stack or (stack[-1] >= "\u2066") is not isolate:
+                return (
+                    f"contains {_bidi_name(char)} that closes nothing open at that point "
+                    "(bidirectional controls must be closed in the order they were opened); "
+                    "delete it"
+                )
+            stack.pop()
+    if stack:
+        return (
+            f"contains {_bidi_name(stack[-1])} that is not closed before the end of the text, "
+            f"so it would reorder what is shown after it; close it with "
+            f"{_bidi_name(chr(0x2069) if stack[-1] >= chr(0x2066) else chr(0x202C))} or delete it"
+        )
+    return None
+
+
+def check_email_bidi(value: str) -> str | None:
+    """A bidirectional control inside an e-mail address, named (never allowed there)."""
+    for char in value:
+        if char in _BIDI:
+            return (
+                f"the e-mail address contains {_bidi_name(char)}, {_BIDI_REORDERS}; "
+                "delete the address and type it again"
+            )
     return None
 
 
@@ -211,6 +293,9 @@ def check_email_invisible(value: str) -> str | None:
                 f"the e-mail address contains {name} (invisible, usually pasted from a web page "
                 "or document); delete the address and type it again"
             )
+    bidi = check_email_bidi(value)
+    if bidi is not None:
+        return bidi
     if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
         return "the e-mail address contains an invisible character; type it again"
     return None

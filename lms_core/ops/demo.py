@@ -22,6 +22,8 @@ from lms_core.permissions import require_admin
 from lms_core.security import PasswordHasher
 from lms_core.settings import Environment, Settings
 
+#: The course whose demo certificate the seed issues (``lmsctl demo seed`` holds its lock).
+DEMO_CERTIFICATE_COURSE = "demo-sql-essentials"
 #: Printed by ``lmsctl demo seed`` and in the README; demo data never runs in production.
 DEMO_USERS = (
     ("admin@demo.example.org", "Ada Admin", Role.admin, "Demo-Ops-2026!"),
@@ -187,7 +189,7 @@ def _issue_demo_certificate(
     from lms_core.certificates.issue import default_renderer, issue_one, unused_number
     from lms_core.certificates.registry import eligibility
 
-    for row in eligibility(session, actor=actor, course_slug="demo-sql-essentials"):
+    for row in eligibility(session, actor=actor, course_slug=DEMO_CERTIFICATE_COURSE):
         if row.enrollment.student.email != DEMO_USERS[2][0] or not row.eligible:
             continue
         if row.certificate is None:

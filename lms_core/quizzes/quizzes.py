@@ -17,7 +17,14 @@ from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
 from lms_core.catalog.lessons import lesson_name, lesson_ref
-from lms_core.errors import Conflict, HintCode, NotFound, ValidationError, hint
+from lms_core.errors import (
+    Conflict,
+    HintCode,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+    hint,
+)
 from lms_core.models import (
     Attempt,
     Course,
@@ -199,11 +206,23 @@ def publish_quiz(session: Session, *, actor: Actor, quiz_ref: str | int) -> Quiz
 
 
 def show_quiz(session: Session, *, actor: Actor, quiz_ref: str | int) -> QuizDetail:
-    """The quiz's settings and counts; unpublished quizzes only for the course's managers."""
+    """The quiz's settings and counts, to whom ``list_quizzes`` lists it: administrators, the
+    course's instructor, and learners enrolled in the course once the quiz is published."""
     quiz = get_quiz(session, quiz_ref)
     course = quiz.lesson.course
     if not (quiz.is_published and course.is_published):
         require_course_manager(actor, course, "see an unpublished quiz")
+    visible = _visible_to(actor)
+    if visible is not None and not session.scalar(
+        select(Quiz.id)
+        .join(Lesson, Lesson.id == Quiz.lesson_id)
+        .join(Course, Course.id == Lesson.course_id)
+        .where(Quiz.id == quiz.id, visible)
+    ):
+        raise PermissionDenied(
+            f"only the course's learners, its instructor or an administrator may see its "
+            f"quizzes (course {course.slug}, acting as {actor.label})"
+        )
     return QuizDetail(
         **quiz_row(quiz, questions=question_count(session, quiz.id)),
         points=float(sum((q.points for q in quiz.questions), Decimal(0))),
@@ -230,26 +249,34 @@ def quizzes_query(
     )
     if course_slug:
         stmt = stmt.where(Course.id == get_course(session, course_slug).id)
-    if not actor.is_admin:
-        # A learner's list: the published quizzes of the courses they are enrolled in (not
-        # dropped); an instructor's adds every quiz of their own courses, and never shows another
-        # instructor's quiz settings unless enrolled there as a learner.
-        enrolled = (
-            select(Enrollment.id)
-            .where(
-                Enrollment.course_id == Course.id,
-                Enrollment.student_id == actor.user_id,
-                Enrollment.status != EnrollmentStatus.dropped.value,
-            )
-            .exists()
+    visible = _visible_to(actor)
+    return stmt if visible is None else stmt.where(visible)
+
+
+def _visible_to(actor: Actor) -> ColumnElement[bool] | None:
+    """Which quizzes (joined to their course) the actor may see; None: all (administrators).
+
+    A learner: the published quizzes of the courses they are enrolled in (not dropped); an
+    instructor adds every quiz of their own courses, and never sees another instructor's quiz
+    settings unless enrolled there as a learner.
+    """
+    if actor.is_admin:
+        return None
+    enrolled = (
+        select(Enrollment.id)
+        .where(
+            Enrollment.course_id == Course.id,
+            Enrollment.student_id == actor.user_id,
+            Enrollment.status != EnrollmentStatus.dropped.value,
         )
-        visible: ColumnElement[bool] = (
-            Quiz.is_published.is_(True) & Course.is_published.is_(True) & enrolled
-        )
-        if actor.user_id is not None and actor.role is Role.instructor:
-            visible = or_(visible, Course.instructor_id == actor.user_id)
-        stmt = stmt.where(visible)
-    return stmt
+        .exists()
+    )
+    visible: ColumnElement[bool] = (
+        Quiz.is_published.is_(True) & Course.is_published.is_(True) & enrolled
+    )
+    if actor.user_id is not None and actor.role is Role.instructor:
+        visible = or_(visible, Course.instructor_id == actor.user_id)
+    return visible
 
 
 def list_quizzes(

@@ -249,21 +249,35 @@ def reinstate(
 
 @app.command("reissue")
 def reissue(
-    ctx: typer.Context, number: NumberArg, template: TemplateOpt = None, json_out: JsonOpt = False
+    ctx: typer.Context,
+    number: NumberArg,
+    template: TemplateOpt = None,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0, help="Wait up to N s for an issue run on the course."),
+    ] = 30,
+    json_out: JsonOpt = False,
 ) -> None:
     """Issue a new PDF and number (e.g. after a name change); the old one becomes superseded.
+
+    Holds the course's certificates lock while it writes the PDF, so it waits for an issue
+    run on the course (up to --wait seconds, then refuses and changes nothing).
 
     Example: lmsctl certificates reissue LMS-7K4F-9QX2-H
     """
     rt = runtime(ctx)
-    from lms_core.certificates.issue import reissue as reissue_service
-    from lms_core.certificates.registry import certificate_row
+    with reporting(as_json=json_out):
+        from lms_core.certificates.reissue import reissue_certificate
 
-    with acting(ctx, as_json=json_out) as (session, actor):
-        old, new = reissue_service(
-            session, actor=actor, number=number, settings=rt.get_settings(), template=template
+        new, superseded = reissue_certificate(
+            rt.get_session_factory(),
+            actor=rt.actor(),
+            number=number,
+            settings=rt.get_settings(),
+            template=template,
+            wait=wait,
         )
-        row = {**certificate_row(new), "supersedes": old.number}
+    row = {**new, "supersedes": superseded}
     report_change(
         f"reissued {row['supersedes']} as {row['number']} (version {row['version']})",
         row,

@@ -9,7 +9,7 @@ import typer
 
 from lmsctl.options import DryRunOpt, JsonOpt, group
 from lmsctl.output import emit_record, report_change, reporting, say
-from lmsctl.runtime import acting, runtime
+from lmsctl.runtime import runtime
 
 app = group("Demo data: a small seeded school, or synthetic data at scale.")
 
@@ -21,10 +21,17 @@ def seed(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     Example: lmsctl demo seed && lmsctl courses list
     """
     rt = runtime(ctx)
-    from lms_core.ops.demo import DEMO_USERS
+    from lms_core.certificates.reissue import certificates_lock
+    from lms_core.ops.demo import DEMO_CERTIFICATE_COURSE, DEMO_USERS
     from lms_core.ops.demo import seed as seed_service
 
-    with acting(ctx, as_json=json_out) as (session, actor):
+    # The demo certificate's PDF is written before the seed commits: hold the course's
+    # certificates lock until then, so that an issue run cannot remove it as an orphan.
+    with (
+        reporting(as_json=json_out),
+        certificates_lock(rt.get_session_factory(), DEMO_CERTIFICATE_COURSE, holder="demo seed"),
+        rt.unit_of_work() as (session, actor),
+    ):
         report = seed_service(session, actor=actor, hasher=rt.hasher(), settings=rt.get_settings())
     if json_out:
         emit_record(

@@ -6,15 +6,17 @@ import csv
 import hashlib
 import io
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from lms_core.catalog import enrollments
 from lms_core.certificates import export as certificate_export
-from lms_core.certificates import issue, registry
+from lms_core.certificates import issue, registry, reissue
 from lms_core.certificates import verify as cert_verify
 from lms_core.errors import Conflict, PermissionDenied, ValidationError
 from lms_core.locks import run_lock
@@ -164,13 +166,94 @@ def test_a_run_in_progress_on_the_course_refuses_a_second(
         _issue(session_factory, operator, settings, course)
 
 
+def test_a_reissue_waits_for_an_issue_run_on_the_course_then_refuses(
+    session, session_factory, operator, settings, course_with
+):
+    course, _ = course_with(2)
+    number = _issue(session_factory, operator, settings, course).issued[0]["number"]
+    folder = issue.certificates_dir(settings, course.id)
+    pdfs = sorted(folder.iterdir())
+    with run_lock(session_factory, f"certificates-{course.id}", holder="cli:issue run"):
+        started = time.monotonic()
+        with pytest.raises(Conflict, match=f"an issue run on {course.slug} is in progress") as err:
+            reissue.reissue_certificate(
+                session_factory, actor=operator, number=number, settings=settings, wait=0.5
+            )
+        assert 0.4 <= time.monotonic() - started < 5
+    assert err.value.field == "lock"
+    assert sorted(folder.iterdir()) == pdfs  # no PDF written
+    assert session.scalar(select(func.count()).select_from(Certificate)) == 1
+    assert registry.get_certificate(session, number).status == "valid"
+    row, superseded = reissue.reissue_certificate(
+        session_factory, actor=operator, number=number, settings=settings
+    )
+    assert (superseded, row["version"]) == (number, 2)
+    assert (folder / f"{row['number']}.pdf").is_file()
+
+
+def test_the_certificates_lock_of_a_single_issue(session_factory, operator, settings, course_with):
+    """What demo seed holds around its unit of work: the course's lock, or none for a course
+    that does not exist yet (nothing can run on it before it commits)."""
+    course, _ = course_with(2)
+    with reissue.certificates_lock(session_factory, "not-created-yet", holder="demo seed", wait=0):
+        pass
+    with reissue.certificates_lock(session_factory, course.slug, holder="demo seed", wait=0):
+        with pytest.raises(Conflict, match="lock"):
+            _issue(session_factory, operator, settings, course)
+        with (
+            pytest.raises(Conflict, match=f"an issue run on {course.slug} is in progress"),
+            reissue.certificates_lock(session_factory, course.slug, holder="again", wait=0),
+        ):
+            pass
+    assert len(_issue(session_factory, operator, settings, course).issued) == 1
+
+
+def test_an_issue_run_cannot_remove_the_pdf_of_a_reissue_in_flight(
+    session, session_factory, operator, settings, course_with
+):
+    """Between the reissue's PDF write and its commit, an issue run is kept out by the lock;
+    once the reissue has committed, the run's orphan clean-up knows the PDF."""
+    course, _ = course_with(2)
+    number = _issue(session_factory, operator, settings, course).issued[0]["number"]
+    folder = issue.certificates_dir(settings, course.id)
+    before = {p.name for p in folder.iterdir()}
+    seen: list[object] = []
+
+    def meanwhile(_session: object) -> None:
+        written = {p.name for p in folder.iterdir()} - before
+        if seen or not written:  # only once, when the reissue's PDF exists but has no row yet
+            return
+        seen.append(written)
+        try:
+            _issue(session_factory, operator, settings, course)
+        except Conflict as exc:
+            seen.append(exc)
+        seen.append({p.name for p in folder.iterdir()} - before)
+
+    event.listen(Session, "before_commit", meanwhile)
+    try:
+        row, _ = reissue.reissue_certificate(
+            session_factory, actor=operator, number=number, settings=settings
+        )
+    finally:
+        event.remove(Session, "before_commit", meanwhile)
+    written, refused, after = seen
+    assert written == after == {f"{row['number']}.pdf"}
+    assert isinstance(refused, Conflict) and refused.field == "lock"
+    report = _issue(session_factory, operator, settings, course)
+    assert report.orphans_removed == 0
+    assert (folder / f"{row['number']}.pdf").is_file()
+    for cert in session.scalars(select(Certificate)):
+        assert (settings.files_dir / cert.pdf_path).is_file(), cert.number
+
+
 def test_verify_says_valid_revoked_superseded_or_unknown(
     session, session_factory, operator, settings, course_with
 ):
     course, (_learner,) = course_with(2)
     number = _issue(session_factory, operator, settings, course).issued[0]["number"]
     assert cert_verify.verify(session, number.lower().replace("-", "")).status == "valid"
-    old, new = issue.reissue(session, actor=operator, number=number, settings=settings)
+    old, new = reissue.reissue(session, actor=operator, number=number, settings=settings)
     gone = cert_verify.verify(session, number)
     assert (gone.status, gone.superseded_by) == ("superseded", new.number)
     assert (new.version, new.supersedes_id) == (2, old.id)
@@ -201,7 +284,7 @@ def test_verified_means_valid_and_when_a_file_is_given_that_very_pdf(
     assert cert_verify.verify(session, number, pdf=pdf).verified
     assert not cert_verify.verify(session, number, pdf=b"%PDF-forged").verified
     assert not cert_verify.verify(session, "LMS-0000-0000-0").verified
-    _, new = issue.reissue(session, actor=operator, number=number, settings=settings)
+    _, new = reissue.reissue(session, actor=operator, number=number, settings=settings)
     assert not cert_verify.verify(session, number, pdf=pdf).verified  # superseded
     registry.revoke(session, actor=operator, number=new.number, reason="issued in error")
     assert not cert_verify.verify(session, new.number).verified
@@ -216,7 +299,7 @@ def test_reissue_prints_the_new_name(session, session_factory, operator, setting
     users.update_user(
         session, actor=operator, email=learner.email, data=UserUpdate(full_name="Renamed Person")
     )
-    _, new = issue.reissue(session, actor=operator, number=number, settings=settings)
+    _, new = reissue.reissue(session, actor=operator, number=number, settings=settings)
     assert new.learner_name == "Renamed Person"
     assert cert_verify.public_verification(session, number)["status"] == "superseded"
 
@@ -233,7 +316,7 @@ def test_revoke_rules(session, session_factory, operator, settings, make, course
     with pytest.raises(Conflict, match="already revoked"):
         registry.revoke(session, actor=operator, number=number, reason="again")
     with pytest.raises(Conflict, match="only a valid certificate"):
-        issue.reissue(session, actor=operator, number=number, settings=settings)
+        reissue.reissue(session, actor=operator, number=number, settings=settings)
 
 
 def test_public_verification_shows_no_email(

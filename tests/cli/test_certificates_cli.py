@@ -143,6 +143,29 @@ def test_reissue_supersedes(cli, done_course):
     assert result.exit_code == 1 and f"superseded by {new['number']}" in result.stdout
 
 
+def test_reissue_during_an_issue_run_refuses_and_writes_nothing(
+    cli, done_course, session_factory, settings, unchanged
+):
+    from lms_core.certificates.issue import certificates_dir
+    from lms_core.locks import run_lock
+
+    number = _issue(cli)[0]["number"]
+    folder = certificates_dir(settings, done_course.id)
+    pdfs = sorted(folder.iterdir())
+    with (
+        run_lock(session_factory, f"certificates-{done_course.id}", holder="cli:issue run"),
+        unchanged(),
+    ):
+        error = refused_json(
+            cli("certificates", "reissue", number, "--wait", "0", "--json"), "lock"
+        )
+        assert "an issue run on cert-course is in progress" in error["message"]
+        refused(
+            cli("certificates", "reissue", number, "--wait", "0.3"), "lock", contains="waited 0.3 s"
+        )
+    assert sorted(folder.iterdir()) == pdfs
+
+
 def test_list_json_keys(cli, done_course):
     _issue(cli)
     rows = ok_json(cli("certificates", "list", "cert-course", "--json"))

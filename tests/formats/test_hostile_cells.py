@@ -10,7 +10,7 @@ import pytest
 
 from lms_core.errors import FileRefused
 from lms_core.formats.archive import check_archive
-from lms_core.formats.cells import check_control
+from lms_core.formats.cells import check_bidi, check_control, check_email_invisible
 from lms_core.formats.xlsx_read import check_extent, column_letters
 
 
@@ -40,6 +40,52 @@ def test_text_without_control_characters_passes(value: str) -> None:
 
 def test_tabs_and_line_breaks_pass_in_multi_line_text() -> None:
     assert check_control("one\r\ntwo\tthree", multiline=True) is None
+
+
+# Bidirectional controls (Trojan Source) -------------------------------------------------
+
+BIDI = "\u2066\u2067\u2068\u2069"
+BALANCED = [
+    "\u2067\u05e9\u05dc\u05d5\u05dd\u2069 Ann",  # a Hebrew word isolated in Latin text
+    "\u202bAnn\u202c Lee",
+    "\u202e\u2066a\u2069\u202c",  # nested, each closed in order
+    "Ann\u200f",  # a mark reorders nothing after the value
+]
+
+
+@pytest.mark.parametrize("value", BALANCED)
+def test_balanced_bidirectional_controls_pass_in_free_text(value: str) -> None:
+    assert check_control(value) is None
+    assert check_control(value, multiline=True) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("Ann \u202eeviL", "contains a right-to-left override (U+202E) that is not closed"),
+        ("\u2066Ann", "contains a left-to-right isolate (U+2066) that is not closed"),
+        ("\u202a\u2066a\u202c", "contains a pop directional formatting (U+202C) that closes"),
+        ("Ann\u2069", "contains a pop directional isolate (U+2069) that closes nothing"),
+        ("\u2068a\u202c\u2069", "contains a pop directional formatting (U+202C) that closes"),
+    ],
+)
+def test_unbalanced_bidirectional_controls_are_refused_in_free_text(
+    value: str, message: str
+) -> None:
+    found = check_control(value)
+    assert found is not None and found.startswith(message), found
+    assert check_bidi(value) == found
+
+
+@pytest.mark.parametrize("value", [*BALANCED, "S-\u200e1", "S-\u202d1"])
+def test_no_bidirectional_control_passes_in_an_identifier_or_an_e_mail(value: str) -> None:
+    char = next(c for c in value if c in "\u200e\u200f\u202a\u202b\u202c\u202d\u202e" + BIDI)
+    named = f"(U+{ord(char):04X})"
+    found = check_control(value, identifier=True)
+    assert found is not None and named in found and "an identifier cannot hold" in found
+    email = check_email_invisible(f"a{value}@x.org")
+    assert email is not None and email.startswith("the e-mail address contains ")
+    assert named in email
 
 
 def test_two_members_of_one_name_are_refused_whatever_their_case() -> None:

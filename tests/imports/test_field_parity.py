@@ -47,6 +47,18 @@ USER_BAD = [
     ("email", "new\u00a0@x.org", "new\u00a0@x.org"),
     ("email", "new\u200b@x.org", "new\u200b@x.org"),
     ("email", "new @x.org", "new @x.org"),
+    # Bidirectional controls (Trojan Source) and homographs (issue 11): none in an e-mail or
+    # an ID; in a name only balanced ones; no label mixing Latin with Cyrillic or Greek.
+    ("email", "new\u202e@x.org", "new\u202e@x.org"),
+    ("email", "new@x.org\u2066", "new@x.org\u2066"),
+    ("email", "new@ex\u0430mple.org", "new@ex\u0430mple.org"),
+    ("email", "new@xn--exmple-4nf.org", "new@xn--exmple-4nf.org"),
+    ("email", "new@\u03bfrg.example.org", "new@\u03bfrg.example.org"),
+    ("full_name", "Ann \u202eeviL", "Ann \u202eeviL"),
+    ("full_name", "\u2067Ann", "\u2067Ann"),
+    ("full_name", "Ann\u202c", "Ann\u202c"),
+    ("external_id", "S-\u202e1", "S-\u202e1"),
+    ("external_id", "S-\u200f1", "S-\u200f1"),
 ]
 COURSE_BAD = [
     ("slug", "Bad Slug", "Bad Slug"),
@@ -63,6 +75,8 @@ COURSE_BAD = [
     ("estimated_duration_minutes", "ninety", "ninety"),
     ("estimated_duration_minutes", 3_000_000_000, "3000000000"),
     ("external_id", "e" * 256, "e" * 256),
+    ("title", "Intro \u202enohtyP", "Intro \u202enohtyP"),
+    ("instructor_email", "teacher\u202e@x.org", "teacher\u202e@x.org"),
 ]
 LESSON_BAD = [
     ("course_slug", "Bad Course", "Bad Course"),
@@ -85,6 +99,7 @@ ENROLLMENT_BAD = [
     ("course_slug", "Bad Course", "Bad Course"),
     ("course_slug", "intro_python", "intro_python"),
     ("status", "paused", "paused"),
+    ("user_email", "learner@x.\u043erg", "learner@x.\u043erg"),
 ]
 
 #: Imported columns that no service takes as a field value, and why (so the table above
@@ -403,6 +418,10 @@ WHITESPACE = [
     ("users", "full_name", "  New Person  ", "New Person"),
     ("users", "full_name", "\u00a0New Person", "New Person"),
     ("users", "external_id", " S-9 ", "S-9"),
+    # Balanced bidirectional controls and one-script IDNs are legitimate (issue 11).
+    ("users", "full_name", *["\u2067\u05e9\u05dc\u05d5\u05dd\u2069 Ann"] * 2),
+    ("users", "full_name", *["\u202bAnn\u202c \u200fLee"] * 2),
+    ("users", "email", *["new@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444"] * 2),
     ("courses", "slug", " new-course ", "new-course"),
     ("courses", "title", " New ", "New"),
     ("courses", "instructor_email", " teacher@x.org\u00a0", None),

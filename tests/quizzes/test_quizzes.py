@@ -246,6 +246,25 @@ def test_list_keeps_each_instructor_to_their_own_courses(session, make, operator
     assert ids(as_(ada.student)) == set()
 
 
+def test_show_keeps_to_what_list_shows(session, make, operator):
+    """``quizzes show`` has the scope of ``quizzes list``: another instructor or a learner not
+    enrolled (or dropped) cannot read a published quiz's settings."""
+    ada = make_quiz(session, make, operator)
+    bob = make_quiz(session, make, operator)
+
+    def show(actor, setup):
+        return quizzes.show_quiz(session, actor=actor, quiz_ref=setup.ref)["id"]
+
+    assert show(as_(ada.teacher), ada) == show(as_(ada.student), ada) == ada.quiz.id
+    assert show(operator, bob) == bob.quiz.id
+    for outsider in (ada.teacher, ada.student):
+        with pytest.raises(PermissionDenied, match=f"course {bob.course.slug}"):
+            show(as_(outsider), bob)
+    enrollments.drop(session, actor=operator, email=ada.student.email, course_slug=ada.course.slug)
+    with pytest.raises(PermissionDenied):
+        show(as_(ada.student), ada)
+
+
 def test_the_field_spec_defaults_are_the_models():
     """``fields.DEFAULTS`` documents what a new quiz gets; the model's columns decide it."""
     from lms_core.models import Quiz
