@@ -90,20 +90,16 @@ def _users_csv(path: Path, rows: int) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-@pytest.mark.parametrize(
-    ("sig", "delay"),
-    [(signal.SIGKILL, 0.0), (signal.SIGKILL, 0.4), (signal.SIGTERM, 0.2)],
-    ids=["kill9-at-start", "kill9-mid-way", "term"],
-)
-def test_killed_import_leaves_no_worker_and_no_lock(
-    scratch_url: str, tmp_path: Path, sig: int, delay: float
-) -> None:
+def _start_slow_import(
+    scratch_url: str, tmp_path: Path
+) -> tuple[dict[str, str], Path, subprocess.Popen[str]]:
+    """An initialised scratch database and an import of 400 users with passwords, started:
+    hashes dearer than the other tests' keep the pool busy when the parent is killed."""
     env = lmsctl_env(scratch_url, tmp_path)
     done = lmsctl(env, tmp_path, "init")
     assert done.returncode == 0, done.stderr
     path = tmp_path / "users.csv"
     _users_csv(path, 400)
-    # Dearer hashes than the other tests' so the pool is still busy when the parent dies.
     slow = {**env, "LMS_PASSWORD_MEMORY_COST": "4096", "LMS_PASSWORD_TIME_COST": "3"}
     proc = subprocess.Popen(
         [str(BIN / "lmsctl"), "import", "users", str(path), "--json"],
@@ -113,6 +109,18 @@ def test_killed_import_leaves_no_worker_and_no_lock(
         stderr=subprocess.PIPE,
         text=True,
     )
+    return env, path, proc
+
+
+@pytest.mark.parametrize(
+    ("sig", "delay"),
+    [(signal.SIGKILL, 0.0), (signal.SIGKILL, 0.4), (signal.SIGTERM, 0.2)],
+    ids=["kill9-at-start", "kill9-mid-way", "term"],
+)
+def test_killed_import_leaves_no_worker_and_no_lock(
+    scratch_url: str, tmp_path: Path, sig: int, delay: float
+) -> None:
+    env, path, proc = _start_slow_import(scratch_url, tmp_path)
     try:
         workers = _kill_when_working(proc, sig, delay)
     finally:
@@ -247,20 +255,7 @@ def _history(env: dict[str, str], cwd: Path) -> list[dict[str, object]]:
 
 def test_killed_import_shows_in_history_as_interrupted(scratch_url: str, tmp_path: Path) -> None:
     """Recorded before it works: ``running`` while it runs, ``interrupted`` once killed."""
-    env = lmsctl_env(scratch_url, tmp_path)
-    done = lmsctl(env, tmp_path, "init")
-    assert done.returncode == 0, done.stderr
-    path = tmp_path / "users.csv"
-    _users_csv(path, 400)
-    slow = {**env, "LMS_PASSWORD_MEMORY_COST": "4096", "LMS_PASSWORD_TIME_COST": "3"}
-    proc = subprocess.Popen(
-        [str(BIN / "lmsctl"), "import", "users", str(path), "--json"],
-        env=slow,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    env, path, proc = _start_slow_import(scratch_url, tmp_path)
     try:
         deadline = time.monotonic() + 60
         while not _descendants(proc.pid):
