@@ -20,6 +20,19 @@ from lms_core.settings import Settings
 
 EXTENSION = "lms"
 
+#: The longest a request waits for SQLite's write lock (milliseconds). Commands wait as long
+#: as the longest run (``sqlite_busy_timeout_ms``, 10 minutes); a web worker waiting that
+#: long behind an import is a worker lost, so a request gives up sooner (DatabaseBusy).
+WEB_SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def web_engine(settings: Settings) -> Engine:
+    """The back office's engine: as a command's, with the shorter SQLite busy timeout."""
+    return make_engine(
+        settings,
+        busy_timeout_ms=min(settings.sqlite_busy_timeout_ms, WEB_SQLITE_BUSY_TIMEOUT_MS),
+    )
+
 
 @dataclass
 class AppState:
@@ -33,7 +46,7 @@ class AppState:
     def engine(self) -> Engine:
         """The engine of ``settings.database_url``; built on first use (no connection yet)."""
         if self._engine is None:
-            self._engine = make_engine(self.settings)
+            self._engine = web_engine(self.settings)
         return self._engine
 
     def dispose(self) -> None:
@@ -91,7 +104,7 @@ def create_app(
         REMEMBER_COOKIE_HTTPONLY=True,
     )
     if session_factory is None:
-        engine = make_engine(settings)
+        engine = web_engine(settings)
         app_state = AppState(settings, make_session_factory(engine), _engine=engine)
     else:
         app_state = AppState(settings, session_factory)

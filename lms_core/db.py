@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lms_core.errors import Hint, HintCode, NotFound
 from lms_core.private_paths import create_private_file, make_private_dirs
 from lms_core.settings_env import EngineSettings  # not Settings: no Pydantic on import
+from lms_core.sqlite_writer import Notify, begin_immediate, log_notify
 
 SessionFactory = Callable[[], Session]
 T = TypeVar("T")
@@ -78,17 +79,26 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[..., None]:
 WRITE_LOCK = "lms_sqlite_write_lock"
 
 
-def _sqlite_begin(conn: Connection) -> None:
+def _sqlite_begin(
+    db: Path | None, busy_timeout_ms: int, notify: Notify
+) -> Callable[[Connection], None]:
     """Start SQLite transactions ourselves, write-locked for units of work that write.
 
     With a deferred BEGIN, two processes that both read then write conflict, and SQLite fails
     one at once with "database is locked" instead of waiting for the busy timeout: two cron
     jobs at the same minute would see that. BEGIN IMMEDIATE makes the second writer wait its
-    turn; readers keep a plain BEGIN and are never blocked (WAL). Taking BEGIN over from the
+    turn (saying for whom once it has waited a second: :mod:`lms_core.sqlite_writer`);
+    readers keep a plain BEGIN and are never blocked (WAL). Taking BEGIN over from the
     driver is also what makes SAVEPOINTs work (SQLAlchemy's documented pysqlite recipe).
     """
-    immediate = conn.get_execution_options().get(WRITE_LOCK, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    def begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(WRITE_LOCK, False):
+            begin_immediate(conn, db, busy_timeout_ms, notify)
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    return begin
 
 
 def _private_sqlite_file(path: Path) -> Callable[..., None]:
@@ -103,12 +113,23 @@ def _private_sqlite_file(path: Path) -> Callable[..., None]:
     return before_connect
 
 
-def make_engine(settings: EngineSettings, *, url: str | None = None, create: bool = True) -> Engine:
+def make_engine(
+    settings: EngineSettings,
+    *,
+    url: str | None = None,
+    create: bool = True,
+    notify: Notify | None = None,
+    busy_timeout_ms: int | None = None,
+) -> Engine:
     """Build the engine for ``settings.database_url`` (or ``url``).
 
     SQLite gets WAL, foreign keys, a busy timeout and write-locking transactions on every
     connection; with ``create`` its parent folder is made so the embedded default needs
     nothing set up (``create=False`` leaves the disk alone: see :func:`require_database`).
+    ``notify`` hears that a writer waits for another one (default: a ``logging`` warning;
+    lmsctl writes it on stderr). ``busy_timeout_ms`` replaces ``settings.sqlite_busy_timeout_ms``
+    for this engine: the default fits the longest run a command may wait for, a web request
+    wants a shorter one.
     PostgreSQL gets the pool size and overflow from settings, with pre-ping so a restarted
     server is survived.
     """
@@ -122,8 +143,9 @@ def make_engine(settings: EngineSettings, *, url: str | None = None, create: boo
         engine = create_engine(sa_url)
         if path is not None:
             event.listen(engine, "do_connect", _private_sqlite_file(path))
-        event.listen(engine, "connect", _sqlite_pragmas(settings.sqlite_busy_timeout_ms))
-        event.listen(engine, "begin", _sqlite_begin)
+        busy_ms = settings.sqlite_busy_timeout_ms if busy_timeout_ms is None else busy_timeout_ms
+        event.listen(engine, "connect", _sqlite_pragmas(busy_ms))
+        event.listen(engine, "begin", _sqlite_begin(path, busy_ms, notify or log_notify))
         return engine
     return create_engine(
         sa_url,

@@ -24,8 +24,9 @@ from typing import IO, Any
 
 from sqlalchemy import text
 
-from lms_core.db import SessionFactory
+from lms_core.db import SessionFactory, sqlite_file
 from lms_core.errors import Conflict
+from lms_core.sqlite_writer import announce_writer
 
 #: Descriptors of the locks this process holds: lock files, PostgreSQL lock connections.
 _held: set[int] = set()
@@ -69,8 +70,13 @@ def run_lock(factory: SessionFactory, name: str, *, holder: str, wait: float = 0
             yield
     else:
         path = Path(f"{engine.url.database or 'memory'}.{name.replace('/', '_')}.lock")
+        db = sqlite_file(engine.url)
         with _file_lock(path, name, holder, wait):
-            yield
+            if db is None:
+                yield
+            else:  # a run writes long: name it to writers that wait (lms_core.sqlite_writer)
+                with announce_writer(db, f"{name} run by {holder}"):
+                    yield
 
 
 def lock_held(session: Any, name: str) -> bool:

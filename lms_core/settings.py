@@ -49,8 +49,9 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
-    #: SQLite waits this long for a lock held by another process before giving up.
-    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    #: SQLite waits this long for a lock held by another process before giving up: 10 minutes,
+    #: longer than the longest writer (an import holds the write lock for its whole apply).
+    sqlite_busy_timeout_ms: int = Field(default=600_000, ge=0)
     files_dir: Path = Path("var/files")
     secret_key: SecretStr = SecretStr(DEV_SECRET)
     #: A file holding the secret key (Docker/Kubernetes secrets); wins over ``secret_key``.

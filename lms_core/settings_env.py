@@ -49,7 +49,7 @@ class DatabaseSettings:
     database_url: str = "sqlite:///var/lms.db"
     db_pool_size: int = 5
     db_max_overflow: int = 10
-    sqlite_busy_timeout_ms: int = 5000
+    sqlite_busy_timeout_ms: int = 600_000  # as Settings: longer than the longest writer
 
     @property
     def is_sqlite(self) -> bool:

@@ -294,6 +294,12 @@ def report_change(message: str, row: Mapping[str, Any], *, as_json: bool) -> Non
         emit_record(row, as_json=True)
 
 
+def notice(message: str) -> None:
+    """A note while a command works (waiting for the database): always on stderr, so that
+    stdout keeps only the command's output, JSON or not."""
+    typer.echo(message, err=True)
+
+
 def say(message: str, *, as_json: bool = False) -> None:
     """A human message: on stdout normally, on stderr when stdout carries JSON."""
     if as_json:

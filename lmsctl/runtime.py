@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from lmsctl.output import reporting
+from lmsctl.output import notice, reporting
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -60,7 +60,7 @@ class Runtime:
             settings = self.engine_settings()
             if not (create or missing_ok):
                 require_database(settings.database_url)
-            self.engine = make_engine(settings, create=create)
+            self.engine = make_engine(settings, create=create, notify=notice)
         return self.engine
 
     def engine_settings(self) -> EngineSettings:

@@ -6,7 +6,8 @@ header somewhere (a polyglot) is refused. Office files are zip archives: puremag
 a .docx from any zip, so the archive is opened and its ``[Content_Types].xml`` (OOXML) or
 ``mimetype`` entry (OpenDocument) must say what the file claims to be: a renamed zip, jar or
 macro-enabled ``.docm`` is refused. Plain UTF-8 text is accepted unless it is markup a browser
-would run (HTML, SVG, XML).
+would run (HTML, SVG, XML). What an accepted file carries (scripts, macros, embedded programs)
+is checked by :mod:`~lms_core.assignments.active_content`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import re
 import zipfile
 from dataclasses import dataclass
 
-from lms_core.errors import ValidationError
+from lms_core.assignments import active_content, active_office, active_pdf
+from lms_core.errors import FileRefused, ValidationError
+from lms_core.formats.archive import check_archive
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,11 @@ _MARKUP = re.compile(
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _MAX_MANIFEST = 1 << 20
+#: What ends a name and is dropped when it is saved: dots, white space, controls, format
+#: characters (zero-width spaces).
+_TRAILING = re.compile(
+    r"[\s.\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]+$"
+)
 
 
 def _refuse(message: str, value: str | None = None) -> ValidationError:
@@ -121,26 +129,52 @@ def _refuse(message: str, value: str | None = None) -> ValidationError:
 
 def _zip_type(data: bytes) -> FileType:
     try:
+        # Duplicate names, unsafe paths and zip bombs, from the central directory alone.
+        check_archive(io.BytesIO(data), display="upload", unreadable="is a damaged zip archive")
+    except FileRefused as refused:
+        message = refused.errors[0].message
+        raise _refuse(
+            f"is refused: {message[9:]}" if message.startswith("refused: ") else message
+        ) from None
+    try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         names = {info.filename: info for info in archive.infolist()}
+        kind, manifest = None, ""
         mimetype = names.get("mimetype")
         if (
             mimetype is not None
             and mimetype.file_size < 200
             and archive.read(mimetype).strip() == ODT.mime.encode()
         ):
-            return ODT
-        manifest = names.get("[Content_Types].xml")
-        if manifest is not None and manifest.file_size < _MAX_MANIFEST:
-            content = archive.read(manifest).decode("utf-8", "replace")
-            for kind, main in _OOXML.items():
-                if f'ContentType="{main}"' in content:
-                    return kind
+            odt_manifest = names.get("META-INF/manifest.xml")
+            if odt_manifest is not None and odt_manifest.file_size >= _MAX_MANIFEST:
+                # It declares the embedded objects and macros: unread, they would pass.
+                raise _refuse(
+                    "has a manifest over 1 MB, too big to check for macros and embedded "
+                    "objects: documents that can run code are refused unless they can be checked"
+                )
+            kind, manifest = ODT, _small_member(archive, odt_manifest)
+        else:
+            manifest = _small_member(archive, names.get("[Content_Types].xml"))
+            for candidate, main in _OOXML.items():
+                if f'ContentType="{main}"' in manifest:
+                    kind = candidate
+                    break
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError):
         raise _refuse("is a damaged zip archive") from None
-    raise _refuse(
-        f"is a zip archive that is not an office document; accepted types: {ALLOWED_NAMES}"
-    )
+    if kind is None:
+        raise _refuse(
+            f"is a zip archive that is not an office document; accepted types: {ALLOWED_NAMES}"
+        )
+    active_office.check_office(f"a {kind.label}", archive, manifest)
+    return kind
+
+
+def _small_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo | None) -> str:
+    """A manifest's text; a missing or oversized one reads as empty (the type check fails)."""
+    if info is None or info.file_size >= _MAX_MANIFEST:
+        return ""
+    return archive.read(info).decode("utf-8", "replace")
 
 
 def _is_text(data: bytes) -> bool:
@@ -152,7 +186,22 @@ def _is_text(data: bytes) -> bool:
 
 
 def detect(data: bytes) -> FileType:
-    """The accepted type of ``data``, or a refusal that names what it is."""
+    """The accepted type of ``data``, or a refusal that names what it is or what it carries.
+
+    A file of an accepted type that also carries active content (a script, a web page, a
+    macro: :mod:`~lms_core.assignments.active_content`) is refused too.
+    """
+    kind = _detect_type(data)
+    if kind is PDF:
+        active_pdf.check_pdf(data)
+    elif kind is TEXT:
+        active_content.check_text(data)
+    elif kind in (PNG, JPEG, GIF, WEBP):
+        active_content.check_image(kind.ext, data)
+    return kind
+
+
+def _detect_type(data: bytes) -> FileType:
     import puremagic
 
     if not data:
@@ -181,13 +230,21 @@ def detect(data: bytes) -> FileType:
     raise _refuse(f"is of an unknown type; accepted types: {ALLOWED_NAMES}")
 
 
+def extension(filename: str) -> str:
+    """The extension a saved download ends up with, lowered: after trailing dots, spaces
+    and invisible characters (``page.html.``, ``x.svg\u00a0``, ``page.htm\u200b``), which
+    file systems and browsers drop from a name."""
+    name = _TRAILING.sub("", filename)
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
 def check_name(kind: FileType, filename: str) -> None:
     """Refuse a name whose extension says another type than the content, or a runnable one.
 
     The stored blob is named from the content; but downloads carry the original name, and
     ``report.pdf`` that is really text (or ``notes.html``) would open as something else.
     """
-    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    ext = extension(filename)
     if ext in RISKY_EXTENSIONS:
         raise _refuse(
             f"files named .{ext} are refused (they open as programs or web pages)", filename

@@ -32,6 +32,7 @@ from lms_core.actor import Actor
 from lms_core.assignments.file_types import FileType, check_name, detect
 from lms_core.catalog.courses import get_course
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from lms_core.files_identity import claim_files_dir
 from lms_core.models import (
     Assignment,
     Course,
@@ -188,6 +189,7 @@ def store(
     from lms_core.formats.atomic import atomic_binary
 
     name, kind = check_upload(settings, upload)
+    claim_files_dir(session, settings)  # never into another database's folder
     digest = hashlib.sha256(upload.data).hexdigest()
     stored_name = f"{digest}.{kind.ext}"
     relative = f"{digest[:2]}/{digest[2:4]}/{stored_name}"
@@ -336,6 +338,7 @@ def download(session: Session, *, actor: Actor, settings: Settings, file_id: int
 
 def discard(session: Session, *, settings: Settings, stored: StoredFile) -> None:
     """Delete the row; its blob goes after the commit if no other row names it."""
+    claim_files_dir(session, settings)  # never from another database's folder
     others = session.scalar(
         select(func.count())
         .select_from(StoredFile)

@@ -3,9 +3,10 @@
 Crash safety: a PDF is written to a temporary file, fsynced and renamed into place *before*
 the row that names it is committed, one batch at a time. A run killed mid-way therefore
 leaves only whole certificates (row and PDF) plus, at worst, PDFs whose batch never
-committed; the next run removes those (:func:`remove_orphans`) and issues the rest. A run
-holds a per-course lock, and the database allows one valid certificate per enrollment, so
-two runs at once never issue twice. A reissue (``reissue.reissue_certificate``) holds the same lock
+committed; a later run removes those once they are older than a grace period
+(:mod:`lms_core.certificates.orphans`, which also refuses a files folder of another
+database) and the next run issues the rest. A run holds a per-course lock, and the database
+allows one valid certificate per enrollment, so two runs at once never issue twice. A reissue (``reissue.reissue_certificate``) holds the same lock
 until its row commits, so the orphan clean-up never sees its PDF unnamed.
 
 Revoked certificates stay revoked: a run skips learners whose certificate was revoked and
@@ -31,12 +32,14 @@ from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
 from lms_core.certificates.numbers import new_number, normalize_number
+from lms_core.certificates.orphans import certificates_dir, remove_orphans
 from lms_core.certificates.registry import (
     Eligibility,
     eligibility,
 )
 from lms_core.db import SessionFactory, unit_of_work
 from lms_core.errors import ValidationError
+from lms_core.files_identity import claim_files_dir
 from lms_core.formats.atomic import fsync_folder, write_bytes
 from lms_core.locks import run_lock
 from lms_core.models import Certificate, Enrollment, utcnow
@@ -45,31 +48,6 @@ from lms_core.settings import Settings
 
 if TYPE_CHECKING:
     from lms_core.certificates.pdf.render import CertificateFields, Renderer
-
-
-def certificates_dir(settings: Settings, course_id: int) -> Path:
-    return settings.files_dir / "certificates" / str(course_id)
-
-
-def remove_orphans(session: Session, settings: Settings, course_id: int) -> int:
-    """Delete PDFs (and temporary files) of this course that no certificate row names."""
-    folder = certificates_dir(settings, course_id)
-    if not folder.is_dir():
-        return 0
-    known = set(
-        session.scalars(
-            select(Certificate.pdf_path)
-            .join(Enrollment, Enrollment.id == Certificate.enrollment_id)
-            .where(Enrollment.course_id == course_id)
-        )
-    )
-    removed = 0
-    for path in folder.iterdir():
-        relative = str(path.relative_to(settings.files_dir))
-        if path.is_file() and relative not in known:
-            path.unlink()
-            removed += 1
-    return removed
 
 
 def fields_for(enrollment: Enrollment, settings: Settings, number: str) -> CertificateFields:
@@ -219,6 +197,9 @@ def issue_certificates(
         if include_revoked:
             require_admin(actor, "issue certificates to learners whose certificate was revoked")
         course_id = course.id
+    # Before the lock: refused without waiting for it. A claim only reads the database.
+    with unit_of_work(factory, write=False) as session:
+        claim_files_dir(session, settings, stamp=not dry_run)
     report = IssueReport(course=course_slug, dry_run=dry_run, include_revoked=include_revoked)
     with (
         run_lock(factory, f"certificates-{course_id}", holder=actor.label, wait=wait),
@@ -358,6 +339,7 @@ def issue_one(
     starting meanwhile would remove it as an orphan, so hold the course lock (as
     ``reissue.reissue_certificate`` does) where such a run may overlap.
     """
+    claim_files_dir(session, settings)
     fields = fields_for(enrollment, settings, number or new_number())
     missing = uncovered(renderer, fields)
     if missing:

@@ -22,6 +22,7 @@ from lms_core.certificates.issue import default_renderer, issue_one
 from lms_core.certificates.registry import CertificateRow, certificate_row, get_certificate
 from lms_core.db import SessionFactory, unit_of_work
 from lms_core.errors import Conflict
+from lms_core.files_identity import claim_files_dir
 from lms_core.locks import run_lock
 from lms_core.models import Certificate, Course, utcnow
 from lms_core.permissions import require_course_manager
@@ -39,6 +40,7 @@ def reissue(
     """
     old = get_certificate(session, number)
     require_course_manager(actor, old.enrollment.course, "reissue its certificates")
+    claim_files_dir(session, settings)
     if old.status != "valid":
         raise Conflict(
             f"{old.number} is {old.status}; only a valid certificate can be reissued",

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import inspect, select
 
 from lms_core.db import SessionFactory, unit_of_work
+from lms_core.files_identity import claim_files_dir
 from lms_core.formats.atomic import fsync_folder, write_bytes
 from lms_core.locks import run_lock
 from lms_core.models import Certificate, Enrollment
@@ -58,6 +59,9 @@ def rename_legacy_pdfs(
         ):
             if Path(path).name != f"{number}.pdf":
                 todo.setdefault(course_id, []).append(cert_id)
+    if todo:  # the PDFs are renamed in place: only in this database's own folder
+        with unit_of_work(factory, write=False) as session:
+            claim_files_dir(session, settings)
     for course_id, ids in todo.items():
         with run_lock(
             factory, f"certificates-{course_id}", holder="renaming certificate PDFs", wait=wait

@@ -111,9 +111,9 @@ def _detect(opener: Callable[[], BinaryIO], *, display: str, encoding: str | Non
     if encoding is not None:
         try:
             info = codecs.lookup(encoding)
-        except LookupError:
+        except (LookupError, ValueError):  # ValueError: a NUL in the name
             raise _refused(
-                display, f'unknown encoding "{encoding}" (try utf-8 or cp1252)'
+                display, f"unknown encoding {_quoted(encoding)} (try utf-8 or cp1252)"
             ) from None
         codec = info.name
         if not getattr(info, "_is_text_encoding", True) or codec in _NOT_FILE_ENCODINGS:
@@ -150,6 +150,15 @@ def _detect(opener: Callable[[], BinaryIO], *, display: str, encoding: str | Non
                 raise _not_this_encoding(
                     display, codec, bytes(sample), chunk[exc.start : exc.start + 1], line, encoding
                 ) from None
+            except UnicodeError:
+                # ``--encoding utf-16`` (or utf-32) on a file without a byte-order mark: the
+                # codec cannot tell the byte order and raises this bare UnicodeError.
+                raise _refused(
+                    display,
+                    f"the file does not start with a {codec} byte-order mark: "
+                    f"read it as {codec}-le or {codec}-be",
+                    line=1,
+                ) from None
             has_text = has_text or bool(text.strip())
             if "\x00" in text:
                 raise _nul_refusal(display, codec)
@@ -165,6 +174,11 @@ def _detect(opener: Callable[[], BinaryIO], *, display: str, encoding: str | Non
     if not has_text:
         raise _refused(display, NO_ROWS)
     return Detected(encoding=codec or "utf-8", sha256=digest.hexdigest(), size=size)
+
+
+def _quoted(name: str) -> str:
+    """``name`` in double quotes, with control characters (a NUL...) shown as escapes."""
+    return '"' + name.encode("unicode_escape").decode("ascii") + '"'
 
 
 def _refused(

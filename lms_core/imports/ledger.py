@@ -175,6 +175,9 @@ def record_outcome(
 ) -> int:
     """A refused or failed run, in a short transaction of its own after the rollback
     (on the row :func:`record_start` recorded, when given)."""
+    # The message may quote what the operator typed (``--sheet``, ``--encoding``); a NUL in
+    # it would be stored silently by SQLite but crash PostgreSQL, so it is written visibly.
+    message = message.replace("\x00", "\\x00")
     with unit_of_work(factory) as session:
         started_run = session.get(ImportRun, run_id) if run_id is not None else None
         if started_run is not None:

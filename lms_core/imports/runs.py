@@ -11,7 +11,6 @@ take the caller's session, and an undo flushes inside the caller's one transacti
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from contextlib import ExitStack, nullcontext
@@ -29,10 +28,11 @@ from lms_core.imports.invites import Invites
 from lms_core.imports.options import ImportOptions as ImportOptions  # the front door re-exports it
 from lms_core.imports.passwords import PasswordPool
 from lms_core.imports.pipeline import CHUNK, Writer, run_stages
-from lms_core.imports.plan.changes import ChangeLog, new_counts
+from lms_core.imports.plan.changes import ChangeLog
 from lms_core.imports.plan.saved import read_plan, refuse_passwords, stale, write_plan
 from lms_core.imports.records import Problems
 from lms_core.imports.report import ImportReport
+from lms_core.imports.rerun import file_sha256, input_sha256, skipped, unchanged_since
 from lms_core.imports.stages import ENTITIES, open_stages
 from lms_core.locks import run_lock
 from lms_core.models import ImportMode, ImportStatus
@@ -55,109 +55,6 @@ def _check_options(entity: str, options: ImportOptions) -> None:
         )
     if options.max_removals is not None and options.max_removals < 0:
         raise ValidationError("must be 0 or more", field="max_removals", value=options.max_removals)
-
-
-def _sha256(*paths: Path) -> str:
-    """Of the bytes of ``paths``, one after the other (what ``Opened.sha256`` records)."""
-    digest = hashlib.sha256()
-    for path in paths:
-        if path.is_file():
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-    return digest.hexdigest()
-
-
-def _input_sha256(entity: str, path: Path, options: ImportOptions) -> str | None:
-    """The SHA-256 the run will record, from the bytes alone, before any file is opened
-    (opening a 100k-row workbook takes a second); None for a OneRoster bundle (known once
-    it is opened) and when the check does not apply (see ``_unchanged_since``)."""
-    if (
-        options.recheck
-        or options.dry_run
-        or options.plan_out is not None
-        or options.sheet is not None
-        or options.encoding is not None
-        or entity == "oneroster"
-        or not path.is_file()
-    ):
-        return None
-    paths = [path]
-    if entity == "courses" and options.lessons is not None and options.lessons != path:
-        paths.append(options.lessons)
-    return _sha256(*paths)
-
-
-#: The tables whose records an import of each kind reads or writes: a change to any of them
-#: since the last run (seen in the audit log) means the same file may now plan changes.
-_READS = {
-    "users": ("users",),
-    "courses": ("courses", "lessons", "users"),
-    "enrollments": ("enrollments", "users", "courses"),
-    "oneroster": ("users", "courses", "lessons", "enrollments"),
-}
-
-
-def _unchanged_since(
-    factory: SessionFactory, entity: str, options: ImportOptions, sha256: str | None
-) -> int | None:
-    """The run that applied these very bytes, as the latest applied run of this kind, when
-    nothing it reads changed since.
-
-    A re-run of the same file in the same mode then has nothing to do. Not when the latest
-    run of the kind was undone or read another file; not when the audit log shows a change
-    since to a record of a kind the import reads (an edit by hand, which a re-run would put
-    back) or another import or undo; nor for a dry run (it shows the plan), a sheet or
-    encoding chosen by hand (the ledger does not record them), ``--plan-out``, or a recheck.
-    """
-    if not sha256 or options.dry_run:
-        return None
-    from sqlalchemy import and_, exists, or_, select
-
-    from lms_core.models import AuditEntry, ImportRun
-
-    with unit_of_work(factory, write=False) as session:
-        last = session.scalars(
-            select(ImportRun)
-            .where(
-                ImportRun.entity == entity,
-                ImportRun.status.in_([ImportStatus.applied.value, ImportStatus.undone.value]),
-            )
-            .order_by(ImportRun.id.desc())
-            .limit(1)
-        ).first()
-        if (
-            last is not None
-            and last.status == ImportStatus.applied.value
-            and last.file_sha256 == sha256
-            and last.mode == options.mode
-            and last.finished_at is not None
-        ):
-            changed = session.scalar(
-                select(
-                    exists().where(
-                        AuditEntry.created_at > last.finished_at,
-                        or_(
-                            AuditEntry.entity_type.in_(_READS.get(entity, ())),
-                            and_(
-                                AuditEntry.entity_type == "import_run",
-                                AuditEntry.entity_id != last.id,
-                            ),
-                        ),
-                    )
-                )
-            )
-            if not changed:
-                return last.id
-    return None
-
-
-def _skipped(report: ImportReport, run_id: int, started: float) -> ImportReport:
-    """Nothing read, nothing written, no run recorded; zero counts (scripts read them)."""
-    report.unchanged_since = run_id
-    report.counts = dict(new_counts())
-    report.duration_ms = int((time.monotonic() - started) * 1000)
-    return report
 
 
 def import_file(
@@ -191,23 +88,25 @@ def import_file(
     log = ChangeLog()
     report.log = log
     name = path.name
-    since = _unchanged_since(factory, entity, options, _input_sha256(entity, path, options))
+    since = unchanged_since(factory, entity, options, input_sha256(entity, path, options))
     if since is not None:
-        return _skipped(report, since, started)
+        return skipped(report, since, started)
     with ExitStack() as stack:
         try:
             opened = open_stages(entity, path, options, settings, ctx)
         except FileRefused as exc:
             problems = ProblemCollector()
             problems.extend(e for e in exc.errors if isinstance(e, FileProblem))
-            return _refuse(factory, report, actor, name, _sha256(path), problems, started, options)
+            return _refuse(
+                factory, report, actor, name, file_sha256(path), problems, started, options
+            )
         for table in opened.tables:
             stack.callback(table.close)
         name = opened.file_name
         if entity == "oneroster" and not (options.recheck or options.plan_out or options.dry_run):
-            since = _unchanged_since(factory, entity, options, opened.sha256())
+            since = unchanged_since(factory, entity, options, opened.sha256())
             if since is not None:
-                return _skipped(report, since, started)
+                return skipped(report, since, started)
         if options.plan_out is not None:
             refuse_passwords(opened.columns, opened.main_file)
         invites = Invites(
@@ -269,9 +168,6 @@ def import_file(
                             started=started,
                         )
                         report.run_id = run.id
-                invites.commit()
-                report.invites = invites.count
-                report.uninvited = invites.needed
             except _Refused:
                 return _refuse(
                     factory,
@@ -303,6 +199,11 @@ def import_file(
                         run_id=started_id,
                     )
                 raise
+            # After the commit, outside the try: a failure here (the links file cannot be
+            # moved into place) must not rewrite the applied run as failed.
+            invites.commit()
+            report.invites = invites.count
+            report.uninvited = invites.needed
         if options.plan_out is not None:
             write_plan(
                 options.plan_out,
@@ -382,55 +283,77 @@ def apply_plan_file(
     name = f"{header.get('file')} (plan {path.name})"
     invites = Invites(settings.public_base_url, invites_out)
     ctx = Context(actor=actor, mode=mode, problems=Problems())
+    started_id: int | None = None
     try:
-        with (
-            run_lock(factory, "import", holder=actor.label, wait=wait),
-            unit_of_work(factory) as session,
-        ):
-            problems = stale(session, changes, path.name)
-            if problems:
-                report.counts = header.get("counts", {})
-                raise _Refused(problems)
-            run = ledger.start_run(
-                session,
-                actor=actor,
-                entity=entity,
-                mode=mode,
-                file_name=name,
-                sha256=str(header.get("sha256", "")),
+        with run_lock(factory, "import", holder=actor.label, wait=wait):
+            # Recorded before it works, so that a killed run shows in the history.
+            started_id = ledger.record_start(
+                factory, actor=actor, entity=entity, mode=mode, file_name=name
             )
-            writer = Writer(
-                session, run_id=run.id, now=ctx.now, pool=None, invites=invites, progress=tick
-            )
-            for i in range(0, len(changes), CHUNK):
-                chunk = changes[i : i + CHUNK]
-                writer.write(chunk)
-                for change in chunk:
-                    log.add(change)
-                tick("changes", i + len(chunk))
-            report.counts = _plan_counts(header.get("counts", {}), log.summary(entity))
-            writer.analyze()
-            ledger.finish_run(
-                session,
-                run,
-                actor=actor,
-                counts=report.counts,
-                sha256=str(header.get("sha256", "")),
-                started=started,
-            )
-            report.run_id = run.id
-        invites.commit()
-        report.invites = invites.count
-        report.uninvited = invites.needed
+            with unit_of_work(factory) as session:
+                problems = stale(session, changes, path.name)
+                if problems:
+                    report.counts = header.get("counts", {})
+                    raise _Refused(problems)
+                run = ledger.start_run(
+                    session,
+                    actor=actor,
+                    entity=entity,
+                    mode=mode,
+                    file_name=name,
+                    sha256=str(header.get("sha256", "")),
+                    run_id=started_id,
+                )
+                writer = Writer(
+                    session, run_id=run.id, now=ctx.now, pool=None, invites=invites, progress=tick
+                )
+                for i in range(0, len(changes), CHUNK):
+                    chunk = changes[i : i + CHUNK]
+                    writer.write(chunk)
+                    for change in chunk:
+                        log.add(change)
+                    tick("changes", i + len(chunk))
+                report.counts = _plan_counts(header.get("counts", {}), log.summary(entity))
+                writer.analyze()
+                ledger.finish_run(
+                    session,
+                    run,
+                    actor=actor,
+                    counts=report.counts,
+                    sha256=str(header.get("sha256", "")),
+                    started=started,
+                )
+                report.run_id = run.id
     except _Refused as exc:
         invites.discard()
         found = ProblemCollector()
         found.extend(exc.args[0])
         sha256 = str(header.get("sha256", ""))
-        return _refuse(factory, report, actor, name, sha256, found, started, ImportOptions())
-    except BaseException:
+        return _refuse(
+            factory, report, actor, name, sha256, found, started, ImportOptions(), run_id=started_id
+        )
+    except BaseException as exc:
         invites.discard()
+        if started_id is not None and isinstance(exc, ValidationError):
+            ledger.discard_start(factory, started_id)
+        elif started_id is not None and isinstance(exc, Exception):
+            ledger.record_outcome(
+                factory,
+                actor=actor,
+                entity=entity,
+                mode=mode,
+                file_name=name,
+                sha256=str(header.get("sha256", "")),
+                status=ImportStatus.failed.value,
+                counts=report.counts,
+                message=f"{type(exc).__name__}: {exc}",
+                started=started,
+                run_id=started_id,
+            )
         raise
+    invites.commit()  # after the commit, outside the try (see import_file)
+    report.invites = invites.count
+    report.uninvited = invites.needed
     report.duration_ms = int((time.monotonic() - started) * 1000)
     return report
 

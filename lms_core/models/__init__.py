@@ -7,6 +7,7 @@ from lms_core.models.certificates import Certificate
 from lms_core.models.courses import Course, DifficultyLevel, Lesson, LessonType
 from lms_core.models.enrollments import Enrollment, EnrollmentStatus, LessonProgress
 from lms_core.models.files import StoredFile
+from lms_core.models.identity import DatabaseIdentity
 from lms_core.models.imports import ChangeAction, ImportChange, ImportMode, ImportRun, ImportStatus
 from lms_core.models.quizzes import (
     Attempt,
@@ -28,6 +29,7 @@ __all__ = [
     "Certificate",
     "ChangeAction",
     "Course",
+    "DatabaseIdentity",
     "DifficultyLevel",
     "Enrollment",
     "EnrollmentStatus",

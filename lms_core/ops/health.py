@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -111,6 +111,52 @@ def check_database_file(engine: Engine) -> Check | None:
     )
 
 
+def check_email_domains(engine: Engine) -> Check | None:
+    """A warning naming stored e-mail domains that mix Latin with look-alike letters."""
+    from lms_core.ops.email_domains import mixed_script_domains
+
+    with engine.connect() as conn:
+        found = mixed_script_domains(conn)
+    if not found:
+        return None
+    users = sum(d.users for d in found)
+    named = ", ".join(f"{d.domain} ({d.users})" for d in found[:5])
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    return Check(
+        "email_domains",
+        True,
+        f"{users} user(s) have an e-mail domain that mixes Latin letters with look-alikes of "
+        f"other scripts, as look-alikes of real domains do: {named}{more}; search the users "
+        "by domain and correct their addresses",
+        warning=True,
+    )
+
+
+def check_files_owner(settings: Settings, engine: Engine) -> Check | None:
+    """Whether the files folder's stamp names this database (``lms_core.files_identity``);
+    None when there is nothing to compare yet (no folder, or a schema without identity)."""
+    from sqlalchemy.orm import Session
+
+    from lms_core.errors import LmsError
+    from lms_core.files_identity import check_stamp, stamp_path, stored_identity
+
+    path = settings.files_dir
+    with engine.connect() as conn:
+        if not path.is_dir() or not inspect(conn).has_table("database_identity"):
+            return None
+        with Session(bind=conn) as session:
+            identity = stored_identity(session)
+    try:
+        stamp = check_stamp(path, identity)
+    except LmsError as exc:
+        return Check("files_owner", False, exc.message)
+    if stamp is None:
+        return Check(
+            "files_owner", True, f"{path} not stamped yet; the first run that writes files does"
+        )
+    return Check("files_owner", True, f"{stamp_path(path)} names this database ({identity})")
+
+
 def run_checks(settings: Settings, engine: Engine, *, wait_seconds: float = 0) -> list[Check]:
     """Every check, in order; later ones that need the database are skipped when it is down."""
     from lms_core.ops import schema
@@ -171,5 +217,12 @@ def run_checks(settings: Settings, engine: Engine, *, wait_seconds: float = 0) -
             )
         else:
             checks.append(Check("migrations", True, f"at head {status.head}"))
+            domains = check_email_domains(engine)
+            if domains is not None:
+                checks.append(domains)
     checks.append(check_files_dir(settings))
+    if not missing and error is None:
+        owner = check_files_owner(settings, engine)
+        if owner is not None:
+            checks.append(owner)
     return checks

@@ -4,6 +4,8 @@ A refused init leaves the database as it was: the administrator's e-mail, name a
 and the files folder are checked before anything is written, and the migration and the
 administrator share one transaction (PostgreSQL and SQLite both roll DDL back). A SQLite
 file that did not exist before a failed init is removed again, with the folders made for it.
+A files folder stamped by another database is refused first; once the schema has
+committed, the folder is stamped with this database's identity (``lms_core.files_identity``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 from lms_core.actor import Actor
 from lms_core.db import database_missing, sqlite_file
 from lms_core.errors import Conflict, HintCode, ValidationError, hint
+from lms_core.files_identity import claim_files_dir
 from lms_core.permissions import require_admin
 from lms_core.private_paths import make_private_dirs
 from lms_core.security import PasswordHasher
@@ -100,6 +103,20 @@ def _remove_new_database(path: Path, made: list[Path]) -> None:
             break
 
 
+def _check_files_owner(engine: Engine, settings: Settings) -> None:
+    """Refuse, before any write, a files folder stamped by another database (a database
+    without an identity yet, new or older than the identity, owns no stamp either)."""
+    from lms_core.files_identity import check_stamp
+
+    identity = None
+    if not database_missing(engine.url):
+        with engine.connect() as conn:
+            if inspect(conn).has_table("database_identity"):
+                found = conn.execute(text("SELECT identity FROM database_identity")).scalar()
+                identity = None if found is None else str(found)
+    check_stamp(settings.files_dir, identity)
+
+
 def initialise(
     engine: Engine,
     settings: Settings,
@@ -118,6 +135,7 @@ def initialise(
 
     require_admin(actor, "initialise the database")
     password = _check_admin(engine, admin, hasher) if admin is not None else None
+    _check_files_owner(engine, settings)
     try:
         made_files_dir = _make_dirs(settings.files_dir)
     except OSError as exc:
@@ -158,6 +176,8 @@ def initialise(
             except OSError:
                 break
         raise
+    with Session(bind=engine) as session, session.begin():
+        claim_files_dir(session, settings)  # the folder is this database's from now on
     return InitReport(
         before=before,
         current=schema.current_revision(engine),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import shutil
 import time
 import zipfile
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from lms_core.catalog import enrollments
 from lms_core.certificates import export as certificate_export
-from lms_core.certificates import issue, registry, reissue
+from lms_core.certificates import issue, orphans, registry, reissue
 from lms_core.certificates import verify as cert_verify
 from lms_core.errors import Conflict, PermissionDenied, ValidationError
 from lms_core.locks import run_lock
@@ -150,6 +151,9 @@ def test_pdfs_left_by_an_unfinished_batch_are_removed_by_the_next_run(
     folder.mkdir(parents=True)
     (folder / "LMS-0000-0000-0.pdf").write_bytes(b"%PDF- never committed")
     (folder / ".LMS-0000-0000-1.pdf.123.tmp").write_bytes(b"half")
+    old = time.time() - orphans.ORPHAN_GRACE_SECONDS - 60  # a dead run's, not a live one's
+    for leftover in folder.iterdir():
+        os.utime(leftover, (old, old))
     report = _issue(session_factory, operator, settings, course)
     assert report.orphans_removed == 2
     assert sorted(p.name for p in folder.iterdir()) == [f"{report.issued[0]['number']}.pdf"]

@@ -5,7 +5,9 @@ their PDFs renamed after the new number; the new numbers are safe in file names.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import time
 import zipfile
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 
 from lms_core.catalog import enrollments
 from lms_core.certificates import export as certificate_export
-from lms_core.certificates import issue, registry, renumber
+from lms_core.certificates import issue, orphans, registry, renumber
 from lms_core.certificates import verify as cert_verify
 from lms_core.certificates.numbers import SYMBOLS
 from lms_core.errors import Conflict, ValidationError
@@ -126,6 +128,8 @@ def test_an_old_name_left_after_the_commit_is_removed_by_the_next_issue_run(
     new_path.write_bytes(content)
     cert.pdf_path = str(new_path.relative_to(settings.files_dir))
     session.flush()
+    old = time.time() - orphans.ORPHAN_GRACE_SECONDS - 60  # left by a rename long done
+    os.utime(legacy_path, (old, old))
     report = issue.issue_certificates(
         session_factory, actor=operator, course_slug=course.slug, settings=settings
     )
@@ -136,6 +140,7 @@ def test_an_old_name_left_after_the_commit_is_removed_by_the_next_issue_run(
 def test_a_missing_pdf_is_reported_not_invented(migrated, session, session_factory, settings):
     _, cert, legacy_path = migrated
     legacy_path.unlink()
+    legacy_path.with_name(f"{NEW}.pdf").unlink(missing_ok=True)  # another test's, rolled back
     report = renumber.rename_legacy_pdfs(session_factory, settings)
     assert (report.renamed, report.missing) == (0, [NEW])
     session.refresh(cert)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import users as users_service
 from lms_core.accounts.fields import UserCreate, UserUpdate
-from lms_core.imports.runs import apply_plan_file
+from lms_core.imports.runs import ImportOptions, apply_plan_file
 from lms_core.models import ImportRun, User
 from tests.cli.helpers import db_state
 from tests.imports.importing import Importer
@@ -109,3 +110,74 @@ def test_not_a_plan_is_refused(imp: Importer, tmp_path: Path) -> None:
     bad.write_text('{"hello": 1}')
     with pytest.raises(FileProblem, match="not an import plan"):
         _apply(imp, bad)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "found"),
+    [
+        ("full_name", "A\x00nn", "NUL"),
+        ("full_name", "Ann \u202eevil", "U+202E"),
+        ("external_id", "S-\u202e3", "U+202E"),
+        ("bio", "line one\nline two\x1b[2J", "U+001B"),
+    ],
+)
+def test_a_hand_edited_plan_cannot_bring_control_characters(
+    session: Session, imp: Importer, tmp_path: Path, field: str, value: str, found: str
+) -> None:
+    """A plan is a file anyone may edit: its values meet the import's character rules."""
+    from lms_core.errors import FileProblem
+
+    plan = tmp_path / "plan.json"
+    imp("users", imp.file("u.csv", USERS), dry_run=True, plan_out=plan)
+    data = json.loads(plan.read_text())
+    data["changes"][0]["after"][field] = value
+    plan.write_text(json.dumps(data))
+    before = db_state(session)
+    with pytest.raises(FileProblem, match=re.escape(found)) as refused:
+        _apply(imp, plan)
+    assert refused.value.column == field
+    assert db_state(session) == before
+
+
+def test_a_plan_whose_file_name_holds_a_nul_is_refused(
+    session: Session, imp: Importer, tmp_path: Path
+) -> None:
+    from lms_core.errors import FileProblem
+
+    plan = tmp_path / "plan.json"
+    imp("users", imp.file("u.csv", USERS), dry_run=True, plan_out=plan)
+    data = json.loads(plan.read_text())
+    data["file"] = "u\x00.csv"
+    plan.write_text(json.dumps(data))
+    before = db_state(session)
+    with pytest.raises(FileProblem, match="NUL"):
+        _apply(imp, plan)
+    assert db_state(session) == before
+
+
+def test_links_file_failing_after_the_commit_leaves_the_run_applied(
+    session: Session, imp: Importer, tmp_path: Path
+) -> None:
+    """The import committed; the links file cannot be put in place afterwards. The error
+    reaches the caller, and the history still says applied (it is: undo can reverse it)."""
+    from lms_core.imports.runs import import_file
+
+    out = tmp_path / "links.csv"
+
+    def block_the_links_file(_what: str, _n: int) -> None:
+        out.mkdir(exist_ok=True)  # the rename into place will fail: a folder has the name
+
+    with pytest.raises(OSError):
+        import_file(
+            imp.factory,
+            actor=imp.actor,
+            settings=imp.settings,
+            entity="users",
+            path=imp.file("u.csv", USERS),
+            options=ImportOptions(invites_out=out),
+            progress=block_the_links_file,
+        )
+    session.expire_all()
+    run = session.scalars(select(ImportRun).order_by(ImportRun.id.desc())).first()
+    assert run is not None and run.status == "applied"
+    assert session.scalar(select(func.count()).select_from(User)) == 2

@@ -293,3 +293,55 @@ def test_killed_import_shows_in_history_as_interrupted(scratch_url: str, tmp_pat
     undo = lmsctl(env, tmp_path, "import", "undo", str(rows[0]["id"]), "--json")
     assert undo.returncode == 1, undo.stderr
     assert "is unfinished; only an applied run" in json.loads(undo.stdout)["errors"][0]["message"]
+
+
+def test_killed_plan_apply_shows_in_history_as_interrupted(
+    scratch_url: str, tmp_path: Path
+) -> None:
+    """``import apply PLAN`` is recorded before it works too: killed, it shows as interrupted."""
+    env = lmsctl_env(scratch_url, tmp_path)
+    assert lmsctl(env, tmp_path, "init").returncode == 0
+    path = tmp_path / "users.csv"
+    lines = ["external_id,email,full_name,role"]
+    lines += [f"P-{i},p{i}@x.org,Planned {i},student" for i in range(30_000)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    plan = tmp_path / "plan.json"
+    made = lmsctl(env, tmp_path, "import", "users", str(path), "--dry-run", "--plan-out", str(plan))
+    assert made.returncode == 0, made.stdout + made.stderr
+    engine = make_engine(cheap_settings(scratch_url, tmp_path / "files"))
+    proc = subprocess.Popen(
+        [str(BIN / "lmsctl"), "import", "apply", str(plan), "--json"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        unfinished = "SELECT count(*) FROM import_runs WHERE finished_at IS NULL"
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the plan's run was never recorded"
+            with engine.connect() as conn:
+                if conn.execute(text(unfinished)).scalar():
+                    break
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        with engine.connect() as conn:
+            assert (
+                conn.execute(text("SELECT count(*) FROM users WHERE email LIKE 'p%'")).scalar() == 0
+            )
+    finally:
+        engine.dispose()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    rows = _history(env, tmp_path)
+    assert [(r["status"], r["entity"], r["file"]) for r in rows] == [
+        ("interrupted", "users", "users.csv (plan plan.json)")
+    ]
+    again = lmsctl(env, tmp_path, "import", "apply", str(plan), "--json")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert [r["status"] for r in _history(env, tmp_path)] == ["applied", "interrupted"]

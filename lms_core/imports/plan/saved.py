@@ -15,8 +15,11 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
+from lms_core.accounts.fields import USER
+from lms_core.catalog.fields import COURSE, LESSON
 from lms_core.errors import FileProblem, HintCode, ValidationError, hint
 from lms_core.formats.atomic import atomic_text
+from lms_core.formats.cells import check_control
 from lms_core.imports.plan.changes import CREATE, SKIP, WRITING, Change, ChangeLog, jsonable
 from lms_core.imports.resolve import FIELDS, by_ids, chunks
 from lms_core.models import Course, Enrollment, Lesson, User, utcnow
@@ -63,19 +66,52 @@ def read_plan(path: Path) -> tuple[dict[str, Any], list[Change]]:
                 raise ValueError(f"unknown action or entity in {item!r}")
             if "password" in (item.get("after") or {}) and item["action"] == CREATE:
                 item["after"].pop("password")
-            changes.append(
-                Change(
-                    item["entity_type"],
-                    str(item["key"]),
-                    item["action"],
-                    item.get("entity_id"),
-                    item.get("before"),
-                    item.get("after"),
-                )
+            change = Change(
+                item["entity_type"],
+                str(item["key"]),
+                item["action"],
+                item.get("entity_id"),
+                item.get("before"),
+                item.get("after"),
             )
-    except (KeyError, TypeError, ValueError) as exc:
+            _check_text(change, len(changes) + 1, name)
+            changes.append(change)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise FileProblem(f"the plan's changes are malformed ({exc})", file=name) from None
+    problem = check_control(str(data.get("file", "")))
+    if problem is not None:
+        raise FileProblem(f"its file name {problem}", file=name, column="file")
     return data, changes
+
+
+#: The field specs of a plan's entity types: which text may hold line breaks (``multiline``)
+#: and which is an identifier (no bidirectional control at all).
+_SPECS = {"user": USER, "course": COURSE, "lesson": LESSON}
+
+
+def _check_text(change: Change, number: int, file: str) -> None:
+    """A plan is a file anyone could edit: its values meet the same character rules as an
+    import's cells (``cells.check_control``), so a NUL or an unclosed override cannot reach
+    the database through ``import apply`` (PostgreSQL would raise, SQLite store it)."""
+    spec = _SPECS.get(change.entity_type)
+    values = [("key", change.key), *(change.after or {}).items()]
+    for field, value in values:
+        if not isinstance(value, str) or value.isprintable():
+            continue
+        fspec = spec.by_name.get(field) if spec is not None else None
+        problem = check_control(
+            value,
+            multiline=fspec is not None and fspec.multiline,
+            identifier=field == "key"
+            or (fspec is not None and fspec.kind in ("identifier", "email")),
+        )
+        if problem is not None:
+            raise FileProblem(
+                f"change {number} ({change.entity_type} {change.key!r}): {field} {problem}",
+                file=file,
+                column=field,
+                value=change.key,
+            )
 
 
 def stale(session: Session, changes: list[Change], file: str) -> list[FileProblem]:

@@ -16,7 +16,10 @@ from lms_core.quizzes.bank.shapes import (
 
 NASTY = "~=#{}:\\[]%->/|'\"\n\t ,;_$@+"
 _letters = st.characters(
-    codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp"), exclude_characters="\r"
+    # Cf: a BOM or an unclosed bidi control is refused in every text field (cells.check_control).
+    codec="utf-8",
+    exclude_categories=("Cs", "Cc", "Cf", "Zl", "Zp"),
+    exclude_characters="\r",
 )
 _chars = st.one_of(st.sampled_from(NASTY), _letters)
 #: Stripped, non-empty text with special characters (and inner newlines) in it.
