@@ -5,6 +5,9 @@
 * ``huey_url=redis://...`` (or ``rediss://``): :class:`~huey.RedisHuey`, for several consumers.
 * ``huey_url=sqlite:///path/huey.db``: SqliteHuey in that file.
 * ``immediate=True``: :class:`~huey.MemoryHuey` running each task as it is enqueued (tests).
+
+Every kind signs its entries with the secret key (:mod:`jobs.signing`): a forged entry is
+refused before it is unpickled, so producers and workers must share ``LMS_SECRET_KEY``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 import huey
 from sqlalchemy.engine import make_url
 
+from jobs.signing import QueueSerializer
 from lms_core.settings import Settings
 
 DEFAULT_NAME = "lms"
@@ -41,11 +45,12 @@ def make_huey(
     settings: Settings, *, immediate: bool = False, name: str = DEFAULT_NAME
 ) -> huey.Huey:
     """Build the queue ``settings`` describe; ``name`` separates queues sharing one Redis."""
+    serializer = QueueSerializer(settings.secret_key.get_secret_value())
     if immediate:
-        return huey.MemoryHuey(name, immediate=True)
+        return huey.MemoryHuey(name, immediate=True, serializer=serializer)
     url = settings.huey_url
     if url and url.startswith(REDIS_SCHEMES):
-        return huey.RedisHuey(name, url=url)
+        return huey.RedisHuey(name, url=url, serializer=serializer)
     if url and not url.startswith("sqlite:///"):
         raise ValueError(
             f"huey_url: unsupported scheme in {url.split('://')[0]!r}; "
@@ -53,4 +58,4 @@ def make_huey(
         )
     path = sqlite_queue_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return huey.SqliteHuey(name, filename=str(path))
+    return huey.SqliteHuey(name, filename=str(path), serializer=serializer)

@@ -1,6 +1,8 @@
-"""The consumer's entry point: ``huey_consumer jobs.main.huey``.
+"""The bare consumer's entry point: ``huey_consumer jobs.main.huey``.
 
-Run it with the same ``LMS_*`` settings as the web app and the CLI (environment or ``.env``)::
+``lmsctl jobs worker`` is the usual way to run a worker: the same consumer plus a thread that
+polls the job ledger every few seconds (docs/jobs.md). Without it, due jobs that got no
+wake-up are found by the once-a-minute ``dispatch_due`` periodic task. Run it with the same ``LMS_*`` settings as the web app and the CLI (environment or ``.env``)::
 
     huey_consumer jobs.main.huey --workers 4 --worker-type thread
     LMS_HUEY_URL=redis://redis:6379/0 huey_consumer jobs.main.huey -w 8 -k process

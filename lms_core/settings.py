@@ -36,6 +36,17 @@ class PageSize(StrEnum):
     letter = "Letter"
 
 
+class SmtpSecurity(StrEnum):
+    """How the connection to the SMTP server is protected."""
+
+    #: Plain SMTP (a relay on the same host, or a local debugging server).
+    none = "none"
+    #: Plain connection upgraded with STARTTLS before logging in (port 587, the usual).
+    starttls = "starttls"
+    #: TLS from the first byte ("SMTPS", port 465).
+    tls = "tls"
+
+
 class Settings(BaseSettings):
     """Every knob of the toolkit; the field name is the variable name without ``LMS_``."""
 
@@ -69,11 +80,49 @@ class Settings(BaseSettings):
     lockout_base_minutes: int = Field(default=1, ge=1)
     lockout_max_minutes: int = Field(default=24 * 60, ge=1)
     huey_url: str | None = None
+    #: Jobs (docs/jobs.md): a worker looks for due jobs this often, besides its wake-ups.
+    jobs_poll_seconds: float = Field(default=5.0, gt=0)
+    #: Overrides every handler's lease (seconds a claimed job is held before it may run again).
+    jobs_lease_seconds: int | None = Field(default=None, ge=1)
+    #: Retry backoff: up to base * 2^(attempt-1) seconds, fully jittered, at most the max.
+    jobs_backoff_base_seconds: float = Field(default=30.0, ge=0)
+    jobs_backoff_max_seconds: float = Field(default=6 * 3600.0, ge=0)
     #: Certificates: paper size, and an extra folder of .ttf/.otf fonts tried after the bundled ones.
     certificate_page_size: PageSize = PageSize.a4
     fonts_dir: Path | None = None
     #: Largest file an upload may be (course material, submissions), in megabytes.
     max_upload_mb: int = Field(default=25, ge=1)
+    #: Outgoing mail (docs/email.md). No host: mail is not configured, mails stay queued.
+    smtp_host: str | None = None
+    #: None: the standard port of ``smtp_security`` (25, 587 or 465).
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_security: SmtpSecurity = SmtpSecurity.starttls
+    #: Log in with this user (and the password) when set; no login otherwise.
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    #: A file holding the SMTP password (Docker/Kubernetes secrets); wins over ``smtp_password``.
+    smtp_password_file: Path | None = None
+    #: Seconds to wait for the server (connecting, and each command) before giving up.
+    smtp_timeout_seconds: int = Field(default=30, ge=1)
+    #: The From: of every mail; None: ``no-reply@`` the host of ``public_base_url``.
+    mail_from: str | None = None
+    #: Mail learners when they are enrolled, complete a course, get a certificate.
+    mail_notifications: bool = True
+    #: Webhooks (docs/webhooks.md): allow private, loopback and link-local targets (SSRF guard off).
+    webhooks_allow_private: bool = False
+    #: An endpoint is disabled after this many failed attempts in a row, failing for at least
+    #: ``webhooks_disable_after_hours``.
+    webhooks_disable_after_failures: int = Field(default=20, ge=1)
+    webhooks_disable_after_hours: float = Field(default=24.0, ge=0)
+    #: Seconds a delivery may take in all (connecting: at most 5 of them).
+    webhooks_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Drop-folder imports (docs/dropfolder.md): the folder watched; None: no drop folder.
+    import_drop_dir: Path | None = None
+    #: Where `lmsctl backup create` and the nightly backup job write (unset: `var/backups`
+    #: for the command, and no nightly backup).
+    backup_dir: Path | None = None
+    #: A dropped file is complete once its size and mtime held this long (or ``<name>.done``).
+    import_drop_stable_seconds: float = Field(default=10.0, ge=0)
 
     @field_validator("database_url")
     @classmethod
@@ -90,6 +139,14 @@ class Settings(BaseSettings):
                     f"secret_key_file: cannot read {self.secret_key_file}: {exc}"
                 ) from exc
             self.secret_key = SecretStr(text)
+        if self.smtp_password_file is not None:
+            try:
+                password = self.smtp_password_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"smtp_password_file: cannot read {self.smtp_password_file}: {exc}"
+                ) from exc
+            self.smtp_password = SecretStr(password)
         return self
 
     @property

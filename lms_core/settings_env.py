@@ -70,17 +70,46 @@ INT_FIELDS: dict[str, int] = {
     "lockout_base_minutes": 1,
     "lockout_max_minutes": 1,
     "max_upload_mb": 1,
+    "smtp_timeout_seconds": 1,
 }
-TEXT_FIELDS = frozenset({"database_url", "secret_key", "public_base_url", "huey_url"})
-PATH_FIELDS = frozenset({"files_dir", "fonts_dir"})
+TEXT_FIELDS = frozenset(
+    {
+        "database_url",
+        "secret_key",
+        "public_base_url",
+        "huey_url",
+        "smtp_host",
+        "smtp_user",
+        "mail_from",
+    }
+)
+PATH_FIELDS = frozenset({"files_dir", "fonts_dir", "import_drop_dir", "backup_dir"})
 BOOL_FIELDS = frozenset({"debug"})
 #: Values taken here; any other (``production``) goes to the full settings and their checks.
 CHOICE_FIELDS: dict[str, frozenset[str]] = {
     "environment": frozenset({"development"}),
     "certificate_page_size": frozenset({"A4", "Letter"}),
+    "smtp_security": frozenset({"none", "starttls", "tls"}),
 }
 #: Set at all, these need the full settings (a secret read from a file).
-FULL_ONLY_FIELDS = frozenset({"secret_key_file"})
+FULL_ONLY_FIELDS = frozenset(
+    {
+        "secret_key_file",
+        "smtp_password_file",
+        "smtp_password",
+        "smtp_port",
+        "jobs_poll_seconds",
+        "jobs_lease_seconds",
+        "jobs_backoff_base_seconds",
+        "jobs_backoff_max_seconds",
+        "import_drop_stable_seconds",
+        "webhooks_allow_private",
+        "mail_notifications",
+        "webhooks_disable_after_failures",
+        "webhooks_disable_after_hours",
+        "webhooks_timeout_seconds",
+    }
+)
 #: Pydantic's words for booleans (any case).
 BOOL_WORDS = {
     **dict.fromkeys(("1", "true", "t", "yes", "y", "on"), True),

@@ -50,6 +50,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lmsctl.commands.demo",
         "Demo data: a small seeded school, or synthetic data at scale.",
     ),
+    "email": ("lmsctl.commands.email", "Send a test e-mail, list the mail outbox."),
+    "jobs": (
+        "lmsctl.commands.jobs",
+        "Background jobs: the worker, run-due for cron, list, show, retry, cancel.",
+    ),
+    "webhooks": (
+        "lmsctl.commands.webhooks",
+        "Webhook endpoints: add, list, test, deliveries, replay, disable, enable.",
+    ),
+    "backup": (
+        "lmsctl.commands.backup",
+        "Backups: create, list, verify (restore drill), restore, prune.",
+    ),
+    "schedules": (
+        "lmsctl.commands.schedules",
+        "Scheduled exports to a folder (cron, UTC) with retention: add, list, remove, run.",
+    ),
 }
 
 

@@ -56,8 +56,14 @@ def issue_token(
     return raw
 
 
-def request_password_reset(session: Session, *, actor: Actor, email: str) -> tuple[User, str]:
-    """A password-reset token for a user, asked for by an administrator or the user."""
+def request_password_reset(
+    session: Session, *, actor: Actor, email: str, mail_base_url: str | None = None
+) -> tuple[User, str]:
+    """A password-reset token for a user, asked for by an administrator or the user.
+
+    With ``mail_base_url`` (the site's public address) the reset link is also mailed to the
+    user: the mail is queued in this transaction, so it exists exactly when the token does.
+    """
     from lms_core.accounts.users import get_user
     from lms_core.errors import PermissionDenied
 
@@ -66,7 +72,26 @@ def request_password_reset(session: Session, *, actor: Actor, email: str) -> tup
         raise PermissionDenied(
             f"only an administrator or the user may ask for a reset token (acting as {actor.label})"
         )
-    return user, issue_token(session, actor=actor, user=user, purpose=TokenPurpose.password_reset)
+    purpose = TokenPurpose.password_reset
+    raw = issue_token(session, actor=actor, user=user, purpose=purpose)
+    if mail_base_url is not None:
+        from lms_core.mail.outbox import queue_mail
+        from lms_core.mail.render import reset_password_link
+
+        queue_mail(
+            session,
+            template="password_reset",
+            to=user.email,
+            context={
+                "full_name": user.full_name,
+                "link": reset_password_link(mail_base_url, raw),
+                "valid_hours": int(DEFAULT_TTL[purpose].total_seconds() // 3600),
+            },
+            key=f"reset:{user.id}:{token_hash(raw)[:16]}",
+            base_url=mail_base_url,
+            token_hash=token_hash(raw),
+        )
+    return user, raw
 
 
 def consume_token(

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from lms_core import events
 from lms_core.accounts import audit
 from lms_core.accounts.admins import guard_last_admin
 from lms_core.accounts.fields import USER, UserCreate, UserRow, UserUpdate
@@ -141,6 +142,7 @@ def create_user(
     session.add(user)
     session.flush()
     audit.record(session, actor, "user.create", user, after=audit.snapshot(user, _AUDITED))
+    events.user_created(session, user)
     return user, True
 
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from lms_core import events
 from lms_core.accounts import audit
 from lms_core.accounts.users import get_user
 from lms_core.actor import Actor
@@ -275,8 +276,26 @@ def grade(
         fields=_AUDITED,
         unchanged_too=True,
     )
+    events.submission_graded(session, submission)
     _complete_lesson(session, actor, target, student)
+    _grade_may_earn_certificate(session, target.course_id, student.id, submission.graded_at)
     return submission
+
+
+def _grade_may_earn_certificate(
+    session: Session, course_id: int, student_id: int, graded_at: datetime
+) -> None:
+    """A completed learner whose automatic certificate waited for this grade gets another
+    look (lms_core.automation.queue: nothing is queued unless the course asks for it)."""
+    from lms_core.automation.queue import queue_certificate_after_grade
+
+    enrollment_id = session.scalar(
+        select(Enrollment.id).where(
+            Enrollment.course_id == course_id, Enrollment.student_id == student_id
+        )
+    )
+    if enrollment_id is not None:
+        queue_certificate_after_grade(session, enrollment_id, graded_at)
 
 
 def iter_submissions(

@@ -36,6 +36,7 @@ def course_row(course: Course) -> CourseRow:
         is_published=course.is_published,
         external_id=course.external_id,
         certificate_min_grade=float(course.certificate_min_grade),
+        auto_certificate=course.auto_certificate,
         created_at=iso(course.created_at),
         updated_at=iso(course.updated_at),
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from lms_core import events
 from lms_core.accounts import audit
 from lms_core.accounts.users import get_user
 from lms_core.actor import Actor
@@ -17,6 +18,7 @@ from lms_core.catalog.progress import recompute
 from lms_core.db import insert_or_winner
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from lms_core.fields import check_values, iso
+from lms_core.mail.notify import queue_enrollment_mails
 from lms_core.models import (
     Course,
     Enrollment,
@@ -137,6 +139,8 @@ def enroll(session: Session, *, actor: Actor, email: str, course_slug: str) -> E
             after={"user_email": student.email, "course_slug": course.slug},
         )
         session.refresh(enrollment, ["student", "course"])
+        events.enrollment_created(session, enrollment)
+        queue_enrollment_mails(session, "enrollment", [enrollment.id])
         return EnrollResult(enrollment, "created")
     before = audit.snapshot(enrollment, _AUDITED)
     enrollment.status = EnrollmentStatus.active.value

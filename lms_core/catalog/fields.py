@@ -44,6 +44,9 @@ COURSE: Final = EntitySpec(
         FieldSpec("is_published", "bool", default=False, in_file=True),
         FieldSpec("external_id", "identifier", max_length=255, in_file=True),
         FieldSpec("certificate_min_grade", "decimal", minimum=0, maximum=100, default=Decimal("0")),
+        # Not in course files (like the grade above): an SIS export does not decide a
+        # course's certificate policy; set it with ``courses update --auto-certificate``.
+        FieldSpec("auto_certificate", "bool", default=False),
     ),
     columns=(
         "external_id",
@@ -146,6 +149,8 @@ class CourseFields:
     estimated_duration_minutes: int | None = None
     external_id: str | None = None
     certificate_min_grade: Decimal | float | int | str | None = None
+    #: Issue each learner's certificate when they complete the course (a job).
+    auto_certificate: bool | None = None
     #: A create defaults it to the acting instructor; an update moves the course (admins).
     instructor_email: str | None = None
 
@@ -214,6 +219,7 @@ class CourseRow(TypedDict):
     is_published: bool
     external_id: str | None
     certificate_min_grade: float
+    auto_certificate: bool
     created_at: str | None
     updated_at: str | None
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
 from lms_core.actor import Actor
+from lms_core.automation.queue import queue_recompute
 from lms_core.catalog.courses import get_course
 from lms_core.catalog.fields import LESSON, LessonCreate, LessonRow, LessonUpdate
 from lms_core.catalog.progress import recompute_course
@@ -147,6 +148,7 @@ def add_lesson(session: Session, *, actor: Actor, course_slug: str, data: Lesson
     session.flush()
     audit.record(session, actor, "lesson.add", lesson, after=audit.snapshot(lesson, _AUDITED))
     recompute_course(session, course)
+    queue_recompute(session, course.id)
     return lesson
 
 
@@ -167,6 +169,7 @@ def update_lesson(
     )
     if "is_required" in after:
         recompute_course(session, course)
+        queue_recompute(session, course.id)
     return lesson
 
 
@@ -180,6 +183,7 @@ def delete_lesson(session: Session, *, actor: Actor, course_slug: str, slug: str
     _renumber(_ordered(session, course))
     session.flush()
     recompute_course(session, course)
+    queue_recompute(session, course.id)
     return lesson
 
 

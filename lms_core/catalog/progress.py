@@ -14,6 +14,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from lms_core import events
+from lms_core.automation.queue import queue_auto_certificates
+from lms_core.mail.notify import queue_enrollment_mails
 from lms_core.models import Course, Enrollment, EnrollmentStatus, Lesson, LessonProgress, utcnow
 
 
@@ -38,6 +41,9 @@ def recompute(session: Session, enrollment: Enrollment) -> Decimal:
     if counted and counted <= done and enrollment.status == EnrollmentStatus.active.value:
         enrollment.status = EnrollmentStatus.completed.value
         enrollment.completed_at = utcnow()
+        queue_auto_certificates(session, enrollment.course_id, [enrollment.id])
+        events.enrollments_completed(session, [enrollment.id])
+        queue_enrollment_mails(session, "course_completion", [enrollment.id])
     session.flush()
     return enrollment.progress_percentage
 
@@ -96,6 +102,7 @@ def complete_lesson_for_many(
     )
     now = utcnow()
     completed = 0
+    newly_completed: list[int] = []
     ids = sorted(set(enrollment_ids))
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i : i + _CHUNK]
@@ -151,6 +158,7 @@ def complete_lesson_for_many(
             )
             if counted and n >= len(counted) and status == EnrollmentStatus.active.value:
                 status, completed_at = EnrollmentStatus.completed.value, now
+                newly_completed.append(eid)
             params.append(
                 {
                     "b_id": eid,
@@ -161,6 +169,9 @@ def complete_lesson_for_many(
             )
         session.execute(write, params)
         completed += len(todo)
+    queue_auto_certificates(session, lesson.course_id, newly_completed)
+    events.enrollments_completed(session, newly_completed)
+    queue_enrollment_mails(session, "course_completion", newly_completed)
     if completed:
         session.expire_all()  # enrollments loaded in the session see their new progress
     return completed

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms_core import events
 from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
@@ -42,6 +43,7 @@ from lms_core.errors import ValidationError
 from lms_core.files_identity import claim_files_dir
 from lms_core.formats.atomic import fsync_folder, write_bytes
 from lms_core.locks import run_lock
+from lms_core.mail.notify import queue_certificate_mails
 from lms_core.models import Certificate, Enrollment, utcnow
 from lms_core.permissions import require_admin, require_course_manager
 from lms_core.settings import Settings
@@ -103,6 +105,7 @@ def _audit_issue(session: Session, actor: Actor, cert: Certificate, *, flush: bo
             "sha256": cert.pdf_sha256,
         },
     )
+    events.certificate_event(session, "certificate.issued", cert)
 
 
 def _store(
@@ -122,6 +125,7 @@ def _store(
     session.add(cert)
     session.flush()
     _audit_issue(session, actor, cert)
+    queue_certificate_mails(session, settings, [(cert, enrollment.student.email)])
     return cert
 
 
@@ -252,6 +256,9 @@ def issue_certificates(
                         {"number": cert.number, "learner": cert.learner_name, "email": item.email}
                         | ({"replaces": item.replaces} if item.replaces else {})
                     )
+                queue_certificate_mails(
+                    session, settings, [(c, i.email) for i, c in zip(batch, certs, strict=True)]
+                )
             if progress:
                 progress(start + len(batch), len(pending))
     return report

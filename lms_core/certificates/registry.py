@@ -18,6 +18,7 @@ from typing import TypedDict
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from lms_core import events
 from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
@@ -256,6 +257,7 @@ def revoke(session: Session, *, actor: Actor, number: str, reason: str) -> Certi
         before=before,
         after={"status": "revoked", "reason": cert.revoked_reason},
     )
+    events.certificate_event(session, "certificate.revoked", cert)
     return cert
 
 

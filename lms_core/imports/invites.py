@@ -5,9 +5,10 @@ A token is made only when its link is handed out: by an import with ``--invites-
 ``--invites-out`` counts the new users who still need one and makes no token (a token
 nobody can see is a write for nothing: 0.74 s per 100k users, measured).
 
-The raw token appears in one place only: the set-password link of the links file (or the
+Each link is handed out twice: in an invitation mail queued in the same transaction as its
+token (``lms_core.mail.outbox``; sent by the job worker), and in the links file (or the
 command's output), written to a temporary file and moved into place when the transaction
-commits (a refused or failed run leaves no file of links that do not work).
+commits (a refused or failed run leaves no file of links that do not work, and no mail).
 """
 
 from __future__ import annotations
@@ -50,11 +51,15 @@ HEADER = ("email", "full_name", "link")
 class Invites:
     """Issues invitation tokens in bulk and collects the links for ``--invites-out``."""
 
-    def __init__(self, base_url: str, out: Path | None) -> None:
+    def __init__(self, base_url: str, out: Path | None, *, mail: bool = True) -> None:
         self.base_url = base_url.rstrip("/")
         self.out = out
+        #: Also queue an invitation mail per link issued.
+        self.mail = mail
         #: Links issued (tokens made) by this run.
         self.count = 0
+        #: Invitation mails queued by this run.
+        self.mailed = 0
         #: New users without a password who got no link (no ``--invites-out``).
         self.needed = 0
         #: Kept for the run: the links are put in place only if the import commits.
@@ -74,6 +79,7 @@ class Invites:
         links are written somewhere; otherwise only count them (``needed``)."""
         expires = now + DEFAULT_TTL[TokenPurpose.invitation]
         rows = []
+        mails: list[tuple[int, str, str, str]] = []
         for change in created_users:
             if change.secret is not None or change.entity_id is None or not change.after:
                 continue
@@ -82,6 +88,9 @@ class Invites:
                 continue
             raw = new_token()
             rows.append((change.entity_id, token_hash(raw)))
+            if self.mail:
+                email, name = change.after.get("email"), change.after.get("full_name")
+                mails.append((change.entity_id, str(email), str(name or ""), raw))
             if self._writer is not None:
                 self._writer.writerow(
                     {
@@ -103,6 +112,7 @@ class Invites:
                 },
             )
             self.count += len(rows)
+        self.mailed += queue_invitations(session, mails, base_url=self.base_url)
 
     def commit(self) -> None:
         """The import committed: move the links into place."""
@@ -114,6 +124,38 @@ class Invites:
         if self._file is not None:
             self._file.discard()
             self._file = None
+
+
+def queue_invitations(
+    session: Session, invites: Sequence[tuple[int, str, str, str]], *, base_url: str
+) -> int:
+    """An invitation mail per ``(user id, e-mail, full name, raw token)``, queued in bulk in
+    the caller's transaction (flushes); keyed ``invite:<user id>:<token hash prefix>``."""
+    if not invites:
+        return 0
+    from lms_core.mail.outbox import NewMail, queue_many  # Jinja2 only when a mail is made
+
+    base = base_url.rstrip("/")
+    days = DEFAULT_TTL[TokenPurpose.invitation].days
+    return queue_many(
+        session,
+        [
+            NewMail(
+                template="invitation",
+                to=email,
+                context={
+                    "full_name": full_name,
+                    "link": f"{base}/set-password/{raw}",
+                    "valid_days": days,
+                },
+                key=f"invite:{user_id}:{hashed[:16]}",
+                token_hash=hashed,
+            )
+            for user_id, email, full_name, raw in invites
+            for hashed in (token_hash(raw),)
+        ],
+        base_url=base,
+    )
 
 
 # --- lmsctl users invite: links for users who have none -------------------------------------
@@ -143,10 +185,13 @@ class InviteReport:
     invited: list[Invitation] = field(default_factory=list)
     #: Users who have a password, or are inactive or deleted: left as they are.
     skipped: list[Skipped] = field(default_factory=list)
+    #: Invitation mails queued (one per invited user, unless mails were not asked for).
+    mailed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "dry_run": self.dry_run,
+            "mailed": self.mailed,
             "invited": [
                 {"email": i.email, "full_name": i.full_name, "link": i.link} for i in self.invited
             ],
@@ -218,13 +263,15 @@ def invite_users(
     emails: Sequence[str] = (),
     run_id: int | None = None,
     dry_run: bool = False,
+    mail: bool = True,
     now: datetime | None = None,
 ) -> InviteReport:
     """New invitation links for users without a password, named by e-mail or by import run.
 
     Each invited user's earlier unused invitation links stop working (their tokens are
     deleted, so an undo of the import still can remove the user); the new tokens are stored
-    hashed, one audit entry each. Users who have a password, or are inactive or deleted, are
+    hashed, one audit entry each, and (``mail``) each link is mailed: an invitation queued in
+    the same transaction. Users who have a password, or are inactive or deleted, are
     skipped with the reason (a password user needs a reset, not an invitation); an unknown
     e-mail refuses the whole call. Flushes, never commits.
     """
@@ -286,6 +333,12 @@ def invite_users(
         Invitation(u.email, u.full_name, f"{base}/set-password/{raw}")
         for u, raw in zip(chosen, raws, strict=True)
     ]
+    if mail:
+        report.mailed = queue_invitations(
+            session,
+            [(u.id, u.email, u.full_name, raw) for u, raw in zip(chosen, raws, strict=True)],
+            base_url=base,
+        )
     return report
 
 

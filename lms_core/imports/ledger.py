@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from lms_core import events
 from lms_core.actor import Actor
 from lms_core.db import SessionFactory, unit_of_work
 from lms_core.errors import Conflict, ErrorList, LmsError, NotFound
@@ -157,6 +158,19 @@ def finish_run(
         {"entity": run.entity, "mode": run.mode, "file": run.file_name, "counts": counts},
     )
     session.flush()
+    events.emit(
+        session,
+        "import.applied",
+        {
+            "run_id": run.id,
+            "entity": run.entity,
+            "mode": run.mode,
+            "file_name": run.file_name,
+            "counts": counts,
+            "finished_at": run.finished_at,
+        },
+        key=f"import.applied:{run.id}",
+    )
 
 
 def record_outcome(

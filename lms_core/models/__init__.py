@@ -9,6 +9,8 @@ from lms_core.models.enrollments import Enrollment, EnrollmentStatus, LessonProg
 from lms_core.models.files import StoredFile
 from lms_core.models.identity import DatabaseIdentity
 from lms_core.models.imports import ChangeAction, ImportChange, ImportMode, ImportRun, ImportStatus
+from lms_core.models.jobs import Job, JobStatus
+from lms_core.models.mail import MailStatus, OutboxMail
 from lms_core.models.quizzes import (
     Attempt,
     AttemptStatus,
@@ -18,7 +20,9 @@ from lms_core.models.quizzes import (
     Quiz,
     QuizType,
 )
+from lms_core.models.schedules import ExportKind, ExportSchedule
 from lms_core.models.users import OneTimeToken, Role, TokenPurpose, User
+from lms_core.models.webhooks import DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Assignment",
@@ -30,19 +34,27 @@ __all__ = [
     "ChangeAction",
     "Course",
     "DatabaseIdentity",
+    "DeliveryStatus",
     "DifficultyLevel",
     "Enrollment",
     "EnrollmentStatus",
+    "Event",
+    "ExportKind",
+    "ExportSchedule",
     "GradingMethod",
     "ImportChange",
     "ImportMode",
     "ImportRun",
     "ImportStatus",
+    "Job",
+    "JobStatus",
     "LatePolicy",
     "Lesson",
     "LessonProgress",
     "LessonType",
+    "MailStatus",
     "OneTimeToken",
+    "OutboxMail",
     "Question",
     "QuestionType",
     "Quiz",
@@ -52,6 +64,8 @@ __all__ = [
     "Submission",
     "TokenPurpose",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "submission_files",
     "utcnow",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms_core.models.base import Base, TimestampMixin
@@ -58,6 +58,9 @@ class Course(TimestampMixin, Base):
     certificate_min_grade: Mapped[Decimal] = mapped_column(
         Numeric(5, 2), default=Decimal("0"), server_default="0"
     )
+    #: Issue the certificate by itself when a learner completes the course (a job, queued
+    #: with the completion: lms_core.automation.jobs).
+    auto_certificate: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     instructor: Mapped[User] = relationship(lazy="joined")
     lessons: Mapped[list[Lesson]] = relationship(

@@ -225,4 +225,18 @@ def run_checks(settings: Settings, engine: Engine, *, wait_seconds: float = 0) -
         owner = check_files_owner(settings, engine)
         if owner is not None:
             checks.append(owner)
+    checks.append(check_mail(settings))
     return checks
+
+
+def check_mail(settings: Settings) -> Check:
+    """Whether mail can go out: configured or not (nothing is sent; ``lmsctl email test``
+    does that). Not configured is no failure, but mails then wait in the outbox: in
+    production that is worth a warning."""
+    from lms_core.mail.smtp import NOT_CONFIGURED, smtp_config
+
+    config = smtp_config(settings)
+    if config is None:
+        production = settings.environment.value == "production"
+        return Check("mail", True, NOT_CONFIGURED, warning=production)
+    return Check("mail", True, f"SMTP {config.describe()}; a test mail shows whether it works")

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lms_core import events
 from lms_core.accounts import audit
 from lms_core.accounts.users import get_user
 from lms_core.actor import Actor
@@ -393,7 +394,11 @@ def finish(
         attempt,
         after=audit.snapshot(attempt, ("status", "score", "passed")),
     )
+    events.attempt_graded(session, attempt)
     feed_progress(session, actor=actor, attempt=attempt, quiz=quiz)
+    from lms_core.automation.queue import queue_certificate_after_grade
+
+    queue_certificate_after_grade(session, attempt.enrollment_id, utcnow())
     return attempt
 
 

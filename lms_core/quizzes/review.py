@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from lms_core import events
 from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.assignments.fields import parse_decimal
@@ -108,7 +109,11 @@ def grade_essay(
             **audit.snapshot(attempt, ("status", "score", "passed")),
         },
     )
+    events.attempt_graded(session, attempt)
     feed_progress(session, actor=actor, attempt=attempt, quiz=quiz)
+    from lms_core.automation.queue import queue_certificate_after_grade
+
+    queue_certificate_after_grade(session, attempt.enrollment_id, utcnow())
     return attempt
 
 

@@ -45,6 +45,13 @@ MinGrade = Annotated[
     ),
 ]
 ExternalId = Annotated[str | None, typer.Option("--external-id", help="SIS key.")]
+AutoCertificate = Annotated[
+    bool | None,
+    typer.Option(
+        "--auto-certificate/--no-auto-certificate",
+        help="Issue each learner's certificate when they complete the course (by a job).",
+    ),
+]
 
 
 #: The options shared by create and update, and the course field each one sets.
@@ -57,6 +64,7 @@ _OPTION_FIELDS = {
     "duration": "estimated_duration_minutes",
     "external_id": "external_id",
     "min_grade": "certificate_min_grade",
+    "auto_certificate": "auto_certificate",
 }
 #: Those options create and update declare alike (after their own ``--instructor``).
 _shared_options = with_options(
@@ -67,6 +75,7 @@ _shared_options = with_options(
     ("duration", Duration, None),
     ("external_id", ExternalId, None),
     ("min_grade", MinGrade, None),
+    ("auto_certificate", AutoCertificate, None),
 )
 
 

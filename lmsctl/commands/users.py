@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from lmsctl.commands.users_mail import NoEmailOpt, report_invites, report_reset_token
 from lmsctl.options import (
     DryRunOpt,
     JsonlOpt,
@@ -23,12 +24,9 @@ from lmsctl.options import (
 from lmsctl.output import (
     emit_query,
     emit_record,
-    emit_rows,
     listing_format,
-    print_json,
     report_change,
     reporting,
-    say,
 )
 from lmsctl.runtime import acting, runtime
 
@@ -240,24 +238,34 @@ def reset_password(
     password_stdin: PasswordStdinOpt = False,
     password_file: PasswordFileOpt = None,
     token: Annotated[
-        bool, typer.Option("--token", help="Instead, print a one-time reset token (valid 2 hours).")
+        bool,
+        typer.Option(
+            "--token",
+            help="Instead, make a one-time reset link (valid 2 hours): mailed to the user, "
+            "and its token printed.",
+        ),
     ] = False,
+    no_email: NoEmailOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Set a new password (prompted, from stdin or a file) and clear any lockout.
 
+    With --token, the user chooses it: a reset link is mailed to them (queued with the token,
+    sent by the job worker) and the token is printed.
+
     Example: lmsctl users reset-password ada@example.org --password-file /run/secrets/pw
     """
     if token:
+        rt = runtime(ctx)
         with acting(ctx, as_json=json_out) as (session, actor):
             from lms_core.accounts.tokens import request_password_reset
 
-            user, raw = request_password_reset(session, actor=actor, email=email)
+            base_url = None if no_email else rt.get_settings().public_base_url
+            user, raw = request_password_reset(
+                session, actor=actor, email=email, mail_base_url=base_url
+            )
             shown = user.email
-        if json_out:
-            emit_record({"email": shown, "token": raw}, as_json=True)
-        else:
-            say(f"reset token for {shown} (valid 2 hours, works once): {raw}")
+        report_reset_token(shown, raw, mailed=not no_email, json_out=json_out)
         return
     rt = runtime(ctx)
     with acting(ctx, as_json=json_out, write=False) as (session, actor):
@@ -324,13 +332,15 @@ def invite(
         ),
     ] = None,
     dry_run: DryRunOpt = False,
+    no_email: NoEmailOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """New set-password links (valid 14 days) for users without a password.
+    """New set-password links (valid 14 days) for users without a password, mailed to them.
 
     Earlier unused links of those users stop working. Users who have a password, or are
     inactive or deleted, are skipped with the reason (a password user needs reset-password).
-    Without -o the links are printed.
+    Each link goes out in an invitation e-mail, queued with its token and sent by the job
+    worker (--no-email: none). Without -o the links are also printed.
 
     Example: lmsctl users invite --run 12 -o invites.csv
     """
@@ -352,6 +362,7 @@ def invite(
                 emails=emails or (),
                 run_id=run,
                 dry_run=dry_run,
+                mail=not no_email,
             )
             if output is not None and not dry_run:
                 # Written before the commit, put in place after it: no file of dead links.
@@ -362,27 +373,4 @@ def invite(
     finally:
         if links is not None:
             links.discard()
-    for skipped in report.skipped:
-        reset = f" (lmsctl users reset-password {skipped.email} --token)"
-        say(
-            f"skipped {skipped.email}: {skipped.message}"
-            + (reset if skipped.reason == "password" else ""),
-            as_json=True,
-        )
-    verb = "would invite" if dry_run else "invited"
-    if json_out:
-        data = report.as_dict()
-        if output is not None:
-            data["output"] = str(output)
-            data["invited"] = [{**i, "link": None} for i in data["invited"]]
-        print_json(data)
-    elif output is not None or dry_run or not report.invited:
-        where = f": links in {output}" if output is not None and not dry_run else ""
-        say(f"{verb} {len(report.invited)} user(s){where}")
-    else:
-        emit_rows(
-            ({"email": i.email, "full_name": i.full_name, "link": i.link} for i in report.invited),
-            ("email", "full_name", "link"),
-            as_json=False,
-            footer=f"{verb} {len(report.invited)} user(s); the links work once, for 14 days",
-        )
+    report_invites(report, output=output, dry_run=dry_run, json_out=json_out)

@@ -257,6 +257,8 @@ def test_the_table_above_covers_every_action_the_services_write():
     # are written by another actor than the caller and have tests of their own).
     written = set()
     for module in Path(lms_core.__file__).parent.rglob("*.py"):
+        if module.parent.name == "events":  # event types (docs/webhooks.md), not audit actions
+            continue
         written |= set(
             re.findall(
                 r'"((?:user|course|lesson|enrollment|token|demo)\.[a-z_.]+)"',

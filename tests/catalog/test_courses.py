@@ -574,6 +574,7 @@ COURSE_JSON_KEYS = [
     "is_published",
     "external_id",
     "certificate_min_grade",
+    "auto_certificate",
     "created_at",
     "updated_at",
 ]

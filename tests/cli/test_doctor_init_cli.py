@@ -197,6 +197,7 @@ def test_doctor_json(scratch):
         "database": True,
         "migrations": False,
         "files_dir": True,
+        "mail": True,
     }
 
     ok(scratch("db", "upgrade"))
@@ -208,6 +209,7 @@ def test_doctor_json(scratch):
         "database",
         "migrations",
         "files_dir",
+        "mail",
     ]
     assert all(c["ok"] for c in data["checks"])
     assert {c["check"]: c["detail"] for c in data["checks"]}["migrations"] == f"at head {HEAD}"

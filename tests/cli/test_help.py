@@ -82,6 +82,11 @@ COMMANDS: dict[str, list[str]] = {
     ],
     "export": ["users", "courses", "enrollments"],
     "demo": ["seed", "generate"],
+    "email": ["test", "outbox"],
+    "jobs": ["worker", "run-due", "list", "show", "retry", "cancel"],
+    "webhooks": ["add", "list", "test", "deliveries", "replay", "disable", "enable"],
+    "backup": ["create", "list", "verify", "restore", "prune"],
+    "schedules": ["add", "list", "remove", "run"],
 }
 EVERY_COMMAND = [(g, c) for g, cs in COMMANDS.items() for c in (cs or [None])]
 HEAVY = {

@@ -116,6 +116,7 @@ def world(
         "quiz.gift": "::q:: 1 + 1? {=2 ~3}\n",
         "plan.json": "{}\n",
         "password.txt": "Another-Strong-Pass-2026!\n",
+        "hook.secret": "a-webhook-signing-secret-of-32-chars\n",
     }.items():
         (tmp / name).write_text(body, encoding="utf-8")
     for args in (
@@ -226,6 +227,35 @@ def arguments(command: str, w: World) -> list[str]:
         "export enrollments": ["-o", str(t / "enrollments-out.csv")],
         "demo seed": [],
         "demo generate": ["--users", "1", "--courses", "1", "--enrollments", "1"],
+        "jobs worker": ["--workers", "1"],
+        "jobs run-due": [],
+        "jobs list": [],
+        "jobs show": ["1"],
+        "jobs retry": ["1"],
+        "jobs cancel": ["1"],
+        "webhooks add": [
+            "https://hooks.example.org/",
+            "--all",
+            "--secret-file",
+            str(t / "hook.secret"),
+        ],
+        "webhooks list": [],
+        "webhooks test": ["1"],
+        "webhooks deliveries": [],
+        "webhooks replay": ["0123456789abcdef0123456789abcdef"],
+        "webhooks disable": ["1"],
+        "webhooks enable": ["1"],
+        "schedules add": ["nightly", "--cron", "0 2 * * *", "--export", "users", "--to", str(t)],
+        "schedules list": [],
+        "schedules remove": ["nightly"],
+        "schedules run": ["nightly"],
+        "email test": ["someone@example.org"],
+        "email outbox": [],
+        "backup create": ["-o", str(t / "backups")],
+        "backup list": [str(t / "backups")],
+        "backup verify": [str(t / "backup.tar")],
+        "backup restore": [str(t / "backup.tar"), "--to", f"sqlite:///{t / 'restored.db'}"],
+        "backup prune": ["--dir", str(t / "backups"), "--dry-run"],
     }
     if command not in table:
         pytest.fail(f"{command}: give it minimal valid arguments in this test's table")

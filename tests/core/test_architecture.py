@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "lms_core"
 
 #: The front doors' frameworks: the CLI (typer, rich, click), the back office (flask and its
-#: extensions) and the jobs (huey) depend on lms_core, never the other way round.
-FORBIDDEN = ("typer", "rich", "click", "flask", "flask_admin", "flask_login", "huey")
+#: extensions) and the jobs (huey, and the ``jobs`` package that wraps it) depend on lms_core,
+#: never the other way round.
+FORBIDDEN = ("typer", "rich", "click", "flask", "flask_admin", "flask_login", "huey", "jobs")
 
 
 def _module_files() -> dict[str, Path]:

@@ -28,6 +28,9 @@ def test_importing_the_packages_builds_nothing(tmp_path: Path) -> None:
     code = (
         "import jobs, jobs.huey_app, jobs.tasks, jobs.main, admin_ui, admin_ui.app, "
         "admin_ui.auth, admin_ui.views, gc, huey, flask, sqlalchemy\n"
+        "import jobs.dispatch, jobs.schedule, jobs.signing, jobs.wakeup, jobs.worker\n"
+        "import lms_core.jobs.ledger, lms_core.jobs.registry, lms_core.jobs.admin\n"
+        "assert not lms_core.jobs.registry._handlers, 'handlers registered at import'\n"
         "assert 'huey' not in vars(jobs.main), 'jobs.main built its queue at import'\n"
         "built = (huey.Huey, flask.Flask, sqlalchemy.Engine)\n"
         "assert not [o for o in gc.get_objects() if isinstance(o, built)]\n"

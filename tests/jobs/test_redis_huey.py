@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,3 +96,59 @@ def test_flush_leaves_no_keys_of_the_queue(redis_queue: huey.RedisHuey, tmp_path
         assert client.keys(f"*{redis_queue.storage.name}*") == []
     finally:
         client.close()
+
+
+def test_a_ledger_job_runs_end_to_end_through_signed_redis_entries(
+    redis_url: str, scratch_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Enqueue in the database, wake through Redis, a consumer runs it: the ledger says so.
+    A forged entry pushed onto the same Redis list is refused, never unpickled."""
+    import logging
+    import pickle
+
+    from lms_core.db import make_engine, make_session_factory, unit_of_work
+    from lms_core.jobs import ledger
+    from lms_core.models import Job
+    from lms_core.ops import schema
+
+    settings = cheap_settings(scratch_url, tmp_path / "files", huey_url=redis_url)
+    engine = make_engine(settings)
+    schema.upgrade(engine)
+    queue = make_huey(settings, name=f"lms-test-{uuid.uuid4().hex}")
+    tasks = register_tasks(queue, settings)
+    try:
+        marker = tmp_path / "pwned"
+        queue.storage.enqueue(pickle.dumps(_CreatesFile(marker)) + b":" + b"0" * 64)
+        factory = tasks.database.session_factory()  # wakes workers after each commit
+        with unit_of_work(factory) as session:
+            job_id = ledger.enqueue(session, "maintenance.ping", {"echo": "via redis"}).id
+        assert queue.pending_count() == 2  # the forged entry and the wake-up
+        with caplog.at_level(logging.ERROR, logger="jobs.signing"):
+            consumer = _start_consumer(queue)
+            try:
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline:
+                    with unit_of_work(make_session_factory(engine), write=False) as session:
+                        job = session.get_one(Job, job_id)
+                    if job.status == "succeeded":
+                        break
+                    time.sleep(0.1)
+            finally:
+                consumer.stop(graceful=True)
+        assert job.status == "succeeded" and job.result is not None
+        assert job.result["echo"] == "via redis" and job.result["pid"] == os.getpid()
+        assert not marker.exists()
+        assert "refused a queue entry" in caplog.text
+    finally:
+        tasks.close()
+        queue.flush()
+        queue.storage.pool.disconnect()
+        engine.dispose()
+
+
+class _CreatesFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (str(self.path), "w"))

@@ -42,7 +42,7 @@ def by_name(checks):
 def test_all_checks_pass_on_a_migrated_database(files_settings, scratch_engine):
     schema.upgrade(scratch_engine)
     checks = health.run_checks(files_settings, scratch_engine)
-    assert [c.name for c in checks] == ["settings", "database", "migrations", "files_dir"]
+    assert [c.name for c in checks] == ["settings", "database", "migrations", "files_dir", "mail"]
     assert all(c.ok for c in checks), checks
     found = by_name(checks)
     assert found["migrations"].detail == f"at head {schema.head_revision()}"
@@ -106,7 +106,7 @@ def test_an_unreachable_database_is_reported_without_waiting(files_settings, unr
     started = time.monotonic()
     checks = health.run_checks(files_settings, unreachable_engine, wait_seconds=0)
     assert time.monotonic() - started < 5
-    assert [c.name for c in checks] == ["settings", "database", "files_dir"]
+    assert [c.name for c in checks] == ["settings", "database", "files_dir", "mail"]
     database = by_name(checks)["database"]
     assert not database.ok
     assert "unreachable" in database.detail
@@ -148,3 +148,17 @@ def test_a_files_dir_that_is_a_file_fails(settings, tmp_path):
 def test_safe_url_hides_the_password():
     assert health.safe_url(UNREACHABLE) == "postgresql+psycopg2://postgres:***@127.0.0.1:1/x"
     assert health.safe_url("sqlite:///var/lms.db") == "sqlite:///var/lms.db"
+
+
+def test_mail_says_whether_it_is_configured(settings):
+    from lms_core.settings import Environment
+
+    check = health.check_mail(settings)
+    assert (check.name, check.ok, check.warning) == ("mail", True, False)
+    assert "mail is not configured (no LMS_SMTP_HOST): mails stay queued" in check.detail
+    live = settings.model_copy(update={"environment": Environment.production})
+    assert health.check_mail(live).warning  # in production, worth a look
+    configured = settings.model_copy(update={"smtp_host": "mail.example.org", "smtp_user": "lms"})
+    assert health.check_mail(configured).detail == (
+        "SMTP mail.example.org:587 (starttls, login lms); a test mail shows whether it works"
+    )

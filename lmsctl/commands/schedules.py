@@ -1,0 +1,183 @@
+"""lmsctl schedules: named exports written to a folder on a cron schedule, with retention."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lmsctl.options import JsonlOpt, JsonOpt, ListJsonOpt, PageOpt, PerPageOpt, group
+from lmsctl.output import emit_query, emit_record, report_change, say
+from lmsctl.runtime import acting, runtime
+
+app = group(
+    "Scheduled exports: the gradebook, enrollments, users or courses written to a folder "
+    "on a cron schedule (UTC), keeping the newest N files."
+)
+
+NameArg = Annotated[
+    str, typer.Argument(help="The schedule's name (it names its files).", show_default=False)
+]
+LIST_COLUMNS = (
+    "name",
+    "cron",
+    "export",
+    "folder",
+    "keep",
+    "last_run_at",
+    "last_file",
+    "last_error",
+)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: NameArg,
+    cron: Annotated[
+        str,
+        typer.Option(
+            "--cron",
+            help='Five cron fields, UTC: minute hour day-of-month month day-of-week ("0 2 * * *").',
+            show_default=False,
+        ),
+    ],
+    export: Annotated[
+        str,
+        typer.Option(
+            "--export", help="gradebook, enrollments, users or courses.", show_default=False
+        ),
+    ],
+    to: Annotated[
+        Path,
+        typer.Option(
+            "--to",
+            help="The folder to write to (it must exist and be writable).",
+            show_default=False,
+        ),
+    ],
+    course: Annotated[
+        str | None,
+        typer.Option(
+            "--course",
+            help="The course's slug (gradebook: required; enrollments, courses: only this one).",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv or xlsx (json too for the gradebook).")
+    ] = "csv",
+    keep: Annotated[
+        int, typer.Option("--keep", help="How many of this schedule's files to keep.")
+    ] = 7,
+    json_out: JsonOpt = False,
+) -> None:
+    """Add an export schedule: files <name>-<UTC timestamp>.<ext> in the folder.
+
+    A worker (lmsctl jobs worker) or cron's lmsctl jobs run-due writes each slot once; the
+    oldest files of this schedule beyond --keep are deleted. Administrators only.
+
+    Example: lmsctl schedules add nightly-grades --cron "0 2 * * *" --export gradebook --course intro-python --format xlsx --to /srv/exports --keep 7
+    """
+    from lms_core.exports.schedules import add_schedule, schedule_row
+
+    with acting(ctx, as_json=json_out) as (session, actor):
+        schedule = add_schedule(
+            session,
+            actor=actor,
+            name=name,
+            cron=cron,
+            export=export,
+            folder=to,
+            keep=keep,
+            fmt=fmt,
+            course=course,
+        )
+        row = schedule_row(schedule)
+    report_change(
+        f"schedule {row['name']}: {row['export']} to {row['folder']} at {row['cron']!r} (UTC), "
+        f"keeping {row['keep']}",
+        row,
+        as_json=json_out,
+    )
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    page: PageOpt = None,
+    per_page: PerPageOpt = None,
+    jsonl_out: JsonlOpt = False,
+    json_out: ListJsonOpt = False,
+) -> None:
+    """List export schedules by name, with what their last run did.
+
+    Example: lmsctl schedules list --json
+    """
+    from lms_core.exports.schedules import schedule_row, schedules_query
+    from lmsctl.output import listing_format
+
+    for_scripts = listing_format(json_out, jsonl_out)
+    with acting(ctx, as_json=for_scripts, write=False) as (session, actor):
+        emit_query(
+            session,
+            schedules_query(session, actor=actor),
+            schedule_row,
+            LIST_COLUMNS,
+            as_json=json_out,
+            jsonl=jsonl_out,
+            page=page,
+            per_page=per_page,
+            noun="schedule(s)",
+        )
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> None:
+    """Remove an export schedule; the files it wrote stay.
+
+    Example: lmsctl schedules remove nightly-grades
+    """
+    from lms_core.exports.schedules import remove_schedule
+
+    with acting(ctx, as_json=json_out) as (session, actor):
+        row = remove_schedule(session, actor=actor, name=name)
+    report_change(f"schedule {name} removed (its files stay)", row, as_json=json_out)
+
+
+@app.command("run")
+def run(ctx: typer.Context, name: NameArg, json_out: JsonOpt = False) -> None:
+    """Run a schedule's export now, here, as a job of the ledger (enabled or not).
+
+    Exit 0 with the file written; 1 with the error (also recorded on the schedule).
+
+    Example: lmsctl schedules run nightly-grades
+    """
+    from lms_core.exports.jobs import queue_run_now
+    from lms_core.jobs import ledger
+    from lmsctl.output import fail
+
+    rt = runtime(ctx)
+    with acting(ctx, as_json=json_out) as (session, actor):
+        job_id = queue_run_now(session, actor=actor, name=name).id
+    outcome = ledger.run_job(rt.get_session_factory(), rt.get_settings(), job_id)
+    if outcome is None:  # a worker woken by the commit took it first
+        say(f"job {job_id} queued; a worker is running it (lmsctl jobs show {job_id})")
+        return
+    if outcome.status != "succeeded":
+        fail(
+            [{"field": "schedule", "value": name, "message": f"job {job_id}: {outcome.error}"}],
+            as_json=json_out,
+        )
+    with acting(ctx, as_json=json_out, write=False) as (session, _actor):
+        from lms_core.models import Job
+
+        result = dict(session.get_one(Job, job_id).result or {})
+    result["job"] = job_id
+    if json_out:
+        emit_record(result, as_json=True)
+    else:
+        say(f"wrote {result.get('file')}: {result.get('rows')} row(s) (job {job_id})")
+        for pruned in result.get("pruned") or []:
+            say(f"deleted {pruned} (beyond --keep)")
