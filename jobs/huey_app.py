@@ -18,6 +18,7 @@ import huey
 from sqlalchemy.engine import make_url
 
 from jobs.signing import QueueSerializer
+from lms_core.private_paths import create_private_file, make_private_dirs
 from lms_core.settings import Settings
 
 DEFAULT_NAME = "lms"
@@ -57,5 +58,6 @@ def make_huey(
             "use redis://, rediss:// or sqlite:///"
         )
     path = sqlite_queue_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
+    create_private_file(path)  # owner-only like the database beside it (SQLite keeps the mode)
     return huey.SqliteHuey(name, filename=str(path), serializer=serializer)

@@ -29,6 +29,15 @@ def test_default_is_sqlite_beside_the_sqlite_database(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "huey.db").is_file()
 
 
+def test_the_embedded_queue_is_owner_only(tmp_path: Path) -> None:
+    """Like the database beside it: 0600 for the file, 0700 for a folder made for it."""
+    settings = cheap_settings(f"sqlite:///{tmp_path / 'data' / 'lms.db'}", tmp_path / "files")
+    queue = make_huey(settings)
+    queue.enqueue(register_tasks(queue, settings).ping.s())  # the file really written
+    assert (tmp_path / "data" / "huey.db").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
+
+
 def test_default_without_a_sqlite_database_is_var_huey_db(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
