@@ -73,6 +73,17 @@ def _write_errors(path: Path, errors: list[dict[str, Any]]) -> None:
             writer.writerow({k: error.get(k) for k in ("file", "line", "column", "message")})
 
 
+def _applied_by_this_job(factory: SessionFactory, run_id: int, name: str) -> bool:
+    """Whether the run the ledger names for these bytes is the drop folder's own import of
+    this file: then an earlier attempt of this job applied it (its key is the checksum, so no
+    other drop of these bytes runs), and the outcome is ``applied``, not ``unchanged``."""
+    from lms_core.models import ImportRun
+
+    with unit_of_work(factory, write=False) as session:
+        run = session.get(ImportRun, run_id)
+        return run is not None and run.actor_label == ACTOR.label and run.file_name == name
+
+
 def _run_import(
     factory: SessionFactory, settings: Settings, work: Path, name: str, entity: str
 ) -> dict[str, Any]:
@@ -104,6 +115,9 @@ def _run_import(
     finally:
         links.unlink(missing_ok=True)  # the links went out by mail; the file holds secrets
     if report.unchanged_since is not None:
+        if _applied_by_this_job(factory, report.unchanged_since, name):
+            # This job's earlier attempt imported the file and was killed before step 3.
+            return {"outcome": "applied", "run_id": report.unchanged_since, "recovered": True}
         return {"outcome": "unchanged", "run_id": report.unchanged_since}
     if report.refused:
         errors = [e.as_dict() for e in report.problems()[:20]]

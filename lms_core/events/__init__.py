@@ -1,9 +1,13 @@
 """Domain events: ``emit(session, type, payload)`` in the transaction of the change it reports.
 
 An event is recorded only when some enabled endpoint subscribes to its type: then one
-``events`` row, one ``webhook_deliveries`` row per such endpoint and one ``webhooks.deliver``
-job per delivery are flushed in the caller's transaction, so the change, its events and their
-deliveries commit or roll back together (the transactional outbox). With no endpoint
+``events`` row and one ``webhook_deliveries`` row per such endpoint are flushed in the caller's
+transaction with the jobs that send them, so the change, its events and their deliveries commit
+or roll back together (the transactional outbox). A transaction's first delivery to an endpoint
+gets a ``webhooks.deliver`` job; a second one to the same endpoint turns that job (not yet
+visible to any worker) into a ``webhooks.deliver_many`` job that takes up to
+:data:`BATCH` deliveries, sent in order over one kept-alive connection: a bulk change costs
+one job per hundred deliveries, not one per delivery (docs/webhooks.md, "Delivery"). With no endpoint
 configured, the cost is one query per transaction (the subscribed endpoints are cached in
 ``session.info`` for the transaction), and nothing is written.
 
@@ -34,6 +38,14 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 TEST_EVENT = "webhook.test"
 DELIVER_KIND = "webhooks.deliver"
+DELIVER_MANY_KIND = "webhooks.deliver_many"
+#: Deliveries per ``webhooks.deliver_many`` job.
+BATCH = 100
+#: Attempts of a batch job itself (a crash or a database error; each delivery has its own
+#: retries: a batch hands its failed deliveries to a new job).
+BATCH_MAX_ATTEMPTS = 5
+#: ``session.info`` key: (transaction, {endpoint id: its open job in this transaction}).
+_OPEN_KEY = "lms_webhook_batches"
 #: ``session.info`` key: (transaction, [(endpoint id, subscribed types)]).
 _CACHE_KEY = "lms_webhook_endpoints"
 #: Payload keys that are never sent, whatever a caller passes.
@@ -126,18 +138,47 @@ def record(
             created_at=now,
         )
         session.add(delivery)
-        session.flush()
         if queue:
-            enqueue_delivery(session, delivery.id)
+            _queue(session, endpoint_id, delivery.id)
+        # Flushed now: a caller may expunge the session between events (a bulk writer does).
+        session.flush()
     return int(event.id)
 
 
-def enqueue_delivery(session: Session, delivery_id: str, *, attempt: int = 0) -> None:
+def _queue(session: Session, endpoint_id: int, delivery_id: str) -> None:
+    """Add ``delivery_id`` to this transaction's open job for its endpoint (see the module
+    docstring): a single ``webhooks.deliver`` job first, a batch from the second delivery on,
+    a new job once the batch holds :data:`BATCH`."""
+    from sqlalchemy.orm.attributes import flag_modified
+
+    transaction = session.get_transaction()
+    cached = session.info.get(_OPEN_KEY)
+    if cached is None or cached[0] is not transaction:
+        cached = session.info[_OPEN_KEY] = (transaction, {})
+    open_jobs: dict[int, Any] = cached[1]
+    job = open_jobs.get(endpoint_id)
+    if job is not None and job not in session:
+        job = None  # expunged by the caller: its job is complete as flushed
+    if job is not None and job.kind == DELIVER_KIND:
+        first = str(job.args["delivery_id"])
+        job.kind = DELIVER_MANY_KIND
+        job.key = f"deliveries:{first}"
+        job.args = {"delivery_ids": [first, delivery_id]}
+        job.max_attempts = BATCH_MAX_ATTEMPTS
+        return
+    if job is not None and len(job.args["delivery_ids"]) < BATCH:
+        job.args["delivery_ids"].append(delivery_id)
+        flag_modified(job, "args")
+        return
+    open_jobs[endpoint_id] = enqueue_delivery(session, delivery_id)
+
+
+def enqueue_delivery(session: Session, delivery_id: str, *, attempt: int = 0) -> Any:
     """Queue the job that sends ``delivery_id`` (a replay is a new job: ``attempt`` > 0)."""
     from lms_core.jobs.ledger import enqueue
 
     suffix = f":replay:{attempt}" if attempt else ""
-    enqueue(
+    return enqueue(
         session,
         DELIVER_KIND,
         {"delivery_id": delivery_id},

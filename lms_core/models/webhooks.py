@@ -1,8 +1,9 @@
 """Webhooks: endpoints that receive domain events, the event outbox, and the delivery log.
 
 An event row is written by :func:`lms_core.events.emit` in the transaction of the change it
-reports, together with one delivery row (and one ``webhooks.deliver`` job) per enabled
-endpoint subscribed to its type: the change, its events and their deliveries commit or roll
+reports, together with one delivery row per enabled endpoint subscribed to its type (and a
+``webhooks.deliver`` job, or one ``webhooks.deliver_many`` job per endpoint for the deliveries
+of one transaction): the change, its events and their deliveries commit or roll
 back together (the transactional outbox, as ``mail_outbox``). docs/webhooks.md.
 """
 

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, literal, select, update
+from sqlalchemy import exists, literal, or_, select, update
 
 from lms_core.db import SessionFactory, unit_of_work
 from lms_core.errors import LmsError
+from lms_core.events import DELIVER_MANY_KIND
 from lms_core.models import utcnow
 from lms_core.models.jobs import Job, JobStatus
 from lms_core.models.webhooks import DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
@@ -182,17 +183,46 @@ def deliver(
 def sweep_dead(session: Any) -> int:
     """Mark ``dead`` every pending delivery whose job is dead with no live job left for it
     (a worker killed on the last attempt: the ledger gave up on the job in its claim path, so
-    :func:`deliver` never recorded it); how many. ``replay`` resends them."""
+    :func:`deliver` never recorded it); how many. ``replay`` resends them. A batch
+    (``webhooks.deliver_many``) names its deliveries in its arguments: those of a dead batch
+    that no live batch took over are dead too."""
     prefix = literal("delivery:") + WebhookDelivery.id
     jobs_of_it = Job.key.startswith(prefix, autoescape=False)
+    live = [JobStatus.queued.value, JobStatus.running.value, JobStatus.failed.value]
     dead_job = exists().where(jobs_of_it, Job.status == JobStatus.dead.value)
-    live_job = exists().where(
-        jobs_of_it,
-        Job.status.in_([JobStatus.queued.value, JobStatus.running.value, JobStatus.failed.value]),
+    live_job = exists().where(jobs_of_it, Job.status.in_(live))
+    # Read the pending deliveries before the batches (a hand-off commits its new batch with
+    # the failures it records: a delivery seen pending has its live batch visible after).
+    pending = set(
+        session.scalars(
+            select(WebhookDelivery.id).where(WebhookDelivery.status == DeliveryStatus.pending.value)
+        )
     )
+    orphans: set[str] = set()
+    if pending:
+        batches = session.execute(
+            select(Job.status, Job.args).where(Job.kind == DELIVER_MANY_KIND)
+        ).all()
+        in_dead = {
+            str(i)
+            for status, args in batches
+            if status == JobStatus.dead.value
+            for i in args.get("delivery_ids", ())
+        }
+        in_live = {
+            str(i)
+            for status, args in batches
+            if status in live
+            for i in args.get("delivery_ids", ())
+        }
+        orphans = (pending & in_dead) - in_live
     result = session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.status == DeliveryStatus.pending.value, dead_job, ~live_job)
+        .where(
+            WebhookDelivery.status == DeliveryStatus.pending.value,
+            ~live_job,
+            or_(dead_job, WebhookDelivery.id.in_(sorted(orphans))),
+        )
         .values(
             status=DeliveryStatus.dead.value,
             next_attempt_at=None,

@@ -181,7 +181,8 @@ def next_attempt(session: Session, delivery: WebhookDelivery) -> datetime | None
         .where(Job.key.startswith(f"delivery:{delivery.id}"), Job.status.in_(["queued", "failed"]))
         .order_by(Job.id.desc())
     )
-    return session.scalars(stmt).first()
+    # A delivery sent by a batch has no job of its own: its row says when its batch runs.
+    return session.scalars(stmt).first() or delivery.next_attempt_at
 
 
 def _resend(session: Session, delivery: WebhookDelivery) -> None:

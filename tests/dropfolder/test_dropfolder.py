@@ -221,6 +221,40 @@ def test_a_rerun_after_a_kill_before_the_move_imports_nothing_again(
     assert (_dated(drop, "processed") / "users.csv").exists()
 
 
+def test_a_rerun_after_its_own_import_committed_reports_it_applied(
+    drop_cli: Cli, drop: Path, session: Session
+) -> None:
+    """Killed between its import's commit and its result file, the job's next attempt is told
+    "unchanged" by the ledger; the run is its own (the drop folder's, this file): applied."""
+    from lms_core.dropfolder.importer import ACTOR, import_dropped
+    from lms_core.dropfolder.scan import file_sha256
+    from lms_core.imports.runs import ImportOptions, import_file
+
+    path = drop / "users.csv"
+    path.write_text(USERS, encoding="utf-8")
+    sha = file_sha256(path)
+    work = drop / "working" / sha[:16]
+    work.mkdir(parents=True)
+    os.replace(path, work / "users.csv")
+    import_file(
+        drop_cli.factory,
+        actor=ACTOR,
+        settings=drop_cli.settings,
+        entity="users",
+        path=work / "users.csv",
+        options=ImportOptions(mode="upsert"),
+    )
+    result = import_dropped(
+        drop_cli.factory,
+        drop_cli.settings,
+        drop,
+        {"name": "users.csv", "entity": "users", "sha256": sha},
+    )
+    assert result["outcome"] == "applied" and result["recovered"] is True
+    assert _count(session, ImportRun, ImportRun.status == "applied") == 1
+    assert (_dated(drop, "processed") / "users.csv").exists()
+
+
 def test_a_file_taken_away_before_its_job_ran_can_be_dropped_again(
     drop_cli: Cli, drop: Path, session: Session
 ) -> None:

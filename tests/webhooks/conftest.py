@@ -51,6 +51,8 @@ class Receiver:
     location: str | None = None
     #: Close each connection after answering, without saying so (as an idle timeout does).
     drop_connections: bool = False
+    #: ``Webhook-Id`` values answered 500 whatever ``status`` says.
+    fail_ids: set[str] = field(default_factory=set)
     requests: list[Received] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
 
@@ -74,10 +76,12 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             receiver.requests.append(Received(self.path, dict(self.headers.items()), body, peer))
             if receiver.delay:
                 time.sleep(receiver.delay)
-            self.send_response(receiver.status)
+            failing = self.headers.get("Webhook-Id") in receiver.fail_ids
+            status = 500 if failing else receiver.status
+            self.send_response(status)
             if receiver.location:
                 self.send_header("Location", receiver.location)
-            reply = f"answer {receiver.status} " + "x" * 2000
+            reply = f"answer {status} " + "x" * 2000
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
             with contextlib.suppress(OSError):  # the client gave up (timeout test)
