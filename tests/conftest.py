@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -191,12 +192,13 @@ def cli(settings: Settings, session_factory: Callable[[], Session]) -> Cli:
 _scratch_counter = itertools.count()
 
 
-@pytest.fixture
-def scratch_url(db_url: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the test's own, for commands that commit for real."""
+@contextmanager
+def scratch_database(db_url: str, sqlite_path: Path) -> Iterator[str]:
+    """An empty database of its own, dropped afterwards: a SQLite file at ``sqlite_path``, or
+    a new PostgreSQL database on the test server (for tests that need two databases too)."""
     url = make_url(db_url)
     if url.get_backend_name() != "postgresql":
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        yield f"sqlite:///{sqlite_path}"
         return
     from sqlalchemy import create_engine
 
@@ -211,6 +213,13 @@ def scratch_url(db_url: str, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def scratch_url(db_url: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the test's own, for commands that commit for real."""
+    with scratch_database(db_url, tmp_path / "scratch.db") as url:
+        yield url
 
 
 @pytest.fixture

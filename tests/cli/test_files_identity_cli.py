@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from tests.cli.conftest import ScratchCli
 from tests.cli.helpers import ok, ok_json, refused, refused_json
+from tests.conftest import scratch_database
 
 pytestmark = pytest.mark.scratch
 
@@ -27,21 +28,8 @@ COURSE = "shared-course"
 @pytest.fixture
 def second_url(db_url: str, tmp_path: Path) -> Iterator[str]:
     """A second empty database of the test's own."""
-    url = make_url(db_url)
-    if url.get_backend_name() != "postgresql":
-        yield f"sqlite:///{tmp_path / 'second.db'}"
-        return
-    name = f"{url.database}2"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(db_url, tmp_path / "second.db") as url:
+        yield url
 
 
 def _course_with_completers(db: ScratchCli, files_dir: Path, learners: int = 3) -> None:
