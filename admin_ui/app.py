@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify, redirect, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import Admin
 from flask_wtf import CSRFProtect
@@ -24,6 +24,10 @@ EXTENSION = "lms"
 #: as the longest run (``sqlite_busy_timeout_ms``, 10 minutes); a web worker waiting that
 #: long behind an import is a worker lost, so a request gives up sooner (DatabaseBusy).
 WEB_SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+#: The largest request body (megabytes): an import file or OneRoster zip; each upload is
+#: checked against its own, smaller limit by the service that stores it.
+MAX_IMPORT_MB = 256
 
 
 def web_engine(settings: Settings) -> Engine:
@@ -87,12 +91,17 @@ def create_app(
 ) -> Flask:
     """Build the back office; ``session_factory`` replaces the one built from settings (tests)."""
     from admin_ui.auth import init_login
+    from admin_ui.db import init_request_sessions
+    from admin_ui.modelviews.registry import register_views
+    from admin_ui.public import register_public_pages
+    from admin_ui.security import csp_nonce, init_security_headers
     from admin_ui.views import SecureIndexView
 
     if settings is None:
         from lms_core.settings import load_settings
 
         settings = load_settings()
+    https = settings.public_base_url.startswith("https://")
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key.get_secret_value(),
@@ -100,8 +109,13 @@ def create_app(
         WTF_CSRF_ENABLED=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        SESSION_COOKIE_SECURE=https,
+        SESSION_COOKIE_NAME="__Host-lms_session" if https else "lms_session",
         REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=https,
+        # An upload a little over the largest allowed file is still read and refused with a
+        # message; anything far larger is cut off by Werkzeug (413) before it is read.
+        MAX_CONTENT_LENGTH=max(settings.max_upload_mb + 1, MAX_IMPORT_MB) * 1024 * 1024,
     )
     if session_factory is None:
         engine = web_engine(settings)
@@ -111,7 +125,17 @@ def create_app(
     app.extensions[EXTENSION] = app_state
 
     CSRFProtect(app)
-    init_login(app, app_state.session_factory)
-    Admin(app, name="LMS back office", index_view=SecureIndexView(url="/admin"))
+    init_request_sessions(app)
+    init_security_headers(app, https=https)
+    init_login(app, app_state.session_factory, login_view="public.login")
+    admin = Admin(
+        app,
+        name="LMS back office",
+        index_view=SecureIndexView(url="/admin"),
+        csp_nonce_generator=csp_nonce,
+    )
+    register_views(admin)
+    app.register_blueprint(register_public_pages())
     app.register_blueprint(probes)
+    app.add_url_rule("/", "home", lambda: redirect(url_for("admin.index")))
     return app

@@ -1,7 +1,10 @@
-"""Who is logged in: Flask-Login's user, loaded by id through a session of the app's factory.
+"""Who is logged in: Flask-Login's user, loaded from a server-side session id.
 
-The loaded user is a plain snapshot, not the ORM row: the session that read it is closed
-before the view runs, and a detached row would fail on the first lazy attribute.
+Flask-Login keeps what ``get_id()`` returns in the signed cookie; ours returns the raw id of
+a ``web_sessions`` row (:mod:`lms_core.accounts.web_sessions`), not the user's id, so logout
+and deactivation end a session at the server, and each login gets a new one. The loaded user
+is a plain snapshot, not the ORM row: the session that read it is closed before the view
+runs, and a detached row would fail on the first lazy attribute.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from functools import partial
 from flask import Flask
 from flask_login import LoginManager, UserMixin
 
+from lms_core.actor import Actor
 from lms_core.db import SessionFactory
-from lms_core.models import Role
+from lms_core.models import Role, User
 
 #: Roles that may open the back office.
 STAFF_ROLES = frozenset({Role.admin.value, Role.instructor.value})
@@ -25,26 +29,65 @@ class LoginUser(UserMixin):  # type: ignore[misc]  # flask_login ships no type h
     email: str
     role: str
     full_name: str
+    #: The raw id of this login's ``web_sessions`` row (what the cookie carries).
+    session_token: str = ""
+
+    def get_id(self) -> str:
+        return self.session_token
 
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
 
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin.value
 
-def load_user(factory: SessionFactory, user_id: str) -> LoginUser | None:
-    """The active, non-deleted user with this id, or None (Flask-Login then treats as anonymous)."""
-    from lms_core.models import User
+    @property
+    def actor(self) -> Actor:
+        """This user as the services' actor: the user's own rights, recorded by e-mail."""
+        return Actor(label=self.email, role=Role(self.role), user_id=self.id)
 
-    try:
-        pk = int(user_id)
-    except (TypeError, ValueError):
+
+def current_actor() -> Actor:
+    """The logged-in user as an actor; the views pass it to every service they call.
+
+    Only the entry point reads Flask-Login's global; the services never do.
+    """
+    from flask_login import current_user
+
+    user = current_user._get_current_object()
+    if not isinstance(user, LoginUser):
+        from lms_core.errors import PermissionDenied
+
+        raise PermissionDenied("log in first")
+    return user.actor
+
+
+def snapshot(user: User, session_token: str) -> LoginUser:
+    return LoginUser(
+        id=user.id,
+        email=user.email,
+        role=user.role,
+        full_name=user.full_name,
+        session_token=session_token,
+    )
+
+
+def load_user(factory: SessionFactory, session_token: str) -> LoginUser | None:
+    """The active user of a live session, or None (Flask-Login then treats as anonymous)."""
+    from lms_core.accounts.web_sessions import session_user
+
+    if not isinstance(session_token, str) or not session_token:
         return None
     session = factory()
     try:
-        user = session.get(User, pk)
-        if user is None or not user.is_active or user.deleted_at is not None:
+        user = session_user(session, session_token)
+        if user is None:
             return None
-        return LoginUser(id=user.id, email=user.email, role=user.role, full_name=user.full_name)
+        found = snapshot(user, session_token)
+        session.commit()  # last_seen_at, when it was due
+        return found
     finally:
         session.close()
 

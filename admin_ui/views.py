@@ -1,36 +1,40 @@
-"""The secure base of every back-office view (flask-admin ``examples/auth-flask-login``).
+"""The secure bases of every back-office page that is not a model list.
 
-Staff (admin, instructor) may enter; anyone else is sent to the login page when there is
-one, and refused with 403 otherwise (a logged-in student is always refused: logging in
-again would not help).
+Each page names the roles it admits (``allowed_roles``); anonymous visitors are sent to the
+login page, logged-in users without the role get 403 (a learner is always refused: logging
+in again would not help). Model views use :class:`admin_ui.modelviews.base.StaffModelView`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from flask import abort, current_app, redirect, request
 from flask.typing import ResponseReturnValue
 from flask_admin import AdminIndexView, BaseView
-from flask_login import current_user, login_url
+
+from admin_ui.modelviews.base import ADMIN_ONLY, STAFF, refuse, role_allowed
+
+__all__ = ["ADMIN_ONLY", "STAFF", "SecureBaseView", "SecureIndexView", "SecureMixin"]
 
 
 class SecureMixin:
     """``is_accessible``/``inaccessible_callback`` for Flask-Admin views; mix in first."""
 
+    #: Roles admitted; None admits nobody (the matrix test then fails on the view).
+    allowed_roles: ClassVar[frozenset[str] | None] = None
+
     def is_accessible(self) -> bool:
-        return bool(current_user.is_authenticated and getattr(current_user, "is_staff", False))
+        return role_allowed(self.allowed_roles)
 
     def inaccessible_callback(self, name: Any, **kwargs: Any) -> ResponseReturnValue:
-        login_view = getattr(getattr(current_app, "login_manager", None), "login_view", None)
-        if not current_user.is_authenticated and login_view:
-            return redirect(login_url(login_view, next_url=request.url))
-        abort(403)
+        return refuse()
 
 
 class SecureIndexView(SecureMixin, AdminIndexView):  # type: ignore[misc]  # untyped base
-    """The ``/admin/`` page."""
+    """The ``/admin/`` page (the dashboard)."""
+
+    allowed_roles = STAFF
 
 
 class SecureBaseView(SecureMixin, BaseView):  # type: ignore[misc]  # untyped base
-    """Base of custom (non-model) back-office pages."""
+    """Base of custom (non-model) back-office pages; subclasses set ``allowed_roles``."""

@@ -21,7 +21,7 @@ from lms_core.models.quizzes import (
     QuizType,
 )
 from lms_core.models.schedules import ExportKind, ExportSchedule
-from lms_core.models.users import OneTimeToken, Role, TokenPurpose, User
+from lms_core.models.users import OneTimeToken, Role, TokenPurpose, User, WebSession
 from lms_core.models.webhooks import DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -64,6 +64,7 @@ __all__ = [
     "Submission",
     "TokenPurpose",
     "User",
+    "WebSession",
     "WebhookDelivery",
     "WebhookEndpoint",
     "submission_files",

@@ -1,0 +1,86 @@
+"""The request's unit of work: one session per request, committed by the view that wrote.
+
+Flask-Admin wants a session object when a view is built (at app start, before any request);
+it gets :data:`request_session_proxy`, which resolves to this request's own session. The
+session is opened on first use, with SQLite's write lock taken up front for unsafe methods
+(a POST that reads then writes must not fail half-way on a lock upgrade), and closed,
+rolled back if nothing committed it, when the request ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Flask, flash, g, has_request_context, request
+from sqlalchemy.orm import Session
+from werkzeug.local import LocalProxy
+
+from lms_core.actor import Actor
+from lms_core.db import WRITE_LOCK
+from lms_core.errors import LmsError
+
+T = TypeVar("T")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_KEY = "lms_session"
+
+
+def request_session() -> Session:
+    """This request's session (one per request; opened on first use)."""
+    from admin_ui.app import state
+
+    session: Session | None = g.get(_KEY)
+    if session is None:
+        session = state().session_factory()
+        if has_request_context() and request.method not in SAFE_METHODS:
+            session.connection(execution_options={WRITE_LOCK: True})
+        setattr(g, _KEY, session)
+    return session
+
+
+#: What Flask-Admin's model views hold as their ``session``.
+request_session_proxy: Session = LocalProxy(request_session)  # type: ignore[assignment]
+
+
+def _close(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop(_KEY, None)
+    if session is not None:
+        session.rollback()
+        session.close()
+
+
+def init_request_sessions(app: Flask) -> None:
+    app.teardown_appcontext(_close)
+
+
+def error_text(exc: LmsError) -> str:
+    """An error as a flash line: the field it is about, then what is wrong."""
+    where = getattr(exc, "field", None)
+    text = str(exc)
+    return f"{where}: {text}" if where and not text.startswith(f"{where}:") else text
+
+
+def run_service(
+    action: Callable[[Session, Actor], T],
+    done: str | Callable[[T], str] | None,
+    *,
+    actor: Actor | None = None,
+) -> T | None:
+    """Call one service in this request's unit of work and commit; flash what changed.
+
+    A refusal (any :class:`LmsError`) rolls the whole request back, so nothing half-written
+    stays, and is flashed as an error; the caller gets None and shows the page again.
+    """
+    from admin_ui.auth import current_actor
+
+    session = request_session()
+    try:
+        result = action(session, actor or current_actor())
+        session.commit()
+    except LmsError as exc:
+        session.rollback()
+        flash(error_text(exc), "error")
+        return None
+    if done is not None:
+        flash(done(result) if callable(done) else done, "success")
+    return result

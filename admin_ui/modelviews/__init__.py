@@ -1,0 +1,1 @@
+"""The back office's model views, one module per domain area; :mod:`.registry` adds them."""
