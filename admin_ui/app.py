@@ -134,7 +134,8 @@ def create_app(
         index_view=SecureIndexView(url="/admin"),
         csp_nonce_generator=csp_nonce,
     )
-    register_views(admin)
+    with app.app_context():  # Flask-Admin probes the session proxy as each view is built
+        register_views(admin)
     app.register_blueprint(register_public_pages())
     app.register_blueprint(probes)
     app.add_url_rule("/", "home", lambda: redirect(url_for("admin.index")))

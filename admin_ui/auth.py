@@ -10,6 +10,7 @@ runs, and a detached row would fail on the first lazy attribute.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 
 from flask import Flask
@@ -17,7 +18,10 @@ from flask_login import LoginManager, UserMixin
 
 from lms_core.actor import Actor
 from lms_core.db import SessionFactory
-from lms_core.models import Role, User
+from lms_core.models import Role, User, utcnow
+
+#: The cookie key of the last request's time (seconds since the epoch, UTC).
+SEEN_KEY = "lms_seen"
 
 #: Roles that may open the back office.
 STAFF_ROLES = frozenset({Role.admin.value, Role.instructor.value})
@@ -75,19 +79,28 @@ def snapshot(user: User, session_token: str) -> LoginUser:
 
 
 def load_user(factory: SessionFactory, session_token: str) -> LoginUser | None:
-    """The active user of a live session, or None (Flask-Login then treats as anonymous)."""
+    """The active user of a live session, or None (Flask-Login then treats as anonymous).
+
+    The time of the last request is kept in the signed cookie (``SEEN_KEY``), not written to
+    the database: a page view never waits for SQLite's write lock. Forging a later time needs
+    the secret key; an old copied cookie is only more idle.
+    """
+    from flask import session as cookie
+
     from lms_core.accounts.web_sessions import session_user
 
     if not isinstance(session_token, str) or not session_token:
         return None
+    now = utcnow()
+    seen = cookie.get(SEEN_KEY)
+    seen_at = datetime.fromtimestamp(seen, UTC) if isinstance(seen, (int, float)) else None
     session = factory()
     try:
-        user = session_user(session, session_token)
+        user = session_user(session, session_token, now=now, seen_at=seen_at)
         if user is None:
             return None
-        found = snapshot(user, session_token)
-        session.commit()  # last_seen_at, when it was due
-        return found
+        cookie[SEEN_KEY] = int(now.timestamp())
+        return snapshot(user, session_token)
     finally:
         session.close()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from flask.typing import ResponseReturnValue
-from flask_admin import AdminIndexView, BaseView
+from flask_admin import AdminIndexView, BaseView, expose
 
 from admin_ui.modelviews.base import ADMIN_ONLY, STAFF, refuse, role_allowed
 
@@ -34,6 +34,17 @@ class SecureIndexView(SecureMixin, AdminIndexView):  # type: ignore[misc]  # unt
     """The ``/admin/`` page (the dashboard)."""
 
     allowed_roles = STAFF
+
+    @expose()  # type: ignore[untyped-decorator]  # flask-admin is untyped
+    def index(self) -> ResponseReturnValue:
+        """The dashboard's figures (:mod:`admin_ui.dashboard`), scoped to the viewer."""
+        from admin_ui.auth import current_actor
+        from admin_ui.dashboard import dashboard
+        from admin_ui.db import request_session
+
+        figures = dashboard(request_session(), current_actor())
+        page: ResponseReturnValue = self.render(self._template, dashboard=figures)
+        return page
 
 
 class SecureBaseView(SecureMixin, BaseView):  # type: ignore[misc]  # untyped base

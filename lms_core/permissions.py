@@ -169,4 +169,5 @@ COMMAND_RULES: dict[str, Rule] = {
     "schedules list": Rule(_A),
     "schedules remove": Rule(_A),
     "schedules run": Rule(_A),
+    "serve": Rule(_A, "the back office itself lets each user in by role"),
 }

@@ -61,10 +61,13 @@ def lessons(actor: Actor) -> Clause:
 
 
 def enrollments(actor: Actor) -> Clause:
+    """Instructors: their courses' enrollments, and their own as a learner elsewhere."""
     if actor.is_admin:
         return None
     if _staff(actor):
-        return Enrollment.course_id.in_(_taught_course_ids(actor))
+        return Enrollment.course_id.in_(_taught_course_ids(actor)) | (
+            Enrollment.student_id == actor.user_id
+        )
     return Enrollment.student_id == actor.user_id
 
 

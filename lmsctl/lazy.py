@@ -67,6 +67,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lmsctl.commands.schedules",
         "Scheduled exports to a folder (cron, UTC) with retention: add, list, remove, run.",
     ),
+    "serve": (
+        "lmsctl.commands.serve",
+        "Serve the back office on the development server (production: gunicorn).",
+    ),
 }
 
 

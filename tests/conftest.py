@@ -62,6 +62,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:  # pytest -n N: each worker its own database (lms_test_gw0, lms_test_gw1)
+            parsed = parsed.set(database=f"{parsed.database}_{worker}")
+            url = parsed.render_as_string(hide_password=False)
         _create_database_if_missing(url)
     return str(url)
 

@@ -17,6 +17,7 @@ Flask-Admin's defaults are unsafe for us, and each is closed here once:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, ClassVar
 
 from flask import Response, abort, current_app, flash, redirect, request
@@ -34,6 +35,26 @@ from lms_core.actor import Actor
 from lms_core.errors import LmsError
 
 ADMIN_ONLY = frozenset({"admin"})
+#: The largest row id the databases hold (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
+#: A page number past any real list (Flask-Admin multiplies it into an OFFSET).
+MAX_PAGE = 10**7
+
+
+def parse_id(text: Any) -> int | None:
+    """A row id from the request (query string, form), or None when it cannot be one.
+
+    ``str.isdigit`` accepts "²" and ``int`` accepts " 7" and "٣"; ids beyond 64 bits overflow
+    SQLite and PostgreSQL. Only ASCII decimals from 1 to :data:`MAX_ID` pass.
+    """
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text if 0 < text <= MAX_ID else None
+    if not isinstance(text, str) or not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 STAFF = frozenset({"admin", "instructor"})
 
 
@@ -108,7 +129,10 @@ class StaffModelView(ModelView):  # type: ignore[misc]  # flask-admin ships part
         return self._scoped(super().get_count_query())
 
     def get_one(self, id: Any) -> Any:
-        model = super().get_one(id)
+        pk_value = parse_id(id)
+        if pk_value is None:  # "abc", "²", 2**70: no such record, never a database error
+            return None
+        model = super().get_one(str(pk_value))  # Flask-Admin decodes a text id
         if model is None:
             return None
         clause = self.scope(self.actor)
@@ -117,6 +141,36 @@ class StaffModelView(ModelView):  # type: ignore[misc]  # flask-admin ships part
         pk = self.model.__mapper__.primary_key[0]
         found = self.session.query(self.model).filter(pk == model.id).filter(clause).one_or_none()
         return found
+
+    def get_list(
+        self,
+        page: int | None,
+        sort_column: Any,
+        sort_desc: bool,
+        search: str | None,
+        filters: Any,
+        execute: bool = True,
+        page_size: int | None = None,
+    ) -> Any:
+        """Flask-Admin's listing, with what the address bar may carry made harmless: a page
+        number past any real list, and NUL characters (PostgreSQL refuses them in text)."""
+        if page is not None and not 0 <= page <= MAX_PAGE:
+            page = MAX_PAGE if page > 0 else 0
+        if search:
+            search = search.replace("\x00", "")
+        if filters:
+            filters = [
+                (i, name, value.replace("\x00", "") if isinstance(value, str) else value)
+                for i, name, value in filters
+            ]
+        return super().get_list(
+            page, sort_column, sort_desc, search, filters, execute=execute, page_size=page_size
+        )
+
+    def is_action_allowed(self, name: str) -> bool:
+        """Flask-Admin's bulk delete commits row by row: never offered (one unit of work per
+        request; a view that wants a bulk removal writes an action over its service)."""
+        return name != "delete" and bool(super().is_action_allowed(name))
 
     # -- how they change it ----------------------------------------------------------------
     def create_with_service(self, session: Session, actor: Actor, form: Any) -> Any:
@@ -153,6 +207,20 @@ class StaffModelView(ModelView):  # type: ignore[misc]  # flask-admin ships part
         )
         return done is not None
 
+    # Flask-Admin flashes its own "Record was successfully saved." after ours, which already
+    # names the row; keep ours only.
+    @expose("/new/", methods=("GET", "POST"))  # type: ignore[untyped-decorator]  # untyped
+    def create_view(self) -> Any:
+        return _without_generic_flash(super().create_view())
+
+    @expose("/edit/", methods=("GET", "POST"))  # type: ignore[untyped-decorator]  # untyped
+    def edit_view(self) -> Any:
+        return _without_generic_flash(super().edit_view())
+
+    @expose("/delete/", methods=("POST",))  # type: ignore[untyped-decorator]  # untyped
+    def delete_view(self) -> Any:
+        return _without_generic_flash(super().delete_view())
+
     def handle_view_exception(self, exc: Exception) -> bool:
         if isinstance(exc, LmsError):
             request_session().rollback()
@@ -176,17 +244,37 @@ class StaffModelView(ModelView):  # type: ignore[misc]  # flask-admin ships part
         name = self.endpoint.replace("_", "-")
         return export_response(fmt, name, list(self.export_columns), self.export_rows())
 
-    def _template_args(self) -> dict[str, Any]:
+    def _lms_template_args(self) -> dict[str, Any]:
         return {"lms_export_formats": ("csv", "xlsx") if self.export_columns else ()}
 
     def render(self, template: str, **kwargs: Any) -> Response:
-        kwargs.update(self._template_args())
+        kwargs.update(self._lms_template_args())
         rendered: Response = super().render(template, **kwargs)
         return rendered
+
+
+_GENERIC_FLASHES = (
+    "Record was successfully created.",
+    "Record was successfully saved.",
+    "Record was successfully deleted.",
+)
+
+
+def _without_generic_flash(response: Any) -> Any:
+    """``response``, with Flask-Admin's generic success line taken out of the pending flashes."""
+    from flask import session
+
+    pending = session.get("_flashes")
+    if pending:
+        kept = [(c, m) for c, m in pending if m not in _GENERIC_FLASHES]
+        if len(kept) != len(pending):
+            session["_flashes"] = kept
+    return response
 
 
 def _attr(model: Any, dotted: str) -> Any:
     value = model
     for part in dotted.split("."):
         value = getattr(value, part, None) if value is not None else None
-    return value
+    # Timestamps as ISO 8601 text, as every lmsctl export writes them (XLSX refuses aware ones).
+    return value.isoformat() if isinstance(value, datetime) else value

@@ -10,6 +10,13 @@ public = Blueprint("public", __name__)
 
 def register_public_pages() -> Blueprint:
     """The blueprint with every public page's routes attached (imported here, not at load)."""
-    from admin_ui.public import login  # noqa: F401  # attaches its routes
+    from admin_ui.public import (  # noqa: F401  # each attaches its routes
+        certificates,
+        email,
+        limits,
+        login,
+        passwords,
+        site,
+    )
 
     return public

@@ -21,11 +21,22 @@ from admin_ui.public import public
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site (no scheme, no host, no ``//``): no open redirect."""
+    """Only a path on this site (no scheme, no host, no ``//``): no open redirect.
+
+    Browsers read ``/\\host`` as ``//host`` and drop tabs and line breaks from a URL, so a
+    backslash or a control character anywhere is refused too.
+    """
     if not target:
         return url_for("admin.index")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in target)
+    ):
         return url_for("admin.index")
     return target
 

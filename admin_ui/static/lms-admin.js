@@ -2,6 +2,11 @@
    "With selected" actions and confirmations are bound here by data attributes. */
 (function () {
   "use strict";
+  /* Flask-Admin's "javascript:void(0)" links only open menus or add a filter: never follow
+     them (the CSP refuses javascript: URLs). Capturing: some handlers stop the bubbling. */
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest('a[href^="javascript:"]')) { event.preventDefault(); }
+  }, true);
   document.addEventListener("click", function (event) {
     var target = event.target.closest ? event.target.closest("[data-lms-action],[data-lms-confirm]") : null;
     if (!target) { return; }

@@ -94,11 +94,10 @@ def request_password_reset(
     return user, raw
 
 
-def consume_token(
-    session: Session, *, raw: str, purpose: TokenPurpose, now: datetime | None = None
-) -> User:
-    """The token's user, marking the token used; refuses unknown, used or expired tokens."""
-    now = now or utcnow()
+def _live_token(
+    session: Session, *, raw: str, purpose: TokenPurpose, now: datetime
+) -> tuple[OneTimeToken, User]:
+    """The token and its user when the token may be used now; refuses unknown, used, expired."""
     token = session.scalars(
         select(OneTimeToken).where(OneTimeToken.token_hash == token_hash(raw.strip()))
     ).first()
@@ -108,10 +107,27 @@ def consume_token(
         raise ValidationError("this link or code was already used", field="token")
     if token.expires_at <= now:
         raise ValidationError("this link or code has expired; ask for a new one", field="token")
-    token.used_at = now
     user = session.get(User, token.user_id)
     if user is None or user.deleted_at is not None or not user.is_active:
         raise ValidationError("this link or code is not valid", field="token")
+    return token, user
+
+
+def check_token(
+    session: Session, *, raw: str, purpose: TokenPurpose, now: datetime | None = None
+) -> User:
+    """The token's user, leaving the token unused: a page asks for a new password only on a
+    link that still works (and says why one does not before anything is typed)."""
+    return _live_token(session, raw=raw, purpose=purpose, now=now or utcnow())[1]
+
+
+def consume_token(
+    session: Session, *, raw: str, purpose: TokenPurpose, now: datetime | None = None
+) -> User:
+    """The token's user, marking the token used; refuses unknown, used or expired tokens."""
+    now = now or utcnow()
+    token, user = _live_token(session, raw=raw, purpose=purpose, now=now)
+    token.used_at = now
     if purpose is TokenPurpose.email_verification:
         user.email_verified_at = now
         session.flush()
@@ -126,14 +142,30 @@ def consume_token(
     return user
 
 
+#: The tokens that let their holder choose a password: a reset, or an invitation's first one.
+PASSWORD_PURPOSES = frozenset({TokenPurpose.password_reset, TokenPurpose.invitation})
+
+
 def reset_password_with_token(
-    session: Session, *, raw: str, password: str, hasher: PasswordHasher
+    session: Session,
+    *,
+    raw: str,
+    password: str,
+    hasher: PasswordHasher,
+    purpose: TokenPurpose = TokenPurpose.password_reset,
 ) -> User:
-    user = consume_token(session, raw=raw, purpose=TokenPurpose.password_reset)
+    """Set the password of a reset (or invitation) token's user; every session of theirs
+    ends, so a thief logged in with the old password is out too."""
+    from lms_core.accounts.web_sessions import close_user_sessions
+
+    if purpose not in PASSWORD_PURPOSES:
+        raise ValueError(f"a {purpose.value} token sets no password")  # a programming error
+    user = consume_token(session, raw=raw, purpose=purpose)
     hasher.check_strength(password, email=user.email)
     user.password_hash = hasher.hash(password)
     user.failed_login_attempts = 0
     user.locked_until = None
     session.flush()
+    close_user_sessions(session, user.id)
     audit.record(session, Actor.for_user(user), "user.reset_password", user)
     return user

@@ -12,6 +12,7 @@ from lms_core import events
 from lms_core.accounts import audit
 from lms_core.accounts.admins import guard_last_admin
 from lms_core.accounts.fields import USER, UserCreate, UserRow, UserUpdate
+from lms_core.accounts.web_sessions import close_user_sessions
 from lms_core.actor import Actor
 from lms_core.errors import (
     Conflict,
@@ -245,6 +246,7 @@ def deactivate_user(session: Session, *, actor: Actor, email: str) -> User:
     require_admin(actor, "deactivate users")
     user = get_user(session, email)
     guard_last_admin(session, user, "deactivate")
+    close_user_sessions(session, user.id)
     return _change(session, actor, user, "user.deactivate", is_active=False)
 
 
@@ -278,6 +280,7 @@ def set_password(
     user.failed_login_attempts = 0
     user.locked_until = None
     session.flush()
+    close_user_sessions(session, user.id)  # logged in with the old password: no longer
     # Always audited: the hash is not in the snapshot, so the change alone would leave no trace.
     after = audit.changed(before, audit.snapshot(user, _AUDITED))
     audit.record(

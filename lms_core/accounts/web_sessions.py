@@ -4,6 +4,8 @@ The browser's cookie holds a random id; the table holds its SHA-256 (as every to
 Each login makes a new id (session fixation is defeated: an id planted before login is never
 the one that is logged in), logout deletes the row (the cookie is then worth nothing, even
 if copied), and a session ends after ``IDLE`` without a request or ``ABSOLUTE`` in all.
+``last_seen_at`` is the login time; the time of each later request is kept by the front
+door (the back office: in its signed cookie), so that reading a page never writes.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from lms_core.security import new_token, token_hash
 
 IDLE = timedelta(hours=8)
 ABSOLUTE = timedelta(days=7)
-#: ``last_seen_at`` is written at most this often (not on every page view).
-TOUCH_EVERY = timedelta(minutes=5)
 
 
 def open_session(session: Session, *, user: User, user_agent: str | None = None) -> str:
@@ -43,8 +43,15 @@ def open_session(session: Session, *, user: User, user_agent: str | None = None)
     return raw
 
 
-def session_user(session: Session, raw: str, *, now: datetime | None = None) -> User | None:
-    """The active user of a live session id, or None (unknown, ended, expired, idle)."""
+def session_user(
+    session: Session, raw: str, *, now: datetime | None = None, seen_at: datetime | None = None
+) -> User | None:
+    """The active user of a live session id, or None (unknown, ended, expired, idle).
+
+    Reads only: a page view never writes (on SQLite a write would queue behind an import).
+    ``seen_at`` is the last request's time as the front door keeps it (the back office keeps
+    it in its signed cookie); idle is counted from it, or from the login without it.
+    """
     now = now or utcnow()
     row = session.execute(
         select(WebSession, User)
@@ -54,13 +61,11 @@ def session_user(session: Session, raw: str, *, now: datetime | None = None) -> 
     if row is None:
         return None
     web, user = row
-    if web.expires_at <= now or web.last_seen_at + IDLE <= now:
+    last = max(web.last_seen_at, seen_at) if seen_at is not None else web.last_seen_at
+    if web.expires_at <= now or last + IDLE <= now:
         return None
     if not user.is_active or user.deleted_at is not None:
         return None
-    if now - web.last_seen_at >= TOUCH_EVERY:
-        web.last_seen_at = now
-        session.flush()
     return user
 
 
@@ -77,11 +82,8 @@ def close_user_sessions(session: Session, user_id: int) -> int:
 
 
 def purge_expired(session: Session, *, now: datetime | None = None) -> int:
-    """Delete sessions past their absolute or idle end (the nightly clean-up)."""
+    """Delete sessions past their absolute end (the nightly clean-up; idle ones end by
+    themselves, as the last request's time is in the browser's cookie)."""
     now = now or utcnow()
-    result = session.execute(
-        delete(WebSession).where(
-            (WebSession.expires_at <= now) | (WebSession.last_seen_at <= now - IDLE)
-        )
-    )
+    result = session.execute(delete(WebSession).where(WebSession.expires_at <= now))
     return int(getattr(result, "rowcount", 0) or 0)

@@ -36,11 +36,13 @@ def close_overdue(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
 
 @handler("accounts.clean_tokens", max_attempts=3, lease_seconds=600)
 def clean_tokens(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
-    """Delete expired one-time tokens (and used ones after a week)."""
+    """Delete expired one-time tokens (and used ones after a week), and ended web sessions."""
+    from lms_core.accounts.web_sessions import purge_expired
     from lms_core.automation.housekeeping import clean_expired_tokens
 
     with unit_of_work(ctx.session_factory) as session:
-        return {"deleted": clean_expired_tokens(session, actor=ACTOR)}
+        deleted = clean_expired_tokens(session, actor=ACTOR)
+        return {"deleted": deleted, "web_sessions": purge_expired(session)}
 
 
 @handler("files.reconcile", max_attempts=3, lease_seconds=1800)

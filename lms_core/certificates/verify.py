@@ -90,9 +90,15 @@ def verify(session: Session, number: str, *, pdf: bytes | None = None) -> Verifi
     return result
 
 
-def public_verification(session: Session, number: str) -> dict[str, Any]:
-    """The facts a public verification page shows: no personal data beyond name, course, date."""
-    result = verify(session, number)
+def public_verification(
+    session: Session, number: str, *, pdf: bytes | None = None
+) -> dict[str, Any]:
+    """The facts a public verification page shows: no personal data beyond name, course, date.
+
+    A revoked certificate says why (a relying party must know), a superseded one which number
+    replaced it; with ``pdf``, ``file_matches`` says whether that file is the one issued.
+    """
+    result = verify(session, number, pdf=pdf)
     return {
         "number": result.number,
         "status": result.status,
@@ -101,4 +107,7 @@ def public_verification(session: Session, number: str) -> dict[str, Any]:
         "course": result.course,
         "issued_on": result.issued_at.date().isoformat() if result.issued_at else None,
         "revoked_on": result.revoked_at.date().isoformat() if result.revoked_at else None,
+        "reason": result.reason if result.status == "revoked" else None,
+        "superseded_by": result.superseded_by,
+        "file_matches": result.file_matches,
     }

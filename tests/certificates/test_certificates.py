@@ -337,6 +337,9 @@ def test_public_verification_shows_no_email(
         "course",
         "issued_on",
         "revoked_on",
+        "reason",
+        "superseded_by",
+        "file_matches",
     }
     assert facts["verified"] is True
     assert learner.email not in str(facts)

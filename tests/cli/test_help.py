@@ -87,6 +87,7 @@ COMMANDS: dict[str, list[str]] = {
     "webhooks": ["add", "list", "test", "deliveries", "replay", "disable", "enable"],
     "backup": ["create", "list", "verify", "restore", "prune"],
     "schedules": ["add", "list", "remove", "run"],
+    "serve": [],
 }
 EVERY_COMMAND = [(g, c) for g, cs in COMMANDS.items() for c in (cs or [None])]
 HEAVY = {

@@ -17,7 +17,7 @@ PARTIAL = {
 }
 
 
-@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=str)
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=lambda d: d.name)
 def test_create_index_carries_the_predicate(dialect):
     found = {}
     for table in Base.metadata.tables.values():

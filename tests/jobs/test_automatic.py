@@ -173,7 +173,11 @@ def test_expired_tokens_are_cleaned(jobs_cli: Cli, session: Session, make, opera
     ok(jobs_cli("jobs", "run-due"))
     done = session.get(Job, job_id)
     session.refresh(done)
-    assert done is not None and done.status == "succeeded" and done.result == {"deleted": 1}
+    assert (
+        done is not None
+        and done.status == "succeeded"
+        and done.result == {"deleted": 1, "web_sessions": 0}
+    )
 
 
 def _blob(files_dir: Path, content: bytes, *, age_seconds: float) -> Path:

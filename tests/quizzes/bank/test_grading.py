@@ -150,7 +150,9 @@ MALFORMED = [None, "", "x", 1.5, -1, 99, [], [None], ["0"], {"0": 1}, {"a": []},
 
 
 @pytest.mark.parametrize("question", [MC, MR], ids=["mc", "mr"])
-@pytest.mark.parametrize("answer", MALFORMED, ids=repr)
+@pytest.mark.parametrize(
+    "answer", MALFORMED, ids=lambda v: "object" if type(v) is object else repr(v)
+)
 def test_malformed_answers_score_zero(question, answer):
     assert make_grader(question)(answer) == Decimal("0.00")
 

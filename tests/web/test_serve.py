@@ -1,0 +1,198 @@
+"""``lmsctl serve``: its help, its refusals, and a real development server answering."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lms_core.db import make_engine
+from lmsctl.main import app
+from tests.conftest import cheap_settings, reset_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_serve_help_says_development_and_names_gunicorn() -> None:
+    result = CliRunner().invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for words in ("--host", "--port", "development", "gunicorn -c gunicorn.conf.py", "Example:"):
+        assert words in out, words
+
+
+def test_serve_refuses_a_database_that_does_not_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "none.db"
+    result = CliRunner().invoke(
+        app, ["--database", f"sqlite:///{missing}", "serve", "--port", "1", "--json"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "does not exist" in result.stdout
+    assert not missing.exists()
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database at the newest revision, for the servers to copy (their own file:
+    a server in another process cannot share the test's transaction)."""
+    folder = tmp_path_factory.mktemp("served")
+    db = folder / "lms.db"
+    engine = make_engine(cheap_settings(f"sqlite:///{db}", folder), create=True)
+    reset_schema(engine)
+    engine.dispose()
+    return db
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (our own server)
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_serve_answers_on_the_port(tmp_path: Path, migrated: Path) -> None:
+    db = tmp_path / "serve.db"
+    shutil.copyfile(migrated, db)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LMS_DATABASE_URL": f"sqlite:///{db}",
+        "LMS_FILES_DIR": str(tmp_path / "files"),
+    }
+    env.pop("LMS_ACTOR", None)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from lmsctl.main import run; run()",
+            "serve",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        status = 0
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                status, body = _get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert status == 200 and '"ok"' in body, server.poll()
+        status, page = _get(f"http://127.0.0.1:{port}/login")
+        assert status == 200 and "Forgot your password?" in page
+        assert _get(f"http://127.0.0.1:{port}/set-password/Zx9-secret-token")[0] == 400
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=10)
+    assert "DEVELOPMENT server" in err and "gunicorn -c gunicorn.conf.py" in err
+    assert "GET /set-password/[token] HTTP/1.1" in err and "Zx9-secret-token" not in err
+
+
+def _wait_for(url: str, proc: subprocess.Popen[str]) -> tuple[int, str]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            return _get(url)
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} never answered (exit {proc.poll()})")
+
+
+def test_gunicorn_serves_with_the_config_and_keeps_tokens_out_of_the_log(
+    tmp_path: Path, migrated: Path
+) -> None:
+    db = tmp_path / "gunicorn.db"
+    shutil.copyfile(migrated, db)  # the token page reads the tokens table
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LMS_DATABASE_URL": f"sqlite:///{db}",
+        "LMS_FILES_DIR": str(tmp_path / "files"),
+        "LMS_BIND": f"127.0.0.1:{port}",
+    }
+    env.pop("LMS_WEB_WORKERS", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "admin_ui.app:create_app()"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    secret = "Zx9-secret-token-value"
+    try:
+        status, _ = _wait_for(f"http://127.0.0.1:{port}/healthz", server)
+        assert status == 200
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/set-password/{secret}",
+            headers={"Referer": f"http://127.0.0.1:{port}/reset-password/{secret}?x=1"},
+        )
+        try:
+            urllib.request.urlopen(request, timeout=30)  # noqa: S310 (our own server)
+        except urllib.error.HTTPError as exc:  # the token is unknown: 400, still logged
+            assert exc.code == 400
+    finally:
+        server.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
+        log, _ = server.communicate(timeout=15)
+    assert "Booting worker" in log and log.count("Booting worker") == 1  # SQLite: 1 worker
+    assert '"GET /set-password/[token] HTTP/1.1" 400' in log, log
+    assert "/reset-password/[token]?x=1" in log
+    assert secret not in log
+
+
+def test_redact_hides_only_the_tokens_of_token_links() -> None:
+    from admin_ui.public.redact import redact
+
+    line = (
+        'GET /set-password/abc_DEF-123?x=1 HTTP/1.1 "https://lms.example/reset-password/'
+        'r3set" /verify-email/v-1#top /verify/LMS-7K4F-9QX2-H /reset-password'
+    )
+    assert redact(line) == (
+        'GET /set-password/[token]?x=1 HTTP/1.1 "https://lms.example/reset-password/'
+        '[token]" /verify-email/[token]#top /verify/LMS-7K4F-9QX2-H /reset-password'
+    )
+
+
+def test_gunicorn_error_log_redacts_tokens(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import runpy
+
+    from gunicorn.config import Config  # type: ignore[import-untyped]
+
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    config = Config()
+    config.set("errorlog", str(tmp_path / "error.log"))
+    logger = settings["RedactingLogger"](config)
+    logger.error("Error handling request %s", "/set-password/Zx9-secret")
+    logging.getLogger(settings["APP_LOGGER"]).error("Exception on /verify-email/Zx9-mail [GET]")
+    logged = (tmp_path / "error.log").read_text(encoding="utf-8")
+    assert "Error handling request /set-password/[token]" in logged
+    assert "Zx9-secret" not in logged
+    assert "Exception on /verify-email/[token] [GET]" in caplog.text  # the app's own logger
+    assert "Zx9-mail" not in caplog.text

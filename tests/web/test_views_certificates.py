@@ -1,0 +1,232 @@
+"""Back office: certificates (list and filters, revoke with a reason, reissue, issue for a
+course after the eligibility list, verify link, PDF as an attachment) by role; each write the
+CLI's service and audit entry, a refused one changing nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lms_core.catalog import enrollments
+from lms_core.certificates import issue
+from lms_core.models import Certificate, Enrollment
+from tests.cli.helpers import audit_count
+from tests.web.assess_kit import follow, learner_client, state, statements, text
+from tests.web.conftest import csrf_token, post_form
+
+
+def _course(session: Session, make: Any, operator: Any, instructor: Any, done: int = 2) -> Any:
+    """A published course of two lessons, ``done`` learners who completed both, one who did not."""
+    course = make.course(instructor=instructor, lessons=2, published=True)
+    for i in range(done + 1):
+        learner = make.user(name=f"Learner {course.slug} {i}")
+        make.enroll(learner, course)
+        for lesson in ("lesson-1", "lesson-2")[: 2 if i < done else 1]:
+            enrollments.complete_lesson(
+                session,
+                actor=operator,
+                email=learner.email,
+                course_slug=course.slug,
+                lesson_slug=lesson,
+            )
+    return course
+
+
+def _issue(session_factory: Any, operator: Any, settings: Any, course: Any) -> None:
+    """As ``lmsctl certificates issue COURSE`` (a run: it commits its own batches)."""
+    issue.issue_certificates(
+        session_factory, actor=operator, course_slug=course.slug, settings=settings
+    )
+
+
+def _certs(session: Session, course: Any) -> list[Certificate]:
+    session.expire_all()
+    stmt = (
+        select(Certificate)
+        .join(Enrollment, Enrollment.id == Certificate.enrollment_id)
+        .where(Enrollment.course_id == course.id)
+        .order_by(Certificate.id)
+    )
+    return list(session.scalars(stmt))
+
+
+@pytest.fixture
+def school(
+    session: Session, session_factory: Any, settings: Any, make: Any, operator: Any, teacher: Any
+) -> dict[str, Any]:
+    mine = _course(session, make, operator, teacher)
+    theirs = _course(session, make, operator, make.user("instructor"), done=1)
+    for course in (mine, theirs):
+        _issue(session_factory, operator, settings, course)
+    return {"mine": mine, "theirs": theirs}
+
+
+def test_who_sees_the_certificates(
+    logged_in: Any,
+    make: Any,
+    session: Session,
+    admin_user: Any,
+    teacher: Any,
+    school: dict[str, Any],
+) -> None:
+    mine, theirs = _certs(session, school["mine"]), _certs(session, school["theirs"])
+    assert len(mine) == 2 and len(theirs) == 1
+    admin = text(logged_in(admin_user).get("/admin/certificate/"))
+    assert all(c.number in admin for c in mine + theirs)
+    client = logged_in(teacher)
+    body = text(client.get("/admin/certificate/"))
+    assert all(c.number in body for c in mine) and theirs[0].number not in body
+    assert f"/verify/{mine[0].number}" in body
+    assert "does not exist" in follow(
+        client, client.get(f"/admin/certificate/details/?id={theirs[0].id}")
+    )
+    assert client.get(f"/admin/certificate/pdf/?id={theirs[0].id}").status_code == 404
+    learner = learner_client(logged_in, make, session)
+    assert learner.get("/admin/certificate/").status_code == 403
+    assert learner.get(f"/admin/certificate/pdf/?id={mine[0].id}").status_code == 403
+
+
+def test_filters_by_status_and_course(
+    logged_in: Any, session: Session, admin_user: Any, operator: Any, school: dict[str, Any]
+) -> None:
+    from lms_core.certificates.registry import revoke
+
+    mine, theirs = _certs(session, school["mine"]), _certs(session, school["theirs"])
+    revoke(session, actor=operator, number=mine[0].number, reason="test")
+    client = logged_in(admin_user)
+    revoked = text(client.get("/admin/certificate/?flt0_0=revoked"))
+    assert mine[0].number in revoked and mine[1].number not in revoked
+    course = text(client.get(f"/admin/certificate/?flt0_1={school['theirs'].slug}"))
+    assert theirs[0].number in course and mine[1].number not in course
+
+
+def test_revoke_asks_for_a_reason_then_revokes(
+    logged_in: Any, session: Session, teacher: Any, school: dict[str, Any]
+) -> None:
+    cert = _certs(session, school["mine"])[0]
+    client = logged_in(teacher)
+    response = post_form(
+        client,
+        "/admin/certificate/action/",
+        {"action": "revoke", "rowid": str(cert.id)},
+        form_page="/admin/certificate/",
+    )
+    form_page = response.headers["Location"]
+    assert "Reason" in text(client.get(form_page))
+    before = state(session)
+    refused = post_form(
+        client,
+        "/admin/certificate/revoke/",
+        {"id": str(cert.id), "reason": " "},
+        form_page=form_page,
+    )
+    assert "reason: is required" in text(refused)
+    assert state(session) == before
+    done = post_form(
+        client,
+        "/admin/certificate/revoke/",
+        {"id": str(cert.id), "reason": "issued in error"},
+        form_page=form_page,
+    )
+    assert f"Revoked 1 certificate(s): {cert.number}" in follow(client, done)
+    session.expire_all()
+    revoked = session.get(Certificate, cert.id)
+    assert revoked is not None and revoked.status == "revoked"
+    assert revoked.revoked_reason == "issued in error"
+    assert audit_count(session, "certificate.revoke") == 1
+
+
+def test_another_instructor_cannot_revoke_by_id(
+    logged_in: Any, make: Any, session: Session, school: dict[str, Any]
+) -> None:
+    cert = _certs(session, school["mine"])[0]
+    client = logged_in(make.user("instructor"))
+    before = state(session)
+    response = post_form(
+        client,
+        "/admin/certificate/revoke/",
+        {"id": str(cert.id), "reason": "mine now"},
+        form_page="/admin/certificate/",
+    )
+    assert "No certificate selected" in follow(client, response)
+    assert state(session) == before
+
+
+def test_reissue_supersedes_with_a_new_number(
+    logged_in: Any, session: Session, teacher: Any, school: dict[str, Any]
+) -> None:
+    old = _certs(session, school["mine"])[0]
+    client = logged_in(teacher)
+    response = post_form(
+        client,
+        "/admin/certificate/action/",
+        {"action": "reissue", "rowid": str(old.id)},
+        form_page="/admin/certificate/",
+    )
+    assert f"Reissued 1 certificate(s): {old.number} as " in follow(client, response)
+    after = _certs(session, school["mine"])
+    assert len(after) == 3 and session.get(Certificate, old.id).status == "superseded"  # type: ignore[union-attr]
+    assert audit_count(session, "certificate.supersede") == 1
+
+
+def test_issue_shows_who_is_eligible_then_issues(
+    logged_in: Any, session: Session, make: Any, operator: Any, teacher: Any
+) -> None:
+    course = _course(session, make, operator, teacher, done=2)
+    client = logged_in(teacher)
+    page = f"/admin/certificate/issue/?course={course.slug}"
+    before = state(session)
+    body = text(client.get(page))
+    assert "Issue 2 certificate(s)" in body and "1 of 2 required lessons complete" in body
+    assert state(session) == before
+    issued_before = audit_count(session, "certificate.issue")
+    response = client.post(
+        "/admin/certificate/issue/",
+        data={"course": course.slug, "csrf_token": csrf_token(client, page)},
+    )
+    assert f"Issued 2 certificate(s) for {course.slug}" in follow(client, response)
+    assert len(_certs(session, course)) == 2
+    assert audit_count(session, "certificate.issue") == issued_before + 2
+    other = logged_in(make.user("instructor"))
+    assert other.get(page).status_code == 404
+
+
+def test_pdf_downloads_as_an_attachment(
+    logged_in: Any, settings: Any, session: Session, teacher: Any, school: dict[str, Any]
+) -> None:
+    cert = _certs(session, school["mine"])[0]
+    response = logged_in(teacher).get(f"/admin/certificate/pdf/?id={cert.id}")
+    assert response.status_code == 200
+    assert response.data == (settings.files_dir / cert.pdf_path).read_bytes()
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert response.headers["Content-Disposition"].startswith(
+        f'attachment; filename="{cert.number}.pdf"'
+    )
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Security-Policy"].startswith("sandbox")
+
+
+def test_list_statements_do_not_grow_with_the_rows(
+    logged_in: Any,
+    connection: Any,
+    session: Session,
+    session_factory: Any,
+    settings: Any,
+    make: Any,
+    operator: Any,
+    teacher: Any,
+    school: dict[str, Any],
+) -> None:
+    client = logged_in(teacher)
+    client.get("/admin/certificate/")
+    with statements(connection) as few:
+        assert client.get("/admin/certificate/").status_code == 200
+    _issue(session_factory, operator, settings, _course(session, make, operator, teacher, done=5))
+    with statements(connection) as many:
+        body = text(client.get("/admin/certificate/"))
+    count = session.scalar(select(func.count()).select_from(Certificate))
+    assert count and body.count('class="lms-status valid"') == 7
+    assert len(many) == len(few), many
