@@ -38,11 +38,11 @@ demo: $(STAMP)
 
 ## test: the whole suite on SQLite, with the coverage gate on lms_core.
 test: $(STAMP) setup-browser
-	$(BIN)/pytest -q --cov=lms_core --cov-report=term:skip-covered --cov-fail-under=85
+	$(BIN)/pytest -q -n 2 --cov=lms_core --cov-report=term:skip-covered --cov-fail-under=85
 
 ## test-pg: the same suite on PostgreSQL (creates the database if missing).
 test-pg: $(STAMP) setup-browser
-	LMS_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
+	LMS_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -n 2
 
 ## lint: ruff, and mypy (strict) on the four packages, as CI runs them.
 lint: $(STAMP)

@@ -169,7 +169,7 @@ class CourseView(StaffModelView):
                 .where(Enrollment.course_id.in_(ids))
                 .group_by(Enrollment.course_id)
             )
-            counts = {cid: n for cid, n in request_session().execute(stmt).tuples()}
+            counts = {cid: n for cid, n in request_session().execute(stmt).all()}
         g.lms_enrollment_counts = counts
         return count, rows
 
