@@ -5,11 +5,13 @@ on a fresh migrated SQLite file (and PostgreSQL with ``--pg URL``):
 
 * **drain**: every job queued in one transaction (``ledger.enqueue``, one flush each, as a
   service does), then run by ``ledger.run_due``, the loop ``lmsctl jobs run-due`` runs
-  (claim, run, record the outcome and claim the next in one transaction per job);
+  (jobs claimed in groups, the outcomes of one group written in the transaction claiming the
+  next: ``lms_core/jobs/groups.py``);
 * **worker**: a real ``lmsctl jobs worker --workers 2`` process, started and warmed up first;
-  the jobs are queued in one transaction whose commit sends one wake-up per job (the front
-  door's ``jobs.wakeup``), timed until the ledger shows every job succeeded. The queue is the
-  embedded SqliteHuey, then RedisHuey (``LMS_HUEY_URL``).
+  the jobs are queued in one transaction whose commit sends the wake-ups (the front door's
+  ``jobs.wakeup``: one ``run_jobs`` message per chunk of up to 50 job ids), timed until the
+  ledger shows every job succeeded. The queue is the embedded SqliteHuey, then RedisHuey
+  (``LMS_HUEY_URL``). Each job is still its own ledger row, claim, lease and outcome.
 
 Baseline, in the same run and the same way: the same no-op task on bare Huey (default
 pickle serializer, no ledger): enqueued one by one then run by a dequeue/execute loop in
@@ -256,7 +258,7 @@ def ledger_worker(url: str, run: Run, huey_url: str) -> float:
     try:
         schema.upgrade(engine)
         factory = make_session_factory(engine)
-        wakeup.attach(factory, tasks.run_job)
+        wakeup.attach(factory, tasks.wake)
         kind = "redis" if huey_url.startswith("redis") else "sqlite"
         with process(argv, env, run.tmp / f"worker-{kind}.log"):
             enqueue_all(factory, 1)
@@ -476,7 +478,7 @@ def ledger_webhooks(url: str, run: Run, port: int, count: int) -> tuple[float, f
                 events=["user.created"],
                 secret=HOOK_SECRET,
             ).id
-        wakeup.attach(factory, tasks.run_job)
+        wakeup.attach(factory, tasks.wake)
         with process(argv, env, run.tmp / "worker-webhooks.log"):
             record_events(factory, endpoint_id, 1)
             wait_until(lambda: delivered(factory) >= 1, run.timeout, "webhook worker start")

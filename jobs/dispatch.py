@@ -28,12 +28,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def wake_due(factory: SessionFactory, wake: Callable[[int], Any], *, limit: int = 100) -> int:
-    """Send ``wake(job_id)`` for up to ``limit`` due jobs, oldest first; returns how many."""
+def wake_due(factory: SessionFactory, wake: Callable[[list[int]], Any], *, limit: int = 100) -> int:
+    """Send ``wake(job_ids)`` for up to ``limit`` due jobs, oldest first; returns how many."""
     with unit_of_work(factory, write=False) as session:
         ids = ledger.due_ids(session, limit=limit)
-    for job_id in ids:
-        wake(job_id)
+    if ids:
+        wake(ids)
     return len(ids)
 
 
@@ -119,7 +119,7 @@ def _drain_queue(tasks: Tasks, report: DrainReport) -> None:
         if message is None:
             break
         report.messages += 1
-        if message.name in (tasks.run_job.name, tasks.dispatch_due.name):
+        if message.name in (tasks.run_job.name, tasks.run_jobs.name, tasks.dispatch_due.name):
             # Wake-ups: the drain below runs every due job, with its outcome reported.
             continue
         try:
