@@ -4,7 +4,7 @@ What: 10,000 no-op jobs (``--quick``: 500), ``maintenance.ping``, through the le
 on a fresh migrated SQLite file (and PostgreSQL with ``--pg URL``):
 
 * **drain**: every job queued in one transaction (``ledger.enqueue``, one flush each, as a
-  service does), then run by ``ledger.run_due``, the loop ``lmsctl jobs run-due`` runs
+  service does), then run by ``groups.run_due``, the loop ``lmsctl jobs run-due`` runs
   (jobs claimed in groups, the outcomes of one group written in the transaction claiming the
   next: ``lms_core/jobs/groups.py``);
 * **worker**: a real ``lmsctl jobs worker --workers 2`` process, started and warmed up first;
@@ -211,8 +211,8 @@ def succeeded(factory: Any) -> int:
 
 
 def ledger_drain(url: str, run: Run) -> tuple[float, float]:
-    """(seconds to queue, seconds to run) ``run.jobs`` pings, drained by ``ledger.run_due``."""
-    from lms_core.jobs import ledger
+    """(seconds to queue, seconds to run) ``run.jobs`` pings, drained by ``groups.run_due``."""
+    from lms_core.jobs import groups
 
     settings = settings_for(url, run.tmp)
     engine = make_engine(settings)
@@ -222,7 +222,7 @@ def ledger_drain(url: str, run: Run) -> tuple[float, float]:
         started = time.perf_counter()
         enqueue_all(factory, run.jobs)
         queued = time.perf_counter()
-        outcomes = ledger.run_due(factory, settings)
+        outcomes = groups.run_due(factory, settings)
         ran = time.perf_counter()
         bad = [o for o in outcomes if o.status != "succeeded"]
         if len(outcomes) != run.jobs or bad:

@@ -20,6 +20,7 @@ from jobs.schedule import SCHEDULE, Periodic, latest_slot
 from jobs.signing import ForgedEntry
 from lms_core.db import SessionFactory, unit_of_work
 from lms_core.jobs import ledger
+from lms_core.jobs.groups import run_due as run_due_groups
 from lms_core.settings import Settings
 
 if TYPE_CHECKING:
@@ -134,5 +135,5 @@ def drain(tasks: Tasks, factory: SessionFactory, *, worker: str | None = None) -
     _drain_queue(tasks, report)
     for entry in SCHEDULE:
         report.periodic[entry.name] = queue_periodic(factory, entry)
-    report.outcomes = ledger.run_due(factory, tasks.settings, worker=worker)
+    report.outcomes = run_due_groups(factory, tasks.settings, worker=worker)
     return report

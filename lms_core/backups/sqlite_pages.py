@@ -28,7 +28,7 @@ import zlib
 from concurrent.futures import Executor
 from pathlib import Path
 
-from lms_core.backups.manifest import TableStat
+from lms_core.backups.stats import TableStat
 
 #: Read and compressed at a time by each thread.
 _BLOCK = 4 << 20

@@ -4,17 +4,19 @@ Due: ``queued`` or ``failed`` with ``run_at`` passed, or ``running`` with an exp
 worker died). PostgreSQL skips rows another claimer has locked (``FOR UPDATE SKIP LOCKED``);
 SQLite's write units of work start with ``BEGIN IMMEDIATE``, so claimers take turns. A claim
 sets the job ``running`` with ``attempts + 1``, a fresh ``claim_token`` and a lease; several
-jobs may be claimed in one transaction (:func:`claim_group_in`), each exactly as alone.
+jobs of one groupable kind may be claimed in one transaction (:func:`claim_group_in`).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from lms_core.db import SessionFactory, unit_of_work
 from lms_core.errors import LmsError
@@ -66,9 +68,24 @@ def lease_for(settings: Settings, kind: str) -> int:
         return 60  # no handler: the attempt fails at once, the lease hardly matters
 
 
-def _take(session: Session, settings: Settings, job: Job, worker: str, now: datetime) -> bool:
+def groupable(kind: str) -> bool:
+    """Whether jobs of ``kind`` may share a claim (its handler opted in)."""
+    try:
+        return get_handler(kind).groupable
+    except LmsError:
+        return False
+
+
+def _take(
+    session: Session, settings: Settings, job: Job, worker: str, now: datetime, *, first: bool
+) -> bool:
     """Mark ``job`` running for ``worker``; False (and the job dead) when a worker died holding
-    its last attempt."""
+    its last attempt.
+
+    Only the ``first`` job of a claim counts its attempt in the row at once; the others count
+    it in memory (the handler and the outcome see it) and in the row when their outcome is
+    written. A worker killed while a group runs has then charged one attempt, the first
+    job's: the jobs waiting behind it, which may never have started, keep theirs."""
     if job.status == JobStatus.running.value and job.attempts >= job.max_attempts:
         job.status = JobStatus.dead.value
         job.error = _bounded(
@@ -78,7 +95,10 @@ def _take(session: Session, settings: Settings, job: Job, worker: str, now: date
         job.finished_at, job.lease_until, job.claim_token = now, None, None
         return False
     job.status = JobStatus.running.value
-    job.attempts += 1
+    if first:
+        job.attempts += 1
+    else:  # not flushed: the row keeps the count until the outcome writes it
+        set_committed_value(job, "attempts", job.attempts + 1)
     job.worker = worker
     job.claim_token = uuid.uuid4().hex
     job.started_at = now
@@ -94,17 +114,23 @@ def claim_group_in(
     ids: list[int] | None = None,
     limit: int = 1,
     exclude: frozenset[int] = frozenset(),
+    group_size: Callable[[str], int] | None = None,
 ) -> list[Job]:
-    """Up to ``limit`` due jobs claimed inside the caller's transaction, oldest first: those
-    of ``ids`` that are due, or the oldest due (the rows the :func:`_due_branches` give, by
-    index). Each gets its own claim, exactly as a claim of one job (attempts + 1, a fresh
-    token, a lease); a job whose worker died holding its last attempt becomes dead instead
+    """Due jobs claimed inside the caller's transaction, oldest first: those of ``ids`` that
+    are due, or the oldest due (the rows the :func:`_due_branches` give, by index).
+
+    The oldest due job decides the group: alone unless its kind is :func:`groupable`, else
+    with the next due jobs of its kind among the oldest ``limit`` (at most ``limit``, and at
+    most ``group_size(kind)``). Each gets its own claim, token and lease (see :func:`_take`
+    for its attempt); a job whose worker died holding its last attempt becomes dead instead
     and is not returned. On PostgreSQL rows others hold are skipped; those locked and not
     taken are freed at this commit."""
     lock = session.get_bind().dialect.name == "postgresql"
     taken: list[Job] = []
-    while len(taken) < limit:
-        now, want = utcnow(), limit - len(taken)
+    kind: str | None = None
+    cap = limit
+    while len(taken) < cap:
+        now, want = utcnow(), cap - len(taken)
         if ids is not None:
             stmts = [select(Job).where(_due(now), Job.id.in_(ids)).order_by(Job.run_at, Job.id)]
         else:
@@ -120,12 +146,22 @@ def claim_group_in(
         found = sorted(found, key=lambda j: (j.run_at, j.id))[:want]
         died = 0
         for job in found:
-            if _take(session, settings, job, worker, now):
+            if kind is None:
+                kind = job.kind
+                if not groupable(kind):
+                    cap = 1
+                elif group_size is not None:
+                    cap = max(1, min(cap, group_size(kind)))
+            if job.kind != kind or len(taken) >= cap:
+                continue  # another kind (or the group is full): left for another claim
+            if _take(session, settings, job, worker, now, first=not taken):
                 taken.append(job)
             else:
                 died += 1
+                if not taken:
+                    kind, cap = None, limit  # the next due job decides the group
         session.flush()
-        if not died:  # every row found is taken: none was left, or the group is full
+        if not died:  # every row wanted is taken: none was left, or the group is full
             break
     return taken
 

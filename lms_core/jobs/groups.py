@@ -6,19 +6,21 @@ look-up) they are nearly all of its cost, and a worker ran four times fewer jobs
 than bare Huey. Grouped, a no-op costs a share of two transactions.
 
 * :func:`run_jobs` (a wake-up naming job ids) and :func:`run_due` (every due job, ``run-due``)
-  claim a group of due jobs in one transaction (:func:`ledger.claim_group_in`: each job its
-  own claim, token and lease, attempts + 1, as when claimed alone), run them one after the
-  other, and write their outcomes in the transaction that claims the next group. Each
-  outcome is fenced by its claim's token as before (:func:`ledger._record`).
+  claim a group in one transaction (:func:`ledger.claim_group_in`): the oldest due job, and
+  when its handler opted in (``@handler(..., groupable=True)``: trivially short, idempotent
+  kinds) the next due jobs of the same kind. They run one after the other, and their
+  outcomes are written in the transaction that claims the next group, each fenced by its
+  own claim's token (:func:`ledger._record`). Every other kind goes one job per claim.
 * Every job of a group is held by the lease renewer from its claim until its outcome is
-  written, so a job waiting its turn in the group keeps its claim however long the others take.
-* The group's size follows the process's recent pace (:class:`Pace`): as many jobs as take
-  about :data:`GROUP_SECONDS` by the recent average duration, at most :data:`GROUP_MAX`, one
-  while nothing has been timed. Slow jobs (a mail, a webhook batch, a file import) therefore
-  still go one per claim, and a kill -9 costs them what it always did: the job it was running.
-  For short jobs a kill -9 leaves its whole group ``running`` until the leases expire, each
-  job counting the attempt (a claim counts one); their effects are idempotent by key like
-  every job's (docs/jobs.md, "Exactly once"), so nothing is done twice, only tried again.
+  written (or the run stops, whatever stops it), so a job waiting its turn keeps its claim.
+* The group's size follows the recent pace of its kind in this process (:class:`Pace`): as
+  many jobs as take about :data:`GROUP_SECONDS`, and never more than a tenth of the kind's
+  lease, by their recent average duration; at most :data:`GROUP_MAX`; one while the kind
+  has not been timed.
+* A kill -9 during a group leaves its jobs ``running`` until the leases expire; only the
+  group's first job has counted the attempt (:func:`claims._take`), so jobs that waited
+  behind it and never started lose nothing. Their effects are idempotent by key like every
+  job's (docs/jobs.md, "Exactly once"): nothing is done twice, only tried again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from lms_core.db import SessionFactory, unit_of_work
 from lms_core.jobs import ledger
@@ -37,6 +41,8 @@ GROUP_MAX = 64
 #: How long a group should take by the recent pace: the most a finished outcome waits to be
 #: written, and about the most work a kill -9 sends back to the queue.
 GROUP_SECONDS = 0.02
+#: A group is expected to take at most this share of its kind's lease.
+LEASE_SHARE = 0.1
 #: Weight of the latest job in the running average of durations.
 _WEIGHT = 0.2
 
@@ -44,26 +50,33 @@ Done = list[tuple[Job, dict[str, Any]]]
 
 
 class Pace:
-    """The recent average duration of a job in this process, and the group size it gives."""
+    """The recent average duration of each kind's jobs in this process, and the group sizes
+    they give (one kind's pace says nothing of another's)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.average: float | None = None
+        self.averages: dict[str, float] = {}
 
-    def size(self, room: int | None = None) -> int:
-        """Jobs to claim next: about :data:`GROUP_SECONDS` of work, 1 to :data:`GROUP_MAX`
-        (and at most ``room``)."""
+    def size(self, kind: str, room: int | None = None, lease: float | None = None) -> int:
+        """Jobs of ``kind`` to claim next: about :data:`GROUP_SECONDS` of work (at most
+        :data:`LEASE_SHARE` of ``lease``), 1 to :data:`GROUP_MAX` (and at most ``room``)."""
         cap = GROUP_MAX if room is None else max(0, min(room, GROUP_MAX))
-        average = self.average
+        average = self.averages.get(kind)
         if average is None:
             return min(1, cap)
-        return max(min(1, cap), min(cap, int(GROUP_SECONDS / max(average, 1e-6))))
+        seconds = GROUP_SECONDS if lease is None else min(GROUP_SECONDS, lease * LEASE_SHARE)
+        return max(min(1, cap), min(cap, int(seconds / max(average, 1e-6))))
 
-    def note(self, seconds: float) -> None:
-        """One job took ``seconds``: a slow one shrinks the next group at once."""
+    def most(self, room: int | None = None) -> int:
+        """The largest group any kind timed here may get: how many due jobs a claim reads."""
+        kinds = list(self.averages)
+        return max((self.size(kind, room) for kind in kinds), default=self.size("", room))
+
+    def note(self, kind: str, seconds: float) -> None:
+        """A job of ``kind`` took ``seconds``: a slow one shrinks its kind's next group."""
         with self._lock:
-            average = self.average
-            self.average = (
+            average = self.averages.get(kind)
+            self.averages[kind] = (
                 seconds if average is None else (1 - _WEIGHT) * average + _WEIGHT * seconds
             )
 
@@ -78,8 +91,29 @@ def _run(factory: SessionFactory, settings: Settings, jobs: list[Job], pace: Pac
     for job in jobs:
         started = time.monotonic()
         done.append((job, ledger._attempt(factory, settings, job, None)))
-        pace.note(time.monotonic() - started)
+        pace.note(job.kind, time.monotonic() - started)
     return done
+
+
+def _claim(
+    session: Session,
+    settings: Settings,
+    worker: str,
+    pace: Pace,
+    room: int | None,
+    **kw: Any,
+) -> list[Job]:
+    """The next group: as many of the oldest due jobs as the pace of their kind allows."""
+    limit = pace.most(room)
+    if limit < 1:
+        return []
+
+    def group_size(kind: str) -> int:
+        return pace.size(kind, room, ledger.lease_for(settings, kind))
+
+    return ledger.claim_group_in(
+        session, settings, worker, limit=limit, group_size=group_size, **kw
+    )
 
 
 def run_jobs(
@@ -91,65 +125,64 @@ def run_jobs(
     pace: Pace = PACE,
 ) -> list[ledger.Outcome]:
     """Run those of ``job_ids`` that are due (a wake-up's jobs), in groups; their outcomes.
-    A job not due (done, held by another worker, not due yet) is left alone."""
+    A job not due (done, held by another worker, not due yet) is left alone; each runs at
+    most once per call."""
     who = worker or ledger.worker_name()
     todo = list(dict.fromkeys(job_ids))
     outcomes: list[ledger.Outcome] = []
     done: Done = []
+    held: list[Job] = []  # claimed, outcome not written yet: the renewer holds them
     try:
-        while todo or done:
-            size = pace.size(len(todo))
-            batch, todo = todo[:size], todo[size:]
+        while True:
             with unit_of_work(factory) as session:
                 outcomes.extend(ledger._record(session, job, values) for job, values in done)
-                jobs = ledger.claim_group_in(session, settings, who, ids=batch, limit=len(batch))
-            ledger.release([job for job, _ in done])
-            done = []
+                jobs = _claim(session, settings, who, pace, None, ids=todo) if todo else []
+            ledger.release(held)
+            done, held = [], jobs
+            if not jobs:
+                return outcomes
+            taken = {job.id for job in jobs}
+            todo = [i for i in todo if i not in taken]
             ledger.hold(factory, settings, jobs)
             done = _run(factory, settings, jobs, pace)
-    finally:  # an error writing outcomes: the leases expire and the jobs run again
-        ledger.release([job for job, _ in done])
-    return outcomes
+    finally:  # an error writing outcomes, or a BaseException out of a handler: the leases
+        ledger.release(held)  # are no longer renewed, they expire and the jobs run again
 
 
 def run_due(
     factory: SessionFactory,
     settings: Settings,
     *,
-    worker: str,
+    worker: str | None = None,
     limit: int | None = None,
     pace: Pace = PACE,
 ) -> list[ledger.Outcome]:
-    """Run every job due now, oldest first, in groups, until none is (or ``limit`` ran).
+    """Run: every job due now, oldest first, in groups, until none is (or ``limit`` ran);
+    the loop ``lmsctl jobs run-due`` runs (``worker`` defaults to this process's name).
 
     A job that fails and is due again at once (no backoff left) is not run twice in one
     drain: each job runs at most once per call.
     """
+    worker = worker or ledger.worker_name()
     outcomes: list[ledger.Outcome] = []
     # Only a job that failed can be due again in this drain (succeeded and dead are final, and
     # one taken over by another worker is held): those are left out, not every job seen.
     failed: set[int] = set()
     done: Done = []
+    held: list[Job] = []  # claimed, outcome not written yet: the renewer holds them
     try:
         while True:
             room = None if limit is None else limit - len(outcomes) - len(done)
-            size = pace.size(room)
             with unit_of_work(factory) as session:
                 recorded = [ledger._record(session, job, values) for job, values in done]
                 failed.update(o.job_id for o in recorded if o.status == JobStatus.failed)
-                jobs = (
-                    ledger.claim_group_in(
-                        session, settings, worker, limit=size, exclude=frozenset(failed)
-                    )
-                    if size > 0
-                    else []
-                )
+                jobs = _claim(session, settings, worker, pace, room, exclude=frozenset(failed))
             outcomes.extend(recorded)
-            ledger.release([job for job, _ in done])
-            done = []
+            ledger.release(held)
+            done, held = [], jobs
             if not jobs:
                 return outcomes
             ledger.hold(factory, settings, jobs)
             done = _run(factory, settings, jobs, pace)
     finally:
-        ledger.release([job for job, _ in done])
+        ledger.release(held)

@@ -68,7 +68,6 @@ __all__ = [
     "lease_for",
     "release",
     "run_claimed",
-    "run_due",
     "run_job",
     "worker_name",
 ]
@@ -241,6 +240,7 @@ def _attempt(
                 "run_at": utcnow() + timedelta(seconds=delay),
             }
     values["lease_until"] = None
+    values["attempts"] = job.attempts  # a job claimed behind another in a group counts it now
     if values["status"] != JobStatus.failed.value:
         values["finished_at"] = utcnow()
     return values
@@ -308,17 +308,3 @@ def run_job(
     """Run: claim job ``job_id`` if it is due, run it, record the outcome; None if not due."""
     job = claim(factory, settings, job_id, worker=worker or worker_name())
     return None if job is None else run_claimed(factory, settings, job)
-
-
-def run_due(
-    factory: SessionFactory,
-    settings: Settings,
-    *,
-    worker: str | None = None,
-    limit: int | None = None,
-) -> list[Outcome]:
-    """Run: every job due now, until none is (or ``limit`` ran); each at most once per call
-    (:func:`lms_core.jobs.groups.run_due`: claimed and recorded in groups)."""
-    from lms_core.jobs.groups import run_due as run
-
-    return run(factory, settings, worker=worker or worker_name(), limit=limit)
