@@ -4,12 +4,14 @@ What: 10,000 no-op jobs (``--quick``: 500), ``maintenance.ping``, through the le
 on a fresh migrated SQLite file (and PostgreSQL with ``--pg URL``):
 
 * **drain**: every job queued in one transaction (``ledger.enqueue``, one flush each, as a
-  service does), then run by ``ledger.run_due``, the loop ``lmsctl jobs run-due`` runs
-  (claim, run, record the outcome and claim the next in one transaction per job);
+  service does), then run by ``groups.run_due``, the loop ``lmsctl jobs run-due`` runs
+  (jobs claimed in groups, the outcomes of one group written in the transaction claiming the
+  next: ``lms_core/jobs/groups.py``);
 * **worker**: a real ``lmsctl jobs worker --workers 2`` process, started and warmed up first;
-  the jobs are queued in one transaction whose commit sends one wake-up per job (the front
-  door's ``jobs.wakeup``), timed until the ledger shows every job succeeded. The queue is the
-  embedded SqliteHuey, then RedisHuey (``LMS_HUEY_URL``).
+  the jobs are queued in one transaction whose commit sends the wake-ups (the front door's
+  ``jobs.wakeup``: one ``run_jobs`` message per chunk of up to 50 job ids), timed until the
+  ledger shows every job succeeded. The queue is the embedded SqliteHuey, then RedisHuey
+  (``LMS_HUEY_URL``). Each job is still its own ledger row, claim, lease and outcome.
 
 Baseline, in the same run and the same way: the same no-op task on bare Huey (default
 pickle serializer, no ledger): enqueued one by one then run by a dequeue/execute loop in
@@ -209,8 +211,8 @@ def succeeded(factory: Any) -> int:
 
 
 def ledger_drain(url: str, run: Run) -> tuple[float, float]:
-    """(seconds to queue, seconds to run) ``run.jobs`` pings, drained by ``ledger.run_due``."""
-    from lms_core.jobs import ledger
+    """(seconds to queue, seconds to run) ``run.jobs`` pings, drained by ``groups.run_due``."""
+    from lms_core.jobs import groups
 
     settings = settings_for(url, run.tmp)
     engine = make_engine(settings)
@@ -220,7 +222,7 @@ def ledger_drain(url: str, run: Run) -> tuple[float, float]:
         started = time.perf_counter()
         enqueue_all(factory, run.jobs)
         queued = time.perf_counter()
-        outcomes = ledger.run_due(factory, settings)
+        outcomes = groups.run_due(factory, settings)
         ran = time.perf_counter()
         bad = [o for o in outcomes if o.status != "succeeded"]
         if len(outcomes) != run.jobs or bad:
@@ -256,7 +258,7 @@ def ledger_worker(url: str, run: Run, huey_url: str) -> float:
     try:
         schema.upgrade(engine)
         factory = make_session_factory(engine)
-        wakeup.attach(factory, tasks.run_job)
+        wakeup.attach(factory, tasks.wake)
         kind = "redis" if huey_url.startswith("redis") else "sqlite"
         with process(argv, env, run.tmp / f"worker-{kind}.log"):
             enqueue_all(factory, 1)
@@ -476,7 +478,7 @@ def ledger_webhooks(url: str, run: Run, port: int, count: int) -> tuple[float, f
                 events=["user.created"],
                 secret=HOOK_SECRET,
             ).id
-        wakeup.attach(factory, tasks.run_job)
+        wakeup.attach(factory, tasks.wake)
         with process(argv, env, run.tmp / "worker-webhooks.log"):
             record_events(factory, endpoint_id, 1)
             wait_until(lambda: delivered(factory) >= 1, run.timeout, "webhook worker start")

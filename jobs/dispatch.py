@@ -20,6 +20,7 @@ from jobs.schedule import SCHEDULE, Periodic, latest_slot
 from jobs.signing import ForgedEntry
 from lms_core.db import SessionFactory, unit_of_work
 from lms_core.jobs import ledger
+from lms_core.jobs.groups import run_due as run_due_groups
 from lms_core.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,12 +29,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def wake_due(factory: SessionFactory, wake: Callable[[int], Any], *, limit: int = 100) -> int:
-    """Send ``wake(job_id)`` for up to ``limit`` due jobs, oldest first; returns how many."""
+def wake_due(factory: SessionFactory, wake: Callable[[list[int]], Any], *, limit: int = 100) -> int:
+    """Send ``wake(job_ids)`` for up to ``limit`` due jobs, oldest first; returns how many."""
     with unit_of_work(factory, write=False) as session:
         ids = ledger.due_ids(session, limit=limit)
-    for job_id in ids:
-        wake(job_id)
+    if ids:
+        wake(ids)
     return len(ids)
 
 
@@ -119,7 +120,7 @@ def _drain_queue(tasks: Tasks, report: DrainReport) -> None:
         if message is None:
             break
         report.messages += 1
-        if message.name in (tasks.run_job.name, tasks.dispatch_due.name):
+        if message.name in (tasks.run_job.name, tasks.run_jobs.name, tasks.dispatch_due.name):
             # Wake-ups: the drain below runs every due job, with its outcome reported.
             continue
         try:
@@ -134,5 +135,5 @@ def drain(tasks: Tasks, factory: SessionFactory, *, worker: str | None = None) -
     _drain_queue(tasks, report)
     for entry in SCHEDULE:
         report.periodic[entry.name] = queue_periodic(factory, entry)
-    report.outcomes = ledger.run_due(factory, tasks.settings, worker=worker)
+    report.outcomes = run_due_groups(factory, tasks.settings, worker=worker)
     return report

@@ -6,8 +6,9 @@ names, ``jobs.tasks.<function>``) without the import-time instance: whoever buil
 with :func:`jobs.huey_app.make_huey` calls :func:`register_tasks` once on it.
 
 The job ledger (``lms_core.jobs``) is the record of work; Huey carries wake-ups only:
-``run_job(job_id)`` runs that job if it is still due, ``dispatch_due()`` (every minute) wakes
-every due job, and one periodic task per entry of :mod:`jobs.schedule` queues its slot's job.
+``run_jobs(job_ids)`` runs those jobs that are still due (in groups:
+:mod:`lms_core.jobs.groups`), ``run_job(job_id)`` one (entries queued by an earlier
+version), ``dispatch_due()`` (every minute) wakes every due job, and one periodic task per entry of :mod:`jobs.schedule` queues its slot's job.
 Tasks take ids, never ORM objects, and open their own unit of work.
 """
 
@@ -64,6 +65,9 @@ class Tasks:
     ping: Any
     recompute_course_progress: Any
     run_job: Any
+    run_jobs: Any
+    #: ``wake(job_ids)``: queue wake-ups for those jobs (:func:`jobs.wakeup.chunks` of them).
+    wake: Any
     dispatch_due: Any
     #: schedule entry name -> its periodic task.
     periodic: dict[str, Any]
@@ -103,15 +107,23 @@ def register_tasks(
 
         run(database.session_factory(), settings, job_id)
 
+    def run_jobs(job_ids: list[int]) -> None:
+        """Run those of ledger jobs ``job_ids`` that are still due, in groups."""
+        from lms_core.jobs.groups import run_jobs as run
+
+        run(database.session_factory(), settings, [int(i) for i in job_ids])
+
     def dispatch_due() -> None:
         """Wake every due job (a lost wake-up, an expired lease, a retry now due)."""
         dispatch.wake_due(database.session_factory(), wake)
 
     # huey ships no type hints: calling its decorators keeps these functions typed for mypy.
     run_job_task = queue.task(retries=0)(run_job)
+    run_jobs_task = queue.task(retries=0)(run_jobs)
 
-    def wake(job_id: int) -> None:
-        run_job_task(job_id)
+    def wake(job_ids: list[int]) -> None:
+        for chunk in wakeup.chunks(job_ids):
+            run_jobs_task(chunk)
 
     if session_factory is None:
 
@@ -133,6 +145,8 @@ def register_tasks(
         # Retried for transient failures (database restarting, lock timeout); it is idempotent.
         recompute_course_progress=queue.task(retries=3, retry_delay=10)(recompute_course_progress),
         run_job=run_job_task,
+        run_jobs=run_jobs_task,
+        wake=wake,
         dispatch_due=queue.periodic_task(_crontab(schedule.DISPATCH_CRON), retries=0)(dispatch_due),
         periodic=periodic,
         database=database,

@@ -19,9 +19,17 @@ from huey.consumer import Consumer
 from jobs.dispatch import queue_periodic, wake_due
 from jobs.schedule import SCHEDULE
 from jobs.tasks import Tasks
+from jobs.wakeup import CHUNK_MAX
 from lms_core.workers import die_with_parent
 
 log = logging.getLogger(__name__)
+
+#: The longest an idle worker thread waits before looking at a SQLite queue again. Huey's
+#: consumer backs off to ``max_delay`` (a second here) while the queue is empty, so wake-ups
+#: sent after a long transaction (a service recording 10,000 events) waited up to a second
+#: for a thread that had dozed off; a look at an empty SqliteHuey table costs a few
+#: microseconds. (RedisHuey reads block until a message comes: no waiting there.)
+IDLE_POLL_SECONDS = 0.1
 
 
 class Poller(threading.Thread):
@@ -46,9 +54,9 @@ class Poller(threading.Thread):
         while not self.stopping.is_set():
             try:
                 room = self.workers * 2 - self.tasks.huey.pending_count()
-                if room > 0:
+                if room > 0:  # messages the workers can take now, of up to CHUNK_MAX jobs
                     factory = self.tasks.database.session_factory()
-                    wake_due(factory, self.tasks.run_job, limit=room)
+                    wake_due(factory, self.tasks.wake, limit=room * CHUNK_MAX)
             except Exception:  # the database restarting: try again next time
                 log.warning("polling for due jobs failed", exc_info=True)
             self.stopping.wait(self.interval)
@@ -58,6 +66,7 @@ class LedgerConsumer(Consumer):  # type: ignore[misc]  # huey ships no type hint
     """The consumer, with the poller started after the workers (so after any fork)."""
 
     def __init__(self, tasks: Tasks, *, poll_seconds: float, **options: Any) -> None:
+        options["max_delay"] = min(options.get("max_delay", IDLE_POLL_SECONDS), IDLE_POLL_SECONDS)
         super().__init__(tasks.huey, **options)
         self.poller = Poller(
             tasks,

@@ -31,7 +31,9 @@ def sqlite_databases(tmp: Path) -> FreshDatabases:
 
 
 def postgres_databases(server_url: str) -> FreshDatabases:
-    """Each call yields a new database ``lms_bench_<pid>_<n>`` on the server, dropped after."""
+    """Each call yields a new database ``lms_bench_<pid>_<n>`` on the server, dropped after
+    (``LMS_BENCH_DB_PREFIX`` replaces ``lms_bench``: runs sharing a server keep to their own
+    names)."""
     url = make_url(server_url)
 
     def admin(sql: str) -> None:
@@ -44,7 +46,8 @@ def postgres_databases(server_url: str) -> FreshDatabases:
 
     @contextmanager
     def fresh() -> Iterator[str]:
-        name = f"lms_bench_{os.getpid()}_{next(_names)}"
+        prefix = os.environ.get("LMS_BENCH_DB_PREFIX", "lms_bench")
+        name = f"{prefix}_{os.getpid()}_{next(_names)}"
         admin(f'DROP DATABASE IF EXISTS "{name}"')
         admin(f'CREATE DATABASE "{name}"')
         try:

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import secrets
 import shutil
+import sqlite3
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -230,7 +231,7 @@ def verify_backup(archive: Path, *, server_url: str | None = None) -> Report:
         tables, problems = compare(manifest, actual, "restored copy")
         report.tables_checked = tables
         report.problems.extend(problems)
-    except (OSError, EOFError, tarfile.TarError, DBAPIError) as exc:
+    except (OSError, EOFError, tarfile.TarError, DBAPIError, sqlite3.Error) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         report.problems.append(f"database member {member}: cannot be restored ({reason})")
     finally:

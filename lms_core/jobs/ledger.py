@@ -20,6 +20,7 @@ runs again: at least once. Handlers make their effect once by key (docs/jobs.md)
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -30,25 +31,50 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from lms_core.db import SessionFactory, insert_or_winner, unit_of_work
 from lms_core.errors import Conflict, LmsError, ValidationError
+from lms_core.jobs.claims import (  # the claims are part of the ledger's interface
+    MAX_ERROR_CHARS,
+    _bounded,
+    claim,
+    claim_due,
+    claim_group_in,
+    due_ids,
+    lease_for,
+)
 from lms_core.jobs.heartbeat import RENEWER
 from lms_core.jobs.registry import JobContext, get_handler
 from lms_core.models import utcnow
-from lms_core.models.jobs import CLAIMABLE, Job, JobStatus
+from lms_core.models.jobs import Job, JobStatus
 
 if TYPE_CHECKING:
     from lms_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "MAX_ERROR_CHARS",
+    "Outcome",
+    "backoff_seconds",
+    "claim",
+    "claim_due",
+    "claim_group_in",
+    "due_ids",
+    "enqueue",
+    "hold",
+    "lease_for",
+    "release",
+    "run_claimed",
+    "run_job",
+    "worker_name",
+]
+
 #: ``session.info`` key listing the ids of jobs queued in the session's transaction, so the
 #: front door can wake a worker once it commits (``jobs.wakeup``); the ledger never does.
 QUEUED_INFO_KEY = "lms_jobs_queued"
-MAX_ERROR_CHARS = 2000
 MAX_RESULT_CHARS = 4000
 MAX_KEY_CHARS = 255
 
@@ -109,8 +135,7 @@ def enqueue(
             created_at=utcnow(),
         )
         if fresh:
-            session.add(job)
-            session.flush()
+            _insert_fresh(session, job)
         else:
             found = insert_or_winner(session, job, existing)
         if found is None:
@@ -125,6 +150,24 @@ def enqueue(
     return found
 
 
+def _insert_fresh(session: Session, job: Job) -> None:
+    """Insert a new ``job`` with one cached Core statement and add it to the session as the
+    persistent row it now is: what ``session.add`` and a flush do, at a fraction of the cost
+    (a service queuing thousands of jobs in one transaction flushed each on its own)."""
+    table: Any = Job.__table__
+    values = {c.key: getattr(job, c.key) for c in table.columns if c.key != "id"}
+    # None columns are left out, so they are SQL NULL (a JSON column would store 'null').
+    inserted = session.connection().execute(
+        table.insert(), {k: v for k, v in values.items() if v is not None}
+    )
+    key: Any = inserted.inserted_primary_key
+    job.id = int(key[0])
+    for name, value in values.items():
+        setattr(job, name, value)  # every column loaded: nothing is read back later
+    make_transient_to_detached(job)
+    session.add(job)
+
+
 def backoff_seconds(
     attempt: int, *, base: float, cap: float, rng: random.Random | None = None
 ) -> float:
@@ -133,127 +176,6 @@ def backoff_seconds(
     retrying in step (AWS Architecture Blog, "Exponential Backoff And Jitter")."""
     ceiling = min(cap, base * 2 ** min(max(attempt - 1, 0), 62))
     return (rng or random).uniform(0, ceiling)
-
-
-def _due(now: datetime) -> Any:
-    """Due now: for one job by id (a primary-key look-up, whatever the plan of the OR)."""
-    return or_(
-        and_(Job.status.in_([s.value for s in CLAIMABLE]), Job.run_at <= now),
-        and_(Job.status == JobStatus.running.value, Job.lease_until < now),
-    )
-
-
-def _due_branches(now: datetime, columns: Any = Job) -> list[Select[Any]]:
-    """The oldest-first queries whose union is "due": one per claimable status, read in the
-    order of ``ix_jobs_status_run_at`` (status, run_at, id), and the expired leases, read
-    through ``ix_jobs_status_lease_until``. One OR (or IN) over them made the database sort
-    every due row on every claim (SQLite: MULTI-INDEX OR, TEMP B-TREE FOR ORDER BY)."""
-    branches: list[Select[Any]] = [
-        select(columns)
-        .where(Job.status == status.value, Job.run_at <= now)
-        .order_by(Job.run_at, Job.id)
-        for status in CLAIMABLE
-    ]
-    expired = and_(Job.status == JobStatus.running.value, Job.lease_until < now)
-    branches.append(select(columns).where(expired).order_by(Job.lease_until, Job.id))
-    return branches
-
-
-def lease_for(settings: Settings, kind: str) -> int:
-    """The handler's lease, or ``settings.jobs_lease_seconds`` when that is set (tests)."""
-    if settings.jobs_lease_seconds is not None:
-        return settings.jobs_lease_seconds
-    try:
-        return get_handler(kind).lease_seconds
-    except LmsError:
-        return 60  # no handler: the attempt fails at once, the lease hardly matters
-
-
-def _take(session: Session, settings: Settings, job: Job, worker: str, now: datetime) -> bool:
-    """Mark ``job`` running for ``worker``; False (and the job dead) when a worker died holding
-    its last attempt."""
-    if job.status == JobStatus.running.value and job.attempts >= job.max_attempts:
-        job.status = JobStatus.dead.value
-        job.error = _bounded(
-            f"gave up after {job.attempts} attempts: worker {job.worker} stopped holding it "
-            f"(lease expired at {job.lease_until:%Y-%m-%d %H:%M:%S} UTC)"
-        )
-        job.finished_at, job.lease_until, job.claim_token = now, None, None
-        return False
-    job.status = JobStatus.running.value
-    job.attempts += 1
-    job.worker = worker
-    job.claim_token = uuid.uuid4().hex
-    job.started_at = now
-    job.lease_until = now + timedelta(seconds=lease_for(settings, job.kind))
-    return True
-
-
-def _claim_in(
-    session: Session,
-    settings: Settings,
-    worker: str,
-    job_id: int | None,
-    exclude: frozenset[int] = frozenset(),
-) -> Job | None:
-    """The claim, inside the caller's transaction (see :func:`claim_due`): the oldest of the
-    rows the :func:`_due_branches` give (one each, by index). On PostgreSQL each skips rows
-    others hold; the (at most two) it locks and does not take are freed at this commit."""
-    lock = session.get_bind().dialect.name == "postgresql"
-    while True:
-        now = utcnow()
-        if job_id is not None:
-            stmts = [select(Job).where(_due(now), Job.id == job_id)]
-        else:
-            stmts = _due_branches(now)
-        found: list[Job] = []
-        for stmt in stmts:
-            if exclude:
-                stmt = stmt.where(Job.id.not_in(exclude))
-            stmt = stmt.limit(1)
-            if lock:
-                stmt = stmt.with_for_update(skip_locked=True)
-            found.extend(session.scalars(stmt))
-        if not found:
-            return None
-        job = min(found, key=lambda j: (j.run_at, j.id))
-        taken = _take(session, settings, job, worker, now)
-        session.flush()
-        if taken:
-            return job
-
-
-def _claim(
-    factory: SessionFactory,
-    settings: Settings,
-    worker: str,
-    job_id: int | None,
-    exclude: frozenset[int] = frozenset(),
-) -> Job | None:
-    with unit_of_work(factory) as session:
-        return _claim_in(session, settings, worker, job_id, exclude)
-
-
-def claim_due(
-    factory: SessionFactory,
-    settings: Settings,
-    *,
-    worker: str,
-    exclude: frozenset[int] = frozenset(),
-) -> Job | None:
-    """Take the oldest due job for ``worker`` (committed), or None when nothing is due;
-    ``exclude`` leaves out jobs by id (those a drain already ran)."""
-    return _claim(factory, settings, worker, None, exclude)
-
-
-def claim(factory: SessionFactory, settings: Settings, job_id: int, *, worker: str) -> Job | None:
-    """Take job ``job_id`` if it is due and nobody holds it; None otherwise (a wake-up for a
-    job already done, taken, or not due yet is a no-op)."""
-    return _claim(factory, settings, worker, job_id)
-
-
-def _bounded(text: str, limit: int = MAX_ERROR_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 12] + " [truncated]"
 
 
 def _error_text(exc: BaseException) -> str:
@@ -289,12 +211,9 @@ class Outcome:
 def _attempt(
     factory: SessionFactory, settings: Settings, job: Job, rng: random.Random | None
 ) -> dict[str, Any]:
-    """Call the handler of a claimed job, its lease renewed meanwhile (:mod:`heartbeat`);
-    the column values that record how it went."""
+    """Call the handler of a claimed job (its caller holds the claim in :data:`RENEWER`, so
+    its lease is renewed meanwhile); the column values that record how it went."""
     context = JobContext(factory, settings, job.id, job.attempts, job.key)
-    token = job.claim_token
-    if token is not None:
-        RENEWER.hold(factory, job.id, token, lease_for(settings, job.kind))
     try:
         value = get_handler(job.kind).fn(context, dict(job.args))
         values: dict[str, Any] = {
@@ -320,26 +239,35 @@ def _attempt(
                 "error": error,
                 "run_at": utcnow() + timedelta(seconds=delay),
             }
-    finally:
-        if token is not None:
-            RENEWER.release(token)
     values["lease_until"] = None
+    values["attempts"] = job.attempts  # a job claimed behind another in a group counts it now
     if values["status"] != JobStatus.failed.value:
         values["finished_at"] = utcnow()
     return values
 
 
+@functools.cache
+def _record_statement(columns: tuple[str, ...]) -> Any:
+    """The fenced UPDATE writing ``columns`` (one compiled statement per set of columns)."""
+    table: Any = Job.__table__
+    return (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            table.c.status == JobStatus.running.value,
+            table.c.claim_token == bindparam("b_token"),
+        )
+        .values({name: bindparam(f"v_{name}") for name in columns})
+    )
+
+
 def _record(session: Session, job: Job, values: dict[str, Any]) -> Outcome:
     """Write ``values`` if this claim still holds the job (still running, same claim token:
     worker and attempts can repeat after a retry, the token of a claim cannot)."""
-    held = session.execute(
-        update(Job)
-        .where(
-            Job.id == job.id,
-            Job.status == JobStatus.running.value,
-            Job.claim_token == job.claim_token,
-        )
-        .values(**values)
+    columns = tuple(sorted(values))
+    params = {f"v_{name}": values[name] for name in columns}
+    held = session.connection().execute(
+        _record_statement(columns), {"b_id": job.id, "b_token": job.claim_token, **params}
     )
     recorded = bool(getattr(held, "rowcount", 0))
     if not recorded:
@@ -351,9 +279,27 @@ def run_claimed(
     factory: SessionFactory, settings: Settings, job: Job, *, rng: random.Random | None = None
 ) -> Outcome:
     """Run a job this worker has claimed and record the outcome (see the module docstring)."""
-    values = _attempt(factory, settings, job, rng)
-    with unit_of_work(factory) as session:
-        return _record(session, job, values)
+    hold(factory, settings, [job])
+    try:
+        values = _attempt(factory, settings, job, rng)
+        with unit_of_work(factory) as session:
+            return _record(session, job, values)
+    finally:
+        release([job])
+
+
+def hold(factory: SessionFactory, settings: Settings, jobs: list[Job]) -> None:
+    """Renew the leases of claimed ``jobs`` until :func:`release` (:mod:`heartbeat`)."""
+    for job in jobs:
+        if job.claim_token is not None:
+            RENEWER.hold(factory, job.id, job.claim_token, lease_for(settings, job.kind))
+
+
+def release(jobs: list[Job]) -> None:
+    """Stop renewing: the outcomes of ``jobs`` are written (or could not be)."""
+    for job in jobs:
+        if job.claim_token is not None:
+            RENEWER.release(job.claim_token)
 
 
 def run_job(
@@ -362,43 +308,3 @@ def run_job(
     """Run: claim job ``job_id`` if it is due, run it, record the outcome; None if not due."""
     job = claim(factory, settings, job_id, worker=worker or worker_name())
     return None if job is None else run_claimed(factory, settings, job)
-
-
-def run_due(
-    factory: SessionFactory,
-    settings: Settings,
-    *,
-    worker: str | None = None,
-    limit: int | None = None,
-) -> list[Outcome]:
-    """Run: every job due now, one after the other, until none is (or ``limit`` ran).
-
-    A job that fails and is due again at once (no backoff left) is not run twice in one
-    drain: each job runs at most once per call.
-    """
-    outcomes: list[Outcome] = []
-    # Only a job that failed can be due again in this drain (succeeded and dead are final, and
-    # one taken over by another worker is held): those are left out, not every job seen.
-    failed: set[int] = set()
-    who = worker or worker_name()
-    job = claim_due(factory, settings, worker=who) if limit != 0 else None
-    while job is not None:
-        values = _attempt(factory, settings, job, None)
-        # One transaction records this outcome and claims the next job: a commit per job.
-        with unit_of_work(factory) as session:
-            outcome = _record(session, job, values)
-            if outcome.status == JobStatus.failed:
-                failed.add(job.id)
-            more = limit is None or len(outcomes) + 1 < limit
-            job = _claim_in(session, settings, who, None, frozenset(failed)) if more else None
-        outcomes.append(outcome)
-    return outcomes
-
-
-def due_ids(session: Session, *, limit: int = 100) -> list[int]:
-    """Ids of jobs due now, oldest first: what a worker's poll wakes up (``limit`` rows of
-    each branch of :func:`_due_branches`, by index, then the oldest ``limit`` of those)."""
-    rows: list[tuple[datetime, int]] = []
-    for stmt in _due_branches(utcnow(), Job.run_at):
-        rows.extend((r[0], r[1]) for r in session.execute(stmt.add_columns(Job.id).limit(limit)))
-    return [job_id for _run_at, job_id in sorted(rows)[:limit]]

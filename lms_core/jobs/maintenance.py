@@ -26,7 +26,7 @@ from lms_core.models.jobs import FINISHED, Job
 KEEP_FINISHED_DAYS = 30
 
 
-@handler("maintenance.ping", max_attempts=1, lease_seconds=60)
+@handler("maintenance.ping", max_attempts=3, lease_seconds=60, groupable=True)
 def ping(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
     """Prove a worker runs jobs: returns ``echo`` and the process that ran it."""
     if args.get("fail"):

@@ -67,6 +67,9 @@ class Handler:
     max_attempts: int
     #: How long a claim holds the job: longer than the handler ever takes, or it runs twice.
     lease_seconds: int
+    #: May share a claim with other jobs of its kind (:mod:`lms_core.jobs.groups`): only for
+    #: trivially short, idempotent kinds, since the jobs of a group wait for each other.
+    groupable: bool = False
 
 
 _handlers: dict[str, Handler] = {}
@@ -78,8 +81,10 @@ def handler(
     *,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     lease_seconds: int = DEFAULT_LEASE_SECONDS,
+    groupable: bool = False,
 ) -> Callable[[HandlerFn], HandlerFn]:
-    """Register ``fn`` as the handler of ``kind``; a kind has exactly one handler."""
+    """Register ``fn`` as the handler of ``kind``; a kind has exactly one handler.
+    ``groupable``: its jobs may be claimed and run in groups (see :class:`Handler`)."""
     if max_attempts < 1 or lease_seconds < 1:
         raise ValueError(f"{kind}: max_attempts and lease_seconds must be at least 1")
 
@@ -92,7 +97,7 @@ def handler(
             )
             if not same:  # a module imported twice re-registers itself; two modules may not
                 raise ValueError(f"job kind {kind!r} already has a handler: {existing.fn!r}")
-        _handlers[kind] = Handler(kind, fn, max_attempts, lease_seconds)
+        _handlers[kind] = Handler(kind, fn, max_attempts, lease_seconds, groupable)
         return fn
 
     return register

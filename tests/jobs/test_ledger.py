@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from lms_core.db import unit_of_work
 from lms_core.errors import Conflict, NotFound, ValidationError
-from lms_core.jobs import ledger
+from lms_core.jobs import groups, ledger
 from lms_core.models import Job, utcnow
 from lms_core.settings import Settings
 
@@ -172,13 +172,13 @@ def test_run_due_runs_each_due_job_once(session_factory: Factory, jobs_settings:
     ok = [_enqueue(session_factory, args={"echo": str(i)}) for i in range(3)]
     flaky = _enqueue(session_factory, args={"fail": "again"}, max_attempts=5)
     _enqueue(session_factory, run_at=utcnow() + timedelta(hours=1))
-    outcomes = ledger.run_due(session_factory, no_wait, worker="drain")
+    outcomes = groups.run_due(session_factory, no_wait, worker="drain")
     assert sorted((o.job_id, o.status) for o in outcomes) == sorted(
         [*((i, "succeeded") for i in ok), (flaky, "failed")]
     )
     # Due again at once (no backoff), yet it ran once in that drain; the next drain retries it.
     assert _job(session_factory, flaky).attempts == 1
-    again = ledger.run_due(session_factory, no_wait, worker="drain")
+    again = groups.run_due(session_factory, no_wait, worker="drain")
     assert [(o.job_id, o.attempt) for o in again] == [(flaky, 2)]
 
 

@@ -30,7 +30,7 @@ def scratch(scratch_url: str, tmp_path: Path) -> Iterator[Engine]:
 def test_a_worker_is_woken_after_the_commit_never_after_a_rollback(scratch: Engine) -> None:
     factory: sessionmaker[Session] = make_session_factory(scratch)
     woken: list[int] = []
-    attach(factory, woken.append)
+    attach(factory, woken.extend)
     with pytest.raises(RuntimeError), unit_of_work(factory) as session:
         ledger.enqueue(session, "maintenance.ping", {}, key="rolled-back")
         raise RuntimeError("the change that caused it failed")

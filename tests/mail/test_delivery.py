@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lms_core.jobs.ledger import run_due
+from lms_core.jobs.groups import run_due
 from lms_core.mail.delivery import deliver
 from lms_core.mail.outbox import queue_mail
 from lms_core.mail.smtp import MailDeferred

@@ -79,7 +79,7 @@ def test_notifications_off_queue_no_mail(
 def test_a_bulk_completion_queues_one_job_and_a_mail_per_learner(
     session: Session, session_factory: Factory, mail_settings: Settings, make: Any
 ) -> None:
-    from lms_core.jobs.ledger import run_due
+    from lms_core.jobs.groups import run_due
 
     course = make.course(slug="algebra", lessons=1, published=True)
     learners = [make.user(email=f"l{n}@x.org") for n in range(3)]

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from jobs.dispatch import queue_periodic
 from jobs.schedule import SCHEDULE
-from lms_core.jobs.ledger import enqueue, run_due
+from lms_core.jobs.groups import run_due
+from lms_core.jobs.ledger import enqueue
 from lms_core.mail.outbox import queue_mail
 from lms_core.models import MailStatus, OutboxMail, utcnow
 from lms_core.models.jobs import Job

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
 from lms_core.db import unit_of_work
-from lms_core.jobs.ledger import Outcome, run_due
+from lms_core.jobs.groups import run_due
+from lms_core.jobs.ledger import Outcome
 from lms_core.models.webhooks import WebhookDelivery, WebhookEndpoint
 from lms_core.settings import Settings
 from lms_core.webhooks.endpoints import add_endpoint
