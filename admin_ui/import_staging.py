@@ -23,11 +23,11 @@ from flask import session as flask_session
 from werkzeug.utils import secure_filename
 
 from lms_core.errors import ValidationError
-from lms_core.private_paths import PRIVATE_FILE, make_private_dirs
+from lms_core.private_paths import PRIVATE_FILE, WEB_IMPORTS_FOLDER, make_private_dirs
 from lms_core.settings import Settings
 
 #: The staging folder's name under ``settings.files_dir`` (dot: not a blob folder).
-FOLDER = ".web-imports"
+FOLDER = WEB_IMPORTS_FOLDER
 #: The Flask session's list of this user's staged ids (newest last).
 SESSION_KEY = "lms_import_stages"
 #: How many staged uploads a session keeps reachable (older ones are forgotten).

@@ -49,3 +49,9 @@ def create_private_file(path: Path) -> bool:
 def others_can_read(path: Path) -> bool:
     """Whether the group or other accounts may read ``path`` (by its mode bits)."""
     return bool(os.stat(path).st_mode & (stat.S_IRGRP | stat.S_IROTH))
+
+
+#: The back office's staging folder for uploaded import files and their plans, under the
+#: files folder (a dot name: never a blob folder). Transient (a day at most) and left out of
+#: backups: its plans are of the database as it was, not part of it.
+WEB_IMPORTS_FOLDER = ".web-imports"

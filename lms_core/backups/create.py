@@ -41,7 +41,7 @@ from lms_core.backups.sqlite_pages import compress_parallel, cores
 from lms_core.db import make_engine, sqlite_file
 from lms_core.errors import Conflict
 from lms_core.formats.atomic import AtomicFile
-from lms_core.private_paths import make_private_dirs
+from lms_core.private_paths import WEB_IMPORTS_FOLDER, make_private_dirs
 from lms_core.settings import Settings
 
 #: Where backups go without ``-o``, unless LMS_BACKUP_DIR says otherwise.
@@ -156,8 +156,11 @@ def _files(root: Path, skip: Path) -> Iterator[tuple[Path, str]]:
     if not root.is_dir():
         return
     skip_real = os.path.realpath(skip)
+    staging = os.path.realpath(root / WEB_IMPORTS_FOLDER)
     for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if os.path.realpath(Path(folder, d)) != skip_real)
+        dirs[:] = sorted(
+            d for d in dirs if os.path.realpath(Path(folder, d)) not in (skip_real, staging)
+        )
         for name in sorted(names):
             path = Path(folder, name)
             if path.is_file() and not path.is_symlink():

@@ -266,3 +266,20 @@ def test_an_archive_of_the_older_checksum_form_still_verifies(site: Site) -> Non
         info.size = len(body)
         out.addfile(info, io.BytesIO(body))
     assert ok_json(site.run("backup", "verify", str(older), "--json"))["ok"] is True
+
+
+def test_the_back_office_import_staging_folder_is_not_backed_up(site: Site) -> None:
+    """Uploaded import files and their plans wait a day at most under the files folder; they
+    are of the database as it was, and a users file may carry addresses nobody imported."""
+    from lms_core.private_paths import WEB_IMPORTS_FOLDER
+
+    staged = Path(site.settings.files_dir) / WEB_IMPORTS_FOLDER / "0123abcd"
+    staged.mkdir(parents=True)
+    (staged / "plan.json").write_text("{}\n")
+    archive = ok_json(site.run("backup", "create", "-o", str(site.backups), "--json"))["path"]
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        manifest = json.loads(tar.extractfile(MANIFEST_NAME).read())  # type: ignore[union-attr]
+    assert any(n.startswith("files/") for n in names)
+    assert not [n for n in names if WEB_IMPORTS_FOLDER in n]
+    assert not [n for n in manifest["members"] if WEB_IMPORTS_FOLDER in n]
