@@ -24,6 +24,7 @@ from admin_ui.modelviews.base import ADMIN_ONLY, StaffModelView, parse_id
 from admin_ui.modelviews.selection import row_ids
 from lms_core.actor import Actor
 from lms_core.jobs import admin as jobs_admin
+from lms_core.jobs.admin import ROW_FIELDS
 from lms_core.models.jobs import Job, JobStatus
 
 Service = Callable[..., Job]
@@ -53,23 +54,9 @@ class JobView(StaffModelView):
         "finished_at",
         "error",
     )
-    column_details_list = (
-        "id",
-        "kind",
-        "key",
-        "status",
-        "attempts",
-        "max_attempts",
-        "run_at",
-        "lease_until",
-        "worker",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "error",
-        "args",
-        "result",
-    )
+    #: The fields ``lmsctl jobs show`` prints (lms_core.jobs.admin.ROW_FIELDS), then the
+    #: job's arguments and result.
+    column_details_list = (*ROW_FIELDS, "args", "result")
     column_labels = {"max_attempts": "Max"}
     column_default_sort = ("id", True)
     named_filter_urls = True

@@ -1,4 +1,4 @@
-/* Back-office behaviour without inline handlers (the Content-Security-Policy refuses them):
+/* Back-office and public pages' behaviour without inline handlers (the CSP refuses them):
    "With selected" actions and confirmations are bound here by data attributes. */
 (function () {
   "use strict";
