@@ -46,9 +46,9 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, event, make_url, select, text
+from sqlalchemy import Engine, event, select
 from support import bare_pages
-from support.databases import sqlite_databases
+from support.databases import postgres_databases, sqlite_databases
 
 from admin_ui.app import EXTENSION, create_app
 from lms_core.actor import Actor
@@ -98,33 +98,6 @@ class Timing:
 
 
 # --- the database ---------------------------------------------------------------------------
-
-
-def postgres_databases(server_url: str) -> Callable[[], AbstractContextManager[str]]:
-    """Each call yields a new database ``<name>_bench_<pid>`` beside the one ``server_url``
-    names (so a run given a name prefix keeps to it), dropped afterwards."""
-    url = make_url(server_url)
-    stem = url.database if url.database and url.database != "postgres" else "lms"
-
-    def admin(sql: str) -> None:
-        engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                conn.execute(text(sql))
-        finally:
-            engine.dispose()
-
-    @contextmanager
-    def fresh() -> Iterator[str]:
-        name = f"{stem}_bench_{os.getpid()}"
-        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin(f'CREATE DATABASE "{name}"')
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return fresh
 
 
 def fill(settings: Settings, engine: Engine, sizes: Sizes) -> float:

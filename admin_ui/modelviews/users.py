@@ -34,28 +34,14 @@ from admin_ui.modelviews.selection import (
     time_formatters,
 )
 from lms_core import scopes
-from lms_core.accounts.fields import ROLES, UserCreate, UserUpdate
+from lms_core.accounts.fields import ROLES, USER, UserCreate, UserUpdate
 from lms_core.actor import Actor
 from lms_core.models import User
 
 #: The only user attributes the back office shows (lists, details, exports).
 LIST_COLUMNS = ("email", "full_name", "role", "is_active", "last_login_at", "created_at")
-DETAIL_COLUMNS = (
-    "email",
-    "full_name",
-    "role",
-    "is_active",
-    "external_id",
-    "bio",
-    "avatar_url",
-    "email_verified_at",
-    "failed_login_attempts",
-    "locked_until",
-    "last_login_at",
-    "deleted_at",
-    "created_at",
-    "updated_at",
-)
+#: What ``lmsctl users show --json`` prints (the field spec's listing), without the row id.
+DETAIL_COLUMNS = tuple(name for name in USER.listing() if name != "id")
 EXPORT_COLUMNS = (
     "email",
     "full_name",
