@@ -36,10 +36,19 @@ from admin_ui.modelviews.assessing import (
     scoped_or_404,
 )
 from admin_ui.modelviews.base import STAFF, StaffModelView
+from admin_ui.modelviews.creating import create_with_field_errors, lesson_choices, split_lesson
 from admin_ui.modelviews.selection import row_ids
 from lms_core import scopes
 from lms_core.actor import Actor
-from lms_core.models import Course, GradingMethod, Lesson, Question, Quiz, QuizType
+from lms_core.models import (
+    Course,
+    GradingMethod,
+    Lesson,
+    LessonType,
+    Question,
+    Quiz,
+    QuizType,
+)
 from lms_core.quizzes.questions import FORMATS, ordered_questions
 
 _COUNTS = "lms_quiz_question_counts"
@@ -54,6 +63,11 @@ def _limit(text: str | None) -> int | None:
     """A limit as typed: empty is 0 (none); the service's check reads the text as it reads
     the CLI's option (a whole number in range, or a message naming the field)."""
     return cast(int | None, (text or "").strip() or 0)
+
+
+#: Made before the settings' fields, so that the create form lists it first (WTForms orders
+#: fields by when they were made).
+_LESSON = SelectField("Lesson (of type quiz, without a quiz yet)", choices=[])
 
 
 class QuizSettingsForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no types
@@ -73,12 +87,23 @@ class QuizSettingsForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no t
     )
 
 
+class QuizCreateForm(QuizSettingsForm):
+    """What ``lmsctl quizzes create`` takes: the lesson (of type quiz) and the settings."""
+
+    lesson = _LESSON
+
+
+#: The service's field names for what this form calls otherwise.
+_CREATE_ALIASES = {"course_slug": "lesson", "lesson_slug": "lesson"}
+
+
 class QuizView(StaffModelView):
     """Quizzes of the courses the actor manages: list, details with the questions, settings,
-    publish, bank upload."""
+    create, publish, bank upload."""
 
     allowed_roles = STAFF
     can_edit = True
+    can_create = True
     form = QuizSettingsForm
     details_template = "admin/quizzes/details.html"
     column_list = (
@@ -161,6 +186,49 @@ class QuizView(StaffModelView):
 
     def describe(self, model: Any) -> str:
         return f"quiz {model.id} ({model.lesson.course.slug}/{model.lesson.slug})"
+
+    # -- create: ``lmsctl quizzes create`` -------------------------------------------------
+    def get_create_form(self) -> Any:
+        return type("QuizNewForm", (QuizCreateForm, self.form_base_class), {})
+
+    def create_form(self, obj: Any = None) -> Any:
+        form = super().create_form(obj)
+        form.lesson.choices = lesson_choices(self.actor, LessonType.quiz.value, Quiz.lesson_id)
+        if not form.is_submitted():
+            form.shuffle_options.data = True
+        return form
+
+    def create_model(self, form: Any) -> Any:
+        made = create_with_field_errors(
+            form,
+            lambda s, a: self.create_with_service(s, a, form),
+            lambda m: (
+                f"Created {self.describe(m)}: add its questions (Upload a bank), then publish it."
+            ),
+            _CREATE_ALIASES,
+        )
+        return made if made is not None else False
+
+    def create_with_service(self, session: Session, actor: Actor, form: Any) -> Any:
+        from lms_core.quizzes.fields import QuizCreate
+        from lms_core.quizzes.quizzes import create_quiz
+
+        course, lesson = split_lesson(form.lesson.data)
+        data = QuizCreate(
+            title=(form.title.data or "").strip(),
+            description=form.description.data or None,
+            quiz_type=form.quiz_type.data,
+            passing_score=(form.passing_score.data or "").strip() or None,
+            time_limit_minutes=_limit(form.time_limit_minutes.data),
+            max_attempts=_limit(form.max_attempts.data),
+            shuffle_questions=bool(form.shuffle_questions.data),
+            shuffle_options=bool(form.shuffle_options.data),
+            show_correct_answers=bool(form.show_correct_answers.data),
+            grading_method=form.grading_method.data,
+        )
+        return create_quiz(
+            session, actor=actor, course_slug=course, lesson_slug=lesson or "", data=data
+        )
 
     def update_with_service(self, session: Session, actor: Actor, form: Any, model: Any) -> Any:
         from lms_core.quizzes.fields import QuizUpdate
