@@ -195,6 +195,46 @@ class CertificateView(StaffModelView):
                 return redirect(self.get_url(".index_view"))
         return self.render("admin/certificates/revoke.html", certs=certs, reason=reason)
 
+    # -- reinstate (administrators): a revocation undone ---------------------------------
+    def is_action_allowed(self, name: str) -> bool:
+        """Reinstating is the administrators' (``require_admin`` in the service as well)."""
+        if name == "reinstate" and not self.actor.is_admin:
+            return False
+        return super().is_action_allowed(name)
+
+    @action("reinstate", "Reinstate (undo a revocation)…")  # type: ignore[untyped-decorator]
+    def action_reinstate(self, ids: list[str]) -> ResponseReturnValue:
+        return redirect(self.get_url(".reinstate_view", id=row_ids(ids)))
+
+    @expose("/reinstate/", methods=("GET", "POST"))  # type: ignore[untyped-decorator]
+    def reinstate_view(self) -> ResponseReturnValue:
+        """``lmsctl certificates reinstate``: the same number and PDF verify as valid again;
+        the reason, optional, goes to the audit log. Administrators only."""
+        from lms_core.certificates.registry import reinstate
+
+        if not self.actor.is_admin:
+            abort(403)
+        wanted = row_ids(request.values.getlist("id"))
+        certs = (
+            list(self.get_query().filter(Certificate.id.in_(wanted)).order_by(Certificate.number))
+            if wanted
+            else []
+        )
+        if not certs:
+            flash("No certificate selected.", "error")
+            return redirect(self.get_url(".index_view"))
+        reason = (request.form.get("reason") or "").strip() or None
+        if request.method == "POST":
+            numbers = [c.number for c in certs]
+            done = run_service(
+                lambda s, a: [reinstate(s, actor=a, number=n, reason=reason) for n in numbers],
+                f"Reinstated {len(numbers)} certificate(s): {', '.join(numbers)}; they verify "
+                "as valid again.",
+            )
+            if done is not None:
+                return redirect(self.get_url(".index_view"))
+        return self.render("admin/certificates/reinstate.html", certs=certs, reason=reason or "")
+
     # -- reissue and issue: runs with their own transactions ------------------------------
     @action(
         "reissue",
