@@ -39,6 +39,7 @@ from admin_ui.modelviews.creating import (
     lesson_choices,
     split_lesson,
 )
+from admin_ui.modelviews.labels import human_labels
 from admin_ui.modelviews.selection import time_formatters
 from lms_core import scopes
 from lms_core.actor import Actor
@@ -97,7 +98,7 @@ class AssignmentView(StaffModelView):
         "late_penalty_percent",
         "submissions",
     )
-    column_labels: ClassVar[dict[str, str]] = {
+    _own_labels: ClassVar[dict[str, str]] = {
         "course.slug": "Course",
         "late_penalty_percent": "Penalty %/day",
     }
@@ -115,6 +116,17 @@ class AssignmentView(StaffModelView):
         "late_policy",
         "late_cutoff",
         "late_penalty_percent",
+    )
+    column_labels: ClassVar[dict[str, str]] = human_labels(
+        column_list,
+        column_details_list,
+        column_searchable_list,
+        own={
+            **_own_labels,
+            "max_points": "Points",
+            "late_policy": "Late work",
+            "late_cutoff": "Late work until",
+        },
     )
     column_formatters: ClassVar[dict[str, Any]] = {
         **time_formatters("due_date", "late_cutoff"),
@@ -197,7 +209,7 @@ class SubmissionView(StaffModelView):
         "graded_at",
         "files",
     )
-    column_labels: ClassVar[dict[str, str]] = {
+    _own_labels: ClassVar[dict[str, str]] = {
         "assignment.title": "Assignment",
         "student.email": "Learner",
         "student.full_name": "Name",
@@ -229,6 +241,12 @@ class SubmissionView(StaffModelView):
         "feedback",
         "graded_at",
     )
+    column_labels: ClassVar[dict[str, str]] = human_labels(
+        column_list, column_details_list, own={**_own_labels}
+    )
+    column_descriptions: ClassVar[dict[str, str]] = {
+        "days_late": "Days (started) after the due date; the late penalty counts them."
+    }
     column_formatters: ClassVar[dict[str, Any]] = {
         **time_formatters("submitted_at", "graded_at"),
         "files": lambda _v, _c, m, _n: len(m.files),

@@ -25,6 +25,7 @@ from werkzeug.routing import BuildError
 from admin_ui.db import run_service
 from admin_ui.modelviews.assessing import ClauseFilter, attachment, details_page, scoped_or_404
 from admin_ui.modelviews.base import STAFF, StaffModelView
+from admin_ui.modelviews.labels import human_labels
 from admin_ui.modelviews.selection import row_ids, time_formatters
 from lms_core import scopes
 from lms_core.actor import Actor
@@ -86,7 +87,7 @@ class CertificateView(StaffModelView):
         "version",
         "links",
     )
-    column_labels: ClassVar[dict[str, str]] = {
+    _own_labels: ClassVar[dict[str, str]] = {
         "learner_name": "Learner",
         "enrollment.student.email": "E-mail",
         "enrollment.course.slug": "Course",
@@ -120,6 +121,20 @@ class CertificateView(StaffModelView):
         "template",
         "pdf_sha256",
     )
+    column_labels: ClassVar[dict[str, str]] = human_labels(
+        column_list,
+        column_details_list,
+        column_searchable_list,
+        own={
+            **_own_labels,
+            "legacy_number": "Former number",
+            "revoked_reason": "Revocation reason",
+            "version": "Version",
+        },
+    )
+    column_descriptions: ClassVar[dict[str, str]] = {
+        "version": "1 for the first PDF; each reissue adds one (the older number is then superseded)."
+    }
     column_formatters: ClassVar[dict[str, Any]] = {
         **time_formatters("issued_at", "revoked_at", "superseded_at"),
         "status": _status_cell,

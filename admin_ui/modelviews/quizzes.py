@@ -37,6 +37,7 @@ from admin_ui.modelviews.assessing import (
 )
 from admin_ui.modelviews.base import STAFF, StaffModelView
 from admin_ui.modelviews.creating import create_with_field_errors, lesson_choices, split_lesson
+from admin_ui.modelviews.labels import human_labels
 from admin_ui.modelviews.selection import row_ids
 from lms_core import scopes
 from lms_core.actor import Actor
@@ -115,7 +116,7 @@ class QuizView(StaffModelView):
         "questions",
         "is_published",
     )
-    column_labels: ClassVar[dict[str, str]] = {
+    _own_labels: ClassVar[dict[str, str]] = {
         "lesson.course.slug": "Course",
         "lesson.slug": "Lesson",
         "quiz_type": "Type",
@@ -137,6 +138,18 @@ class QuizView(StaffModelView):
         "show_correct_answers",
         "grading_method",
         "is_published",
+    )
+    column_labels: ClassVar[dict[str, str]] = human_labels(
+        column_list,
+        column_details_list,
+        column_searchable_list,
+        own={
+            **_own_labels,
+            "passing_score": "Passing score (%)",
+            "time_limit_minutes": "Time limit (minutes)",
+            "show_correct_answers": "Show answers after",
+            "grading_method": "Grading",
+        },
     )
     column_filters = (
         ClauseFilter(Quiz.lesson_id, "Course (slug)", _course_is),
@@ -300,7 +313,7 @@ class QuestionView(StaffModelView):
         "title",
         "question_text",
     )
-    column_labels: ClassVar[dict[str, str]] = {
+    _own_labels: ClassVar[dict[str, str]] = {
         "quiz.id": "Quiz",
         "quiz.title": "Quiz title",
         "order_index": "Number",
@@ -330,6 +343,17 @@ class QuestionView(StaffModelView):
         "correct_answer",
         "explanation",
         "category",
+    )
+    column_labels: ClassVar[dict[str, str]] = human_labels(
+        column_list,
+        column_details_list,
+        column_searchable_list,
+        own={
+            **_own_labels,
+            "question_text": "Question",
+            "text_format": "Format",
+            "correct_answer": "Answer key",
+        },
     )
     column_formatters: ClassVar[dict[str, Any]] = {
         "question_text": lambda _v, _c, m, _n: (
