@@ -81,11 +81,13 @@ def create_with_field_errors(
         session.commit()
     except LmsError as exc:
         session.rollback()
-        flash(error_text(exc), "error")
         name = (aliases or {}).get(exc.field or "", exc.field)
         field = getattr(form, name, None) if name else None
         if field is not None and hasattr(field, "errors"):
             field.errors = [*field.errors, exc.message]
+            flash(f"{field.label.text}: {exc.message}", "error")  # the form's words
+        else:
+            flash(error_text(exc), "error")
         return None
     flash(done(result), "success")
     return result

@@ -207,6 +207,11 @@ class QuizView(StaffModelView):
     def create_form(self, obj: Any = None) -> Any:
         form = super().create_form(obj)
         form.lesson.choices = lesson_choices(self.actor, LessonType.quiz.value, Quiz.lesson_id)
+        if not form.lesson.choices:
+            form.lesson.description = (
+                "No lesson of type quiz is without a quiz in your courses: add one under "
+                "Lessons (type quiz), then come back."
+            )
         if not form.is_submitted():
             form.shuffle_options.data = True
         return form

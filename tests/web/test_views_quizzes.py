@@ -267,7 +267,7 @@ def test_an_instructor_creates_a_quiz_on_a_quiz_lesson_of_their_own_course(
     assert refused.status_code == 200
     page = text(refused)
     field = page[page.index('name="passing_score"') :][:1500]
-    assert "100" in field and "passing_score" in page  # the service's message, at the field
+    assert "100" in field and "Passing score (%): " in page  # the service's message, at the field
     assert state(session) == before
 
     forged = _new_quiz(client, lesson=f"{other_course.slug}/theirs")
