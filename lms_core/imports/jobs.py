@@ -26,6 +26,9 @@ APPLY_KIND = "imports.apply"
 #: Longer than the slowest import we expect, as the drop folder's (a second worker would
 #: otherwise start the same plan while the first still runs it).
 LEASE_SECONDS = 3600
+#: An apply queued while another import runs waits this long for its lock (in a request it
+#: would be refused at once: nobody waits for a page that long).
+LOCK_WAIT_SECONDS = 600
 
 
 def actor_of(factory: SessionFactory, user_id: int) -> Actor:
@@ -93,7 +96,14 @@ def apply_upload(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
         outcome: dict[str, Any] = {"status": "error", "message": str(exc), "field": None}
     else:
         progress = ProgressFile(stage, "apply", args.get("changes"))
-        outcome = apply_stage(ctx.session_factory, ctx.settings, actor, stage, progress=progress)
+        outcome = apply_stage(
+            ctx.session_factory,
+            ctx.settings,
+            actor,
+            stage,
+            progress=progress,
+            wait=LOCK_WAIT_SECONDS,
+        )
     if outcome["status"] == "already":  # an attempt that died after applying: done, not refused
         outcome = {**outcome, "status": "applied"}
     stage.write(stage.outcome, outcome)

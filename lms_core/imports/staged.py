@@ -249,8 +249,9 @@ def plan_stage(
             data.update(report_data(report))
         finally:
             report.close()
-    finally:
-        stage.discard_inputs()  # the plan and errors file are what is kept
+    # The plan and errors file are what is kept. Not removed on an unexpected error (the
+    # database gone): a job's next attempt plans them again; the sweep removes them in a day.
+    stage.discard_inputs()
     data["has_plan"] = stage.plan.is_file() and not data["error_count"]
     data["errors_files"] = stage.errors_files()
     data["has_errors_file"] = bool(data["errors_files"])
@@ -265,8 +266,9 @@ def apply_stage(
     stage: StageFiles,
     *,
     progress: ProgressFile | None = None,
+    wait: float = 0,
 ) -> dict[str, Any]:
-    """Apply the stage's plan file, once; how it went, as ``{"status": ...}``:
+    """Apply the stage's plan file, once (``wait``: seconds to wait for another import's lock); how it went, as ``{"status": ...}``:
 
     ``applied`` (``run_id``, ``counts``, ``uninvited``; ``applied.json`` written and the plan
     removed, so it cannot be applied twice), ``already`` (applied before), ``no_plan``,
@@ -280,7 +282,7 @@ def apply_stage(
         return {"status": "no_plan"}
     try:
         report = apply_plan_file(
-            factory, actor=actor, settings=settings, path=stage.plan, progress=progress
+            factory, actor=actor, settings=settings, path=stage.plan, wait=wait, progress=progress
         )
     except LmsError as exc:
         return {"status": "error", "message": str(exc), "field": exc.field}

@@ -200,3 +200,21 @@ def test_a_large_file_with_mistakes_shows_its_lines_and_a_stale_plan_is_refused(
     session.expire_all()
     assert session.get(User, ann.id).full_name == "Ann B"  # type: ignore[union-attr]
     assert not session.scalars(select(User).where(User.email == "bob@x.org")).first()
+
+
+def test_a_cancelled_job_is_said_and_the_page_stops_reloading(
+    logged_in: Login, admin_user: User, session: Session, settings: Settings
+) -> None:
+    from lms_core.jobs.admin import cancel
+
+    client = logged_in(admin_user)
+    waiting = upload(client, GOOD)
+    job = queued_job(session, "imports.plan")
+    cancel(session, actor=Actor.operator("pytest"), job_id=job.id)
+    session.flush()
+    page = text(client.get(waiting.request.path))
+    assert "was cancelled" in page and "data-lms-refresh" not in page
+    assert "Apply this plan" not in page
+    stage = stage_at(settings, stage_id(waiting))
+    assert stage is not None and stage.inputs.is_dir()  # kept: Jobs -> Retry plans it again
+    stage.discard_inputs()
