@@ -279,3 +279,28 @@ def test_an_administrator_reinstates_a_revoked_certificate_instructors_cannot(
     )
     assert "only a revoked certificate can be reinstated" in text(refused)
     assert state(session) == before
+
+
+def test_a_course_s_valid_certificates_download_as_a_zip_with_a_manifest(
+    logged_in: Any, session: Session, teacher: Any, school: Any
+) -> None:
+    import csv
+    import io
+    import zipfile
+
+    client = logged_in(teacher)
+    assert "export/?course=" in text(
+        client.get(f"/admin/certificate/issue/?course={school['mine'].slug}")
+    )
+    response = client.get(f"/admin/certificate/export/?course={school['mine'].slug}")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
+    numbers = sorted(c.number for c in _certs(session, school["mine"]))
+    pdfs = sorted(n.removesuffix(".pdf") for n in archive.namelist() if n.endswith(".pdf"))
+    assert pdfs == numbers
+    manifest = [n for n in archive.namelist() if n.endswith(".csv")]
+    rows = list(csv.DictReader(io.StringIO(archive.read(manifest[0]).decode("utf-8-sig"))))
+    assert sorted(r["number"] for r in rows) == numbers
+    theirs = client.get(f"/admin/certificate/export/?course={school['theirs'].slug}")
+    assert theirs.status_code == 404
