@@ -47,6 +47,13 @@ class Upload:
     path: Path
     size: int
     lines: int
+    #: A zip (XLSX, OneRoster): its line ends count nothing.
+    zipped: bool = False
+
+    @property
+    def rows(self) -> int:
+        """Data rows, near enough (a text file's lines but its header); 0 for a zip."""
+        return 0 if self.zipped else max(self.lines - 1, 0)
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,7 @@ class Stage(StageFiles):
         target = folder / name
         limit = limit_mb * 1024 * 1024
         written = lines = 0
+        head = b""
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE)
         with os.fdopen(fd, "wb") as out:
             while block := stream.read(_CHUNK):
@@ -74,11 +82,12 @@ class Stage(StageFiles):
                 if written > limit:
                     break
                 lines += block.count(b"\n")
+                head = head or block[:4]
                 out.write(block)
         if written > limit:
             target.unlink(missing_ok=True)
             raise ValidationError(f"is larger than {limit_mb} MB", field="file", value=name)
-        return Upload(target, written, lines)
+        return Upload(target, written, lines, zipped=head.startswith(b"PK\x03\x04"))
 
 
 def root(settings: Settings) -> Path:

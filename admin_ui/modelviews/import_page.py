@@ -132,8 +132,8 @@ class ImportPage(SecureBaseView):
             },
         }
         if import_progress.is_large(settings, uploads):
-            rows = sum(u.lines for u in uploads if u.path.suffix.lower() == ".csv")
-            plan_request.update(background=True, rows=max(rows - len(uploads), 0) or None)
+            rows = sum(u.rows for u in uploads)
+            plan_request.update(background=True, rows=rows or None)
             import_progress.queue(self._factory, stage, PLAN_KIND, plan_request)
             return redirect(url_for(".plan_view", stage_id=stage.id))
         plan_stage(self._factory, settings, current_actor(), stage, plan_request)

@@ -29,7 +29,7 @@ def is_large(settings: Settings, uploads: Sequence[Upload]) -> bool:
     """More rows (a CSV's lines) than ``import_job_rows``, or more bytes than ``import_job_mb``:
     too long for a request, so a job plans it. XLSX and zip files count by their bytes."""
     size = sum(u.size for u in uploads)
-    rows = sum(u.lines for u in uploads if u.path.suffix.lower() == ".csv")
+    rows = sum(u.rows for u in uploads)
     return size > settings.import_job_mb * 1024 * 1024 or rows > settings.import_job_rows
 
 

@@ -218,3 +218,24 @@ def test_a_cancelled_job_is_said_and_the_page_stops_reloading(
     stage = stage_at(settings, stage_id(waiting))
     assert stage is not None and stage.inputs.is_dir()  # kept: Jobs -> Retry plans it again
     stage.discard_inputs()
+
+
+def test_a_workbook_counts_by_its_bytes_not_its_line_ends(
+    logged_in: Login, admin_user: User, session: Session
+) -> None:
+    """A small XLSX of 3 rows is planned in the request (a zip's line ends count nothing)."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for line in GOOD.splitlines():
+        sheet.append(line.split(","))
+    data = io.BytesIO()
+    book.save(data)
+    planned = upload(logged_in(admin_user), data.getvalue(), name="staff.xlsx")
+    assert counts(planned)["create"] == 3
+    session.expire_all()
+    assert session.scalars(select(Job).where(Job.kind == "imports.plan")).first() is None
