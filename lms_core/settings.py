@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     import_drop_stable_seconds: float = Field(default=10.0, ge=0)
     #: The back office's import page plans and applies a file as a job (with progress) when it
     #: has more rows than this, or is larger than ``import_job_mb``; smaller ones in the request.
-    import_job_rows: int = Field(default=10_000, ge=1)
+    import_job_rows: int = Field(default=20_000, ge=1)
     import_job_mb: int = Field(default=2, ge=1)
 
     @field_validator("database_url")
