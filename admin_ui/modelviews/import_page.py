@@ -96,8 +96,19 @@ class ImportPage(SecureBaseView):
         form = ImportForm()
         if request.method == "POST" and form.validate_on_submit():
             return self._plan_upload(form)
-        page: str = self.render("admin/imports/upload.html", form=form, templates=TEMPLATES)
+        page: str = self._render_upload(form)
         return (page, 400) if request.method == "POST" else page
+
+    def _render_upload(self, form: ImportForm) -> str:
+        settings = self._settings
+        page: str = self.render(
+            "admin/imports/upload.html",
+            form=form,
+            templates=TEMPLATES,
+            job_rows=settings.import_job_rows,
+            job_mb=settings.import_job_mb,
+        )
+        return page
 
     def _plan_upload(self, form: ImportForm) -> ResponseReturnValue:
         """Stage the upload, plan it (here, or by a job when large), then show the plan page."""
@@ -117,7 +128,7 @@ class ImportPage(SecureBaseView):
         except LmsError as exc:
             stage.discard_inputs()
             flash(error_text(exc), "error")
-            failed: str = self.render("admin/imports/upload.html", form=form, templates=TEMPLATES)
+            failed: str = self._render_upload(form)
             return failed, 400
         plan_request: dict[str, Any] = {
             "kind": kind,
