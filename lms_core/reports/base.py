@@ -128,3 +128,19 @@ def fetch_all(session: Session, report: Report) -> dict[str, list[dict[str, Any]
 
 
 Builder = Callable[..., Report]
+
+
+def parse_when(text: str | None, field: str) -> datetime | None:
+    """``YYYY-MM-DD`` (midnight) or an ISO 8601 timestamp; without an offset, UTC."""
+    if text is None or not text.strip():
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(
+            "must be a date (2026-01-31) or an ISO 8601 time (2026-01-31T08:00, UTC "
+            "unless an offset is given)",
+            field=field,
+            value=text,
+        ) from None
+    return _utc(value)
