@@ -143,6 +143,7 @@ COMMAND_RULES: dict[str, Rule] = {
     "reports instructor": Rule(_I, "instructors: their own report"),
     "reports course": Rule(_I),
     "reports system": Rule(_A),
+    "reports chart": Rule(_I),
     "import users": Rule(_A),
     "import courses": Rule(_A),
     "import enrollments": Rule(_A),

@@ -139,14 +139,22 @@ def per_week(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
     )
 
 
-def funnel(course_id: int, cohort: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+def funnel(
+    course_id: int, cohort: Select[*tuple[Any, ...]], period: Period
+) -> Select[*tuple[Any, ...]]:
     total = select(func.count()).where(Enrollment.id.in_(cohort)).scalar_subquery()
-    done = (
+    # Progress is read through the course's lessons (an index each); the cohort filter is
+    # needed only when a period narrows it: every progress row of a course's lesson belongs
+    # to an enrollment in that course.
+    done_stmt = (
         select(LessonProgress.lesson_id, func.count().label("learners"))
-        .where(LessonProgress.enrollment_id.in_(cohort))
+        .join(Lesson, Lesson.id == LessonProgress.lesson_id)
+        .where(Lesson.course_id == course_id)
         .group_by(LessonProgress.lesson_id)
-        .subquery("done")
     )
+    if period.since is not None or period.until is not None:
+        done_stmt = done_stmt.where(LessonProgress.enrollment_id.in_(cohort))
+    done = done_stmt.subquery("done")
     learners = func.coalesce(done.c.learners, 0)
     return (
         select(
@@ -286,7 +294,7 @@ def course_report(
         Section(
             "funnel",
             ("position", "lesson", "title", "required", "learners_completed", "share"),
-            funnel(course.id, cohort),
+            funnel(course.id, cohort, period),
         ),
         Section(
             "scores",

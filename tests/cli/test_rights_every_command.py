@@ -218,6 +218,7 @@ def arguments(command: str, w: World) -> list[str]:
         "reports instructor": [INSTRUCTOR],
         "reports course": [COURSE],
         "reports system": [],
+        "reports chart": ["course-funnel", COURSE, "-o", str(t / "funnel.png")],
         "import users": [str(t / "users.csv")],
         "import courses": [str(t / "courses.csv")],
         "import enrollments": [str(t / "enrollments.csv")],
