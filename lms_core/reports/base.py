@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, and_, true
+from sqlalchemy import ColumnElement, Executable, Select, and_, true
 from sqlalchemy.orm import Session
 
 from lms_core.errors import ValidationError
@@ -144,3 +144,14 @@ def parse_when(text: str | None, field: str) -> datetime | None:
             value=text,
         ) from None
     return _utc(value)
+
+
+def among(ids: Select[Any]) -> ColumnElement[bool]:
+    """The WHERE of a select of enrollment ids, to filter ``Enrollment`` rows by it directly.
+
+    ``Enrollment.id IN (SELECT id FROM enrollments WHERE ...)`` on the same table made
+    PostgreSQL scan every enrollment and semi-join at the end; the predicate itself reaches
+    the indexes on ``student_id``, ``course_id`` and ``(course_id, enrolled_at)``.
+    """
+    clause = ids.whereclause
+    return true() if clause is None else clause

@@ -39,7 +39,7 @@ from lms_core.models import (
 )
 from lms_core.models.base import UtcDateTime
 from lms_core.permissions import require_course_manager
-from lms_core.reports.base import Period, Report, Section
+from lms_core.reports.base import Period, Report, Section, among
 from lms_core.reports.grades import counted_quiz, course_grades, final_scores
 from lms_core.reports.item_analysis import question_sections
 from lms_core.reports.sql import seconds_between, week_start
@@ -89,12 +89,12 @@ def summary(course_id: int, cohort: Select[*tuple[Any, ...]]) -> Select[*tuple[A
             func.avg(cast(Enrollment.rating, Float)).label("rating_average"),
             func.count(Enrollment.rating).label("rating_count"),
         )
-        .where(Enrollment.id.in_(cohort))
+        .where(among(cohort))
         .subquery("counts")
     )
     days = median(
         select(seconds_between(Enrollment.completed_at, Enrollment.enrolled_at) / DAY).where(
-            Enrollment.id.in_(cohort),
+            among(cohort),
             Enrollment.status == COMPLETED,
             Enrollment.completed_at.is_not(None),
         )
@@ -142,7 +142,7 @@ def per_week(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
 def funnel(
     course_id: int, cohort: Select[*tuple[Any, ...]], period: Period
 ) -> Select[*tuple[Any, ...]]:
-    total = select(func.count()).where(Enrollment.id.in_(cohort)).scalar_subquery()
+    total = select(func.count()).where(among(cohort)).scalar_subquery()
     # Progress is read through the course's lessons (an index each); the cohort filter is
     # needed only when a period narrows it: every progress row of a course's lesson belongs
     # to an enrollment in that course.
@@ -202,7 +202,7 @@ def score_distribution(
 def rating_distribution(cohort: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
     counts = (
         select(Enrollment.rating, func.count().label("n"))
-        .where(Enrollment.id.in_(cohort), Enrollment.rating.is_not(None))
+        .where(among(cohort), Enrollment.rating.is_not(None))
         .group_by(Enrollment.rating)
         .subquery("ratings")
     )
@@ -251,7 +251,7 @@ def at_risk(
         .join(User, User.id == Enrollment.student_id)
         .join(activity, activity.c.enrollment_id == Enrollment.id)
         .outerjoin(failing, failing.c.enrollment_id == Enrollment.id)
-        .where(Enrollment.id.in_(cohort), Enrollment.status == ACTIVE, or_(idle, failed > 0))
+        .where(among(cohort), Enrollment.status == ACTIVE, or_(idle, failed > 0))
         .order_by(activity.c.at, Enrollment.id)
     )
 

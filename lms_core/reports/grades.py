@@ -43,6 +43,7 @@ from lms_core.models import (
     QuizType,
     Submission,
 )
+from lms_core.reports.base import among
 
 
 def cents(column: Any) -> ColumnElement[int]:
@@ -166,7 +167,7 @@ def course_grades(enrollments: Select[*tuple[Any, ...]]) -> Subquery:
                 Submission.grade.is_not(None),
             ),
         )
-        .where(Enrollment.id.in_(enrollments))
+        .where(among(enrollments))
         .group_by(Enrollment.id)
     )
     points = union_all(quiz_points, assignment_points).subquery("points")
@@ -184,6 +185,6 @@ def course_grades(enrollments: Select[*tuple[Any, ...]]) -> Subquery:
         select(Enrollment.id.label("enrollment_id"), cast(grade, Float).label("grade"))
         .outerjoin(items, items.c.course_id == Enrollment.course_id)
         .outerjoin(earned, earned.c.enrollment_id == Enrollment.id)
-        .where(Enrollment.id.in_(enrollments))
+        .where(among(enrollments))
         .subquery("course_grades")
     )

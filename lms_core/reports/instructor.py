@@ -23,7 +23,7 @@ from lms_core.models import (
     Quiz,
     Submission,
 )
-from lms_core.reports.base import Period, Report, Section
+from lms_core.reports.base import Period, Report, Section, among
 from lms_core.reports.grades import course_grades
 
 COLUMNS = (
@@ -66,7 +66,7 @@ def instructor_report(session: Session, *, actor: Actor, email: str, period: Per
             func.avg(cast(Enrollment.rating, Float)).label("rating"),
             func.count(Enrollment.rating).label("ratings"),
         )
-        .where(Enrollment.id.in_(cohort))
+        .where(among(cohort))
         .group_by(Enrollment.course_id)
         .subquery("counts")
     )

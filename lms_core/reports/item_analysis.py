@@ -117,45 +117,66 @@ def questions(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
 
 
 def responses(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
+    """Answers are counted per (question, raw answer) first; an option's text is looked up
+    once per group afterwards, not once per attempt."""
     answer = json_text(Attempt.answers, Question.id)
+    graded = (Attempt.status == AttemptStatus.graded.value) & period.holds(Attempt.submitted_at)
+    of_course = (
+        select(Quiz.id)
+        .join(Lesson, Lesson.id == Quiz.lesson_id)
+        .where(Lesson.course_id == course_id)
+    )
+    counts = (
+        select(
+            Question.id.label("question_id"),
+            answer.label("answer"),
+            func.count().label("chosen"),
+        )
+        .select_from(Attempt)
+        .join(Question, Question.quiz_id == Attempt.quiz_id)
+        .where(
+            Attempt.quiz_id.in_(of_course),
+            graded,
+            Question.question_type.in_(RESPONSE_TYPES),
+            answer.is_not(None),
+        )
+        .group_by(Question.id, answer)
+        .subquery("counts")
+    )
+    totals = (
+        select(Attempt.quiz_id, func.count().label("n"))
+        .where(Attempt.quiz_id.in_(of_course), graded)
+        .group_by(Attempt.quiz_id)
+        .subquery("totals")
+    )
     response = case(
         (
             Question.question_type == QuestionType.multiple_choice.value,
-            json_option_text(Question.options, answer),
+            json_option_text(Question.options, counts.c.answer),
         ),
-        else_=answer,
+        else_=counts.c.answer,
     )
-    graded = (Attempt.status == AttemptStatus.graded.value) & period.holds(Attempt.submitted_at)
-    attempts = (
-        select(func.count())
-        .where(Attempt.quiz_id == Quiz.id, graded)
-        .correlate(Quiz)
-        .scalar_subquery()
-    )
-    chosen = func.count()
     return (
         select(
             Quiz.title,
             Question.order_index,
             func.coalesce(Question.title, Question.question_text),
             response.label("response"),
-            chosen,
-            literal(100.0, Float) * chosen / func.nullif(attempts, 0),
+            counts.c.chosen,
+            literal(100.0, Float) * counts.c.chosen / func.nullif(totals.c.n, 0),
         )
-        .select_from(Attempt)
-        .join(Quiz, Quiz.id == Attempt.quiz_id)
+        .select_from(counts)
+        .join(Question, Question.id == counts.c.question_id)
+        .join(Quiz, Quiz.id == Question.quiz_id)
         .join(Lesson, Lesson.id == Quiz.lesson_id)
-        .join(Question, Question.quiz_id == Quiz.id)
-        .where(
-            Lesson.course_id == course_id,
-            graded,
-            Question.question_type.in_(RESPONSE_TYPES),
-            answer.is_not(None),
-        )
-        # Primary keys: PostgreSQL then takes their tables' other columns as grouped too.
-        .group_by(Quiz.id, Lesson.id, Question.id, response)
+        .join(totals, totals.c.quiz_id == Quiz.id)
         .order_by(
-            Lesson.order_index, Quiz.id, Question.order_index, Question.id, chosen.desc(), response
+            Lesson.order_index,
+            Quiz.id,
+            Question.order_index,
+            Question.id,
+            counts.c.chosen.desc(),
+            response,
         )
     )
 

@@ -27,7 +27,7 @@ from lms_core.models import (
     Submission,
     User,
 )
-from lms_core.reports.base import Period, Report, Section
+from lms_core.reports.base import Period, Report, Section, among
 from lms_core.reports.grades import course_grades, final_points_cents, final_scores
 
 
@@ -36,7 +36,7 @@ def last_activity(enrollments: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, .
     submitting a quiz attempt, and submitting an assignment."""
     events = union_all(
         select(Enrollment.id.label("enrollment_id"), Enrollment.enrolled_at.label("at")).where(
-            Enrollment.id.in_(enrollments)
+            among(enrollments)
         ),
         select(LessonProgress.enrollment_id, LessonProgress.completed_at).where(
             LessonProgress.enrollment_id.in_(enrollments)
@@ -56,7 +56,7 @@ def last_activity(enrollments: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, .
                 Submission.student_id == Enrollment.student_id,
             ),
         )
-        .where(Enrollment.id.in_(enrollments)),
+        .where(among(enrollments)),
     ).subquery("events")
     return select(events.c.enrollment_id, func.max(events.c.at).label("at")).group_by(
         events.c.enrollment_id
@@ -116,7 +116,7 @@ def student_report(session: Session, *, actor: Actor, email: str, period: Period
         .outerjoin(done, done.c.enrollment_id == Enrollment.id)
         .outerjoin(certs, certs.c.enrollment_id == Enrollment.id)
         .outerjoin(active, active.c.enrollment_id == Enrollment.id)
-        .where(Enrollment.id.in_(ids))
+        .where(among(ids))
         .order_by(Enrollment.enrolled_at, Enrollment.id)
     )
     scores = final_scores(ids).alias("s")
@@ -154,7 +154,7 @@ def student_report(session: Session, *, actor: Actor, email: str, period: Period
                 Submission.student_id == Enrollment.student_id,
             ),
         )
-        .where(Enrollment.id.in_(ids))
+        .where(among(ids))
         .order_by(Course.slug, Assignment.due_date, Assignment.id)
     )
     return Report(
