@@ -139,7 +139,7 @@ def course_items() -> Subquery:
 
 
 def course_grades(enrollments: Select[*tuple[Any, ...]]) -> Subquery:
-    """``(enrollment_id, grade)`` for every enrollment of ``enrollments``: the course grade in
+    """``(enrollment_id, course_id, grade)`` for every enrollment of ``enrollments``: the course grade in
     % (a double), NULL in a course without counted items."""
     scores = final_scores(enrollments)
     quiz_points = (
@@ -182,7 +182,11 @@ def course_grades(enrollments: Select[*tuple[Any, ...]]) -> Subquery:
         else_=None,
     )
     return (
-        select(Enrollment.id.label("enrollment_id"), cast(grade, Float).label("grade"))
+        select(
+            Enrollment.id.label("enrollment_id"),
+            Enrollment.course_id.label("course_id"),
+            cast(grade, Float).label("grade"),
+        )
         .outerjoin(items, items.c.course_id == Enrollment.course_id)
         .outerjoin(earned, earned.c.enrollment_id == Enrollment.id)
         .where(among(enrollments))

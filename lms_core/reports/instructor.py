@@ -72,9 +72,8 @@ def instructor_report(session: Session, *, actor: Actor, email: str, period: Per
     )
     grades = course_grades(cohort.where(status != EnrollmentStatus.dropped.value))
     average = (
-        select(Enrollment.course_id, func.avg(grades.c.grade).label("grade"))
-        .join(grades, grades.c.enrollment_id == Enrollment.id)
-        .group_by(Enrollment.course_id)
+        select(grades.c.course_id, func.avg(grades.c.grade).label("grade"))
+        .group_by(grades.c.course_id)
         .subquery("average")
     )
     ungraded = (

@@ -110,3 +110,14 @@ def test_an_instructor_is_refused_another_instructors_course(cli: Any, world: Wo
 
     assert result.exit_code == 1
     assert json.loads(result.stdout)["errors"][0]["field"] == "as"
+
+
+def test_xlsx_cells_are_formula_safe(cli: Any, world: World, tmp_path: Path) -> None:
+    out = tmp_path / "course.xlsx"
+    result = cli("reports", "course", "rep-course", *UNTIL, "-o", str(out))
+
+    assert result.exit_code == 0, result.output
+    book = load_workbook(out, read_only=True)
+    assert book.sheetnames[0] == "summary" and book.sheetnames[-1] == "at_risk"
+    [_, row] = list(book["at_risk"].iter_rows(values_only=True))
+    assert row[1] == "'=HYPERLINK(\"http://x\")"
