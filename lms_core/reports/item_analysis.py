@@ -152,7 +152,8 @@ def responses(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
     response = case(
         (
             Question.question_type == QuestionType.multiple_choice.value,
-            json_option_text(Question.options, counts.c.answer),
+            # An answer that names no option (malformed) is shown as it was saved.
+            func.coalesce(json_option_text(Question.options, counts.c.answer), counts.c.answer),
         ),
         else_=counts.c.answer,
     )

@@ -58,7 +58,8 @@ class json_text(FunctionElement[str]):
 
 
 class json_option_text(FunctionElement[str]):
-    """``document[index]["text"]``: an option's text in a question's ``options`` list."""
+    """``document[index]["text"]``: an option's text in a question's ``options`` list; NULL
+    when ``index`` (text) is not a plain non-negative integer or no such option exists."""
 
     type = String()
     inherit_cache = True
@@ -139,10 +140,17 @@ def _json_text_sqlite(element: json_text, compiler: SQLCompiler, **kw: Any) -> s
 @compiles(json_option_text, "postgresql")
 def _option_pg(element: json_option_text, compiler: SQLCompiler, **kw: Any) -> str:
     doc, index = _args(element, compiler, **kw)
-    return f"((({doc}) -> CAST({index} AS INTEGER)) ->> 'text')"
+    # Only a plain index is looked up: a malformed answer gives NULL, never a failed cast.
+    return (
+        f"CASE WHEN ({index}) ~ '^[0-9]{{1,9}}$' "
+        f"THEN ((({doc}) -> CAST({index} AS INTEGER)) ->> 'text') END"
+    )
 
 
 @compiles(json_option_text, "sqlite")
 def _option_sqlite(element: json_option_text, compiler: SQLCompiler, **kw: Any) -> str:
     doc, index = _args(element, compiler, **kw)
-    return f"json_extract({doc}, '$[' || CAST({index} AS INTEGER) || '].text')"
+    return (
+        f"CASE WHEN ({index}) <> '' AND ({index}) NOT GLOB '*[^0-9]*' "
+        f"THEN json_extract({doc}, '$[' || CAST({index} AS INTEGER) || '].text') END"
+    )

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
 from lms_core.errors import PermissionDenied
+from lms_core.models import Attempt
 from lms_core.reports.base import Period, fetch_all
 from lms_core.reports.course import course_report
 from tests.reports.world import NOW, World, at, build
@@ -224,3 +226,21 @@ def test_instructors_see_only_their_courses(session: Session, world: World) -> N
             slug="rep-course",
             period=Period.of(None, NOW),
         )
+
+
+def test_a_malformed_answer_is_shown_as_saved(session: Session, world: World) -> None:
+    """An answer naming no option (text, or an index past the options) never fails the report."""
+    attempts = session.scalars(select(Attempt).order_by(Attempt.id)).all()
+    q1 = str(world.questions[0].id)
+    attempts[3].answers = {**attempts[3].answers, q1: "zz"}  # s3's
+    attempts[0].answers = {**attempts[0].answers, q1: 7}  # s1's
+    session.flush()
+
+    rows = [r for r in report(session)["responses"] if r["position"] == 1]
+
+    assert [(r["response"], r["chosen"]) for r in rows] == [
+        ("7", 1),
+        ("a", 1),
+        ("b", 1),
+        ("zz", 1),
+    ]

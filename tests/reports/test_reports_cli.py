@@ -120,4 +120,4 @@ def test_xlsx_cells_are_formula_safe(cli: Any, world: World, tmp_path: Path) -> 
     book = load_workbook(out, read_only=True)
     assert book.sheetnames[0] == "summary" and book.sheetnames[-1] == "at_risk"
     [_, row] = list(book["at_risk"].iter_rows(values_only=True))
-    assert row[1] == "'=HYPERLINK(\"http://x\")"
+    assert row[1] == '\'=HYPERLINK("http://x")'
