@@ -240,7 +240,7 @@ def course(
     at_risk. The period keeps the enrollments made in it (the cohort) and the attempts
     submitted in it. Instructors see their own courses.
 
-    Example: lmsctl reports course demo-python-basics --section at_risk -o at-risk.csv
+    Example: lmsctl reports course demo-python-basics --section at_risk -o risk.csv
     """
 
     def build(session: Session, actor: Actor, period: Period) -> Report:
