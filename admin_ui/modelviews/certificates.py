@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from flask import abort, flash, redirect, request, send_file, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import BaseView, expose
 from flask_admin.actions import action
@@ -213,43 +213,14 @@ class CertificateView(StaffModelView):
     @expose("/export/")  # type: ignore[untyped-decorator]
     def export_zip_view(self) -> ResponseReturnValue:
         """``lmsctl certificates export``: a course's valid PDFs and a manifest CSV, one zip."""
-        import os
-        import tempfile
+        from admin_ui.modelviews.certificate_zip import course_zip
 
-        from admin_ui.app import state
-        from lms_core.certificates.export import export_zip
-        from lms_core.db import unit_of_work
-
-        app = state()
         slug = (request.args.get("course") or "").strip()
-        fd, name = tempfile.mkstemp(prefix="lms-certificates-", suffix=".zip")
-        os.close(fd)
         try:
-            with unit_of_work(app.session_factory, write=False) as session:
-                clause = scopes.courses(self.actor)
-                stmt = select(Course.id).where(Course.slug == slug)
-                if session.scalar(stmt if clause is None else stmt.where(clause)) is None:
-                    abort(404)  # another instructor's course is not confirmed to exist
-                export_zip(
-                    session,
-                    actor=self.actor,
-                    course_slug=slug,
-                    settings=app.settings,
-                    out=Path(name),
-                )
-            stream = open(name, "rb")  # noqa: SIM115  # closed by the response
-        except LmsError as exc:
+            return course_zip(self.actor, slug)
+        except LmsError as exc:  # a PDF missing or altered: which one, and to reissue it
             flash(str(exc), "error")
             return redirect(self.get_url(".issue_view", course=slug))
-        finally:
-            Path(name).unlink(missing_ok=True)  # the open stream keeps the bytes (POSIX)
-        return send_file(
-            stream,
-            mimetype="application/zip",
-            as_attachment=True,
-            download_name=f"certificates-{slug}.zip",
-            max_age=0,
-        )
 
     # -- reinstate (administrators): a revocation undone ---------------------------------
     def is_action_allowed(self, name: str) -> bool:

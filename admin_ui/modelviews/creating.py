@@ -2,8 +2,11 @@
 service's refusal shown on the field it is about.
 
 The choices offered are the actor's own courses and their lessons of the right type that
-have no quiz or assignment yet (:mod:`lms_core.scopes`); a value typed past them is refused by
-the form's choice check and, were it not, by the service's own rule
+have no quiz or assignment yet (:mod:`lms_core.scopes`), all of them: a browser's select
+offers nothing else, so a list cut short would hide a course from an administrator of a
+large school (a few thousand options weigh some hundred kilobytes, once per new form). A
+forged value is refused by the form's choice check, on its field (a NUL included, which
+PostgreSQL would refuse in a query), and, were it not, by the service's own rule
 (``require_course_manager``). The service decides everything else and names the field it
 refuses (``passing_score``, ``due_date``...): the message is put under that field of the
 form, as well as flashed.
@@ -26,14 +29,11 @@ from lms_core.errors import LmsError
 from lms_core.models import Course, Lesson
 
 T = TypeVar("T")
-#: Options listed at most (an administrator of a very large school types past them: the
-#: service checks any value).
-MAX_CHOICES = 2000
 
 
 def course_choices(actor: Actor) -> list[tuple[str, str]]:
     """``(slug, "slug: title")`` of the courses the actor manages, by slug."""
-    stmt = select(Course.slug, Course.title).order_by(Course.slug).limit(MAX_CHOICES)
+    stmt = select(Course.slug, Course.title).order_by(Course.slug)
     where = scopes.courses(actor)
     if where is not None:
         stmt = stmt.where(where)
@@ -51,7 +51,6 @@ def lesson_choices(
         .where(Lesson.lesson_type == lesson_type)
         .where(Lesson.id.not_in(select(taken).where(taken.is_not(None))))
         .order_by(Course.slug, Lesson.order_index, Lesson.id)
-        .limit(MAX_CHOICES)
     )
     where = scopes.lessons(actor)
     if where is not None:

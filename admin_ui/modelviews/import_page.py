@@ -38,6 +38,7 @@ from admin_ui import import_staging
 from admin_ui.auth import current_actor
 from admin_ui.db import error_text
 from admin_ui.modelviews import import_progress
+from admin_ui.modelviews.audit import time_cell
 from admin_ui.views import ADMIN_ONLY, SecureBaseView
 from lms_core.errors import LmsError
 from lms_core.imports.jobs import APPLY_KIND, PLAN_KIND
@@ -177,7 +178,11 @@ class ImportPage(SecureBaseView):
         working = import_progress.working(self._factory, stage)
         if working is not None:
             page: str = self.render(
-                "admin/imports/progress.html", stage_id=stage.id, kinds=dict(KINDS), **working
+                "admin/imports/progress.html",
+                stage_id=stage.id,
+                kinds=dict(KINDS),
+                time_cell=time_cell,
+                **working,
             )
             return page
         ended = import_progress.take_outcome(stage)

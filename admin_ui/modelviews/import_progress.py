@@ -15,6 +15,8 @@ from typing import Any
 from admin_ui.auth import current_actor
 from admin_ui.import_staging import Stage, Upload
 from lms_core.db import SessionFactory, unit_of_work
+from lms_core.imports.rerun import file_sha256
+from lms_core.imports.staged import applied_in_ledger
 from lms_core.jobs.ledger import enqueue
 from lms_core.models.jobs import Job
 from lms_core.settings import Settings
@@ -34,13 +36,25 @@ def is_large(settings: Settings, uploads: Sequence[Upload]) -> bool:
 
 
 def queue(factory: SessionFactory, stage: Stage, kind: str, args: dict[str, Any]) -> int:
-    """Queue ``kind`` for the stage, as the logged-in user, and remember it in ``job.json``."""
+    """Queue ``kind`` for the stage, as the logged-in user, and remember it in ``job.json``.
+
+    An apply is keyed by the stage and its plan's SHA-256: two clicks (two requests that both
+    passed the page's checks before either wrote ``job.json``) get one job. Once that job has
+    ended without applying (refused, an error, cancelled), a click queues the next one, keyed
+    after it (two clicks again get one). The ledger, looked at under the import lock, still
+    has the last word (:func:`lms_core.imports.staged.apply_stage`).
+    """
     actor = current_actor()
     phase = kind.rsplit(".", 1)[-1]
-    with unit_of_work(factory) as session:
-        job = enqueue(session, kind, {**args, "stage": stage.id, "actor_id": actor.user_id})
-        job_id = job.id
+    job_args = {**args, "stage": stage.id, "actor_id": actor.user_id}
+    # Before the job exists: a fast worker's outcome is never the one removed.
     stage.outcome.unlink(missing_ok=True)
+    base = f"{kind}:{stage.id}:{file_sha256(stage.plan)}" if phase == "apply" else None
+    with unit_of_work(factory) as session:
+        job = enqueue(session, kind, job_args, key=base)
+        while base is not None and job.status in ENDED:
+            job = enqueue(session, kind, job_args, key=f"{base}:after-{job.id}")
+        job_id = job.id
     report = stage.read(stage.report) or {}
     stage.write(
         stage.job,
@@ -79,6 +93,9 @@ def working(factory: SessionFactory, stage: Stage) -> dict[str, Any] | None:
             }
         )
     ended = row is None or row["status"] in ENDED
+    if ended and phase == "apply" and applied_in_ledger(factory, stage) is not None:
+        stage.job.unlink(missing_ok=True)  # killed after its commit: the plan page says so
+        return None
     return {
         "phase": phase,
         "kind": queued.get("kind"),

@@ -7,7 +7,8 @@ shows into the stage, with ``progress.json`` updated as rows are read or changes
 
 Run twice (a worker lost its lease): planning again rewrites the same plan; applying again
 finds ``applied.json`` and stops, or, if the first attempt died after its commit but before
-writing it, the plan is refused as stale (its records changed): never applied twice.
+writing it, finds the first attempt's run in the ledger, under the import lock, by the plan
+file's name (unique to the stage): "applied", never applied twice nor refused by its own changes.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ same two runs as ``lmsctl import ... --dry-run --plan-out`` and ``lmsctl import 
 refused if the data changed" rule are the CLI's. What the page shows is written as JSON
 files of the stage (``report.json``, ``applied.json``, ``outcome.json``, ``progress.json``):
 a worker has no request to answer, and the page reads the same files whoever wrote them.
+Whether the plan was applied is the ledger's to say, though: its run is recorded under the
+plan file's name, unique to the stage, and looked for under the import lock before applying.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from lms_core.actor import Actor
 from lms_core.db import SessionFactory
 from lms_core.errors import FileProblem, LmsError
 from lms_core.imports.report import ImportReport
+from lms_core.imports.rerun import applied_plan
 from lms_core.imports.runs import ImportOptions, apply_plan_file, import_file
 from lms_core.private_paths import PRIVATE_FILE, WEB_IMPORTS_FOLDER
 from lms_core.settings import Settings
@@ -63,7 +66,9 @@ class StageFiles:
 
     @property
     def plan(self) -> Path:
-        return self.folder / "plan.json"
+        """Named after the stage: its run is recorded as ``<file> (plan plan-<id>.json)``, so
+        the ledger tells whether it was applied (:func:`applied_in_ledger`)."""
+        return self.folder / f"plan-{self.id}.json"
 
     @property
     def errors(self) -> Path:
@@ -76,7 +81,8 @@ class StageFiles:
 
     @property
     def applied(self) -> Path:
-        """The import run the plan became: written once, so it is never applied twice."""
+        """The import run the plan became, as the page shows it. Written after the commit (a
+        worker killed in between leaves none), so the ledger is the proof, not this file."""
         return self.folder / "applied.json"
 
     @property
@@ -271,7 +277,8 @@ def apply_stage(
     """Apply the stage's plan file, once (``wait``: seconds to wait for another import's lock); how it went, as ``{"status": ...}``:
 
     ``applied`` (``run_id``, ``counts``, ``uninvited``; ``applied.json`` written and the plan
-    removed, so it cannot be applied twice), ``already`` (applied before), ``no_plan``,
+    removed), ``already`` (applied before: by an earlier click, a second worker, or an attempt
+    killed after its commit, found in the ledger under the import lock), ``no_plan``,
     ``refused`` (the data changed since: ``problems``) or ``error`` (``message``, ``field``).
     Raises only what is not a refusal (a bug, the database gone), for a job to retry.
     """
@@ -282,16 +289,44 @@ def apply_stage(
         return {"status": "no_plan"}
     try:
         report = apply_plan_file(
-            factory, actor=actor, settings=settings, path=stage.plan, wait=wait, progress=progress
+            factory,
+            actor=actor,
+            settings=settings,
+            path=stage.plan,
+            wait=wait,
+            progress=progress,
+            once=True,
         )
     except LmsError as exc:
+        # The plan gone since the check above: another apply of the stage has just applied it.
+        done = None if stage.plan.is_file() else applied_in_ledger(factory, stage)
+        if done is not None:
+            return {"status": "already", **done}
         return {"status": "error", "message": str(exc), "field": exc.field}
     try:
         if report.refused:
             return {"status": "refused", "problems": [e.as_dict() for e in report.problems()]}
-        applied = {"run_id": report.run_id, "counts": report.counts}
-        stage.write(stage.applied, applied)
-        stage.plan.unlink(missing_ok=True)  # applied: the ledger keeps the changes now
-        return {"status": "applied", "uninvited": report.uninvited, **applied}
+        run_id = report.applied_by or report.run_id
+        applied = _mark_applied(stage, {"run_id": run_id, "counts": report.counts})
+        status = "already" if report.applied_by else "applied"
+        return {"status": status, "uninvited": report.uninvited, **applied}
     finally:
         report.close()
+
+
+def _mark_applied(stage: StageFiles, applied: dict[str, Any]) -> dict[str, Any]:
+    stage.write(stage.applied, applied)
+    stage.plan.unlink(missing_ok=True)  # applied: the ledger keeps the changes now
+    return applied
+
+
+def applied_in_ledger(factory: SessionFactory, stage: StageFiles) -> dict[str, Any] | None:
+    """The stage's ``applied.json``, or, when the ledger has a run of its plan that the file
+    does not say (a worker killed after its commit), that run, written there now."""
+    done = stage.read(stage.applied)
+    if done is not None:
+        return done
+    found = applied_plan(factory, stage.plan.name)
+    if found is None:
+        return None
+    return _mark_applied(stage, {"run_id": found[0], "counts": found[1]})

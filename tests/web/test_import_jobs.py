@@ -239,3 +239,27 @@ def test_a_workbook_counts_by_its_bytes_not_its_line_ends(
     assert counts(planned)["create"] == 3
     session.expire_all()
     assert session.scalars(select(Job).where(Job.kind == "imports.plan")).first() is None
+
+
+def test_a_failed_attempt_says_when_it_is_tried_again_in_the_viewers_zone(
+    logged_in: Login, admin_user: User, session: Session, job_settings: Settings
+) -> None:
+    """The retry time is a ``<time datetime>`` lms-admin.js can read (ISO 8601, one zone)."""
+    from datetime import UTC, datetime
+
+    from lms_core.models.jobs import JobStatus
+
+    client = logged_in(admin_user)
+    waiting = upload(client, GOOD)
+    job = queued_job(session, "imports.plan")
+    job.status, job.error = JobStatus.failed.value, "OperationalError: the database went away"
+    job.run_at = datetime(2026, 12, 7, 3, 4, 5, tzinfo=UTC)
+    session.commit()
+    page = text(client.get(waiting.request.path))
+    assert "tried again at" in page and "the database went away" in page
+    found = re.search(r'<time[^>]* datetime="([^"]+)">2026-12-07 03:04</time>', page)
+    assert found, page
+    assert datetime.fromisoformat(found.group(1)) == job.run_at
+    stage = stage_at(job_settings, stage_id(waiting))
+    assert stage is not None
+    stage.discard_inputs()

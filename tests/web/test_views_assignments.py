@@ -229,3 +229,34 @@ def test_an_instructor_creates_an_assignment_in_their_own_course_only(
     session.expire_all()
     assert [(a.title, int(a.max_points), a.lesson.slug) for a in made] == [("Loops", 20, "essay")]
     assert audit_count(session, "assignment.create") == 1
+
+
+def test_an_administrator_of_a_large_school_reaches_every_course(
+    logged_in: Any, make: Any, session: Session, admin_user: Any
+) -> None:
+    """Every course is offered (a list cut at 2,000 hid the rest, and a value past the list
+    was refused as not a valid choice)."""
+    from sqlalchemy import insert
+
+    from lms_core.models import Course
+
+    teacher = make.user("instructor")
+    session.execute(
+        insert(Course),
+        [
+            {"slug": f"aaa-{i:04}", "title": f"C {i}", "instructor_id": teacher.id}
+            for i in range(2000)
+        ],
+    )
+    last = make.course(instructor=teacher, slug="zzz")
+    session.commit()
+    client = logged_in(admin_user)
+    assert 'value="zzz"' in text(client.get("/admin/assignment/new/"))
+    forged = _new_assignment(client, place="zzz\x00", late_cutoff="")
+    assert forged.status_code == 200 and "Not a valid choice" in text(forged)
+    created = _new_assignment(client, place="zzz", late_cutoff="")
+    assert created.status_code == 302 and "Created assignment" in follow(client, created)
+    session.expire_all()
+    assert [a.course_id for a in assignments.list_assignments(session, actor=as_(teacher))] == [
+        last.id
+    ]

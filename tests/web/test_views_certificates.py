@@ -304,3 +304,23 @@ def test_a_course_s_valid_certificates_download_as_a_zip_with_a_manifest(
     assert sorted(r["number"] for r in rows) == numbers
     theirs = client.get(f"/admin/certificate/export/?course={school['theirs'].slug}")
     assert theirs.status_code == 404
+
+
+def test_the_zip_of_a_course_with_a_missing_pdf_says_which_to_reissue(
+    logged_in: Any, session: Session, settings: Any, teacher: Any, school: Any
+) -> None:
+    client = logged_in(teacher)
+    cert = _certs(session, school["mine"])[0]
+    (settings.files_dir / cert.pdf_path).unlink()
+    response = client.get(f"/admin/certificate/export/?course={school['mine'].slug}")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/issue/?course={school['mine'].slug}")
+    assert f"the stored PDF of {cert.number} is missing; reissue it" in follow(client, response)
+
+
+@pytest.mark.parametrize("slug", ["%00", "a%00b", "%01", "%7F"])
+def test_a_zip_of_a_slug_with_control_characters_is_not_found(
+    logged_in: Any, teacher: Any, school: Any, slug: str
+) -> None:
+    """PostgreSQL refuses NUL in a query (a 500 before): no course has such a slug."""
+    assert logged_in(teacher).get(f"/admin/certificate/export/?course={slug}").status_code == 404
