@@ -1,0 +1,181 @@
+"""What every API request gets: problem+json refusals, body checks, request ids, the log
+line, the OpenAPI document, CSRF in cookie mode, and never a traceback."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.api.conftest import API, ApiClient, assert_problem, login
+from tests.web.conftest import log_in
+
+
+def test_unknown_path_is_a_problem_not_a_page(client: FlaskClient) -> None:
+    body = assert_problem(client.get(f"{API}/no/such/thing"), 404)
+    assert body["instance"] == f"{API}/no/such/thing"
+
+
+def test_anonymous_is_401_with_a_bearer_challenge(client: FlaskClient) -> None:
+    response = client.get(f"{API}/courses")
+    assert_problem(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer", "Bearer ", "Basic abc", "Bearer lms_at_nope", "Bearer " + "x" * 5000, "Token x"],
+)
+def test_a_bad_authorization_header_is_401(client: FlaskClient, header: str) -> None:
+    assert_problem(client.get(f"{API}/courses", headers={"Authorization": header}), 401)
+
+
+def test_bad_json_is_400(client: FlaskClient) -> None:
+    response = client.post(f"{API}/auth/login", data="{not json", content_type="application/json")
+    body = assert_problem(response, 400)
+    assert "not valid JSON" in body["detail"]
+
+
+def test_a_form_body_is_415(client: FlaskClient) -> None:
+    response = client.post(f"{API}/auth/login", data={"email": "a", "password": "b"})
+    assert_problem(response, 415)
+
+
+@pytest.mark.parametrize("body", [[1, 2], "text", 3, None])
+def test_a_body_that_is_not_an_object_is_422(client: FlaskClient, body: Any) -> None:
+    response = client.post(
+        f"{API}/auth/login", data=json.dumps(body), content_type="application/json"
+    )
+    assert_problem(response, 422)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": 5, "password": "x"}, "email"),
+        ({"email": "a@b.c"}, "password"),
+        ({"email": ["a"], "password": {"x": 1}}, "email"),
+        ({"email": "a" * 5000, "password": "x"}, "email"),
+    ],
+)
+def test_wrong_types_are_422_naming_the_field(
+    client: FlaskClient, body: dict[str, Any], field: str
+) -> None:
+    problem = assert_problem(client.post(f"{API}/auth/login", json=body), 422)
+    assert field in [e["field"] for e in problem["errors"]]
+    assert all(len(str(e["value"])) <= 210 for e in problem["errors"])
+
+
+def test_a_nul_in_the_body_is_400(client: FlaskClient) -> None:
+    response = client.post(f"{API}/auth/login", json={"email": "a\x00b", "password": "x"})
+    assert_problem(response, 400)
+
+
+def test_a_huge_body_is_413(client: FlaskClient) -> None:
+    big = {"email": "a@b.c", "password": "x" * (2 * 1024 * 1024)}
+    assert_problem(client.post(f"{API}/auth/login", json=big), 413)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/courses?page=0",
+        "/courses?page=99999999999999999999999999",
+        "/courses?per_page=100000",
+        "/courses?page=abc",
+        "/courses?difficulty=impossible",
+        "/courses?unknown=1",
+        "/me/enrollments?status=nonsense",
+        "/courses/" + "s" * 500,
+        "/courses/%00%ff",
+        "/verify/" + "9" * 100,
+        "/verify/%27%3B--",
+        "/courses?search=a%00b",
+    ],
+)
+def test_hostile_input_never_500(as_user: Any, learner: Any, path: str) -> None:
+    api: ApiClient = as_user(learner)
+    response = api.get(path)
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)
+    assert_problem(response, response.status_code)
+
+
+def test_request_id_is_echoed_or_made(client: FlaskClient) -> None:
+    given = client.get(f"{API}/openapi.json", headers={"X-Request-ID": "abc-12345678"})
+    assert given.headers["X-Request-ID"] == "abc-12345678"
+    hostile = client.get(f"{API}/openapi.json", headers={"X-Request-ID": "<script>"})
+    assert (
+        hostile.headers["X-Request-ID"] != "<script>" and len(hostile.headers["X-Request-ID"]) == 32
+    )
+
+
+def test_one_json_log_line_per_request_without_the_token(
+    as_user: Any, learner: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    api: ApiClient = as_user(learner)
+    caplog.set_level(logging.INFO, logger="lms.api.access")
+    caplog.clear()
+    response = api.get("/courses")
+    lines = [r.getMessage() for r in caplog.records if r.name == "lms.api.access"]
+    assert len(lines) == 1
+    line = json.loads(lines[0])
+    assert line["status"] == 200 and line["path"] == f"{API}/courses"
+    assert line["request_id"] == response.headers["X-Request-ID"]
+    assert line["user_id"] == learner.id and line["duration_ms"] >= 0
+    assert api.token not in lines[0]
+
+
+def test_a_bug_is_a_500_problem_without_a_traceback(
+    as_user: Any, learner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lms_core.catalog.courses as courses
+
+    def broken(*_a: Any, **_k: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(courses, "list_courses", broken)
+    response = as_user(learner).get("/courses")
+    body = assert_problem(response, 500)
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert body["request_id"]
+
+
+def test_openapi_document(client: FlaskClient) -> None:
+    response = client.get(f"{API}/openapi.json")
+    assert response.status_code == 200
+    doc = response.get_json()
+    assert doc["openapi"].startswith("3.1")
+    assert {f"{API}/auth/login", f"{API}/courses", f"{API}/verify/{{number}}"} <= set(doc["paths"])
+    login_op = doc["paths"][f"{API}/auth/login"]["post"]
+    assert login_op["security"] == []
+    assert "requestBody" in login_op
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert "Course" in doc["components"]["schemas"]
+
+
+def test_cookie_mode_needs_the_csrf_token(app: Flask, make: Any, admin_user: Any) -> None:
+    """A browser client logged in to the site may call the API with its cookie; an unsafe
+    request then needs the CSRF token, as a form does (a bearer request needs none)."""
+    course = make.course(lessons=1, published=True)
+    browser = app.test_client()
+    assert log_in(browser, admin_user).status_code == 302
+    assert browser.get(f"{API}/me/enrollments").status_code == 200
+    refused = browser.post(f"{API}/courses/{course.slug}/enrollment")
+    assert_problem(refused, 400)
+    token = browser.get(f"{API}/auth/csrf").get_json()["csrf_token"]
+    done = browser.post(f"{API}/courses/{course.slug}/enrollment", headers={"X-CSRFToken": token})
+    assert done.status_code == 201, done.get_data(as_text=True)
+
+
+def test_bearer_requests_need_no_csrf_token(app: Flask, make: Any, learner: Any) -> None:
+    course = make.course(lessons=1, published=True)
+    client = app.test_client()
+    access = login(client, learner).get_json()["access_token"]
+    response = client.post(
+        f"{API}/courses/{course.slug}/enrollment", headers={"Authorization": f"Bearer {access}"}
+    )
+    assert response.status_code == 201
