@@ -59,6 +59,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lmsctl.commands.webhooks",
         "Webhook endpoints: add, list, test, deliveries, replay, disable, enable.",
     ),
+    "tokens": (
+        "lmsctl.commands.tokens",
+        "Personal access tokens for the JSON API: create, list, revoke.",
+    ),
     "backup": (
         "lmsctl.commands.backup",
         "Backups: create, list, verify (restore drill), restore, prune.",

@@ -308,7 +308,7 @@ def list_personal_tokens(session: Session, *, actor: Actor) -> list[tuple[ApiTok
     )
     if not actor.is_admin:
         stmt = stmt.where(ApiToken.user_id == (actor.user_id or -1))
-    return [(t, u) for t, u in session.execute(stmt).tuples()]
+    return [(row[0], row[1]) for row in session.execute(stmt).all()]
 
 
 def revoke_personal_token(session: Session, *, actor: Actor, token_id: int) -> ApiToken:
@@ -325,3 +325,25 @@ def revoke_personal_token(session: Session, *, actor: Actor, token_id: int) -> A
         session.flush()
         audit.record(session, actor, "api_token.revoke", row, after={"name": row.name})
     return row
+
+
+def token_row(token: ApiToken, user: User, *, now: datetime | None = None) -> dict[str, object]:
+    """A personal token as ``tokens list`` shows it: never the token, only what it can do."""
+    now = now or utcnow()
+    status = (
+        "revoked"
+        if token.revoked_at is not None
+        else "expired"
+        if token.expires_at <= now
+        else "active"
+    )
+    return {
+        "id": token.id,
+        "email": user.email,
+        "name": token.name,
+        "scopes": token.scopes,
+        "status": status,
+        "created_at": token.created_at.isoformat(),
+        "expires_at": token.expires_at.isoformat(),
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+    }
