@@ -41,12 +41,15 @@ def endpoint(
     tag: str,
     ok: type[BaseModel] | None = None,
     status: int = 200,
+    also: tuple[int, ...] = (),
     json: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., Answer]], RouteCallable]:
-    """Declare a view: ``scope`` (or PUBLIC/ANY), its answer model ``ok`` sent with ``status``."""
+    """Declare a view: ``scope`` (or PUBLIC/ANY), its answer model ``ok`` sent with ``status``
+    (or with one of ``also``: an enrollment that already existed is 200, a new one 201)."""
     codes: dict[str, Any] = dict(_REFUSALS)
-    codes[f"HTTP_{status}"] = ok
+    for code in (status, *also):
+        codes[f"HTTP_{code}"] = ok
     if scope == PUBLIC:
         codes.pop("HTTP_401")
         codes.pop("HTTP_403")

@@ -104,7 +104,7 @@ def outline(slug: str) -> Answer:
 
 
 @api.post(f"/courses/{SLUG}/enrollment")
-@endpoint(scope="enrollments:write", tag="learning", ok=Enrolled, status=201)
+@endpoint(scope="enrollments:write", tag="learning", ok=Enrolled, status=201, also=(200,))
 def enroll(slug: str) -> Answer:
     """Enroll in a course (201; 200 when already enrolled: nothing changes)."""
     from admin_ui.db import request_session
