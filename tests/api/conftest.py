@@ -15,6 +15,7 @@ from admin_ui.app import EXTENSION, create_app
 from lms_core.models import User
 from lms_core.settings import Settings
 from tests.factories import PASSWORD
+from tests.integration.conftest import seeded  # noqa: F401  # a fixture: the demo database
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
