@@ -22,3 +22,6 @@ def register_api(app: Flask) -> None:
     if csrf is not None:
         csrf.exempt(api)
     app.register_blueprint(api)
+    from admin_ui.api.limits import init_limits
+
+    init_limits(app, api, storage_uri=app.extensions["lms"].settings.redis_url)

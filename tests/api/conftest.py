@@ -16,6 +16,7 @@ from lms_core.models import User
 from lms_core.settings import Settings
 from tests.factories import PASSWORD
 from tests.integration.conftest import seeded  # noqa: F401  # a fixture: the demo database
+from tests.jobs.test_redis_huey import redis_url  # noqa: F401  # a fixture: a reachable Redis
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
