@@ -15,6 +15,7 @@ def register_api(app: Flask) -> None:
         auth_views,
         learner_views,
         public_views,
+        quiz_views,
     )
     from admin_ui.api.blueprint import api
 

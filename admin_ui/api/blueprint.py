@@ -29,11 +29,21 @@ ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 api = Blueprint("api", __name__, url_prefix=PREFIX)
 
 
+#: The largest row id (a 32-bit integer column): a larger id in a path names no row, and
+#: PostgreSQL would refuse it as out of range (a 500) rather than find nothing.
+MAX_ID = 2**31 - 1
+
+
 @api.url_value_preprocessor
-def _limit_body(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
+def _limit_body(_endpoint: str | None, values: dict[str, Any] | None) -> None:
     # Before every before_request function, as the CSRF check is what first reads a body.
+    requestlog.start_request()
     if request.mimetype != "multipart/form-data":
         request.max_content_length = MAX_JSON_BYTES
+    for name, value in (values or {}).items():
+        if isinstance(value, int) and value > MAX_ID:
+            detail = f"no row has the id {value}"
+            raise problems.ApiProblem(404, detail, [problems.error_entry(name, value, detail)])
 
 
 def _needs_csrf() -> bool:

@@ -21,6 +21,9 @@ access_log = logging.getLogger("lms.api.access")
 
 
 def start_request() -> None:
+    """Stamp the request (once: the first of the blueprint's hooks to run does it)."""
+    if g.get("api_request_id"):
+        return
     given = request.headers.get(HEADER, "")
     g.api_request_id = given if _SANE.match(given) else uuid.uuid4().hex
     g.api_started = time.perf_counter()

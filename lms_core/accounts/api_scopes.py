@@ -21,6 +21,7 @@ SCOPES: dict[str, str] = {
     "certificates:write": "issue and revoke certificates",
     "users:read": "list and show users (staff)",
     "users:write": "create, update and deactivate users (administrators)",
+    "quizzes:read": "one's quiz attempts and their results (staff: their courses')",
     "quizzes:write": "start, save and submit quiz attempts",
     "submissions:write": "submit assignments",
     "reports:read": "reports and exports (staff)",
