@@ -12,10 +12,12 @@ from flask import Flask
 
 def register_api(app: Flask) -> None:
     from admin_ui.api import (  # noqa: F401  # each attaches its routes
+        account_views,
         auth_views,
         learner_views,
         public_views,
         quiz_views,
+        staff_views,
     )
     from admin_ui.api.blueprint import api
 

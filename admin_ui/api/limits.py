@@ -22,11 +22,19 @@ from flask_limiter.util import get_remote_address
 EXTENSION = "lms_api_limiter"
 #: Every API request, per address.
 DEFAULT = "600 per minute"
-#: Logging in and refreshing, per address and per account.
+#: Logging in, refreshing, asking for a reset and using a one-time token, per address and
+#: per account (the e-mail the body names; a token's request: the address again).
 LOGIN_PER_ADDRESS = "10 per minute"
 LOGIN_PER_ACCOUNT = "10 per minute"
 #: The endpoints the strict limits guard (their view function's endpoint name).
-STRICT_ENDPOINTS = ("api.login", "api.refresh")
+STRICT_ENDPOINTS = (
+    "api.login",
+    "api.refresh",
+    "api.password_reset",
+    "api.password_reset_confirm",
+    "api.accept_invitation",
+    "api.verify_email",
+)
 
 
 def _account() -> str:
