@@ -78,6 +78,7 @@ TEXT_FIELDS = frozenset(
         "secret_key",
         "public_base_url",
         "huey_url",
+        "redis_url",
         "smtp_host",
         "smtp_user",
         "mail_from",

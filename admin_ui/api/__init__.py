@@ -18,6 +18,7 @@ def register_api(app: Flask) -> None:
         public_views,
         quiz_views,
         staff_views,
+        submission_views,
     )
     from admin_ui.api.blueprint import api
 

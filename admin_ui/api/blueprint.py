@@ -38,12 +38,23 @@ MAX_ID = 2**31 - 1
 def _limit_body(_endpoint: str | None, values: dict[str, Any] | None) -> None:
     # Before every before_request function, as the CSRF check is what first reads a body.
     requestlog.start_request()
-    if request.mimetype != "multipart/form-data":
+    if request.mimetype == "multipart/form-data":
+        request.max_content_length = max_upload_body()
+    else:
         request.max_content_length = MAX_JSON_BYTES
     for name, value in (values or {}).items():
         if isinstance(value, int) and value > MAX_ID:
             detail = f"no row has the id {value}"
             raise problems.ApiProblem(404, detail, [problems.error_entry(name, value, detail)])
+
+
+def max_upload_body() -> int:
+    """An upload's largest body: the most files a submission holds, each at the size limit
+    (each file is then checked against that limit by the service, with a message)."""
+    from admin_ui.app import state
+    from lms_core.assignments.fields import FILES_MAX
+
+    return (state().settings.max_upload_mb * FILES_MAX + 1) * 1024 * 1024
 
 
 def _needs_csrf() -> bool:
@@ -60,7 +71,11 @@ def _refuse_nul() -> None:
         where = "path"
     elif any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
         where = "query"
-    elif request.method in UNSAFE and rb"\u0000" in request.get_data(cache=True):
+    elif (
+        request.method in UNSAFE
+        and request.mimetype != "multipart/form-data"  # a file may hold any bytes
+        and rb"\u0000" in request.get_data(cache=True)
+    ):
         where = "body"
     if where is not None:
         detail = f"the {where} holds a NUL character"

@@ -7,7 +7,7 @@ the CLI's JSON cannot drift apart (pydantic reads ``typing.TypedDict`` only on P
 
 from __future__ import annotations
 
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints, is_typeddict
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -20,9 +20,21 @@ MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000
 
 
+def _field_type(hint: Any) -> Any:
+    """A row's field type for pydantic: a nested TypedDict (or a list of them) as its twin."""
+    if is_typeddict(hint):
+        return twin(hint.__name__, hint)
+    if get_origin(hint) is list and get_args(hint) and is_typeddict(get_args(hint)[0]):
+        item = get_args(hint)[0]
+        return list[twin(item.__name__, item)]  # type: ignore[misc]
+    return hint
+
+
 def twin(name: str, row: type, *, leave_out: tuple[str, ...] = ()) -> type[BaseModel]:
     fields: dict[str, Any] = {
-        key: (hint, ...) for key, hint in get_type_hints(row).items() if key not in leave_out
+        key: (_field_type(hint), ...)
+        for key, hint in get_type_hints(row).items()
+        if key not in leave_out
     }
     model: type[BaseModel] = create_model(
         name, __config__=ConfigDict(extra="ignore"), __doc__=row.__doc__, **fields

@@ -33,7 +33,8 @@ from tests.factories import Factories
 from tests.web.conftest import log_in
 
 #: Routes anyone may open (the public pages, probes, static files).
-PUBLIC_PREFIXES = ("public.", "probes.")
+#: ``api.``: the JSON API's endpoints each declare their scope (tests/api checks every one).
+PUBLIC_PREFIXES = ("public.", "probes.", "api.")
 PUBLIC_ENDPOINTS = {"static", "home", "admin.static"}
 
 
