@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from admin_ui.api import problems, requestlog
 from admin_ui.api.caller import bearer_token
@@ -82,17 +82,28 @@ def _refuse_nul() -> None:
         raise problems.ApiProblem(400, detail, [problems.error_entry(where, None, detail)])
 
 
+#: The endpoints that take ``multipart/form-data`` (an upload); every other takes JSON.
+UPLOAD_ENDPOINTS = frozenset({"api.hand_in"})
+_FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
+
+
+def _unsupported(detail: str) -> problems.ApiProblem:
+    return problems.ApiProblem(
+        415, detail, [problems.error_entry("Content-Type", request.mimetype, detail)]
+    )
+
+
 def _check_json_body() -> None:
-    if request.method not in UNSAFE or request.mimetype == "multipart/form-data":
+    if request.method not in UNSAFE or request.endpoint in UPLOAD_ENDPOINTS:
         return
+    if request.mimetype in _FORM_TYPES:
+        # Even empty: a form type would leave the view without its JSON body.
+        raise _unsupported("send the body as application/json")
     data = request.get_data(cache=True)
     if not data:
         return
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
-        detail = "send the body as application/json"
-        raise problems.ApiProblem(
-            415, detail, [problems.error_entry("Content-Type", request.mimetype, detail)]
-        )
+        raise _unsupported("send the body as application/json")
     try:
         parsed = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -105,13 +116,34 @@ def _check_json_body() -> None:
         )
 
 
+def _allowed_methods() -> list[str]:
+    """The methods this path really has (leaving out the catch-all, which takes every one)."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in ALL_METHODS:
+        try:
+            endpoint, _ = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if endpoint != "api.unknown":
+            allowed.append(method)
+    return allowed
+
+
 @api.before_request
-def _before() -> None:
+def _before() -> ResponseReturnValue | None:
     requestlog.start_request()
+    if request.method == "OPTIONS":
+        # Flask's automatic answer would list the catch-all's methods too.
+        allowed = _allowed_methods()
+        if not allowed:
+            raise NotFound(f"no API endpoint {request.path}")
+        return current_app.response_class(status=204, headers={"Allow": ", ".join(allowed)})
     if _needs_csrf():
         current_app.extensions["csrf"].protect()
     _refuse_nul()
     _check_json_body()
+    return None
 
 
 api.after_request(requestlog.finish_request)
@@ -160,5 +192,10 @@ def openapi() -> ResponseReturnValue:
 
 @api.route("/<path:_rest>", methods=ALL_METHODS)
 def unknown(_rest: str) -> ResponseReturnValue:
-    """Any other path under the API: a problem+json 404, not the back office's HTML page."""
+    """Any other path under the API: a problem+json 404, not the back office's HTML page;
+    a path that exists with other methods: 405 with ``Allow`` (this catch-all takes every
+    method, so Werkzeug's own 405 never happens under the API)."""
+    allowed = _allowed_methods()
+    if allowed:
+        raise MethodNotAllowed(valid_methods=allowed)
     raise NotFound(f"no API endpoint {request.path}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeAlias, cast
 
+from flask import Response as FlaskResponse
 from flask.typing import RouteCallable
 from pydantic import BaseModel
 from spectree import Response
@@ -23,16 +24,12 @@ from admin_ui.api.spec import Problem, api_spec
 #: What a view returns: its answer model, with the status when it is not the endpoint's own.
 #: (Not Flask's ``ResponseReturnValue``: spectree evaluates a view's annotations, and that
 #: alias names types its module does not import.)
-Answer: TypeAlias = BaseModel | tuple[BaseModel, int]
+#: A file download answers with Flask's own response.
+Answer: TypeAlias = BaseModel | tuple[BaseModel, int] | FlaskResponse
 
-_REFUSALS = {
-    "HTTP_400": Problem,
-    "HTTP_401": Problem,
-    "HTTP_403": Problem,
-    "HTTP_404": Problem,
-    "HTTP_409": Problem,
-    "HTTP_422": Problem,
-}
+#: The refusals any endpoint may answer (problem+json): the body's own (400, 413, 415, 422),
+#: the caller's (401, 403), the state's (404, 409, 423 a locked account), the limits' (429).
+_REFUSALS = {f"HTTP_{code}": Problem for code in (400, 401, 403, 404, 409, 413, 415, 422, 423, 429)}
 
 
 def endpoint(
@@ -50,9 +47,6 @@ def endpoint(
     codes: dict[str, Any] = dict(_REFUSALS)
     for code in (status, *also):
         codes[f"HTTP_{code}"] = ok
-    if scope == PUBLIC:
-        codes.pop("HTTP_401")
-        codes.pop("HTTP_403")
     validate = api_spec.validate(
         json=json,
         query=query,

@@ -19,7 +19,7 @@ from admin_ui.api.models import (
     PageInfo,
     PageQuery,
 )
-from lms_core.models import DifficultyLevel
+from lms_core.models import DifficultyLevel, EnrollmentStatus
 
 SLUG = "<string(maxlength=200):slug>"
 
@@ -60,9 +60,16 @@ class CertificateList(BaseModel):
     items: list[Certificate]  # type: ignore[valid-type]
 
 
+class ReviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: 1 to 5 (the service checks the range, as for the CLI).
+    rating: int
+    review: str | None = Field(None, max_length=10_000)
+
+
 class StatusQuery(PageQuery):
     model_config = ConfigDict(extra="forbid")
-    status: str | None = Field(None, max_length=20)
+    status: EnrollmentStatus | None = None
 
 
 def _meta(page: Any) -> PageInfo:
@@ -130,7 +137,7 @@ def my_enrollments(query: StatusQuery) -> Answer:
         request_session(),
         actor=who,
         email=who.label,
-        status=query.status,
+        status=query.status.value if query.status else None,
         page=query.page,
         per_page=query.per_page,
     )
@@ -153,6 +160,28 @@ def complete(slug: str, lesson: str) -> Answer:
     return answer
 
 
+@api.put(f"/me/enrollments/{SLUG}/review")
+@endpoint(scope="enrollments:write", tag="learning", ok=Enrollment, json=ReviewBody)
+def review(slug: str, json: ReviewBody) -> Answer:
+    """Rate (1 to 5) and review a course one is enrolled in; again: the new one replaces it."""
+    from admin_ui.db import request_session
+    from lms_core.catalog.enrollments import enrollment_row
+    from lms_core.catalog.enrollments import review as review_service
+
+    who = caller().actor
+    enrollment = review_service(
+        request_session(),
+        actor=who,
+        email=who.label,
+        course_slug=slug,
+        rating=json.rating,
+        text=json.review,
+    )
+    row = enrollment_row(enrollment)
+    commit()
+    return Enrollment.model_validate(row)
+
+
 @api.get("/me/certificates")
 @endpoint(scope="certificates:read", tag="learning", ok=CertificateList)
 def my_certificates() -> Answer:
@@ -165,3 +194,41 @@ def my_certificates() -> Answer:
     db = request_session()
     stmt = certificates_query(db, actor=who).where(EnrollmentModel.student_id == who.user_id)
     return CertificateList(items=[certificate_row(c) for c in db.scalars(stmt).unique()])
+
+
+@api.get("/me/certificates/<string(maxlength=64):number>/pdf")
+@endpoint(scope="certificates:read", tag="learning", ok=None)
+def my_certificate_pdf(number: str) -> Answer:
+    """One of my certificates as its stored PDF (a download; 404 for anyone else's)."""
+    from flask import Response
+
+    from admin_ui.app import state
+    from admin_ui.db import request_session
+    from lms_core.assignments.file_types import PDF
+    from lms_core.assignments.serving import download_headers
+    from lms_core.certificates.numbers import normalize_number
+    from lms_core.certificates.registry import certificates_query
+    from lms_core.errors import NotFound
+    from lms_core.models import Certificate as CertificateModel
+    from lms_core.models import Enrollment as EnrollmentModel
+
+    who = caller().actor
+    db = request_session()
+    wanted = normalize_number(number)
+    stmt = certificates_query(db, actor=who).where(
+        EnrollmentModel.student_id == who.user_id, CertificateModel.number == wanted
+    )
+    cert = db.scalars(stmt).first()
+    root = state().settings.files_dir.resolve()
+    path = (root / cert.pdf_path).resolve() if cert is not None else None
+    if cert is None or path is None or root not in path.parents or not path.is_file():
+        raise NotFound(
+            f"you have no certificate {number} with a stored PDF", field="number", value=number
+        )
+    # Read whole (a certificate is well under a megabyte): spectree reads every answer's body,
+    # which a streamed file response refuses.
+    return Response(
+        path.read_bytes(),
+        mimetype="application/pdf",
+        headers=download_headers(PDF, f"{cert.number}.pdf"),
+    )

@@ -85,6 +85,19 @@ class Problem(BaseModel):
 
 
 def document() -> dict[str, Any]:
-    """The OpenAPI document of the app serving this request."""
-    spec: dict[str, Any] = api_spec.spec
+    """The OpenAPI document of the app serving this request.
+
+    spectree writes every answer as ``application/json``; a refusal is sent as
+    ``application/problem+json``, so the document says so (a client or a schema checker
+    comparing content types finds what is really sent).
+    """
+    import copy
+
+    spec: dict[str, Any] = copy.deepcopy(api_spec.spec)
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            for code, answer in operation.get("responses", {}).items():
+                content = answer.get("content", {})
+                if code.startswith(("4", "5")) and "application/json" in content:
+                    answer["content"] = {"application/problem+json": content["application/json"]}
     return spec

@@ -41,8 +41,18 @@ def test_bad_json_is_400(client: FlaskClient) -> None:
     assert "not valid JSON" in body["detail"]
 
 
-def test_a_form_body_is_415(client: FlaskClient) -> None:
-    response = client.post(f"{API}/auth/login", data={"email": "a", "password": "b"})
+@pytest.mark.parametrize(
+    ("content_type", "data"),
+    [
+        ("application/x-www-form-urlencoded", "email=a&password=b"),
+        ("application/x-www-form-urlencoded", ""),
+        ("multipart/form-data", '{"email": "", "password": "x"}'),
+        ("multipart/form-data; boundary=x", ""),
+        ("text/plain", '{"email": "a", "password": "b"}'),
+    ],
+)
+def test_a_body_that_is_not_json_is_415(client: FlaskClient, content_type: str, data: str) -> None:
+    response = client.post(f"{API}/auth/login", data=data, content_type=content_type)
     assert_problem(response, 415)
 
 
@@ -156,6 +166,8 @@ def test_openapi_document(client: FlaskClient) -> None:
     assert "requestBody" in login_op
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert "Course" in doc["components"]["schemas"]
+    refused = login_op["responses"]["422"]["content"]
+    assert list(refused) == ["application/problem+json"]
 
 
 def test_cookie_mode_needs_the_csrf_token(app: Flask, make: Any, admin_user: Any) -> None:
@@ -207,3 +219,16 @@ def test_every_api_route_is_documented_and_refuses_anonymous_unless_public(
             response = client.open(url, method=method, json={} if method != "GET" else None)
             assert_problem(response, 401)
     assert seen >= 20
+
+
+def test_a_known_path_with_another_method_is_405_with_allow(client: FlaskClient) -> None:
+    response = client.delete(f"{API}/courses")
+    assert_problem(response, 405)
+    assert "GET" in response.headers["Allow"]
+
+
+def test_options_lists_the_paths_own_methods(client: FlaskClient) -> None:
+    response = client.options(f"{API}/courses")
+    assert response.status_code == 204
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert_problem(client.options(f"{API}/nowhere"), 404)

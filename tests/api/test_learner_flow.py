@@ -150,6 +150,14 @@ def test_certificates_and_public_verification(
     mine = api.get("/me/certificates").get_json()["items"]
     assert len(mine) == 1 and mine[0]["status"] == "valid"
     number = mine[0]["number"]
+    pdf = api.get(f"/me/certificates/{number}/pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert pdf.mimetype == "application/pdf"
+    assert_problem(api.get("/me/certificates/LMS-XXXX-XXXX-X/pdf"), 422)
+    stranger: ApiClient = as_user(make.user("student"))
+    assert_problem(stranger.get(f"/me/certificates/{number}/pdf"), 404)
+    nobodys = next(n for n in _valid_numbers() if n != number)
+    assert_problem(api.get(f"/me/certificates/{nobodys}/pdf"), 404)
     public = client.get(f"{API}/verify/{number}")
     assert public.status_code == 200
     facts = public.get_json()
@@ -165,3 +173,27 @@ def _valid_numbers() -> list[str]:
     from lms_core.certificates.numbers import new_number
 
     return [new_number() for _ in range(3)]
+
+
+def test_review_and_rate(as_user: Any, learner: Any, make: Any) -> None:
+    course = make.course(lessons=1, published=True)
+    api: ApiClient = as_user(learner)
+    path = f"/me/enrollments/{course.slug}/review"
+
+    def put(body: Any) -> Any:
+        return api.client.put(
+            f"{API}{path}", json=body, headers={"Authorization": f"Bearer {api.token}"}
+        )
+
+    assert_problem(put({"rating": 4}), 404)  # not enrolled
+    api.post(f"/courses/{course.slug}/enrollment")
+    done = put({"rating": 4, "review": "clear"})
+    assert done.status_code == 200, done.get_data(as_text=True)
+    assert (done.get_json()["rating"], done.get_json()["review"]) == (4, "clear")
+    for bad in (
+        {"rating": 9},
+        {"rating": "x"},
+        {"review": "no rating"},
+        {"rating": 99999999999999999999},
+    ):
+        assert_problem(put(bad), 422)
