@@ -59,6 +59,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lmsctl.commands.webhooks",
         "Webhook endpoints: add, list, test, deliveries, replay, disable, enable.",
     ),
+    "api": ("lmsctl.commands.api", "The JSON API: its OpenAPI document."),
     "tokens": (
         "lmsctl.commands.tokens",
         "Personal access tokens for the JSON API: create, list, revoke.",

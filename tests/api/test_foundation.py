@@ -232,3 +232,15 @@ def test_options_lists_the_paths_own_methods(client: FlaskClient) -> None:
     assert response.status_code == 204
     assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
     assert_problem(client.options(f"{API}/nowhere"), 404)
+
+
+def test_lmsctl_api_openapi_writes_the_served_document(
+    cli: Any, client: FlaskClient, tmp_path: Any
+) -> None:
+    out = tmp_path / "openapi.json"
+    result = cli("api", "openapi", "-o", str(out))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    served = client.get(f"{API}/openapi.json").get_json()
+    assert json.loads(out.read_text(encoding="utf-8")) == served
+    printed = cli("api", "openapi", "--json")
+    assert json.loads(printed.stdout) == served

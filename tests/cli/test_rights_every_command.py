@@ -245,6 +245,7 @@ def arguments(command: str, w: World) -> list[str]:
         "webhooks replay": ["0123456789abcdef0123456789abcdef"],
         "webhooks disable": ["1"],
         "webhooks enable": ["1"],
+        "api openapi": ["-o", str(t / "openapi.json")],
         "tokens create": ["--scope", "courses:read"],
         "tokens list": [],
         "tokens revoke": ["1"],
