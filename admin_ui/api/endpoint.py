@@ -57,7 +57,9 @@ def endpoint(
     )
 
     def decorate(view: Callable[..., Answer]) -> RouteCallable:
-        return cast(RouteCallable, guarded(scope)(validate(view)))
+        checked = guarded(scope)(validate(view))
+        checked.api_scope = scope  # read by spec.document()
+        return cast(RouteCallable, checked)
 
     return decorate
 

@@ -94,6 +94,7 @@ def document() -> dict[str, Any]:
     import copy
 
     spec: dict[str, Any] = copy.deepcopy(api_spec.spec)
+    _add_scopes(spec)
     for operations in spec.get("paths", {}).values():
         for operation in operations.values():
             for code, answer in operation.get("responses", {}).items():
@@ -101,3 +102,22 @@ def document() -> dict[str, Any]:
                 if code.startswith(("4", "5")) and "application/json" in content:
                     answer["content"] = {"application/problem+json": content["application/json"]}
     return spec
+
+
+def _add_scopes(spec: dict[str, Any]) -> None:
+    """Each operation's scope as ``x-scope`` (``public`` and ``any`` included), read from the
+    view the app routes to, so a client sees which scope a personal token needs."""
+    import re
+
+    from flask import current_app
+
+    for rule in current_app.url_map.iter_rules():
+        view = current_app.view_functions.get(rule.endpoint)
+        scope = getattr(view, "api_scope", None)
+        if scope is None:
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods or ():
+            operation = spec.get("paths", {}).get(path, {}).get(method.lower())
+            if operation is not None:
+                operation["x-scope"] = scope
