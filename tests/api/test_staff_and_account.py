@@ -189,3 +189,25 @@ def test_from_invitation_to_certificate_through_the_api(
     assert len(certificates) == 1 and certificates[0]["status"] == "valid"
     public = client.get(f"{API}/verify/{certificates[0]['number']}").get_json()
     assert public["learner"] == "Nora Newcomer" and public["verified"] is True
+
+
+def test_an_integration_enrolls_a_thousand_learners_in_one_request(
+    client: FlaskClient, cli: Any, admin_user: Any, make: Any, session: Session
+) -> None:
+    """The issue's "done when": 1,000 learners, one scoped token, one request, all enrolled."""
+    from lms_core.models import Role, User
+
+    course = make.course(lessons=1, published=True)
+    emails = [f"bulk{n:04d}@test.example" for n in range(1000)]
+    session.add_all(User(email=e, full_name=e, role=Role.student.value) for e in emails)
+    session.flush()
+    token = _pat(cli, admin_user, "enrollments:write")
+    done = client.post(
+        f"{API}/enrollments",
+        json={"course_slug": course.slug, "emails": emails},
+        headers=bearer(token),
+    )
+    assert done.status_code == 200, done.get_data(as_text=True)[:500]
+    assert list(done.get_json()["outcomes"].values()).count("created") == 1000
+    enrolled = session.scalars(select(Enrollment.id).where(Enrollment.course_id == course.id))
+    assert len(list(enrolled)) == 1000
