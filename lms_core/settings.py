@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     #: Shared state of several web workers (the JSON API's rate limits): a redis:// URL; without
     #: it each worker counts in its own memory.
     redis_url: str | None = None
+    #: Web origins (``https://app.example.org``, comma-separated) whose pages may call the JSON
+    #: API from a browser with a bearer token; none by default (same-site pages need none).
+    cors_origins: str | None = None
     #: Jobs (docs/jobs.md): a worker looks for due jobs this often, besides its wake-ups.
     jobs_poll_seconds: float = Field(default=5.0, gt=0)
     #: Overrides every handler's lease (seconds a claimed job is held before it may run again).

@@ -79,6 +79,7 @@ TEXT_FIELDS = frozenset(
         "public_base_url",
         "huey_url",
         "redis_url",
+        "cors_origins",
         "smtp_host",
         "smtp_user",
         "mail_from",

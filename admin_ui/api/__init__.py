@@ -7,7 +7,9 @@ requests) and registers it.
 
 from __future__ import annotations
 
-from flask import Flask
+from collections.abc import Callable
+
+from flask import Flask, Response
 
 
 def register_api(app: Flask) -> None:
@@ -26,6 +28,24 @@ def register_api(app: Flask) -> None:
     if csrf is not None:
         csrf.exempt(api)
     app.register_blueprint(api)
+    from admin_ui.api.cors import add_cors_headers, allowed_origins
     from admin_ui.api.limits import init_limits
 
-    init_limits(app, api, storage_uri=app.extensions["lms"].settings.redis_url)
+    settings = app.extensions["lms"].settings
+    init_limits(app, api, storage_uri=settings.redis_url)
+    origins = allowed_origins(settings.cors_origins)
+    if origins:
+        app.after_request(lambda response: _api_cors(response, origins, add_cors_headers))
+
+
+def _api_cors(
+    response: Response, origins: frozenset[str], add: Callable[..., Response]
+) -> Response:
+    """CORS headers on the API's answers only (the back office's pages never get them)."""
+    from flask import request
+
+    from admin_ui.api.blueprint import PREFIX
+
+    if request.path.startswith(PREFIX + "/"):
+        return add(response, origins)
+    return response
