@@ -30,9 +30,11 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(api)
     from admin_ui.api.cors import add_cors_headers, allowed_origins
     from admin_ui.api.limits import init_limits
+    from admin_ui.api.metrics import init_metrics
 
     settings = app.extensions["lms"].settings
     init_limits(app, api, storage_uri=settings.redis_url)
+    init_metrics(app)
     origins = allowed_origins(settings.cors_origins)
     if origins:
         app.after_request(lambda response: _api_cors(response, origins, add_cors_headers))

@@ -44,4 +44,6 @@ def finish_request(response: Response) -> Response:
         "remote_addr": request.remote_addr,
     }
     access_log.info(json.dumps(line, separators=(",", ":")))
-    return response
+    from admin_ui.api.metrics import current_metrics
+
+    return current_metrics().observe(response)
