@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from admin_ui.api.blueprint import api
 from admin_ui.api.caller import caller
 from admin_ui.api.endpoint import Answer, commit, endpoint
-from admin_ui.api.models import PageInfo, PageQuery, twin
+from admin_ui.api.models import Certificate, PageInfo, PageQuery, twin
 from admin_ui.api.problems import STATUS_BY_KIND, ApiProblem, error_entry
 from lms_core.accounts.fields import UserRow
 from lms_core.errors import LmsError
@@ -45,6 +45,22 @@ class NewUser(BaseModel):
     external_id: str | None = Field(None, max_length=255)
     #: Mail an invitation link to choose a password (the token is never in the answer).
     invite: bool = True
+
+
+class UserChanges(BaseModel):
+    """Profile changes: a field left out is not changed; an empty text clears it."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str | None = Field(None, max_length=320)
+    full_name: str | None = Field(None, max_length=200)
+    bio: str | None = Field(None, max_length=10_000)
+    avatar_url: str | None = Field(None, max_length=500)
+    external_id: str | None = Field(None, max_length=255)
+
+
+class Revocation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(max_length=2000)
 
 
 class Bulk(BaseModel):
@@ -112,6 +128,35 @@ def deactivate(email: str) -> Answer:
     row = user_row(deactivate_user(request_session(), actor=caller().actor, email=email))
     commit()
     return User.model_validate(row)
+
+
+@api.patch(f"/users/{EMAIL}")
+@endpoint(scope="users:write", tag="staff", ok=User, json=UserChanges)
+def update_user(email: str, json: UserChanges) -> Answer:
+    """Change a user's profile (the user themself, or an administrator; external_id: admins)."""
+    from admin_ui.db import request_session
+    from lms_core.accounts.fields import UserUpdate
+    from lms_core.accounts.users import update_user as update
+    from lms_core.accounts.users import user_row
+
+    changes = UserUpdate(**json.model_dump(exclude_unset=True))
+    row = user_row(update(request_session(), actor=caller().actor, email=email, data=changes))
+    commit()
+    return User.model_validate(row)
+
+
+@api.post("/certificates/<string(maxlength=64):number>/revocation")
+@endpoint(scope="certificates:write", tag="staff", ok=Certificate, json=Revocation)
+def revoke_certificate(number: str, json: Revocation) -> Answer:
+    """Revoke a valid certificate with a reason (its course's instructor or an administrator);
+    it stays verifiable, as revoked."""
+    from admin_ui.db import request_session
+    from lms_core.certificates.registry import certificate_row, revoke
+
+    cert = revoke(request_session(), actor=caller().actor, number=number, reason=json.reason)
+    row = certificate_row(cert)
+    commit()
+    return Certificate.model_validate(row)
 
 
 def _each(body: Bulk, action: str) -> BulkDone:

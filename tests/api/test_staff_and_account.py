@@ -211,3 +211,50 @@ def test_an_integration_enrolls_a_thousand_learners_in_one_request(
     assert list(done.get_json()["outcomes"].values()).count("created") == 1000
     enrolled = session.scalars(select(Enrollment.id).where(Enrollment.course_id == course.id))
     assert len(list(enrolled)) == 1000
+
+
+def test_update_a_user_self_or_admin(
+    as_user: Any, admin_user: Any, learner: Any, make: Any
+) -> None:
+    def patch(api: ApiClient, email: str, body: Any) -> Any:
+        return api.client.patch(
+            f"{API}/users/{email}", json=body, headers={"Authorization": f"Bearer {api.token}"}
+        )
+
+    me: ApiClient = as_user(learner)
+    done = patch(me, learner.email, {"full_name": "Renamed Me"})
+    assert done.status_code == 200 and done.get_json()["full_name"] == "Renamed Me"
+    assert_problem(patch(me, learner.email, {"external_id": "x1"}), 403)
+    other = make.user("student")
+    assert_problem(patch(me, other.email, {"full_name": "Not mine"}), 403)
+    assert_problem(patch(me, learner.email, {}), 422)
+    assert_problem(patch(me, learner.email, {"role": "admin"}), 422)
+    admin: ApiClient = as_user(admin_user)
+    assert (
+        patch(admin, other.email, {"external_id": "sis-42"}).get_json()["external_id"] == "sis-42"
+    )
+
+
+def test_revoke_a_certificate(
+    as_user: Any, client: FlaskClient, make: Any, operator: Any, session_factory: Any, settings: Any
+) -> None:
+    from lms_core.certificates import issue
+
+    teacher = make.user("instructor")
+    course = make.course(lessons=1, published=True, instructor=teacher)
+    learner = make.user("student")
+    api: ApiClient = as_user(learner)
+    api.post(f"/courses/{course.slug}/enrollment")
+    api.post(f"/me/enrollments/{course.slug}/lessons/lesson-1/completion")
+    issue.issue_certificates(
+        session_factory, actor=operator, course_slug=course.slug, settings=settings
+    )
+    number = api.get("/me/certificates").get_json()["items"][0]["number"]
+    path = f"/certificates/{number}/revocation"
+    assert_problem(api.post(path, json={"reason": "mine"}), 403)
+    staff: ApiClient = as_user(teacher)
+    assert_problem(staff.post(path, json={"reason": ""}), 422)
+    done = staff.post(path, json={"reason": "plagiarism"})
+    assert done.status_code == 200 and done.get_json()["status"] == "revoked"
+    assert_problem(staff.post(path, json={"reason": "again"}), 409)
+    assert client.get(f"{API}/verify/{number}").get_json()["status"] == "revoked"
