@@ -67,6 +67,16 @@ class ReviewBody(BaseModel):
     review: str | None = Field(None, max_length=10_000)
 
 
+class CourseGrade(BaseModel):
+    course_slug: str
+    #: The course total (0-100) as the gradebook computes it; null before anything is graded.
+    grade: float | None
+
+
+class GradeList(BaseModel):
+    items: list[CourseGrade]
+
+
 class StatusQuery(PageQuery):
     model_config = ConfigDict(extra="forbid")
     status: EnrollmentStatus | None = None
@@ -180,6 +190,35 @@ def review(slug: str, json: ReviewBody) -> Answer:
     row = enrollment_row(enrollment)
     commit()
     return Enrollment.model_validate(row)
+
+
+@api.get("/me/grades")
+@endpoint(scope="enrollments:read", tag="learning", ok=GradeList)
+def my_grades() -> Answer:
+    """My course totals, by the gradebook's own computation (what certificates are judged by)."""
+    from sqlalchemy import select
+
+    from admin_ui.db import request_session
+    from lms_core.assignments.gradebook import course_grades
+    from lms_core.models import Course as CourseModel
+    from lms_core.models import Enrollment as EnrollmentModel
+
+    who = caller().actor
+    db = request_session()
+    rows = db.execute(
+        select(EnrollmentModel.id, EnrollmentModel.course_id, CourseModel.slug)
+        .join(CourseModel, CourseModel.id == EnrollmentModel.course_id)
+        .where(
+            EnrollmentModel.student_id == who.user_id,
+            EnrollmentModel.status != EnrollmentStatus.dropped.value,
+        )
+        .order_by(CourseModel.slug)
+    ).all()
+    items = []
+    for enrollment_id, course_id, slug in rows:
+        total = course_grades(db, course_id, [enrollment_id]).get(enrollment_id)
+        items.append(CourseGrade(course_slug=slug, grade=None if total is None else float(total)))
+    return GradeList(items=items)
 
 
 @api.get("/me/certificates")

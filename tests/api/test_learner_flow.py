@@ -197,3 +197,13 @@ def test_review_and_rate(as_user: Any, learner: Any, make: Any) -> None:
         {"rating": 99999999999999999999},
     ):
         assert_problem(put(bad), 422)
+
+
+def test_my_grades_are_mine_only(as_user: Any, learner: Any, make: Any) -> None:
+    course = make.course(lessons=1, published=True)
+    make.enroll(make.user("student"), course)
+    api: ApiClient = as_user(learner)
+    assert api.get("/me/grades").get_json() == {"items": []}
+    api.post(f"/courses/{course.slug}/enrollment")
+    items = api.get("/me/grades").get_json()["items"]
+    assert [i["course_slug"] for i in items] == [course.slug]

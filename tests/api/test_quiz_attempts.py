@@ -50,6 +50,8 @@ def test_start_save_submit_result(as_user: Any, setup: Any, session: Session) ->
         float(q["points"]) for q in result["questions"]
     ]
     assert_problem(api.post(f"/attempts/{attempt_id}/submission"), 409)
+    grades = api.get("/me/grades").get_json()["items"]
+    assert grades == [{"course_slug": setup.course.slug, "grade": 100.0}]
 
 
 def _put(api: ApiClient, attempt_id: int, body: Any) -> Any:
