@@ -90,6 +90,7 @@ def create_app(
     settings: Settings | None = None, *, session_factory: SessionFactory | None = None
 ) -> Flask:
     """Build the back office; ``session_factory`` replaces the one built from settings (tests)."""
+    from admin_ui.api import register_api
     from admin_ui.auth import init_login
     from admin_ui.db import init_request_sessions
     from admin_ui.modelviews.registry import register_views
@@ -138,5 +139,6 @@ def create_app(
         register_views(admin)
     app.register_blueprint(register_public_pages())
     app.register_blueprint(probes)
+    register_api(app)
     app.add_url_rule("/", "home", lambda: redirect(url_for("admin.index")))
     return app

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     lockout_base_minutes: int = Field(default=1, ge=1)
     lockout_max_minutes: int = Field(default=24 * 60, ge=1)
     huey_url: str | None = None
+    #: Shared state of several web workers (the JSON API's rate limits): a redis:// URL; without
+    #: it each worker counts in its own memory.
+    redis_url: str | None = None
+    #: Web origins (``https://app.example.org``, comma-separated) whose pages may call the JSON
+    #: API from a browser with a bearer token; none by default (same-site pages need none).
+    cors_origins: str | None = None
     #: Jobs (docs/jobs.md): a worker looks for due jobs this often, besides its wake-ups.
     jobs_poll_seconds: float = Field(default=5.0, gt=0)
     #: Overrides every handler's lease (seconds a claimed job is held before it may run again).

@@ -80,6 +80,8 @@ TEXT_FIELDS = frozenset(
         "secret_key",
         "public_base_url",
         "huey_url",
+        "redis_url",
+        "cors_origins",
         "smtp_host",
         "smtp_user",
         "mail_from",

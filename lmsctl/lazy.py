@@ -63,6 +63,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lmsctl.commands.webhooks",
         "Webhook endpoints: add, list, test, deliveries, replay, disable, enable.",
     ),
+    "api": ("lmsctl.commands.api", "The JSON API: its OpenAPI document."),
+    "tokens": (
+        "lmsctl.commands.tokens",
+        "Personal access tokens for the JSON API: create, list, revoke.",
+    ),
     "backup": (
         "lmsctl.commands.backup",
         "Backups: create, list, verify (restore drill), restore, prune.",

@@ -198,6 +198,7 @@ def courses_query(
     published: bool | None = None,
     instructor_email: str | None = None,
     category: str | None = None,
+    difficulty: str | None = None,
 ) -> Select[Course]:
     """The query behind ``list_courses``, for a page or a stream (``pagination.iter_rows``)."""
     stmt = select(Course).order_by(Course.slug)
@@ -214,6 +215,9 @@ def courses_query(
         stmt = stmt.where(Course.instructor_id == get_user(session, instructor_email).id)
     if category:
         stmt = stmt.where(Course.category == category)
+    if difficulty:
+        wanted = check_values(COURSE, {"difficulty_level": difficulty})["difficulty_level"]
+        stmt = stmt.where(Course.difficulty_level == wanted)
     return stmt
 
 
@@ -225,6 +229,7 @@ def list_courses(
     published: bool | None = None,
     instructor_email: str | None = None,
     category: str | None = None,
+    difficulty: str | None = None,
     page: int = 1,
     per_page: int = 50,
 ) -> Page[Course]:
@@ -236,5 +241,6 @@ def list_courses(
         published=published,
         instructor_email=instructor_email,
         category=category,
+        difficulty=difficulty,
     )
     return paginate(session, stmt, page=page, per_page=per_page)

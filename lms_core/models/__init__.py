@@ -1,5 +1,6 @@
 """All models, imported together so the metadata is complete for Alembic and the services."""
 
+from lms_core.models.api_tokens import ApiToken, ApiTokenKind
 from lms_core.models.assignments import Assignment, LatePolicy, Submission, submission_files
 from lms_core.models.audit import AuditEntry
 from lms_core.models.base import Base, utcnow
@@ -25,6 +26,8 @@ from lms_core.models.users import OneTimeToken, Role, TokenPurpose, User, WebSes
 from lms_core.models.webhooks import DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "ApiToken",
+    "ApiTokenKind",
     "Assignment",
     "Attempt",
     "AttemptStatus",

@@ -255,7 +255,8 @@ def test_every_change_writes_an_entry_naming_the_actor(world, action):
 def test_the_table_above_covers_every_action_the_services_write():
     # A new audited action must join CHANGES (user.lock, user.verify_email, user.login and
     # demo.generate are written by another actor than the caller and have tests of their own:
-    # user.login in tests/accounts/test_web_sessions.py).
+    # user.login in tests/accounts/test_web_sessions.py; user.logout, the API's, in
+    # tests/api/test_auth.py).
     written = set()
     for module in Path(lms_core.__file__).parent.rglob("*.py"):
         if module.parent.name == "events":  # event types (docs/webhooks.md), not audit actions
@@ -270,6 +271,7 @@ def test_the_table_above_covers_every_action_the_services_write():
         "user.lock",
         "user.verify_email",
         "user.login",
+        "user.logout",
         "demo.generate",
     }
 

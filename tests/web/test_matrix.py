@@ -33,7 +33,9 @@ from tests.factories import Factories
 from tests.web.conftest import log_in
 
 #: Routes anyone may open (the public pages, probes, static files).
-PUBLIC_PREFIXES = ("public.", "probes.")
+#: ``api.``: the JSON API's endpoints each declare their scope (tests/api checks every one);
+#: ``metrics.``: Prometheus, for this host only (tests/api/test_metrics.py).
+PUBLIC_PREFIXES = ("public.", "probes.", "api.", "metrics.")
 PUBLIC_ENDPOINTS = {"static", "home", "admin.static"}
 
 

@@ -1,0 +1,109 @@
+"""Who is calling: a bearer token (access or personal) or the back office's session cookie.
+
+A token's scopes narrow what it may call; the services' role rules still decide what its
+user may do. A cookie caller (a browser client of the same site) has the user's full rights
+and, on unsafe methods, must send the CSRF token (``X-CSRFToken``), as a form would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import g, request
+
+from admin_ui.api.problems import ApiProblem, error_entry
+from lms_core.actor import Actor
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The ``scope`` of an endpoint anyone may call, logged in or not.
+PUBLIC = "public"
+#: The ``scope`` of an endpoint any logged-in caller may call, whatever its token's scopes.
+ANY = "any"
+
+
+@dataclass(frozen=True)
+class Caller:
+    actor: Actor
+    #: None: the user's full rights (a login's tokens, the cookie).
+    scopes: frozenset[str] | None
+    #: The presented token's family (None for the cookie): what logout ends.
+    token_family: str | None = None
+
+    @property
+    def user_id(self) -> int | None:
+        return self.actor.user_id
+
+
+def bearer_token() -> str | None:
+    """The token of an ``Authorization: Bearer`` header; '' when the header is malformed."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
+
+
+def _unauthorized(message: str) -> ApiProblem:
+    return ApiProblem(401, message, [error_entry("Authorization", None, message)])
+
+
+def resolve_caller() -> Caller | None:
+    """This request's caller, or None (anonymous); a bad token is refused outright (401)."""
+    from admin_ui.db import request_session
+    from lms_core.accounts.api_tokens import token_identity
+
+    token = bearer_token()
+    if token is not None:
+        identity = token_identity(request_session(), token) if token else None
+        if identity is None:
+            raise _unauthorized("the bearer token is not valid (unknown, expired or revoked)")
+        return Caller(identity.actor, identity.scopes, identity.family)
+    from flask_login import current_user
+
+    from admin_ui.auth import LoginUser
+
+    user = current_user._get_current_object()
+    if isinstance(user, LoginUser):
+        return Caller(user.actor, None)
+    return None
+
+
+def authorize(scope: str) -> Caller | None:
+    """The caller, checked against the endpoint's scope; None only for a public endpoint."""
+    caller = resolve_caller()
+    if caller is not None:
+        g.api_caller = caller
+    if scope == PUBLIC:
+        return caller
+    if caller is None:
+        raise _unauthorized("log in first: send Authorization: Bearer <access token>")
+    if scope != ANY and caller.scopes is not None and scope not in caller.scopes:
+        message = f"this token lacks the scope {scope} (it has: {', '.join(sorted(caller.scopes))})"
+        raise ApiProblem(403, message, [error_entry("scope", scope, message)])
+    return caller
+
+
+def caller() -> Caller:
+    """The authorized caller of this request (an endpoint that is not public)."""
+    found: Caller | None = g.get("api_caller")
+    if found is None:
+        raise _unauthorized("log in first: send Authorization: Bearer <access token>")
+    return found
+
+
+def guarded(scope: str) -> Callable[[F], F]:
+    """Check the caller before the view (and before its body is validated: 401 first)."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            authorize(scope)
+            return view(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorate

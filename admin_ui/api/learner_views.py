@@ -1,0 +1,273 @@
+"""The learner's flow: the catalog, a course's outline, enrolling, my enrollments with
+progress, completing a lesson, my certificates. Each view calls the service the CLI's
+command calls, with the caller as the actor: the same rules, the same audit entries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from admin_ui.api.blueprint import api
+from admin_ui.api.caller import caller
+from admin_ui.api.endpoint import Answer, commit, endpoint
+from admin_ui.api.models import (
+    Certificate,
+    Course,
+    Enrollment,
+    OutlineLesson,
+    PageInfo,
+    PageQuery,
+)
+from lms_core.models import DifficultyLevel, EnrollmentStatus
+
+SLUG = "<string(maxlength=200):slug>"
+
+
+class CoursesQuery(PageQuery):
+    search: str | None = Field(None, max_length=200)
+    difficulty: DifficultyLevel | None = None
+
+
+class CoursePage(BaseModel):
+    items: list[Course]  # type: ignore[valid-type]  # a model made from CourseRow
+    meta: PageInfo
+
+
+class Outline(BaseModel):
+    course: Course  # type: ignore[valid-type]
+    lessons: list[OutlineLesson]  # type: ignore[valid-type]
+
+
+class EnrollmentPage(BaseModel):
+    items: list[Enrollment]  # type: ignore[valid-type]
+    meta: PageInfo
+
+
+class Enrolled(BaseModel):
+    enrollment: Enrollment  # type: ignore[valid-type]
+    #: ``created``, ``reenrolled`` or ``unchanged``.
+    outcome: str
+
+
+class Completed(BaseModel):
+    enrollment: Enrollment  # type: ignore[valid-type]
+    #: True when this lesson completed the course.
+    course_completed: bool
+
+
+class CertificateList(BaseModel):
+    items: list[Certificate]  # type: ignore[valid-type]
+
+
+class ReviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: 1 to 5 (the service checks the range, as for the CLI).
+    rating: int
+    review: str | None = Field(None, max_length=10_000)
+
+
+class CourseGrade(BaseModel):
+    course_slug: str
+    #: The course total (0-100) as the gradebook computes it; null before anything is graded.
+    grade: float | None
+
+
+class GradeList(BaseModel):
+    items: list[CourseGrade]
+
+
+class StatusQuery(PageQuery):
+    model_config = ConfigDict(extra="forbid")
+    status: EnrollmentStatus | None = None
+
+
+def _meta(page: Any) -> PageInfo:
+    return PageInfo(page=page.page, per_page=page.per_page, total=page.total, pages=page.pages)
+
+
+@api.get("/courses")
+@endpoint(scope="courses:read", tag="catalog", ok=CoursePage, query=CoursesQuery)
+def courses(query: CoursesQuery) -> Answer:
+    """The catalog: published courses, by title or slug words and by difficulty, a page at a time."""
+    from admin_ui.db import request_session
+    from lms_core.catalog.courses import course_row, list_courses
+
+    page = list_courses(
+        request_session(),
+        actor=caller().actor,
+        search=query.search,
+        published=True,
+        difficulty=query.difficulty.value if query.difficulty else None,
+        page=query.page,
+        per_page=query.per_page,
+    )
+    return CoursePage(items=[course_row(c) for c in page.items], meta=_meta(page))
+
+
+@api.get(f"/courses/{SLUG}")
+@endpoint(scope="courses:read", tag="catalog", ok=Outline)
+def outline(slug: str) -> Answer:
+    """A course and its lessons in order (titles and kinds; the content is for the enrolled)."""
+    from admin_ui.db import request_session
+    from lms_core.catalog.courses import course_row, get_course
+    from lms_core.catalog.lessons import lesson_row, list_lessons
+
+    db = request_session()
+    lessons = list_lessons(db, actor=caller().actor, course_slug=slug)
+    return Outline(
+        course=course_row(get_course(db, slug)), lessons=[lesson_row(x) for x in lessons]
+    )
+
+
+@api.post(f"/courses/{SLUG}/enrollment")
+@endpoint(scope="enrollments:write", tag="learning", ok=Enrolled, status=201, also=(200,))
+def enroll(slug: str) -> Answer:
+    """Enroll in a course (201; 200 when already enrolled: nothing changes)."""
+    from admin_ui.db import request_session
+    from lms_core.catalog.enrollments import enroll as enroll_service
+    from lms_core.catalog.enrollments import enrollment_row
+
+    who = caller().actor
+    result = enroll_service(request_session(), actor=who, email=who.label, course_slug=slug)
+    answer = Enrolled(enrollment=enrollment_row(result.enrollment), outcome=result.outcome)
+    commit()
+    return answer, 200 if result.outcome == "unchanged" else 201
+
+
+@api.get("/me/enrollments")
+@endpoint(scope="enrollments:read", tag="learning", ok=EnrollmentPage, query=StatusQuery)
+def my_enrollments(query: StatusQuery) -> Answer:
+    """My enrollments with their progress, a page at a time (``status``: active, completed, dropped)."""
+    from admin_ui.db import request_session
+    from lms_core.catalog.enrollments import enrollment_row, list_enrollments
+
+    who = caller().actor
+    page = list_enrollments(
+        request_session(),
+        actor=who,
+        email=who.label,
+        status=query.status.value if query.status else None,
+        page=query.page,
+        per_page=query.per_page,
+    )
+    return EnrollmentPage(items=[enrollment_row(e) for e in page.items], meta=_meta(page))
+
+
+@api.post(f"/me/enrollments/{SLUG}/lessons/<string(maxlength=200):lesson>/completion")
+@endpoint(scope="enrollments:write", tag="learning", ok=Completed)
+def complete(slug: str, lesson: str) -> Answer:
+    """Mark a lesson done (again: no change); quiz and assignment lessons complete by the work."""
+    from admin_ui.db import request_session
+    from lms_core.catalog.enrollments import complete_lesson, enrollment_row
+
+    who = caller().actor
+    enrollment, finished = complete_lesson(
+        request_session(), actor=who, email=who.label, course_slug=slug, lesson_slug=lesson
+    )
+    answer = Completed(enrollment=enrollment_row(enrollment), course_completed=finished)
+    commit()
+    return answer
+
+
+@api.put(f"/me/enrollments/{SLUG}/review")
+@endpoint(scope="enrollments:write", tag="learning", ok=Enrollment, json=ReviewBody)
+def review(slug: str, json: ReviewBody) -> Answer:
+    """Rate (1 to 5) and review a course one is enrolled in; again: the new one replaces it."""
+    from admin_ui.db import request_session
+    from lms_core.catalog.enrollments import enrollment_row
+    from lms_core.catalog.enrollments import review as review_service
+
+    who = caller().actor
+    enrollment = review_service(
+        request_session(),
+        actor=who,
+        email=who.label,
+        course_slug=slug,
+        rating=json.rating,
+        text=json.review,
+    )
+    row = enrollment_row(enrollment)
+    commit()
+    return Enrollment.model_validate(row)
+
+
+@api.get("/me/grades")
+@endpoint(scope="enrollments:read", tag="learning", ok=GradeList)
+def my_grades() -> Answer:
+    """My course totals, by the gradebook's own computation (what certificates are judged by)."""
+    from sqlalchemy import select
+
+    from admin_ui.db import request_session
+    from lms_core.assignments.gradebook import course_grades
+    from lms_core.models import Course as CourseModel
+    from lms_core.models import Enrollment as EnrollmentModel
+
+    who = caller().actor
+    db = request_session()
+    rows = db.execute(
+        select(EnrollmentModel.id, EnrollmentModel.course_id, CourseModel.slug)
+        .join(CourseModel, CourseModel.id == EnrollmentModel.course_id)
+        .where(
+            EnrollmentModel.student_id == who.user_id,
+            EnrollmentModel.status != EnrollmentStatus.dropped.value,
+        )
+        .order_by(CourseModel.slug)
+    ).all()
+    items = []
+    for enrollment_id, course_id, slug in rows:
+        total = course_grades(db, course_id, [enrollment_id]).get(enrollment_id)
+        items.append(CourseGrade(course_slug=slug, grade=None if total is None else float(total)))
+    return GradeList(items=items)
+
+
+@api.get("/me/certificates")
+@endpoint(scope="certificates:read", tag="learning", ok=CertificateList)
+def my_certificates() -> Answer:
+    """My certificates (valid, revoked and superseded ones, each with its status)."""
+    from admin_ui.db import request_session
+    from lms_core.certificates.registry import certificate_row, certificates_query
+    from lms_core.models import Enrollment as EnrollmentModel
+
+    who = caller().actor
+    db = request_session()
+    stmt = certificates_query(db, actor=who).where(EnrollmentModel.student_id == who.user_id)
+    return CertificateList(items=[certificate_row(c) for c in db.scalars(stmt).unique()])
+
+
+@api.get("/me/certificates/<string(maxlength=64):number>/pdf")
+@endpoint(scope="certificates:read", tag="learning", ok=None)
+def my_certificate_pdf(number: str) -> Answer:
+    """One of my certificates as its stored PDF (a download; 404 for anyone else's)."""
+    from flask import Response
+
+    from admin_ui.app import state
+    from admin_ui.db import request_session
+    from lms_core.assignments.file_types import PDF
+    from lms_core.assignments.serving import download_headers
+    from lms_core.certificates.numbers import normalize_number
+    from lms_core.certificates.registry import certificates_query
+    from lms_core.errors import NotFound
+    from lms_core.models import Certificate as CertificateModel
+    from lms_core.models import Enrollment as EnrollmentModel
+
+    who = caller().actor
+    db = request_session()
+    wanted = normalize_number(number)
+    stmt = certificates_query(db, actor=who).where(
+        EnrollmentModel.student_id == who.user_id, CertificateModel.number == wanted
+    )
+    cert = db.scalars(stmt).first()
+    root = state().settings.files_dir.resolve()
+    path = (root / cert.pdf_path).resolve() if cert is not None else None
+    if cert is None or path is None or root not in path.parents or not path.is_file():
+        raise NotFound(
+            f"you have no certificate {number} with a stored PDF", field="number", value=number
+        )
+    # Read whole (a certificate is well under a megabyte): spectree reads every answer's body,
+    # which a streamed file response refuses.
+    return Response(
+        path.read_bytes(),
+        mimetype="application/pdf",
+        headers=download_headers(PDF, f"{cert.number}.pdf"),
+    )

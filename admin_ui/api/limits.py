@@ -1,0 +1,65 @@
+"""Rate limits on the API (Flask-Limiter): strict on login and on token refresh, a ceiling
+on everything else; a breach is a 429 problem with ``Retry-After``.
+
+Counts live in Redis when ``redis_url`` is set (every gunicorn worker shares them), in the
+worker's memory otherwise. Logins are limited per address *and* per account: the lockout
+already stops guessing one account's password, the address limit stops one client trying a
+list of accounts, the account limit stops many addresses locking one person out in a burst.
+Each app gets its own limiter (tests build many apps; counts must not leak between them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from flask import Blueprint, Flask, request
+from flask.typing import RouteCallable
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+#: Where the app keeps its API limiter (``app.extensions[EXTENSION]``).
+EXTENSION = "lms_api_limiter"
+#: Every API request, per address.
+DEFAULT = "600 per minute"
+#: Logging in, refreshing, asking for a reset and using a one-time token, per address and
+#: per account (the e-mail the body names; a token's request: the address again).
+LOGIN_PER_ADDRESS = "10 per minute"
+LOGIN_PER_ACCOUNT = "10 per minute"
+#: The endpoints the strict limits guard (their view function's endpoint name).
+STRICT_ENDPOINTS = (
+    "api.login",
+    "api.refresh",
+    "api.password_reset",
+    "api.password_reset_confirm",
+    "api.accept_invitation",
+    "api.verify_email",
+)
+
+
+def _account() -> str:
+    """The e-mail a login names (lower-cased), else the address: one account, one bucket."""
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    if isinstance(email, str) and email.strip():
+        return "account:" + email.strip().lower()[:320]
+    return "address:" + get_remote_address()
+
+
+def init_limits(app: Flask, api: Blueprint, *, storage_uri: str | None) -> Limiter:
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=storage_uri or "memory://",
+        headers_enabled=True,
+        strategy="moving-window",
+        key_prefix="lms-api",
+    )
+    limiter.limit(DEFAULT)(api)
+    for endpoint in STRICT_ENDPOINTS:
+        view: Callable[..., Any] = app.view_functions[endpoint]
+        view = limiter.limit(LOGIN_PER_ACCOUNT, key_func=_account, scope="login-account")(view)
+        view = limiter.limit(LOGIN_PER_ADDRESS, scope="login-address")(view)
+        app.view_functions[endpoint] = cast(RouteCallable, view)
+    app.extensions[EXTENSION] = limiter
+    return limiter

@@ -1,0 +1,93 @@
+"""Prometheus ``/metrics``: the API's requests and latencies, and the job queue's depth.
+
+Each app has its own registry (tests build many apps; the library's global one would refuse
+a second registration). The counts are the worker's own: under gunicorn each worker reports
+its requests, and Prometheus sums the scrapes of the instances it is given. The queue depth
+is read from the jobs table at scrape time, so every worker reports the same.
+
+The page answers only this host (loopback): the reverse proxy must not forward ``/metrics``
+(an address the proxy forwards for is the client's, and is refused).
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from flask.typing import ResponseReturnValue
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+
+EXTENSION = "lms_metrics"
+_LOOPBACK = frozenset({"127.0.0.1", "::1"})
+#: Latency buckets (seconds): a catalog page is milliseconds, an upload may take seconds.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+metrics_page = Blueprint("metrics", __name__)
+
+
+class ApiMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "lms_api_requests",
+            "API requests answered, by endpoint, method and status.",
+            ["endpoint", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "lms_api_request_duration_seconds",
+            "Time to answer an API request, by endpoint and method.",
+            ["endpoint", "method"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.jobs = Gauge(
+            "lms_jobs", "Jobs in the queue, by status.", ["status"], registry=self.registry
+        )
+
+    def observe(self, response: Response) -> Response:
+        """Count one API answer (an after_request function of the API blueprint)."""
+        started = g.get("api_started")
+        endpoint = request.endpoint or "unknown"
+        self.requests.labels(endpoint, request.method, str(response.status_code)).inc()
+        if started is not None:
+            self.latency.labels(endpoint, request.method).observe(time.perf_counter() - started)
+        return response
+
+    def read_queue(self) -> None:
+        from sqlalchemy import func, select
+
+        from admin_ui.app import state
+        from lms_core.models import Job, JobStatus
+
+        session = state().session_factory()
+        try:
+            stmt = select(Job.status, func.count()).group_by(Job.status)
+            counts = {str(row[0]): int(row[1]) for row in session.execute(stmt).all()}
+        finally:
+            session.close()
+        for status in JobStatus:
+            self.jobs.labels(status.value).set(counts.get(status.value, 0))
+
+
+def current_metrics() -> ApiMetrics:
+    found: ApiMetrics = current_app.extensions[EXTENSION]
+    return found
+
+
+@metrics_page.get("/metrics")
+def metrics() -> ResponseReturnValue:
+    """The Prometheus text format, for a scraper on this host."""
+    if request.remote_addr not in _LOOPBACK:
+        return Response("metrics are served to this host only\n", 403, mimetype="text/plain")
+    found = current_metrics()
+    found.read_queue()
+    return Response(generate_latest(found.registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_metrics(app: Flask) -> ApiMetrics:
+    found = ApiMetrics()
+    app.extensions[EXTENSION] = found
+    app.register_blueprint(metrics_page)
+    return found

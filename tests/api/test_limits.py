@@ -1,0 +1,73 @@
+"""Rate limits: a 429 problem with Retry-After on login floods, and recovery after the window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from admin_ui.api import limits
+from tests.api.conftest import API, assert_problem, login
+
+
+def _limit(text: str) -> int:
+    return int(text.split()[0])
+
+
+def test_login_flood_from_one_address_gets_429_with_retry_after(app: Flask, make: Any) -> None:
+    client = app.test_client()
+    for n in range(_limit(limits.LOGIN_PER_ADDRESS)):
+        assert login(client, f"nobody{n}@test.example").status_code == 401
+    refused = login(client, "nobody-else@test.example")
+    body = assert_problem(refused, 429)
+    assert int(refused.headers["Retry-After"]) > 0
+    assert body["errors"][0]["message"]
+
+
+def test_one_account_is_limited_whatever_the_address(app: Flask, learner: Any) -> None:
+    client = app.test_client()
+    # Lockout first (5 wrong passwords: 423), the account's own limit next (429).
+    statuses = []
+    for n in range(_limit(limits.LOGIN_PER_ACCOUNT) + 1):
+        response = client.post(
+            f"{API}/auth/login",
+            json={"email": learner.email.upper(), "password": "wrong"},
+            environ_base={"REMOTE_ADDR": f"203.0.113.{n + 1}"},
+        )
+        statuses.append(response.status_code)
+    assert statuses[-1] == 429 and set(statuses[:-1]) <= {401, 423}
+
+
+def test_the_limit_recovers_after_its_window(app: Flask, learner: Any) -> None:
+    client = app.test_client()
+    for n in range(_limit(limits.LOGIN_PER_ADDRESS)):
+        login(client, f"nobody{n}@test.example")
+    assert login(client, learner).status_code == 429
+    app.extensions[limits.EXTENSION].reset()  # the window passing, without waiting a minute
+    assert login(client, learner).status_code == 200
+
+
+def test_other_endpoints_are_not_held_by_the_login_limit(as_user: Any, learner: Any) -> None:
+    api = as_user(learner)
+    for _ in range(_limit(limits.LOGIN_PER_ADDRESS) + 2):
+        assert api.get("/me/enrollments").status_code == 200
+
+
+def test_workers_share_the_counts_in_redis(
+    settings: Any, session_factory: Any, redis_url: str
+) -> None:
+    """Two apps (two gunicorn workers) on one Redis: a flood on one is refused on the other."""
+    from admin_ui.app import EXTENSION, create_app
+
+    shared = settings.model_copy(update={"redis_url": redis_url})
+    one, two = (create_app(shared, session_factory=session_factory) for _ in range(2))
+    one.extensions[limits.EXTENSION].reset()
+    try:
+        first = one.test_client()
+        for n in range(_limit(limits.LOGIN_PER_ADDRESS)):
+            assert login(first, f"nobody{n}@test.example").status_code == 401
+        assert_problem(login(two.test_client(), "someone@test.example"), 429)
+    finally:
+        one.extensions[limits.EXTENSION].reset()
+        for app in (one, two):
+            app.extensions[EXTENSION].dispose()
