@@ -30,7 +30,7 @@ class Period:
 
     @classmethod
     def of(cls, since: datetime | None, until: datetime | None) -> Period:
-        since, until = _utc(since), _utc(until)
+        since, until = _utc(_bounded(since, "since")), _utc(_bounded(until, "until"))
         if since is not None and until is not None and since >= until:
             raise ValidationError(
                 f"the period is empty: it starts {since.isoformat()} and ends "
@@ -54,6 +54,22 @@ class Period:
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
         }
+
+
+#: The years a period may name: the reports count back up to 10 years (at risk) and 30 days
+#: (active learners) from its end, and move it to UTC, which near year 1 or 9999 overflows
+#: Python's dates (an OverflowError, not a message).
+FIRST_YEAR, LAST_YEAR = 1900, 9000
+
+
+def _bounded(value: datetime | None, field: str) -> datetime | None:
+    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValidationError(
+            f"must be a date between the years {FIRST_YEAR} and {LAST_YEAR}",
+            field=field,
+            value=value.isoformat(),
+        )
+    return value
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -143,7 +159,7 @@ def parse_when(text: str | None, field: str) -> datetime | None:
             field=field,
             value=text,
         ) from None
-    return _utc(value)
+    return _utc(_bounded(value, field))
 
 
 def among(ids: Select[Any]) -> ColumnElement[bool]:
