@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Executable, Select, and_, true
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from lms_core.errors import ValidationError
 from lms_core.models.base import utcnow
 
+CENT = Decimal("0.01")
 #: Rows are fetched from the driver this many at a time (a server-side cursor on PostgreSQL).
 CHUNK = 1000
 
@@ -122,12 +124,16 @@ class Report:
 
 
 def plain(value: Any) -> Any:
-    """A value as every writer shows it: numbers rounded to 2 decimals (floats, so that JSON
-    prints numbers), timestamps as aware UTC datetimes, dates as ``YYYY-MM-DD`` text."""
-    if isinstance(value, Decimal):
-        value = float(value)
+    """A value as every writer shows it: numbers rounded half up to 2 decimals (floats, so that
+    JSON prints numbers), timestamps as aware UTC datetimes, dates as ``YYYY-MM-DD`` text."""
     if isinstance(value, float):
-        return round(value, 2) + 0.0  # + 0.0: never "-0.0"
+        if not math.isfinite(value):
+            return value
+        # The decimal the double prints as (repr), so that 2.675 (stored 2.67499...) and 0.125
+        # round up as people and PostgreSQL's numeric do; round() would give 2.67 and 0.12.
+        value = Decimal(repr(value))
+    if isinstance(value, Decimal):
+        return float(value.quantize(CENT, rounding=ROUND_HALF_UP)) + 0.0  # never "-0.0"
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, date):

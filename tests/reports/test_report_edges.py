@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
 from lms_core.errors import ValidationError
-from lms_core.reports.base import Period, Section, fetch_all
+from lms_core.models import Attempt
+from lms_core.models.base import UtcDateTime
+from lms_core.reports.base import Period, Section, fetch_all, plain
 from lms_core.reports.course import course_report
+from lms_core.reports.sql import month_of, seconds_between, week_start
 from lms_core.reports.student import student_report
 from lmsctl import output
 from lmsctl.commands import reports as reports_cli
@@ -90,8 +95,6 @@ def test_the_service_refuses_inactive_days_out_of_range(session: Session, world:
 
 
 def test_a_period_built_in_code_out_of_range_is_refused() -> None:
-    from datetime import datetime
-
     with pytest.raises(ValidationError) as caught:
         Period.of(datetime(1, 1, 2), None)
     assert caught.value.field == "since"
@@ -196,3 +199,47 @@ def test_sqrt_is_given_to_a_sqlite_without_math_functions() -> None:
         )
     finally:
         conn.close()
+
+
+def test_fractions_of_a_second_never_move_a_timestamp_to_the_next_week(
+    session: Session,
+) -> None:
+    """SQLite's date functions round to the millisecond; PostgreSQL truncates."""
+    sunday_night = datetime(2026, 1, 11, 23, 59, 59, 999600, tzinfo=UTC)
+    month_end = datetime(2026, 1, 31, 23, 59, 59, 999600, tzinfo=UTC)
+    got = session.execute(
+        select(
+            week_start(literal(sunday_night, UtcDateTime())),
+            month_of(literal(month_end, UtcDateTime())),
+            seconds_between(
+                literal(datetime(2026, 1, 5, 12, 0, 0, 999600, tzinfo=UTC), UtcDateTime()),
+                literal(datetime(2026, 1, 5, 11, 0, 0, 400, tzinfo=UTC), UtcDateTime()),
+            ),
+        )
+    ).one()
+
+    assert tuple(got) == ("2026-01-05", "2026-01", 3600.0)
+
+
+def test_numbers_in_answers_read_alike_on_both_databases(session: Session, world: World) -> None:
+    """A response saved as a JSON number: the shortest text of the double on both."""
+    attempts = session.scalars(select(Attempt).order_by(Attempt.id)).all()
+    q1 = str(world.questions[0].id)
+    attempts[0].answers = {**attempts[0].answers, q1: 1e20}  # s1's
+    attempts[3].answers = {**attempts[3].answers, q1: 2.5}  # s3's
+    attempts[2].answers = {**attempts[2].answers, q1: 100.0}  # s2's second
+    session.flush()
+
+    got = fetch_all(
+        session,
+        course_report(session, actor=ADMIN, slug="rep-course", period=Period.of(None, at(2, 1))),
+    )["responses"]
+
+    assert sorted(r["response"] for r in got if r["position"] == 1) == ["100", "1e+20", "2.5"]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(2.675, 2.68), (0.125, 0.13), (Decimal("1.005"), 1.01), (-0.001, 0.0)]
+)
+def test_figures_round_half_up(value: Any, shown: float) -> None:
+    assert plain(value) == shown
