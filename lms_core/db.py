@@ -7,6 +7,8 @@ The entry point (CLI command, web request, Huey task) owns the transaction throu
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -71,8 +73,25 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[..., None]:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        sqlite_math(dbapi_connection)
 
     return on_connect
+
+
+def _sqrt(value: float | None) -> float | None:
+    """SQLite's ``sqrt``: NULL for NULL and for a negative number."""
+    if value is None or value < 0:
+        return None
+    return math.sqrt(value)
+
+
+def sqlite_math(dbapi_connection: Any) -> None:
+    """Give SQLite ``sqrt`` (the reports' item analysis) where the library was built without
+    its math functions (before 3.35, or without SQLITE_ENABLE_MATH_FUNCTIONS)."""
+    try:
+        dbapi_connection.execute("SELECT sqrt(4.0)").fetchall()
+    except sqlite3.OperationalError:
+        dbapi_connection.create_function("sqrt", 1, _sqrt, deterministic=True)
 
 
 #: Execution option asking SQLite for a write-locking transaction (see _sqlite_begin).

@@ -8,6 +8,7 @@ from enum import StrEnum
 from lms_core.actor import Actor
 from lms_core.errors import PermissionDenied
 from lms_core.models import Course
+from lms_core.models.users import Role
 
 
 def require_admin(actor: Actor, what: str) -> None:
@@ -16,8 +17,13 @@ def require_admin(actor: Actor, what: str) -> None:
 
 
 def can_manage_course(actor: Actor, course: Course) -> bool:
-    """Admins manage every course; instructors only their own."""
-    return actor.is_admin or actor.is_user(course.instructor_id)
+    """Admins manage every course; instructors only their own. The role is checked too: a
+    user moved from instructor to student keeps ``Course.instructor_id`` until a course gets
+    a new instructor, and must not keep managing it (the listings, :mod:`lms_core.scopes`,
+    already show such a user no course as theirs)."""
+    if actor.is_admin:
+        return True
+    return actor.role is Role.instructor and actor.is_user(course.instructor_id)
 
 
 def require_course_manager(actor: Actor, course: Course, what: str) -> None:

@@ -78,6 +78,22 @@ def _json(value: Any, *, indent: int | None = None) -> str:
 _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+def _text(value: Any) -> Any:
+    """A cell for a rich table: plain ``Text``, never markup. Learners type names and answers
+    such as ``[/b]`` or ``[link=...]``, which rich would parse (a MarkupError traceback, or a
+    changed table) if given as a string."""
+    from rich.text import Text
+
+    return Text(_cell(value))
+
+
+def _title(title: str | None) -> Any:
+    """A table's title as plain text (it may carry a course's or a learner's name)."""
+    from rich.text import Text
+
+    return None if title is None else Text(title)
+
+
 def _tsv(value: Any) -> str:
     """A cell of a tab-separated row: as in a table, but numbers in full, and a backslash,
     tab or line break escaped as in PostgreSQL's text format (``\\\\``, ``\\t``, ``\\n``)."""
@@ -111,6 +127,29 @@ class _Stream:
 
 
 _stream = _Stream()
+
+
+class _Marking:
+    """stdout that records, at its first write, that a document has begun there."""
+
+    def __init__(self, out: Any) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        if text:
+            _stream.started = True
+        written: int = self._out.write(text)
+        return written
+
+
+@contextmanager
+def document_stdout() -> Iterator[Any]:
+    """stdout for a document written in pieces (a report's JSON or CSV): once its first byte
+    is out, a failure goes to stderr (:func:`fail`), never as a second JSON document into the
+    half-written one; a reader that went away ends the command quietly."""
+    with _writing():
+        yield _Marking(sys.stdout)
+        _stream.started = False
 
 
 def _write_json_array(rows: Iterable[Mapping[str, Any]], out: Any, *, indent: str = "") -> int:
@@ -172,12 +211,12 @@ def emit_rows(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False)
+    table = Table(title=_title(title), show_lines=False)
     for column in columns:
         table.add_column(column, overflow="fold")
     count = 0
     for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
+        table.add_row(*(_text(row.get(c)) for c in columns))
         count += 1
     console = Console()
     console.print(table)
@@ -278,11 +317,11 @@ def emit_record(row: Mapping[str, Any], *, as_json: bool, title: str | None = No
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, show_header=False)
+    table = Table(title=_title(title), show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in row.items():
-        table.add_row(key, _cell(value))
+        table.add_row(key, _text(value))
     Console().print(table)
 
 

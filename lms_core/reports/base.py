@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Executable, Select, and_, true
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from lms_core.errors import ValidationError
 from lms_core.models.base import utcnow
 
+CENT = Decimal("0.01")
 #: Rows are fetched from the driver this many at a time (a server-side cursor on PostgreSQL).
 CHUNK = 1000
 
@@ -30,7 +32,7 @@ class Period:
 
     @classmethod
     def of(cls, since: datetime | None, until: datetime | None) -> Period:
-        since, until = _utc(since), _utc(until)
+        since, until = _utc(_bounded(since, "since")), _utc(_bounded(until, "until"))
         if since is not None and until is not None and since >= until:
             raise ValidationError(
                 f"the period is empty: it starts {since.isoformat()} and ends "
@@ -54,6 +56,22 @@ class Period:
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
         }
+
+
+#: The years a period may name: the reports count back up to 10 years (at risk) and 30 days
+#: (active learners) from its end, and move it to UTC, which near year 1 or 9999 overflows
+#: Python's dates (an OverflowError, not a message).
+FIRST_YEAR, LAST_YEAR = 1900, 9000
+
+
+def _bounded(value: datetime | None, field: str) -> datetime | None:
+    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValidationError(
+            f"must be a date between the years {FIRST_YEAR} and {LAST_YEAR}",
+            field=field,
+            value=value.isoformat(),
+        )
+    return value
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -106,12 +124,16 @@ class Report:
 
 
 def plain(value: Any) -> Any:
-    """A value as every writer shows it: numbers rounded to 2 decimals (floats, so that JSON
-    prints numbers), timestamps as aware UTC datetimes, dates as ``YYYY-MM-DD`` text."""
-    if isinstance(value, Decimal):
-        value = float(value)
+    """A value as every writer shows it: numbers rounded half up to 2 decimals (floats, so that
+    JSON prints numbers), timestamps as aware UTC datetimes, dates as ``YYYY-MM-DD`` text."""
     if isinstance(value, float):
-        return round(value, 2) + 0.0  # + 0.0: never "-0.0"
+        if not math.isfinite(value):
+            return value
+        # The decimal the double prints as (repr), so that 2.675 (stored 2.67499...) and 0.125
+        # round up as people and PostgreSQL's numeric do; round() would give 2.67 and 0.12.
+        value = Decimal(repr(value))
+    if isinstance(value, Decimal):
+        return float(value.quantize(CENT, rounding=ROUND_HALF_UP)) + 0.0  # never "-0.0"
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, date):
@@ -143,7 +165,7 @@ def parse_when(text: str | None, field: str) -> datetime | None:
             field=field,
             value=text,
         ) from None
-    return _utc(value)
+    return _utc(_bounded(value, field))
 
 
 def among(ids: Select[Any]) -> ColumnElement[bool]:

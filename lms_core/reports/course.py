@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
+from lms_core.errors import ValidationError
 from lms_core.models import (
     Enrollment,
     EnrollmentStatus,
@@ -48,6 +49,8 @@ from lms_core.reports.student import last_activity
 DAY = 86400.0
 #: "No progress for N days" of the at-risk list, unless the caller says otherwise.
 INACTIVE_DAYS = 14
+#: The longest inactivity the at-risk list takes (10 years): its cutoff stays a valid date.
+MAX_INACTIVE_DAYS = 3650
 ACTIVE = EnrollmentStatus.active.value
 COMPLETED = EnrollmentStatus.completed.value
 DROPPED = EnrollmentStatus.dropped.value
@@ -219,8 +222,10 @@ def at_risk(
 ) -> Select[*tuple[Any, ...]]:
     """Active learners with no activity for ``inactive_days`` days before the report's "now",
     or failing: a final score below the passing score in a graded, published quiz."""
-    activity = last_activity(cohort).subquery("activity")
-    scores = final_scores(cohort)
+    # Nothing after "now" counts: with a period ending before today, later activity and
+    # attempts have not happened yet (days_inactive never negative).
+    activity = last_activity(cohort, period.now).subquery("activity")
+    scores = final_scores(cohort, period.now)
     failing = (
         select(scores.c.enrollment_id, func.count().label("quizzes"))
         .join(Quiz, Quiz.id == scores.c.quiz_id)
@@ -265,6 +270,12 @@ def course_report(
     inactive_days: int = INACTIVE_DAYS,
 ) -> Report:
     """The course's report: administrators for any course, instructors for their own."""
+    if not 1 <= inactive_days <= MAX_INACTIVE_DAYS:
+        raise ValidationError(
+            f"must be a number of days from 1 to {MAX_INACTIVE_DAYS}",
+            field="inactive_days",
+            value=str(inactive_days),
+        )
     course = get_course(session, slug)
     require_course_manager(actor, course, "see its reports")
     cohort = select(Enrollment.id).where(

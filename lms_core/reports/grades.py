@@ -15,6 +15,7 @@ half of a hundredth).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -29,6 +30,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    true,
     union_all,
 )
 
@@ -43,6 +45,7 @@ from lms_core.models import (
     QuizType,
     Submission,
 )
+from lms_core.models.base import UtcDateTime
 from lms_core.reports.base import among
 
 
@@ -51,9 +54,11 @@ def cents(column: Any) -> ColumnElement[int]:
     return cast(func.round(column * 100), BigInteger)
 
 
-def final_scores(enrollments: Select[*tuple[Any, ...]]) -> Subquery:
+def final_scores(enrollments: Select[*tuple[Any, ...]], before: datetime | None = None) -> Subquery:
     """``(quiz_id, enrollment_id, final_cents, attempts)`` for each quiz the learners of
-    ``enrollments`` (a select of enrollment ids) have a graded attempt at."""
+    ``enrollments`` (a select of enrollment ids) have a graded attempt at; only the attempts
+    submitted before ``before`` when given (the score a learner had at that time)."""
+    submitted = true() if before is None else Attempt.submitted_at < literal(before, UtcDateTime())
     ranked = (
         select(
             Attempt.quiz_id,
@@ -73,6 +78,7 @@ def final_scores(enrollments: Select[*tuple[Any, ...]]) -> Subquery:
             Attempt.status == AttemptStatus.graded.value,
             Attempt.score.is_not(None),
             Attempt.enrollment_id.in_(enrollments),
+            submitted,
         )
         .subquery("ranked")
     )

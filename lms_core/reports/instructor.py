@@ -23,6 +23,7 @@ from lms_core.models import (
     Quiz,
     Submission,
 )
+from lms_core.models.users import Role
 from lms_core.reports.base import Period, Report, Section, among
 from lms_core.reports.grades import course_grades
 
@@ -45,10 +46,12 @@ COLUMNS = (
 
 def instructor_report(session: Session, *, actor: Actor, email: str, period: Period) -> Report:
     teacher = get_user(session, email)
-    if not (actor.is_admin or actor.is_user(teacher.id)):
+    # An instructor sees their own report; a learner (a former instructor too) none.
+    own = actor.role is Role.instructor and actor.is_user(teacher.id)
+    if not (actor.is_admin or own):
         raise PermissionDenied(
-            f"only an administrator or {teacher.email} may see {teacher.email}'s figures "
-            f"(acting as {actor.label})",
+            f"only an administrator or {teacher.email}, as an instructor, may see "
+            f"{teacher.email}'s figures (acting as {actor.label})",
             value=actor.label,
         )
     taught = select(Course.id).where(Course.instructor_id == teacher.id)

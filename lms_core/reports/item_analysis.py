@@ -1,9 +1,9 @@
 """Question item analysis, as Moodle's quiz statistics report computes it.
 
-Over the *graded* attempts of each quiz of the course (every attempt, as Moodle's "all
-attempts" setting; submitted in the period when one is given), for each question, with
-``x`` the points the attempt got for the question (0 when absent), ``m`` its points possible
-and ``y = X - x`` the attempt's points for the rest of the quiz:
+Over the attempts :func:`analysed` picks for each quiz of the course (one per learner, the one
+the quiz's grading method counts; every graded one when it averages: Moodle's default), for
+each question the attempt holds, with ``x`` the points the attempt got for the question, ``m``
+its points possible and ``y = X - x`` the attempt's points for the rest of the quiz:
 
 - facility index ``F = 100 x mean(x) / m``: how easy the question was;
 - standard deviation ``SD = 100 x sd(x) / m`` (sample, n - 1);
@@ -13,7 +13,7 @@ and ``y = X - x`` the attempt's points for the rest of the quiz:
 
 Response frequencies count, per question, how often each response was given (multiple
 choice: the option's text; true/false: ``true``/``false``; short answer and numerical: the
-text as typed), as a share of the quiz's graded attempts. Each figure is one statement of
+text as typed), as a share of the quiz's analysed attempts. Each figure is one statement of
 sums over (attempt, question) pairs: the per-question points are read from the attempt's
 JSON by :mod:`lms_core.reports.sql`.
 """
@@ -22,10 +22,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Float, Select, case, cast, func, literal, select
+from sqlalchemy import Float, Select, Subquery, and_, case, cast, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from lms_core.models import Attempt, AttemptStatus, Lesson, Question, QuestionType, Quiz
+from lms_core.models import (
+    Attempt,
+    AttemptStatus,
+    Enrollment,
+    EnrollmentStatus,
+    GradingMethod,
+    Lesson,
+    Question,
+    QuestionType,
+    Quiz,
+)
 from lms_core.reports.base import Period, Section
 from lms_core.reports.sql import json_number, json_option_text, json_text
 
@@ -38,24 +48,80 @@ RESPONSE_TYPES = (
 )
 
 
+def analysed(course_id: int, period: Period) -> Subquery:
+    """The attempts analysed, one row each: per learner and quiz, the attempt the quiz's
+    grading method counts (highest score, the earliest of equal ones; first; latest), every
+    graded attempt when it averages them: Moodle's default for its statistics ("attempts
+    that are graded": the quiz's grade method). Graded attempts only, submitted in the period
+    when one is given, of learners who have not dropped the course (Moodle reports the
+    attempts of enrolled users)."""
+    per_learner = (Attempt.quiz_id, Attempt.enrollment_id)
+    ranked = (
+        select(
+            Attempt.id,
+            Attempt.quiz_id,
+            Attempt.points_earned,
+            Attempt.question_scores,
+            Attempt.answers,
+            Quiz.grading_method,
+            func.row_number()
+            .over(partition_by=per_learner, order_by=Attempt.number.desc())
+            .label("from_last"),
+            func.row_number()
+            .over(partition_by=per_learner, order_by=Attempt.number)
+            .label("from_first"),
+            func.row_number()
+            .over(partition_by=per_learner, order_by=(Attempt.score.desc(), Attempt.number))
+            .label("from_best"),
+        )
+        .join(Quiz, Quiz.id == Attempt.quiz_id)
+        .join(Lesson, Lesson.id == Quiz.lesson_id)
+        .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
+        .where(
+            Lesson.course_id == course_id,
+            Attempt.status == AttemptStatus.graded.value,
+            Attempt.score.is_not(None),
+            Enrollment.status != EnrollmentStatus.dropped.value,
+            period.holds(Attempt.submitted_at),
+        )
+        .subquery("ranked")
+    )
+    method = ranked.c.grading_method
+    return (
+        select(
+            ranked.c.id,
+            ranked.c.quiz_id,
+            ranked.c.points_earned,
+            ranked.c.question_scores,
+            ranked.c.answers,
+        )
+        .where(
+            or_(
+                method == GradingMethod.average.value,
+                and_(method == GradingMethod.latest.value, ranked.c.from_last == 1),
+                and_(method == GradingMethod.first.value, ranked.c.from_first == 1),
+                and_(method == GradingMethod.highest.value, ranked.c.from_best == 1),
+            )
+        )
+        .subquery("analysed")
+    )
+
+
 def _pairs(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
-    """One row per (graded attempt, question of its quiz) of the course."""
-    x = func.coalesce(json_number(Attempt.question_scores, Question.id), 0.0)
-    total = func.coalesce(cast(Attempt.points_earned, Float), 0.0)
+    """One row per (analysed attempt, question it holds): a question added to the quiz after
+    the attempt was graded has no score in it and is not counted as a 0."""
+    attempts = analysed(course_id, period)
+    x = json_number(attempts.c.question_scores, Question.id)
+    total = func.coalesce(cast(attempts.c.points_earned, Float), 0.0)
     return (
         select(
             Question.id.label("question_id"),
             x.label("x"),
             (total - x).label("y"),
         )
-        .join(Question, Question.quiz_id == Attempt.quiz_id)
-        .join(Quiz, Quiz.id == Attempt.quiz_id)
-        .join(Lesson, Lesson.id == Quiz.lesson_id)
-        .where(
-            Lesson.course_id == course_id,
-            Attempt.status == AttemptStatus.graded.value,
-            period.holds(Attempt.submitted_at),
-        )
+        .select_from(attempts)
+        .join(Question, Question.quiz_id == attempts.c.quiz_id)
+        .where(x.is_not(None))
     )
 
 
@@ -119,34 +185,23 @@ def questions(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
 def responses(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
     """Answers are counted per (question, raw answer) first; an option's text is looked up
     once per group afterwards, not once per attempt."""
-    answer = json_text(Attempt.answers, Question.id)
-    graded = (Attempt.status == AttemptStatus.graded.value) & period.holds(Attempt.submitted_at)
-    of_course = (
-        select(Quiz.id)
-        .join(Lesson, Lesson.id == Quiz.lesson_id)
-        .where(Lesson.course_id == course_id)
-    )
+    attempts = analysed(course_id, period)
+    answer = json_text(attempts.c.answers, Question.id)
     counts = (
         select(
             Question.id.label("question_id"),
             answer.label("answer"),
             func.count().label("chosen"),
         )
-        .select_from(Attempt)
-        .join(Question, Question.quiz_id == Attempt.quiz_id)
-        .where(
-            Attempt.quiz_id.in_(of_course),
-            graded,
-            Question.question_type.in_(RESPONSE_TYPES),
-            answer.is_not(None),
-        )
+        .select_from(attempts)
+        .join(Question, Question.quiz_id == attempts.c.quiz_id)
+        .where(Question.question_type.in_(RESPONSE_TYPES), answer.is_not(None))
         .group_by(Question.id, answer)
         .subquery("counts")
     )
     totals = (
-        select(Attempt.quiz_id, func.count().label("n"))
-        .where(Attempt.quiz_id.in_(of_course), graded)
-        .group_by(Attempt.quiz_id)
+        select(attempts.c.quiz_id, func.count().label("n"))
+        .group_by(attempts.c.quiz_id)
         .subquery("totals")
     )
     response = case(

@@ -70,6 +70,11 @@ def _args(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> li
     return [compiler.process(c, **kw) for c in element.clauses]
 
 
+def _whole_seconds(at: str) -> str:
+    """A SQLite timestamp (``YYYY-MM-DD HH:MM:SS.ffffff`` text, UTC) cut to whole seconds."""
+    return f"substr({at}, 1, 19)"
+
+
 @compiles(week_start, "postgresql")
 def _week_pg(element: week_start, compiler: SQLCompiler, **kw: Any) -> str:
     [at] = _args(element, compiler, **kw)
@@ -80,7 +85,9 @@ def _week_pg(element: week_start, compiler: SQLCompiler, **kw: Any) -> str:
 def _week_sqlite(element: week_start, compiler: SQLCompiler, **kw: Any) -> str:
     [at] = _args(element, compiler, **kw)
     # 'weekday 0' moves to the next Sunday (or stays on one); six days back is that Monday.
-    return f"date({at}, 'weekday 0', '-6 days')"
+    # Whole seconds first: SQLite's date functions round a fraction to the millisecond, which
+    # moved Sunday 23:59:59.9996 into the next week (PostgreSQL truncates).
+    return f"date({_whole_seconds(at)}, 'weekday 0', '-6 days')"
 
 
 @compiles(month_of, "postgresql")
@@ -92,20 +99,27 @@ def _month_pg(element: month_of, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(month_of, "sqlite")
 def _month_sqlite(element: month_of, compiler: SQLCompiler, **kw: Any) -> str:
     [at] = _args(element, compiler, **kw)
-    return f"strftime('%Y-%m', {at})"
+    return f"strftime('%Y-%m', {_whole_seconds(at)})"
 
 
 @compiles(seconds_between, "postgresql")
 def _seconds_pg(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
     later, earlier = _args(element, compiler, **kw)
-    return f"CAST(EXTRACT(EPOCH FROM ({later}) - ({earlier})) AS DOUBLE PRECISION)"
+    return (
+        f"CAST(EXTRACT(EPOCH FROM date_trunc('second', {later}) - date_trunc('second', "
+        f"{earlier})) AS DOUBLE PRECISION)"
+    )
 
 
 @compiles(seconds_between, "sqlite")
 def _seconds_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
     later, earlier = _args(element, compiler, **kw)
-    # julianday keeps about 10 microseconds: far below the 2 decimals of days reported.
-    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+    # Whole seconds on both databases: julianday rounds a fraction to the millisecond, and
+    # keeps about 10 microseconds of a double; the whole seconds come out alike.
+    return (
+        f"ROUND((julianday({_whole_seconds(later)}) - julianday({_whole_seconds(earlier)}))"
+        " * 86400.0)"
+    )
 
 
 @compiles(json_number, "postgresql")
@@ -123,7 +137,14 @@ def _json_number_sqlite(element: json_number, compiler: SQLCompiler, **kw: Any) 
 @compiles(json_text, "postgresql")
 def _json_text_pg(element: json_text, compiler: SQLCompiler, **kw: Any) -> str:
     doc, key = _args(element, compiler, **kw)
-    return f"(({doc}) ->> CAST({key} AS TEXT))"
+    value = f"(({doc}) -> CAST({key} AS TEXT))"
+    text = f"(({doc}) ->> CAST({key} AS TEXT))"
+    # A number as a double's shortest text (3.10 -> 3.1, 1e2 -> 100), as SQLite shows it;
+    # an integer as written.
+    return (
+        f"CASE WHEN json_typeof({value}) = 'number' AND {text} !~ '^-?[0-9]{{1,15}}$' "
+        f"THEN CAST(CAST({text} AS DOUBLE PRECISION) AS TEXT) ELSE {text} END"
+    )
 
 
 @compiles(json_text, "sqlite")
@@ -131,8 +152,10 @@ def _json_text_sqlite(element: json_text, compiler: SQLCompiler, **kw: Any) -> s
     doc, key = _args(element, compiler, **kw)
     path = f"'$.\"' || ({key}) || '\"'"
     # json_extract gives 1/0 for true/false and minified JSON for lists; json_type tells which.
+    # A real as 15 significant digits without a needless ".0" (PostgreSQL's double text).
     return (
         f"CASE json_type({doc}, {path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+        f"WHEN 'real' THEN printf('%.15g', json_extract({doc}, {path})) "
         f"ELSE CAST(json_extract({doc}, {path}) AS TEXT) END"
     )
 

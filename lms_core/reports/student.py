@@ -6,9 +6,21 @@ enrollments only), to a learner for themselves (:mod:`lms_core.scopes`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Select, and_, cast, func, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    and_,
+    cast,
+    func,
+    literal,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from lms_core import scopes
@@ -27,25 +39,35 @@ from lms_core.models import (
     Submission,
     User,
 )
+from lms_core.models.base import UtcDateTime
 from lms_core.reports.base import Period, Report, Section, among
 from lms_core.reports.grades import course_grades, final_points_cents, final_scores
 
 
-def last_activity(enrollments: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+def last_activity(
+    enrollments: Select[*tuple[Any, ...]], before: datetime | None = None
+) -> Select[*tuple[Any, ...]]:
     """``(enrollment_id, at)``: the latest of enrolling, completing a lesson, starting or
-    submitting a quiz attempt, and submitting an assignment."""
+    submitting a quiz attempt, and submitting an assignment; only events before ``before``
+    when given (a report's "now" is its period's end: what came later has not happened yet)."""
+
+    def by(column: Any) -> ColumnElement[bool]:
+        return true() if before is None else column < literal(before, UtcDateTime())
+
     events = union_all(
         select(Enrollment.id.label("enrollment_id"), Enrollment.enrolled_at.label("at")).where(
-            among(enrollments)
+            among(enrollments), by(Enrollment.enrolled_at)
         ),
         select(LessonProgress.enrollment_id, LessonProgress.completed_at).where(
-            LessonProgress.enrollment_id.in_(enrollments)
+            LessonProgress.enrollment_id.in_(enrollments), by(LessonProgress.completed_at)
         ),
         select(Attempt.enrollment_id, Attempt.started_at).where(
-            Attempt.enrollment_id.in_(enrollments)
+            Attempt.enrollment_id.in_(enrollments), by(Attempt.started_at)
         ),
         select(Attempt.enrollment_id, Attempt.submitted_at).where(
-            Attempt.enrollment_id.in_(enrollments), Attempt.submitted_at.is_not(None)
+            Attempt.enrollment_id.in_(enrollments),
+            Attempt.submitted_at.is_not(None),
+            by(Attempt.submitted_at),
         ),
         select(Enrollment.id, Submission.submitted_at)
         .join(Assignment, Assignment.course_id == Enrollment.course_id)
@@ -56,7 +78,7 @@ def last_activity(enrollments: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, .
                 Submission.student_id == Enrollment.student_id,
             ),
         )
-        .where(among(enrollments)),
+        .where(among(enrollments), by(Submission.submitted_at)),
     ).subquery("events")
     return select(events.c.enrollment_id, func.max(events.c.at).label("at")).group_by(
         events.c.enrollment_id
@@ -83,7 +105,7 @@ def student_report(session: Session, *, actor: Actor, email: str, period: Period
         )
     ids = _enrollments(learner, actor).where(period.holds(Enrollment.enrolled_at))
     grades = course_grades(ids).alias("g")
-    active = last_activity(ids).subquery("activity")
+    active = last_activity(ids, period.until).subquery("activity")
     done = (
         select(LessonProgress.enrollment_id, func.count().label("lessons"))
         .join(Lesson, Lesson.id == LessonProgress.lesson_id)

@@ -12,7 +12,14 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 import typer
 
 from lmsctl.options import JsonOpt, group
-from lmsctl.output import emit_record, emit_rows, is_terminal, reporting, say
+from lmsctl.output import (
+    document_stdout,
+    emit_record,
+    emit_rows,
+    is_terminal,
+    reporting,
+    say,
+)
 from lmsctl.runtime import runtime
 
 if TYPE_CHECKING:
@@ -119,7 +126,8 @@ def _run(
             elif fmt == "table":
                 _table(session, report)
             else:
-                write_report(session, report, fmt, sys.stdout)
+                with document_stdout() as out:
+                    write_report(session, report, fmt, out)
     if output is not None:
         say(f"wrote {output}: {rows} row(s)", as_json=json_out)
         if json_out:
@@ -224,7 +232,12 @@ def course(
     slug: Annotated[str, typer.Argument(help="The course's slug.", show_default=False)],
     inactive_days: Annotated[
         int,
-        typer.Option("--inactive-days", min=1, help="At risk: no activity for this many days."),
+        typer.Option(
+            "--inactive-days",
+            min=1,
+            max=3650,
+            help="At risk: no activity for this many days.",
+        ),
     ] = 14,
     since: SinceOpt = None,
     until: UntilOpt = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
 from lms_core.errors import PermissionDenied
-from lms_core.models import Attempt
+from lms_core.models import Attempt, Question
 from lms_core.reports.base import Period, fetch_all
 from lms_core.reports.course import course_report
 from tests.reports.world import NOW, World, at, build
@@ -115,8 +116,9 @@ def test_score_distribution_has_every_band(session: Session, world: World) -> No
 
 
 def test_item_analysis_as_computed_by_hand(session: Session, world: World) -> None:
-    """Four graded attempts; x per question and y = the rest of the attempt:
-    q1 x 1,0,1,0 y 3,1,2,1; q2 x 1,0,1,1 y 3,1,2,0; q3 (2 points) x 2,1,1,0 y 2,0,2,1."""
+    """The quiz counts the highest attempt: s1's, s2's second (3/4 over 1/4), s3's; s4 dropped
+    (and waits for a grade). x per question and y = the rest of the attempt:
+    q1 x 1,1,0 y 3,2,1; q2 x 1,1,1 y 3,2,0; q3 (2 points) x 2,1,0 y 2,2,1."""
     rows = report(session)["questions"]
 
     assert [
@@ -129,25 +131,73 @@ def test_item_analysis_as_computed_by_hand(session: Session, world: World) -> No
         )
         for r in rows
     ] == [
-        # F = mean / max; SD = sample sd / max; D = r(x, y) = 1.5 / sqrt(1 x 2.75)
-        (1, 4, 50.0, 57.74, 90.45),
-        # sd 0.5; r = 0.5 / sqrt(0.75 x 5)
-        (2, 4, 75.0, 50.0, 25.82),
-        # mean 1 of 2; sd sqrt(2/3) = 0.8165 of 2; r = 1 / sqrt(2 x 2.75)
-        (3, 4, 50.0, 40.82, 42.64),
+        # F = mean / max; SD = sample sd / max = sqrt(1/3); D = r(x, y) = 0.5 / sqrt(1/3 x 1)
+        (1, 3, 66.67, 57.74, 86.6),
+        # everyone right: no spread, no discrimination
+        (2, 3, 100.0, 0.0, None),
+        # mean 1 of 2, sd 1 of 2; r = 0.5 / sqrt(1 x 1/3)
+        (3, 3, 50.0, 50.0, 86.6),
     ]
     assert rows[0]["type"] == "multiple_choice" and rows[0]["max_points"] == 1.0
 
 
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [
+        # s2's first attempt (q1 0, rest 1): x 1,0,0 y 3,1,1: F 1/3, sd sqrt(1/3),
+        # cov 2/3, var y 4/3: D = (2/3) / sqrt(1/3 x 4/3) = 1.
+        ("first", (3, 33.33, 57.74, 100.0)),
+        ("latest", (3, 66.67, 57.74, 86.6)),
+        # Every graded attempt of the learners who stay: x 1,0,1,0 y 3,1,2,1.
+        ("average", (4, 50.0, 57.74, 90.45)),
+    ],
+)
+def test_item_analysis_follows_the_grading_method(
+    session: Session, world: World, method: str, expected: tuple[Any, ...]
+) -> None:
+    world.questions[0].quiz.grading_method = method
+    session.flush()
+
+    q1 = report(session)["questions"][0]
+
+    assert (
+        q1["attempts"],
+        q1["facility_index"],
+        q1["standard_deviation"],
+        q1["discrimination_index"],
+    ) == expected
+
+
+def test_a_question_added_after_the_attempts_is_not_scored_0(
+    session: Session, world: World
+) -> None:
+    quiz = world.questions[0].quiz
+    session.add(
+        Question(
+            quiz=quiz,
+            question_text="New",
+            question_type="true_false",
+            points=Decimal(1),
+            order_index=4,
+            correct_answer=True,
+        )
+    )
+    session.flush()
+
+    rows = report(session)["questions"]
+
+    assert [(r["position"], r["attempts"], r["facility_index"]) for r in rows][3] == (4, 0, None)
+    assert rows[0]["attempts"] == 3
+
+
 def test_response_frequencies(session: Session, world: World) -> None:
+    """Over the attempts analysed: s1's, s2's second, s3's."""
     rows = report(session)["responses"]
 
     assert [(r["position"], r["response"], r["chosen"], r["share"]) for r in rows] == [
-        (1, "a", 2, 50.0),
-        (1, "b", 1, 25.0),
-        (1, "c", 1, 25.0),
-        (2, "true", 3, 75.0),
-        (2, "false", 1, 25.0),
+        (1, "a", 2, 66.67),
+        (1, "c", 1, 33.33),
+        (2, "true", 3, 100.0),
     ]
 
 
@@ -240,7 +290,6 @@ def test_a_malformed_answer_is_shown_as_saved(session: Session, world: World) ->
 
     assert [(r["response"], r["chosen"]) for r in rows] == [
         ("7", 1),
-        ("a", 1),
-        ("b", 1),
+        ("a", 1),  # s2's second attempt; its first ("b") is not the one counted
         ("zz", 1),
     ]
