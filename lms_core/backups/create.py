@@ -2,8 +2,9 @@
 
 SQLite is copied with the online backup API in one step (a read transaction: under WAL,
 writers go on writing and the copy is the database as of one commit), then made a plain
-rollback-journal file and gzip-compressed (level 1: most of the gain for a fraction of the
-time; zstandard is not a dependency). PostgreSQL is dumped with ``pg_dump -Fc`` (compressed
+rollback-journal file, zstd-compressed while its tables are checksummed
+(:mod:`lms_core.backups.sqlite_snapshot`; archives of format 1 held it gzip-compressed, and
+still verify and restore). PostgreSQL is dumped with ``pg_dump -Fc`` (compressed
 already) inside an exported snapshot, and the per-table checksums are taken in that same
 snapshot, so the manifest describes exactly the rows the dump holds.
 
@@ -21,23 +22,22 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from lms_core.backups import manifest as mf
 from lms_core.backups.pgtools import option, pg_env, require_tool
-from lms_core.backups.sqlite_pages import compress_parallel, cores
+from lms_core.backups.sqlite_pages import copy_database
+from lms_core.backups.sqlite_snapshot import ZSTD_LEVEL, compression_name, pack
 from lms_core.db import make_engine, sqlite_file
 from lms_core.errors import Conflict
 from lms_core.formats.atomic import AtomicFile
@@ -46,9 +46,11 @@ from lms_core.settings import Settings
 
 #: Where backups go without ``-o``, unless LMS_BACKUP_DIR says otherwise.
 DEFAULT_BACKUP_DIR = Path("var/backups")
-SQLITE_MEMBER = "database.sqlite3.gz"
+SQLITE_MEMBER = "database.sqlite3.zst"
+#: The SQLite member of format 1 archives: gzip (a series of members, one per core).
+SQLITE_GZIP_MEMBER = "database.sqlite3.gz"
+SQLITE_MEMBERS = (SQLITE_MEMBER, SQLITE_GZIP_MEMBER)
 PG_MEMBER = "database.pgdump"
-GZIP_LEVEL = 1
 #: ``pg_dump --compress`` (zlib level; pg_dump's default is 6).
 PG_DUMP_LEVEL = 1
 
@@ -83,6 +85,15 @@ class Created:
         return {"path": str(self.path), "seconds": round(self.seconds, 3)} | mf.summary(
             self.manifest
         )
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A member already written and hashed (the compressed SQLite copy): archived as it is."""
+
+    stream: IO[bytes]
+    size: int
+    sha256: str
 
 
 class _Hashing:
@@ -129,26 +140,14 @@ def job_archive_path(folder: Path, key: str, kind: str, now: datetime) -> Path:
     return folder / f"{mf.ARCHIVE_PREFIX}{stamp:%Y%m%dT%H%M%SZ}-{kind}-{key_suffix(key)}.tar"
 
 
-def _snapshot_sqlite(settings: Settings, work: Path, tick: Progress) -> tuple[Path, Connection]:
+def _snapshot_sqlite(settings: Settings, work: Path, tick: Progress) -> Path:
     source = sqlite_file(settings.database_url)
     if source is None or not source.exists():
         raise FileNotFoundError(f"SQLite database {source or settings.database_url} not found")
     copy = work / "database.sqlite3"
-    src = sqlite3.connect(
-        f"file:{source}?mode=ro", uri=True, timeout=settings.sqlite_busy_timeout_ms / 1000
-    )
-    dst = sqlite3.connect(copy)
-    try:
-        tick("copying database", 0, None)
-        # A scratch file: nothing to make durable until the archive is (no fsync of it).
-        dst.execute("PRAGMA synchronous=OFF")
-        src.backup(dst)  # one step: one read transaction, one consistent snapshot
-        dst.execute("PRAGMA journal_mode=DELETE")  # a lone file, no -wal beside it
-    finally:
-        dst.close()
-        src.close()
-    conn = create_engine(f"sqlite:///{copy}").connect()
-    return copy, conn
+    tick("copying database", 0, None)
+    copy_database(source, copy, busy_timeout=settings.sqlite_busy_timeout_ms / 1000)
+    return copy
 
 
 def _files(root: Path, skip: Path) -> Iterator[tuple[Path, str]]:
@@ -186,27 +185,17 @@ def create_backup(
     work = Path(tempfile.mkdtemp(prefix=".backup-", dir=folder))
     try:
         info: dict[str, Any] = {"kind": kind}
+        database: Path | Ready
         if kind == "sqlite":
-            copy, conn = _snapshot_sqlite(settings, work, tick)
-            member, member_path = SQLITE_MEMBER, work / SQLITE_MEMBER
-            # zlib lets go of the GIL: the copy compresses on every core while its tables
-            # are checksummed (lms_core.backups.sqlite_pages).
-            slices = cores()
-            with ThreadPoolExecutor(max_workers=slices + 1) as pool:
-                tick("compressing database", 0, None)
-                packing = pool.submit(
-                    compress_parallel, copy, member_path, pool, level=GZIP_LEVEL, slices=slices
-                )
-                with conn:
-                    tick("checksumming tables", 0, None)
-                    tables = mf.table_stats_by(conn, mf.SQLITE_PAGES)
-                    revision, identity = mf.alembic_revision(conn), mf.database_identity(conn)
-                conn.engine.dispose()
-                packing.result()
+            copy = _snapshot_sqlite(settings, work, tick)
+            packed = pack(copy, work, tick)
             copy.unlink()
+            member, database = SQLITE_MEMBER, Ready(packed.stream, packed.size, packed.sha256)
+            tables, revision, identity = packed.tables, packed.revision, packed.identity
+            info["size"] = packed.database_size  # what decompressing must give back
         else:
-            member, member_path = PG_MEMBER, work / PG_MEMBER
-            tables, revision, identity, info = _dump_postgres(settings, member_path, tick)
+            member, database = PG_MEMBER, work / PG_MEMBER
+            tables, revision, identity, info = _dump_postgres(settings, database, tick)
         method = info.pop("table_checksum", mf.SQLITE_PAGES)
         manifest: dict[str, Any] = {
             "format": "lms-backup",
@@ -216,7 +205,9 @@ def create_backup(
             "database": info,
             "database_member": member,
             "compression": (
-                f"gzip-{GZIP_LEVEL}" if kind == "sqlite" else f"pg_dump-custom-{PG_DUMP_LEVEL}"
+                compression_name(ZSTD_LEVEL)
+                if kind == "sqlite"
+                else f"pg_dump-custom-{PG_DUMP_LEVEL}"
             ),
             "alembic_revision": revision,
             "database_identity": identity,
@@ -230,8 +221,12 @@ def create_backup(
             if job_key is not None
             else _archive_path(folder, now, kind)
         )
-        entries = [(member_path, member), *_files(Path(settings.files_dir), folder)]
-        _write_archive(path, manifest, entries, tick)
+        entries = [(database, member), *_files(Path(settings.files_dir), folder)]
+        try:
+            _write_archive(path, manifest, entries, tick)
+        finally:
+            if isinstance(database, Ready):
+                database.stream.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return Created(path, manifest, time.perf_counter() - started)
@@ -293,7 +288,7 @@ def _dump_postgres(
 def _write_archive(
     path: Path,
     manifest: dict[str, Any],
-    entries: list[tuple[Path, str]],
+    entries: list[tuple[Path | Ready, str]],
     tick: Progress,
 ) -> None:
     """Write ``entries`` (source, member name; the database member first) and the manifest.
@@ -309,6 +304,13 @@ def _write_archive(
     try:
         with tarfile.open(fileobj=out.stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
             for n, (source, name) in enumerate(entries, 1):
+                if isinstance(source, Ready):
+                    info = tarfile.TarInfo(name)
+                    info.size, info.mtime, info.mode = source.size, int(time.time()), 0o600
+                    tar.addfile(info, source.stream)
+                    members[name] = {"size": source.size, "sha256": source.sha256}
+                    tick("archiving", n, len(entries))
+                    continue
                 try:
                     raw = source.open("rb")
                 except FileNotFoundError:
