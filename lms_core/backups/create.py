@@ -24,6 +24,7 @@ import re
 import shutil
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ SQLITE_MEMBER = "database.sqlite3.zst"
 SQLITE_GZIP_MEMBER = "database.sqlite3.gz"
 SQLITE_MEMBERS = (SQLITE_MEMBER, SQLITE_GZIP_MEMBER)
 PG_MEMBER = "database.pgdump"
+#: What tar copies a member in (its default, 16 KiB, was two thousand writes a backup).
+_COPY_BUFFER = 1 << 20
 #: ``pg_dump --compress`` (zlib level; pg_dump's default is 6).
 PG_DUMP_LEVEL = 1
 
@@ -183,13 +186,17 @@ def create_backup(
     folder = backup_dir(settings, out_dir)
     make_private_dirs(folder)
     work = Path(tempfile.mkdtemp(prefix=".backup-", dir=folder))
+    # Deleting the copy drops its pages from the page cache (tens of ms for a 137 MB file):
+    # done while the archive is written and fsynced, waited for before returning.
+    removing: threading.Thread | None = None
     try:
         info: dict[str, Any] = {"kind": kind}
         database: Path | Ready
         if kind == "sqlite":
             copy = _snapshot_sqlite(settings, work, tick)
             packed = pack(copy, work, tick)
-            copy.unlink()
+            removing = threading.Thread(target=copy.unlink, kwargs={"missing_ok": True})
+            removing.start()
             member, database = SQLITE_MEMBER, Ready(packed.stream, packed.size, packed.sha256)
             tables, revision, identity = packed.tables, packed.revision, packed.identity
             info["size"] = packed.database_size  # what decompressing must give back
@@ -227,6 +234,8 @@ def create_backup(
         finally:
             if isinstance(database, Ready):
                 database.stream.close()
+            if removing is not None:
+                removing.join()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return Created(path, manifest, time.perf_counter() - started)
@@ -302,7 +311,10 @@ def _write_archive(
     vanished: list[str] = []
     out = AtomicFile(path, "wb", private=True)
     try:
-        with tarfile.open(fileobj=out.stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        # Not the stream mode ("w|"): that re-buffers every write in 10 KiB records.
+        with tarfile.TarFile(
+            fileobj=out.stream, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_COPY_BUFFER
+        ) as tar:
             for n, (source, name) in enumerate(entries, 1):
                 if isinstance(source, Ready):
                     info = tarfile.TarInfo(name)

@@ -27,8 +27,9 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import tempfile
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -42,8 +43,11 @@ from lms_core.backups.stats import TableStat
 ZSTD_LEVEL = -1
 #: The compressed copy stays in memory up to this size, then spills to a scratch file.
 SPOOL_MEMORY = 256 << 20
-#: Handed to zstd at a time (it splits them into jobs for its threads).
-_CHUNK = 4 << 20
+#: The copy is compressed in independent frames of this size, several at once: a zstd
+#: stream may be a series of frames (RFC 8878), which ``zstd -d`` and python-zstandard's
+#: readers (``read_across_frames``) take whole. Each restarts zstd's window (512 KiB at
+#: this level), so the size barely changes.
+FRAME = 16 << 20
 
 #: ``progress(stage, done, total)``, as in :mod:`lms_core.backups.create`.
 Progress = Callable[[str, int, int | None], None]
@@ -69,24 +73,38 @@ class Packed:
     identity: str | None
 
 
-def _compress(image: Any, out: IO[bytes], level: int) -> tuple[int, str]:
-    """zstd of ``image`` (one frame, its size in the header) into ``out``; (size, sha256)."""
-    threads = cores()
-    packer = zstandard.ZstdCompressor(level=level, threads=threads if threads > 1 else 0)
-    stream = packer.compressobj(size=len(image))
+def _frame(view: memoryview, level: int) -> bytes:
+    with view:
+        return zstandard.ZstdCompressor(level=level).compress(view)
+
+
+def _compress(
+    image: Any, out: IO[bytes], level: int, pool: Executor, workers: int, frame: int
+) -> tuple[int, str]:
+    """zstd of ``image`` into ``out``, one frame per ``frame`` bytes compressed on
+    ``workers`` threads of ``pool`` at once (a few frames in flight: memory stays flat),
+    written in order; (size, sha256)."""
     digest, size = hashlib.sha256(), 0
+    running: deque[Future[bytes]] = deque()
     with memoryview(image) as view:
-        for start in range(0, len(view), _CHUNK):
-            with view[start : start + _CHUNK] as chunk:
-                block = stream.compress(chunk)
-            if block:
-                digest.update(block)
-                out.write(block)
-                size += len(block)
-    block = stream.flush()
+        try:
+            for start in range(0, len(view), frame):
+                if len(running) >= 2 * workers:
+                    size += _put(running.popleft().result(), out, digest)
+                running.append(pool.submit(_frame, view[start : start + frame], level))
+            while running:
+                size += _put(running.popleft().result(), out, digest)
+        finally:
+            for future in running:
+                future.cancel()
+            wait(running)  # no frame still reading the map when it closes
+    return size, digest.hexdigest()
+
+
+def _put(block: bytes, out: IO[bytes], digest: Any) -> int:
     digest.update(block)
     out.write(block)
-    return size + len(block), digest.hexdigest()
+    return len(block)
 
 
 def pack(
@@ -96,6 +114,7 @@ def pack(
     *,
     level: int = ZSTD_LEVEL,
     spool_memory: int = SPOOL_MEMORY,
+    frame: int = FRAME,
 ) -> Packed:
     """Compress ``copy`` and checksum its tables at the same time (see the module); the
     compressed bytes kept in memory up to ``spool_memory``, in a scratch file in ``work``
@@ -104,11 +123,13 @@ def pack(
     try:
         conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
         try:
-            with mapped(copy) as image, ThreadPoolExecutor(max_workers=1) as pool:
-                tick("compressing database", 0, None)
-                packing = pool.submit(_compress, image, out, level)
+            workers = cores()
+            # One thread writes the frames in order, ``workers`` compress them, and this one
+            # checksums the tables meanwhile.
+            with mapped(copy) as image, ThreadPoolExecutor(max_workers=workers + 1) as pool:
+                tick("compressing and checksumming", 0, None)
+                packing = pool.submit(_compress, image, out, level, pool, workers, frame)
                 try:
-                    tick("checksumming tables", 0, None)
                     tables = stats_of(conn, image)
                     revision, identity = _revision(conn), _identity(conn)
                 finally:

@@ -169,22 +169,30 @@ def test_the_copy_of_a_wal_database_is_a_lone_file(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("copy")) == ["copy.db"]
 
 
-@pytest.mark.parametrize("memory", [64 << 20, 4096], ids=["in_memory", "spilled_to_disk"])
-def test_pack_is_one_zstd_stream_of_the_copy(tmp_path: Path, memory: int) -> None:
-    """The compressed copy is held in memory up to a size, in a scratch file beyond: both
-    give the same bytes, which decompress to the copy."""
+@pytest.mark.parametrize(
+    ("memory", "frame"),
+    [(64 << 20, 64 << 20), (4096, 1 << 20)],
+    ids=["in_memory_one_frame", "spilled_to_disk_many_frames"],
+)
+def test_pack_is_one_zstd_stream_of_the_copy(tmp_path: Path, memory: int, frame: int) -> None:
+    """The compressed copy is held in memory up to a size, in a scratch file beyond; in one
+    frame or in many compressed at once: each time bytes that decompress to the copy."""
     path = tmp_path / "plain.db"
     _setup_plain(path)
     work = tmp_path / "work"
     work.mkdir()
     ticks: list[str] = []
-    packed = pack(path, work, lambda stage, *_: ticks.append(stage), spool_memory=memory)
+    packed = pack(
+        path, work, lambda stage, *_: ticks.append(stage), spool_memory=memory, frame=frame
+    )
     with packed.stream:
         assert packed.stream._rolled is (memory == 4096)  # type: ignore[attr-defined]
         data = packed.stream.read()
     assert len(data) == packed.size and hashlib.sha256(data).hexdigest() == packed.sha256
+    frames = data.count(b"\x28\xb5\x2f\xfd")  # zstd's frame magic number
+    assert frames == 1 if frame > path.stat().st_size else frames >= 8
     assert packed.size < path.stat().st_size // 3  # compressed
-    reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data))
+    reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
     assert reader.read() == path.read_bytes() and packed.database_size == path.stat().st_size
     assert packed.tables == sp.page_stats(path)
     assert packed.tables["big"].rows == 60_000 and ticks
