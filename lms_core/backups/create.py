@@ -90,15 +90,6 @@ class Created:
         )
 
 
-@dataclass(frozen=True)
-class Ready:
-    """A member already written and hashed (the compressed SQLite copy): archived as it is."""
-
-    stream: IO[bytes]
-    size: int
-    sha256: str
-
-
 class _Hashing:
     """A reader that hashes what tarfile copies out of it (each file read once)."""
 
@@ -186,23 +177,36 @@ def create_backup(
     folder = backup_dir(settings, out_dir)
     make_private_dirs(folder)
     work = Path(tempfile.mkdtemp(prefix=".backup-", dir=folder))
+    path = (
+        job_archive_path(folder, job_key, kind, now)
+        if job_key is not None
+        else _archive_path(folder, now, kind)
+    )
+    out = AtomicFile(path, "wb", private=True)
     # Deleting the copy drops its pages from the page cache (tens of ms for a 137 MB file):
-    # done while the archive is written and fsynced, waited for before returning.
+    # done while the archive is finished and fsynced, waited for before returning.
     removing: threading.Thread | None = None
     try:
         info: dict[str, Any] = {"kind": kind}
-        database: Path | Ready
+        written: dict[str, dict[str, Any]] = {}
+        entries: list[tuple[Path, str]] = []
         if kind == "sqlite":
             copy = _snapshot_sqlite(settings, work, tick)
-            packed = pack(copy, work, tick)
+            # The first member's data is the compressed copy, written as zstd makes it;
+            # its header goes in once its size is known.
+            start = _begin_member(out.stream)
+            packed = pack(copy, out.stream, tick)
+            _end_member(out.stream, start, SQLITE_MEMBER, packed.size)
             removing = threading.Thread(target=copy.unlink, kwargs={"missing_ok": True})
             removing.start()
-            member, database = SQLITE_MEMBER, Ready(packed.stream, packed.size, packed.sha256)
+            member = SQLITE_MEMBER
+            written[member] = {"size": packed.size, "sha256": packed.sha256}
             tables, revision, identity = packed.tables, packed.revision, packed.identity
             info["size"] = packed.database_size  # what decompressing must give back
         else:
-            member, database = PG_MEMBER, work / PG_MEMBER
-            tables, revision, identity, info = _dump_postgres(settings, database, tick)
+            member = PG_MEMBER
+            entries.append((work / PG_MEMBER, member))
+            tables, revision, identity, info = _dump_postgres(settings, work / member, tick)
         method = info.pop("table_checksum", mf.SQLITE_PAGES)
         manifest: dict[str, Any] = {
             "format": "lms-backup",
@@ -221,24 +225,41 @@ def create_backup(
             "job_key": job_key,
             "table_checksum": method,
             "tables": {name: stat.as_dict() for name, stat in tables.items()},
-            "members": {},
+            "members": written,
         }
-        path = (
-            job_archive_path(folder, job_key, kind, now)
-            if job_key is not None
-            else _archive_path(folder, now, kind)
-        )
-        entries = [(database, member), *_files(Path(settings.files_dir), folder)]
-        try:
-            _write_archive(path, manifest, entries, tick)
-        finally:
-            if isinstance(database, Ready):
-                database.stream.close()
-            if removing is not None:
-                removing.join()
+        entries += _files(Path(settings.files_dir), folder)
+        _write_archive(out, manifest, entries, tick)
+    except BaseException:
+        out.discard()
+        raise
     finally:
+        if removing is not None:
+            removing.join()
         shutil.rmtree(work, ignore_errors=True)
     return Created(path, manifest, time.perf_counter() - started)
+
+
+def _begin_member(stream: IO[bytes]) -> int:
+    """Room for a member's header (written by :func:`_end_member`); where it starts."""
+    start = stream.tell()
+    stream.write(bytes(tarfile.BLOCKSIZE))
+    return start
+
+
+def _end_member(stream: IO[bytes], start: int, name: str, size: int) -> None:
+    """Pad the member's data to a whole block, then write its header at ``start``: one
+    512-byte block (GNU form: a size of 8 GiB or more is written in base 256, not in a
+    header of its own as the PAX form would)."""
+    stream.write(bytes(-size % tarfile.BLOCKSIZE))
+    end = stream.tell()
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, int(time.time()), 0o600
+    header = info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
+    if len(header) != tarfile.BLOCKSIZE:
+        raise ValueError(f"member {name}: a header of {len(header)} bytes")
+    stream.seek(start)
+    stream.write(header)
+    stream.seek(end)
 
 
 def _dump_postgres(
@@ -295,12 +316,13 @@ def _dump_postgres(
 
 
 def _write_archive(
-    path: Path,
+    out: AtomicFile,
     manifest: dict[str, Any],
-    entries: list[tuple[Path | Ready, str]],
+    entries: list[tuple[Path, str]],
     tick: Progress,
 ) -> None:
-    """Write ``entries`` (source, member name; the database member first) and the manifest.
+    """Append ``entries`` (source, member name) and the manifest to ``out``, then put it in
+    place (the SQLite copy is in it already).
 
     A file of the files folder deleted between the listing and its turn (a user removed an
     upload meanwhile) is left out and named in the manifest's ``vanished``: it was not there
@@ -309,20 +331,14 @@ def _write_archive(
     """
     members: dict[str, dict[str, Any]] = manifest["members"]
     vanished: list[str] = []
-    out = AtomicFile(path, "wb", private=True)
+    tick("archiving", 0, len(entries))
     try:
-        # Not the stream mode ("w|"): that re-buffers every write in 10 KiB records.
+        # Not the stream mode ("w|"): that re-buffers every write in 10 KiB records. It
+        # starts where the stream is (after the SQLite copy's member).
         with tarfile.TarFile(
             fileobj=out.stream, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_COPY_BUFFER
         ) as tar:
             for n, (source, name) in enumerate(entries, 1):
-                if isinstance(source, Ready):
-                    info = tarfile.TarInfo(name)
-                    info.size, info.mtime, info.mode = source.size, int(time.time()), 0o600
-                    tar.addfile(info, source.stream)
-                    members[name] = {"size": source.size, "sha256": source.sha256}
-                    tick("archiving", n, len(entries))
-                    continue
                 try:
                     raw = source.open("rb")
                 except FileNotFoundError:

@@ -18,15 +18,14 @@ about 0.2 s, so the compression had to change:
   each table's pages (hashlib lets go of the GIL too); the compressed bytes are hashed as
   they come, so the archive only has to copy them.
 
-The compressed member is held in memory up to :data:`SPOOL_MEMORY` and goes to a scratch
-file beyond (a large database does not need its size in memory).
+The frames go straight into the archive as they come, in order (a few in flight at most:
+memory stays flat whatever the database's size), hashed on the way.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
-import tempfile
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
@@ -41,8 +40,6 @@ from lms_core.backups.stats import TableStat
 
 #: zstd's level for the SQLite copy (see the module's docstring for the measurements).
 ZSTD_LEVEL = -1
-#: The compressed copy stays in memory up to this size, then spills to a scratch file.
-SPOOL_MEMORY = 256 << 20
 #: The copy is compressed in independent frames of this size, several at once: a zstd
 #: stream may be a series of frames (RFC 8878), which ``zstd -d`` and python-zstandard's
 #: readers (``read_across_frames``) take whole. Each restarts zstd's window (512 KiB at
@@ -61,10 +58,9 @@ def compression_name(level: int = ZSTD_LEVEL) -> str:
 
 @dataclass
 class Packed:
-    """The compressed copy (``stream`` at its start: the caller archives and closes it), its
-    size and sha256, and what the manifest says of the database."""
+    """The compressed copy's size and sha256 (its bytes went to the sink), and what the
+    manifest says of the database."""
 
-    stream: IO[bytes]
     size: int
     sha256: str
     database_size: int
@@ -108,40 +104,27 @@ def _put(block: bytes, out: IO[bytes], digest: Any) -> int:
 
 
 def pack(
-    copy: Path,
-    work: Path,
-    tick: Progress,
-    *,
-    level: int = ZSTD_LEVEL,
-    spool_memory: int = SPOOL_MEMORY,
-    frame: int = FRAME,
+    copy: Path, sink: IO[bytes], tick: Progress, *, level: int = ZSTD_LEVEL, frame: int = FRAME
 ) -> Packed:
-    """Compress ``copy`` and checksum its tables at the same time (see the module); the
-    compressed bytes kept in memory up to ``spool_memory``, in a scratch file in ``work``
-    beyond."""
-    out = tempfile.SpooledTemporaryFile(max_size=spool_memory, dir=str(work))  # noqa: SIM115 - handed to the caller
+    """Compress ``copy`` into ``sink`` (the archive, at the database member's data) and
+    checksum its tables at the same time (see the module)."""
+    conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
     try:
-        conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
-        try:
-            workers = cores()
-            # One thread writes the frames in order, ``workers`` compress them, and this one
-            # checksums the tables meanwhile.
-            with mapped(copy) as image, ThreadPoolExecutor(max_workers=workers + 1) as pool:
-                tick("compressing and checksumming", 0, None)
-                packing = pool.submit(_compress, image, out, level, pool, workers, frame)
-                try:
-                    tables = stats_of(conn, image)
-                    revision, identity = _revision(conn), _identity(conn)
-                finally:
-                    size, digest = packing.result()  # the map stays open until zstd is done
-                database_size = len(image)
-        finally:
-            conn.close()
-        out.seek(0)
-    except BaseException:
-        out.close()
-        raise
-    return Packed(out, size, digest, database_size, tables, revision, identity)
+        workers = cores()
+        # One thread writes the frames in order, ``workers`` compress them, and this one
+        # checksums the tables meanwhile.
+        with mapped(copy) as image, ThreadPoolExecutor(max_workers=workers + 1) as pool:
+            tick("compressing and checksumming", 0, None)
+            packing = pool.submit(_compress, image, sink, level, pool, workers, frame)
+            try:
+                tables = stats_of(conn, image)
+                revision, identity = _revision(conn), _identity(conn)
+            finally:
+                size, digest = packing.result()  # the map stays open until zstd is done
+            database_size = len(image)
+    finally:
+        conn.close()
+    return Packed(size, digest, database_size, tables, revision, identity)
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
