@@ -27,6 +27,8 @@ both cores at once:
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 import sqlite3
 from collections import deque
 from collections.abc import Callable
@@ -47,6 +49,9 @@ ZSTD_LEVEL = -1
 #: readers (``read_across_frames``) take whole. Each restarts zstd's window (512 KiB at
 #: this level), so the size barely changes.
 FRAME = 16 << 20
+
+#: Left in the page cache by :func:`_start_writeback` (the first member's header is there).
+_HEADER_PAGE = 4096
 
 #: ``progress(stage, done, total)``, as in :mod:`lms_core.backups.create`.
 Progress = Callable[[str, int, int | None], None]
@@ -102,7 +107,25 @@ def _compress(
 def _put(block: bytes, out: IO[bytes], digest: Any) -> int:
     digest.update(block)
     out.write(block)
+    _start_writeback(out)
     return len(block)
+
+
+def _start_writeback(out: IO[bytes]) -> None:
+    """Have the kernel start writing the archive so far to disk now, while the rest is
+    compressed, so that its final fsync has little left to wait for (with 21 MB written at
+    the end, that fsync took 10 to 25 ms). ``POSIX_FADV_DONTNEED`` starts the writeback
+    without waiting for it (PostgreSQL flushes its files the same way where it has no
+    ``sync_file_range``). The first page is left alone: the member's header is written
+    there last. Nothing to do for a sink that is not a file."""
+    advise = getattr(os, "posix_fadvise", None)
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return
+    if advise is not None:
+        out.flush()
+        advise(fd, _HEADER_PAGE, 0, os.POSIX_FADV_DONTNEED)
 
 
 def pack(
