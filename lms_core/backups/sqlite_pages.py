@@ -224,8 +224,8 @@ def copy_database(source: Path, target: Path, *, busy_timeout: float) -> None:
     dst = sqlite3.connect(target)
     try:
         # The source read through a map of the file, not a read() a page (a tenth of the
-        # copy's time); the copy is a scratch file, nothing to make durable until the
-        # archive is (no fsync of it).
+        # copy's time; SQLite remaps as the file changes, and the map is read-only); the
+        # copy is a scratch file, nothing to make durable until the archive is (no fsync).
         src.execute(f"PRAGMA mmap_size={_MMAP_LIMIT}")
         dst.execute("PRAGMA synchronous=OFF")
         src.backup(dst)
