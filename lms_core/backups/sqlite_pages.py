@@ -43,6 +43,14 @@ _LOCK_BYTE = 0x40000000
 _unpack = struct.unpack_from
 
 
+def readonly_uri(path: Path) -> str:
+    """The ``file:`` URI that opens ``path`` read-only. Built by :meth:`Path.as_uri`, which
+    percent-encodes: pasted into ``f"file:{path}"`` a ``#`` or ``?`` in a folder's name ends
+    the path (``site#2/site.db`` opened ``site`` read-only: an empty database, backed up
+    without error) and a ``%20`` is decoded to a space."""
+    return Path(path).absolute().as_uri() + "?mode=ro"
+
+
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -194,7 +202,7 @@ def stats_of(conn: sqlite3.Connection, image: Any) -> dict[str, TableStat]:
 
 def page_stats(path: Path) -> dict[str, TableStat]:
     """:func:`stats_of` the SQLite file ``path`` (not written meanwhile)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(readonly_uri(path), uri=True)
     try:
         with mapped(path) as image:
             return stats_of(conn, image)
@@ -220,7 +228,7 @@ def copy_database(source: Path, target: Path, *, busy_timeout: float) -> None:
     transaction, so the copy is the database as of one commit while other processes write
     (WAL). The copy is then marked a rollback-journal file, a lone file (no ``-wal`` beside
     it) that opens read-only."""
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=busy_timeout)
+    src = sqlite3.connect(readonly_uri(source), uri=True, timeout=busy_timeout)
     dst = sqlite3.connect(target)
     try:
         # The source read through a map of the file, not a read() a page (a tenth of the

@@ -39,7 +39,7 @@ from typing import IO, Any
 
 import zstandard
 
-from lms_core.backups.sqlite_pages import cores, mapped, stats_of
+from lms_core.backups.sqlite_pages import cores, mapped, readonly_uri, stats_of
 from lms_core.backups.stats import TableStat
 
 #: zstd's level for the SQLite copy (see the module's docstring for the measurements).
@@ -133,7 +133,7 @@ def pack(
 ) -> Packed:
     """Compress ``copy`` into ``sink`` (the archive, at the database member's data) and
     checksum its tables at the same time (see the module)."""
-    conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+    conn = sqlite3.connect(readonly_uri(copy), uri=True)
     try:
         workers = cores()
         # One thread writes the frames in order, ``workers`` compress them, and this one
