@@ -12,11 +12,12 @@ of its table: the check ``backup verify`` makes.
 
 Which pages a table owns: :func:`table_pages` walks each b-tree's interior pages itself (a
 few hundred pages of a million-row database, a few milliseconds). Overflow pages hang off
-leaf cells, which only parsing every cell finds; so when the walk does not account for every
-page of the file (b-tree pages plus the freelist), or the file is not the plain kind the walk
-knows, the listing comes from SQLite's ``dbstat`` table instead, as it always did (it parses
-every cell: about 80 ms a million enrollments). Both give the same pages: a test holds them
-to it, on databases with and without overflow pages.
+leaf cells, which only parsing every cell finds; so unless the walk meets every page of the
+file exactly once (in a b-tree, on the freelist's chain, or as the lock-byte page), with the
+type byte its level expects, or when the file is not the plain kind the walk knows, the
+listing comes from SQLite's ``dbstat`` table instead, as it always did (it parses every cell:
+about 80 ms a million enrollments). Both give the same pages: a test holds them to it, on
+databases with and without overflow pages, and a corrupt one whose page count adds up.
 """
 
 from __future__ import annotations
@@ -78,24 +79,52 @@ def table_names(conn: sqlite3.Connection) -> list[str]:
 
 
 def _walk(image: Any, page_size: int, roots: list[tuple[str, int]]) -> dict[str, list[int]] | None:
-    """Interior and leaf pages of each b-tree from its root; None when they, the freelist and
-    the lock-byte page do not make up the whole file (overflow pages exist), or anything is
-    not as a well-formed database has it (then dbstat decides)."""
+    """Interior and leaf pages of each b-tree from its root; None unless every page of the
+    file is met exactly once, in a b-tree, on the freelist or as the lock-byte page (so no
+    overflow pages exist, and no page is claimed twice), or anything is not as a well-formed
+    database has it (then dbstat decides). Counting pages is not enough: a corrupt child
+    pointer to a free page would then be taken for one of the table's pages."""
     count = len(image) // page_size
     if count == 0 or len(image) % page_size or _unpack(">I", image, 52)[0] != 0:
         return None  # not whole pages, or auto-vacuum (pointer-map pages): not walked here
+    lock_page = _LOCK_BYTE // page_size + 1 if count * page_size > _LOCK_BYTE else 0
     seen: set[int] = set()
-    accounted = _unpack(">I", image, 36)[0]  # freelist pages
-    if count * page_size > _LOCK_BYTE:
-        accounted += 1
     owned: dict[str, list[int]] = {}
     try:
+        _freelist(image, page_size, seen)
         for name, root in roots:
             owned[name] = _tree(image, page_size, root, seen)
-            accounted += len(owned[name])
     except (_Malformed, struct.error, IndexError):
         return None
-    return owned if accounted == count else None
+    if lock_page in seen or len(seen) + (1 if lock_page else 0) != count:
+        return None
+    return owned
+
+
+def _claim(seen: set[int], pages: list[int], count: int) -> None:
+    """Add ``pages`` to ``seen``; a page out of the file, or met before, ends the walk."""
+    known = len(seen)
+    seen.update(pages)
+    if len(seen) != known + len(pages) or (pages and (min(pages) < 1 or max(pages) > count)):
+        raise _Malformed(pages)
+
+
+def _freelist(image: Any, page_size: int, seen: set[int]) -> None:
+    """The freelist's trunk and leaf pages into ``seen``: as many as the header says."""
+    count = len(image) // page_size
+    trunk, total, met = _unpack(">II", image, 32)[0], _unpack(">I", image, 36)[0], 0
+    while trunk:
+        _claim(seen, [trunk], count)
+        start = (trunk - 1) * page_size
+        trunk, leaves = _unpack(">II", image, start)
+        if leaves > page_size // 4 - 2:
+            raise _Malformed(leaves)
+        _claim(seen, list(_unpack(f">{leaves}I", image, start + 8)), count)
+        met += 1 + leaves
+        if met > total:
+            raise _Malformed(met)
+    if met != total:
+        raise _Malformed(met)
 
 
 class _Malformed(Exception):
@@ -111,32 +140,30 @@ def _tree(image: Any, page_size: int, root: int, seen: set[int]) -> list[int]:
     pages: list[int] = []
     level, family = [root], 0
     while level:
-        known = len(seen)
-        seen.update(level)
-        if len(seen) != known + len(level) or min(level) < 1 or max(level) > count:
-            raise _Malformed(root)
+        _claim(seen, level, count)
         pages += level
         kind = image[(level[0] - 1) * page_size + (100 if level[0] == 1 else 0)]
-        if kind in _LEAVES:
-            if family and _INTERIOR[family] != kind:
-                raise _Malformed(kind)
-            return pages
-        if kind not in _INTERIOR or (family and family != kind):
+        if kind not in _LEAVES and (kind not in _INTERIOR or (family and family != kind)):
             raise _Malformed(kind)
-        family = kind
+        if kind in _LEAVES and family and _INTERIOR[family] != kind:
+            raise _Malformed(kind)
         children: list[int] = []
         for page in level:
             start = (page - 1) * page_size
             header = start + (100 if page == 1 else 0)
             if image[header] != kind:
-                raise _Malformed(page)
+                raise _Malformed(page)  # every page of a level is of the level's kind
+            if kind in _LEAVES:
+                continue
             cells = _unpack(">H", image, header + 3)[0]
             offsets = _unpack(f">{cells}H", image, header + 12)
             if cells and max(offsets) > page_size - 4:
                 raise _Malformed(page)
             children += [child_at(image, start + offset)[0] for offset in offsets]
             children.append(child_at(image, header + 8)[0])  # the right-most child
-        level = children
+        if kind in _LEAVES:
+            return pages
+        family, level = kind, children
     return pages
 
 

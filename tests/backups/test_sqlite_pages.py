@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import sqlite3
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -188,3 +189,33 @@ def test_pack_is_one_zstd_stream_of_the_copy(tmp_path: Path, frame: int) -> None
     assert packed.tables == sp.page_stats(path)
     assert packed.tables["big"].rows == 60_000 and ticks
     assert packed.revision is None and packed.identity is None  # not an lms database
+
+
+def test_a_child_pointer_to_a_free_page_is_not_taken_for_the_tables(tmp_path: Path) -> None:
+    """A corrupt file whose page count still adds up: a child of ``big`` points at a free
+    page dressed as a leaf (type byte 13), its old leaf belongs to nothing. The walk must
+    step aside (dbstat lists the pages), never give ``big`` the free page."""
+    path = tmp_path / "stolen.db"
+    _setup_plain(path)
+    conn = sqlite3.connect(path)
+    size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+    interior = conn.execute(
+        "SELECT pageno FROM dbstat WHERE name = 'big' AND pagetype = 'internal' "
+        "AND path LIKE '/___/' ORDER BY pageno LIMIT 1"
+    ).fetchone()[0]
+    conn.close()
+    image = bytearray(path.read_bytes())
+    trunk = struct.unpack_from(">I", image, 32)[0]
+    free = struct.unpack_from(">I", image, (trunk - 1) * size + 8)[0]  # the first free leaf
+    image[(free - 1) * size] = 13
+    header = (interior - 1) * size
+    cell = struct.unpack_from(">H", image, header + 12 + 2)[0]  # the second cell: not level[0]
+    struct.pack_into(">I", image, header + cell, free)
+    path.write_bytes(bytes(image))
+
+    assert _walked(path) is None
+    conn = sqlite3.connect(path)
+    with sp.mapped(path) as mapped:
+        pages = sp.table_pages(conn, mapped, ["big"])
+    conn.close()
+    assert sorted(pages["big"]) == _by_dbstat(path)["big"]
