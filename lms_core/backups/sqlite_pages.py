@@ -280,11 +280,3 @@ def legacy_header(path: Path) -> None:
         if len(copy.read(100)) == 100:
             copy.seek(18)
             copy.write(b"\x01\x01")
-
-
-def cores() -> int:
-    """Threads to compress with: the cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)

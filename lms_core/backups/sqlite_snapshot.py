@@ -30,6 +30,7 @@ import hashlib
 import io
 import os
 import sqlite3
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
@@ -39,7 +40,7 @@ from typing import IO, Any
 
 import zstandard
 
-from lms_core.backups.sqlite_pages import cores, mapped, readonly_uri, stats_of
+from lms_core.backups.sqlite_pages import mapped, readonly_uri, stats_of
 from lms_core.backups.stats import TableStat
 
 #: zstd's level for the SQLite copy (see the module's docstring for the measurements).
@@ -52,6 +53,13 @@ FRAME = 16 << 20
 
 #: Left in the page cache by :func:`_start_writeback` (the first member's header is there).
 _HEADER_PAGE = 4096
+
+#: At most this many compressing threads, however many cores the host has: past a few the
+#: archive's disk is the limit, and each thread holds a frame in flight (memory).
+MAX_WORKERS = 8
+#: Where cgroup v2 and v1 say how much CPU time the process may use (a container's quota).
+_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+_CFS = Path("/sys/fs/cgroup/cpu")
 
 #: ``progress(stage, done, total)``, as in :mod:`lms_core.backups.create`.
 Progress = Callable[[str, int, int | None], None]
@@ -76,24 +84,76 @@ class Packed:
     identity: str | None
 
 
+def cores() -> int:
+    """Threads to compress with: the cores this process may use (its affinity, and its
+    cgroup's CPU quota when it has one), at most :data:`MAX_WORKERS`."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        available = os.cpu_count() or 1
+    return workers_for(available, cpu_quota())
+
+
+def workers_for(available: int, quota: int | None) -> int:
+    """Compressing threads for ``available`` cores under a quota of ``quota`` cores."""
+    return max(1, min(available, quota or available, MAX_WORKERS))
+
+
+def cpu_quota(cpu_max: Path = _CPU_MAX, cfs: Path = _CFS) -> int | None:
+    """Whole cores the cgroup's quota allows (rounded up), None without a quota: cgroup v2's
+    ``cpu.max`` ("QUOTA PERIOD", or "max PERIOD"), else v1's ``cpu.cfs_quota_us`` (-1: none)
+    over ``cpu.cfs_period_us``."""
+    try:
+        quota, period = cpu_max.read_text(encoding="ascii").split()
+    except (OSError, ValueError):
+        try:
+            quota = (cfs / "cpu.cfs_quota_us").read_text(encoding="ascii").strip()
+            period = (cfs / "cpu.cfs_period_us").read_text(encoding="ascii").strip()
+        except OSError:
+            return None
+    try:
+        allowed, every = int(quota), int(period)
+    except ValueError:
+        return None  # "max": no quota
+    if allowed <= 0 or every <= 0:
+        return None
+    return max(1, -(-allowed // every))
+
+
+class Stopped(Exception):
+    """The compression was told to stop (the backup failed or was interrupted)."""
+
+
 def _frame(view: memoryview, level: int) -> bytes:
     with view:
-        return zstandard.ZstdCompressor(level=level).compress(view)
+        # The frame's content checksum (XXH64): ``zstd -t`` and any reader find a damaged
+        # frame themselves, not only our sha256 of the whole member.
+        compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
+        return compressor.compress(view)
 
 
 def _compress(
-    image: Any, out: IO[bytes], level: int, pool: Executor, workers: int, frame: int
+    image: Any,
+    out: IO[bytes],
+    level: int,
+    pool: Executor,
+    workers: int,
+    frame: int,
+    stop: threading.Event | None = None,
 ) -> tuple[int, str]:
     """zstd of ``image`` into ``out``, one frame per ``frame`` bytes compressed on
-    ``workers`` threads of ``pool`` at once (a few frames in flight: memory stays flat),
-    written in order; (size, sha256)."""
+    ``workers`` threads of ``pool`` at once (one more frame in flight than threads, so each
+    thread has the next one ready and memory stays flat), written in order; (size, sha256).
+    Once ``stop`` is set no frame is started: :class:`Stopped` is raised."""
     digest, size = hashlib.sha256(), 0
     running: deque[Future[bytes]] = deque()
     with memoryview(image) as view:
         try:
             for start in range(0, len(view), frame):
-                if len(running) >= 2 * workers:
+                if len(running) > workers:
                     size += _put(running.popleft().result(), out, digest)
+                if stop is not None and stop.is_set():
+                    raise Stopped
                 running.append(pool.submit(_frame, view[start : start + frame], level))
             while running:
                 size += _put(running.popleft().result(), out, digest)
@@ -136,16 +196,20 @@ def pack(
     conn = sqlite3.connect(readonly_uri(copy), uri=True)
     try:
         workers = cores()
+        stop = threading.Event()
         # One thread writes the frames in order, ``workers`` compress them, and this one
         # checksums the tables meanwhile.
         with mapped(copy) as image, ThreadPoolExecutor(max_workers=workers + 1) as pool:
             tick("compressing and checksumming", 0, None)
-            packing = pool.submit(_compress, image, sink, level, pool, workers, frame)
+            packing = pool.submit(_compress, image, sink, level, pool, workers, frame, stop)
             try:
                 tables = stats_of(conn, image)
                 revision, identity = _revision(conn), _identity(conn)
-            finally:
-                size, digest = packing.result()  # the map stays open until zstd is done
+            except BaseException:
+                stop.set()  # a failure or Ctrl-C: no more frames, only those under way
+                wait([packing])  # the map stays open until zstd is done with it
+                raise
+            size, digest = packing.result()
             database_size = len(image)
     finally:
         conn.close()
