@@ -36,6 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from lms_core.backups import manifest as mf
+from lms_core.backups import scratch
 from lms_core.backups.pgtools import option, pg_env, require_tool
 from lms_core.backups.sqlite_pages import copy_database
 from lms_core.backups.sqlite_snapshot import ZSTD_LEVEL, compression_name, pack
@@ -103,12 +104,8 @@ class _Hashing:
         return data
 
 
-def _archive_path(folder: Path, stamp: datetime, kind: str) -> Path:
-    base = f"{mf.ARCHIVE_PREFIX}{stamp:%Y%m%dT%H%M%SZ}-{kind}"
-    path, n = folder / f"{base}.tar", 1
-    while path.exists():
-        path, n = folder / f"{base}-{n}.tar", n + 1
-    return path
+def _archive_base(stamp: datetime, kind: str) -> str:
+    return f"{mf.ARCHIVE_PREFIX}{stamp:%Y%m%dT%H%M%SZ}-{kind}"
 
 
 def _job_stamp(key: str, now: datetime) -> datetime:
@@ -176,17 +173,20 @@ def create_backup(
     kind = database_kind(settings.database_url)
     folder = backup_dir(settings, out_dir)
     make_private_dirs(folder)
-    work = Path(tempfile.mkdtemp(prefix=".backup-", dir=folder))
-    path = (
-        job_archive_path(folder, job_key, kind, now)
-        if job_key is not None
-        else _archive_path(folder, now, kind)
-    )
-    out = AtomicFile(path, "wb", private=True)
+    scratch.sweep(folder)
+    mark: Path | None = None  # the name's reservation, deleted once the archive is in place
+    if job_key is not None:
+        path = job_archive_path(folder, job_key, kind, now)
+    else:
+        path, mark = scratch.reserve(folder, _archive_base(now, kind))
+    work: Path | None = None
+    out: AtomicFile | None = None
     # Deleting the copy drops its pages from the page cache (tens of ms for a 137 MB file):
     # done while the archive is finished and fsynced, waited for before returning.
     removing: threading.Thread | None = None
     try:
+        work = Path(tempfile.mkdtemp(prefix=scratch.SCRATCH_PREFIX, dir=folder))
+        out = AtomicFile(path, "wb", private=True)
         info: dict[str, Any] = {"kind": kind}
         written: dict[str, dict[str, Any]] = {}
         entries: list[tuple[Path, str]] = []
@@ -230,12 +230,16 @@ def create_backup(
         entries += _files(Path(settings.files_dir), folder)
         _write_archive(out, manifest, entries, tick)
     except BaseException:
-        out.discard()
+        if out is not None:
+            out.discard()
         raise
     finally:
         if removing is not None:
             removing.join()
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+        if mark is not None:
+            mark.unlink(missing_ok=True)
     return Created(path, manifest, time.perf_counter() - started)
 
 
