@@ -115,7 +115,8 @@ def check_members(archive: Path, manifest: dict[str, Any]) -> tuple[int, list[st
 def extract_database(archive: Path, manifest: dict[str, Any], target: Path) -> None:
     """Write the database member to ``target`` (a SQLite file, decompressed -- zstd, or gzip
     in a format 1 archive -- or the dump). A SQLite copy that decompresses to another size
-    than the manifest's is an error (a stream cut short)."""
+    than the manifest's is an error (a stream cut short); a zstd copy must have its size said,
+    since python-zstandard's reader ends a truncated stream early without an error."""
     name = manifest.get("database_member")
     with tarfile.open(archive, "r:") as tar:
         try:
@@ -139,6 +140,8 @@ def extract_database(archive: Path, manifest: dict[str, Any], target: Path) -> N
                 shutil.copyfileobj(stream, out, 4 << 20)
             written = out.tell()
     size = (manifest.get("database") or {}).get("size")
+    if name == SQLITE_MEMBER and not isinstance(size, int):
+        raise OSError("the manifest does not say the copy's size: a cut stream would not show")
     if name in SQLITE_MEMBERS and size is not None and written != size:
         raise OSError(f"the copy decompresses to {written} bytes, the manifest says {size}")
 

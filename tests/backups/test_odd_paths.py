@@ -1,5 +1,6 @@
 """Paths SQLite would read as URI syntax: a ``#``, ``?`` or ``%`` in a folder's name must not
-change which file a backup reads, writes or checks (it once backed up an empty database)."""
+change which file a backup reads, writes or checks (it once backed up an empty database);
+and a copy whose size the manifest does not say is not trusted."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from lms_core.backups.manifest import read_manifest
 from lms_core.backups.sqlite_pages import copy_database, page_stats
+from lms_core.backups.verify import extract_database
 from tests.backups.conftest import make_site, only_archive
 from tests.cli.helpers import ok_json
 
@@ -59,3 +63,20 @@ def test_the_page_checksums_and_the_copy_read_the_file_named(tmp_path: Path) -> 
     copy = tmp_path / ODD / "copy.db"
     copy_database(odd, copy, busy_timeout=1.0)
     assert page_stats(copy) == expected
+
+
+def test_a_zstd_copy_without_its_size_in_the_manifest_is_not_restored(tmp_path: Path) -> None:
+    """python-zstandard's reader ends a cut stream early without an error: the size in the
+    manifest is what shows it, so a zstd copy must have one."""
+    home = tmp_path / "site"
+    home.mkdir()
+    site = make_site(f"sqlite:///{home / 'site.db'}", home)
+    try:
+        made = ok_json(site.run("backup", "create", "-o", str(site.backups), "--json"))
+    finally:
+        site.engine.dispose()
+    manifest = read_manifest(Path(made["path"]))
+    extract_database(Path(made["path"]), manifest, tmp_path / "whole.db")
+    del manifest["database"]["size"]
+    with pytest.raises(OSError, match="size"):
+        extract_database(Path(made["path"]), manifest, tmp_path / "unsized.db")
