@@ -2,16 +2,16 @@
 at once.
 
 Where the time went (1,000,000 enrollments, a 137 MB file, 2 cores): the copy with the
-online backup API 0.1 s; gzip level 1 0.75 s of CPU; the page checksums 0.1 s (plus 0.08 s
+online backup API 0.1 s; gzip level 1 0.7 s of CPU; the page checksums 0.1 s (plus 0.08 s
 for ``dbstat`` to say which table owns which page). The raw tool (``sqlite3 .backup``) takes
 about 0.2 s, so the compression had to change, and everything after the copy had to run on
 both cores at once:
 
 * **zstd** (python-zstandard) at level :data:`ZSTD_LEVEL` (``--fast=1``) compresses the copy
-  at about 0.9 GB/s a core (CPU 0.15 s) to 21 MB (gzip -1: 17 MB in 0.75 s). Measured on
-  that file, one thread each (``bench/backup_bench.py`` prints them): -5 34 MB in 0.14 s,
-  -3 25 MB in 0.14 s, 1 18 MB in 0.17 s, 3 19 MB in 0.38 s.
-* In frames of :data:`FRAME` compressed on every core at once by plain
+  at about 0.9 GB/s a core (CPU 0.15 s) to 21 MB (gzip -1: 25 MB in 0.7 s). Measured on
+  that file, one thread each (``bench/backup_bench.py`` prints them): -5 34 MB in 0.12 s,
+  -3 25 MB in 0.14 s, 1 18 MB in 0.15 s, 3 19 MB in 0.33 s.
+* In frames of :data:`FRAME` compressed on every core (at most 8) at once by plain
   ``ZstdCompressor.compress`` (no GIL, reading the copy where it lies). zstd's own threads
   (``threads=2``) first copied the input into their buffers: more CPU for the same work.
 * The copy is mapped into memory (the page cache itself), read by the compressor and by the
