@@ -25,8 +25,11 @@ archive.
 * the restore drill: ``lmsctl backup verify FILE`` (member checksums, restore into a scratch
   database, compare every table) and ``lmsctl backup restore FILE --to URL``.
 
-For information (in-process, the choices made in lms_core/backups/create.py): the online
-backup API against ``VACUUM INTO``, and gzip levels 1, 3 and 6 on the SQLite copy.
+For information (in-process, the choices made in lms_core/backups/sqlite_snapshot.py): the
+online backup API against ``VACUUM INTO``; gzip -1 (what archives of format 1 used) and zstd
+levels -5 to 3 on the SQLite copy, one thread each, CPU time and size; and where the time of
+``backup create`` goes (in-process, from its progress ticks: the copy, compression and table
+checksums at once, the archive).
 
 Targets: ``backup_vs_raw_*`` is raw time / our time (goal >= 0.8). Exit status 0 when the
 benchmark ran, whether targets pass or miss; non-zero when it could not run. The database
@@ -36,7 +39,6 @@ name in ``--pg`` is not used: databases ``lms_bench_<pid>_<n>`` are created and 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import shutil
@@ -45,14 +47,19 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
+import zstandard
 from sqlalchemy.engine import make_url
 from support.databases import postgres_databases, sqlite_databases
 
 from lms_core.actor import Actor
+from lms_core.backups.create import create_backup
 from lms_core.backups.pgtools import pg_env
+from lms_core.backups.sqlite_pages import mapped
+from lms_core.backups.sqlite_snapshot import ZSTD_LEVEL
 from lms_core.db import make_engine, make_session_factory, unit_of_work
 from lms_core.ops import schema
 from lms_core.ops.demo import generate
@@ -127,28 +134,54 @@ def site_env(url: str, files: Path) -> dict[str, str]:
 
 
 def sqlite_choices(db: Path, work: Path) -> None:
-    """Backup API vs VACUUM INTO, and gzip levels (printed for information)."""
-    out = work / "choice.db"
+    """Backup API vs VACUUM INTO, and compressors on the copy (printed for information)."""
+    out, vacuumed = work / "choice.db", work / "vacuumed.db"
+    src = sqlite3.connect(db)
     started = time.perf_counter()
-    src, dst = sqlite3.connect(db), sqlite3.connect(out)
-    src.backup(dst)
+    src.execute("VACUUM INTO ?", (str(vacuumed),))
+    vacuum = time.perf_counter() - started
+    vacuumed.unlink()
+    started = time.perf_counter()
+    dst = sqlite3.connect(out)
+    src.backup(dst)  # the copy backup create compresses (VACUUM's packs tighter)
     dst.close()
     api = time.perf_counter() - started
-    out.unlink()
-    started = time.perf_counter()
-    src.execute("VACUUM INTO ?", (str(out),))
-    vacuum = time.perf_counter() - started
     src.close()
     print(f"  sqlite copy: backup API {api:.2f} s, VACUUM INTO {vacuum:.2f} s")
-    data = out.read_bytes()
-    for level in (1, 3, 6):
-        started = time.perf_counter()
-        packed = gzip.compress(data, compresslevel=level)
-        took = time.perf_counter() - started
-        print(
-            f"  gzip -{level}: {took:.2f} s, {len(data) / 1e6:.0f} MB -> {len(packed) / 1e6:.1f} MB"
-        )
+    with mapped(out) as image:
+        mb = len(image) / 1e6
+        cpu = time.process_time()
+        packed = len(zlib.compress(image, 1))
+        gz = f"gzip -1 {time.process_time() - cpu:.2f} s -> {packed / 1e6:.1f} MB"
+        zstd = []
+        for level in (-5, -3, -1, 1, 3):
+            cpu = time.process_time()
+            packed = len(zstandard.ZstdCompressor(level=level).compress(image))
+            chosen = "*" if level == ZSTD_LEVEL else ""
+            zstd.append(f"{level}{chosen} {time.process_time() - cpu:.2f} s {packed / 1e6:.1f} MB")
+    print(f"  compressing the {mb:.0f} MB copy, CPU seconds on one thread: {gz}")
+    print(f"  zstd (* = ours): {', '.join(zstd)}")
     out.unlink()
+
+
+def breakdown(url: str, files: Path, work: Path) -> None:
+    """Where ``backup create``'s time goes, from its progress ticks (in-process, once)."""
+    marks: list[tuple[str, float]] = [("starting", 0.0)]
+    started = time.perf_counter()
+
+    def tick(stage: str, _done: int, _total: int | None) -> None:
+        if not marks or marks[-1][0] != stage:
+            marks.append((stage, time.perf_counter() - started))
+
+    cpu = time.process_time()
+    made = create_backup(Settings(database_url=url, files_dir=files), out_dir=work, progress=tick)
+    cpu = time.process_time() - cpu
+    ends = [at for _stage, at in marks[1:]] + [made.seconds]
+    steps = ", ".join(
+        f"{stage} {1000 * (end - at):.0f} ms" for (stage, at), end in zip(marks, ends, strict=True)
+    )
+    print(f"  where backup create's {made.seconds:.2f} s go ({cpu:.2f} s of CPU): {steps}")
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def run_kind(kind: str, url: str, tmp: Path, n: int, repeat: int) -> float:
@@ -170,6 +203,7 @@ def run_kind(kind: str, url: str, tmp: Path, n: int, repeat: int) -> float:
         print(f"  database file: {Path(db).stat().st_size / 1e6:.0f} MB")
         raw = timed(["sqlite3", db, f".backup {raw_out}"], env, repeat, clean_raw)
         sqlite_choices(Path(db), tmp)
+        breakdown(url, files, tmp / "breakdown")
     else:
         pgenv = pg_env(url)
         raw = timed(["pg_dump", "-Fc", "-f", str(raw_out)], pgenv, repeat, clean_raw)

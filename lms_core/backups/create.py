@@ -2,8 +2,9 @@
 
 SQLite is copied with the online backup API in one step (a read transaction: under WAL,
 writers go on writing and the copy is the database as of one commit), then made a plain
-rollback-journal file and gzip-compressed (level 1: most of the gain for a fraction of the
-time; zstandard is not a dependency). PostgreSQL is dumped with ``pg_dump -Fc`` (compressed
+rollback-journal file, zstd-compressed while its tables are checksummed
+(:mod:`lms_core.backups.sqlite_snapshot`; archives of format 1 held it gzip-compressed, and
+still verify and restore). PostgreSQL is dumped with ``pg_dump -Fc`` (compressed
 already) inside an exported snapshot, and the per-table checksums are taken in that same
 snapshot, so the manifest describes exactly the rows the dump holds.
 
@@ -21,23 +22,24 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from lms_core.backups import manifest as mf
+from lms_core.backups import scratch
 from lms_core.backups.pgtools import option, pg_env, require_tool
-from lms_core.backups.sqlite_pages import compress_parallel, cores
+from lms_core.backups.sqlite_pages import copy_database
+from lms_core.backups.sqlite_snapshot import ZSTD_LEVEL, compression_name, pack
 from lms_core.db import make_engine, sqlite_file
 from lms_core.errors import Conflict
 from lms_core.formats.atomic import AtomicFile
@@ -46,9 +48,13 @@ from lms_core.settings import Settings
 
 #: Where backups go without ``-o``, unless LMS_BACKUP_DIR says otherwise.
 DEFAULT_BACKUP_DIR = Path("var/backups")
-SQLITE_MEMBER = "database.sqlite3.gz"
+SQLITE_MEMBER = "database.sqlite3.zst"
+#: The SQLite member of format 1 archives: gzip (a series of members, one per core).
+SQLITE_GZIP_MEMBER = "database.sqlite3.gz"
+SQLITE_MEMBERS = (SQLITE_MEMBER, SQLITE_GZIP_MEMBER)
 PG_MEMBER = "database.pgdump"
-GZIP_LEVEL = 1
+#: What tar copies a member in (its default, 16 KiB, was two thousand writes a backup).
+_COPY_BUFFER = 1 << 20
 #: ``pg_dump --compress`` (zlib level; pg_dump's default is 6).
 PG_DUMP_LEVEL = 1
 
@@ -98,12 +104,8 @@ class _Hashing:
         return data
 
 
-def _archive_path(folder: Path, stamp: datetime, kind: str) -> Path:
-    base = f"{mf.ARCHIVE_PREFIX}{stamp:%Y%m%dT%H%M%SZ}-{kind}"
-    path, n = folder / f"{base}.tar", 1
-    while path.exists():
-        path, n = folder / f"{base}-{n}.tar", n + 1
-    return path
+def _archive_base(stamp: datetime, kind: str) -> str:
+    return f"{mf.ARCHIVE_PREFIX}{stamp:%Y%m%dT%H%M%SZ}-{kind}"
 
 
 def _job_stamp(key: str, now: datetime) -> datetime:
@@ -129,26 +131,14 @@ def job_archive_path(folder: Path, key: str, kind: str, now: datetime) -> Path:
     return folder / f"{mf.ARCHIVE_PREFIX}{stamp:%Y%m%dT%H%M%SZ}-{kind}-{key_suffix(key)}.tar"
 
 
-def _snapshot_sqlite(settings: Settings, work: Path, tick: Progress) -> tuple[Path, Connection]:
+def _snapshot_sqlite(settings: Settings, work: Path, tick: Progress) -> Path:
     source = sqlite_file(settings.database_url)
     if source is None or not source.exists():
         raise FileNotFoundError(f"SQLite database {source or settings.database_url} not found")
     copy = work / "database.sqlite3"
-    src = sqlite3.connect(
-        f"file:{source}?mode=ro", uri=True, timeout=settings.sqlite_busy_timeout_ms / 1000
-    )
-    dst = sqlite3.connect(copy)
-    try:
-        tick("copying database", 0, None)
-        # A scratch file: nothing to make durable until the archive is (no fsync of it).
-        dst.execute("PRAGMA synchronous=OFF")
-        src.backup(dst)  # one step: one read transaction, one consistent snapshot
-        dst.execute("PRAGMA journal_mode=DELETE")  # a lone file, no -wal beside it
-    finally:
-        dst.close()
-        src.close()
-    conn = create_engine(f"sqlite:///{copy}").connect()
-    return copy, conn
+    tick("copying database", 0, None)
+    copy_database(source, copy, busy_timeout=settings.sqlite_busy_timeout_ms / 1000)
+    return copy
 
 
 def _files(root: Path, skip: Path) -> Iterator[tuple[Path, str]]:
@@ -183,30 +173,40 @@ def create_backup(
     kind = database_kind(settings.database_url)
     folder = backup_dir(settings, out_dir)
     make_private_dirs(folder)
-    work = Path(tempfile.mkdtemp(prefix=".backup-", dir=folder))
+    scratch.sweep(folder)
+    mark: Path | None = None  # the name's reservation, deleted once the archive is in place
+    if job_key is not None:
+        path = job_archive_path(folder, job_key, kind, now)
+    else:
+        path, mark = scratch.reserve(folder, _archive_base(now, kind))
+    work: Path | None = None
+    out: AtomicFile | None = None
+    # Deleting the copy drops its pages from the page cache (tens of ms for a 137 MB file):
+    # done while the archive is finished and fsynced, waited for before returning.
+    removing: threading.Thread | None = None
     try:
+        work = Path(tempfile.mkdtemp(prefix=scratch.SCRATCH_PREFIX, dir=folder))
+        out = AtomicFile(path, "wb", private=True)
         info: dict[str, Any] = {"kind": kind}
+        written: dict[str, dict[str, Any]] = {}
+        entries: list[tuple[Path, str]] = []
         if kind == "sqlite":
-            copy, conn = _snapshot_sqlite(settings, work, tick)
-            member, member_path = SQLITE_MEMBER, work / SQLITE_MEMBER
-            # zlib lets go of the GIL: the copy compresses on every core while its tables
-            # are checksummed (lms_core.backups.sqlite_pages).
-            slices = cores()
-            with ThreadPoolExecutor(max_workers=slices + 1) as pool:
-                tick("compressing database", 0, None)
-                packing = pool.submit(
-                    compress_parallel, copy, member_path, pool, level=GZIP_LEVEL, slices=slices
-                )
-                with conn:
-                    tick("checksumming tables", 0, None)
-                    tables = mf.table_stats_by(conn, mf.SQLITE_PAGES)
-                    revision, identity = mf.alembic_revision(conn), mf.database_identity(conn)
-                conn.engine.dispose()
-                packing.result()
-            copy.unlink()
+            copy = _snapshot_sqlite(settings, work, tick)
+            # The first member's data is the compressed copy, written as zstd makes it;
+            # its header goes in once its size is known.
+            start = _begin_member(out.stream)
+            packed = pack(copy, out.stream, tick)
+            _end_member(out.stream, start, SQLITE_MEMBER, packed.size)
+            removing = threading.Thread(target=copy.unlink, kwargs={"missing_ok": True})
+            removing.start()
+            member = SQLITE_MEMBER
+            written[member] = {"size": packed.size, "sha256": packed.sha256}
+            tables, revision, identity = packed.tables, packed.revision, packed.identity
+            info["size"] = packed.database_size  # what decompressing must give back
         else:
-            member, member_path = PG_MEMBER, work / PG_MEMBER
-            tables, revision, identity, info = _dump_postgres(settings, member_path, tick)
+            member = PG_MEMBER
+            entries.append((work / PG_MEMBER, member))
+            tables, revision, identity, info = _dump_postgres(settings, work / member, tick)
         method = info.pop("table_checksum", mf.SQLITE_PAGES)
         manifest: dict[str, Any] = {
             "format": "lms-backup",
@@ -216,25 +216,54 @@ def create_backup(
             "database": info,
             "database_member": member,
             "compression": (
-                f"gzip-{GZIP_LEVEL}" if kind == "sqlite" else f"pg_dump-custom-{PG_DUMP_LEVEL}"
+                compression_name(ZSTD_LEVEL)
+                if kind == "sqlite"
+                else f"pg_dump-custom-{PG_DUMP_LEVEL}"
             ),
             "alembic_revision": revision,
             "database_identity": identity,
             "job_key": job_key,
             "table_checksum": method,
             "tables": {name: stat.as_dict() for name, stat in tables.items()},
-            "members": {},
+            "members": written,
         }
-        path = (
-            job_archive_path(folder, job_key, kind, now)
-            if job_key is not None
-            else _archive_path(folder, now, kind)
-        )
-        entries = [(member_path, member), *_files(Path(settings.files_dir), folder)]
-        _write_archive(path, manifest, entries, tick)
+        entries += _files(Path(settings.files_dir), folder)
+        _write_archive(out, manifest, entries, tick)
+    except BaseException:
+        if out is not None:
+            out.discard()
+        raise
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if removing is not None:
+            removing.join()
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+        if mark is not None:
+            mark.unlink(missing_ok=True)
     return Created(path, manifest, time.perf_counter() - started)
+
+
+def _begin_member(stream: IO[bytes]) -> int:
+    """Room for a member's header (written by :func:`_end_member`); where it starts."""
+    start = stream.tell()
+    stream.write(bytes(tarfile.BLOCKSIZE))
+    return start
+
+
+def _end_member(stream: IO[bytes], start: int, name: str, size: int) -> None:
+    """Pad the member's data to a whole block, then write its header at ``start``: one
+    512-byte block (GNU form: a size of 8 GiB or more is written in base 256, not in a
+    header of its own as the PAX form would)."""
+    stream.write(bytes(-size % tarfile.BLOCKSIZE))
+    end = stream.tell()
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, int(time.time()), 0o600
+    header = info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
+    if len(header) != tarfile.BLOCKSIZE:
+        raise ValueError(f"member {name}: a header of {len(header)} bytes")
+    stream.seek(start)
+    stream.write(header)
+    stream.seek(end)
 
 
 def _dump_postgres(
@@ -291,12 +320,13 @@ def _dump_postgres(
 
 
 def _write_archive(
-    path: Path,
+    out: AtomicFile,
     manifest: dict[str, Any],
     entries: list[tuple[Path, str]],
     tick: Progress,
 ) -> None:
-    """Write ``entries`` (source, member name; the database member first) and the manifest.
+    """Append ``entries`` (source, member name) and the manifest to ``out``, then put it in
+    place (the SQLite copy is in it already).
 
     A file of the files folder deleted between the listing and its turn (a user removed an
     upload meanwhile) is left out and named in the manifest's ``vanished``: it was not there
@@ -305,9 +335,13 @@ def _write_archive(
     """
     members: dict[str, dict[str, Any]] = manifest["members"]
     vanished: list[str] = []
-    out = AtomicFile(path, "wb", private=True)
+    tick("archiving", 0, len(entries))
     try:
-        with tarfile.open(fileobj=out.stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        # Not the stream mode ("w|"): that re-buffers every write in 10 KiB records. It
+        # starts where the stream is (after the SQLite copy's member).
+        with tarfile.TarFile(
+            fileobj=out.stream, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_COPY_BUFFER
+        ) as tar:
             for n, (source, name) in enumerate(entries, 1):
                 try:
                     raw = source.open("rb")

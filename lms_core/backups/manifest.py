@@ -39,7 +39,9 @@ from sqlalchemy import (
 from lms_core.backups.stats import TableStat as TableStat  # re-exported: callers use mf.TableStat
 
 #: Bumped when the archive's layout changes in a way an older ``verify`` would misread.
-FORMAT_VERSION = 1
+#: 2: the SQLite copy is zstd-compressed (``database.sqlite3.zst``); 1: gzip
+#: (``database.sqlite3.gz``). This version reads both.
+FORMAT_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 ARCHIVE_PREFIX = "lms-backup-"
 #: Rows fetched at once while checksumming (memory stays flat on a million-row table).

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from lms_core.backups import manifest as mf
-from lms_core.backups.create import PG_MEMBER, SQLITE_MEMBER
+from lms_core.backups.create import PG_MEMBER, SQLITE_MEMBERS
 from lms_core.backups.pgtools import database_url
 from lms_core.backups.verify import (
     check_members,
@@ -202,8 +202,8 @@ def restore_backup(archive: Path, *, to_url: str, files_dir: Path, force: bool =
     to_url = database_url(to_url, "to")
     kind = "postgresql" if make_url(to_url).get_backend_name() == "postgresql" else "sqlite"
     member = manifest.get("database_member")
-    source_kind = "sqlite" if member == SQLITE_MEMBER else "postgresql"
-    if member not in (SQLITE_MEMBER, PG_MEMBER):
+    source_kind = "sqlite" if member in SQLITE_MEMBERS else "postgresql"
+    if member not in (*SQLITE_MEMBERS, PG_MEMBER):
         raise Conflict(f"{archive}: unknown database member {member!r}", field="file")
     if kind != source_kind:
         raise Conflict(

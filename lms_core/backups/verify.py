@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import zstandard
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from lms_core.backups import manifest as mf
-from lms_core.backups.create import PG_MEMBER, SQLITE_MEMBER
+from lms_core.backups.create import PG_MEMBER, SQLITE_GZIP_MEMBER, SQLITE_MEMBER, SQLITE_MEMBERS
 from lms_core.backups.pgtools import database_url, option, pg_env, require_tool, run_tool
 from lms_core.errors import Conflict
 
@@ -112,7 +113,10 @@ def check_members(archive: Path, manifest: dict[str, Any]) -> tuple[int, list[st
 
 
 def extract_database(archive: Path, manifest: dict[str, Any], target: Path) -> None:
-    """Write the database member to ``target`` (a SQLite file, decompressed, or the dump)."""
+    """Write the database member to ``target`` (a SQLite file, decompressed -- zstd, or gzip
+    in a format 1 archive -- or the dump). A SQLite copy that decompresses to another size
+    than the manifest's is an error (a stream cut short); a zstd copy must have its size said,
+    since python-zstandard's reader ends a truncated stream early without an error."""
     name = manifest.get("database_member")
     with tarfile.open(archive, "r:") as tar:
         try:
@@ -123,10 +127,23 @@ def extract_database(archive: Path, manifest: dict[str, Any], target: Path) -> N
             raise Conflict(f"{archive}: {name} is not a file", field="file")
         with target.open("wb") as out:
             if name == SQLITE_MEMBER:
+                reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
+                try:
+                    with reader:
+                        shutil.copyfileobj(reader, out, 4 << 20)
+                except zstandard.ZstdError as exc:
+                    raise OSError(f"not a readable zstd stream ({exc})") from exc
+            elif name == SQLITE_GZIP_MEMBER:
                 with gzip.GzipFile(fileobj=stream) as raw:
                     shutil.copyfileobj(raw, out, 4 << 20)
             else:
                 shutil.copyfileobj(stream, out, 4 << 20)
+            written = out.tell()
+    size = (manifest.get("database") or {}).get("size")
+    if name == SQLITE_MEMBER and not isinstance(size, int):
+        raise OSError("the manifest does not say the copy's size: a cut stream would not show")
+    if name in SQLITE_MEMBERS and size is not None and written != size:
+        raise OSError(f"the copy decompresses to {written} bytes, the manifest says {size}")
 
 
 def compare(
@@ -205,12 +222,12 @@ def verify_backup(archive: Path, *, server_url: str | None = None) -> Report:
     report = Report(archive, manifest)
     report.members_checked, report.problems = check_members(archive, manifest)
     member = manifest.get("database_member")
-    if member not in (SQLITE_MEMBER, PG_MEMBER):
+    if member not in (*SQLITE_MEMBERS, PG_MEMBER):
         report.problems.append(f"database member {member!r}: unknown kind")
         return report
     work = Path(tempfile.mkdtemp(prefix="lms-verify-"))
     try:
-        if member == SQLITE_MEMBER:
+        if member in SQLITE_MEMBERS:
             db = work / "verify.sqlite3"
             extract_database(archive, manifest, db)
             actual = stats_of(f"sqlite:///{db}", manifest)

@@ -3,7 +3,6 @@ tampering found, permissions on what is written."""
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
@@ -14,6 +13,8 @@ import sys
 import tarfile
 import time
 from pathlib import Path
+
+import zstandard
 
 from lms_core.backups.manifest import file_sha256, read_manifest
 from tests.backups.conftest import Site
@@ -82,7 +83,10 @@ def test_archive_is_private_and_complete(site: Site) -> None:
     assert stat.S_IMODE(os.stat(site.backups).st_mode) == 0o700
     assert [p.name for p in site.backups.iterdir()] == [archive.name]  # no temp left behind
     manifest = read_manifest(archive)
-    assert manifest["format_version"] == 1 and manifest["alembic_revision"]
+    assert manifest["format_version"] == 2 and manifest["alembic_revision"]
+    if kind == "sqlite":
+        assert manifest["database_member"] == "database.sqlite3.zst"
+        assert manifest["compression"] == "zstd-fast-1"
     assert manifest["tool_version"] and manifest["created_at"].endswith("Z")
     assert set(manifest["members"]) == {
         manifest["database_member"],
@@ -137,18 +141,18 @@ def test_verify_finds_a_tampered_table_in_the_sqlite_copy(sqlite_site: Site) -> 
     site = sqlite_site
     archive = Path(ok_json(site.run("backup", "create", "-o", str(site.backups), "--json"))["path"])
     with tarfile.open(archive, "r:") as tar:
-        packed = (tar.extractfile("database.sqlite3.gz") or io.BytesIO()).read()
+        packed = (tar.extractfile("database.sqlite3.zst") or io.BytesIO()).read()
     copy = site.tmp / "copy.sqlite3"
-    copy.write_bytes(gzip.decompress(packed))
+    copy.write_bytes(zstandard.ZstdDecompressor().stream_reader(io.BytesIO(packed)).read())
     with sqlite3.connect(copy) as conn:
         conn.execute(
             "UPDATE users SET email = 'mallory@example.org' WHERE id = (SELECT min(id) FROM users)"
         )
         conn.execute("DELETE FROM enrollments WHERE id = (SELECT max(id) FROM enrollments)")
     conn.close()
-    changed = gzip.compress(copy.read_bytes())
+    changed = zstandard.ZstdCompressor().compress(copy.read_bytes())
     # The member's checksum made to match: only the restore-and-compare step can tell.
-    _rewrite(archive, {"database.sqlite3.gz": changed}, fix_manifest=True)
+    _rewrite(archive, {"database.sqlite3.zst": changed}, fix_manifest=True)
     result = site.run("backup", "verify", str(archive))
     assert result.exit_code == 1, result.output
     errors = result.stderr.splitlines()
@@ -158,9 +162,26 @@ def test_verify_finds_a_tampered_table_in_the_sqlite_copy(sqlite_site: Site) -> 
     )
     assert len(errors) == 2, errors
     # Without the manifest fixed, the member is named as well.
-    _rewrite(archive, {"database.sqlite3.gz": gzip.compress(b"junk")}, fix_manifest=False)
+    junk = zstandard.ZstdCompressor().compress(b"junk")
+    _rewrite(archive, {"database.sqlite3.zst": junk}, fix_manifest=False)
     data = json.loads(site.run("backup", "verify", str(archive), "--json").stdout)
-    assert any("member database.sqlite3.gz" in p for p in data["problems"]), data
+    assert any("member database.sqlite3.zst" in p for p in data["problems"]), data
+
+
+def test_verify_finds_a_sqlite_copy_cut_short(sqlite_site: Site) -> None:
+    """A compressed copy that ends early (its checksum made to match) is named, not taken
+    for a smaller database."""
+    site = sqlite_site
+    archive = Path(ok_json(site.run("backup", "create", "-o", str(site.backups), "--json"))["path"])
+    with tarfile.open(archive, "r:") as tar:
+        packed = (tar.extractfile("database.sqlite3.zst") or io.BytesIO()).read()
+    _rewrite(archive, {"database.sqlite3.zst": packed[: len(packed) // 2]}, fix_manifest=True)
+    data = json.loads(site.run("backup", "verify", str(archive), "--json").stdout)
+    assert data["ok"] is False and data["members_checked"] == 3, data
+    assert any(
+        p.startswith("database member database.sqlite3.zst: cannot be restored")
+        for p in data["problems"]
+    ), data
 
 
 def test_verify_refuses_a_file_that_is_not_a_backup(site: Site) -> None:

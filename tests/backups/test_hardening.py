@@ -22,6 +22,7 @@ from lms_core.backups.retention import backups_in
 from lms_core.backups.verify import check_members
 from lms_core.db import make_session_factory
 from lms_core.errors import Conflict
+from lms_core.formats.atomic import AtomicFile
 from lms_core.jobs.registry import JobContext
 from tests.backups.conftest import Site, only_archive
 from tests.cli.helpers import ok_json
@@ -191,7 +192,7 @@ def test_a_file_deleted_before_its_turn_is_left_out_and_named(tmp_path: Path) ->
     ]
     archive = tmp_path / "a.tar"
 
-    creating._write_archive(archive, manifest, entries, lambda *_: None)
+    creating._write_archive(AtomicFile(archive, "wb"), manifest, entries, lambda *_: None)
     written = read_manifest(archive)
     assert written["vanished"] == ["files/gone.txt"]
     assert sorted(written["members"]) == [creating.SQLITE_MEMBER, "files/kept.txt"]
@@ -199,8 +200,11 @@ def test_a_file_deleted_before_its_turn_is_left_out_and_named(tmp_path: Path) ->
 
     database.unlink()  # the database member is not optional
     with pytest.raises(FileNotFoundError):
-        creating._write_archive(tmp_path / "b.tar", dict(manifest, members={}), entries, print)
+        creating._write_archive(
+            AtomicFile(tmp_path / "b.tar", "wb"), dict(manifest, members={}), entries, print
+        )
     assert not (tmp_path / "b.tar").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
 
 
 def test_the_nightly_archive_is_named_by_its_slot_and_made_once(site: Site) -> None:
@@ -283,3 +287,20 @@ def test_the_back_office_import_staging_folder_is_not_backed_up(site: Site) -> N
     assert any(n.startswith("files/") for n in names)
     assert not [n for n in names if WEB_IMPORTS_FOLDER in n]
     assert not [n for n in manifest["members"] if WEB_IMPORTS_FOLDER in n]
+
+
+def test_the_streamed_member_header_holds_any_size() -> None:
+    """The SQLite copy's header is written after its data: one block whatever the size
+    (8 GiB and more in GNU base-256), read back by tar readers."""
+    for size in (0, 1, 512, 9 << 30):
+        stream = io.BytesIO()
+        start = creating._begin_member(stream)
+        if size < 1 << 20:
+            stream.write(b"x" * size)
+        else:  # data not written: only where it would end matters
+            stream.seek(start + tarfile.BLOCKSIZE + size)
+        creating._end_member(stream, start, creating.SQLITE_MEMBER, size)
+        assert stream.tell() == tarfile.BLOCKSIZE + -(-size // tarfile.BLOCKSIZE) * 512
+        header = stream.getvalue()[: tarfile.BLOCKSIZE]
+        info = tarfile.TarInfo.frombuf(header, "utf-8", "surrogateescape")
+        assert (info.name, info.size, info.mode) == (creating.SQLITE_MEMBER, size, 0o600)
