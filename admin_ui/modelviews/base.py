@@ -80,6 +80,10 @@ class StaffModelView(ModelView):  # type: ignore[misc]  # flask-admin ships part
     allowed_roles: ClassVar[frozenset[str] | None] = None
     #: Columns a CSV/XLSX export writes (field names of the seed); empty: no export.
     export_columns: ClassVar[tuple[str, ...]] = ()
+    #: The list page reads only the listed columns (and the listed ``relation.column``s of
+    #: many-to-one relations) as plain records, not ORM rows: set where every column
+    #: formatter reads listed columns (and the primary key) only.
+    list_columns_only: ClassVar[bool] = False
 
     form_base_class = FlaskForm
     can_create = False
@@ -206,6 +210,13 @@ class StaffModelView(ModelView):  # type: ignore[misc]  # flask-admin ships part
             lambda m: f"Deleted {self.describe(m)}.",
         )
         return done is not None
+
+    # -- the list page: rows rendered in one pass (admin_ui/modelviews/listing.py) --------
+    @expose("/")  # type: ignore[untyped-decorator]  # flask-admin is untyped
+    def index_view(self) -> Any:
+        from admin_ui.modelviews.listing import index_context
+
+        return self.render(self.list_template, **index_context(self))
 
     # Flask-Admin flashes its own "Record was successfully saved." after ours, which already
     # names the row; keep ours only.

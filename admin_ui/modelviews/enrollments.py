@@ -54,6 +54,7 @@ class EnrollmentView(StaffModelView):
     """Enrollments in the courses the actor manages."""
 
     allowed_roles = STAFF
+    list_columns_only = True  # the formatters read listed columns only
     column_list = (
         "student.email",
         "course.slug",

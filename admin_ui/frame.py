@@ -1,0 +1,76 @@
+"""The back office's page frame, made once and kept: the menu per role and page, asset URLs.
+
+Flask-Admin's ``base.html`` builds the menu on every page: for each view an
+``is_accessible`` (the login user's role), an ``is_active`` and a ``url_for``, through
+nested macros; and a ``url_for`` per stylesheet and script. None of it changes between two
+requests of the same role on the same page: every view's access rule is its role set
+(:func:`admin_ui.modelviews.base.role_allowed`), and the views are registered at start-up.
+``admin/master.html`` asks these functions instead; the HTML is Flask-Admin's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request, url_for
+from flask_login import current_user
+from markupsafe import Markup, escape
+
+_MENU_CACHE = "lms_menu_cache"
+_STATIC_CACHE = "lms_static_cache"
+
+
+def _cache(app: Flask, name: str) -> dict[Any, Any]:
+    found: dict[Any, Any] | None = app.extensions.get(name)
+    if found is None:
+        found = {}
+        app.extensions[name] = found
+    return found
+
+
+def lms_menu(admin_view: Any) -> Markup:
+    """Flask-Admin's main menu (``layout.menu()``) for this user's role on ``admin_view``."""
+    from flask import current_app
+
+    role = getattr(current_user, "role", None) if current_user.is_authenticated else None
+    key = (role, admin_view.endpoint, request.script_root)
+    cache = _cache(current_app, _MENU_CACHE)
+    html: Markup | None = cache.get(key)
+    if html is None:
+        layout = current_app.jinja_env.get_template("admin/layout.html")
+        menu = getattr(layout.make_module({"admin_view": admin_view}), "menu")  # noqa: B009
+        html = escape(menu())  # the macro's output is Markup: kept as it is
+        cache[key] = html
+    return html
+
+
+def lms_static(filename: str, version: str | None = None) -> str:
+    """The URL of one of Flask-Admin's static files (``admin_static.url``), made once."""
+    from flask import current_app
+
+    key = (request.script_root, filename, version)
+    cache = _cache(current_app, _STATIC_CACHE)
+    url: str | None = cache.get(key)
+    if url is None:
+        url = url_for("admin.static", filename=filename, v=version)
+        cache[key] = url
+    return url
+
+
+def lms_static_site(filename: str) -> str:
+    """The URL of one of the site's own static files (``url_for('static', ...)``), made once."""
+    from flask import current_app
+
+    key = (request.script_root, "/site/", filename)
+    cache = _cache(current_app, _STATIC_CACHE)
+    url: str | None = cache.get(key)
+    if url is None:
+        url = url_for("static", filename=filename)
+        cache[key] = url
+    return url
+
+
+def init_page_frame(app: Flask) -> None:
+    app.jinja_env.globals["lms_menu"] = lms_menu
+    app.jinja_env.globals["lms_static"] = lms_static
+    app.jinja_env.globals["lms_static_site"] = lms_static_site
