@@ -44,33 +44,35 @@ def lms_menu(admin_view: Any) -> Markup:
     return html
 
 
-def lms_static(filename: str, version: str | None = None) -> str:
-    """The URL of one of Flask-Admin's static files (``admin_static.url``), made once."""
+class Assets(dict[str, str]):
+    """Static file URLs by name, each made by ``url_for`` once.
+
+    ``assets["admin:vendor/jquery.min.js?v=3.5.1"]`` is one of Flask-Admin's files (what
+    ``admin_static.url`` gives), ``assets["lms.css"]`` one of the site's own.
+    """
+
+    def __missing__(self, key: str) -> str:
+        name, _, version = key.partition("?v=")
+        if name.startswith("admin:"):
+            url = url_for("admin.static", filename=name[6:], v=version or None)
+        else:
+            url = url_for("static", filename=name)
+        self[key] = url
+        return url
+
+
+def lms_assets() -> Assets:
+    """This application's static URLs (one table per script root)."""
     from flask import current_app
 
-    key = (request.script_root, filename, version)
     cache = _cache(current_app, _STATIC_CACHE)
-    url: str | None = cache.get(key)
-    if url is None:
-        url = url_for("admin.static", filename=filename, v=version)
-        cache[key] = url
-    return url
-
-
-def lms_static_site(filename: str) -> str:
-    """The URL of one of the site's own static files (``url_for('static', ...)``), made once."""
-    from flask import current_app
-
-    key = (request.script_root, "/site/", filename)
-    cache = _cache(current_app, _STATIC_CACHE)
-    url: str | None = cache.get(key)
-    if url is None:
-        url = url_for("static", filename=filename)
-        cache[key] = url
-    return url
+    found: Assets | None = cache.get(request.script_root)
+    if found is None:
+        found = Assets()
+        cache[request.script_root] = found
+    return found
 
 
 def init_page_frame(app: Flask) -> None:
     app.jinja_env.globals["lms_menu"] = lms_menu
-    app.jinja_env.globals["lms_static"] = lms_static
-    app.jinja_env.globals["lms_static_site"] = lms_static_site
+    app.jinja_env.globals["lms_assets"] = lms_assets
