@@ -215,7 +215,7 @@ class ListPage:
 
     # -- the rows -----------------------------------------------------------------------
     def row_actions(self, return_url: str) -> list[Callable[[str], str]]:
-        """Per row action, a function from an escaped row id to its HTML."""
+        """Per row action, a function from a row's id (text, not escaped) to its HTML."""
         view = self.view
         back = Markup("url=") + quote(return_url, safe="/")
         made: list[Callable[[str], str]] = []
@@ -250,30 +250,30 @@ class ListPage:
         actions = self.row_actions(return_url)
         show_actions = bool(view.column_display_actions)
         cells = [cell for _, cell in self.cells]
-        td_open = self.td_open
-        out: list[str] = []
-        add = out.append
+        # One row: "<tr>", the box, the actions, then "<td class=col-name>value</td>" each.
+        pattern = "<tr>"
+        if checkboxes:
+            pattern += (
+                '<td><input type="checkbox" name="rowid" class="action-checkbox" '
+                'value="{0}" title="Select record" /></td>'
+            )
+        if show_actions:
+            pattern += '<td class="list-buttons-column">{1}</td>'
+        pattern += "".join(
+            f"{td.replace('{', '{{').replace('}', '}}')}{{{i + 2}}}</td>"
+            for i, td in enumerate(self.td_open)
+        )
+        pattern += "</tr>\n"
+        row_text = pattern.format
         get_pk = self.pk_text
+        out: list[str] = []
         for row in data:
             pk = get_pk(row)
-            add("<tr>")
-            if checkboxes:
-                add(
-                    '<td><input type="checkbox" name="rowid" class="action-checkbox" '
-                    f'value="{pk}" title="Select record" /></td>'
-                )
-            if show_actions:
-                add('<td class="list-buttons-column">')
-                for act in actions:
-                    add(act(pk))
-                add("</td>")
-            for opening, cell in zip(td_open, cells, strict=True):
-                add(opening)
-                add(cell(row))
-                add("</td>")
-            add("</tr>\n")
+            buttons = "".join([act(pk) for act in actions]) if show_actions else ""
+            box = pk if pk.isdecimal() else escape(pk)
+            out.append(row_text(box, buttons, *[cell(row) for cell in cells]))
         if not out:
-            add(
+            out.append(
                 '<tr><td colspan="999"><div class="text-center">'
                 f"{escape(view.get_empty_list_message())}</div></td></tr>"
             )
@@ -312,7 +312,7 @@ def _delete_form(action: str, return_url: str) -> Callable[[str], str]:
     )
 
     def html(pk: str) -> str:
-        return f"{head}{pk}{tail}"
+        return f"{head}{pk if pk.isdecimal() else escape(pk)}{tail}"
 
     return html
 
