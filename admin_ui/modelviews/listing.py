@@ -22,7 +22,9 @@ from operator import attrgetter
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from flask_admin.babel import gettext
 from flask_admin.model import template as row_action
+from flask_admin.model import typefmt
 from flask_admin.model.base import ViewArgs
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
@@ -33,6 +35,9 @@ from admin_ui.modelviews.records import RecordLoader
 _SAFE = "!$'()*,/:;?@"
 
 Cell = Callable[[Any], str]
+#: Flask-Admin's type formatters whose text depends on the value and column only (bool and
+#: None values): made once per column and value.
+_PURE_FORMATTERS = frozenset({typefmt.bool_formatter, typefmt.empty_formatter})
 
 
 def _html(value: Any) -> str:
@@ -66,6 +71,8 @@ def compile_cells(view: Any) -> list[tuple[str, Cell]]:
         choices = view._column_choices_map.get(name) or {}
         getter = attrgetter(name)
 
+        known: dict[Any, str] = {}  # what a pure type formatter made of True, False, None
+
         def cell(model: Any) -> str:
             if formatter is not None:
                 value = formatter(view, None, model, name)
@@ -78,7 +85,14 @@ def compile_cells(view: Any) -> list[tuple[str, Cell]]:
                 return _html(choices.get(value) or value)
             kind = type(value)
             fmt = by_type[kind] if kind in by_type else type_formatter(kind)
-            return _html(value if fmt is None else fmt(view, value, name))
+            if fmt is None:
+                return _html(value)
+            if fmt in _PURE_FORMATTERS:
+                made = known.get(value)
+                if made is None:
+                    made = known[value] = _html(fmt(view, value, name))
+                return made
+            return _html(fmt(view, value, name))
 
         return cell
 
@@ -311,13 +325,30 @@ def index_context(view: Any) -> dict[str, Any]:
 
     actions, confirmations = view.get_actions_list()
     return_url = urls.current()
+    # The links the template shows, made here (a call from Jinja costs more than its work).
+    window = pages_around(args.page, num_pages) if num_pages else (0, 0)
+    wanted = {0, args.page, args.page - 1, args.page + 1, *range(*window)}
+    if num_pages:
+        wanted.add(num_pages - 1)
+    sorting = [
+        sort_url(i, True) if args.sort == i else sort_url(i) for i in range(len(view._list_columns))
+    ]
     return {
         "rows_html": page_data.rows_html(data, bool(actions), return_url),
         "row_count": len(data),
         "list_columns": view._list_columns,
         "count": count,
         "pager_url": pager_url,
-        "pager_window": pages_around(args.page, num_pages) if num_pages else (0, 0),
+        "pager_window": window,
+        "pager_links": {p: pager_url(p) for p in wanted if p >= 0},
+        "sort_links": sorting,
+        "sort_titles": [
+            gettext("Sort by %(name)s", name=label) for _c, label in view._list_columns
+        ],
+        "page_size_links": [
+            (size, urls.current(page_size=size or view.page_size))
+            for size in view.page_size_options
+        ],
         "num_pages": num_pages,
         "can_set_page_size": view.can_set_page_size,
         "page_size_url": lambda size: urls.current(page_size=size or view.page_size),
