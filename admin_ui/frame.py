@@ -28,18 +28,22 @@ def _cache(app: Flask, name: str) -> dict[Any, Any]:
     return found
 
 
-def lms_menu(admin_view: Any) -> Markup:
-    """Flask-Admin's main menu (``layout.menu()``) for this user's role on ``admin_view``."""
+def lms_menu(admin_view: Any, part: str = "menu") -> Markup:
+    """Flask-Admin's ``layout.menu()``, ``layout.menu_links()`` or the page title's
+    ``layout.menu_icon(admin_view.menu)``, for this user's role on ``admin_view``."""
     from flask import current_app
 
+    if part not in ("menu", "menu_links", "menu_icon"):
+        raise ValueError(part)
     role = getattr(current_user, "role", None) if current_user.is_authenticated else None
-    key = (role, admin_view.endpoint, request.script_root)
+    key = (part, role, admin_view.endpoint, request.script_root)
     cache = _cache(current_app, _MENU_CACHE)
     html: Markup | None = cache.get(key)
     if html is None:
         layout = current_app.jinja_env.get_template("admin/layout.html")
-        menu = getattr(layout.make_module({"admin_view": admin_view}), "menu")  # noqa: B009
-        html = escape(menu())  # the macro's output is Markup: kept as it is
+        macro = getattr(layout.make_module({"admin_view": admin_view}), part)
+        made = macro(admin_view.menu) if part == "menu_icon" else macro()
+        html = escape(made)  # the macro's output is Markup: kept as it is
         cache[key] = html
     return html
 
@@ -59,6 +63,10 @@ class Assets(dict[str, str]):
             url = url_for("static", filename=name)
         self[key] = url
         return url
+
+    def url(self, filename: str, v: str | None = None) -> str:
+        """``admin_static.url(filename=..., v=...)`` of Flask-Admin's templates."""
+        return self[f"admin:{filename}?v={v}" if v else f"admin:{filename}"]
 
 
 def lms_assets() -> Assets:
