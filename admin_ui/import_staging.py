@@ -9,7 +9,6 @@ upload is staged (an abandoned plan is not kept for ever: it may name personal d
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -17,12 +16,14 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from flask import session as flask_session
 from werkzeug.utils import secure_filename
 
 from lms_core.errors import ValidationError
+from lms_core.imports.staged import ERRORS_NAME as ERRORS_NAME
+from lms_core.imports.staged import StageFiles
 from lms_core.private_paths import PRIVATE_FILE, WEB_IMPORTS_FOLDER, make_private_dirs
 from lms_core.settings import Settings
 
@@ -35,73 +36,33 @@ KEEP = 5
 #: Staged folders older than this are removed (seconds).
 MAX_AGE = 24 * 3600
 _ID = re.compile(r"\A[0-9a-f]{32}\Z")
-#: The errors files an import writes: ``errors.csv``, then ``errors.<table>.csv`` for each
-#: further table (a courses file's lessons, OneRoster's tables). Only these names are served.
-ERRORS_NAME = re.compile(r"\Aerrors(\.[a-z_]+)?\.csv\Z")
 _CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
-class Stage:
-    """One staged upload: its folder and the files the import page writes there."""
+class Upload:
+    """A file saved into a stage: where, how many bytes, how many line ends (a CSV's rows,
+    near enough: the header and quoted line breaks count too)."""
 
-    id: str
-    folder: Path
-
-    @property
-    def inputs(self) -> Path:
-        return self.folder / "input"
-
-    @property
-    def plan(self) -> Path:
-        return self.folder / "plan.json"
+    path: Path
+    size: int
+    lines: int
+    #: A zip (XLSX, OneRoster): its line ends count nothing.
+    zipped: bool = False
 
     @property
-    def errors(self) -> Path:
-        return self.folder / "errors.csv"
+    def rows(self) -> int:
+        """Data rows, near enough (a text file's lines but its header); 0 for a zip."""
+        return 0 if self.zipped else max(self.lines - 1, 0)
 
-    def errors_files(self) -> list[str]:
-        """The names of the stage's errors files, ``errors.csv`` first (the main table)."""
-        if not self.folder.is_dir():
-            return []
-        found = [p.name for p in self.folder.iterdir() if self.errors_file(p.name) is not None]
-        return sorted(found, key=lambda name: (name != self.errors.name, name))
 
-    def errors_file(self, name: str) -> Path | None:
-        """The errors file ``name`` of the stage, or None: any other name (a path, the plan, a
-        link) is never served."""
-        if not ERRORS_NAME.match(name):
-            return None
-        path = self.folder / name
-        return path if path.is_file() and not path.is_symlink() else None
-
-    @property
-    def report(self) -> Path:
-        return self.folder / "report.json"
-
-    @property
-    def applied(self) -> Path:
-        return self.folder / "applied.json"
-
-    def read(self, path: Path) -> dict[str, Any] | None:
-        """A JSON file of the stage, or None when it is not there."""
-        try:
-            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        return data
-
-    def write(self, path: Path, data: dict[str, Any]) -> None:
-        """A JSON file of the stage, 0600, replaced whole (never half-written)."""
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, default=str, ensure_ascii=False)
-        os.replace(tmp, path)
+@dataclass(frozen=True)
+class Stage(StageFiles):
+    """One staged upload: its folder, the files written there, and how the upload got in."""
 
     def save_upload(
         self, stream: IO[bytes], filename: str, limit_mb: int, *, part: str = "main"
-    ) -> Path:
+    ) -> Upload:
         """Copy an uploaded file into the stage under a safe name; refused above ``limit_mb``.
 
         Each ``part`` (the main file, a courses import's lessons file) has a folder of its own,
@@ -112,23 +73,21 @@ class Stage:
         name = secure_filename(filename or "") or "upload"
         target = folder / name
         limit = limit_mb * 1024 * 1024
-        written = 0
+        written = lines = 0
+        head = b""
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE)
         with os.fdopen(fd, "wb") as out:
             while block := stream.read(_CHUNK):
                 written += len(block)
                 if written > limit:
                     break
+                lines += block.count(b"\n")
+                head = head or block[:4]
                 out.write(block)
         if written > limit:
             target.unlink(missing_ok=True)
             raise ValidationError(f"is larger than {limit_mb} MB", field="file", value=name)
-        return target
-
-    def discard_inputs(self) -> None:
-        """Remove the uploaded files once planned: applying reads the plan only, and an upload
-        may hold passwords (its errors file leaves them out)."""
-        shutil.rmtree(self.inputs, ignore_errors=True)
+        return Upload(target, written, lines, zipped=head.startswith(b"PK\x03\x04"))
 
 
 def root(settings: Settings) -> Path:

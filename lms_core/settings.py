@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     backup_dir: Path | None = None
     #: A dropped file is complete once its size and mtime held this long (or ``<name>.done``).
     import_drop_stable_seconds: float = Field(default=10.0, ge=0)
+    #: The back office's import page plans and applies a file as a job (with progress) when it
+    #: has more rows than this, or is larger than ``import_job_mb``; smaller ones in the request.
+    import_job_rows: int = Field(default=20_000, ge=1)
+    import_job_mb: int = Field(default=2, ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -71,6 +71,8 @@ INT_FIELDS: dict[str, int] = {
     "lockout_max_minutes": 1,
     "max_upload_mb": 1,
     "smtp_timeout_seconds": 1,
+    "import_job_rows": 1,
+    "import_job_mb": 1,
 }
 TEXT_FIELDS = frozenset(
     {

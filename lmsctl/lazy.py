@@ -38,6 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "submissions": ("lmsctl.commands.submissions", "List, submit and grade submissions."),
     "grading": ("lmsctl.commands.grading", "Offline grading: worksheet export and import."),
     "gradebook": ("lmsctl.commands.gradebook", "Export a course's gradebook (CSV or XLSX)."),
+    "reports": (
+        "lmsctl.commands.reports",
+        "Student, instructor, course and system figures: table, JSON, CSV or XLSX.",
+    ),
     "import": (
         "lmsctl.commands.imports",
         "Bulk import users, courses, enrollments, OneRoster; history and undo.",

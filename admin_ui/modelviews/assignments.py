@@ -14,9 +14,15 @@ from typing import Any, ClassVar
 from flask import abort, flash, redirect, request
 from flask.typing import ResponseReturnValue
 from flask_admin import BaseView, expose
+from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
+from wtforms import (  # type: ignore[import-untyped]  # no stubs installed
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 
 from admin_ui.db import run_service
 from admin_ui.modelviews.assessing import (
@@ -27,10 +33,17 @@ from admin_ui.modelviews.assessing import (
     scoped_or_404,
 )
 from admin_ui.modelviews.base import STAFF, StaffModelView, parse_id
+from admin_ui.modelviews.creating import (
+    course_choices,
+    create_with_field_errors,
+    lesson_choices,
+    split_lesson,
+)
+from admin_ui.modelviews.labels import human_labels
 from admin_ui.modelviews.selection import time_formatters
 from lms_core import scopes
 from lms_core.actor import Actor
-from lms_core.models import Assignment, Course, Submission, User
+from lms_core.models import Assignment, Course, LatePolicy, LessonType, Submission, User
 
 
 def _course_is(slug: str) -> ColumnElement[bool]:
@@ -50,10 +63,31 @@ def _graded_is(value: str) -> ColumnElement[bool]:
     return Submission.grade.is_not(None) if value == "yes" else Submission.grade.is_(None)
 
 
+class AssignmentCreateForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no types
+    """What ``lmsctl assignments create`` takes; texts as typed, checked by the service."""
+
+    place = SelectField("Course, or a lesson of type assignment", choices=[])
+    title = StringField("Title")
+    description = TextAreaField("Description")
+    due_date = StringField("Due (2026-12-01, or 2026-12-01T17:00+01:00; UTC unless given)")
+    max_points = StringField("Points", default="100")
+    late_policy = SelectField(
+        "Late work", choices=[(p.value, p.value) for p in LatePolicy], default="accept"
+    )
+    late_cutoff = StringField("Late work accepted until (accept only; empty: any time)")
+    late_penalty_percent = StringField("Penalty per started day late (%)", default="0")
+
+
+#: The service's field names for what this form calls otherwise.
+_CREATE_ALIASES = {"course_slug": "place", "lesson_slug": "place"}
+
+
 class AssignmentView(StaffModelView):
-    """Assignments of the courses the actor manages (read here; the CLI creates them)."""
+    """Assignments of the courses the actor manages; created as ``lmsctl assignments create``
+    creates them."""
 
     allowed_roles = STAFF
+    can_create = True
     column_list = (
         "id",
         "course.slug",
@@ -64,7 +98,7 @@ class AssignmentView(StaffModelView):
         "late_penalty_percent",
         "submissions",
     )
-    column_labels: ClassVar[dict[str, str]] = {
+    _own_labels: ClassVar[dict[str, str]] = {
         "course.slug": "Course",
         "late_penalty_percent": "Penalty %/day",
     }
@@ -82,6 +116,17 @@ class AssignmentView(StaffModelView):
         "late_policy",
         "late_cutoff",
         "late_penalty_percent",
+    )
+    column_labels: ClassVar[dict[str, str]] = human_labels(
+        column_list,
+        column_details_list,
+        column_searchable_list,
+        own={
+            **_own_labels,
+            "max_points": "Points",
+            "late_policy": "Late work",
+            "late_cutoff": "Late work until",
+        },
     )
     column_formatters: ClassVar[dict[str, Any]] = {
         **time_formatters("due_date", "late_cutoff"),
@@ -106,6 +151,47 @@ class AssignmentView(StaffModelView):
     def describe(self, model: Any) -> str:
         return f"assignment {model.id} ({model.title})"
 
+    def get_create_form(self) -> Any:
+        return type("AssignmentNewForm", (AssignmentCreateForm, self.form_base_class), {})
+
+    def create_form(self, obj: Any = None) -> Any:
+        form = super().create_form(obj)
+        actor = self.actor
+        lessons = lesson_choices(actor, LessonType.assignment.value, Assignment.lesson_id)
+        courses = [(slug, f"{label} (the course)") for slug, label in course_choices(actor)]
+        form.place.choices = sorted([*courses, *lessons])
+        return form
+
+    def create_model(self, form: Any) -> Any:
+        made = create_with_field_errors(
+            form,
+            lambda s, a: self.create_with_service(s, a, form),
+            lambda m: f"Created {self.describe(m)}.",
+            _CREATE_ALIASES,
+        )
+        return made if made is not None else False
+
+    def create_with_service(self, session: Session, actor: Actor, form: Any) -> Any:
+        from lms_core.assignments.assignments import create_assignment
+        from lms_core.assignments.fields import AssignmentCreate
+
+        def typed(name: str) -> str | None:
+            return (getattr(form, name).data or "").strip() or None
+
+        course, lesson = split_lesson(form.place.data)
+        data = AssignmentCreate(
+            title=typed("title") or "",
+            description=typed("description"),
+            due_date=typed("due_date"),
+            max_points=typed("max_points"),
+            late_policy=form.late_policy.data,
+            late_cutoff=typed("late_cutoff"),
+            late_penalty_percent=typed("late_penalty_percent"),
+        )
+        return create_assignment(
+            session, actor=actor, course_slug=course, lesson_slug=lesson, data=data
+        )
+
 
 class SubmissionView(StaffModelView):
     """Submissions to the assignments of the courses the actor manages; grade, download."""
@@ -123,7 +209,7 @@ class SubmissionView(StaffModelView):
         "graded_at",
         "files",
     )
-    column_labels: ClassVar[dict[str, str]] = {
+    _own_labels: ClassVar[dict[str, str]] = {
         "assignment.title": "Assignment",
         "student.email": "Learner",
         "student.full_name": "Name",
@@ -155,6 +241,12 @@ class SubmissionView(StaffModelView):
         "feedback",
         "graded_at",
     )
+    column_labels: ClassVar[dict[str, str]] = human_labels(
+        column_list, column_details_list, own={**_own_labels}
+    )
+    column_descriptions: ClassVar[dict[str, str]] = {
+        "days_late": "Days (started) after the due date; the late penalty counts them."
+    }
     column_formatters: ClassVar[dict[str, Any]] = {
         **time_formatters("submitted_at", "graded_at"),
         "files": lambda _v, _c, m, _n: len(m.files),

@@ -26,6 +26,7 @@ from admin_ui.modelviews.assessing import (
     scoped_or_404,
 )
 from admin_ui.modelviews.base import STAFF, StaffModelView, parse_id
+from admin_ui.modelviews.labels import human_labels
 from admin_ui.modelviews.selection import row_ids, time_formatters
 from lms_core import scopes
 from lms_core.actor import Actor
@@ -112,6 +113,10 @@ class AttemptView(StaffModelView):
         "submitted_at",
         "graded_at",
     )
+    column_labels: ClassVar[dict[str, str]] = human_labels(
+        column_list, column_details_list, own={"points_earned": "Points", "number": "Attempt"}
+    )
+    column_descriptions: ClassVar[dict[str, str]] = {"score": "Percent of the points possible."}
     column_formatters: ClassVar[dict[str, Any]] = {
         "learner": _extra("email"),
         "quiz": _extra("quiz"),

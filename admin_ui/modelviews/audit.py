@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from flask_admin import BaseView
 from flask_admin.contrib.sqla import filters as sqla_filters
@@ -23,6 +23,7 @@ from markupsafe import Markup
 from sqlalchemy import ColumnElement
 
 from admin_ui.modelviews.base import STAFF, StaffModelView
+from admin_ui.modelviews.labels import human_labels
 from lms_core import scopes
 from lms_core.accounts.audit import SECRET_FIELDS
 from lms_core.actor import Actor
@@ -167,11 +168,19 @@ class AuditView(StaffModelView):
         "before",
         "after",
     )
-    column_labels = {"actor_label": "Actor", "entity_type": "Entity", "entity_id": "Entity id"}
+    _own_labels: ClassVar[dict[str, str]] = {
+        "actor_label": "Actor",
+        "entity_type": "Entity",
+        "entity_id": "Entity id",
+        "created_at": "When",
+    }
     column_default_sort = ("id", True)
     named_filter_urls = True
     column_sortable_list = ("id", "created_at", "actor_label", "action", "entity_type")
     column_searchable_list = ("actor_label", "action", "entity_type")
+    column_labels: ClassVar[dict[str, str]] = human_labels(
+        column_list, column_details_list, column_searchable_list, own={**_own_labels}
+    )
     filter_converter = BoundedFilterConverter()
     column_filters = (
         "actor_label",

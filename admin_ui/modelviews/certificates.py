@@ -25,6 +25,7 @@ from werkzeug.routing import BuildError
 from admin_ui.db import run_service
 from admin_ui.modelviews.assessing import ClauseFilter, attachment, details_page, scoped_or_404
 from admin_ui.modelviews.base import STAFF, StaffModelView
+from admin_ui.modelviews.labels import human_labels
 from admin_ui.modelviews.selection import row_ids, time_formatters
 from lms_core import scopes
 from lms_core.actor import Actor
@@ -86,7 +87,7 @@ class CertificateView(StaffModelView):
         "version",
         "links",
     )
-    column_labels: ClassVar[dict[str, str]] = {
+    _own_labels: ClassVar[dict[str, str]] = {
         "learner_name": "Learner",
         "enrollment.student.email": "E-mail",
         "enrollment.course.slug": "Course",
@@ -120,6 +121,20 @@ class CertificateView(StaffModelView):
         "template",
         "pdf_sha256",
     )
+    column_labels: ClassVar[dict[str, str]] = human_labels(
+        column_list,
+        column_details_list,
+        column_searchable_list,
+        own={
+            **_own_labels,
+            "legacy_number": "Former number",
+            "revoked_reason": "Revocation reason",
+            "version": "Version",
+        },
+    )
+    column_descriptions: ClassVar[dict[str, str]] = {
+        "version": "1 for the first PDF; each reissue adds one (the older number is then superseded)."
+    }
     column_formatters: ClassVar[dict[str, Any]] = {
         **time_formatters("issued_at", "revoked_at", "superseded_at"),
         "status": _status_cell,
@@ -194,6 +209,58 @@ class CertificateView(StaffModelView):
             if done is not None:
                 return redirect(self.get_url(".index_view"))
         return self.render("admin/certificates/revoke.html", certs=certs, reason=reason)
+
+    @expose("/export/")  # type: ignore[untyped-decorator]
+    def export_zip_view(self) -> ResponseReturnValue:
+        """``lmsctl certificates export``: a course's valid PDFs and a manifest CSV, one zip."""
+        from admin_ui.modelviews.certificate_zip import course_zip
+
+        slug = (request.args.get("course") or "").strip()
+        try:
+            return course_zip(self.actor, slug)
+        except LmsError as exc:  # a PDF missing or altered: which one, and to reissue it
+            flash(str(exc), "error")
+            return redirect(self.get_url(".issue_view", course=slug))
+
+    # -- reinstate (administrators): a revocation undone ---------------------------------
+    def is_action_allowed(self, name: str) -> bool:
+        """Reinstating is the administrators' (``require_admin`` in the service as well)."""
+        if name == "reinstate" and not self.actor.is_admin:
+            return False
+        return super().is_action_allowed(name)
+
+    @action("reinstate", "Reinstate (undo a revocation)…")  # type: ignore[untyped-decorator]
+    def action_reinstate(self, ids: list[str]) -> ResponseReturnValue:
+        return redirect(self.get_url(".reinstate_view", id=row_ids(ids)))
+
+    @expose("/reinstate/", methods=("GET", "POST"))  # type: ignore[untyped-decorator]
+    def reinstate_view(self) -> ResponseReturnValue:
+        """``lmsctl certificates reinstate``: the same number and PDF verify as valid again;
+        the reason, optional, goes to the audit log. Administrators only."""
+        from lms_core.certificates.registry import reinstate
+
+        if not self.actor.is_admin:
+            abort(403)
+        wanted = row_ids(request.values.getlist("id"))
+        certs = (
+            list(self.get_query().filter(Certificate.id.in_(wanted)).order_by(Certificate.number))
+            if wanted
+            else []
+        )
+        if not certs:
+            flash("No certificate selected.", "error")
+            return redirect(self.get_url(".index_view"))
+        reason = (request.form.get("reason") or "").strip() or None
+        if request.method == "POST":
+            numbers = [c.number for c in certs]
+            done = run_service(
+                lambda s, a: [reinstate(s, actor=a, number=n, reason=reason) for n in numbers],
+                f"Reinstated {len(numbers)} certificate(s): {', '.join(numbers)}; they verify "
+                "as valid again.",
+            )
+            if done is not None:
+                return redirect(self.get_url(".index_view"))
+        return self.render("admin/certificates/reinstate.html", certs=certs, reason=reason or "")
 
     # -- reissue and issue: runs with their own transactions ------------------------------
     @action(

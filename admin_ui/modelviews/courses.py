@@ -24,6 +24,7 @@ from wtforms.validators import InputRequired, Optional  # type: ignore[import-un
 from admin_ui.db import request_session, run_service
 from admin_ui.modelviews import lessons
 from admin_ui.modelviews.base import STAFF, StaffModelView, parse_id
+from admin_ui.modelviews.labels import human_labels
 from admin_ui.modelviews.selection import (
     act_on_each,
     changed_fields,
@@ -121,6 +122,7 @@ class CourseView(StaffModelView):
         "created_at",
     )
     column_labels = {
+        **human_labels(column_list, column_details_list),
         "instructor.email": "Instructor",
         "is_published": "Published",
         "lessons_link": "",

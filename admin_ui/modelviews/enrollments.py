@@ -23,6 +23,7 @@ from wtforms.validators import InputRequired  # type: ignore[import-untyped]
 
 from admin_ui.db import request_session, run_service
 from admin_ui.modelviews.base import STAFF, StaffModelView
+from admin_ui.modelviews.labels import human_labels
 from admin_ui.modelviews.selection import (
     act_on_each,
     names,
@@ -86,6 +87,7 @@ class EnrollmentView(StaffModelView):
         "dropped_at",
     )
     column_labels = {
+        **human_labels(column_list, column_details_list),
         "student.email": "Learner",
         "student.full_name": "Name",
         "course.slug": "Course",

@@ -8,12 +8,16 @@ Uploads and plans live in a private staging folder (:mod:`admin_ui.import_stagin
 by a random id the user's session holds. The runs commit by themselves (they take the
 session factory, the import lock and record refused runs), so these views never open the
 request's session: on SQLite its write lock would stand in the run's way.
+
+A large file (more rows than ``LMS_IMPORT_JOB_ROWS``, or larger than ``LMS_IMPORT_JOB_MB``) is
+planned, and its plan applied, by a job of the ledger instead (:mod:`lms_core.imports.jobs`):
+the plan page then shows the job's status and progress, reloading itself, until the job has
+written what the page shows (:mod:`admin_ui.modelviews.import_progress`).
 """
 
 from __future__ import annotations
 
 import io
-import itertools
 from typing import Any
 
 from flask import flash, redirect, request, send_file, url_for
@@ -33,10 +37,12 @@ from wtforms.validators import NumberRange, Optional  # type: ignore[import-unty
 from admin_ui import import_staging
 from admin_ui.auth import current_actor
 from admin_ui.db import error_text
+from admin_ui.modelviews import import_progress
+from admin_ui.modelviews.audit import time_cell
 from admin_ui.views import ADMIN_ONLY, SecureBaseView
-from lms_core.errors import FileProblem, LmsError
-from lms_core.imports.report import ImportReport
-from lms_core.imports.runs import ImportOptions, apply_plan_file, import_file
+from lms_core.errors import LmsError
+from lms_core.imports.jobs import APPLY_KIND, PLAN_KIND
+from lms_core.imports.staged import apply_stage, plan_stage
 
 KINDS = (
     ("users", "Users"),
@@ -50,19 +56,9 @@ MODES = (
     ("update", "update: update existing records only"),
     ("sync", "sync: upsert, and deactivate users / drop enrollments the file leaves out"),
 )
-#: Why a file with passwords gets no plan here (the service's refusal, said for this page).
-PASSWORDS = (
-    "this file has a password column, and a plan never carries passwords, so the back "
-    "office cannot show one to apply: remove the column (new users then get an invitation "
-    "link to choose their own) and upload the file again"
-)
 #: The templates offered for download (``lmsctl import template``'s entities).
 TEMPLATES = ("users", "courses", "lessons", "enrollments")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-#: Changes shown on the plan page (the plan file holds them all).
-SHOWN_CHANGES = 200
-#: Problems kept for the page (the errors file has every row).
-SHOWN_ERRORS = 500
 
 
 class ImportForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
@@ -77,33 +73,6 @@ class ImportForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hi
     force = BooleanField("Sync: remove above that limit anyway")
     sheet = StringField("XLSX sheet (default: the first)", validators=[Optional()])
     encoding = StringField("CSV encoding when not UTF-8 (e.g. cp1252)", validators=[Optional()])
-
-
-def problem_dict(exc: LmsError, file: str) -> dict[str, Any]:
-    """A refusal as one row of the page's error table (file, line, column, value, message)."""
-    if isinstance(exc, FileProblem):
-        return exc.as_dict()
-    return {
-        "file": file,
-        "line": None,
-        "column": exc.field,
-        "value": exc.value,
-        "message": str(exc),
-    }
-
-
-def report_data(report: ImportReport) -> dict[str, Any]:
-    """What the plan page shows of a dry run, kept as JSON beside the plan."""
-    errors = [e.as_dict() for e in report.problems()[:SHOWN_ERRORS]]
-    changes = list(itertools.islice(report.changes(), SHOWN_CHANGES))
-    return {
-        "counts": report.counts,
-        "errors": errors,
-        "error_count": report.error_count,
-        "warnings": [w.as_dict() for w in report.warnings],
-        "changes": changes,
-        "changes_total": report.log.total_changes if report.log and not report.refused else 0,
-    }
 
 
 class ImportPage(SecureBaseView):
@@ -128,71 +97,58 @@ class ImportPage(SecureBaseView):
         form = ImportForm()
         if request.method == "POST" and form.validate_on_submit():
             return self._plan_upload(form)
-        page: str = self.render("admin/imports/upload.html", form=form, templates=TEMPLATES)
+        page: str = self._render_upload(form)
         return (page, 400) if request.method == "POST" else page
 
+    def _render_upload(self, form: ImportForm) -> str:
+        settings = self._settings
+        page: str = self.render(
+            "admin/imports/upload.html",
+            form=form,
+            templates=TEMPLATES,
+            job_rows=settings.import_job_rows,
+            job_mb=settings.import_job_mb,
+        )
+        return page
+
     def _plan_upload(self, form: ImportForm) -> ResponseReturnValue:
-        """Stage the upload, plan it as a dry run, then show the plan page."""
+        """Stage the upload, plan it (here, or by a job when large), then show the plan page."""
         settings = self._settings
         kind, mode = form.kind.data, form.mode.data
         stage = import_staging.new_stage(settings)
         upload = form.file.data
         try:
-            path = stage.save_upload(upload.stream, upload.filename, _limit_mb())
-            lessons = None
+            uploads = [stage.save_upload(upload.stream, upload.filename, _limit_mb())]
             if kind == "courses" and form.lessons.data and form.lessons.data.filename:
                 lesson_upload = form.lessons.data
-                lessons = stage.save_upload(
-                    lesson_upload.stream, lesson_upload.filename, _limit_mb(), part="lessons"
+                uploads.append(
+                    stage.save_upload(
+                        lesson_upload.stream, lesson_upload.filename, _limit_mb(), part="lessons"
+                    )
                 )
         except LmsError as exc:
             stage.discard_inputs()
             flash(error_text(exc), "error")
-            failed: str = self.render("admin/imports/upload.html", form=form, templates=TEMPLATES)
+            failed: str = self._render_upload(form)
             return failed, 400
-        options = ImportOptions(
-            mode=mode,
-            max_removals=form.max_removals.data,
-            force=bool(form.force.data),
-            dry_run=True,
-            sheet=form.sheet.data or None,
-            encoding=form.encoding.data or None,
-            lessons=lessons,
-            plan_out=stage.plan,
-            errors_out=stage.errors,
-        )
-        data: dict[str, Any] = {
+        plan_request: dict[str, Any] = {
             "kind": kind,
             "mode": mode,
-            "file": path.name,
-            "options": {"max_removals": options.max_removals, "force": options.force},
+            "file": uploads[0].path.name,
+            "lessons": uploads[1].path.name if len(uploads) > 1 else None,
+            "options": {
+                "max_removals": form.max_removals.data,
+                "force": bool(form.force.data),
+                "sheet": form.sheet.data or None,
+                "encoding": form.encoding.data or None,
+            },
         }
-        try:
-            report = import_file(
-                self._factory,
-                actor=current_actor(),
-                settings=settings,
-                entity=kind,
-                path=path,
-                options=options,
-            )
-        except LmsError as exc:
-            problem = problem_dict(exc, path.name)
-            if exc.field == "plan_out":  # a password column: no plan can be saved
-                problem.update(column="password", message=PASSWORDS)
-            data.update(counts={}, errors=[problem], error_count=1)
-            data.update(warnings=[], changes=[], changes_total=0)
-        else:
-            try:
-                data.update(report_data(report))
-            finally:
-                report.close()
-        finally:
-            stage.discard_inputs()  # the plan and errors file are what is kept
-        data["has_plan"] = stage.plan.is_file() and not data["error_count"]
-        data["errors_files"] = stage.errors_files()
-        data["has_errors_file"] = bool(data["errors_files"])
-        stage.write(stage.report, data)
+        if import_progress.is_large(settings, uploads):
+            rows = sum(u.rows for u in uploads)
+            plan_request.update(background=True, rows=rows or None)
+            import_progress.queue(self._factory, stage, PLAN_KIND, plan_request)
+            return redirect(url_for(".plan_view", stage_id=stage.id))
+        plan_stage(self._factory, settings, current_actor(), stage, plan_request)
         return redirect(url_for(".plan_view", stage_id=stage.id))
 
     def _stage(self, stage_id: str) -> import_staging.Stage:
@@ -217,7 +173,21 @@ class ImportPage(SecureBaseView):
 
     @expose("/plan/<stage_id>")  # type: ignore[untyped-decorator]
     def plan_view(self, stage_id: str) -> ResponseReturnValue:
+        """The plan; while a job plans or applies it, the job's status and progress."""
         stage = self._stage(stage_id)
+        working = import_progress.working(self._factory, stage)
+        if working is not None:
+            page: str = self.render(
+                "admin/imports/progress.html",
+                stage_id=stage.id,
+                kinds=dict(KINDS),
+                time_cell=time_cell,
+                **working,
+            )
+            return page
+        ended = import_progress.take_outcome(stage)
+        if ended is not None:
+            return self._outcome(stage, ended)
         return self._render_plan(stage)
 
     def _render_plan(
@@ -264,36 +234,55 @@ class ImportPage(SecureBaseView):
                 "error",
             )
             return self._render_plan(stage), 409
+        if import_progress.working(self._factory, stage) is not None:
+            return redirect(url_for(".plan_view", stage_id=stage.id))  # a job applies it now
         if not stage.plan.is_file():
             flash("This upload has no plan to apply: fix the errors and upload it again.", "error")
             return self._render_plan(stage), 409
-        try:
-            report = apply_plan_file(
-                self._factory, actor=current_actor(), settings=self._settings, path=stage.plan
-            )
-        except LmsError as exc:
-            flash(error_text(exc), "error")
-            return self._render_plan(stage), 409
-        try:
-            if report.refused:
-                flash(
-                    "Nothing was applied: the data changed since this plan was made. "
-                    "Upload the file again for a new plan.",
-                    "error",
-                )
-                return self._render_plan(stage, [e.as_dict() for e in report.problems()]), 409
-            stage.write(stage.applied, {"run_id": report.run_id, "counts": report.counts})
-            stage.plan.unlink(missing_ok=True)  # applied: the ledger keeps the changes now
-        finally:
-            report.close()
-        flash(f"Applied import run {report.run_id}: {counts_text(report.counts)}.", "success")
-        if report.uninvited:
+        plan = stage.read(stage.report) or {}
+        changes = int(plan.get("changes_total") or 0)
+        if plan.get("background") or changes > self._settings.import_job_rows:
+            import_progress.queue(self._factory, stage, APPLY_KIND, {"changes": changes})
+            return redirect(url_for(".plan_view", stage_id=stage.id))
+        outcome = apply_stage(self._factory, self._settings, current_actor(), stage)
+        return self._outcome(stage, outcome)
+
+    def _outcome(self, stage: import_staging.Stage, outcome: dict[str, Any]) -> ResponseReturnValue:
+        """How an apply ended (here or in a job), said as the page has always said it."""
+        status = outcome["status"]
+        if status == "applied":
             flash(
-                f"{report.uninvited} new user(s) have no password yet: send them an invitation "
-                "from the Users list.",
-                "info",
+                f"Applied import run {outcome['run_id']}: {counts_text(outcome['counts'])}.",
+                "success",
             )
-        return redirect(url_for("importrun.details_view", id=report.run_id))
+            if outcome.get("uninvited"):
+                flash(
+                    f"{outcome['uninvited']} new user(s) have no password yet: send them an "
+                    "invitation from the Users list.",
+                    "info",
+                )
+            return redirect(url_for("importrun.details_view", id=outcome["run_id"]))
+        if status == "refused":
+            flash(
+                "Nothing was applied: the data changed since this plan was made. "
+                "Upload the file again for a new plan.",
+                "error",
+            )
+            return self._render_plan(stage, outcome["problems"]), 409
+        if status == "error":
+            where, text = outcome.get("field"), str(outcome.get("message"))
+            flash(
+                f"{where}: {text}" if where and not text.startswith(f"{where}:") else text, "error"
+            )
+        elif status == "already":
+            flash(
+                f"This plan was applied already (import run {outcome.get('run_id')}); "
+                "upload the file again for a new plan.",
+                "error",
+            )
+        else:
+            flash("This upload has no plan to apply: fix the errors and upload it again.", "error")
+        return self._render_plan(stage), 409
 
 
 def counts_text(counts: dict[str, Any]) -> str:

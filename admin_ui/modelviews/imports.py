@@ -8,7 +8,7 @@ shows what the undo would restore (the service's dry run), then calls the same s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -21,6 +21,7 @@ from admin_ui.db import error_text, request_session, run_service
 from admin_ui.modelviews.audit import choice_filter, date_filters, format_time
 from admin_ui.modelviews.base import ADMIN_ONLY, StaffModelView, parse_id
 from admin_ui.modelviews.import_page import ImportPage, counts_text
+from admin_ui.modelviews.labels import human_labels
 from lms_core import scopes
 from lms_core.actor import Actor
 from lms_core.errors import ErrorList, LmsError
@@ -65,7 +66,7 @@ class ImportRunView(StaffModelView):
         "finished_at",
     )
     column_details_list = (*column_list, "file_sha256", "message", "undone_at", "undone_by")
-    column_labels = {
+    _own_labels: ClassVar[dict[str, str]] = {
         "actor_label": "Actor",
         "entity": "Kind",
         "file_name": "File",
@@ -76,6 +77,12 @@ class ImportRunView(StaffModelView):
     named_filter_urls = True
     column_sortable_list = ("id", "started_at", "actor_label", "entity", "mode", "status")
     column_searchable_list = ("file_name", "actor_label")
+    column_labels: ClassVar[dict[str, str]] = human_labels(
+        column_list, column_details_list, column_searchable_list, own={**_own_labels}
+    )
+    column_descriptions: ClassVar[dict[str, str]] = {
+        "duration_ms": "How long the run took, in milliseconds."
+    }
     column_filters = (
         choice_filter(ImportRun.entity, "Kind", ENTITIES),
         choice_filter(ImportRun.mode, "Mode", ImportMode),

@@ -8,7 +8,7 @@ job's page one job, from the list "With selected" several, in one unit of work (
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from admin_ui.db import run_service
 from admin_ui.modelviews.audit import choice_filter, date_filters, format_json, format_time
 from admin_ui.modelviews.base import ADMIN_ONLY, StaffModelView, parse_id
+from admin_ui.modelviews.labels import human_labels
 from admin_ui.modelviews.selection import row_ids
 from lms_core.actor import Actor
 from lms_core.jobs import admin as jobs_admin
@@ -57,11 +58,21 @@ class JobView(StaffModelView):
     #: The fields ``lmsctl jobs show`` prints (lms_core.jobs.admin.ROW_FIELDS), then the
     #: job's arguments and result.
     column_details_list = (*ROW_FIELDS, "args", "result")
-    column_labels = {"max_attempts": "Max"}
+    _own_labels: ClassVar[dict[str, str]] = {"max_attempts": "Max"}
     column_default_sort = ("id", True)
     named_filter_urls = True
     column_sortable_list = ("id", "kind", "status", "attempts", "run_at", "finished_at")
     column_searchable_list = ("kind", "key")
+    column_labels: ClassVar[dict[str, str]] = human_labels(
+        column_list,
+        column_details_list,
+        column_searchable_list,
+        own={**_own_labels, "args": "Arguments"},
+    )
+    column_descriptions: ClassVar[dict[str, str]] = {
+        "max_attempts": "Attempts before the job is given up (dead).",
+        "run_at": "When it is due (again, after a failed attempt).",
+    }
     column_filters = (
         choice_filter(Job.status, "Status", JobStatus),
         "kind",

@@ -19,6 +19,7 @@ from wtforms.validators import InputRequired, Optional  # type: ignore[import-un
 
 from admin_ui.db import request_session
 from admin_ui.modelviews.base import STAFF, StaffModelView
+from admin_ui.modelviews.labels import human_labels
 from admin_ui.modelviews.selection import changed_fields, text, time_formatters
 from lms_core import scopes
 from lms_core.actor import Actor
@@ -84,7 +85,11 @@ class LessonView(StaffModelView):
     column_details_list = (*column_list, "video_url", "content", "created_at", "updated_at")
     form_columns = ("course", *LESSON_TEXT_FIELDS, *LESSON_FLAGS, "position")
     export_columns = ("course.slug", "order_index", "slug", "title", "lesson_type", "is_required")
-    column_labels = {"course.slug": "Course", "order_index": "#"}
+    column_labels = {
+        **human_labels(column_list, column_details_list),
+        "course.slug": "Course",
+        "order_index": "#",
+    }
     column_searchable_list = ("slug", "title")
     column_sortable_list = ("course.slug", "order_index", "slug", "title", "lesson_type")
     column_default_sort = [("course.slug", False), ("order_index", False)]

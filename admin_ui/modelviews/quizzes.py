@@ -36,10 +36,20 @@ from admin_ui.modelviews.assessing import (
     scoped_or_404,
 )
 from admin_ui.modelviews.base import STAFF, StaffModelView
+from admin_ui.modelviews.creating import create_with_field_errors, lesson_choices, split_lesson
+from admin_ui.modelviews.labels import human_labels
 from admin_ui.modelviews.selection import row_ids
 from lms_core import scopes
 from lms_core.actor import Actor
-from lms_core.models import Course, GradingMethod, Lesson, Question, Quiz, QuizType
+from lms_core.models import (
+    Course,
+    GradingMethod,
+    Lesson,
+    LessonType,
+    Question,
+    Quiz,
+    QuizType,
+)
 from lms_core.quizzes.questions import FORMATS, ordered_questions
 
 _COUNTS = "lms_quiz_question_counts"
@@ -54,6 +64,11 @@ def _limit(text: str | None) -> int | None:
     """A limit as typed: empty is 0 (none); the service's check reads the text as it reads
     the CLI's option (a whole number in range, or a message naming the field)."""
     return cast(int | None, (text or "").strip() or 0)
+
+
+#: Made before the settings' fields, so that the create form lists it first (WTForms orders
+#: fields by when they were made).
+_LESSON = SelectField("Lesson (of type quiz, without a quiz yet)", choices=[])
 
 
 class QuizSettingsForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no types
@@ -73,12 +88,23 @@ class QuizSettingsForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no t
     )
 
 
+class QuizCreateForm(QuizSettingsForm):
+    """What ``lmsctl quizzes create`` takes: the lesson (of type quiz) and the settings."""
+
+    lesson = _LESSON
+
+
+#: The service's field names for what this form calls otherwise.
+_CREATE_ALIASES = {"course_slug": "lesson", "lesson_slug": "lesson"}
+
+
 class QuizView(StaffModelView):
     """Quizzes of the courses the actor manages: list, details with the questions, settings,
-    publish, bank upload."""
+    create, publish, bank upload."""
 
     allowed_roles = STAFF
     can_edit = True
+    can_create = True
     form = QuizSettingsForm
     details_template = "admin/quizzes/details.html"
     column_list = (
@@ -90,7 +116,7 @@ class QuizView(StaffModelView):
         "questions",
         "is_published",
     )
-    column_labels: ClassVar[dict[str, str]] = {
+    _own_labels: ClassVar[dict[str, str]] = {
         "lesson.course.slug": "Course",
         "lesson.slug": "Lesson",
         "quiz_type": "Type",
@@ -112,6 +138,18 @@ class QuizView(StaffModelView):
         "show_correct_answers",
         "grading_method",
         "is_published",
+    )
+    column_labels: ClassVar[dict[str, str]] = human_labels(
+        column_list,
+        column_details_list,
+        column_searchable_list,
+        own={
+            **_own_labels,
+            "passing_score": "Passing score (%)",
+            "time_limit_minutes": "Time limit (minutes)",
+            "show_correct_answers": "Show answers after",
+            "grading_method": "Grading",
+        },
     )
     column_filters = (
         ClauseFilter(Quiz.lesson_id, "Course (slug)", _course_is),
@@ -161,6 +199,54 @@ class QuizView(StaffModelView):
 
     def describe(self, model: Any) -> str:
         return f"quiz {model.id} ({model.lesson.course.slug}/{model.lesson.slug})"
+
+    # -- create: ``lmsctl quizzes create`` -------------------------------------------------
+    def get_create_form(self) -> Any:
+        return type("QuizNewForm", (QuizCreateForm, self.form_base_class), {})
+
+    def create_form(self, obj: Any = None) -> Any:
+        form = super().create_form(obj)
+        form.lesson.choices = lesson_choices(self.actor, LessonType.quiz.value, Quiz.lesson_id)
+        if not form.lesson.choices:
+            form.lesson.description = (
+                "No lesson of type quiz is without a quiz in your courses: add one under "
+                "Lessons (type quiz), then come back."
+            )
+        if not form.is_submitted():
+            form.shuffle_options.data = True
+        return form
+
+    def create_model(self, form: Any) -> Any:
+        made = create_with_field_errors(
+            form,
+            lambda s, a: self.create_with_service(s, a, form),
+            lambda m: (
+                f"Created {self.describe(m)}: add its questions (Upload a bank), then publish it."
+            ),
+            _CREATE_ALIASES,
+        )
+        return made if made is not None else False
+
+    def create_with_service(self, session: Session, actor: Actor, form: Any) -> Any:
+        from lms_core.quizzes.fields import QuizCreate
+        from lms_core.quizzes.quizzes import create_quiz
+
+        course, lesson = split_lesson(form.lesson.data)
+        data = QuizCreate(
+            title=(form.title.data or "").strip(),
+            description=form.description.data or None,
+            quiz_type=form.quiz_type.data,
+            passing_score=(form.passing_score.data or "").strip() or None,
+            time_limit_minutes=_limit(form.time_limit_minutes.data),
+            max_attempts=_limit(form.max_attempts.data),
+            shuffle_questions=bool(form.shuffle_questions.data),
+            shuffle_options=bool(form.shuffle_options.data),
+            show_correct_answers=bool(form.show_correct_answers.data),
+            grading_method=form.grading_method.data,
+        )
+        return create_quiz(
+            session, actor=actor, course_slug=course, lesson_slug=lesson or "", data=data
+        )
 
     def update_with_service(self, session: Session, actor: Actor, form: Any, model: Any) -> Any:
         from lms_core.quizzes.fields import QuizUpdate
@@ -232,7 +318,7 @@ class QuestionView(StaffModelView):
         "title",
         "question_text",
     )
-    column_labels: ClassVar[dict[str, str]] = {
+    _own_labels: ClassVar[dict[str, str]] = {
         "quiz.id": "Quiz",
         "quiz.title": "Quiz title",
         "order_index": "Number",
@@ -262,6 +348,17 @@ class QuestionView(StaffModelView):
         "correct_answer",
         "explanation",
         "category",
+    )
+    column_labels: ClassVar[dict[str, str]] = human_labels(
+        column_list,
+        column_details_list,
+        column_searchable_list,
+        own={
+            **_own_labels,
+            "question_text": "Question",
+            "text_format": "Format",
+            "correct_answer": "Answer key",
+        },
     )
     column_formatters: ClassVar[dict[str, Any]] = {
         "question_text": lambda _v, _c, m, _n: (

@@ -25,6 +25,7 @@ from wtforms.validators import InputRequired, Optional  # type: ignore[import-un
 
 from admin_ui.db import run_service
 from admin_ui.modelviews.base import ADMIN_ONLY, STAFF, StaffModelView, role_allowed
+from admin_ui.modelviews.labels import human_labels
 from admin_ui.modelviews.selection import (
     act_on_each,
     names,
@@ -100,7 +101,12 @@ class UserView(StaffModelView):
         BooleanEqualFilter(User.is_active, "Active"),
         FilterEmpty(User.deleted_at, "Deleted at"),
     )
-    column_labels = {"full_name": "Name", "is_active": "Active", "last_login_at": "Last login"}
+    column_labels = {
+        **human_labels(column_list, column_details_list),
+        "full_name": "Name",
+        "is_active": "Active",
+        "last_login_at": "Last login",
+    }
     column_formatters = time_formatters(
         "last_login_at",
         "created_at",

@@ -19,6 +19,12 @@
       event.preventDefault();
     }
   });
+  /* A page following a background job (an import's plan or apply) reloads itself. */
+  var refresh = document.querySelector("[data-lms-refresh]");
+  if (refresh) {
+    var seconds = parseFloat(refresh.getAttribute("data-lms-refresh")) || 2;
+    window.setTimeout(function () { window.location.reload(); }, Math.max(seconds, 1) * 1000);
+  }
   /* Dates: shown in the viewer's time zone (the server writes UTC in <time datetime>). */
   document.querySelectorAll("time[datetime]").forEach(function (el) {
     var when = new Date(el.getAttribute("datetime"));

@@ -37,7 +37,15 @@ def export_zip(
         zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive,
     ):
         for cert in certs:
-            pdf = (settings.files_dir / cert.pdf_path).read_bytes()
+            try:
+                pdf = (settings.files_dir / cert.pdf_path).read_bytes()
+            except OSError as exc:  # removed, or unreadable: the archive would lack it
+                raise Conflict(
+                    f"the stored PDF of {cert.number} is missing; reissue it "
+                    f"({exc.strerror or type(exc).__name__})",
+                    field="number",
+                    value=cert.number,
+                ) from None
             if hashlib.sha256(pdf).hexdigest() != cert.pdf_sha256:
                 raise Conflict(
                     f"the stored PDF of {cert.number} is not the one issued "

@@ -29,6 +29,8 @@ class ImportReport:
     uninvited: int = 0
     #: The file is the one applied by this run, unchanged: nothing was read (no --force).
     unchanged_since: int | None = None
+    #: ``apply_plan_file(once=True)``: the plan was applied already, by this run; nothing done.
+    applied_by: int | None = None
     duration_ms: int = 0
     files: list[str] = field(default_factory=list)
     log: ChangeLog | None = field(default=None, repr=False)

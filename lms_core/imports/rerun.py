@@ -3,7 +3,8 @@
 A cron job importing the same export every night should cost a checksum, not an import:
 :func:`unchanged_since` finds the applied run of these very bytes when nothing the import
 reads changed since (``--recheck`` reads the file anyway). Split from :mod:`runs`, which
-calls it before opening the file.
+calls it before opening the file. A plan applied again (:func:`applied_plan`) is found by
+the name of its file, which the run records.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
+from typing import Any
 
 from lms_core.db import SessionFactory, unit_of_work
 from lms_core.imports.options import ImportOptions
@@ -120,3 +122,39 @@ def skipped(report: ImportReport, run_id: int, started: float) -> ImportReport:
     report.counts = dict(new_counts())
     report.duration_ms = int((time.monotonic() - started) * 1000)
     return report
+
+
+#: ``ImportRun.file_name``'s length.
+_NAME_CHARS = 500
+
+
+def plan_run_name(file: str, plan: str) -> str:
+    """The name a plan's run is recorded under, ``<file> (plan <plan file>)``: the input's
+    name is shortened, never the plan's, so that :func:`applied_plan` finds it whole."""
+    suffix = f" (plan {plan})"
+    return f"{file[: max(_NAME_CHARS - len(suffix), 0)]}{suffix}"[:_NAME_CHARS]
+
+
+def applied_plan(factory: SessionFactory, plan: str) -> tuple[int, dict[str, Any]] | None:
+    """The run that applied the plan file named ``plan`` (undone since, or not), with its counts.
+
+    Only meaningful for a name no other plan has (the back office's ``plan-<stage>.json``):
+    the CLI's ``plan.json`` is anyone's. A run still under way is recorded as failed until
+    its commit (:func:`lms_core.imports.ledger.record_start`), so it is not found.
+    """
+    from sqlalchemy import select
+
+    from lms_core.models import ImportRun
+
+    suffix = f" (plan {plan})"
+    with unit_of_work(factory, write=False) as session:
+        found = session.execute(
+            select(ImportRun.id, ImportRun.counts)
+            .where(
+                ImportRun.file_name.endswith(suffix, autoescape=True),
+                ImportRun.status.in_([ImportStatus.applied.value, ImportStatus.undone.value]),
+            )
+            .order_by(ImportRun.id)
+            .limit(1)
+        ).first()
+    return None if found is None else (found.id, dict(found.counts or {}))

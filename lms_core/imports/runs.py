@@ -32,7 +32,14 @@ from lms_core.imports.plan.changes import ChangeLog
 from lms_core.imports.plan.saved import read_plan, refuse_passwords, stale, write_plan
 from lms_core.imports.records import Problems
 from lms_core.imports.report import ImportReport
-from lms_core.imports.rerun import file_sha256, input_sha256, skipped, unchanged_since
+from lms_core.imports.rerun import (
+    applied_plan,
+    file_sha256,
+    input_sha256,
+    plan_run_name,
+    skipped,
+    unchanged_since,
+)
 from lms_core.imports.stages import ENTITIES, open_stages
 from lms_core.locks import run_lock
 from lms_core.models import ImportMode, ImportStatus
@@ -266,11 +273,16 @@ def apply_plan_file(
     wait: float = 0,
     invites_out: Path | None = None,
     progress: Progress | None = None,
+    once: bool = False,
 ) -> ImportReport:
     """Run: apply exactly the plan in ``path``; refused (and recorded) if any record changed since.
 
     Takes the ``import`` run lock and commits the plan in ONE transaction; a stale plan is
     rolled back and committed to the ledger as refused in a short transaction of its own.
+    ``once``: the plan's file name is unique (the back office names it after its stage), so
+    a run recorded as applying a plan of that name, found under the lock, means it was
+    applied already (by an attempt killed before it said so, or a second worker): nothing is
+    done or recorded and ``applied_by`` names that run, instead of a refusal by its own changes.
     """
     require_admin(actor, "run imports")
     tick = progress or (lambda _what, _n: None)
@@ -280,12 +292,17 @@ def apply_plan_file(
     report = ImportReport(entity=entity, mode=mode, dry_run=False)
     log = ChangeLog()
     report.log = log
-    name = f"{header.get('file')} (plan {path.name})"
+    name = plan_run_name(str(header.get("file")), path.name)
     invites = Invites(settings.public_base_url, invites_out)
     ctx = Context(actor=actor, mode=mode, problems=Problems())
     started_id: int | None = None
     try:
         with run_lock(factory, "import", holder=actor.label, wait=wait):
+            before = applied_plan(factory, path.name) if once else None
+            if before is not None:
+                invites.discard()
+                report.applied_by, report.counts = before
+                return report
             # Recorded before it works, so that a killed run shows in the history.
             started_id = ledger.record_start(
                 factory, actor=actor, entity=entity, mode=mode, file_name=name

@@ -33,6 +33,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "lms_core.jobs.maintenance",
     "lms_core.mail.jobs",
     "lms_core.dropfolder.jobs",
+    "lms_core.imports.jobs",
     "lms_core.automation.jobs",
     "lms_core.webhooks.jobs",
     "lms_core.exports.jobs",

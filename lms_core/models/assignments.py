@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    Index,
     Numeric,
     String,
     Table,
@@ -81,6 +82,8 @@ class Submission(TimestampMixin, Base):
         UniqueConstraint("assignment_id", "student_id", name="uq_submissions_assignment_student"),
         CheckConstraint("grade IS NULL OR grade >= 0", name="grade_positive"),
         CheckConstraint("days_late >= 0", name="days_late_positive"),
+        # Reports: active learners in the last 7 and 30 days.
+        Index("ix_submissions_submitted_at", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -22,6 +22,8 @@ class Certificate(Base):
         CheckConstraint("version >= 1", name="version_positive"),
         # An index, not a constraint: SQLite adds it without rebuilding the table.
         Index("uq_certificates_legacy_number", "legacy_number", unique=True),
+        # Reports: certificates issued per month over a period.
+        Index("ix_certificates_issued_at", "issued_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

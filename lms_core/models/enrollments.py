@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms_core.models.base import Base, TimestampMixin, utcnow
@@ -29,6 +29,11 @@ class Enrollment(TimestampMixin, Base):
             "progress_percentage >= 0 AND progress_percentage <= 100", name="progress_in_range"
         ),
         CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating_in_range"),
+        # Reports (lms_core.reports): a course's cohort by enrollment date, and the site's
+        # enrollments and completions per week over a period.
+        Index("ix_enrollments_course_enrolled_at", "course_id", "enrolled_at"),
+        Index("ix_enrollments_enrolled_at", "enrolled_at"),
+        Index("ix_enrollments_completed_at", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,6 +59,8 @@ class LessonProgress(Base):
         UniqueConstraint(
             "enrollment_id", "lesson_id", name="uq_lesson_progress_enrollment_id_lesson_id"
         ),
+        # Reports: active learners in the last 7 and 30 days.
+        Index("ix_lesson_progress_completed_at", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -144,6 +144,9 @@ class Attempt(Base):
             where="status = 'in_progress'",
         ),
         Index("ix_attempts_quiz_status", "quiz_id", "status"),
+        # Reports: active learners in the last 7 and 30 days.
+        Index("ix_attempts_started_at", "started_at"),
+        Index("ix_attempts_submitted_at", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -395,3 +395,21 @@ def test_export_refuses_a_tampered_pdf(
             out=tmp_path / "x.zip",
         )
     assert not (tmp_path / "x.zip").exists()
+
+
+def test_export_refuses_a_missing_pdf_naming_it(
+    session, session_factory, operator, settings, course_with, tmp_path: Path
+):
+    course, _ = course_with(2)
+    number = _issue(session_factory, operator, settings, course).issued[0]["number"]
+    cert = registry.get_certificate(session, number)
+    (settings.files_dir / cert.pdf_path).unlink()
+    with pytest.raises(Conflict, match=f"the stored PDF of {number} is missing; reissue it"):
+        certificate_export.export_zip(
+            session,
+            actor=operator,
+            course_slug=course.slug,
+            settings=settings,
+            out=tmp_path / "x.zip",
+        )
+    assert not (tmp_path / "x.zip").exists()

@@ -70,6 +70,7 @@ COMMANDS: dict[str, list[str]] = {
     "submissions": ["list", "submit", "grade"],
     "grading": ["export", "import"],
     "gradebook": ["export"],
+    "reports": ["student", "instructor", "course", "system", "chart"],
     "import": [
         "users",
         "courses",

@@ -214,6 +214,11 @@ def arguments(command: str, w: World) -> list[str]:
         "grading export": [ASSIGNMENT, "-o", str(t / "worksheet-out.xlsx")],
         "grading import": [str(t / "worksheet.xlsx")],
         "gradebook export": [COURSE, "-o", str(t / "gradebook.csv")],
+        "reports student": [LEARNER],
+        "reports instructor": [INSTRUCTOR],
+        "reports course": [COURSE],
+        "reports system": [],
+        "reports chart": ["course-funnel", COURSE, "-o", str(t / "funnel.png")],
         "import users": [str(t / "users.csv")],
         "import courses": [str(t / "courses.csv")],
         "import enrollments": [str(t / "enrollments.csv")],
@@ -356,6 +361,7 @@ SOMEONE_ELSES: dict[str, list[str]] = {
     "enrollments complete-lesson": [OTHER, COURSE, "setup"],
     "enrollments review": [OTHER, COURSE, "--rating", "1"],
     "quizzes start": [QUIZ, OTHER],
+    "reports student": [OTHER],
     "submissions submit": [ASSIGNMENT, OTHER, "--text", "not mine"],
 }
 

@@ -49,6 +49,16 @@ def follow(client: Any, response: Any) -> str:
     return text(client.get(response.headers["Location"]))
 
 
+def field_errors(page: str, name: str) -> list[str]:
+    """The messages a form shows under its field ``name`` (Flask-Admin's invalid-feedback)."""
+    found = re.search(
+        rf'name="{re.escape(name)}"[^>]*>\s*<div class="invalid-feedback">\s*<ul[^>]*>(.*?)</ul>',
+        page,
+        re.S,
+    )
+    return [m.strip() for m in re.findall(r"<li>(.*?)</li>", found.group(1), re.S)] if found else []
+
+
 def list_rows(body: str) -> int:
     """Rows of a Flask-Admin list (one selection checkbox per row)."""
     return len(re.findall(r'name="rowid"', body))

@@ -184,3 +184,79 @@ def test_list_statements_do_not_grow_with_the_rows(
     with statements(connection) as many_assignments:
         client.get("/admin/assignment/")
     assert len(many_assignments) == len(few_assignments)
+
+
+def _new_assignment(client: Any, **fields: str) -> Any:
+    data = {
+        "place": "",
+        "title": "Loops",
+        "description": "",
+        "due_date": "2026-12-01",
+        "max_points": "20",
+        "late_policy": "accept",
+        "late_cutoff": "2026-12-04",
+        "late_penalty_percent": "10",
+        **fields,
+    }
+    return post_form(client, "/admin/assignment/new/", data, form_page="/admin/assignment/new/")
+
+
+def test_an_instructor_creates_an_assignment_in_their_own_course_only(
+    logged_in: Any, make: Any, session: Session, teacher: Any
+) -> None:
+    course = _course(make, teacher)
+    other = make.course(instructor=make.user("instructor"))
+    client = logged_in(teacher)
+    form = text(client.get("/admin/assignment/new/"))
+    assert f'value="{course.slug}/essay"' in form and f'value="{course.slug}"' in form
+    assert other.slug not in form
+
+    before = state(session)
+    refused = _new_assignment(client, place=f"{course.slug}/essay", max_points="-3")
+    assert refused.status_code == 200
+    page = text(refused)
+    assert "Points: must be more than 0" in page
+    field = page[page.index('name="max_points"') :][:1500]
+    assert "is-invalid" in page[: page.index('name="max_points"') + 40][-300:]
+    assert "must be more than 0" in field
+    assert state(session) == before
+    forged = _new_assignment(client, place=other.slug)
+    assert "Not a valid choice" in text(forged) and state(session) == before
+
+    created = _new_assignment(client, place=f"{course.slug}/essay")
+    assert created.status_code == 302 and "Created assignment" in follow(client, created)
+    made = assignments.list_assignments(session, actor=as_(teacher))
+    session.expire_all()
+    assert [(a.title, int(a.max_points), a.lesson.slug) for a in made] == [("Loops", 20, "essay")]
+    assert audit_count(session, "assignment.create") == 1
+
+
+def test_an_administrator_of_a_large_school_reaches_every_course(
+    logged_in: Any, make: Any, session: Session, admin_user: Any
+) -> None:
+    """Every course is offered (a list cut at 2,000 hid the rest, and a value past the list
+    was refused as not a valid choice)."""
+    from sqlalchemy import insert
+
+    from lms_core.models import Course
+
+    teacher = make.user("instructor")
+    session.execute(
+        insert(Course),
+        [
+            {"slug": f"aaa-{i:04}", "title": f"C {i}", "instructor_id": teacher.id}
+            for i in range(2000)
+        ],
+    )
+    last = make.course(instructor=teacher, slug="zzz")
+    session.commit()
+    client = logged_in(admin_user)
+    assert 'value="zzz"' in text(client.get("/admin/assignment/new/"))
+    forged = _new_assignment(client, place="zzz\x00", late_cutoff="")
+    assert forged.status_code == 200 and "Not a valid choice" in text(forged)
+    created = _new_assignment(client, place="zzz", late_cutoff="")
+    assert created.status_code == 302 and "Created assignment" in follow(client, created)
+    session.expire_all()
+    assert [a.course_id for a in assignments.list_assignments(session, actor=as_(teacher))] == [
+        last.id
+    ]

@@ -230,3 +230,97 @@ def test_list_statements_do_not_grow_with_the_rows(
     count = session.scalar(select(func.count()).select_from(Certificate))
     assert count and body.count('class="lms-status valid"') == 7
     assert len(many) == len(few), many
+
+
+def test_an_administrator_reinstates_a_revoked_certificate_instructors_cannot(
+    logged_in: Any, session: Session, operator: Any, teacher: Any, admin_user: Any, school: Any
+) -> None:
+    from lms_core.certificates.registry import revoke
+
+    cert = _certs(session, school["mine"])[0]
+    revoke(session, actor=operator, number=cert.number, reason="issued in error")
+    session.flush()
+
+    instructor = logged_in(teacher)
+    assert "Reinstate" not in text(instructor.get("/admin/certificate/"))
+    assert instructor.get(f"/admin/certificate/reinstate/?id={cert.id}").status_code == 403
+    before = state(session)
+    forged = instructor.post(
+        "/admin/certificate/reinstate/",
+        data={"id": str(cert.id), "csrf_token": csrf_token(instructor, "/admin/certificate/")},
+    )
+    assert forged.status_code == 403 and state(session) == before
+
+    client = logged_in(admin_user)
+    assert "Reinstate (undo a revocation)" in text(client.get("/admin/certificate/"))
+    moved = post_form(
+        client,
+        "/admin/certificate/action/",
+        {"action": "reinstate", "rowid": str(cert.id)},
+        form_page="/admin/certificate/",
+    )
+    form_page = moved.headers["Location"]
+    assert "issued in error" in text(client.get(form_page))
+    done = post_form(
+        client,
+        "/admin/certificate/reinstate/",
+        {"id": str(cert.id), "reason": "revoked by mistake"},
+        form_page=form_page,
+    )
+    assert f"Reinstated 1 certificate(s): {cert.number}" in follow(client, done)
+    session.expire_all()
+    again = session.get(Certificate, cert.id)
+    assert again is not None and again.status == "valid" and again.revoked_at is None
+    assert audit_count(session, "certificate.reinstate") == 1
+
+    before = state(session)
+    refused = post_form(
+        client, "/admin/certificate/reinstate/", {"id": str(cert.id)}, form_page=form_page
+    )
+    assert "only a revoked certificate can be reinstated" in text(refused)
+    assert state(session) == before
+
+
+def test_a_course_s_valid_certificates_download_as_a_zip_with_a_manifest(
+    logged_in: Any, session: Session, teacher: Any, school: Any
+) -> None:
+    import csv
+    import io
+    import zipfile
+
+    client = logged_in(teacher)
+    assert "export/?course=" in text(
+        client.get(f"/admin/certificate/issue/?course={school['mine'].slug}")
+    )
+    response = client.get(f"/admin/certificate/export/?course={school['mine'].slug}")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
+    numbers = sorted(c.number for c in _certs(session, school["mine"]))
+    pdfs = sorted(n.removesuffix(".pdf") for n in archive.namelist() if n.endswith(".pdf"))
+    assert pdfs == numbers
+    manifest = [n for n in archive.namelist() if n.endswith(".csv")]
+    rows = list(csv.DictReader(io.StringIO(archive.read(manifest[0]).decode("utf-8-sig"))))
+    assert sorted(r["number"] for r in rows) == numbers
+    theirs = client.get(f"/admin/certificate/export/?course={school['theirs'].slug}")
+    assert theirs.status_code == 404
+
+
+def test_the_zip_of_a_course_with_a_missing_pdf_says_which_to_reissue(
+    logged_in: Any, session: Session, settings: Any, teacher: Any, school: Any
+) -> None:
+    client = logged_in(teacher)
+    cert = _certs(session, school["mine"])[0]
+    (settings.files_dir / cert.pdf_path).unlink()
+    response = client.get(f"/admin/certificate/export/?course={school['mine'].slug}")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/issue/?course={school['mine'].slug}")
+    assert f"the stored PDF of {cert.number} is missing; reissue it" in follow(client, response)
+
+
+@pytest.mark.parametrize("slug", ["%00", "a%00b", "%01", "%7F"])
+def test_a_zip_of_a_slug_with_control_characters_is_not_found(
+    logged_in: Any, teacher: Any, school: Any, slug: str
+) -> None:
+    """PostgreSQL refuses NUL in a query (a 500 before): no course has such a slug."""
+    assert logged_in(teacher).get(f"/admin/certificate/export/?course={slug}").status_code == 404

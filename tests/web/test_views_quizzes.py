@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from lms_core.models import Question, Quiz
 from tests.cli.helpers import audit_count
 from tests.quizzes.quizkit import QuizSetup, add_quiz, make_quiz
-from tests.web.assess_kit import follow, learner_client, state, statements, text
+from tests.web.assess_kit import field_errors, follow, learner_client, state, statements, text
 from tests.web.conftest import csrf_token, post_form
 
 GOOD_GIFT = b"::Sky:: The sky is blue. {T}\n\n::Sum:: 2 + 2 = ? {=4 ~3 ~5}\n"
@@ -233,3 +233,52 @@ def test_list_statements_do_not_grow_with_the_rows(
     with statements(connection) as questions_many:
         client.get("/admin/question/?page_size=100")
     assert len(questions_many) == len(questions_few)
+
+
+def _new_quiz(client: Any, **fields: str) -> Any:
+    data = {
+        "lesson": "",
+        "title": "Unit test",
+        "quiz_type": "graded",
+        "passing_score": "70",
+        "time_limit_minutes": "",
+        "max_attempts": "",
+        "grading_method": "highest",
+        "shuffle_options": "y",
+        **fields,
+    }
+    return post_form(client, "/admin/quiz/new/", data, form_page="/admin/quiz/new/")
+
+
+def test_an_instructor_creates_a_quiz_on_a_quiz_lesson_of_their_own_course(
+    logged_in: Any, make: Any, session: Session, setup: QuizSetup
+) -> None:
+    make.lesson(setup.course, slug="final", lesson_type="quiz")
+    other_course = make.course(instructor=make.user("instructor"))
+    make.lesson(other_course, slug="theirs", lesson_type="quiz")
+    client = logged_in(setup.teacher)
+    form = text(client.get("/admin/quiz/new/"))
+    assert f'value="{setup.course.slug}/final"' in form
+    assert f"{setup.course.slug}/quiz" not in form  # has a quiz already
+    assert other_course.slug not in form  # not theirs
+
+    before = state(session)
+    refused = _new_quiz(client, lesson=f"{setup.course.slug}/final", passing_score="170")
+    assert refused.status_code == 200
+    page = text(refused)
+    # The service's message, under its field, and flashed with the field's label.
+    assert field_errors(page, "passing_score") == ["must be a number from 0 to 100"]
+    assert "Passing score (%): must be a number from 0 to 100" in page
+    assert state(session) == before
+
+    forged = _new_quiz(client, lesson=f"{other_course.slug}/theirs")
+    assert forged.status_code == 200 and "Not a valid choice" in text(forged)
+    assert state(session) == before
+
+    created = _new_quiz(client, lesson=f"{setup.course.slug}/final")
+    assert created.status_code == 302
+    assert "Created quiz" in follow(client, created)
+    session.expire_all()
+    quiz = session.scalars(select(Quiz).where(Quiz.title == "Unit test")).one()
+    assert (quiz.lesson.slug, quiz.is_published, float(quiz.passing_score)) == ("final", False, 70)
+    assert audit_count(session, "quiz.create") == 2  # make_quiz's, then this one

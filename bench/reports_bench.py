@@ -1,0 +1,350 @@
+"""Reports at scale: how long each figure of ``lms_core.reports`` takes on a big site.
+
+What: learners, courses (5 lessons each, the fifth a graded quiz of 5 multiple-choice
+questions) and enrollments made by the demo generator (``lms_core.ops.demo.generate``), then,
+with set-based ``INSERT ... SELECT``/``UPDATE`` statements: enrollment dates over 180 days, a
+quarter completed, a tenth dropped, a third rated; lesson progress (1 to 5 lessons per
+enrollment); one graded quiz attempt per enrollment with per-question points and answers.
+Full size: 1,000,000 enrollments over 100,000 learners and 2,000 courses, 1,000,000
+attempts (``--quick``: 10,000 over 2,000 and 20, in seconds). On SQLite, and on PostgreSQL
+with ``--pg URL`` (a server: a fresh database is created and dropped).
+
+Timed: every section of the course report (a course of average size), the instructor report
+(the generator's first instructor), the student report and the system report, each query run
+and every row fetched, fastest of ``--repeat`` runs; the number of statements per report is
+counted. Baselines: for the funnel, the weekly series and the site totals, the same figure
+written by hand in SQL and run raw through the driver in the same run; the ratio report /
+hand-written must stay within 2x. (The other figures have no hand-written twin yet: their
+times are printed without a ratio.)
+
+Targets printed as ``target NAME: X (goal ...) PASS|MISS``: each baselined figure within 2x
+its hand-written SQL; on PostgreSQL each dashboard figure (course summary, funnel, weekly
+series; system totals, active learners and weekly series of the last 12 weeks, what a
+dashboard shows) under 200 ms. Exit 0 when the bench
+ran, whether targets pass or miss.
+"""
+
+# ruff: noqa: S608 - every statement is built from this file's constants and integers
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event, select, text
+from sqlalchemy.orm import Session
+
+from bench.support.databases import postgres_databases, sqlite_databases
+from lms_core.actor import Actor
+from lms_core.db import make_engine
+from lms_core.models import Course, Enrollment, User
+from lms_core.ops import demo, schema
+from lms_core.reports.base import Period, Report
+from lms_core.reports.course import course_report
+from lms_core.reports.instructor import instructor_report
+from lms_core.reports.student import student_report
+from lms_core.reports.system import system_report
+from lms_core.settings import Settings
+
+RATIO_GOAL = 2.0
+DASHBOARD_MS = 200.0
+DASHBOARD = {
+    ("course", "summary"),
+    ("course", "funnel"),
+    ("course", "enrollments_per_week"),
+    ("system_12_weeks", "totals"),
+    ("system_12_weeks", "active_learners"),
+    ("system_12_weeks", "enrollments_per_week"),
+}
+OPTIONS = '[{"text": "right", "weight": 100}, {"text": "wrong", "weight": 0}, {"text": "other", "weight": 0}]'
+
+
+def _days_ago(pg: bool, days: str) -> str:
+    return (
+        f"now() - ({days}) * interval '1 day'"
+        if pg
+        else f"datetime('now', '-' || ({days}) || ' days')"
+    )
+
+
+def _plus(pg: bool, column: str, days: str) -> str:
+    return (
+        f"{column} + ({days}) * interval '1 day'"
+        if pg
+        else f"datetime({column}, '+' || ({days}) || ' days')"
+    )
+
+
+def fill(engine: Engine, settings: Settings, users: int, courses: int, enrollments: int) -> None:
+    """The site described in the module's docstring, in one transaction."""
+    pg = engine.dialect.name == "postgresql"
+    json = "CAST({} AS JSON)" if pg else "{}"
+    with Session(engine) as session, session.begin():
+        demo.generate(
+            session,
+            actor=Actor.system("bench"),
+            settings=settings,
+            n_users=users,
+            n_courses=courses,
+            n_enrollments=enrollments,
+            seed_value=1,
+        )
+        sql = [
+            f"UPDATE enrollments SET enrolled_at = {_days_ago(pg, '30 + id % 150')}, "
+            "rating = CASE WHEN id % 3 = 0 THEN 1 + id % 5 END",
+            f"UPDATE enrollments SET status = 'completed', completed_at = "
+            f"{_plus(pg, 'enrolled_at', '1 + id % 29')}, progress_percentage = 100 WHERE id % 4 = 0",
+            f"UPDATE enrollments SET status = 'dropped', dropped_at = {_plus(pg, 'enrolled_at', '3')} "
+            "WHERE id % 10 = 1",
+            "UPDATE lessons SET lesson_type = 'quiz' WHERE order_index = 5",
+            "INSERT INTO quizzes (lesson_id, title, quiz_type, passing_score, shuffle_questions, "
+            "shuffle_options, show_correct_answers, grading_method, is_published, created_at, "
+            "updated_at) SELECT id, 'Quiz ' || course_id, 'graded', 50, false, false, true, "
+            "'highest', true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM lessons "
+            "WHERE order_index = 5 ORDER BY id",
+            "INSERT INTO questions (quiz_id, question_text, text_format, question_type, points, "
+            "options, order_index, created_at, updated_at) SELECT q.id, 'Question ' || n.n, "
+            f"'plain', 'multiple_choice', 1, {json.format(repr(OPTIONS))}, n.n, "
+            "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM quizzes q CROSS JOIN (SELECT 1 AS n "
+            "UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5) n "
+            "ORDER BY q.id, n.n",
+            "INSERT INTO lesson_progress (enrollment_id, lesson_id, completed_at) "
+            f"SELECT e.id, l.id, {_plus(pg, 'e.enrolled_at', 'l.order_index')} FROM enrollments e "
+            "JOIN lessons l ON l.course_id = e.course_id WHERE l.order_index <= "
+            "CASE WHEN e.status = 'completed' THEN 5 ELSE 1 + e.id % 4 END",
+        ]
+        # One graded attempt per enrollment: question k right when (id x (k + 3) + k) % 5 is
+        # below the learner's "ability" 2 + id % 3, so questions discriminate.
+        x = [
+            f"CASE WHEN (e.id * {k + 3} + {k}) % 5 < 2 + e.id % 3 THEN 1 ELSE 0 END"
+            for k in range(5)
+        ]
+        inner = (
+            "SELECT e.id AS eid, qz.id AS quiz, fq.q0, "
+            + ", ".join(f"{v} AS x{k}" for k, v in enumerate(x))
+            + f", {_plus(pg, 'e.enrolled_at', '4')} AS at FROM enrollments e "
+            "JOIN lessons l ON l.course_id = e.course_id AND l.order_index = 5 "
+            "JOIN quizzes qz ON qz.lesson_id = l.id "
+            "JOIN (SELECT quiz_id, MIN(id) AS q0 FROM questions GROUP BY quiz_id) fq "
+            "ON fq.quiz_id = qz.id"
+        )
+        total = "(x0 + x1 + x2 + x3 + x4)"
+        answers = " || ', ' || ".join(
+            f"'\"' || (q0 + {k}) || '\": ' || CASE WHEN x{k} = 1 THEN 0 ELSE 1 + eid % 2 END"
+            for k in range(5)
+        )
+        scores = " || ', ' || ".join(f"'\"' || (q0 + {k}) || '\": ' || x{k}" for k in range(5))
+        sql.append(
+            "INSERT INTO attempts (enrollment_id, quiz_id, number, status, score, points_earned, "
+            "points_possible, passed, started_at, submitted_at, graded_at, answers, "
+            "question_scores, shuffle_seed) "
+            f"SELECT eid, quiz, 1, 'graded', 20 * {total}, {total}, 5, {total} >= 3, at, at, at, "
+            f"{json.format(chr(39) + '{' + chr(39) + ' || ' + answers + ' || ' + chr(39) + '}' + chr(39))}, "
+            f"{json.format(chr(39) + '{' + chr(39) + ' || ' + scores + ' || ' + chr(39) + '}' + chr(39))}, "
+            f"1 FROM ({inner}) a"
+        )
+        for statement in sql:
+            session.execute(text(statement))
+    if pg:
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+
+
+#: Hand-written SQL for the figures that scan the most rows (the report's numbers, checked).
+def baselines(pg: bool) -> dict[tuple[str, str], str]:
+    week = (
+        "to_char(date_trunc('week', {} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+        if pg
+        else "date({}, 'weekday 0', '-6 days')"
+    )
+    return {
+        ("course", "funnel"): (
+            "SELECT l.order_index, l.slug, l.title, l.is_required, count(p.id), "
+            "100.0 * count(p.id) / (SELECT count(*) FROM enrollments WHERE course_id = :course) "
+            "FROM lessons l LEFT JOIN lesson_progress p ON p.lesson_id = l.id "
+            "WHERE l.course_id = :course GROUP BY l.id, l.order_index, l.slug, l.title, "
+            "l.is_required ORDER BY l.order_index"
+        ),
+        ("course", "enrollments_per_week"): (
+            f"SELECT w, sum(a), sum(b) FROM (SELECT {week.format('enrolled_at')} AS w, 1 AS a, "
+            f"0 AS b FROM enrollments WHERE course_id = :course UNION ALL SELECT "
+            f"{week.format('completed_at')}, 0, 1 FROM enrollments WHERE course_id = :course "
+            "AND completed_at IS NOT NULL) t GROUP BY w ORDER BY w"
+        ),
+        ("system", "enrollments_per_week"): (
+            f"SELECT w, sum(a), sum(b) FROM (SELECT {week.format('enrolled_at')} AS w, 1 AS a, "
+            f"0 AS b FROM enrollments UNION ALL SELECT {week.format('completed_at')}, 0, 1 "
+            "FROM enrollments WHERE completed_at IS NOT NULL) t GROUP BY w ORDER BY w"
+        ),
+        ("system", "totals"): (
+            "SELECT (SELECT count(*) FROM users WHERE deleted_at IS NULL), "
+            "(SELECT count(*) FROM courses), (SELECT count(*) FROM courses WHERE is_published), "
+            "(SELECT count(*) FROM enrollments), (SELECT count(*) FROM certificates "
+            "WHERE revoked_at IS NULL AND superseded_at IS NULL)"
+        ),
+    }
+
+
+def fastest(run: Callable[[], Any], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best * 1000
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2])[:40])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def _raw(driver: Any, sql: str, args: Any) -> None:
+    """A query through the DBAPI connection itself: no SQLAlchemy between."""
+    cursor = driver.cursor()
+    cursor.execute(sql, args)
+    cursor.fetchall()
+    cursor.close()
+
+
+def bench(name: str, url: str, tmp: Path, size: tuple[int, int, int], repeat: int) -> list[str]:
+    settings = Settings(database_url=url, files_dir=tmp / "files")
+    engine = make_engine(settings)
+    schema.upgrade(engine)
+    started = time.perf_counter()
+    fill(engine, settings, *size)
+    print(f"{name}: filled in {time.perf_counter() - started:.1f} s")
+    pg = name == "postgresql"
+    operator = Actor.operator("bench")
+    lines: list[str] = []
+    with Session(engine) as session:
+        course_id = session.scalar(
+            select(Enrollment.course_id)
+            .group_by(Enrollment.course_id)
+            .order_by(Enrollment.course_id)
+            .limit(1)
+            .offset(size[1] // 2)
+        )
+        slug = session.scalar(select(Course.slug).where(Course.id == course_id))
+        teacher = session.scalar(select(User.email).where(User.role == "instructor").limit(1))
+        learner = session.scalar(
+            select(User.email).join(Enrollment, Enrollment.student_id == User.id).limit(1)
+        )
+        period = Period.of(None, None)
+        reports: dict[str, Callable[[], Report]] = {
+            "course": lambda: course_report(session, actor=operator, slug=slug, period=period),
+            "instructor": lambda: instructor_report(
+                session, actor=operator, email=teacher, period=period
+            ),
+            "student": lambda: student_report(
+                session, actor=operator, email=learner, period=period
+            ),
+            "system": lambda: system_report(session, actor=operator, period=period),
+            # What a dashboard shows: the last 12 weeks (the weekly series over all history
+            # reads every enrollment, whatever the indexes).
+            "system_12_weeks": lambda: system_report(
+                session,
+                actor=operator,
+                period=Period.of(datetime.now(UTC) - timedelta(weeks=12), None),
+            ),
+        }
+        hand = baselines(pg)
+        for kind, build in reports.items():
+            with counting(engine) as statements:
+                report = build()
+                for section in report.sections:
+                    list(section.rows(session))
+            print(
+                f"{name}: {kind} report: {len(statements)} statement(s) "
+                f"({len(report.sections)} section(s) + look-ups)"
+            )
+            for section in report.sections:
+                ms = fastest(lambda s=section: list(s.rows(session)), repeat)
+                key = (kind, section.name)
+                line = f"{name}: {kind}.{section.name}: {ms:.1f} ms"
+                if key in hand:
+                    sql = text(hand[key])
+                    raw = session.connection().connection.dbapi_connection
+                    compiled = sql.compile(dialect=engine.dialect)
+                    params = compiled.construct_params({"course": course_id})
+                    args: Any = (
+                        [params[n] for n in compiled.positiontup or []]
+                        if compiled.positional
+                        else params
+                    )
+
+                    base = fastest(lambda r=raw, c=compiled, a=args: _raw(r, str(c), a), repeat)
+                    ratio = ms / base if base else float("inf")
+                    line += f" (hand-written SQL {base:.1f} ms)"
+                    verdict = "PASS" if ratio <= RATIO_GOAL else "MISS"
+                    lines.append(
+                        f"target {name}_{kind}_{section.name}_vs_sql: {ratio:.2f} "
+                        f"(goal <= {RATIO_GOAL:g}) {verdict}"
+                    )
+                if pg and key in DASHBOARD:
+                    verdict = "PASS" if ms < DASHBOARD_MS else "MISS"
+                    lines.append(
+                        f"target {name}_{kind}_{section.name}_ms: {ms:.1f} "
+                        f"(goal < {DASHBOARD_MS:g}) {verdict}"
+                    )
+                print(line)
+    engine.dispose()
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="10,000 enrollments (seconds)")
+    parser.add_argument(
+        "--size",
+        metavar="USERS,COURSES,ENROLLMENTS",
+        default=None,
+        help="default 100000,2000,1000000 (--quick: 2000,20,10000)",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure; fastest counts")
+    parser.add_argument("--pg", metavar="URL", default=None, help="also on this PostgreSQL server")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    args = parser.parse_args(argv)
+    text_size = args.size or ("2000,20,10000" if args.quick else "100000,2000,1000000")
+    users, courses, enrollments = (int(v) for v in text_size.split(","))
+    size = (users, courses, enrollments)
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cpu(s), {users:,} learners, "
+        f"{courses:,} courses, {enrollments:,} enrollments and attempts"
+    )
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="lms-bench-reports-") as tmp_name:
+        tmp = Path(tmp_name)
+        if not args.no_sqlite:
+            with sqlite_databases(tmp)() as url:
+                lines += bench("sqlite", url, tmp, size, args.repeat)
+        if args.pg:
+            with postgres_databases(args.pg)() as url:
+                lines += bench("postgresql", url, tmp, size, args.repeat)
+    print()
+    for line in lines:
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""What a report is: named sections of rows, a period, and how a value is normalised."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Executable, Select, and_, true
+from sqlalchemy.orm import Session
+
+from lms_core.errors import ValidationError
+from lms_core.models.base import utcnow
+
+#: Rows are fetched from the driver this many at a time (a server-side cursor on PostgreSQL).
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Period:
+    """``[since, until)`` in UTC; either end may be open. ``now`` is the report's "today":
+    ``until`` when given, else the clock (at-risk and active-learner figures count back from it).
+    """
+
+    since: datetime | None = None
+    until: datetime | None = None
+    now: datetime = field(default_factory=utcnow)
+
+    @classmethod
+    def of(cls, since: datetime | None, until: datetime | None) -> Period:
+        since, until = _utc(since), _utc(until)
+        if since is not None and until is not None and since >= until:
+            raise ValidationError(
+                f"the period is empty: it starts {since.isoformat()} and ends "
+                f"{until.isoformat()} (the end is excluded)",
+                field="until",
+                value=until.isoformat(),
+            )
+        return cls(since, until, until or utcnow())
+
+    def holds(self, column: Any) -> ColumnElement[bool]:
+        """``column`` falls in the period (always true for an open period)."""
+        parts = []
+        if self.since is not None:
+            parts.append(column >= self.since)
+        if self.until is not None:
+            parts.append(column < self.until)
+        return and_(*parts) if parts else true()
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+        }
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One table of a report. ``statement`` is run only when the rows are read."""
+
+    name: str
+    columns: Sequence[str]
+    statement: Executable
+    #: Heavy sections (one row per learner) stream from a server-side cursor.
+    stream: bool = False
+
+    def rows(self, session: Session) -> Iterator[tuple[Any, ...]]:
+        """The rows, values normalised (see :func:`plain`), read ``CHUNK`` at a time."""
+        options = {"yield_per": CHUNK} if self.stream else {}
+        result = session.execute(self.statement, execution_options=options)
+        for row in result:
+            yield tuple(plain(v) for v in row)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report: what it is about, the period, and its sections in reading order."""
+
+    kind: str
+    subject: str
+    period: Period
+    sections: Sequence[Section]
+
+    def section(self, name: str) -> Section:
+        for s in self.sections:
+            if s.name == name:
+                return s
+        raise ValidationError(
+            f"the {self.kind} report has no section {name!r}; it has "
+            + ", ".join(s.name for s in self.sections),
+            field="section",
+            value=name,
+        )
+
+    def only(self, names: Iterable[str]) -> Report:
+        picked = [self.section(n) for n in names]
+        return Report(self.kind, self.subject, self.period, picked)
+
+
+def plain(value: Any) -> Any:
+    """A value as every writer shows it: numbers rounded to 2 decimals (floats, so that JSON
+    prints numbers), timestamps as aware UTC datetimes, dates as ``YYYY-MM-DD`` text."""
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float):
+        return round(value, 2) + 0.0  # + 0.0: never "-0.0"
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def fetch_all(session: Session, report: Report) -> dict[str, list[dict[str, Any]]]:
+    """Every section as a list of dicts (tests, and the small reports the API will return)."""
+    return {
+        s.name: [dict(zip(s.columns, row, strict=True)) for row in s.rows(session)]
+        for s in report.sections
+    }
+
+
+Builder = Callable[..., Report]
+
+
+def parse_when(text: str | None, field: str) -> datetime | None:
+    """``YYYY-MM-DD`` (midnight) or an ISO 8601 timestamp; without an offset, UTC."""
+    if text is None or not text.strip():
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(
+            "must be a date (2026-01-31) or an ISO 8601 time (2026-01-31T08:00, UTC "
+            "unless an offset is given)",
+            field=field,
+            value=text,
+        ) from None
+    return _utc(value)
+
+
+def among(ids: Select[Any]) -> ColumnElement[bool]:
+    """The WHERE of a select of enrollment ids, to filter ``Enrollment`` rows by it directly.
+
+    ``Enrollment.id IN (SELECT id FROM enrollments WHERE ...)`` on the same table made
+    PostgreSQL scan every enrollment and semi-join at the end; the predicate itself reaches
+    the indexes on ``student_id``, ``course_id`` and ``(course_id, enrolled_at)``.
+    """
+    clause = ids.whereclause
+    return true() if clause is None else clause

@@ -1,0 +1,228 @@
+"""The site's figures, for administrators: users, activity, enrollments and completions per
+week, certificates per month, imports and their failures, dead jobs (docs/reports.md)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from lms_core.actor import Actor
+from lms_core.models import (
+    Attempt,
+    Certificate,
+    Course,
+    Enrollment,
+    ImportRun,
+    Job,
+    LessonProgress,
+    Role,
+    Submission,
+    User,
+)
+from lms_core.models.base import UtcDateTime
+from lms_core.models.imports import ImportStatus
+from lms_core.models.jobs import JobStatus
+from lms_core.permissions import require_admin
+from lms_core.reports.base import Period, Report, Section
+from lms_core.reports.sql import month_of, week_start
+
+#: The longest job error shown (the whole one: ``lmsctl jobs show``).
+ERROR_CHARS = 200
+
+
+def users() -> Select[*tuple[Any, ...]]:
+    state = case(
+        (User.deleted_at.is_not(None), "deleted"),
+        (User.is_active.is_(True), "active"),
+        else_="inactive",
+    )
+    return (
+        select(User.role, state.label("state"), func.count())
+        .group_by(User.role, state)
+        .order_by(User.role, state)
+    )
+
+
+def totals() -> Select[*tuple[Any, ...]]:
+    def count(stmt: Select[*tuple[Any, ...]]) -> ScalarSelect[Any]:
+        return stmt.scalar_subquery()
+
+    valid = Certificate.revoked_at.is_(None) & Certificate.superseded_at.is_(None)
+    return select(
+        count(select(func.count()).select_from(User).where(User.deleted_at.is_(None))),
+        count(select(func.count()).select_from(Course)),
+        count(select(func.count()).select_from(Course).where(Course.is_published.is_(True))),
+        count(select(func.count()).select_from(Enrollment)),
+        count(select(func.count()).select_from(Certificate).where(valid)),
+    )
+
+
+def active_learners(period: Period) -> Select[*tuple[Any, ...]]:
+    """Distinct learners (role student) with activity in the 7 and 30 days before "now":
+    a login, a lesson completed, a quiz attempt started or submitted, an assignment submitted.
+
+    Lesson and attempt times are first reduced to one latest time per enrollment, then
+    joined to enrollments once for the learner: joining each source to enrollments made
+    PostgreSQL hash every enrollment three times.
+    """
+    since = literal(period.now - timedelta(days=30), UtcDateTime())
+    now = literal(period.now, UtcDateTime())
+
+    def within(column: Any) -> ColumnElement[bool]:
+        return and_(column >= since, column < now)
+
+    by_enrollment = union_all(
+        select(LessonProgress.enrollment_id, LessonProgress.completed_at.label("at")).where(
+            within(LessonProgress.completed_at)
+        ),
+        select(Attempt.enrollment_id, Attempt.started_at).where(within(Attempt.started_at)),
+        select(Attempt.enrollment_id, Attempt.submitted_at).where(within(Attempt.submitted_at)),
+    ).subquery("by_enrollment")
+    latest = (
+        select(by_enrollment.c.enrollment_id, func.max(by_enrollment.c.at).label("at"))
+        .group_by(by_enrollment.c.enrollment_id)
+        .subquery("latest")
+    )
+    events = union_all(
+        select(Enrollment.student_id.label("user_id"), latest.c.at.label("at")).join(
+            Enrollment, Enrollment.id == latest.c.enrollment_id
+        ),
+        select(User.id, User.last_login_at).where(within(User.last_login_at)),
+        select(Submission.student_id, Submission.submitted_at).where(
+            within(Submission.submitted_at)
+        ),
+    ).subquery("events")
+    week = literal(period.now - timedelta(days=7), UtcDateTime())
+    recent = (
+        select(events.c.user_id, func.max(events.c.at).label("at"))
+        .group_by(events.c.user_id)
+        .subquery("recent")
+    )
+    return (
+        select(
+            func.coalesce(func.sum(case((recent.c.at >= week, 1), else_=0)), 0),
+            func.count(),
+        )
+        .select_from(recent)
+        .join(User, User.id == recent.c.user_id)
+        .where(User.role == Role.student.value)
+    )
+
+
+def per_week(period: Period) -> Select[*tuple[Any, ...]]:
+    events = union_all(
+        select(
+            week_start(Enrollment.enrolled_at).label("week"),
+            literal(1, Integer).label("enrolled"),
+            literal(0, Integer).label("completed"),
+        ).where(period.holds(Enrollment.enrolled_at)),
+        select(week_start(Enrollment.completed_at), literal(0, Integer), literal(1, Integer)).where(
+            Enrollment.completed_at.is_not(None), period.holds(Enrollment.completed_at)
+        ),
+    ).subquery("events")
+    return (
+        select(events.c.week, func.sum(events.c.enrolled), func.sum(events.c.completed))
+        .group_by(events.c.week)
+        .order_by(events.c.week)
+    )
+
+
+def certificates_per_month(period: Period) -> Select[*tuple[Any, ...]]:
+    month = month_of(Certificate.issued_at)
+    return (
+        select(
+            month,
+            func.count(),
+            func.sum(case((Certificate.revoked_at.is_not(None), 1), else_=0)),
+        )
+        .where(period.holds(Certificate.issued_at))
+        .group_by(month)
+        .order_by(month)
+    )
+
+
+def imports(period: Period) -> Select[*tuple[Any, ...]]:
+    def of(status: ImportStatus) -> ColumnElement[int]:
+        return func.sum(case((ImportRun.status == status.value, 1), else_=0))
+
+    return (
+        select(
+            ImportRun.entity,
+            func.count(),
+            of(ImportStatus.applied),
+            of(ImportStatus.refused),
+            of(ImportStatus.failed),
+            of(ImportStatus.undone),
+            func.max(ImportRun.started_at),
+        )
+        .where(period.holds(ImportRun.started_at))
+        .group_by(ImportRun.entity)
+        .order_by(ImportRun.entity)
+    )
+
+
+def dead_jobs() -> Select[*tuple[Any, ...]]:
+    return (
+        select(
+            Job.id,
+            Job.kind,
+            Job.attempts,
+            Job.finished_at,
+            func.substr(Job.error, 1, ERROR_CHARS),
+        )
+        .where(Job.status == JobStatus.dead.value)
+        .order_by(Job.id)
+    )
+
+
+def system_report(session: Session, *, actor: Actor, period: Period) -> Report:
+    """The site's report; administrators only (it counts every user and course)."""
+    require_admin(actor, "see the system report")
+    del session  # every figure is a statement; nothing to look up first
+    return Report(
+        "system",
+        "site",
+        period,
+        [
+            Section(
+                "totals",
+                ("users", "courses", "published_courses", "enrollments", "valid_certificates"),
+                totals(),
+            ),
+            Section("users", ("role", "state", "count"), users()),
+            Section("active_learners", ("last_7_days", "last_30_days"), active_learners(period)),
+            Section(
+                "enrollments_per_week", ("week", "enrollments", "completions"), per_week(period)
+            ),
+            Section(
+                "certificates_per_month",
+                ("month", "issued", "revoked"),
+                certificates_per_month(period),
+            ),
+            Section(
+                "imports",
+                ("entity", "runs", "applied", "refused", "failed", "undone", "last_started_at"),
+                imports(period),
+            ),
+            Section(
+                "dead_jobs",
+                ("id", "kind", "attempts", "finished_at", "error"),
+                dead_jobs(),
+                stream=True,
+            ),
+        ],
+    )
