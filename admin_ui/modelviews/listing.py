@@ -32,7 +32,7 @@ from markupsafe import Markup, escape
 from admin_ui.modelviews.records import RecordLoader
 
 #: Characters a query value keeps unencoded, as Werkzeug's ``url_for`` does.
-_SAFE = "!$'()*,/:;?@"
+URL_SAFE = _SAFE = "!$'()*,/:;?@"
 
 Cell = Callable[[Any], str]
 #: Flask-Admin's type formatters whose text depends on the value and column only (bool and

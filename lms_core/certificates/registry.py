@@ -15,14 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypedDict
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from lms_core import events, scopes
 from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
-from lms_core.certificates.numbers import parse_number
+from lms_core.certificates.numbers import ParsedNumber, parse_number
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from lms_core.models import (
     Certificate,
@@ -211,6 +211,16 @@ def find_certificate(session: Session, number: str) -> tuple[str, Certificate | 
     legacy check and is no legacy number: no new legacy numbers are ever made, so it is one
     of the typos of a current number (1 in 37) that happen to pass the old check.
     """
+    parsed, where = number_clause(number)
+    cert = session.scalars(select(Certificate).where(where)).first()
+    if cert is None and not parsed.current:
+        raise mistyped(number)
+    return parsed.number, cert
+
+
+def number_clause(number: str) -> tuple[ParsedNumber, ColumnElement[bool]]:
+    """The parsed number and the condition that finds its certificate (find_certificate's
+    rule, for a query that reads columns rather than the row)."""
     parsed = parse_number(number)
     columns = []
     if parsed.current:
@@ -220,12 +230,14 @@ def find_certificate(session: Session, number: str) -> tuple[str, Certificate | 
         # Not yet renumbered (an offline ``alembic upgrade --sql``, or a row the migration
         # left as it was because its new number was taken): still in ``number``.
         columns.append(Certificate.number == parsed.number)
-    cert = session.scalars(select(Certificate).where(or_(*columns))).first()
-    if cert is None and not parsed.current:
-        raise ValidationError(
-            "is mistyped: its check character does not match", field="number", value=number
-        )
-    return parsed.number, cert
+    return parsed, or_(*columns)
+
+
+def mistyped(number: str) -> ValidationError:
+    """A number found nowhere that passes only the legacy check: a typo (see find_certificate)."""
+    return ValidationError(
+        "is mistyped: its check character does not match", field="number", value=number
+    )
 
 
 def get_certificate(session: Session, number: str) -> Certificate:
