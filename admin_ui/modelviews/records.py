@@ -59,7 +59,10 @@ class RecordLoader:
         view._auto_joins = []
 
     def load(self, query: Any) -> list[Any]:
-        rows = query.with_entities(*self.columns).all()
+        # Run as Core on the session's connection: rows of columns need no ORM loading.
+        rows = (
+            query.session.connection().execute(query.with_entities(*self.columns).statement).all()
+        )
         names = self.names
         records = [
             SimpleNamespace(**{n: v for n, v in zip(names, row, strict=True) if n}) for row in rows
