@@ -13,7 +13,7 @@ certificate (:func:`reinstate`) or issues a new one (``issue_certificates(includ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from lms_core import events, scopes
 from lms_core.accounts import audit
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
-from lms_core.certificates.numbers import ParsedNumber, parse_number
+from lms_core.certificates.numbers import parse_number
 from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from lms_core.models import (
     Certificate,
@@ -211,26 +211,26 @@ def find_certificate(session: Session, number: str) -> tuple[str, Certificate | 
     legacy check and is no legacy number: no new legacy numbers are ever made, so it is one
     of the typos of a current number (1 in 37) that happen to pass the old check.
     """
-    parsed, where = number_clause(number)
+    parsed = parse_number(number)
+    where = number_condition(parsed.current, parsed.legacy, parsed.number)
     cert = session.scalars(select(Certificate).where(where)).first()
     if cert is None and not parsed.current:
         raise mistyped(number)
     return parsed.number, cert
 
 
-def number_clause(number: str) -> tuple[ParsedNumber, ColumnElement[bool]]:
-    """The parsed number and the condition that finds its certificate (find_certificate's
-    rule, for a query that reads columns rather than the row)."""
-    parsed = parse_number(number)
+def number_condition(current: bool, legacy: bool, number: Any) -> ColumnElement[bool]:
+    """The condition that finds a parsed number's certificate (``number`` a value or a bound
+    parameter): find_certificate's rule, for a query that reads columns, not the row."""
     columns = []
-    if parsed.current:
-        columns.append(Certificate.number == parsed.number)
-    if parsed.legacy:
-        columns.append(Certificate.legacy_number == parsed.number)
+    if current:
+        columns.append(Certificate.number == number)
+    if legacy:
+        columns.append(Certificate.legacy_number == number)
         # Not yet renumbered (an offline ``alembic upgrade --sql``, or a row the migration
         # left as it was because its new number was taken): still in ``number``.
-        columns.append(Certificate.number == parsed.number)
-    return parsed, or_(*columns)
+        columns.append(Certificate.number == number)
+    return or_(*columns)
 
 
 def mistyped(number: str) -> ValidationError:
