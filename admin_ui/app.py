@@ -93,6 +93,7 @@ def create_app(
     from admin_ui.api import register_api
     from admin_ui.auth import init_login
     from admin_ui.db import init_request_sessions
+    from admin_ui.frame import init_page_frame
     from admin_ui.modelviews.registry import register_views
     from admin_ui.public import register_public_pages
     from admin_ui.security import csp_nonce, init_security_headers
@@ -128,6 +129,7 @@ def create_app(
     CSRFProtect(app)
     init_request_sessions(app)
     init_security_headers(app, https=https)
+    init_page_frame(app)
     init_login(app, app_state.session_factory, login_view="public.login")
     admin = Admin(
         app,

@@ -22,6 +22,8 @@ from lms_core.models import Role, User, utcnow
 
 #: The cookie key of the last request's time (seconds since the epoch, UTC).
 SEEN_KEY = "lms_seen"
+#: Seconds between two renewals of ``SEEN_KEY`` (idle time is counted to this precision).
+SEEN_EVERY = 60
 
 #: Roles that may open the back office.
 STAFF_ROLES = frozenset({Role.admin.value, Role.instructor.value})
@@ -81,12 +83,19 @@ def snapshot(user: User, session_token: str) -> LoginUser:
 def load_user(factory: SessionFactory, session_token: str) -> LoginUser | None:
     """The active user of a live session, or None (Flask-Login then treats as anonymous).
 
+    A page view reads it in the request's own session (:func:`admin_ui.db.request_session`:
+    one connection and transaction per request, not two). A POST reads it in a session of
+    its own, closed at once: the request's session takes SQLite's write lock when opened, and
+    a view whose run commits in sessions of its own (an import) must not wait for it.
     The time of the last request is kept in the signed cookie (``SEEN_KEY``), not written to
     the database: a page view never waits for SQLite's write lock. Forging a later time needs
-    the secret key; an old copied cookie is only more idle.
+    the secret key; an old copied cookie is only more idle. It is renewed once a minute at
+    most (a new cookie each request would be signed and sent for an 8-hour idle limit).
     """
+    from flask import has_request_context, request
     from flask import session as cookie
 
+    from admin_ui.db import SAFE_METHODS
     from lms_core.accounts.web_sessions import session_user
 
     if not isinstance(session_token, str) or not session_token:
@@ -94,15 +103,18 @@ def load_user(factory: SessionFactory, session_token: str) -> LoginUser | None:
     now = utcnow()
     seen = cookie.get(SEEN_KEY)
     seen_at = datetime.fromtimestamp(seen, UTC) if isinstance(seen, (int, float)) else None
-    session = factory()
-    try:
-        user = session_user(session, session_token, now=now, seen_at=seen_at)
-        if user is None:
-            return None
+    if has_request_context() and request.method in SAFE_METHODS:
+        from admin_ui.db import request_session
+
+        user = session_user(request_session(), session_token, now=now, seen_at=seen_at)
+    else:
+        with factory() as session:
+            user = session_user(session, session_token, now=now, seen_at=seen_at)
+    if user is None:
+        return None
+    if seen_at is None or (now - seen_at).total_seconds() >= SEEN_EVERY:
         cookie[SEEN_KEY] = int(now.timestamp())
-        return snapshot(user, session_token)
-    finally:
-        session.close()
+    return snapshot(user, session_token)
 
 
 def init_login(

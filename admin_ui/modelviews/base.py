@@ -80,6 +80,10 @@ class StaffModelView(ModelView):  # type: ignore[misc]  # flask-admin ships part
     allowed_roles: ClassVar[frozenset[str] | None] = None
     #: Columns a CSV/XLSX export writes (field names of the seed); empty: no export.
     export_columns: ClassVar[tuple[str, ...]] = ()
+    #: The list page reads only the listed columns (and the listed ``relation.column``s of
+    #: many-to-one relations) as plain records, not ORM rows: set where every column
+    #: formatter reads listed columns (and the primary key) only.
+    list_columns_only: ClassVar[bool] = False
 
     form_base_class = FlaskForm
     can_create = False
@@ -126,7 +130,12 @@ class StaffModelView(ModelView):  # type: ignore[misc]  # flask-admin ships part
         return self._scoped(super().get_query())
 
     def get_count_query(self) -> Any:
-        return self._scoped(super().get_count_query())
+        """Flask-Admin's count, as ``count(*)``: its ``count('*')`` binds the star as a
+        parameter, and SQLite then reads every row (100,000 users: 20 ms) where ``count(*)``
+        counts the table's b-tree pages."""
+        from sqlalchemy import func
+
+        return self._scoped(self.session.query(func.count()).select_from(self.model))
 
     def get_one(self, id: Any) -> Any:
         pk_value = parse_id(id)
@@ -206,6 +215,13 @@ class StaffModelView(ModelView):  # type: ignore[misc]  # flask-admin ships part
             lambda m: f"Deleted {self.describe(m)}.",
         )
         return done is not None
+
+    # -- the list page: rows rendered in one pass (admin_ui/modelviews/listing.py) --------
+    @expose("/")  # type: ignore[untyped-decorator]  # flask-admin is untyped
+    def index_view(self) -> Any:
+        from admin_ui.modelviews.listing import index_context
+
+        return self.render(self.list_template, **index_context(self))
 
     # Flask-Admin flashes its own "Record was successfully saved." after ours, which already
     # names the row; keep ours only.

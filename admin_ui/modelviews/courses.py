@@ -238,23 +238,24 @@ class CourseView(StaffModelView):
     @expose("/lessons/", methods=("GET", "POST"))  # type: ignore[untyped-decorator]
     def lessons_view(self) -> ResponseReturnValue:
         wanted = parse_id(request.values.get("id", ""))
-        course = self.get_one(str(wanted)) if wanted is not None else None
+        course = lessons.course_facts(request_session(), wanted, self.scope(self.actor))
         if course is None:
             flash("Record does not exist.", "error")
             return redirect(url_for(".index_view"))
-        lessons = _ordered_lessons(request_session(), course.id)
+        rows = lessons.ordered_lessons(request_session(), course.id)
+        here = url_for(".lessons_view", id=course.id)
         if request.method == "POST":
-            _move(course, lessons, request.form.get("move", ""), request.form.get("to", ""))
-            return redirect(url_for(".lessons_view", id=course.id))
-        return self.render("admin/courses/lessons.html", course=course, lessons=lessons)
+            _move(course, rows, request.form.get("move", ""), request.form.get("to", ""))
+            return redirect(here)
+        return self.render(
+            "admin/courses/lessons.html",
+            course=course,
+            lessons=rows,
+            links=lessons.lesson_links(self, course, rows, here),
+        )
 
 
-def _ordered_lessons(session: Session, course_id: int) -> list[Lesson]:
-    stmt = select(Lesson).where(Lesson.course_id == course_id).order_by(Lesson.order_index)
-    return list(session.scalars(stmt))
-
-
-def _move(course: Course, lessons: list[Lesson], slug: str, to: str) -> None:
+def _move(course: Any, lessons: list[Any], slug: str, to: str) -> None:
     """Move lesson ``slug`` up or down one place, or to a 1-based position: reorder_lessons."""
     from lms_core.catalog.lessons import reorder_lessons
 

@@ -9,9 +9,11 @@ per move.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import request
 from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, joinedload
 from wtforms import BooleanField, SelectField, StringField, TextAreaField  # type: ignore[import-untyped]
@@ -20,6 +22,7 @@ from wtforms.validators import InputRequired, Optional  # type: ignore[import-un
 from admin_ui.db import request_session
 from admin_ui.modelviews.base import STAFF, StaffModelView
 from admin_ui.modelviews.labels import human_labels
+from admin_ui.modelviews.listing import URL_SAFE
 from admin_ui.modelviews.selection import changed_fields, text, time_formatters
 from lms_core import scopes
 from lms_core.actor import Actor
@@ -162,3 +165,49 @@ class LessonView(StaffModelView):
         from lms_core.catalog.lessons import delete_lesson
 
         return delete_lesson(session, actor=actor, course_slug=model.course.slug, slug=model.slug)
+
+
+# -- a course's lessons page (CourseView.lessons_view): plain values, links made once ------
+def course_facts(session: Session, course_id: int | None, scope: Any) -> Any:
+    """The course's id, slug, title and published flag, if the actor may manage it: one
+    row of four columns (the ORM course came with its instructor, twice: get_one, scope)."""
+    if course_id is None:
+        return None
+    stmt = select(Course.id, Course.slug, Course.title, Course.is_published).where(
+        Course.id == course_id
+    )
+    if scope is not None:
+        stmt = stmt.where(scope)
+    return session.execute(stmt).first()
+
+
+def ordered_lessons(session: Session, course_id: int) -> list[Any]:
+    """The course's lessons in order: the columns the page shows and a move needs."""
+    stmt = (
+        select(
+            Lesson.id,
+            Lesson.order_index,
+            Lesson.slug,
+            Lesson.title,
+            Lesson.lesson_type,
+            Lesson.is_required,
+        )
+        .where(Lesson.course_id == course_id)
+        .order_by(Lesson.order_index)
+    )
+    return list(session.execute(stmt).all())
+
+
+def lesson_links(view: Any, course: Any, rows: list[Any], here: str) -> dict[str, Any]:
+    """The page's links, as ``url_for`` makes them (same parameters, same order, same
+    encoding), each base made once: the template called ``url_for`` twice per lesson."""
+    back = urlencode([("url", request.url)], safe=URL_SAFE)
+    edit = view.get_url("lesson.edit_view")
+    return {
+        "index": view.get_url(".index_view"),
+        "details": view.get_url(".details_view", id=course.id),
+        "add": view.get_url("lesson.create_view", course=course.slug, url=request.url),
+        "here": here,
+        "edit": [f"{edit}?id={row.id}&{back}" for row in rows],
+        "csrf": generate_csrf(),
+    }

@@ -122,13 +122,23 @@ def utc_iso(value: datetime) -> str:
 
 def time_cell(_view: Any, _context: Any, model: Any, name: str) -> Markup | str:
     """A list or details cell for a timestamp: ``<time datetime=...>`` (lms-admin.js shows
-    it in the viewer's time zone; without script the UTC time reads as it is)."""
+    it in the viewer's time zone; without script the UTC time reads as it is).
+
+    Made from one ``isoformat`` (a list page has a hundred of these): the same text as
+    :func:`utc_iso` and ``strftime("%Y-%m-%d %H:%M UTC")``.
+    """
     value = getattr(model, name, None)
     if not isinstance(value, datetime):
         return ""
-    iso = utc_iso(value)
-    shown = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value.tzinfo else iso
-    return Markup('<time datetime="{}">{}</time>').format(iso, shown)
+    if value.tzinfo is None:  # naive values are UTC, shown as they are
+        iso = f"{value.isoformat()}Z"
+        shown = iso
+    else:
+        text = (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat()
+        iso = f"{text[:-6]}Z"  # "+00:00" -> "Z"
+        shown = f"{text[:10]} {text[11:16]} UTC"
+    # Both texts are made of digits, "-", ":", ".", "T", "Z" and spaces: nothing to escape.
+    return Markup(f'<time datetime="{iso}">{shown}</time>')  # noqa: S704 - see above
 
 
 def time_formatters(*columns: str) -> dict[str, Callable[..., Markup | str]]:

@@ -82,6 +82,7 @@ class UserView(StaffModelView):
 
     allowed_roles = STAFF
     export_columns = EXPORT_COLUMNS
+    list_columns_only = True  # the formatters read listed columns only
     column_list = LIST_COLUMNS
     column_details_list = DETAIL_COLUMNS
     form_columns = ("email", "full_name", "role", "external_id", "bio", "avatar_url")

@@ -79,7 +79,7 @@ def enrollments() -> str:
                 "SELECT u.email, c.slug, e.status, e.progress_percentage, e.enrolled_at, "
                 "e.completed_at FROM enrollments e JOIN users u ON u.id = e.student_id "
                 "JOIN courses c ON c.id = e.course_id WHERE e.course_id = :c "
-                "ORDER BY e.enrolled_at DESC LIMIT :n OFFSET :o"
+                "ORDER BY e.enrolled_at DESC, e.id DESC LIMIT :n OFFSET :o"
             ),
             {"c": course_id, "n": size, "o": offset},
         ).all()

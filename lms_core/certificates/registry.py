@@ -13,9 +13,9 @@ certificate (:func:`reinstate`) or issues a new one (``issue_certificates(includ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from lms_core import events, scopes
@@ -212,20 +212,32 @@ def find_certificate(session: Session, number: str) -> tuple[str, Certificate | 
     of the typos of a current number (1 in 37) that happen to pass the old check.
     """
     parsed = parse_number(number)
+    where = number_condition(parsed.current, parsed.legacy, parsed.number)
+    cert = session.scalars(select(Certificate).where(where)).first()
+    if cert is None and not parsed.current:
+        raise mistyped(number)
+    return parsed.number, cert
+
+
+def number_condition(current: bool, legacy: bool, number: Any) -> ColumnElement[bool]:
+    """The condition that finds a parsed number's certificate (``number`` a value or a bound
+    parameter): find_certificate's rule, for a query that reads columns, not the row."""
     columns = []
-    if parsed.current:
-        columns.append(Certificate.number == parsed.number)
-    if parsed.legacy:
-        columns.append(Certificate.legacy_number == parsed.number)
+    if current:
+        columns.append(Certificate.number == number)
+    if legacy:
+        columns.append(Certificate.legacy_number == number)
         # Not yet renumbered (an offline ``alembic upgrade --sql``, or a row the migration
         # left as it was because its new number was taken): still in ``number``.
-        columns.append(Certificate.number == parsed.number)
-    cert = session.scalars(select(Certificate).where(or_(*columns))).first()
-    if cert is None and not parsed.current:
-        raise ValidationError(
-            "is mistyped: its check character does not match", field="number", value=number
-        )
-    return parsed.number, cert
+        columns.append(Certificate.number == number)
+    return or_(*columns)
+
+
+def mistyped(number: str) -> ValidationError:
+    """A number found nowhere that passes only the legacy check: a typo (see find_certificate)."""
+    return ValidationError(
+        "is mistyped: its check character does not match", field="number", value=number
+    )
 
 
 def get_certificate(session: Session, number: str) -> Certificate:

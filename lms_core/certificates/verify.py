@@ -14,13 +14,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import Session, aliased
 
-from lms_core.certificates.registry import find_certificate
+from lms_core.certificates.numbers import parse_number
+from lms_core.certificates.registry import mistyped, number_condition
 from lms_core.models import Certificate
+from lms_core.models.certificates import certificate_status
 
 
 @dataclass
@@ -66,13 +69,22 @@ class Verification:
 
 
 def verify(session: Session, number: str, *, pdf: bytes | None = None) -> Verification:
-    """What a certificate number stands for; a mistyped number fails before any query."""
-    canonical, cert = find_certificate(session, number)
+    """What a certificate number stands for; a mistyped number fails before any query.
+
+    One statement of the columns shown (and the number that replaced it, if any): the
+    certificate row came with its enrollment, learner, course and instructor joined, and
+    a superseded one took a second query; a public page asks this on every visit.
+    """
+    parsed = parse_number(number)
+    stmt = _facts_statement(parsed.current, parsed.legacy)
+    cert = session.connection().execute(stmt, {"number": parsed.number}).first()
     if cert is None:
-        return Verification(canonical, "unknown")
+        if not parsed.current:
+            raise mistyped(number)
+        return Verification(parsed.number, "unknown")
     result = Verification(
-        canonical,
-        cert.status,
+        parsed.number,
+        certificate_status(cert.revoked_at, cert.superseded_at),
         cert.learner_name,
         cert.course_title,
         cert.issued_at,
@@ -84,10 +96,32 @@ def verify(session: Session, number: str, *, pdf: bytes | None = None) -> Verifi
     if pdf is not None:
         result.file_matches = hashlib.sha256(pdf).hexdigest() == cert.pdf_sha256
     if cert.superseded_at is not None:
-        result.superseded_by = session.scalar(
-            select(Certificate.number).where(Certificate.supersedes_id == cert.id)
-        )
+        result.superseded_by = cert[-1]
     return result
+
+
+@cache
+def _facts_statement(current: bool, legacy: bool) -> Select[Any]:
+    """The columns shown and the number that replaced it, per kind of number: made once
+    (an alias made per request cost more than running the statement)."""
+    successor = aliased(Certificate)
+    replaced_by = (
+        select(successor.number)
+        .where(successor.supersedes_id == Certificate.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(
+        Certificate.number,
+        Certificate.learner_name,
+        Certificate.course_title,
+        Certificate.issued_at,
+        Certificate.revoked_at,
+        Certificate.revoked_reason,
+        Certificate.pdf_sha256,
+        Certificate.superseded_at,
+        replaced_by,
+    ).where(number_condition(current, legacy, bindparam("number")))
 
 
 def public_verification(

@@ -59,8 +59,13 @@ class Certificate(Base):
 
     @property
     def status(self) -> str:
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.superseded_at is not None:
-            return "superseded"
-        return "valid"
+        return certificate_status(self.revoked_at, self.superseded_at)
+
+
+def certificate_status(revoked_at: datetime | None, superseded_at: datetime | None) -> str:
+    """``revoked``, ``superseded`` or ``valid``: the rule, for a row read as columns too."""
+    if revoked_at is not None:
+        return "revoked"
+    if superseded_at is not None:
+        return "superseded"
+    return "valid"

@@ -55,6 +55,26 @@ def test_admin_filters_by_course_slug_and_status(
     assert in_a.email not in text and in_b.email in text
 
 
+def test_same_instant_enrollments_are_newest_id_first(
+    logged_in: Login, make: Factories, session: Session
+) -> None:
+    """An import's enrollments share their transaction's timestamp: the id decides, so a
+    page shows the same rows in the same order on every request (and pages never overlap)."""
+    course = make.course(lessons=1, published=True, slug="same-instant")
+    rows = [make.enroll(make.user("student"), course) for _ in range(4)]
+    instant = rows[0].enrolled_at
+    for row in rows:
+        row.enrolled_at = instant
+    session.flush()
+    client = logged_in(make.user("admin"))
+    page = client.get("/admin/enrollment/", query_string={"flt0_0": "same-instant"})
+    text = page.get_data(as_text=True)
+    shown = sorted((text.index(r.student.email), r.id) for r in rows)
+    assert [row_id for _, row_id in shown] == sorted((r.id for r in rows), reverse=True)
+    unknown = client.get("/admin/enrollment/", query_string={"flt0_0": "no-such-course"})
+    assert not any(r.student.email in unknown.get_data(as_text=True) for r in rows)
+
+
 def test_learners_are_refused(logged_in: Login, make: Factories, session: Session) -> None:
     user = make.user("instructor")
     client = logged_in(user)
