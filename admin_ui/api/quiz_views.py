@@ -43,16 +43,21 @@ class Saved(BaseModel):
     saved: list[int]
 
 
-def _check_visible(db: Any, who: Any, attempt_id: int) -> None:
+def _check_visible(db: Any, who: Any, attempt_id: int) -> bool:
     """Someone else's attempt is 404, as an unused id is: a learner probing ids learns
-    neither which exist nor whose they are (the service's refusal names the owner)."""
+    neither which exist nor whose they are (the service's refusal names the owner).
+    True when the caller may see the details (a manager of the course, or the quiz shows
+    the correct answers)."""
     from lms_core.errors import NotFound
     from lms_core.permissions import can_manage_course
     from lms_core.quizzes.attempts import get_attempt
 
     _attempt, quiz, student = get_attempt(db, attempt_id)
-    if not (who.is_user(student.id) or can_manage_course(who, quiz.lesson.course)):
+    if can_manage_course(who, quiz.lesson.course):
+        return True
+    if not who.is_user(student.id):
         raise NotFound(f"no attempt {attempt_id}", field="attempt", value=attempt_id)
+    return bool(quiz.show_correct_answers)
 
 
 @api.post(f"/courses/{LESSON}/quiz/attempts")
@@ -118,7 +123,8 @@ def submit(attempt_id: int) -> Answer:
 @endpoint(scope="quizzes:read", tag="quizzes", ok=AttemptWithQuestions)
 def result(attempt_id: int) -> Answer:
     """An attempt: its questions to answer while in progress, its result once handed in
-    (404 for anyone else's, unless one manages the course)."""
+    (totals only when the quiz hides the correct answers; 404 for anyone else's, unless one
+    manages the course)."""
     from admin_ui.db import request_session
     from lms_core.models import AttemptStatus
     from lms_core.quizzes.attempts import learner_questions, show_attempt
@@ -126,11 +132,13 @@ def result(attempt_id: int) -> Answer:
 
     db = request_session()
     who = caller().actor
-    _check_visible(db, who, attempt_id)
+    details = _check_visible(db, who, attempt_id)
     shown = show_attempt(db, actor=who, attempt_id=attempt_id)
     if shown.attempt.status == AttemptStatus.in_progress.value:
         return AttemptWithQuestions(
             attempt=learner_row(db, shown.attempt), questions=learner_questions(shown)
         )
+    if not details:  # the quiz hides the correct answers: its totals only
+        return AttemptWithQuestions(attempt=learner_row(db, shown.attempt), questions=[])
     review = review_attempt(db, actor=who, attempt_id=attempt_id)
     return AttemptWithQuestions(attempt=review["attempt"], questions=review["questions"])

@@ -114,3 +114,22 @@ def test_anonymous_and_scopes(client: Any, cli: Any, setup: Any) -> None:
         "/api/v1" + _quiz_path(setup), headers={"Authorization": f"Bearer {token}"}
     )
     assert assert_problem(refused, 403)["errors"][0]["value"] == "quizzes:write"
+
+
+def test_a_quiz_that_hides_its_answers_shows_the_learner_totals_only(
+    as_user: Any, setup: Any, session: Session
+) -> None:
+    setup.quiz.show_correct_answers = False
+    session.flush()
+    api: ApiClient = as_user(setup.student)
+    attempt_id = api.post(_quiz_path(setup)).get_json()["attempt"]["id"]
+    _put(api, attempt_id, {"answers": {"1": RIGHT[1]}})
+    assert api.post(f"/attempts/{attempt_id}/submission").status_code == 200
+    result = api.get(f"/attempts/{attempt_id}")
+    assert result.status_code == 200, result.get_data(as_text=True)
+    body = result.get_json()
+    assert body["questions"] == [] and body["attempt"]["points_possible"]
+    assert body["attempt"]["score"] is not None
+    # The course's instructor still reads every question.
+    staff = as_user(setup.teacher).get(f"/attempts/{attempt_id}").get_json()
+    assert len(staff["questions"]) == 6 and "points_earned" in staff["questions"][0]
