@@ -7,6 +7,7 @@ and ``/readyz`` (the database answers too).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, url_for
@@ -95,6 +96,8 @@ def create_app(
     from admin_ui.db import init_request_sessions
     from admin_ui.frame import init_page_frame
     from admin_ui.modelviews.registry import register_views
+    from admin_ui.proxy import ENV as PROXY_ENV
+    from admin_ui.proxy import trust_proxies
     from admin_ui.public import register_public_pages
     from admin_ui.security import csp_nonce, init_security_headers
     from admin_ui.views import SecureIndexView
@@ -143,4 +146,5 @@ def create_app(
     app.register_blueprint(probes)
     register_api(app)
     app.add_url_rule("/", "home", lambda: redirect(url_for("admin.index")))
+    app.wsgi_app = trust_proxies(app.wsgi_app, os.environ.get(PROXY_ENV))  # type: ignore[method-assign]
     return app

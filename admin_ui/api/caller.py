@@ -51,8 +51,12 @@ def _unauthorized(message: str) -> ApiProblem:
     return ApiProblem(401, message, [error_entry("Authorization", None, message)])
 
 
-def resolve_caller() -> Caller | None:
-    """This request's caller, or None (anonymous); a bad token is refused outright (401)."""
+def resolve_caller(*, public: bool = False) -> Caller | None:
+    """This request's caller, or None (anonymous). A bad token is refused outright (401),
+    except on a public endpoint: there it counts as anonymous, since a client whose access
+    token expired must still be able to refresh, log in again or verify a certificate. It
+    does not fall back to the session cookie: a request with a bearer header skips the CSRF
+    check, so the cookie must not speak for it."""
     from admin_ui.db import request_session
     from lms_core.accounts.api_tokens import token_identity
 
@@ -60,6 +64,8 @@ def resolve_caller() -> Caller | None:
     if token is not None:
         identity = token_identity(request_session(), token) if token else None
         if identity is None:
+            if public:
+                return None
             raise _unauthorized("the bearer token is not valid (unknown, expired or revoked)")
         return Caller(identity.actor, identity.scopes, identity.family)
     from flask_login import current_user
@@ -74,7 +80,7 @@ def resolve_caller() -> Caller | None:
 
 def authorize(scope: str) -> Caller | None:
     """The caller, checked against the endpoint's scope; None only for a public endpoint."""
-    caller = resolve_caller()
+    caller = resolve_caller(public=scope == PUBLIC)
     if caller is not None:
         g.api_caller = caller
     if scope == PUBLIC:

@@ -20,6 +20,7 @@ from prometheus_client.exposition import generate_latest
 
 EXTENSION = "lms_metrics"
 _LOOPBACK = frozenset({"127.0.0.1", "::1"})
+_PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 #: Latency buckets (seconds): a catalog page is milliseconds, an upload may take seconds.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -79,7 +80,10 @@ def current_metrics() -> ApiMetrics:
 @metrics_page.get("/metrics")
 def metrics() -> ResponseReturnValue:
     """The Prometheus text format, for a scraper on this host."""
-    if request.remote_addr not in _LOOPBACK:
+    # A request relayed by a proxy comes from the proxy's (local) address: whatever it
+    # forwards, it came from outside.
+    relayed = any(name in request.headers for name in _PROXY_HEADERS)
+    if relayed or request.remote_addr not in _LOOPBACK:
         return Response("metrics are served to this host only\n", 403, mimetype="text/plain")
     found = current_metrics()
     found.read_queue()

@@ -56,6 +56,20 @@ class ApiProblem(Exception):
         self.headers = headers or {}
 
 
+#: Fields whose value is a secret: an error names them but never echoes what was sent (an
+#: answer may be logged or shown, and a mistyped password is often nearly the real one).
+SECRET_FIELDS = frozenset({"password", "new_password", "token", "refresh_token", "totp"})
+
+
+def _scrub(value: Any) -> Any:
+    """A body (or part of one) with every secret field's value replaced by None."""
+    if isinstance(value, dict):
+        return {k: None if k in SECRET_FIELDS else _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
 def _echo(value: Any) -> Any:
     if isinstance(value, str) and len(value) > MAX_ECHO:
         return value[:MAX_ECHO] + "…"
@@ -66,7 +80,10 @@ def _echo(value: Any) -> Any:
 
 
 def error_entry(field: str | None, value: Any, message: str) -> dict[str, Any]:
-    return {"field": field, "value": _echo(value), "message": message}
+    """One error; a secret field's value is never echoed (None)."""
+    leaf = (field or "").rsplit(".", 1)[-1]
+    shown = None if leaf in SECRET_FIELDS else _echo(_scrub(value))
+    return {"field": field, "value": shown, "message": message}
 
 
 def problem_response(

@@ -43,6 +43,23 @@ class Saved(BaseModel):
     saved: list[int]
 
 
+def _check_visible(db: Any, who: Any, attempt_id: int) -> bool:
+    """Someone else's attempt is 404, as an unused id is: a learner probing ids learns
+    neither which exist nor whose they are (the service's refusal names the owner).
+    True when the caller may see the details (a manager of the course, or the quiz shows
+    the correct answers)."""
+    from lms_core.errors import NotFound
+    from lms_core.permissions import can_manage_course
+    from lms_core.quizzes.attempts import get_attempt
+
+    _attempt, quiz, student = get_attempt(db, attempt_id)
+    if can_manage_course(who, quiz.lesson.course):
+        return True
+    if not who.is_user(student.id):
+        raise NotFound(f"no attempt {attempt_id}", field="attempt", value=attempt_id)
+    return bool(quiz.show_correct_answers)
+
+
 @api.post(f"/courses/{LESSON}/quiz/attempts")
 @endpoint(scope="quizzes:write", tag="quizzes", ok=AttemptWithQuestions, status=201, also=(200,))
 def start(slug: str, lesson: str) -> Answer:
@@ -73,6 +90,7 @@ def save(attempt_id: int, json: AnswersBody) -> Answer:
     from lms_core.quizzes.review import learner_row
 
     db = request_session()
+    _check_visible(db, caller().actor, attempt_id)
     result = save_answers(db, actor=caller().actor, attempt_id=attempt_id, answers=json.answers)
     row = learner_row(db, result.attempt)
     commit()
@@ -95,6 +113,7 @@ def submit(attempt_id: int) -> Answer:
     from lms_core.quizzes.review import learner_row
 
     db = request_session()
+    _check_visible(db, caller().actor, attempt_id)
     row = learner_row(db, submit_attempt(db, actor=caller().actor, attempt_id=attempt_id))
     commit()
     return Attempt.model_validate(row)
@@ -103,7 +122,9 @@ def submit(attempt_id: int) -> Answer:
 @api.get(f"/attempts/{ID}")
 @endpoint(scope="quizzes:read", tag="quizzes", ok=AttemptWithQuestions)
 def result(attempt_id: int) -> Answer:
-    """An attempt: its questions to answer while in progress, its result once handed in."""
+    """An attempt: its questions to answer while in progress, its result once handed in
+    (totals only when the quiz hides the correct answers; 404 for anyone else's, unless one
+    manages the course)."""
     from admin_ui.db import request_session
     from lms_core.models import AttemptStatus
     from lms_core.quizzes.attempts import learner_questions, show_attempt
@@ -111,10 +132,13 @@ def result(attempt_id: int) -> Answer:
 
     db = request_session()
     who = caller().actor
+    details = _check_visible(db, who, attempt_id)
     shown = show_attempt(db, actor=who, attempt_id=attempt_id)
     if shown.attempt.status == AttemptStatus.in_progress.value:
         return AttemptWithQuestions(
             attempt=learner_row(db, shown.attempt), questions=learner_questions(shown)
         )
+    if not details:  # the quiz hides the correct answers: its totals only
+        return AttemptWithQuestions(attempt=learner_row(db, shown.attempt), questions=[])
     review = review_attempt(db, actor=who, attempt_id=attempt_id)
     return AttemptWithQuestions(attempt=review["attempt"], questions=review["questions"])

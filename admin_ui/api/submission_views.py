@@ -27,6 +27,7 @@ def hand_in(slug: str, lesson: str) -> Answer:
     """
     from flask import request
 
+    from admin_ui.api.uploads import read_upload_form
     from admin_ui.app import state
     from admin_ui.db import request_session
     from lms_core.assignments.fields import SubmissionCreate
@@ -39,18 +40,17 @@ def hand_in(slug: str, lesson: str) -> Answer:
         raise ValidationError(
             "send the work as multipart/form-data (a text part, file parts)", field="Content-Type"
         )
-    files = [
-        Upload(filename=f.filename or "upload", data=f.read())
-        for f in request.files.getlist("file")
-    ]
+    settings = state().settings
+    form, parts = read_upload_form(settings)  # each file checked as it streams in
+    files = [Upload(filename=f.filename or "upload", data=f.read()) for f in parts.getlist("file")]
     who = caller().actor
     result = submit_work(
         request_session(),
         actor=who,
-        settings=state().settings,
+        settings=settings,
         assignment=f"{slug}/{lesson}",
         email=who.label,
-        data=SubmissionCreate(text=request.form.get("text"), files=files),
+        data=SubmissionCreate(text=form.get("text"), files=files),
     )
     row = submission_row(result.submission, result.submission.assignment)
     commit()

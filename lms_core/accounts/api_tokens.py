@@ -136,6 +136,28 @@ def revoke_family(session: Session, family: str, *, now: datetime | None = None)
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def revoke_user_tokens(
+    session: Session, user_id: int, *, personal: bool, now: datetime | None = None
+) -> int:
+    """Revoke a user's live login tokens (access and refresh), and with ``personal`` their
+    personal tokens too; how many. Called wherever web sessions end (password reset or set,
+    deactivation): a token issued against the old password or before the deactivation must
+    not outlive it, and reactivating an account must not bring old tokens back."""
+    kinds = [ApiTokenKind.access.value, ApiTokenKind.refresh.value]
+    if personal:
+        kinds.append(ApiTokenKind.personal.value)
+    result = session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.user_id == user_id,
+            ApiToken.kind.in_(kinds),
+            ApiToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=now or utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def _find(session: Session, raw: str) -> ApiToken | None:
     if not raw or len(raw) > 200:
         return None
@@ -149,6 +171,29 @@ def _usable_user(session: Session, row: ApiToken) -> User | None:
     return user
 
 
+def _reused(session: Session, row: ApiToken, now: datetime) -> RefreshOutcome:
+    """A refresh token presented after it was used: a copy is in other hands, so the whole
+    login is revoked and the event audited."""
+    revoke_family(session, row.family, now=now)
+    user = session.get(User, row.user_id)
+    if user is not None:
+        audit.record(
+            session,
+            Actor.system("auth"),
+            "api_token.reuse",
+            user,
+            after={"family": row.family, "token_id": row.id},
+        )
+    return RefreshOutcome(
+        None,
+        AuthenticationFailed(
+            "this refresh token was already used: every token of this login is revoked; "
+            "log in again",
+            field="refresh_token",
+        ),
+    )
+
+
 def refresh_tokens(session: Session, *, raw: str, now: datetime | None = None) -> RefreshOutcome:
     """Rotate a refresh token: a new pair, the old refresh token used, the old access ones
     revoked. A refresh token used before revokes its whole family (a copy is in other hands)."""
@@ -160,29 +205,27 @@ def refresh_tokens(session: Session, *, raw: str, now: datetime | None = None) -
     if row is None or row.kind != ApiTokenKind.refresh.value:
         return RefreshOutcome(None, refused)
     if row.used_at is not None and row.revoked_at is None:
-        revoke_family(session, row.family, now=now)
-        user = session.get(User, row.user_id)
-        if user is not None:
-            audit.record(
-                session,
-                Actor.system("auth"),
-                "api_token.reuse",
-                user,
-                after={"family": row.family, "token_id": row.id},
-            )
-        return RefreshOutcome(
-            None,
-            AuthenticationFailed(
-                "this refresh token was already used: every token of this login is revoked; "
-                "log in again",
-                field="refresh_token",
-            ),
-        )
+        return _reused(session, row, now)
     if row.revoked_at is not None or row.used_at is not None or row.expires_at <= now:
         return RefreshOutcome(None, refused)
     user = _usable_user(session, row)
     if user is None:
         return RefreshOutcome(None, refused)
+    # The read above takes no lock: two refreshes with the same token may both get here.
+    # Marking it used only if still unused makes exactly one win; the other is a reuse.
+    claimed = session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == row.id,
+            ApiToken.used_at.is_(None),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > now,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(claimed, "rowcount", 0) or 0) != 1:
+        return _reused(session, row, now)
     row.used_at = now
     session.execute(
         update(ApiToken)

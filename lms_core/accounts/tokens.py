@@ -156,6 +156,7 @@ def reset_password_with_token(
 ) -> User:
     """Set the password of a reset (or invitation) token's user; every session of theirs
     ends, so a thief logged in with the old password is out too."""
+    from lms_core.accounts.api_tokens import revoke_user_tokens
     from lms_core.accounts.web_sessions import close_user_sessions
 
     if purpose not in PASSWORD_PURPOSES:
@@ -167,5 +168,6 @@ def reset_password_with_token(
     user.locked_until = None
     session.flush()
     close_user_sessions(session, user.id)
+    revoke_user_tokens(session, user.id, personal=False)  # the API's logins end too
     audit.record(session, Actor.for_user(user), "user.reset_password", user)
     return user

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from lms_core import events
 from lms_core.accounts import audit
 from lms_core.accounts.admins import guard_last_admin
+from lms_core.accounts.api_tokens import revoke_user_tokens
 from lms_core.accounts.fields import USER, UserCreate, UserRow, UserUpdate
 from lms_core.accounts.web_sessions import close_user_sessions
 from lms_core.actor import Actor
@@ -247,6 +248,8 @@ def deactivate_user(session: Session, *, actor: Actor, email: str) -> User:
     user = get_user(session, email)
     guard_last_admin(session, user, "deactivate")
     close_user_sessions(session, user.id)
+    # Personal tokens too: reactivating the account must not bring any old token back.
+    revoke_user_tokens(session, user.id, personal=True)
     return _change(session, actor, user, "user.deactivate", is_active=False)
 
 
@@ -281,6 +284,7 @@ def set_password(
     user.locked_until = None
     session.flush()
     close_user_sessions(session, user.id)  # logged in with the old password: no longer
+    revoke_user_tokens(session, user.id, personal=False)
     # Always audited: the hash is not in the snapshot, so the change alone would leave no trace.
     after = audit.changed(before, audit.snapshot(user, _AUDITED))
     audit.record(

@@ -18,7 +18,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
-from lms_core.models import OneTimeToken, StoredFile, utcnow
+from lms_core.models import ApiToken, ApiTokenKind, OneTimeToken, StoredFile, utcnow
 from lms_core.permissions import require_admin
 
 #: Used tokens are kept this long after use (who set a password when: audit has it too).
@@ -68,6 +68,32 @@ class Reconcile:
             "missing": self.missing_count,
             "missing_rows": self.missing,
         }
+
+
+def purge_api_tokens(session: Session, *, now: datetime | None = None) -> int:
+    """Delete API tokens past the refresh lifetime (created more than its 30 days ago) and
+    expired; how many. A refresh token stays while its login (family) has a live refresh
+    token: a used one presented again is how a copied token is caught, and it must still
+    be recognised as used to revoke the login."""
+    from lms_core.accounts.api_tokens import REFRESH_TTL
+
+    now = now or utcnow()
+    live_families = select(ApiToken.family).where(
+        ApiToken.kind == ApiTokenKind.refresh.value, ApiToken.expires_at > now
+    )
+    result = session.execute(
+        delete(ApiToken)
+        .where(
+            ApiToken.created_at <= now - REFRESH_TTL,
+            ApiToken.expires_at <= now,
+            or_(
+                ApiToken.kind != ApiTokenKind.refresh.value,
+                ApiToken.family.not_in(live_families),
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _restore(aside: Path) -> Path:

@@ -36,13 +36,18 @@ def close_overdue(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
 
 @handler("accounts.clean_tokens", max_attempts=3, lease_seconds=600)
 def clean_tokens(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
-    """Delete expired one-time tokens (and used ones after a week), and ended web sessions."""
+    """Delete expired one-time tokens (and used ones after a week), ended web sessions, and
+    API tokens past the refresh lifetime (a used refresh token: once its login ended)."""
     from lms_core.accounts.web_sessions import purge_expired
-    from lms_core.automation.housekeeping import clean_expired_tokens
+    from lms_core.automation.housekeeping import clean_expired_tokens, purge_api_tokens
 
     with unit_of_work(ctx.session_factory) as session:
         deleted = clean_expired_tokens(session, actor=ACTOR)
-        return {"deleted": deleted, "web_sessions": purge_expired(session)}
+        return {
+            "deleted": deleted,
+            "web_sessions": purge_expired(session),
+            "api_tokens": purge_api_tokens(session),
+        }
 
 
 @handler("files.reconcile", max_attempts=3, lease_seconds=1800)

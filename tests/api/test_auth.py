@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from lms_core.models import ApiToken, AuditEntry, utcnow
 from lms_core.security import token_hash
 from lms_core.settings import Settings
 from tests.api.conftest import API, assert_problem, bearer, login
+from tests.factories import PASSWORD
 
 
 def _audit(session: Session, action: str) -> list[AuditEntry]:
@@ -139,3 +141,45 @@ def test_a_deactivated_users_tokens_stop_at_once(
     assert_problem(client.get(f"{API}/courses", headers=bearer(pair["access_token"])), 401)
     refused = client.post(f"{API}/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert_problem(refused, 401)
+
+
+def test_a_bad_bearer_token_does_not_shut_the_public_endpoints(
+    client: FlaskClient, learner: Any
+) -> None:
+    first = login(client, learner).get_json()
+    stale = bearer("lms_at_expired-or-unknown")
+    refreshed = client.post(
+        f"{API}/auth/refresh", json={"refresh_token": first["refresh_token"]}, headers=stale
+    )
+    assert refreshed.status_code == 200, refreshed.get_data(as_text=True)
+    again = client.post(
+        f"{API}/auth/login",
+        json={"email": learner.email, "password": PASSWORD},
+        headers=stale,
+    )
+    assert again.status_code == 200, again.get_data(as_text=True)
+    assert_problem(client.get(f"{API}/verify/LMS-0000-0000", headers=stale), 422)  # not 401
+    # Anywhere else the same header is refused.
+    assert_problem(client.get(f"{API}/me/enrollments", headers=stale), 401)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/auth/login", {"password": "Sekrit-Echo-1234"}),  # email missing: the whole body
+        ("/auth/login", {"email": "a@b.example", "password": ["Sekrit-Echo-1234"]}),
+        ("/auth/login", {"email": "a@b.example", "password": "Sekrit-Echo-1234", "x": 1}),
+        ("/auth/refresh", {"refresh_token": 12345678}),
+        ("/auth/password-reset/confirm", {"token": "Sekrit-Echo-1234", "password": "x"}),
+        ("/auth/invitation", {"token": "Sekrit-Echo-1234", "password": "Sekrit-Echo-1234"}),
+    ],
+)
+def test_a_refusal_never_echoes_a_secret(client: FlaskClient, path: str, body: Any) -> None:
+    response = client.post(f"{API}{path}", json=body)
+    assert response.status_code in (401, 422), response.get_data(as_text=True)
+    text = response.get_data(as_text=True)
+    assert "Sekrit-Echo" not in text and "12345678" not in text, text
+    secret = {"password", "token", "refresh_token"}
+    for entry in response.get_json()["errors"]:
+        if (entry["field"] or "").rsplit(".", 1)[-1] in secret:
+            assert entry["value"] is None

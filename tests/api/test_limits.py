@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import pytest
 from flask import Flask
 
-from admin_ui.api import limits
+from admin_ui.api import limits as api_limits
 from tests.api.conftest import API, assert_problem, login
 
 
@@ -16,7 +18,7 @@ def _limit(text: str) -> int:
 
 def test_login_flood_from_one_address_gets_429_with_retry_after(app: Flask, make: Any) -> None:
     client = app.test_client()
-    for n in range(_limit(limits.LOGIN_PER_ADDRESS)):
+    for n in range(_limit(api_limits.LOGIN_PER_ADDRESS)):
         assert login(client, f"nobody{n}@test.example").status_code == 401
     refused = login(client, "nobody-else@test.example")
     body = assert_problem(refused, 429)
@@ -28,7 +30,7 @@ def test_one_account_is_limited_whatever_the_address(app: Flask, learner: Any) -
     client = app.test_client()
     # Lockout first (5 wrong passwords: 423), the account's own limit next (429).
     statuses = []
-    for n in range(_limit(limits.LOGIN_PER_ACCOUNT) + 1):
+    for n in range(_limit(api_limits.LOGIN_PER_ACCOUNT) + 1):
         response = client.post(
             f"{API}/auth/login",
             json={"email": learner.email.upper(), "password": "wrong"},
@@ -38,18 +40,36 @@ def test_one_account_is_limited_whatever_the_address(app: Flask, learner: Any) -
     assert statuses[-1] == 429 and set(statuses[:-1]) <= {401, 423}
 
 
-def test_the_limit_recovers_after_its_window(app: Flask, learner: Any) -> None:
+class _Clock:
+    """The limiter's clock (the counts' storage reads ``time.time()``), moved by the test."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.ahead
+
+
+def test_the_limit_recovers_after_its_window(
+    app: Flask, learner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import limits.storage.memory
+
+    clock = _Clock()
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
     client = app.test_client()
-    for n in range(_limit(limits.LOGIN_PER_ADDRESS)):
+    for n in range(_limit(api_limits.LOGIN_PER_ADDRESS)):
         login(client, f"nobody{n}@test.example")
     assert login(client, learner).status_code == 429
-    app.extensions[limits.EXTENSION].reset()  # the window passing, without waiting a minute
+    clock.ahead = 30  # within the minute: still refused
+    assert login(client, learner).status_code == 429
+    clock.ahead = 61  # the window has passed: a ban would still refuse
     assert login(client, learner).status_code == 200
 
 
 def test_other_endpoints_are_not_held_by_the_login_limit(as_user: Any, learner: Any) -> None:
     api = as_user(learner)
-    for _ in range(_limit(limits.LOGIN_PER_ADDRESS) + 2):
+    for _ in range(_limit(api_limits.LOGIN_PER_ADDRESS) + 2):
         assert api.get("/me/enrollments").status_code == 200
 
 
@@ -61,13 +81,13 @@ def test_workers_share_the_counts_in_redis(
 
     shared = settings.model_copy(update={"redis_url": redis_url})
     one, two = (create_app(shared, session_factory=session_factory) for _ in range(2))
-    one.extensions[limits.EXTENSION].reset()
+    one.extensions[api_limits.EXTENSION].reset()
     try:
         first = one.test_client()
-        for n in range(_limit(limits.LOGIN_PER_ADDRESS)):
+        for n in range(_limit(api_limits.LOGIN_PER_ADDRESS)):
             assert login(first, f"nobody{n}@test.example").status_code == 401
         assert_problem(login(two.test_client(), "someone@test.example"), 429)
     finally:
-        one.extensions[limits.EXTENSION].reset()
+        one.extensions[api_limits.EXTENSION].reset()
         for app in (one, two):
             app.extensions[EXTENSION].dispose()

@@ -86,9 +86,17 @@ def test_another_learner_cannot_touch_the_attempt(as_user: Any, setup: Any, make
     owner: ApiClient = as_user(setup.student)
     attempt_id = owner.post(_quiz_path(setup)).get_json()["attempt"]["id"]
     stranger: ApiClient = as_user(make.user("student"))
-    assert_problem(stranger.get(f"/attempts/{attempt_id}"), 403)
-    assert_problem(_put(stranger, attempt_id, {"answers": {"1": 1}}), 403)
-    assert_problem(stranger.post(f"/attempts/{attempt_id}/submission"), 403)
+    # Someone else's attempt looks like an unused id: 404, and the owner is not named.
+    for refused in (
+        stranger.get(f"/attempts/{attempt_id}"),
+        _put(stranger, attempt_id, {"answers": {"1": 1}}),
+        stranger.post(f"/attempts/{attempt_id}/submission"),
+    ):
+        body = assert_problem(refused, 404)
+        assert body["detail"] == f"attempt: no attempt {attempt_id}"
+        assert setup.student.email not in refused.get_data(as_text=True)
+    unused = assert_problem(stranger.get("/attempts/99999999"), 404)
+    assert unused["detail"] == "attempt: no attempt 99999999"
     not_enrolled = stranger.post(_quiz_path(setup))
     assert_problem(not_enrolled, not_enrolled.status_code)
     assert not_enrolled.status_code in (403, 409, 422)
@@ -106,3 +114,22 @@ def test_anonymous_and_scopes(client: Any, cli: Any, setup: Any) -> None:
         "/api/v1" + _quiz_path(setup), headers={"Authorization": f"Bearer {token}"}
     )
     assert assert_problem(refused, 403)["errors"][0]["value"] == "quizzes:write"
+
+
+def test_a_quiz_that_hides_its_answers_shows_the_learner_totals_only(
+    as_user: Any, setup: Any, session: Session
+) -> None:
+    setup.quiz.show_correct_answers = False
+    session.flush()
+    api: ApiClient = as_user(setup.student)
+    attempt_id = api.post(_quiz_path(setup)).get_json()["attempt"]["id"]
+    _put(api, attempt_id, {"answers": {"1": RIGHT[1]}})
+    assert api.post(f"/attempts/{attempt_id}/submission").status_code == 200
+    result = api.get(f"/attempts/{attempt_id}")
+    assert result.status_code == 200, result.get_data(as_text=True)
+    body = result.get_json()
+    assert body["questions"] == [] and body["attempt"]["points_possible"]
+    assert body["attempt"]["score"] is not None
+    # The course's instructor still reads every question.
+    staff = as_user(setup.teacher).get(f"/attempts/{attempt_id}").get_json()
+    assert len(staff["questions"]) == 6 and "points_earned" in staff["questions"][0]

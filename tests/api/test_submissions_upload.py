@@ -16,6 +16,7 @@ from lms_core.assignments.fields import AssignmentCreate
 from lms_core.models import StoredFile, Submission, utcnow
 from tests.api.conftest import API, assert_problem, bearer, login
 from tests.helpers import as_
+from tests.web.conftest import log_in
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 
@@ -123,3 +124,112 @@ def test_not_enrolled_json_body_and_empty_work_are_refused(
         ),
         401,
     )
+
+
+class _Counted(io.BytesIO):
+    """A request body that counts what the server read of it."""
+
+    taken = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.taken += len(data)
+        return data
+
+    def read1(self, size: int | None = -1) -> bytes:
+        data = super().read1(size)
+        self.taken += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        n = super().readinto(buffer)
+        self.taken += n
+        return n
+
+
+def _multipart(parts: list[tuple[str, bytes]]) -> bytes:
+    out = b""
+    for name, data in parts:
+        out += (
+            b'--BOUNDARY\r\nContent-Disposition: form-data; name="file"; filename="'
+            + name.encode()
+            + b'"\r\nContent-Type: application/pdf\r\n\r\n'
+            + data
+            + b"\r\n"
+        )
+    return out + b"--BOUNDARY--\r\n"
+
+
+def _send(app: Flask, user: Any, course: Any, body: bytes) -> tuple[Any, _Counted]:
+    client = app.test_client()
+    token = login(client, user).get_json()["access_token"]
+    stream = _Counted(body)
+    response = client.post(
+        f"{API}/courses/{course.slug}/lessons/essay/submission",
+        input_stream=stream,
+        content_length=len(body),
+        content_type="multipart/form-data; boundary=BOUNDARY",
+        headers=bearer(token),
+    )
+    return response, stream
+
+
+def test_an_oversize_file_is_refused_as_it_streams_in(
+    app: Flask, own_files: Any, homework: Any, make: Any, session: Session
+) -> None:
+    app.extensions["lms"].settings = own_files.model_copy(update={"max_upload_mb": 1})
+    learner = make.user("student")
+    make.enroll(learner, homework)
+    mb = 1024 * 1024
+    body = _multipart([("big.pdf", PDF + b"x" * (3 * mb)), ("next.pdf", PDF + b"y" * (3 * mb))])
+    refused, stream = _send(app, learner, homework, body)
+    problem = assert_problem(refused, 422)
+    assert problem["errors"][0]["field"] == "file" and "big.pdf" in problem["detail"]
+    assert stream.taken < 2 * mb  # the rest was never read
+    assert session.query(StoredFile).count() == 0
+
+
+def test_too_many_file_parts_are_refused_as_they_arrive(
+    app: Flask, own_files: Any, homework: Any, make: Any
+) -> None:
+    learner = make.user("student")
+    make.enroll(learner, homework)
+    body = _multipart([(f"f{n}.pdf", PDF) for n in range(21)])
+    refused, _ = _send(app, learner, homework, body)
+    assert "at most 20 files" in assert_problem(refused, 422)["detail"]
+
+
+def test_an_anonymous_upload_is_refused_before_its_body_is_read(
+    app: Flask, own_files: Any, homework: Any
+) -> None:
+    body = _multipart([("big.pdf", PDF + b"x" * (2 * 1024 * 1024))])
+    stream = _Counted(body)
+    refused = app.test_client().post(
+        f"{API}/courses/{homework.slug}/lessons/essay/submission",
+        input_stream=stream,
+        content_length=len(body),
+        content_type="multipart/form-data; boundary=BOUNDARY",
+    )
+    assert_problem(refused, 401)
+    assert stream.taken == 0
+
+
+def test_a_cookie_upload_takes_its_csrf_token_from_the_header_only(
+    app: Flask, own_files: Any, homework: Any, make: Any, admin_user: Any
+) -> None:
+    make.enroll(admin_user, homework)  # a back-office user: learners have no cookie login
+    browser = app.test_client()
+    assert log_in(browser, admin_user).status_code == 302
+    token = browser.get(f"{API}/auth/csrf").get_json()["csrf_token"]
+    path = f"{API}/courses/{homework.slug}/lessons/essay/submission"
+    in_the_form = browser.post(
+        path, data={"text": "mine", "csrf_token": token}, content_type="multipart/form-data"
+    )
+    assert_problem(in_the_form, 400)  # the body is not parsed to find it
+    done = browser.post(
+        path,
+        data={"text": "mine", "file": (io.BytesIO(PDF), "essay.pdf")},
+        content_type="multipart/form-data",
+        headers={"X-CSRFToken": token},
+    )
+    assert done.status_code == 201, done.get_data(as_text=True)

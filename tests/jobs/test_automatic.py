@@ -176,7 +176,7 @@ def test_expired_tokens_are_cleaned(jobs_cli: Cli, session: Session, make, opera
     assert (
         done is not None
         and done.status == "succeeded"
-        and done.result == {"deleted": 1, "web_sessions": 0}
+        and done.result == {"deleted": 1, "web_sessions": 0, "api_tokens": 0}
     )
 
 
