@@ -128,7 +128,9 @@ def _scores(title: str, rows: Sequence[dict[str, Any]]) -> Figure:
         labels = [f"{b['score_from']}-{b['score_to']}" for b in bands]
         counts = [b["learners"] for b in bands]
         axes.bar(labels, counts, color=BLUE)
-        axes.set_title(f"{_short(quiz, 60)} ({sum(counts)} learners)", fontsize=10, loc="left")
+        total = sum(counts)
+        learners = "learner" if total == 1 else "learners"
+        axes.set_title(f"{_short(quiz, 60)} ({total} {learners})", fontsize=10, loc="left")
         axes.set_ylabel("Learners")
         _whole_numbers(axes)
         axes.grid(axis="y", alpha=0.3)
