@@ -90,3 +90,21 @@ def test_display_name_examples(name: str, shown: str) -> None:
     from lms_core.assignments.files import sanitize_filename
 
     assert sanitize_filename(name) == shown
+
+
+def test_a_document_whose_deflate_stream_is_broken_is_refused_as_damaged() -> None:
+    """zlib's own error (not BadZipFile) when a member's compressed bytes are broken: found by
+    the mangled-files property test, whose seed files carry the day's date in their zip."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo("[Content_Types].xml", date_time=(2026, 12, 7, 3, 29, 26))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(info, "<Types>" + "x" * 300 + "</Types>")
+    data = bytearray(buffer.getvalue())
+    start = 30 + len("[Content_Types].xml")  # the first byte of the member's deflate stream
+    data[start] = 0x00  # a stored block whose lengths do not match
+    with pytest.raises(ValidationError, match="damaged zip archive"):
+        ft.detect(bytes(data))
