@@ -40,8 +40,8 @@ from typing import Any
 
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
+from support.databases import postgres_databases, sqlite_databases
 
-from bench.support.databases import postgres_databases, sqlite_databases
 from lms_core.actor import Actor
 from lms_core.db import make_engine
 from lms_core.models import Course, Enrollment, User
