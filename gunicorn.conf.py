@@ -60,6 +60,12 @@ max_requests_jitter = 200
 
 forwarded_allow_ips = os.environ.get("LMS_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
+# gunicorn 25.1+ opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl):
+# two sites (or a site and a test run) on one host would take it from each other, and whoever
+# reaches it can resize or stop the server. The toolkit manages gunicorn through its service
+# manager's signals, so the socket stays closed (older gunicorns ignore the setting).
+control_socket_disable = True
+
 # Logs on stdout/stderr (the service manager or container runtime keeps them). The access
 # line: client, time, request, status, bytes, referrer, user agent, and duration in ms.
 accesslog = "-"
