@@ -1,0 +1,154 @@
+"""The SQLite copy compressed while it is being made (lms_core/backups/sqlite_stream.py):
+the archive's stream is the finished copy, byte for byte, whether frames were compressed
+early, a writer committed meanwhile, or the file changed under a frame already compressed."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import sqlite3
+import struct
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+from lms_core.backups import sqlite_pages as sp
+from lms_core.backups.sqlite_snapshot import Early
+from lms_core.backups.sqlite_stream import copy_and_pack, lag_pages
+
+#: Small frames and a small page cache: a 20 MB database makes many early frames.
+FRAME = 1 << 20
+CACHE_KIB = 256
+
+
+def _live(path: Path) -> sqlite3.Connection:
+    """A WAL database as a site has it, its last commits in the WAL (not checkpointed)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, name TEXT, n INTEGER)")
+    conn.execute("CREATE INDEX big_name ON big (name)")
+    conn.execute("BEGIN")
+    rows = [(f"name {i:06d} " + "y" * 150, i) for i in range(60_000)]
+    conn.executemany("INSERT INTO big (name, n) VALUES (?, ?)", rows)
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("UPDATE big SET n = -n WHERE id % 7 = 0")  # in the WAL only
+    return conn
+
+
+def _unpacked(sink: io.BytesIO) -> bytes:
+    data = sink.getvalue()
+    reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
+    return reader.read()
+
+
+def test_frames_compressed_during_the_copy_make_the_copy(tmp_path: Path) -> None:
+    live, copy = tmp_path / "live.db", tmp_path / "copy.db"
+    conn = _live(live)
+    sink = io.BytesIO()
+    packed = copy_and_pack(
+        live, copy, sink, lambda *_: None, busy_timeout=5, frame=FRAME, cache_kib=CACHE_KIB
+    )
+    conn.close()
+    assert packed.early_frames >= 5 and packed.redone_frames == 0  # the overlap happened
+    assert _unpacked(sink) == copy.read_bytes() and packed.database_size == copy.stat().st_size
+    data = sink.getvalue()
+    assert len(data) == packed.size and hashlib.sha256(data).hexdigest() == packed.sha256
+    assert copy.read_bytes()[18:20] == b"\x01\x01"  # a lone rollback-journal file
+    assert packed.tables == sp.page_stats(copy) == sp.file_stats(live)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("copy")) == ["copy.db"]
+
+
+def test_a_writer_during_the_copy_is_not_in_it(tmp_path: Path) -> None:
+    """Another connection commits between the steps (growing the file by thousands of
+    rows, rewriting pages already copied): the copy is the database as of its start, in
+    one piece, every early frame taken."""
+    live, copy = tmp_path / "live.db", tmp_path / "copy.db"
+    conn = _live(live)
+    before = sp.file_stats(live)
+    writes: list[int] = []
+
+    def writer(copied: int, _early: Early) -> None:
+        if copied and len(writes) < 3:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("UPDATE big SET name = 'changed' WHERE id <= 2000")
+            conn.executemany("INSERT INTO big (name, n) VALUES ('new', ?)", [(0,)] * 5000)
+            conn.execute("COMMIT")
+            writes.append(copied)
+
+    sink = io.BytesIO()
+    packed = copy_and_pack(
+        live,
+        copy,
+        sink,
+        lambda *_: None,
+        busy_timeout=5,
+        frame=FRAME,
+        cache_kib=CACHE_KIB,
+        hook=writer,
+    )
+    after = sp.file_stats(live)
+    conn.close()
+    assert len(writes) == 3 and after["big"].rows == before["big"].rows + 15_000
+    assert packed.tables == before  # the snapshot taken before the writes
+    assert packed.early_frames >= 5 and packed.redone_frames == 0
+    assert _unpacked(sink) == copy.read_bytes()
+    check = sqlite3.connect(sp.readonly_uri(copy), uri=True)
+    assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert check.execute("SELECT count(*) FROM big WHERE name = 'changed'").fetchone() == (0,)
+    check.close()
+
+
+def test_bytes_changed_under_an_early_frame_are_compressed_again(tmp_path: Path) -> None:
+    """The assumption broken on purpose: bytes of the file change after their frame was
+    compressed (as if SQLite wrote a page again). The check finds it, that frame is made
+    again from the finished file, and the stream is still the copy as it ended."""
+    live, copy = tmp_path / "live.db", tmp_path / "copy.db"
+    conn = _live(live)
+    changed: list[int] = []
+
+    def scribble(_copied: int, early: Early) -> None:
+        if changed or FRAME not in early:
+            return
+        early[FRAME].result()  # the second frame compressed: now its bytes change
+        with copy.open("r+b") as raw:
+            at = _free_space(raw, FRAME)
+            raw.seek(at)
+            raw.write(b"scribbled")
+        changed.append(at)
+
+    sink = io.BytesIO()
+    packed = copy_and_pack(
+        live,
+        copy,
+        sink,
+        lambda *_: None,
+        busy_timeout=5,
+        frame=FRAME,
+        cache_kib=CACHE_KIB,
+        hook=scribble,
+    )
+    conn.close()
+    assert changed and packed.redone_frames == 1
+    final = copy.read_bytes()
+    assert b"scribbled" in final[FRAME : 2 * FRAME] and _unpacked(sink) == final
+
+
+def _free_space(raw: BinaryIO, start: int) -> int:
+    """An offset past ``start`` in a b-tree page's unused middle (between its cell pointers
+    and its cells): changed there, the copy still reads as the same rows."""
+    for page in range(start, start + FRAME, 4096):
+        raw.seek(page)
+        head = raw.read(12)
+        cells, content = struct.unpack(">HH", head[3:7])
+        end = page + (12 if head[0] in (2, 5) else 8) + 2 * cells
+        if head[0] in (2, 5, 10, 13) and page + content - end > 16:
+            return end + 4
+    raise AssertionError("no page with room in the frame")
+
+
+def test_the_lag_is_twice_the_cache() -> None:
+    assert lag_pages(4096, 2048) == 1025 and lag_pages(1024, 64) == 129
