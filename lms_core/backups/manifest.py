@@ -39,9 +39,11 @@ from sqlalchemy import (
 from lms_core.backups.stats import TableStat as TableStat  # re-exported: callers use mf.TableStat
 
 #: Bumped when the archive's layout changes in a way an older ``verify`` would misread.
-#: 2: the SQLite copy is zstd-compressed (``database.sqlite3.zst``); 1: gzip
-#: (``database.sqlite3.gz``). This version reads both.
-FORMAT_VERSION = 2
+#: 3: SQLite table checksums by xxh3 (``sqlite-pages-v4``: an older lmsctl would restore the
+#: copy and only then fail to check it, so it is told to refuse the archive up front); 2: the
+#: SQLite copy is zstd-compressed (``database.sqlite3.zst``); 1: gzip
+#: (``database.sqlite3.gz``). This version reads all three.
+FORMAT_VERSION = 3
 MANIFEST_NAME = "manifest.json"
 ARCHIVE_PREFIX = "lms-backup-"
 #: Rows fetched at once while checksumming (memory stays flat on a million-row table).
