@@ -14,7 +14,9 @@ What makes that safe:
   step and held to the last (a WAL reader's snapshot): writers go on committing, none of it
   reaches the copy, and SQLite never restarts the backup (it restarts when the source
   changes between steps read in transactions of their own). The source connection is
-  read-only, so no page is copied twice either.
+  read-only, so no page is copied twice either. It is closed as soon as the last step
+  returns: the compression that follows reads only the copy, and holds no lock on the
+  source (a rollback-journal source's writers and a WAL's TRUNCATE checkpoints go on).
 * **Pages in order, written once.** SQLite's ``backup.c`` copies pages 1, 2, 3... in order
   into the destination's page cache; its pager writes a dirty page to the file when the
   cache is full (oldest first) and the rest at the commit, after the last step. So once a
@@ -126,6 +128,10 @@ def copy_and_pack(
                     src.backup(dst, pages=max(1, STEP // page_size), progress=ahead.step)
                 finally:
                     dst.close()
+                    # The copy is whole: end the read transaction now, not after ``pack``
+                    # (a rollback-journal source's writers would wait for the compression,
+                    # and a WAL's RESTART/TRUNCATE checkpoints would be busy).
+                    src.close()
                 legacy_header(copy)
                 return pack(copy, sink, tick, level=level, frame=frame, early=early)
         finally:

@@ -8,9 +8,12 @@ import hashlib
 import io
 import sqlite3
 import struct
+import subprocess
+import sys
 from pathlib import Path
 from typing import BinaryIO
 
+import pytest
 import zstandard
 
 from lms_core.backups import sqlite_pages as sp
@@ -152,3 +155,37 @@ def _free_space(raw: BinaryIO, start: int) -> int:
 
 def test_the_lag_is_twice_the_cache() -> None:
     assert lag_pages(4096, 2048) == 1025 and lag_pages(1024, 64) == 129
+
+
+#: Run in a process of its own with no busy timeout: a write, then a TRUNCATE checkpoint;
+#: prints "ok (busy, log, checkpointed)" or the error.
+_TRY_WRITE = r"""
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=0)
+try:
+    conn.execute("UPDATE big SET n = n WHERE id = 1")
+    print("ok", conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone())
+except sqlite3.Error as error:
+    print("FAILED", error)
+"""
+
+
+@pytest.mark.parametrize("mode", ["wal", "delete"])
+def test_the_source_is_let_go_once_the_copy_is_whole(tmp_path: Path, mode: str) -> None:
+    """While the copy is compressed and checksummed the source is no longer read: another
+    process writes at once (rollback journal: no shared lock left) and checkpoints the
+    whole WAL (no reader's snapshot left)."""
+    live, copy = tmp_path / "live.db", tmp_path / "copy.db"
+    conn = _live(live)
+    if mode == "delete":
+        conn.execute("PRAGMA journal_mode=DELETE")
+    seen: list[str] = []
+
+    def tick(stage: str, *_: object) -> None:
+        if stage == "compressing and checksumming":
+            probe = [sys.executable, "-c", _TRY_WRITE, str(live)]
+            seen.append(subprocess.run(probe, capture_output=True, text=True).stdout.strip())
+
+    copy_and_pack(live, copy, io.BytesIO(), tick, busy_timeout=5, frame=FRAME, cache_kib=CACHE_KIB)
+    conn.close()
+    assert len(seen) == 1 and seen[0].startswith("ok (0, "), seen
