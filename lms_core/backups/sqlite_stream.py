@@ -115,7 +115,11 @@ def copy_and_pack(
         src.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot, held
         behind = lag_pages(page_size, cache_kib) if lag is None else lag
         dst = sqlite3.connect(copy)
-        fd = os.open(copy, os.O_RDONLY)
+        try:
+            fd = os.open(copy, os.O_RDONLY)
+        except BaseException:
+            dst.close()
+            raise
         try:
             dst.execute("PRAGMA synchronous=OFF")
             dst.execute(f"PRAGMA cache_size=-{int(cache_kib)}")

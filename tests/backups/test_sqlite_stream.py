@@ -189,3 +189,55 @@ def test_the_source_is_let_go_once_the_copy_is_whole(tmp_path: Path, mode: str) 
     copy_and_pack(live, copy, io.BytesIO(), tick, busy_timeout=5, frame=FRAME, cache_kib=CACHE_KIB)
     conn.close()
     assert len(seen) == 1 and seen[0].startswith("ok (0, "), seen
+
+
+#: Run in a process of its own from the step hook: a commit rewriting pages already copied
+#: and growing the file, then a checkpoint of the kind given (it copies the WAL into the
+#: database file being read).
+_WRITE_AND_CHECKPOINT = r"""
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=0)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("UPDATE big SET name = 'changed' WHERE id <= 5000")
+conn.executemany("INSERT INTO big (name, n) VALUES ('new', 0)", [()] * 20000)
+conn.execute("COMMIT")
+print(conn.execute("PRAGMA wal_checkpoint(%s)" % sys.argv[2]).fetchone())
+"""
+
+
+@pytest.mark.parametrize("checkpoint", ["PASSIVE", "RESTART", "TRUNCATE"])
+def test_another_process_writing_and_checkpointing_mid_copy(
+    tmp_path: Path, checkpoint: str
+) -> None:
+    """Another process (its own locks, not this one's connection) commits and checkpoints
+    between two steps: the copy is the database as it was when the copy began."""
+    live, copy = tmp_path / "live.db", tmp_path / "copy.db"
+    _live(live).close()
+    before = sp.file_stats(live)
+    dump = sqlite3.connect(live)
+    dump_before = "\n".join(dump.iterdump())
+    dump.close()
+    done: list[subprocess.CompletedProcess[str]] = []
+
+    def writer(copied: int, _early: Early) -> None:
+        if copied and not done:
+            command = [sys.executable, "-c", _WRITE_AND_CHECKPOINT, str(live), checkpoint]
+            done.append(subprocess.run(command, capture_output=True, text=True))
+
+    sink = io.BytesIO()
+    packed = copy_and_pack(
+        live,
+        copy,
+        sink,
+        lambda *_: None,
+        busy_timeout=5,
+        frame=FRAME,
+        cache_kib=CACHE_KIB,
+        hook=writer,
+    )
+    assert done and done[0].returncode == 0, done
+    assert sp.file_stats(live)["big"].rows == before["big"].rows + 20_000  # it did commit
+    assert _unpacked(sink) == copy.read_bytes() and packed.tables == before
+    check = sqlite3.connect(sp.readonly_uri(copy), uri=True)
+    assert "\n".join(check.iterdump()) == dump_before
+    check.close()
