@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import sqlite3
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+import xxhash
 import zstandard
 
 from lms_core.backups import sqlite_pages as sp
 from lms_core.backups.sqlite_snapshot import Early
-from lms_core.backups.sqlite_stream import copy_and_pack, lag_pages
+from lms_core.backups.sqlite_stream import _early_frame, copy_and_pack, lag_pages
 
 #: Small frames and a small page cache: a 20 MB database makes many early frames.
 FRAME = 1 << 20
@@ -241,3 +244,33 @@ def test_another_process_writing_and_checkpointing_mid_copy(
     check = sqlite3.connect(sp.readonly_uri(copy), uri=True)
     assert "\n".join(check.iterdump()) == dump_before
     check.close()
+
+
+def test_an_early_frame_hash_is_of_the_bytes_it_compressed(tmp_path: Path) -> None:
+    """The file changing while an early frame is made (a thread rewriting it all the while):
+    the hash kept is that of the frame's content, so the check after the copy compares the
+    finished file with what was compressed. (Made from the file itself, even zstd's own
+    checksum could disagree with its frame: it reads its input more than once.)"""
+    path = tmp_path / "moving"
+    path.write_bytes(bytes(4 * FRAME))
+    fd = os.open(path, os.O_RDWR)
+    stop = threading.Event()
+
+    def scribble() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            os.pwrite(fd, n.to_bytes(8, "little") * 4096, FRAME + (n * 32768) % FRAME)
+
+    scribbler = threading.Thread(target=scribble)
+    scribbler.start()
+    into = bytearray(FRAME)
+    try:
+        made = [_early_frame(fd, FRAME, FRAME, 1, into) for _ in range(40)]
+    finally:
+        stop.set()
+        scribbler.join()
+        os.close(fd)
+    unpack = zstandard.ZstdDecompressor()
+    for kept, block in made:
+        assert xxhash.xxh3_64_intdigest(unpack.decompress(block)) == kept
