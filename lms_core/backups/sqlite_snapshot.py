@@ -21,7 +21,8 @@ both cores at once:
 * While the frames compress, this thread walks the b-trees (:mod:`sqlite_pages`) and hashes
   each table's pages (hashlib lets go of the GIL too).
 * The frames go straight into the archive as they come, in order, hashed on the way (a few
-  in flight at most: memory stays flat whatever the database's size).
+  in flight at most, whatever the database's size; plus the frames compressed during the
+  copy, which wait here for their turn: at most ``sqlite_stream.MAX_HELD`` bytes).
 * Most frames are compressed before :func:`pack` starts, while the copy is being made
   (:mod:`lms_core.backups.sqlite_stream`: the copy, 0.14 s of a 213 MB file, used to run
   alone on one core); :func:`_compress` takes each of those only if the finished copy still
@@ -157,7 +158,7 @@ def _compress(
 ) -> tuple[int, str, int, int]:
     """zstd of ``image`` into ``out``, one frame per ``frame`` bytes compressed on
     ``workers`` threads of ``pool`` at once (one more frame in flight than threads, so each
-    thread has the next one ready and memory stays flat), written in order; (size, sha256,
+    thread has the next one ready, and no more in memory), written in order; (size, sha256,
     frames of ``early`` compressed again as their bytes had changed, and as they had not
     started). Once ``stop`` is set no frame is started:
     :class:`Stopped` is raised.

@@ -30,8 +30,12 @@ What makes that safe:
   compresses that range again. A wrong assumption costs time, never a wrong archive
   (``Packed.redone_frames`` counts them; tests break the assumption on purpose).
 * **Memory bounded.** Frames are written to the archive in order, so early frames wait in
-  memory for the first one: at most :data:`MAX_AHEAD` bytes of the copy are compressed
-  ahead (a 1.6 GB database fills it; the rest is compressed after the copy, as before).
+  memory for the first one (until :func:`~lms_core.backups.sqlite_snapshot.pack` reaches
+  them): no frame is started once those made and under way could hold more than
+  :data:`MAX_HELD` compressed bytes (an unmade frame counted at zstd's bound for it). At
+  zstd -1's usual 10:1 that is about 640 MB of the copy compressed ahead; of incompressible
+  data, 64 MiB. Beyond it the copy goes on and the rest is compressed after, as before.
+  Besides, each compressing thread has one frame's buffer (:func:`_early_frame`).
 """
 
 from __future__ import annotations
@@ -64,9 +68,10 @@ STEP = 4 << 20
 #: The destination's page cache (SQLite's default size): the most pages copied and not yet
 #: in the file is about this many.
 CACHE_KIB = 2048
-#: The most bytes of the copy compressed ahead of the first frame (held in memory until it
-#: is written); the rest is compressed once the copy is whole.
-MAX_AHEAD = 256 << 20
+#: The most bytes of early frames held in memory (compressed bytes: they wait there until
+#: :func:`~lms_core.backups.sqlite_snapshot.pack` writes them); the rest of the copy is
+#: compressed once it is whole.
+MAX_HELD = 64 << 20
 #: ``hook(pages_copied, early_frames)`` after each step (tests: a writer, or the file
 #: changed on purpose under a frame compressed).
 StepHook = Callable[[int, Early], None]
@@ -75,6 +80,24 @@ StepHook = Callable[[int, Early], None]
 def lag_pages(page_size: int, cache_kib: int = CACHE_KIB) -> int:
     """Pages behind the last one copied that may not be in the file yet: twice the cache."""
     return 2 * (cache_kib * 1024 // page_size) + 1
+
+
+def frame_bound(frame: int) -> int:
+    """The most a zstd frame of ``frame`` bytes can take (zstd's ``ZSTD_COMPRESSBOUND``
+    for inputs of 128 KiB or more, plus room for the headers and the checksum)."""
+    return frame + (frame >> 8) + 1024
+
+
+def held_by(early: Early, frame: int) -> int:
+    """The bytes ``early`` holds or may come to hold: each frame made, its size; each not
+    made yet (or failed), :func:`frame_bound`."""
+    held = 0
+    for made in early.values():
+        if made.done() and not made.cancelled() and made.exception() is None:
+            held += len(made.result()[1])
+        else:
+            held += frame_bound(frame)
+    return held
 
 
 def _early_frame(
@@ -109,11 +132,13 @@ def copy_and_pack(
     frame: int = FRAME,
     cache_kib: int = CACHE_KIB,
     lag: int | None = None,
+    max_held: int = MAX_HELD,
     hook: StepHook | None = None,
 ) -> Packed:
     """Copy ``source`` to ``copy`` (as :func:`sqlite_pages.copy_database` does: one commit's
     database, a lone rollback-journal file) and compress it into ``sink`` while it is
-    copied (see the module); ``lag`` overrides :func:`lag_pages` (tests)."""
+    copied (see the module); ``lag`` overrides :func:`lag_pages`, ``max_held``
+    :data:`MAX_HELD` (tests)."""
     src = sqlite3.connect(readonly_uri(source), uri=True, timeout=busy_timeout)
     early: Early = {}
     try:
@@ -134,7 +159,7 @@ def copy_and_pack(
             # The copy has a core of its own; frames not started when it ends are taken
             # over by ``pack``'s threads.
             with ThreadPoolExecutor(max_workers=max(1, cores() - 1)) as pool:
-                ahead = _Ahead(fd, pool, early, frame, level, page_size, behind, hook)
+                ahead = _Ahead(fd, pool, early, frame, level, page_size, behind, max_held, hook)
                 tick("copying database", 0, None)
                 try:
                     src.backup(dst, pages=max(1, STEP // page_size), progress=ahead.step)
@@ -156,7 +181,7 @@ def copy_and_pack(
 
 class _Ahead:
     """The backup's progress callback: after each step, the frames now wholly in the file
-    (and not the first) go to ``pool``, within :data:`MAX_AHEAD`."""
+    (and not the first) go to ``pool``, within :data:`MAX_HELD`."""
 
     def __init__(
         self,
@@ -167,6 +192,7 @@ class _Ahead:
         level: int,
         page_size: int,
         behind: int,
+        max_held: int,
         hook: StepHook | None,
     ) -> None:
         self.fd, self.pool, self.early, self.frame, self.level = fd, pool, early, frame, level
@@ -175,6 +201,7 @@ class _Ahead:
         self.copied = 0
         self.stopped = False
         self.buffers = threading.local()  # one frame's buffer per compressing thread
+        self.max_held = max_held
 
     def step(self, _status: int, remaining: int, total: int) -> None:
         copied = total - remaining
@@ -186,10 +213,14 @@ class _Ahead:
         if self.stopped:
             return
         ready = min((copied - self.behind) * self.page_size, os.fstat(self.fd).st_size)
-        while self.next + self.frame <= ready and self.next + self.frame <= MAX_AHEAD:
+        if self.next + self.frame > ready:
+            return
+        held = held_by(self.early, self.frame)
+        while self.next + self.frame <= ready and held + frame_bound(self.frame) <= self.max_held:
             made: Future[tuple[int, bytes]] = self.pool.submit(self._frame, self.next)
             self.early[self.next] = made
             self.next += self.frame
+            held += frame_bound(self.frame)
 
     def _frame(self, start: int) -> tuple[int, bytes]:
         into: bytearray | None = getattr(self.buffers, "into", None)

@@ -274,3 +274,36 @@ def test_an_early_frame_hash_is_of_the_bytes_it_compressed(tmp_path: Path) -> No
     unpack = zstandard.ZstdDecompressor()
     for kept, block in made:
         assert xxhash.xxh3_64_intdigest(unpack.decompress(block)) == kept
+
+
+def test_early_frames_hold_at_most_max_held_bytes(tmp_path: Path) -> None:
+    """Incompressible data (random blobs): the early frames waiting for ``pack`` are as
+    big as the copy's ranges. No more of them are made than ``max_held`` compressed bytes
+    allow; the rest is compressed after the copy, and the archive is still the copy."""
+    live, copy = tmp_path / "live.db", tmp_path / "copy.db"
+    conn = sqlite3.connect(live)
+    conn.execute("CREATE TABLE blobs (b BLOB)")
+    conn.executemany("INSERT INTO blobs VALUES (?)", [(os.urandom(100_000),) for _ in range(160)])
+    conn.commit()
+    conn.close()
+    seen: list[Early] = []
+
+    def keep(_copied: int, early: Early) -> None:
+        seen[:] = [early]
+
+    sink = io.BytesIO()
+    packed = copy_and_pack(
+        live,
+        copy,
+        sink,
+        lambda *_: None,
+        busy_timeout=5,
+        frame=FRAME,
+        cache_kib=CACHE_KIB,
+        max_held=4 * FRAME,
+        hook=keep,
+    )
+    held = sum(len(made.result()[1]) for made in seen[0].values())
+    assert copy.stat().st_size > 12 * FRAME  # the copy would have made 10 early frames
+    assert packed.early_frames >= 2 and held <= 4 * FRAME and held > 2 * FRAME
+    assert _unpacked(sink) == copy.read_bytes()
