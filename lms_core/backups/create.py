@@ -1,8 +1,9 @@
 """``backup create``: one consistent snapshot of the database, plus the files, in one archive.
 
-SQLite is copied with the online backup API in one step (a read transaction: under WAL,
-writers go on writing and the copy is the database as of one commit), then made a plain
-rollback-journal file, zstd-compressed while its tables are checksummed
+SQLite is copied with the online backup API in one read transaction (under WAL, writers go
+on writing and the copy is the database as of one commit), zstd-compressed while it is
+being copied (:mod:`lms_core.backups.sqlite_stream`), made a plain rollback-journal file,
+and its tables checksummed while the last frames compress
 (:mod:`lms_core.backups.sqlite_snapshot`; archives of format 1 held it gzip-compressed, and
 still verify and restore). PostgreSQL is dumped with ``pg_dump -Fc`` (compressed
 already) inside an exported snapshot, and the per-table checksums are taken in that same
@@ -38,8 +39,8 @@ from sqlalchemy.engine import make_url
 from lms_core.backups import manifest as mf
 from lms_core.backups import scratch
 from lms_core.backups.pgtools import option, pg_env, require_tool
-from lms_core.backups.sqlite_pages import copy_database
-from lms_core.backups.sqlite_snapshot import ZSTD_LEVEL, compression_name, pack
+from lms_core.backups.sqlite_snapshot import ZSTD_LEVEL, compression_name
+from lms_core.backups.sqlite_stream import copy_and_pack
 from lms_core.db import make_engine, sqlite_file
 from lms_core.errors import Conflict
 from lms_core.formats.atomic import AtomicFile
@@ -131,14 +132,11 @@ def job_archive_path(folder: Path, key: str, kind: str, now: datetime) -> Path:
     return folder / f"{mf.ARCHIVE_PREFIX}{stamp:%Y%m%dT%H%M%SZ}-{kind}-{key_suffix(key)}.tar"
 
 
-def _snapshot_sqlite(settings: Settings, work: Path, tick: Progress) -> Path:
+def _sqlite_source(settings: Settings) -> Path:
     source = sqlite_file(settings.database_url)
     if source is None or not source.exists():
         raise FileNotFoundError(f"SQLite database {source or settings.database_url} not found")
-    copy = work / "database.sqlite3"
-    tick("copying database", 0, None)
-    copy_database(source, copy, busy_timeout=settings.sqlite_busy_timeout_ms / 1000)
-    return copy
+    return source
 
 
 def _files(root: Path, skip: Path) -> Iterator[tuple[Path, str]]:
@@ -191,11 +189,18 @@ def create_backup(
         written: dict[str, dict[str, Any]] = {}
         entries: list[tuple[Path, str]] = []
         if kind == "sqlite":
-            copy = _snapshot_sqlite(settings, work, tick)
-            # The first member's data is the compressed copy, written as zstd makes it;
-            # its header goes in once its size is known.
+            source, copy = _sqlite_source(settings), work / "database.sqlite3"
+            # The first member's data is the compressed copy, written as zstd makes it
+            # (most of it while the copy is still being made); its header goes in once
+            # its size is known.
             start = _begin_member(out.stream)
-            packed = pack(copy, out.stream, tick)
+            packed = copy_and_pack(
+                source,
+                copy,
+                out.stream,
+                tick,
+                busy_timeout=settings.sqlite_busy_timeout_ms / 1000,
+            )
             _end_member(out.stream, start, SQLITE_MEMBER, packed.size)
             removing = threading.Thread(target=copy.unlink, kwargs={"missing_ok": True})
             removing.start()

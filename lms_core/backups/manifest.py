@@ -39,9 +39,11 @@ from sqlalchemy import (
 from lms_core.backups.stats import TableStat as TableStat  # re-exported: callers use mf.TableStat
 
 #: Bumped when the archive's layout changes in a way an older ``verify`` would misread.
-#: 2: the SQLite copy is zstd-compressed (``database.sqlite3.zst``); 1: gzip
-#: (``database.sqlite3.gz``). This version reads both.
-FORMAT_VERSION = 2
+#: 3: SQLite table checksums by xxh3 (``sqlite-pages-v4``: an older lmsctl would restore the
+#: copy and only then fail to check it, so it is told to refuse the archive up front); 2: the
+#: SQLite copy is zstd-compressed (``database.sqlite3.zst``); 1: gzip
+#: (``database.sqlite3.gz``). This version reads all three.
+FORMAT_VERSION = 3
 MANIFEST_NAME = "manifest.json"
 ARCHIVE_PREFIX = "lms-backup-"
 #: Rows fetched at once while checksumming (memory stays flat on a million-row table).
@@ -159,8 +161,10 @@ def table_stats(conn: Connection) -> dict[str, TableStat]:
 #: is only compared with a copy of its own kind, so each kind may use what is fastest there.
 NORMALISED = "normalised-rows"
 SQLITE_ROWS = "sqlite-rows-v2"
-#: SQLite tables checksummed by their b-tree pages (:mod:`lms_core.backups.sqlite_pages`).
-SQLITE_PAGES = "sqlite-pages-v3"
+#: SQLite tables checksummed by their b-tree pages (:mod:`lms_core.backups.sqlite_pages`):
+#: xxh3-128 of the pages; v3, the sha256 of the same pages, in archives written before.
+SQLITE_PAGES = "sqlite-pages-v4"
+SQLITE_PAGES_V3 = "sqlite-pages-v3"
 PG_ROW_MD5 = "pg-row-md5-v2"
 #: Per-session settings that fix how PostgreSQL writes a value as text (a restore on another
 #: server, or with another client default, must write the same).
@@ -309,13 +313,13 @@ def table_stats_by(conn: Connection, method: str) -> dict[str, TableStat]:
         if pg_server_version(conn) < 140000:
             raise ValueError(f"table checksums {method!r} need PostgreSQL 14 or newer")
         return _pg_record_stats(conn, method)
-    if method == SQLITE_PAGES and conn.dialect.name == "sqlite":
+    if method in (SQLITE_PAGES, SQLITE_PAGES_V3) and conn.dialect.name == "sqlite":
         from lms_core.backups.sqlite_pages import file_stats
 
         database = conn.engine.url.database
         if not database or database == ":memory:":
             raise ValueError("table checksums by page need a SQLite file")
-        return file_stats(Path(database))
+        return file_stats(Path(database), method)
     reflected = MetaData()
     reflected.reflect(bind=conn)
     tables = {name: reflected.tables[name] for name in sorted(reflected.tables)}

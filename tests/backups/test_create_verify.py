@@ -83,7 +83,7 @@ def test_archive_is_private_and_complete(site: Site) -> None:
     assert stat.S_IMODE(os.stat(site.backups).st_mode) == 0o700
     assert [p.name for p in site.backups.iterdir()] == [archive.name]  # no temp left behind
     manifest = read_manifest(archive)
-    assert manifest["format_version"] == 2 and manifest["alembic_revision"]
+    assert manifest["format_version"] == 3 and manifest["alembic_revision"]
     if kind == "sqlite":
         assert manifest["database_member"] == "database.sqlite3.zst"
         assert manifest["compression"] == "zstd-fast-1"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import xxhash
 import zstandard
 
 from lms_core.backups import sqlite_pages as sp
@@ -219,3 +220,18 @@ def test_a_child_pointer_to_a_free_page_is_not_taken_for_the_tables(tmp_path: Pa
         pages = sp.table_pages(conn, mapped, ["big"])
     conn.close()
     assert sorted(pages["big"]) == _by_dbstat(path)["big"]
+
+
+def test_v4_and_v3_hash_the_same_pages(tmp_path: Path) -> None:
+    """New backups (v4) hash each table's pages with xxh3-128; archives written before say
+    v3 (sha256 of the same pages) and are still checked by it."""
+    path = tmp_path / "plain.db"
+    _setup_plain(path)
+    pages = _walked(path) or {}
+    image = path.read_bytes()
+    big = b"".join(image[(n - 1) * 4096 : n * 4096] for n in pages["big"])
+    v4, v3 = sp.page_stats(path), sp.page_stats(path, sp.PAGES_V3)
+    assert v4["big"].rows == v3["big"].rows == 60_000
+    assert v4["big"].sha256 == xxhash.xxh3_128_hexdigest(big)
+    assert v3["big"].sha256 == hashlib.sha256(big).hexdigest()
+    assert sp.file_stats(path, sp.PAGES_V3) == v3

@@ -77,7 +77,7 @@ def test_one_frame_more_than_the_threads_is_in_flight() -> None:
     workers = 2
     sink = _SlowSink()
     with _Counting(workers, sink) as pool:
-        size, _ = snap._compress(IMAGE, sink, 1, pool, workers, FRAME)
+        size, *_ = snap._compress(IMAGE, sink, 1, pool, workers, FRAME)
     assert pool.submitted == len(IMAGE) // FRAME and size == len(sink.getvalue())
     assert pool.most == workers + 1
 
