@@ -34,6 +34,7 @@ from lms_core.jobs.registry import JobContext, handler
 from lms_core.models import utcnow
 from lms_core.models.jobs import Job
 from lms_core.models.schedules import ExportKind, ExportSchedule
+from lms_core.settings import Settings
 
 #: Big exports take minutes: a lease shorter than the longest would run one twice at once.
 LEASE_SECONDS = 3600
@@ -78,12 +79,22 @@ def _open(path: Path, fmt: str) -> AbstractContextManager[IO[Any]]:
     return atomic_text(path) if fmt == "json" else atomic_binary(path)
 
 
-def write_export(session: Session, schedule: ExportSchedule, path: Path) -> int:
+def write_export(
+    session: Session, schedule: ExportSchedule, path: Path, at: datetime | None = None
+) -> int:
     """Write the schedule's export to ``path`` with the same services (and the same
-    formula-safe writers) as ``lmsctl gradebook export`` / ``lmsctl export``; rows written."""
+    formula-safe writers) as ``lmsctl gradebook export`` / ``lmsctl export`` / ``lmsctl
+    reports`` (a report as at the slot ``at``); rows written."""
     actor = Actor.system(f"export-schedule:{schedule.name}")
     fmt = str(schedule.args.get("format", "csv"))
     course = schedule.args.get("course")
+    if schedule.export_kind == ExportKind.report:
+        from lms_core.exports.report_runs import build_report
+        from lms_core.reports.output import write_report
+
+        report = build_report(session, schedule, at or utcnow())
+        with _open(path, fmt) as out:
+            return write_report(session, report, fmt, out)
     if schedule.export_kind == ExportKind.gradebook:
         from lms_core.assignments.gradebook import export_gradebook
 
@@ -126,10 +137,17 @@ def _record_error(factory: SessionFactory, schedule_id: int, exc: BaseException)
 
 
 def run_schedule(
-    factory: SessionFactory, schedule_id: int, at: datetime, *, manual: bool = False
+    factory: SessionFactory,
+    schedule_id: int,
+    at: datetime,
+    *,
+    manual: bool = False,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Write the file of the slot ``at``, prune, record it on the schedule (see the module
-    docstring); a schedule removed (or disabled, unless ``manual``) since is skipped."""
+    docstring); a schedule removed (or disabled, unless ``manual``) since is skipped. A
+    report schedule with ``mail`` queues its mails with that record (``settings``: the
+    site's address for the mail's links; the process's settings when not given)."""
     try:
         with unit_of_work(factory, write=False) as session:
             schedule = session.get(ExportSchedule, schedule_id)
@@ -137,10 +155,10 @@ def run_schedule(
                 return {"skipped": "the schedule was removed"}
             if not schedule.enabled and not manual:
                 return {"skipped": "the schedule is disabled"}
-            name, keep = schedule.name, schedule.keep
+            name, keep, args = schedule.name, schedule.keep, dict(schedule.args)
             folder = _folder(schedule)
             path = folder / file_name(name, at, str(schedule.args.get("format", "csv")))
-            rows = write_export(session, schedule, path)
+            rows = write_export(session, schedule, path, at)
         pruned = prune(folder, name, keep)
     except Exception as exc:
         _record_error(factory, schedule_id, exc)
@@ -151,14 +169,42 @@ def run_schedule(
             found.last_run_at = utcnow()
             found.last_file = str(path)
             found.last_error = None
-    return {"schedule": name, "file": str(path), "rows": rows, "pruned": pruned}
+        mailed = _mail(session, settings, name=name, args=args, path=path, at=at, rows=rows)
+    done: dict[str, Any] = {"schedule": name, "file": str(path), "rows": rows, "pruned": pruned}
+    if mailed is not None:
+        done["mails"] = mailed
+    return done
+
+
+def _mail(
+    session: Session,
+    settings: Settings | None,
+    *,
+    name: str,
+    args: dict[str, Any],
+    path: Path,
+    at: datetime,
+    rows: int,
+) -> list[int] | None:
+    """A report schedule's mails (their outbox ids), or None when it mails nothing."""
+    if not args.get("mail"):
+        return None
+    from lms_core.exports.report_runs import mail_report
+    from lms_core.settings import load_settings
+
+    site = settings or load_settings()
+    return mail_report(session, site, name=name, args=args, path=path, at=at, rows=rows)
 
 
 @handler("exports.scheduled", max_attempts=MAX_ATTEMPTS, lease_seconds=LEASE_SECONDS)
 def scheduled(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
     at = datetime.fromisoformat(str(args["at"]))
     return run_schedule(
-        ctx.session_factory, int(args["schedule_id"]), at, manual=bool(args.get("manual"))
+        ctx.session_factory,
+        int(args["schedule_id"]),
+        at,
+        manual=bool(args.get("manual")),
+        settings=ctx.settings,
     )
 
 

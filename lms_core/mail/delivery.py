@@ -93,6 +93,12 @@ def deliver(factory: SessionFactory, settings: Settings, outbox_id: int) -> dict
             mail.last_error = LINK_GONE
             mail.body_text, mail.body_html = "", None
             return {"outbox_id": outbox_id, "status": "cancelled"}
+        attachment = _attachment(mail.attachment_path)
+        if isinstance(attachment, str):
+            mail.status = MailStatus.failed.value
+            mail.last_error = attachment
+            mail.body_text, mail.body_html = "", None
+            return {"outbox_id": outbox_id, "status": "failed", "error": attachment}
         mail.status = MailStatus.sending.value
         mail.attempts += 1
         message = build_message(
@@ -102,6 +108,7 @@ def deliver(factory: SessionFactory, settings: Settings, outbox_id: int) -> dict
             text=mail.body_text,
             html=mail.body_html,
             message_id=mail.message_id,
+            attachment=attachment,
         )
     try:
         send(config, message)
@@ -113,6 +120,20 @@ def deliver(factory: SessionFactory, settings: Settings, outbox_id: int) -> dict
         raise
     _record(factory, outbox_id, MailStatus.sent, error=None)
     return {"outbox_id": outbox_id, "status": "sent", "message_id": str(message["Message-ID"])}
+
+
+def _attachment(path: str | None) -> tuple[str, bytes] | str | None:
+    """The attached file's name and bytes; a text saying why when it cannot be read (the
+    mail then fails for good: the file is gone, a retry would not bring it back)."""
+    if path is None:
+        return None
+    from pathlib import Path
+
+    file = Path(path)
+    try:
+        return file.name, file.read_bytes()
+    except OSError as exc:
+        return f"not sent: its attachment {path} cannot be read ({exc.strerror or exc})"
 
 
 def _record(

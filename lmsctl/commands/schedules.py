@@ -12,8 +12,8 @@ from lmsctl.output import emit_query, emit_record, report_change, say
 from lmsctl.runtime import acting, runtime
 
 app = group(
-    "Scheduled exports: the gradebook, enrollments, users or courses written to a folder "
-    "on a cron schedule (UTC), keeping the newest N files."
+    "Scheduled exports: the gradebook, enrollments, users, courses or a report written to a "
+    "folder on a cron schedule (UTC), keeping the newest N files; reports maybe mailed."
 )
 
 NameArg = Annotated[
@@ -43,12 +43,6 @@ def add(
             show_default=False,
         ),
     ],
-    export: Annotated[
-        str,
-        typer.Option(
-            "--export", help="gradebook, enrollments, users or courses.", show_default=False
-        ),
-    ],
     to: Annotated[
         Path,
         typer.Option(
@@ -57,16 +51,54 @@ def add(
             show_default=False,
         ),
     ],
+    export: Annotated[
+        str | None,
+        typer.Option(
+            "--export",
+            help="gradebook, enrollments, users, courses, or report (with --report).",
+            show_default=False,
+        ),
+    ] = None,
     course: Annotated[
         str | None,
         typer.Option(
             "--course",
-            help="The course's slug (gradebook: required; enrollments, courses: only this one).",
+            help="The course's slug (gradebook, course report: required; enrollments, "
+            "courses: only this one).",
             show_default=False,
         ),
     ] = None,
+    report: Annotated[
+        str | None,
+        typer.Option(
+            "--report",
+            help="Run this report (lmsctl reports): system, course (--course), instructor "
+            "or student (--user).",
+            show_default=False,
+        ),
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            help="The instructor's or learner's e-mail (their report).",
+            show_default=False,
+        ),
+    ] = None,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            "--days",
+            help="A report covers the N days before each slot [default: everything before it].",
+            show_default=False,
+        ),
+    ] = None,
+    mail: Annotated[
+        bool,
+        typer.Option("--mail", help="Also mail a report's file to every active administrator."),
+    ] = False,
     fmt: Annotated[
-        str, typer.Option("--format", help="csv or xlsx (json too for the gradebook).")
+        str, typer.Option("--format", help="csv or xlsx (json too for the gradebook, reports).")
     ] = "csv",
     keep: Annotated[
         int, typer.Option("--keep", help="How many of this schedule's files to keep.")
@@ -76,23 +108,38 @@ def add(
     """Add an export schedule: files <name>-<UTC timestamp>.<ext> in the folder.
 
     A worker (lmsctl jobs worker) or cron's lmsctl jobs run-due writes each slot once; the
-    oldest files of this schedule beyond --keep are deleted. Administrators only.
+    oldest files of this schedule beyond --keep are deleted. A report (--report) is the one
+    lmsctl reports writes, as at the slot; with --mail each active administrator gets it
+    attached, once per slot. Administrators only.
 
     Example: lmsctl schedules add nightly-grades --cron "0 2 * * *" --export gradebook --course intro-python --format xlsx --to /srv/exports --keep 7
+
+    Example: lmsctl schedules add weekly-site --cron "0 6 * * 1" --report system --days 7 --format xlsx --to /srv/reports --mail
     """
-    from lms_core.exports.schedules import add_schedule, schedule_row
+    from lms_core.errors import UsageError
+    from lms_core.exports.schedules import ReportSpec, add_schedule, schedule_row
 
     with acting(ctx, as_json=json_out) as (session, actor):
+        if export is None and report is None:
+            raise UsageError("give --export KIND or --report NAME", field="export", value=None)
+        spec = None
+        if report is not None:
+            spec = ReportSpec(report, days=days, mail=mail)
+        elif days is not None or mail:
+            flag = "--days" if days is not None else "--mail"
+            raise UsageError(f"{flag} is for a report (--report)", field=flag[2:], value=None)
         schedule = add_schedule(
             session,
             actor=actor,
             name=name,
             cron=cron,
-            export=export,
+            export=export or "report",
             folder=to,
             keep=keep,
             fmt=fmt,
             course=course,
+            report=spec,
+            user=user,
         )
         row = schedule_row(schedule)
     report_change(
