@@ -142,8 +142,13 @@ def add(
             user=user,
         )
         row = schedule_row(schedule)
+    what = row["export"]
+    if spec is not None:  # "report course intro-python, mailed"
+        from lms_core.exports.report_runs import subject_of
+
+        what = f"report {subject_of(row['args'])}" + (", mailed" if spec.mail else "")
     report_change(
-        f"schedule {row['name']}: {row['export']} to {row['folder']} at {row['cron']!r} (UTC), "
+        f"schedule {row['name']}: {what} to {row['folder']} at {row['cron']!r} (UTC), "
         f"keeping {row['keep']}",
         row,
         as_json=json_out,

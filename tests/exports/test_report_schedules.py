@@ -201,3 +201,11 @@ def test_options_that_need_a_report_are_usage_errors(
     result = _add(jobs_cli, "bad", out, *args)
     assert result.exit_code == 2, result.output
     assert json.loads(result.stdout)["errors"][0]["field"] in {"export", "mail", "days"}
+
+
+def test_the_message_names_the_report(jobs_cli: Cli, world: World, out: Path) -> None:
+    result = ok(
+        jobs_cli("schedules", "add", "risk", "--cron", "0 2 * * *", "--to", str(out),
+                 "--report", "course", "--course", "rep-course", "--mail")
+    )  # fmt: skip
+    assert "schedule risk: report course rep-course, mailed to" in result.stdout + result.stderr
