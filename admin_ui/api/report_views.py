@@ -7,7 +7,10 @@ schedules' (``lmsctl schedules add --report``): spectree checks every answer of 
 against its JSON model, which a file is not.
 The services apply the role rules (instructors: their own courses and their own report;
 learners: their own student report; the system report: administrators), the token's
-``reports:read`` scope narrows them. A report is read in the request's session and never
+``reports:read`` scope narrows them. Unlike the CLI's operator, an API caller may be anyone
+with an account: for all but administrators a learner, course or instructor they may not see
+is the same 404 as an unknown one (as ``/attempts/{id}`` and certificate PDFs are), so the
+API does not tell which e-mails or course slugs (unpublished ones too) exist. A report is read in the request's session and never
 written: the request's unit of work is rolled back at its end.
 
 The body is built whole before it is sent: spectree reads every answer's body, which a
@@ -27,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from admin_ui.api.blueprint import api
 from admin_ui.api.caller import caller
 from admin_ui.api.endpoint import Answer, endpoint
+from lms_core.actor import Actor
 from lms_core.reports.base import Period, Report
 
 EMAIL = "<string(maxlength=320):email>"
@@ -68,6 +72,25 @@ class ReportDocument(BaseModel):
 Build = Callable[[Period], Report]
 
 
+def _unseen_as_unknown(actor: Actor, build: Build, *, field: str, value: str, what: str) -> Build:
+    """For a caller other than an administrator, one 404 for "no such user or course" and
+    "not yours to see": the services' two refusals (404 and 403) would tell a learner probing
+    names which ones exist. An administrator sees every report, so its 404 says what is
+    missing. The service's wording is dropped on purpose: it names the rule, hence the case."""
+    from lms_core.errors import NotFound, PermissionDenied
+
+    if actor.is_admin:
+        return build
+
+    def concealed(period: Period) -> Report:
+        try:
+            return build(period)
+        except (NotFound, PermissionDenied):
+            raise NotFound(f"no {what} you may see", field=field, value=value) from None
+
+    return concealed
+
+
 def _answer(query: ReportQuery, build: Build) -> Answer:
     """Parse the period, build the report as the caller, write it as the CLI's JSON."""
     from admin_ui.db import request_session
@@ -91,7 +114,16 @@ def student_report(email: str, query: ReportQuery) -> Answer:
     from lms_core.reports.student import student_report as build
 
     actor = caller().actor
-    return _answer(query, lambda p: build(request_session(), actor=actor, email=email, period=p))
+    return _answer(
+        query,
+        _unseen_as_unknown(
+            actor,
+            lambda p: build(request_session(), actor=actor, email=email, period=p),
+            field="email",
+            value=email,
+            what=f"learner {email} whose figures",
+        ),
+    )
 
 
 @api.get(f"/reports/instructor/{EMAIL}")
@@ -102,7 +134,16 @@ def instructor_report(email: str, query: ReportQuery) -> Answer:
     from lms_core.reports.instructor import instructor_report as build
 
     actor = caller().actor
-    return _answer(query, lambda p: build(request_session(), actor=actor, email=email, period=p))
+    return _answer(
+        query,
+        _unseen_as_unknown(
+            actor,
+            lambda p: build(request_session(), actor=actor, email=email, period=p),
+            field="email",
+            value=email,
+            what=f"instructor {email} whose figures",
+        ),
+    )
 
 
 @api.get(f"/reports/course/{SLUG}")
@@ -115,12 +156,18 @@ def course_report(slug: str, query: CourseReportQuery) -> Answer:
     actor = caller().actor
     return _answer(
         query,
-        lambda p: build(
-            request_session(),
-            actor=actor,
-            slug=slug,
-            period=p,
-            inactive_days=query.inactive_days,
+        _unseen_as_unknown(
+            actor,
+            lambda p: build(
+                request_session(),
+                actor=actor,
+                slug=slug,
+                period=p,
+                inactive_days=query.inactive_days,
+            ),
+            field="course_slug",
+            value=slug,
+            what=f"course {slug} whose report",
         ),
     )
 

@@ -67,8 +67,8 @@ def test_instructors_see_their_own_courses_and_report(
     assert client.get(f"{API}/reports/course/rep-course", headers=t1).status_code == 200
     mine = client.get(f"{API}/reports/instructor/t1@rep.example.org", headers=t1)
     assert mine.status_code == 200
-    assert_problem(client.get(f"{API}/reports/course/rep-noquiz", headers=t1), 403)
-    assert_problem(client.get(f"{API}/reports/instructor/t2@rep.example.org", headers=t1), 403)
+    assert_problem(client.get(f"{API}/reports/course/rep-noquiz", headers=t1), 404)
+    assert_problem(client.get(f"{API}/reports/instructor/t2@rep.example.org", headers=t1), 404)
     assert_problem(client.get(f"{API}/reports/system", headers=t1), 403)
 
 
@@ -78,8 +78,8 @@ def test_learners_see_their_own_student_report_only(
     s1 = _token(cli, "s1@rep.example.org")
     own = client.get(f"{API}/reports/student/s1@rep.example.org", headers=s1)
     assert own.status_code == 200 and own.get_json()["subject"] == "s1@rep.example.org"
-    assert_problem(client.get(f"{API}/reports/student/s2@rep.example.org", headers=s1), 403)
-    assert_problem(client.get(f"{API}/reports/course/rep-course", headers=s1), 403)
+    assert_problem(client.get(f"{API}/reports/student/s2@rep.example.org", headers=s1), 404)
+    assert_problem(client.get(f"{API}/reports/course/rep-course", headers=s1), 404)
     assert_problem(client.get(f"{API}/reports/system", headers=s1), 403)
 
 
@@ -92,6 +92,51 @@ def test_the_scope_anonymous_and_unknown_names(
     assert body["errors"][0]["value"] == "reports:read"
     assert_problem(client.get(f"{API}/reports/course/no-such-course", headers=admin), 404)
     assert_problem(client.get(f"{API}/reports/student/nobody@example.org", headers=admin), 404)
+
+
+# (caller, a report they may not see, an unknown name's, the field). rep-empty is t1's
+# unpublished course; s1 learns in rep-noquiz (t2's), t2 teaches none of s2's courses.
+HIDDEN = [
+    ("s1", "/reports/student/s2@rep.example.org", "/reports/student/no@rep.example.org", "email"),
+    ("s1", "/reports/instructor/t2@rep.example.org", "/reports/instructor/no@rep.example.org",
+     "email"),
+    ("s1", "/reports/course/rep-noquiz", "/reports/course/no-such-course", "course_slug"),
+    ("s1", "/reports/course/rep-empty", "/reports/course/no-such-course", "course_slug"),
+    ("t2", "/reports/student/s2@rep.example.org", "/reports/student/no@rep.example.org", "email"),
+    ("t2", "/reports/instructor/t1@rep.example.org", "/reports/instructor/no@rep.example.org",
+     "email"),
+    ("t2", "/reports/course/rep-empty", "/reports/course/no-such-course", "course_slug"),
+]  # fmt: skip
+
+
+def _without_names(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """The problem with the request's own parts, and the asked-for name, taken out."""
+    text = json.dumps({k: v for k, v in body.items() if k not in ("instance", "request_id")})
+    return dict(json.loads(text.replace(name, "NAME")))
+
+
+@pytest.mark.parametrize(("who", "hidden", "unknown", "field"), HIDDEN)
+def test_a_report_one_may_not_see_is_the_same_404_as_an_unknown_name(
+    client: FlaskClient, cli: Any, world: World, who: str, hidden: str, unknown: str, field: str
+) -> None:
+    """A learner or instructor probing e-mails or slugs (an unpublished course's too) learns
+    nothing: the answer to an existing one they may not see is the unknown one's, word for
+    word. Administrators still get the service's 404 naming what is missing."""
+    who = f"{who}@rep.example.org"
+    token = _token(cli, who)
+    seen = assert_problem(client.get(f"{API}{hidden}", headers=token), 404)
+    missing = assert_problem(client.get(f"{API}{unknown}", headers=token), 404)
+    assert seen["errors"][0]["field"] == missing["errors"][0]["field"] == field
+    hidden_name, unknown_name = hidden.rsplit("/", 1)[1], unknown.rsplit("/", 1)[1]
+    assert _without_names(seen, hidden_name) == _without_names(missing, unknown_name)
+    assert who not in json.dumps(seen)  # the rule's wording (naming the caller) is gone
+
+
+def test_administrators_still_get_the_services_404(
+    client: FlaskClient, world: World, admin: dict[str, str]
+) -> None:
+    body = assert_problem(client.get(f"{API}/reports/course/no-such-course", headers=admin), 404)
+    assert body["errors"][0]["message"] == "no course with slug no-such-course"
 
 
 @pytest.mark.parametrize(
