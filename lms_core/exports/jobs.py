@@ -7,7 +7,9 @@ once however many workers or crons look) and its file the name
 worker killed mid-export leaves no file, or a whole one; the job's retry writes the same
 name again, so a slot never leaves two files. Retention then deletes the oldest files of
 *this* schedule beyond ``keep``: only names ``<name>-<timestamp>.<ext>``, never another
-schedule's or anyone else's file in the folder.
+schedule's or anyone else's file in the folder, nor a file a mail still to be sent attaches
+(a report schedule's ``--mail``, read when the mail goes out: SMTP down for a few slots must
+not make those mails fail for good); the next run after the mail is sent deletes it.
 
 A run that fails (the folder was removed, the course deleted) records its error on the
 schedule (``schedules list`` shows it) and fails the job, which the ledger retries.
@@ -60,10 +62,26 @@ def own_files(folder: Path, name: str) -> list[Path]:
     return [path for _, path in sorted(found, key=lambda item: item[0], reverse=True)]
 
 
-def prune(folder: Path, name: str, keep: int) -> list[str]:
-    """Delete this schedule's files beyond the ``keep`` newest; the names deleted."""
+def awaiting_mail(session: Session, folder: Path) -> frozenset[str]:
+    """Names of the files in ``folder`` that a mail still queued (or being sent) attaches."""
+    from lms_core.models.mail import MailStatus, OutboxMail
+
+    waiting = (MailStatus.queued.value, MailStatus.sending.value)
+    stmt = select(OutboxMail.attachment_path).where(
+        OutboxMail.status.in_(waiting), OutboxMail.attachment_path.is_not(None)
+    )
+    here = folder.resolve()
+    paths = [Path(text) for text in session.scalars(stmt) if text]
+    return frozenset(path.name for path in paths if path.resolve().parent == here)
+
+
+def prune(folder: Path, name: str, keep: int, held: frozenset[str] = frozenset()) -> list[str]:
+    """Delete this schedule's files beyond the ``keep`` newest, except the ``held`` ones (a
+    queued mail's attachment); the names deleted."""
     gone: list[str] = []
     for path in own_files(folder, name)[keep:]:
+        if path.name in held:
+            continue
         path.unlink(missing_ok=True)
         gone.append(path.name)
     return gone
@@ -159,7 +177,8 @@ def run_schedule(
             folder = _folder(schedule)
             path = folder / file_name(name, at, str(schedule.args.get("format", "csv")))
             rows = write_export(session, schedule, path, at)
-        pruned = prune(folder, name, keep)
+            held = awaiting_mail(session, folder)
+        pruned = prune(folder, name, keep, held)
     except Exception as exc:
         _record_error(factory, schedule_id, exc)
         raise

@@ -168,6 +168,30 @@ def test_a_mail_whose_file_is_gone_fails_naming_it(
     assert row["status"] == "failed" and "cannot be read" in row["last_error"]
 
 
+def test_retention_keeps_a_file_until_its_mail_is_sent(
+    jobs_cli: Cli, world: World, out: Path, make: Any, session_factory: Factory,
+    smtp_server: Server,
+) -> None:  # fmt: skip
+    """--keep 1 with --mail: slots run while the mails wait (SMTP down, the worker behind)
+    must not delete the file a queued mail attaches; once sent, the next run prunes it."""
+    make.user("admin")
+    ok_json(_add(jobs_cli, "site", out, "--report", "system", "--mail", "--keep", "1"))
+    sid = _schedule_id(session_factory, "site")
+    for hour in (2, 3):
+        at = datetime(2026, 2, 1, hour, tzinfo=UTC)
+        result = run_schedule(session_factory, sid, at, settings=jobs_cli.settings)
+        assert result["pruned"] == []
+    ok(jobs_cli("jobs", "run-due"))
+    rows = ok_json(jobs_cli("email", "outbox", "--json"))
+    assert [row["status"] for row in rows] == ["sent", "sent"], rows
+    assert sorted(m.get_filename() for msg in smtp_server.messages
+                  for m in msg.iter_attachments()) == [
+        "site-20260201T020000Z.csv", "site-20260201T030000Z.csv"]  # fmt: skip
+    result = run_schedule(session_factory, sid, datetime(2026, 2, 1, 4, tzinfo=UTC))
+    assert sorted(result["pruned"]) == ["site-20260201T020000Z.csv", "site-20260201T030000Z.csv"]
+    assert [p.name for p in own_files(out, "site")] == ["site-20260201T040000Z.csv"]
+
+
 @pytest.mark.parametrize(
     ("args", "field"),
     [
