@@ -165,7 +165,9 @@ def run_schedule(
     """Write the file of the slot ``at``, prune, record it on the schedule (see the module
     docstring); a schedule removed (or disabled, unless ``manual``) since is skipped. A
     report schedule with ``mail`` queues its mails with that record (``settings``: the
-    site's address for the mail's links; the process's settings when not given)."""
+    site's address for the mail's links; the process's settings when not given). A failure
+    of any step, the mails' too, is recorded on the schedule; a schedule removed while its
+    file was written records nothing and mails no one (removing it is how one stops it)."""
     try:
         with unit_of_work(factory, write=False) as session:
             schedule = session.get(ExportSchedule, schedule_id)
@@ -179,17 +181,19 @@ def run_schedule(
             rows = write_export(session, schedule, path, at)
             held = awaiting_mail(session, folder)
         pruned = prune(folder, name, keep, held)
-    except Exception as exc:
-        _record_error(factory, schedule_id, exc)
-        raise
-    with unit_of_work(factory) as session:
-        found = session.get(ExportSchedule, schedule_id)
-        if found is not None:
+        done: dict[str, Any] = {"schedule": name, "file": str(path), "rows": rows, "pruned": pruned}
+        with unit_of_work(factory) as session:
+            found = session.get(ExportSchedule, schedule_id)
+            if found is None:
+                done["skipped"] = "the schedule was removed during the run: nothing mailed"
+                return done
+            mailed = _mail(session, settings, name=name, args=args, path=path, at=at, rows=rows)
             found.last_run_at = utcnow()
             found.last_file = str(path)
             found.last_error = None
-        mailed = _mail(session, settings, name=name, args=args, path=path, at=at, rows=rows)
-    done: dict[str, Any] = {"schedule": name, "file": str(path), "rows": rows, "pruned": pruned}
+    except Exception as exc:
+        _record_error(factory, schedule_id, exc)
+        raise
     if mailed is not None:
         done["mails"] = mailed
     return done

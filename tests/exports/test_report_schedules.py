@@ -192,6 +192,51 @@ def test_retention_keeps_a_file_until_its_mail_is_sent(
     assert [p.name for p in own_files(out, "site")] == ["site-20260201T040000Z.csv"]
 
 
+def test_a_mail_that_cannot_be_queued_is_recorded_on_the_schedule(
+    jobs_cli: Cli, world: World, out: Path, make: Any, session_factory: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The file is written, then queuing the mails fails (here: the site's settings, read for
+    the mail's links, are broken): the run fails with its error on the schedule, as an
+    export's failure does, not silently with no ``last_error``."""
+    make.user("admin")
+    ok_json(_add(jobs_cli, "site", out, "--report", "system", "--mail"))
+    sid = _schedule_id(session_factory, "site")
+    monkeypatch.setenv("LMS_SMTP_PORT", "not-a-port")
+    with pytest.raises(Exception, match="smtp_port"):
+        run_schedule(session_factory, sid, datetime(2026, 2, 1, 2, tzinfo=UTC), settings=None)
+    with unit_of_work(session_factory, write=False) as check:
+        schedule = check.get(ExportSchedule, sid)
+        assert schedule is not None and schedule.last_run_at is not None
+        assert "smtp_port" in (schedule.last_error or "")
+        assert check.scalar(select(func.count()).select_from(OutboxMail)) == 0
+
+
+def test_a_schedule_removed_during_its_run_mails_nothing(
+    jobs_cli: Cli, world: World, out: Path, make: Any, session_factory: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """``schedules remove`` while the report is being written: the run mails no one (the
+    administrator removed it to stop it) and says why."""
+    from lms_core.exports import jobs
+
+    make.user("admin")
+    ok_json(_add(jobs_cli, "site", out, "--report", "system", "--mail"))
+    sid = _schedule_id(session_factory, "site")
+    real_prune = jobs.prune
+
+    def removed_meanwhile(*args: Any) -> list[str]:  # another process, between write and record
+        ok(jobs_cli("schedules", "remove", "site"))
+        return real_prune(*args)
+
+    monkeypatch.setattr(jobs, "prune", removed_meanwhile)
+    done = run_schedule(session_factory, sid, datetime(2026, 2, 1, 2, tzinfo=UTC),
+                        settings=jobs_cli.settings)  # fmt: skip
+    assert "removed" in done["skipped"] and "mails" not in done
+    with unit_of_work(session_factory, write=False) as check:
+        assert check.scalar(select(func.count()).select_from(OutboxMail)) == 0
+
+
 @pytest.mark.parametrize(
     ("args", "field"),
     [
