@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -142,17 +142,24 @@ def add(
             user=user,
         )
         row = schedule_row(schedule)
-    what = row["export"]
-    if spec is not None:  # "report course intro-python, mailed"
-        from lms_core.exports.report_runs import subject_of
-
-        what = f"report {subject_of(row['args'])}" + (", mailed" if spec.mail else "")
+    mailed = ", mailed to the administrators," if row["args"].get("mail") else ""
     report_change(
-        f"schedule {row['name']}: {what} to {row['folder']} at {row['cron']!r} (UTC), "
-        f"keeping {row['keep']}",
+        f"schedule {row['name']}: {_what(row)} to {row['folder']}{mailed} at {row['cron']!r} "
+        f"(UTC), keeping {row['keep']}",
         row,
         as_json=json_out,
     )
+
+
+def _what(row: dict[str, Any]) -> str:
+    """What a schedule writes, in words: ``gradebook``, ``report course intro-python (last 7
+    days)``; a report's subject and window, which the export kind alone does not say."""
+    if row["export"] != "report":
+        return str(row["export"])
+    from lms_core.exports.report_runs import subject_of
+
+    days = row["args"].get("days")
+    return f"report {subject_of(row['args'])}" + (f" (last {days} days)" if days else "")
 
 
 @app.command("list")

@@ -277,4 +277,12 @@ def test_the_message_names_the_report(jobs_cli: Cli, world: World, out: Path) ->
         jobs_cli("schedules", "add", "risk", "--cron", "0 2 * * *", "--to", str(out),
                  "--report", "course", "--course", "rep-course", "--mail")
     )  # fmt: skip
-    assert "schedule risk: report course rep-course, mailed to" in result.stdout + result.stderr
+    said = result.stdout + result.stderr
+    # The folder is not a recipient: the mail goes to the administrators.
+    assert (
+        f"schedule risk: report course rep-course to {out}, mailed to the administrators, at"
+        in said
+    )
+    plain = ok(jobs_cli("schedules", "add", "site", "--cron", "0 2 * * *", "--to", str(out),
+                        "--report", "system", "--days", "7"))  # fmt: skip
+    assert f"schedule site: report system (last 7 days) to {out} at '0 2 * * *'" in plain.stdout
