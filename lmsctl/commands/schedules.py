@@ -170,19 +170,27 @@ def list_(
     jsonl_out: JsonlOpt = False,
     json_out: ListJsonOpt = False,
 ) -> None:
-    """List export schedules by name, with what their last run did.
+    """List export schedules by name, with what their last run did (a report's subject,
+    --days window and --mail shown in the export column).
 
     Example: lmsctl schedules list --json
     """
     from lms_core.exports.schedules import schedule_row, schedules_query
     from lmsctl.output import listing_format
 
+    def described(schedule: Any) -> dict[str, Any]:
+        """For people, a report's subject, window and mail in the export column (scripts
+        read ``args``: the JSON row stays the schedule's)."""
+        row = schedule_row(schedule)
+        mailed = ", mailed" if row["args"].get("mail") else ""
+        return {**row, "export": _what(row) + mailed}
+
     for_scripts = listing_format(json_out, jsonl_out)
     with acting(ctx, as_json=for_scripts, write=False) as (session, actor):
         emit_query(
             session,
             schedules_query(session, actor=actor),
-            schedule_row,
+            schedule_row if for_scripts else described,
             LIST_COLUMNS,
             as_json=json_out,
             jsonl=jsonl_out,

@@ -286,3 +286,19 @@ def test_the_message_names_the_report(jobs_cli: Cli, world: World, out: Path) ->
     plain = ok(jobs_cli("schedules", "add", "site", "--cron", "0 2 * * *", "--to", str(out),
                         "--report", "system", "--days", "7"))  # fmt: skip
     assert f"schedule site: report system (last 7 days) to {out} at '0 2 * * *'" in plain.stdout
+
+
+def test_the_listing_says_which_report_and_whether_it_is_mailed(
+    jobs_cli: Cli, world: World, out: Path
+) -> None:
+    ok_json(_add(jobs_cli, "risk", out, "--report", "course", "--course", "rep-course",
+                 "--days", "7", "--mail"))  # fmt: skip
+    ok_json(_add(jobs_cli, "teach", out, "--report", "instructor", "--user", "t1@rep.example.org"))
+    listed = ok(jobs_cli("schedules", "list")).stdout.splitlines()
+    [risk] = [line for line in listed if line.startswith("risk\t")]
+    [teach] = [line for line in listed if line.startswith("teach\t")]
+    assert "\treport course rep-course (last 7 days), mailed\t" in risk
+    assert "\treport instructor t1@rep.example.org\t" in teach
+    # Scripts read the arguments themselves: --json keeps the kind and the args.
+    rows = {r["name"]: r for r in ok_json(jobs_cli("schedules", "list", "--json"))}
+    assert rows["risk"]["export"] == "report" and rows["risk"]["args"]["days"] == 7
