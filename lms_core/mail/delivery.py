@@ -124,15 +124,33 @@ def deliver(factory: SessionFactory, settings: Settings, outbox_id: int) -> dict
 
 def _attachment(path: str | None) -> tuple[str, bytes] | str | None:
     """The attached file's name and bytes; a text saying why when it cannot be read (the
-    mail then fails for good: the file is gone, a retry would not bring it back)."""
+    mail then fails for good: the file is gone, a retry would not bring it back).
+
+    A symbolic link is refused, as retention (``own_files``) ignores one: whoever can write
+    the schedule's folder must not get any file the worker can read mailed out. The file is
+    opened with ``O_NOFOLLOW`` where the system has it, so a link swapped in after a check
+    is refused too."""
     if path is None:
         return None
+    import errno
+    import os
+    import stat
     from pathlib import Path
 
     file = Path(path)
+    refused = f"not sent: its attachment {path} is a symbolic link (only a regular file is sent)"
+    if file.is_symlink():
+        return refused
     try:
-        return file.name, file.read_bytes()
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(file, flags)  # non-blocking: a FIFO in its place must not hang the job
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return f"not sent: its attachment {path} is not a regular file"
+            return file.name, handle.read()
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return refused
         return f"not sent: its attachment {path} cannot be read ({exc.strerror or exc})"
 
 

@@ -168,6 +168,30 @@ def test_a_mail_whose_file_is_gone_fails_naming_it(
     assert row["status"] == "failed" and "cannot be read" in row["last_error"]
 
 
+def test_a_symlinked_attachment_is_not_sent(
+    jobs_cli: Cli, world: World, out: Path, make: Any, session_factory: Factory,
+    smtp_server: Server, tmp_path: Path,
+) -> None:  # fmt: skip
+    """The report's file replaced by a link (to a secret elsewhere) before its mail goes:
+    the mail fails naming it, and the linked file's bytes go to no one (retention skips
+    links too)."""
+    make.user("admin")
+    ok_json(_add(jobs_cli, "site", out, "--report", "system", "--mail"))
+    at = datetime(2026, 2, 1, 2, 0, tzinfo=UTC)
+    result = run_schedule(
+        session_factory, _schedule_id(session_factory, "site"), at, settings=jobs_cli.settings
+    )
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for mail\n", encoding="utf-8")
+    written = Path(result["file"])
+    written.unlink()
+    written.symlink_to(secret)
+    ok(jobs_cli("jobs", "run-due"))
+    [row] = ok_json(jobs_cli("email", "outbox", "--json"))
+    assert row["status"] == "failed" and "symbolic link" in row["last_error"], row
+    assert smtp_server.messages == []
+
+
 def test_retention_keeps_a_file_until_its_mail_is_sent(
     jobs_cli: Cli, world: World, out: Path, make: Any, session_factory: Factory,
     smtp_server: Server,
