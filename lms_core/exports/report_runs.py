@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
@@ -74,6 +74,19 @@ def mail_key(name: str, at: datetime, user_id: int) -> str:
     return f"report:{name}:{at.astimezone(UTC):%Y-%m-%dT%H:%M:%S}:{user_id}"
 
 
+def active_admins() -> Select[User]:
+    """Who a report's mail goes to: every active, not deleted administrator, by id."""
+    return (
+        select(User)
+        .where(
+            User.role == Role.admin.value,
+            User.is_active.is_(True),
+            User.deleted_at.is_(None),
+        )
+        .order_by(User.id)
+    )
+
+
 def mail_report(
     session: Session,
     settings: Settings,
@@ -87,17 +100,8 @@ def mail_report(
     """Queue the file's mail to every active administrator (flush only); the outbox ids."""
     from lms_core.mail.outbox import queue_mail
 
-    admins = session.scalars(
-        select(User)
-        .where(
-            User.role == Role.admin.value,
-            User.is_active.is_(True),
-            User.deleted_at.is_(None),
-        )
-        .order_by(User.id)
-    )
     ids: list[int] = []
-    for admin in admins:
+    for admin in session.scalars(active_admins()):
         mail = queue_mail(
             session,
             template=TEMPLATE,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lmsctl.options import JsonlOpt, JsonOpt, ListJsonOpt, PageOpt, PerPageOpt, group
-from lmsctl.output import emit_query, emit_record, report_change, say
+from lmsctl.output import emit_query, emit_record, notice, report_change, say
 from lmsctl.runtime import acting, runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = group(
     "Scheduled exports: the gradebook, enrollments, users, courses or a report written to a "
@@ -142,6 +145,7 @@ def add(
             user=user,
         )
         row = schedule_row(schedule)
+        nobody = bool(row["args"].get("mail")) and _no_admin_to_mail(session)
     mailed = ", mailed to the administrators," if row["args"].get("mail") else ""
     report_change(
         f"schedule {row['name']}: {_what(row)} to {row['folder']}{mailed} at {row['cron']!r} "
@@ -149,6 +153,19 @@ def add(
         row,
         as_json=json_out,
     )
+    if nobody:
+        notice(
+            "warning: there is no active administrator to mail it to (yet): each slot mails "
+            "the administrators active then, and writes the file either way"
+        )
+
+
+def _no_admin_to_mail(session: Session) -> bool:
+    """--mail with nobody to mail yet: worth a warning, not a refusal (the administrators are
+    whoever is active at each slot; a first one may be added later)."""
+    from lms_core.exports.report_runs import active_admins
+
+    return session.scalars(active_admins().limit(1)).first() is None
 
 
 def _what(row: dict[str, Any]) -> str:

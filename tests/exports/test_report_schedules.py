@@ -326,3 +326,22 @@ def test_the_listing_says_which_report_and_whether_it_is_mailed(
     # Scripts read the arguments themselves: --json keeps the kind and the args.
     rows = {r["name"]: r for r in ok_json(jobs_cli("schedules", "list", "--json"))}
     assert rows["risk"]["export"] == "report" and rows["risk"]["args"]["days"] == 7
+
+
+def test_mail_with_no_active_administrator_is_a_warning(
+    jobs_cli: Cli, world: World, out: Path, make: Any, session: Session
+) -> None:
+    """Added all the same (an administrator may come later), but said, since until then
+    each slot mails no one."""
+    gone = make.user("admin")
+    gone.is_active = False
+    session.flush()
+    lonely = ok(_add(jobs_cli, "site", out, "--report", "system", "--mail"))
+    assert "warning: there is no active administrator to mail it to" in lonely.stderr
+    assert ok_json(lonely)["args"]["mail"] is True
+    unmailed = ok(_add(jobs_cli, "quiet", out, "--report", "system"))
+    assert "warning" not in unmailed.stderr
+    make.user("admin")
+    session.flush()
+    mailed = ok(_add(jobs_cli, "weekly", out, "--report", "system", "--mail"))
+    assert "warning" not in mailed.stderr
