@@ -74,7 +74,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "schedules": (
         "lmsctl.commands.schedules",
-        "Scheduled exports to a folder (cron, UTC) with retention: add, list, remove, run.",
+        "Scheduled exports and reports to a folder (cron, UTC), retention, mail: add, list, remove, run.",
     ),
     "serve": (
         "lmsctl.commands.serve",

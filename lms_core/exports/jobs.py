@@ -7,7 +7,9 @@ once however many workers or crons look) and its file the name
 worker killed mid-export leaves no file, or a whole one; the job's retry writes the same
 name again, so a slot never leaves two files. Retention then deletes the oldest files of
 *this* schedule beyond ``keep``: only names ``<name>-<timestamp>.<ext>``, never another
-schedule's or anyone else's file in the folder.
+schedule's or anyone else's file in the folder, nor a file a mail still to be sent attaches
+(a report schedule's ``--mail``, read when the mail goes out: SMTP down for a few slots must
+not make those mails fail for good); the next run after the mail is sent deletes it.
 
 A run that fails (the folder was removed, the course deleted) records its error on the
 schedule (``schedules list`` shows it) and fails the job, which the ledger retries.
@@ -34,6 +36,7 @@ from lms_core.jobs.registry import JobContext, handler
 from lms_core.models import utcnow
 from lms_core.models.jobs import Job
 from lms_core.models.schedules import ExportKind, ExportSchedule
+from lms_core.settings import Settings
 
 #: Big exports take minutes: a lease shorter than the longest would run one twice at once.
 LEASE_SECONDS = 3600
@@ -59,10 +62,26 @@ def own_files(folder: Path, name: str) -> list[Path]:
     return [path for _, path in sorted(found, key=lambda item: item[0], reverse=True)]
 
 
-def prune(folder: Path, name: str, keep: int) -> list[str]:
-    """Delete this schedule's files beyond the ``keep`` newest; the names deleted."""
+def awaiting_mail(session: Session, folder: Path) -> frozenset[str]:
+    """Names of the files in ``folder`` that a mail still queued (or being sent) attaches."""
+    from lms_core.models.mail import MailStatus, OutboxMail
+
+    waiting = (MailStatus.queued.value, MailStatus.sending.value)
+    stmt = select(OutboxMail.attachment_path).where(
+        OutboxMail.status.in_(waiting), OutboxMail.attachment_path.is_not(None)
+    )
+    here = folder.resolve()
+    paths = [Path(text) for text in session.scalars(stmt) if text]
+    return frozenset(path.name for path in paths if path.resolve().parent == here)
+
+
+def prune(folder: Path, name: str, keep: int, held: frozenset[str] = frozenset()) -> list[str]:
+    """Delete this schedule's files beyond the ``keep`` newest, except the ``held`` ones (a
+    queued mail's attachment); the names deleted."""
     gone: list[str] = []
     for path in own_files(folder, name)[keep:]:
+        if path.name in held:
+            continue
         path.unlink(missing_ok=True)
         gone.append(path.name)
     return gone
@@ -78,12 +97,22 @@ def _open(path: Path, fmt: str) -> AbstractContextManager[IO[Any]]:
     return atomic_text(path) if fmt == "json" else atomic_binary(path)
 
 
-def write_export(session: Session, schedule: ExportSchedule, path: Path) -> int:
+def write_export(
+    session: Session, schedule: ExportSchedule, path: Path, at: datetime | None = None
+) -> int:
     """Write the schedule's export to ``path`` with the same services (and the same
-    formula-safe writers) as ``lmsctl gradebook export`` / ``lmsctl export``; rows written."""
+    formula-safe writers) as ``lmsctl gradebook export`` / ``lmsctl export`` / ``lmsctl
+    reports`` (a report as at the slot ``at``); rows written."""
     actor = Actor.system(f"export-schedule:{schedule.name}")
     fmt = str(schedule.args.get("format", "csv"))
     course = schedule.args.get("course")
+    if schedule.export_kind == ExportKind.report:
+        from lms_core.exports.report_runs import build_report
+        from lms_core.reports.output import write_report
+
+        report = build_report(session, schedule, at or utcnow())
+        with _open(path, fmt) as out:
+            return write_report(session, report, fmt, out)
     if schedule.export_kind == ExportKind.gradebook:
         from lms_core.assignments.gradebook import export_gradebook
 
@@ -126,10 +155,19 @@ def _record_error(factory: SessionFactory, schedule_id: int, exc: BaseException)
 
 
 def run_schedule(
-    factory: SessionFactory, schedule_id: int, at: datetime, *, manual: bool = False
+    factory: SessionFactory,
+    schedule_id: int,
+    at: datetime,
+    *,
+    manual: bool = False,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Write the file of the slot ``at``, prune, record it on the schedule (see the module
-    docstring); a schedule removed (or disabled, unless ``manual``) since is skipped."""
+    docstring); a schedule removed (or disabled, unless ``manual``) since is skipped. A
+    report schedule with ``mail`` queues its mails with that record (``settings``: the
+    site's address for the mail's links; the process's settings when not given). A failure
+    of any step, the mails' too, is recorded on the schedule; a schedule removed while its
+    file was written records nothing and mails no one (removing it is how one stops it)."""
     try:
         with unit_of_work(factory, write=False) as session:
             schedule = session.get(ExportSchedule, schedule_id)
@@ -137,28 +175,59 @@ def run_schedule(
                 return {"skipped": "the schedule was removed"}
             if not schedule.enabled and not manual:
                 return {"skipped": "the schedule is disabled"}
-            name, keep = schedule.name, schedule.keep
+            name, keep, args = schedule.name, schedule.keep, dict(schedule.args)
             folder = _folder(schedule)
             path = folder / file_name(name, at, str(schedule.args.get("format", "csv")))
-            rows = write_export(session, schedule, path)
-        pruned = prune(folder, name, keep)
-    except Exception as exc:
-        _record_error(factory, schedule_id, exc)
-        raise
-    with unit_of_work(factory) as session:
-        found = session.get(ExportSchedule, schedule_id)
-        if found is not None:
+            rows = write_export(session, schedule, path, at)
+            held = awaiting_mail(session, folder)
+        pruned = prune(folder, name, keep, held)
+        done: dict[str, Any] = {"schedule": name, "file": str(path), "rows": rows, "pruned": pruned}
+        with unit_of_work(factory) as session:
+            found = session.get(ExportSchedule, schedule_id)
+            if found is None:
+                done["skipped"] = "the schedule was removed during the run: nothing mailed"
+                return done
+            mailed = _mail(session, settings, name=name, args=args, path=path, at=at, rows=rows)
             found.last_run_at = utcnow()
             found.last_file = str(path)
             found.last_error = None
-    return {"schedule": name, "file": str(path), "rows": rows, "pruned": pruned}
+    except Exception as exc:
+        _record_error(factory, schedule_id, exc)
+        raise
+    if mailed is not None:
+        done["mails"] = mailed
+    return done
+
+
+def _mail(
+    session: Session,
+    settings: Settings | None,
+    *,
+    name: str,
+    args: dict[str, Any],
+    path: Path,
+    at: datetime,
+    rows: int,
+) -> list[int] | None:
+    """A report schedule's mails (their outbox ids), or None when it mails nothing."""
+    if not args.get("mail"):
+        return None
+    from lms_core.exports.report_runs import mail_report
+    from lms_core.settings import load_settings
+
+    site = settings or load_settings()
+    return mail_report(session, site, name=name, args=args, path=path, at=at, rows=rows)
 
 
 @handler("exports.scheduled", max_attempts=MAX_ATTEMPTS, lease_seconds=LEASE_SECONDS)
 def scheduled(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
     at = datetime.fromisoformat(str(args["at"]))
     return run_schedule(
-        ctx.session_factory, int(args["schedule_id"]), at, manual=bool(args.get("manual"))
+        ctx.session_factory,
+        int(args["schedule_id"]),
+        at,
+        manual=bool(args.get("manual")),
+        settings=ctx.settings,
     )
 
 

@@ -1,7 +1,9 @@
 """Export schedules: add, list, remove (services: flush only, audited), and which slots are due.
 
-A schedule names an export (the gradebook of a course, enrollments, users, courses), a cron
-expression (UTC), a folder and how many files to keep. The ``exports.dispatch`` periodic job
+A schedule names an export (the gradebook of a course, enrollments, users, courses) or a
+report (the system's, a course's, an instructor's, a learner's: :mod:`lms_core.reports`,
+maybe mailed to the administrators), a cron expression (UTC), a folder and how many files
+to keep. The ``exports.dispatch`` periodic job
 (``jobs/schedule.py``, every minute) asks :func:`due_slots` which schedules have a slot due
 and queues one ``exports.scheduled`` job per slot, keyed ``export:<name>:<slot minute>``:
 however many workers (or crons) look, each slot is exported once (``lms_core.exports.jobs``).
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,7 +45,17 @@ FORMATS: dict[str, tuple[str, ...]] = {
     ExportKind.enrollments: ("csv", "xlsx"),
     ExportKind.users: ("csv", "xlsx"),
     ExportKind.courses: ("csv", "xlsx"),
+    ExportKind.report: ("csv", "xlsx", "json"),
 }
+#: The reports a schedule may run, and what names each one's subject.
+REPORTS: dict[str, str | None] = {
+    "system": None,
+    "course": "course",
+    "instructor": "user",
+    "student": "user",
+}
+#: The longest window a report schedule may look back (``days``): ten years.
+MAX_DAYS = 3650
 MAX_KEEP = 10_000
 #: What the audit log keeps of a schedule added or removed.
 AUDITED = ("name", "cron", "export_kind", "args", "folder", "keep", "enabled")
@@ -105,7 +118,80 @@ def check_folder(folder: Path | str) -> Path:
     return path
 
 
-def _check_args(session: Session, kind: str, fmt: str, course: str | None) -> dict[str, Any]:
+def _check_report_args(
+    session: Session, report: ReportSpec, course: str | None, user: str | None
+) -> dict[str, Any]:
+    """A report schedule's ``args`` past the format: which report, its subject (checked to
+    exist now, so a typo is refused when added rather than at 2 a.m.), its window, the mail."""
+    from lms_core.accounts.users import get_user
+
+    if report.kind not in REPORTS:
+        raise ValidationError(
+            f"must be one of {', '.join(REPORTS)}", field="report", value=report.kind
+        )
+    needs = REPORTS[report.kind]
+    given = {"course": course, "user": user}
+    for name, value in given.items():
+        if value and name != needs:
+            wanted = f"its {needs}" if needs else "no subject"
+            raise ValidationError(
+                f"a {report.kind} report takes {wanted}: leave the {name} out",
+                field=name,
+                value=value,
+            )
+    args: dict[str, Any] = {"report": report.kind, "mail": report.mail}
+    if needs == "course":
+        if not course:
+            raise ValidationError("a course report needs the course (its slug)", field="course")
+        args["course"] = get_course(session, course).slug  # NotFound names the slug
+    elif needs == "user":
+        if not user:
+            raise ValidationError(
+                f"a {report.kind} report needs the {report.kind}'s e-mail", field="user"
+            )
+        args["user"] = get_user(session, user).email  # NotFound names the e-mail
+    if report.days is not None:
+        if not 1 <= report.days <= MAX_DAYS:
+            raise ValidationError(f"must be 1 to {MAX_DAYS}", field="days", value=report.days)
+        args["days"] = report.days
+    return args
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """What a report schedule runs: ``kind`` (system, course, instructor, student), the
+    ``days`` before each slot it covers (None: everything before the slot), and whether its
+    file is mailed to the administrators."""
+
+    kind: str
+    days: int | None = None
+    mail: bool = False
+
+
+def _check_args(
+    session: Session,
+    kind: str,
+    fmt: str,
+    course: str | None,
+    report: ReportSpec | None = None,
+    user: str | None = None,
+) -> dict[str, Any]:
+    if kind == ExportKind.report or report is not None:
+        if kind != ExportKind.report or report is None:
+            raise ValidationError(
+                "a report schedule is --export report with the report's name",
+                field="report",
+                value=report.kind if report else None,
+            )
+        if fmt not in FORMATS[kind]:
+            raise ValidationError(
+                f"a report is written as {', '.join(FORMATS[kind])}", field="format", value=fmt
+            )
+        return {"format": fmt, **_check_report_args(session, report, course, user)}
+    if user:
+        raise ValidationError(
+            f"a {kind} export names no user: leave it out", field="user", value=user
+        )
     if fmt not in FORMATS[kind]:
         raise ValidationError(
             f"a {kind} export is written as {', '.join(FORMATS[kind])}", field="format", value=fmt
@@ -134,8 +220,12 @@ def add_schedule(
     keep: int = 7,
     fmt: str = "csv",
     course: str | None = None,
+    report: ReportSpec | None = None,
+    user: str | None = None,
 ) -> ExportSchedule:
-    """Add a schedule after checking everything a run needs (flushed, audited)."""
+    """Add a schedule after checking everything a run needs (flushed, audited). A report
+    schedule is ``export="report"`` with ``report`` and its subject (``course`` or ``user``).
+    """
     require_admin(actor, "add export schedules")
     name = check_name(name)
     cron = check_cron(cron)
@@ -145,7 +235,7 @@ def add_schedule(
         )
     if not 1 <= keep <= MAX_KEEP:
         raise ValidationError(f"must be 1 to {MAX_KEEP}", field="keep", value=keep)
-    args = _check_args(session, export, fmt, course)
+    args = _check_args(session, export, fmt, course, report, user)
     path = check_folder(folder)
     if session.scalars(select(ExportSchedule.id).where(ExportSchedule.name == name)).first():
         raise Conflict(f"a schedule named {name} exists already", field="name", value=name)

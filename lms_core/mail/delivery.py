@@ -93,6 +93,12 @@ def deliver(factory: SessionFactory, settings: Settings, outbox_id: int) -> dict
             mail.last_error = LINK_GONE
             mail.body_text, mail.body_html = "", None
             return {"outbox_id": outbox_id, "status": "cancelled"}
+        attachment = _attachment(mail.attachment_path)
+        if isinstance(attachment, str):
+            mail.status = MailStatus.failed.value
+            mail.last_error = attachment
+            mail.body_text, mail.body_html = "", None
+            return {"outbox_id": outbox_id, "status": "failed", "error": attachment}
         mail.status = MailStatus.sending.value
         mail.attempts += 1
         message = build_message(
@@ -102,6 +108,7 @@ def deliver(factory: SessionFactory, settings: Settings, outbox_id: int) -> dict
             text=mail.body_text,
             html=mail.body_html,
             message_id=mail.message_id,
+            attachment=attachment,
         )
     try:
         send(config, message)
@@ -113,6 +120,38 @@ def deliver(factory: SessionFactory, settings: Settings, outbox_id: int) -> dict
         raise
     _record(factory, outbox_id, MailStatus.sent, error=None)
     return {"outbox_id": outbox_id, "status": "sent", "message_id": str(message["Message-ID"])}
+
+
+def _attachment(path: str | None) -> tuple[str, bytes] | str | None:
+    """The attached file's name and bytes; a text saying why when it cannot be read (the
+    mail then fails for good: the file is gone, a retry would not bring it back).
+
+    A symbolic link is refused, as retention (``own_files``) ignores one: whoever can write
+    the schedule's folder must not get any file the worker can read mailed out. The file is
+    opened with ``O_NOFOLLOW`` where the system has it, so a link swapped in after a check
+    is refused too."""
+    if path is None:
+        return None
+    import errno
+    import os
+    import stat
+    from pathlib import Path
+
+    file = Path(path)
+    refused = f"not sent: its attachment {path} is a symbolic link (only a regular file is sent)"
+    if file.is_symlink():
+        return refused
+    try:
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(file, flags)  # non-blocking: a FIFO in its place must not hang the job
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return f"not sent: its attachment {path} is not a regular file"
+            return file.name, handle.read()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return refused
+        return f"not sent: its attachment {path} cannot be read ({exc.strerror or exc})"
 
 
 def _record(

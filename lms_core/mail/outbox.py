@@ -52,6 +52,7 @@ def queue_mail(
     key: str,
     base_url: str,
     token_hash: str | None = None,
+    attachment: str | None = None,
 ) -> OutboxMail:
     """Render ``template`` for ``to`` now, write the outbox row and queue its ``mail.send``
     job (key ``mail:<key>``); flushes, never commits.
@@ -59,7 +60,8 @@ def queue_mail(
     ``key`` names what the mail is about (``invite:<user id>:<token>``): a second call with
     the same key returns the first row and queues nothing more. ``token_hash`` names the
     one-time token whose link the mail carries: if that link stops working before the mail
-    goes out, the mail is cancelled instead of sent.
+    goes out, the mail is cancelled instead of sent. ``attachment`` is the path of a file the
+    mail carries, read when it is sent (a scheduled report's).
     """
     from lms_core.jobs.ledger import enqueue
 
@@ -84,6 +86,7 @@ def queue_mail(
         attempts=0,
         message_id=message_id(key, base_url),
         token_hash=token_hash,
+        attachment_path=attachment,
         created_at=utcnow(),
     )
     winner = insert_or_winner(session, row, existing)

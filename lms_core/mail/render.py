@@ -33,6 +33,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "certificate_issued": ("full_name", "course_title", "number", "verify_link"),
     "test": (),
     "import_result": ("full_name", "file_name", "outcome", "summary"),
+    "scheduled_report": ("full_name", "schedule", "report", "file_name", "rows", "slot"),
 }
 
 _SPACES = re.compile(r"\s+")

@@ -85,9 +85,17 @@ NOT_CONFIGURED = (
 
 
 def build_message(
-    *, sender: str, to: str, subject: str, text: str, html: str | None, message_id: str
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    message_id: str,
+    attachment: tuple[str, bytes] | None = None,
 ) -> EmailMessage:
-    """A multipart/alternative message (text first, HTML preferred by clients that show it)."""
+    """A multipart/alternative message (text first, HTML preferred by clients that show it),
+    with ``attachment`` (its file name and bytes) as a multipart/mixed part when given."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
@@ -97,7 +105,23 @@ def build_message(
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")
+    if attachment is not None:
+        name, data = attachment
+        maintype, subtype = attachment_type(name).split("/", 1)
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return message
+
+
+#: The type each attached file is sent as, by its extension (the report formats).
+ATTACHMENT_TYPES = {
+    "csv": "text/csv",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def attachment_type(name: str) -> str:
+    return ATTACHMENT_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
 
 
 def _answer(code: int, text: bytes | str) -> str:

@@ -60,5 +60,8 @@ class OutboxMail(Base):
     #: The one-time token whose link the mail carries (its SHA-256, as ``one_time_tokens``
     #: stores it): the mail is cancelled, not sent, once that link no longer works.
     token_hash: Mapped[str | None] = mapped_column(String(64))
+    #: A file the mail carries (a scheduled report's, in its schedule's folder), read when the
+    #: mail is sent: a file gone by then fails the mail, naming it.
+    attachment_path: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]

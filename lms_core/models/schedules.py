@@ -1,4 +1,5 @@
-"""Export schedules: a named export (gradebook, enrollments, users, courses) written to a
+"""Export schedules: a named export (gradebook, enrollments, users, courses) or report
+(system, course, instructor, student; optionally mailed to the administrators) written to a
 folder on a cron schedule, keeping the newest ``keep`` files.
 
 The ``exports.dispatch`` periodic job queues one ``exports.scheduled`` job per due slot
@@ -24,6 +25,8 @@ class ExportKind(StrEnum):
     enrollments = "enrollments"
     users = "users"
     courses = "courses"
+    #: A report of lms_core.reports; ``args`` names which (``report``, ``course``/``user``).
+    report = "report"
 
 
 class ExportSchedule(Base):
@@ -40,7 +43,10 @@ class ExportSchedule(Base):
     #: Five cron fields, UTC (minute hour day-of-month month day-of-week).
     cron: Mapped[str] = mapped_column(String(200))
     export_kind: Mapped[str] = mapped_column(String(20))
-    #: The export's options: ``format`` (csv, xlsx; json for the gradebook), ``course`` (slug).
+    #: The export's options: ``format`` (csv, xlsx; json for the gradebook and reports),
+    #: ``course`` (slug); a report's ``report`` (system, course, instructor, student), ``user``
+    #: (the instructor's or learner's e-mail), ``days`` (only the days before the slot) and
+    #: ``mail`` (mail the file to the administrators).
     args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: Absolute path of the folder the files go to; it must exist when the export runs.
     folder: Mapped[str] = mapped_column(Text)

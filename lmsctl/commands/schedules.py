@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lmsctl.options import JsonlOpt, JsonOpt, ListJsonOpt, PageOpt, PerPageOpt, group
-from lmsctl.output import emit_query, emit_record, report_change, say
+from lmsctl.output import emit_query, emit_record, notice, report_change, say
 from lmsctl.runtime import acting, runtime
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 app = group(
-    "Scheduled exports: the gradebook, enrollments, users or courses written to a folder "
-    "on a cron schedule (UTC), keeping the newest N files."
+    "Scheduled exports: the gradebook, enrollments, users, courses or a report written to a "
+    "folder on a cron schedule (UTC), keeping the newest N files; reports maybe mailed."
 )
 
 NameArg = Annotated[
@@ -43,12 +46,6 @@ def add(
             show_default=False,
         ),
     ],
-    export: Annotated[
-        str,
-        typer.Option(
-            "--export", help="gradebook, enrollments, users or courses.", show_default=False
-        ),
-    ],
     to: Annotated[
         Path,
         typer.Option(
@@ -57,16 +54,54 @@ def add(
             show_default=False,
         ),
     ],
+    export: Annotated[
+        str | None,
+        typer.Option(
+            "--export",
+            help="gradebook, enrollments, users, courses, or report (with --report).",
+            show_default=False,
+        ),
+    ] = None,
     course: Annotated[
         str | None,
         typer.Option(
             "--course",
-            help="The course's slug (gradebook: required; enrollments, courses: only this one).",
+            help="The course's slug (gradebook, course report: required; enrollments, "
+            "courses: only this one).",
             show_default=False,
         ),
     ] = None,
+    report: Annotated[
+        str | None,
+        typer.Option(
+            "--report",
+            help="Run this report (lmsctl reports): system, course (--course), instructor "
+            "or student (--user).",
+            show_default=False,
+        ),
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            help="The instructor's or learner's e-mail (their report).",
+            show_default=False,
+        ),
+    ] = None,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            "--days",
+            help="A report covers the N days before each slot [default: everything before it].",
+            show_default=False,
+        ),
+    ] = None,
+    mail: Annotated[
+        bool,
+        typer.Option("--mail", help="Also mail a report's file to every active administrator."),
+    ] = False,
     fmt: Annotated[
-        str, typer.Option("--format", help="csv or xlsx (json too for the gradebook).")
+        str, typer.Option("--format", help="csv or xlsx (json too for the gradebook, reports).")
     ] = "csv",
     keep: Annotated[
         int, typer.Option("--keep", help="How many of this schedule's files to keep.")
@@ -76,31 +111,72 @@ def add(
     """Add an export schedule: files <name>-<UTC timestamp>.<ext> in the folder.
 
     A worker (lmsctl jobs worker) or cron's lmsctl jobs run-due writes each slot once; the
-    oldest files of this schedule beyond --keep are deleted. Administrators only.
+    oldest files of this schedule beyond --keep are deleted. A report (--report) is the one
+    lmsctl reports writes, as at the slot; with --mail each active administrator gets it
+    attached, once per slot. Administrators only.
 
     Example: lmsctl schedules add nightly-grades --cron "0 2 * * *" --export gradebook --course intro-python --format xlsx --to /srv/exports --keep 7
+
+    Example: lmsctl schedules add weekly-site --cron "0 6 * * 1" --report system --days 7 --format xlsx --to /srv/reports --mail
     """
-    from lms_core.exports.schedules import add_schedule, schedule_row
+    from lms_core.errors import UsageError
+    from lms_core.exports.schedules import ReportSpec, add_schedule, schedule_row
 
     with acting(ctx, as_json=json_out) as (session, actor):
+        if export is None and report is None:
+            raise UsageError("give --export KIND or --report NAME", field="export", value=None)
+        spec = None
+        if report is not None:
+            spec = ReportSpec(report, days=days, mail=mail)
+        elif days is not None or mail:
+            flag = "--days" if days is not None else "--mail"
+            raise UsageError(f"{flag} is for a report (--report)", field=flag[2:], value=None)
         schedule = add_schedule(
             session,
             actor=actor,
             name=name,
             cron=cron,
-            export=export,
+            export=export or "report",
             folder=to,
             keep=keep,
             fmt=fmt,
             course=course,
+            report=spec,
+            user=user,
         )
         row = schedule_row(schedule)
+        nobody = bool(row["args"].get("mail")) and _no_admin_to_mail(session)
+    mailed = ", mailed to the administrators," if row["args"].get("mail") else ""
     report_change(
-        f"schedule {row['name']}: {row['export']} to {row['folder']} at {row['cron']!r} (UTC), "
-        f"keeping {row['keep']}",
+        f"schedule {row['name']}: {_what(row)} to {row['folder']}{mailed} at {row['cron']!r} "
+        f"(UTC), keeping {row['keep']}",
         row,
         as_json=json_out,
     )
+    if nobody:
+        notice(
+            "warning: there is no active administrator to mail it to (yet): each slot mails "
+            "the administrators active then, and writes the file either way"
+        )
+
+
+def _no_admin_to_mail(session: Session) -> bool:
+    """--mail with nobody to mail yet: worth a warning, not a refusal (the administrators are
+    whoever is active at each slot; a first one may be added later)."""
+    from lms_core.exports.report_runs import active_admins
+
+    return session.scalars(active_admins().limit(1)).first() is None
+
+
+def _what(row: dict[str, Any]) -> str:
+    """What a schedule writes, in words: ``gradebook``, ``report course intro-python (last 7
+    days)``; a report's subject and window, which the export kind alone does not say."""
+    if row["export"] != "report":
+        return str(row["export"])
+    from lms_core.exports.report_runs import subject_of
+
+    days = row["args"].get("days")
+    return f"report {subject_of(row['args'])}" + (f" (last {days} days)" if days else "")
 
 
 @app.command("list")
@@ -111,19 +187,27 @@ def list_(
     jsonl_out: JsonlOpt = False,
     json_out: ListJsonOpt = False,
 ) -> None:
-    """List export schedules by name, with what their last run did.
+    """List export schedules by name, with what their last run did (a report's subject,
+    --days window and --mail shown in the export column).
 
     Example: lmsctl schedules list --json
     """
     from lms_core.exports.schedules import schedule_row, schedules_query
     from lmsctl.output import listing_format
 
+    def described(schedule: Any) -> dict[str, Any]:
+        """For people, a report's subject, window and mail in the export column (scripts
+        read ``args``: the JSON row stays the schedule's)."""
+        row = schedule_row(schedule)
+        mailed = ", mailed" if row["args"].get("mail") else ""
+        return {**row, "export": _what(row) + mailed}
+
     for_scripts = listing_format(json_out, jsonl_out)
     with acting(ctx, as_json=for_scripts, write=False) as (session, actor):
         emit_query(
             session,
             schedules_query(session, actor=actor),
-            schedule_row,
+            schedule_row if for_scripts else described,
             LIST_COLUMNS,
             as_json=json_out,
             jsonl=jsonl_out,

@@ -27,6 +27,10 @@ def context_for(template: str) -> dict[str, Any]:
         "file_name": "users-2026.csv",
         "outcome": "applied",
         "summary": "users: 2 created",
+        "schedule": "weekly-site",
+        "report": "course algebra",
+        "rows": 42,
+        "slot": "2026-12-07 06:00 UTC",
     }
     return {k: values[k] for k in ("email", *TEMPLATES[template])}
 
