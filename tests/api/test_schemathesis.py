@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from lms_core.accounts import api_tokens, users
 from lms_core.accounts.api_scopes import SCOPES
 from lms_core.actor import Actor
-from lms_core.ops import demo
+from lms_core.ops import demo, demo_assignment
 from lms_core.security import PasswordHasher
 from lms_core.settings import Settings
 
@@ -46,14 +46,18 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-#: Rows the demo seed makes, used for a path parameter of that name in half the requests.
-KNOWN = {
-    "slug": "demo-python-basics",
-    "lesson": "checkpoint",
-    "number": "LMS-DEM0-0001-3",
-    "email": "student@demo.example.org",
-    "attempt_id": 1,
-}
+#: Rows the demo seed makes, used for the path parameters of those names in half the requests
+#: (each set in turn: the quiz lesson, the assignment lesson).
+KNOWN = [
+    {
+        "slug": "demo-python-basics",
+        "lesson": "checkpoint",
+        "number": "LMS-DEM0-0001-3",
+        "email": "student@demo.example.org",
+        "attempt_id": 1,
+    },
+    {"slug": "demo-python-basics", "lesson": demo_assignment.LESSON},
+]
 
 
 def _token(session: Session, email: str, scopes: list[str]) -> str:
