@@ -130,3 +130,24 @@ def test_every_operation_as_an_admin_with_every_scope(api_schema: Any, session: 
 
 def test_every_operation_as_the_demo_learner(api_schema: Any, session: Session) -> None:
     _run(api_schema, _token(session, demo.DEMO_USERS[2][0], sorted(SCOPES)), "learner")
+
+
+def test_the_checks_catch_a_wrong_answer(app: Flask) -> None:
+    """The checks can fail: a body off its schema, an undocumented status and a server error
+    from one operation are each reported (schemathesis raises a FailureGroup)."""
+    from flask import jsonify
+
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    operation = schema["/api/v1/auth/csrf"]["GET"]
+    operation.Case().call_and_validate(checks=CHECKS)  # the real view passes
+    wrong = {
+        "ST108 Response violates schema": lambda: (jsonify({"nope": 1}), 200),
+        "ST103 Undocumented status code": lambda: (jsonify({"csrf_token": "x"}), 202),
+        "Server error": lambda: 1 / 0,
+    }
+    for code, view in wrong.items():
+        app.view_functions["api.csrf"] = view
+        with pytest.raises(BaseException) as failed:
+            operation.Case().call_and_validate(checks=CHECKS)
+        assert type(failed.value).__name__ == "FailureGroup"
+        assert code in str(failed.value), str(failed.value)[:500]
