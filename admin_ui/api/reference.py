@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import render_template
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup, escape
 
 from admin_ui.api.blueprint import PREFIX, api
 
@@ -169,6 +170,15 @@ def schemas(doc: dict[str, Any]) -> list[Schema]:
     return found
 
 
+def inline_code(text: str) -> Markup:
+    """The docstrings' reStructuredText literals (````X-CSRFToken````) as ``<code>``, the
+    rest escaped (Markup's own ``format`` escapes each literal too)."""
+    out = Markup("")
+    for i, part in enumerate(text.split("``")):
+        out += Markup("<code>{}</code>").format(part) if i % 2 else escape(part)
+    return out
+
+
 @api.get("/docs")
 def reference() -> ResponseReturnValue:
     """The API reference as HTML, from the document this app serves (public, as it is)."""
@@ -184,4 +194,5 @@ def reference() -> ResponseReturnValue:
         groups=operations(doc),
         schemas=schemas(doc),
         schema_names=schema_names,
+        code=inline_code,
     )

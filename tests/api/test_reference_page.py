@@ -27,7 +27,8 @@ def test_the_page_lists_every_operation_of_the_document(client: FlaskClient) -> 
             article = page.split(f'id="{anchor}"', 1)[1].split("</article>", 1)[0]
             assert f"<code>{short}</code>" in article
             assert f"<code>{operation['x-scope']}</code>" in article, anchor
-            assert operation["summary"] in article.replace("&#39;", "'").replace("&#34;", '"')
+            text = re.sub(r"</?code>", "", article).replace("&#39;", "'").replace("&#34;", '"')
+            assert operation["summary"].replace("``", "") in text
             for parameter in operation.get("parameters", []):
                 assert f"<code>{parameter['name']}</code>" in article
             for status in operation["responses"]:
@@ -36,6 +37,8 @@ def test_the_page_lists_every_operation_of_the_document(client: FlaskClient) -> 
     for name in doc["components"]["schemas"]:
         assert f'id="schema-{name}"' in page
     assert 'href="#schema-CoursePage"' in page  # a body names its schema by a link
+    assert "sends as <code>X-CSRFToken</code>" in page  # a docstring's ``literal``
+    assert "``" not in page
 
 
 def test_the_page_is_public_and_loads_nothing_from_elsewhere(client: FlaskClient) -> None:
@@ -53,3 +56,10 @@ def test_spectrees_own_pages_stay_off(client: FlaskClient) -> None:
     """spectree's Swagger UI and ReDoc pages load from a CDN: none is registered."""
     for path in ("/api/v1/_spectree/swagger/", "/api/v1/_spectree/redoc/", "/api/v1/_spectree"):
         assert client.get(path).status_code == 404
+
+
+def test_literals_become_code_and_everything_is_escaped() -> None:
+    from admin_ui.api.reference import inline_code
+
+    assert str(inline_code("send ``X-CSRFToken`` <b>")) == "send <code>X-CSRFToken</code> &lt;b&gt;"
+    assert str(inline_code("``<script>``")) == "<code>&lt;script&gt;</code>"
