@@ -33,6 +33,17 @@ _BY_NAME = {
     "role": "student",
     "reason": "issued in error",
 }
+#: Path variables' values: rows ``lmsctl demo seed`` makes (tests/api/test_postman.py checks
+#: them against lms_core.ops.demo), so a request on the demo school works as exported. An
+#: attempt's id depends on the database: left empty.
+DEMO_PATH_VALUES = {
+    "slug": "demo-python-basics",
+    "lesson": "checkpoint",
+    "number": "LMS-DEM0-0001-3",
+    "email": "student@demo.example.org",
+}
+#: The demo lesson that takes a submission (the quiz is "checkpoint").
+DEMO_ASSIGNMENT_LESSON = "homework"
 
 
 def example(schema: dict[str, Any], doc: dict[str, Any], name: str = "", depth: int = 0) -> Any:
@@ -75,6 +86,13 @@ def example(schema: dict[str, Any], doc: dict[str, Any], name: str = "", depth: 
     return None
 
 
+def _path_value(name: str, short: str) -> str:
+    """The demo's value for a path variable (the assignment lesson where a submission goes)."""
+    if name == "lesson" and short.endswith("/{lesson}/submission"):
+        return DEMO_ASSIGNMENT_LESSON
+    return DEMO_PATH_VALUES.get(name, "")
+
+
 def _url(path: str, operation: dict[str, Any], prefix: str) -> dict[str, Any]:
     """Postman's URL object: ``{{baseUrl}}/courses/:slug``, the query parameters listed
     (the optional ones disabled), path variables named."""
@@ -97,7 +115,11 @@ def _url(path: str, operation: dict[str, Any], prefix: str) -> dict[str, Any]:
         if p["in"] == "query"
     ]
     variables = [
-        {"key": p["name"], "value": "", "description": p.get("description") or ""}
+        {
+            "key": p["name"],
+            "value": _path_value(p["name"], short),
+            "description": p.get("description") or "",
+        }
         for p in params
         if p["in"] == "path"
     ]

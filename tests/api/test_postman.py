@@ -93,3 +93,28 @@ def test_json_prints_the_collection_compact(cli: Any) -> None:
     assert result.exit_code == 0
     assert result.stdout.count("\n") == 1
     assert json.loads(result.stdout)["info"]["schema"] == SCHEMA_URL
+
+
+def test_path_variables_name_the_demo_rows(cli: Any, tmp_path: Path) -> None:
+    """A request runs as exported on ``lmsctl demo seed``'s school: its path variables are
+    the demo's course, lessons, certificate and student."""
+    from admin_ui.api.postman import DEMO_ASSIGNMENT_LESSON, DEMO_PATH_VALUES
+    from lms_core.ops import demo_assignment, demo_quiz
+
+    assert DEMO_PATH_VALUES["slug"] in demo.DEMO_COURSES
+    assert DEMO_PATH_VALUES["lesson"] == demo_quiz.LESSON
+    assert DEMO_PATH_VALUES["number"] == demo.DEMO_CERTIFICATE_NUMBER
+    assert DEMO_PATH_VALUES["email"] == demo.DEMO_USERS[2][0]
+    assert DEMO_ASSIGNMENT_LESSON == demo_assignment.LESSON
+    out = tmp_path / "lms.postman_collection.json"
+    assert cli("api", "postman", "-o", str(out)).exit_code == 0
+    made = json.loads(out.read_text(encoding="utf-8"))
+    values = {
+        item["name"]: {v["key"]: v["value"] for v in item["request"]["url"].get("variable", [])}
+        for _, item in _requests(made)
+    }
+    assert values["GET /courses/{slug}"] == {"slug": "demo-python-basics"}
+    assert values["POST /courses/{slug}/lessons/{lesson}/submission"]["lesson"] == "homework"
+    assert values["POST /courses/{slug}/lessons/{lesson}/quiz/attempts"]["lesson"] == "checkpoint"
+    assert values["GET /verify/{number}"] == {"number": demo.DEMO_CERTIFICATE_NUMBER}
+    assert values["GET /attempts/{attempt_id}"] == {"attempt_id": ""}

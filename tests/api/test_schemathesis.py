@@ -37,7 +37,7 @@ from lms_core.accounts import api_tokens, users
 from lms_core.accounts.api_scopes import SCOPES
 from lms_core.actor import Actor
 from lms_core.models.quizzes import Attempt
-from lms_core.ops import demo, demo_assignment
+from lms_core.ops import demo, demo_assignment, demo_quiz
 from lms_core.security import PasswordHasher
 from lms_core.settings import Settings
 
@@ -104,7 +104,7 @@ def _known(session: Session) -> list[dict[str, Any]]:
     attempt = session.scalar(select(func.min(Attempt.id)))
     return [
         {"slug": "demo-python-basics"},
-        {"slug": "demo-python-basics", "lesson": "checkpoint"},
+        {"slug": "demo-python-basics", "lesson": demo_quiz.LESSON},
         {"slug": "demo-python-basics", "lesson": demo_assignment.LESSON},
         {"number": demo.DEMO_CERTIFICATE_NUMBER},
         {"email": demo.DEMO_USERS[2][0]},
