@@ -94,6 +94,7 @@ LEARNER_2XX = {
     "GET /api/v1/me/enrollments",
     "GET /api/v1/me/grades",
     "GET /api/v1/verify/{number}",
+    "PUT /api/v1/me/enrollments/{slug}/review",
 }
 
 
