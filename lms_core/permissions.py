@@ -177,6 +177,7 @@ COMMAND_RULES: dict[str, Rule] = {
     "webhooks disable": Rule(_A),
     "webhooks enable": Rule(_A),
     "api openapi": Rule(_E, "describes the API; reads no data"),
+    "api postman": Rule(_E, "describes the API; reads no data"),
     "tokens create": Rule(_O, "a token acts as its user, narrowed to its scopes"),
     "tokens list": Rule(_O, "administrators see every user's tokens"),
     "tokens revoke": Rule(_O),

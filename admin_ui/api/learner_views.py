@@ -62,8 +62,8 @@ class CertificateList(BaseModel):
 
 class ReviewBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    #: 1 to 5 (the service checks the range, as for the CLI).
-    rating: int
+    #: 1 to 5 (the service checks the range, as for the CLI; the bounds here are documented).
+    rating: int = Field(json_schema_extra={"minimum": 1, "maximum": 5})
     review: str | None = Field(None, max_length=10_000)
 
 

@@ -35,7 +35,10 @@ class AttemptWithQuestions(BaseModel):
 
 class AnswersBody(BaseModel):
     #: Question number (1..n) → the answer: an option index, a list of them, text or a number.
-    answers: dict[int, Any] = Field(max_length=MAX_ANSWERS)
+    #: (JSON object keys are text: the document says they are digits.)
+    answers: dict[int, Any] = Field(
+        max_length=MAX_ANSWERS, json_schema_extra={"propertyNames": {"pattern": "^[0-9]+$"}}
+    )
 
 
 class Saved(BaseModel):

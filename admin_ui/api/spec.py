@@ -104,12 +104,39 @@ def document() -> dict[str, Any]:
     return spec
 
 
+#: The body of an upload (``multipart/form-data``), which spectree does not describe: the
+#: view reads the parts itself, checking each file as it streams in.
+UPLOAD_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "text": {"type": "string", "description": "the written answer"},
+                    "file": {
+                        "type": "array",
+                        "maxItems": 20,
+                        "items": {"type": "string", "format": "binary"},
+                        "description": "the files (up to 20; size and type checked)",
+                    },
+                },
+            }
+        }
+    },
+}
+
+
 def _add_scopes(spec: dict[str, Any]) -> None:
     """Each operation's scope as ``x-scope`` (``public`` and ``any`` included), read from the
-    view the app routes to, so a client sees which scope a personal token needs."""
+    view the app routes to, so a client sees which scope a personal token needs; and the
+    multipart body of an upload endpoint."""
+    import copy
     import re
 
     from flask import current_app
+
+    from admin_ui.api.blueprint import UPLOAD_ENDPOINTS
 
     for rule in current_app.url_map.iter_rules():
         view = current_app.view_functions.get(rule.endpoint)
@@ -121,3 +148,5 @@ def _add_scopes(spec: dict[str, Any]) -> None:
             operation = spec.get("paths", {}).get(path, {}).get(method.lower())
             if operation is not None:
                 operation["x-scope"] = scope
+                if rule.endpoint in UPLOAD_ENDPOINTS and method != "HEAD":
+                    operation["requestBody"] = copy.deepcopy(UPLOAD_BODY)

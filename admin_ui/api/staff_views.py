@@ -8,6 +8,8 @@ is written and every refusal is listed (``errors[i].field`` is ``emails[i]``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from admin_ui.api.blueprint import api
@@ -17,6 +19,7 @@ from admin_ui.api.models import Certificate, PageInfo, PageQuery, twin
 from admin_ui.api.problems import STATUS_BY_KIND, ApiProblem, error_entry
 from lms_core.accounts.fields import UserRow
 from lms_core.errors import LmsError
+from lms_core.models import Role
 
 #: The most e-mails one bulk request names (a larger roster goes in several requests, or
 #: through an import): about 4 s of work on SQLite, well inside a worker's timeout.
@@ -24,12 +27,18 @@ MAX_BULK = 1000
 EMAIL = "<string(maxlength=320):email>"
 
 User = twin("User", UserRow)
+#: The roles, in the document only: the service checks a role and says which ones exist, as
+#: for the CLI (with null: "the default", in a body). Least rights first: the first is what
+#: example bodies (the Postman export) show.
+_ROLES: dict[str, Any] = {
+    "enum": [Role.student.value, Role.instructor.value, Role.admin.value, None]
+}
 
 
 class UsersQuery(PageQuery):
     model_config = ConfigDict(extra="forbid")
     search: str | None = Field(None, max_length=200)
-    role: str | None = Field(None, max_length=20)
+    role: str | None = Field(None, max_length=20, json_schema_extra=_ROLES)
     active: bool | None = None
 
 
@@ -42,7 +51,7 @@ class NewUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: str = Field(max_length=320)
     full_name: str = Field(max_length=200)
-    role: str | None = Field(None, max_length=20)
+    role: str | None = Field(None, max_length=20, json_schema_extra=_ROLES)
     external_id: str | None = Field(None, max_length=255)
     #: Mail an invitation link to choose a password (the token is never in the answer).
     invite: bool = True

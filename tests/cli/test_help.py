@@ -86,7 +86,7 @@ COMMANDS: dict[str, list[str]] = {
     "email": ["test", "outbox"],
     "jobs": ["worker", "run-due", "list", "show", "retry", "cancel"],
     "webhooks": ["add", "list", "test", "deliveries", "replay", "disable", "enable"],
-    "api": ["openapi"],
+    "api": ["openapi", "postman"],
     "tokens": ["create", "list", "revoke"],
     "backup": ["create", "list", "verify", "restore", "prune"],
     "schedules": ["add", "list", "remove", "run"],

@@ -251,6 +251,7 @@ def arguments(command: str, w: World) -> list[str]:
         "webhooks disable": ["1"],
         "webhooks enable": ["1"],
         "api openapi": ["-o", str(t / "openapi.json")],
+        "api postman": ["-o", str(t / "collection.json")],
         "tokens create": ["--scope", "courses:read"],
         "tokens list": [],
         "tokens revoke": ["1"],
