@@ -106,6 +106,11 @@ def is_enabled(user: User) -> bool:
     return user.mfa_enabled_at is not None and user.mfa_secret is not None
 
 
+def _state(user: User) -> dict[str, str]:
+    """What the audit log keeps of a change: the state, never the seed."""
+    return {"mfa": "on" if is_enabled(user) else ("pending" if user.mfa_secret else "off")}
+
+
 def _require_self_or_admin(actor: Actor, user: User, what: str) -> None:
     if not (actor.is_admin or actor.is_user(user.id)):
         raise PermissionDenied(
@@ -129,6 +134,7 @@ def enable(session: Session, *, actor: Actor, email: str, settings: Settings) ->
             field="email",
             value=user.email,
         )
+    before = _state(user)
     secret = pyotp.random_base32()
     user.mfa_secret = encrypt_secret(settings, user.id, secret)
     user.mfa_enabled_at = None
@@ -140,7 +146,7 @@ def enable(session: Session, *, actor: Actor, email: str, settings: Settings) ->
         for c in codes
     )
     session.flush()
-    audit.record(session, actor, "user.mfa.enroll", user)
+    audit.record(session, actor, "user.mfa.enroll", user, before=before, after=_state(user))
     uri = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).provisioning_uri(
         name=user.email, issuer_name=ISSUER
     )
@@ -237,10 +243,11 @@ def confirm(
         raise ValidationError(
             "wrong code: type the 6 digits the authenticator app shows now", field="code"
         )
+    before = _state(user)
     user.mfa_last_step = step
     user.mfa_enabled_at = now
     session.flush()
-    audit.record(session, actor, "user.mfa.enable", user)
+    audit.record(session, actor, "user.mfa.enable", user, before=before, after=_state(user))
     return user
 
 
@@ -251,12 +258,13 @@ def disable(session: Session, *, actor: Actor, email: str) -> User:
     _require_self_or_admin(actor, user, "turn off MFA")
     if user.mfa_secret is None:
         raise Conflict(f"MFA is not set up for {user.email}", field="email", value=user.email)
+    before = _state(user)
     user.mfa_secret = None
     user.mfa_enabled_at = None
     user.mfa_last_step = None
     session.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))
     session.flush()
-    audit.record(session, actor, "user.mfa.disable", user)
+    audit.record(session, actor, "user.mfa.disable", user, before=before, after=_state(user))
     return user
 
 
@@ -271,7 +279,7 @@ def status(session: Session, *, actor: Actor, email: str, settings: Settings) ->
             )
         ).all()
     )
-    state = "on" if is_enabled(user) else ("pending" if user.mfa_secret else "off")
+    state = _state(user)["mfa"]
     return {
         "email": user.email,
         "mfa": state,
