@@ -259,13 +259,18 @@ def disable(session: Session, *, actor: Actor, email: str) -> User:
     if user.mfa_secret is None:
         raise Conflict(f"MFA is not set up for {user.email}", field="email", value=user.email)
     before = _state(user)
+    forget(session, user)
+    audit.record(session, actor, "user.mfa.disable", user, before=before, after=_state(user))
+    return user
+
+
+def forget(session: Session, user: User) -> None:
+    """Drop the seed, its state and the recovery codes (disable, and a user's purge)."""
     user.mfa_secret = None
     user.mfa_enabled_at = None
     user.mfa_last_step = None
     session.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))
     session.flush()
-    audit.record(session, actor, "user.mfa.disable", user, before=before, after=_state(user))
-    return user
 
 
 def status(session: Session, *, actor: Actor, email: str, settings: Settings) -> dict[str, object]:

@@ -289,3 +289,13 @@ def test_the_setting_reads_a_comma_separated_list_of_roles():
     assert Settings().mfa_roles == frozenset()
     with pytest.raises(ValueError, match="unknown role 'root'"):
         Settings(mfa_required_roles="root")
+
+
+def test_a_purge_forgets_the_seed_and_the_recovery_codes(session, operator, enrolled):
+    from lms_core.accounts import users
+
+    user, _ = enrolled("instructor")
+    users.delete_user(session, actor=operator, email=user.email, purge=True)
+    assert (user.mfa_secret, user.mfa_enabled_at) == (None, None)
+    codes = select(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id)
+    assert session.scalars(codes).all() == []
