@@ -146,3 +146,13 @@ def test_unknown_e_mail_wrong_password_and_locked_account_answer_alike(
     assert answer(post_login(client, learner.email, "Wrong-Password-1"))[1] == unknown[1]
     # Only the right password learns that the account is locked.
     assert_problem(post_login(client, learner.email), 423)
+
+
+def test_the_users_api_never_shows_the_seed(client: FlaskClient, enrolled: Any) -> None:
+    user, found = enrolled()
+    tokens = post_login(client, user.email, totp=pyotp.TOTP(found.secret).now()).get_json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    response = client.get(f"{API}/users", headers=headers)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200 and user.email in text, text
+    assert found.secret not in text and "mfa_secret" not in text and "v1:" not in text
