@@ -24,7 +24,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
@@ -198,6 +198,27 @@ def use_recovery_code(session: Session, user: User, code: str, now: datetime) ->
     return bool(getattr(result, "rowcount", 0))
 
 
+def _claim_step(session: Session, user: User, step: int) -> bool:
+    """Store ``step`` as the last used one unless another login stored it (or a later one)
+    first: a conditional UPDATE, so two logins racing with one code cannot both win."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    session.flush()
+    result = session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            or_(User.mfa_last_step.is_(None), User.mfa_last_step < step),
+        )
+        .values(mfa_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(result, "rowcount", 0):
+        return False
+    set_committed_value(user, "mfa_last_step", step)
+    return True
+
+
 def verify_second_factor(
     session: Session, *, settings: Settings, user: User, code: str, now: datetime
 ) -> str | None:
@@ -206,9 +227,7 @@ def verify_second_factor(
     A TOTP code's step is stored so the same code (or an older one) is refused next time.
     """
     step = check_totp(settings, user, code, now)
-    if step is not None:
-        user.mfa_last_step = step
-        session.flush()
+    if step is not None and _claim_step(session, user, step):
         return "totp"
     if use_recovery_code(session, user, code, now):
         session.flush()

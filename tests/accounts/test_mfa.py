@@ -299,3 +299,16 @@ def test_a_purge_forgets_the_seed_and_the_recovery_codes(session, operator, enro
     assert (user.mfa_secret, user.mfa_enabled_at) == (None, None)
     codes = select(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id)
     assert session.scalars(codes).all() == []
+
+
+def test_a_code_another_login_used_meanwhile_is_refused(session, enrolled, login):
+    """Two logins racing with one code: the loaded user still shows no step used, but the
+    row (written by the other login) does; the conditional UPDATE lets only one win."""
+    user, found = enrolled()
+    step = int(T0.timestamp()) // 30
+    session.execute(
+        text("UPDATE users SET mfa_last_step = :s WHERE id = :id"), {"s": step, "id": user.id}
+    )
+    assert user.mfa_last_step != step  # the copy in memory did not see it
+    outcome = login(user.email, totp=code_at(found.secret, T0))
+    assert not outcome.ok and outcome.error.field == "totp"

@@ -101,3 +101,12 @@ def test_a_learner_cannot_see_or_change_someone_elses_mfa(cli):
         ]
         == "off"
     )
+
+
+def test_the_qr_code_for_a_terminal_is_drawn_from_the_uri(capsys):
+    from lmsctl.commands.users_mfa import _qr
+
+    _qr("otpauth://totp/LMS:ada%40example.org?secret=JBSWY3DPEHPK3PXP&issuer=LMS")
+    drawn = capsys.readouterr().out
+    assert len(drawn.splitlines()) > 10
+    assert set(drawn) <= set(" \n▀▄█\x1b[0123456789;m")
