@@ -87,11 +87,12 @@ def login(json: LoginBody) -> Answer:
 @endpoint(scope=PUBLIC, tag="auth", ok=Tokens, json=RefreshBody)
 def refresh(json: RefreshBody) -> Answer:
     """A new pair for a refresh token; a refresh token used twice ends its whole login."""
+    from admin_ui.app import state
     from admin_ui.db import request_session
     from lms_core.accounts.api_tokens import refresh_tokens
 
     db = request_session()
-    outcome = refresh_tokens(db, raw=json.refresh_token)
+    outcome = refresh_tokens(db, raw=json.refresh_token, settings=state().settings)
     db.commit()  # a revoked family stays revoked even though this request is refused
     if outcome.error is not None or outcome.pair is None:
         assert outcome.error is not None

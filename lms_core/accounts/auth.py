@@ -106,6 +106,17 @@ def mfa_required_message(user: User) -> str:
     )
 
 
+def mfa_missing(user: User, settings: Settings) -> PermissionDenied | None:
+    """The refusal for a user whose role must use MFA (``LMS_MFA_REQUIRED_ROLES``) and who
+    has not turned it on; None otherwise. Every door checks it: the password login, the
+    refresh of an API login, and each back-office request of an existing session."""
+    from lms_core.accounts import mfa
+
+    if user.role in settings.mfa_roles and not mfa.is_enabled(user):
+        return PermissionDenied(mfa_required_message(user), field="totp")
+    return None
+
+
 def authenticate(
     session: Session,
     *,
@@ -170,8 +181,8 @@ def authenticate(
                     field="totp",
                 ),
             )
-    elif user.role in settings.mfa_roles:
-        return LoginOutcome(user, PermissionDenied(mfa_required_message(user), field="totp"))
+    elif (missing := mfa_missing(user, settings)) is not None:
+        return LoginOutcome(user, missing)
     if new_hash is not None:
         user.password_hash = new_hash
     user.failed_login_attempts = 0

@@ -12,6 +12,12 @@ and the key is not the one that signs session cookies, so neither use weakens th
 database dump or backup alone no longer yields the seeds. Changing ``LMS_SECRET_KEY`` makes
 the stored seeds unreadable: those users log in with a recovery code or are re-enrolled.
 
+Turning MFA on (``confirm``) or off (``disable``) ends the user's logins made without it or
+with it: their back-office sessions and their API logins (access and refresh tokens), as a
+password change does. Personal access tokens are kept, as GitHub keeps them: they are made on
+purpose for an integration, not by a login, and revoking them would break it silently;
+``lmsctl tokens revoke`` ends one.
+
 Recovery codes are 50 random bits each and stored as SHA-256 (like API tokens): nothing to
 brute-force offline, and each works once.
 """
@@ -266,6 +272,7 @@ def confirm(
     user.mfa_last_step = step
     user.mfa_enabled_at = now
     session.flush()
+    _end_logins(session, user)
     audit.record(session, actor, "user.mfa.enable", user, before=before, after=_state(user))
     return user
 
@@ -279,8 +286,19 @@ def disable(session: Session, *, actor: Actor, email: str) -> User:
         raise Conflict(f"MFA is not set up for {user.email}", field="email", value=user.email)
     before = _state(user)
     forget(session, user)
+    _end_logins(session, user)
     audit.record(session, actor, "user.mfa.disable", user, before=before, after=_state(user))
     return user
+
+
+def _end_logins(session: Session, user: User) -> None:
+    """End the back-office sessions and API logins (not the personal tokens) of ``user``:
+    a login made under the other MFA state must log in again, as after a password change."""
+    from lms_core.accounts.api_tokens import revoke_user_tokens
+    from lms_core.accounts.web_sessions import close_user_sessions
+
+    close_user_sessions(session, user.id)
+    revoke_user_tokens(session, user.id, personal=False)
 
 
 def forget(session: Session, user: User) -> None:
