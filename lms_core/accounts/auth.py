@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
@@ -78,24 +79,43 @@ def _failed(user: User | None) -> LoginOutcome:
 def _count_failure(
     session: Session, user: User, settings: Settings, now: datetime
 ) -> datetime | None:
-    """One more failed attempt; the lock's end when this one locks the account."""
-    user.failed_login_attempts += 1
-    if user.failed_login_attempts < settings.lockout_threshold:
-        session.flush()
-        return None
-    user.locked_until = now + timedelta(minutes=lock_minutes(settings, user.failed_login_attempts))
+    """One more failed attempt; the lock's end when this one locks the account.
+
+    Counted in the database (``SET n = n + 1 ... RETURNING n``), not as read-add-write in
+    Python: parallel wrong passwords or codes on PostgreSQL each read the same count, and all
+    but one increment would be lost, so guessing in parallel would never lock. The row stays
+    locked to the others until commit, so each attempt sees its own number. A lock only ever
+    lengthens: a slower attempt with a lower number does not shorten a later one's lock.
+    """
+    from sqlalchemy.orm.attributes import set_committed_value
+
     session.flush()
+    count = session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_login_attempts=User.failed_login_attempts + 1)
+        .returning(User.failed_login_attempts)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(user, "failed_login_attempts", count)
+    if count < settings.lockout_threshold:
+        return None
+    until = now + timedelta(minutes=lock_minutes(settings, count))
+    session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.locked_until.is_(None), User.locked_until < until))
+        .values(locked_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(user, "locked_until", until)
     audit.record(
         session,
         Actor.system("auth"),
         "user.lock",
         user,
-        after={
-            "failed_login_attempts": user.failed_login_attempts,
-            "locked_until": user.locked_until.isoformat(),
-        },
+        after={"failed_login_attempts": count, "locked_until": until.isoformat()},
     )
-    return user.locked_until
+    return until
 
 
 def mfa_required_message(user: User) -> str:
