@@ -145,11 +145,15 @@ def authenticate(
     hasher: PasswordHasher,
     settings: Settings,
     totp: str | None = None,
+    roles: frozenset[str] | None = None,
     now: datetime | None = None,
 ) -> LoginOutcome:
-    """Check a login: password, lock, then (for users with MFA on) ``totp``, which may be a
-    TOTP code or a recovery code. Missing code: refused (field ``totp``) and not counted, the
-    client asks for it; wrong code: counted like a wrong password."""
+    """Check a login: password, lock, the door's ``roles``, then (for users with MFA on)
+    ``totp``, which may be a TOTP code or a recovery code. Missing code: refused (field
+    ``totp``) and not counted, the client asks for it; wrong code: counted like a wrong
+    password. A role the door does not take (a learner at the back office) is refused
+    (403, field ``email``) before the code is checked, so no recovery code is spent on a
+    login that cannot succeed."""
     from lms_core.accounts import mfa
 
     now = now or utcnow()
@@ -171,6 +175,10 @@ def authenticate(
                 _locked_message(user.locked_until, user.failed_login_attempts, now),
                 field="password",
             ),
+        )
+    if roles is not None and user.role not in roles:
+        return LoginOutcome(
+            user, PermissionDenied(f"this login is not for the role {user.role}", field="email")
         )
     second = None
     if mfa.is_enabled(user):

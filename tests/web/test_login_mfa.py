@@ -122,3 +122,31 @@ def test_unknown_e_mail_and_wrong_password_get_the_same_page(
     assert flash_of("nobody@x.org") == flash_of(admin.email)
     for _ in range(settings.lockout_threshold):  # up to and including the locking attempt
         assert flash_of(admin.email) == flash_of("nobody@x.org")
+
+
+def test_a_learner_refused_at_the_door_keeps_the_recovery_code(
+    client: FlaskClient, session: Session, operator: Any, settings: Settings, make: Factories
+) -> None:
+    from sqlalchemy import func, select
+
+    from lms_core.models import MfaRecoveryCode
+
+    learner = make.user("student")
+    found = mfa.enable(session, actor=operator, email=learner.email, settings=settings)
+    mfa.confirm(
+        session,
+        actor=operator,
+        email=learner.email,
+        code=pyotp.TOTP(found.secret).now(),
+        settings=settings,
+    )
+    session.commit()
+    response = log_in(client, learner.email, totp=found.recovery_codes[0])
+    assert response.status_code == 403
+    assert "learners use the learning app" in response.get_data(as_text=True)
+    left = session.scalar(
+        select(func.count())
+        .select_from(MfaRecoveryCode)
+        .where(MfaRecoveryCode.user_id == learner.id, MfaRecoveryCode.used_at.is_(None))
+    )
+    assert left == mfa.RECOVERY_CODES  # not spent on a login that could not succeed
