@@ -312,3 +312,26 @@ def test_a_code_another_login_used_meanwhile_is_refused(session, enrolled, login
     assert user.mfa_last_step != step  # the copy in memory did not see it
     outcome = login(user.email, totp=code_at(found.secret, T0))
     assert not outcome.ok and outcome.error.field == "totp"
+
+
+def test_a_password_reset_keeps_the_lock_of_an_account_with_mfa(
+    session, operator, hasher, enrolled, make, login
+):
+    """With MFA on, the lock guards the code: a reset proves the mailbox, not the phone, so
+    it must not give a code guesser a fresh set of attempts. Without MFA it clears the lock."""
+    from lms_core.accounts.tokens import issue_token, reset_password_with_token
+    from lms_core.models import TokenPurpose
+
+    new = "Another-Long-Pass-42"
+    user, found = enrolled()
+    plain = make.user(role="admin")
+    for who, totp in ((user, "000000"), (plain, None)):
+        for _ in range(5):
+            login(who.email, "Wrong-Password-1" if totp is None else PASSWORD, totp=totp)
+        raw = issue_token(session, actor=operator, user=who, purpose=TokenPurpose.password_reset)
+        reset_password_with_token(session, raw=raw, password=new, hasher=hasher)
+    assert user.failed_login_attempts == 5 and user.locked_until == T0 + timedelta(minutes=1)
+    code = code_at(found.secret, T0 + timedelta(seconds=30))
+    assert isinstance(login(user.email, new, totp=code).error, AccountLocked)
+    assert plain.failed_login_attempts == 0 and plain.locked_until is None
+    assert login(plain.email, new).ok
