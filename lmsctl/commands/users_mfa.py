@@ -77,14 +77,26 @@ def confirm(
     ctx: typer.Context,
     email: EmailArg,
     code: Annotated[
-        str, typer.Argument(help="The 6 digits the authenticator app shows.", show_default=False)
-    ],
+        str | None,
+        typer.Argument(
+            help="The 6 digits the authenticator app shows; asked for (not echoed) when left "
+            "out. Given here it stays in the shell's history (a used code is never accepted "
+            "again, but by hand prefer the prompt); for scripts.",
+            show_default=False,
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Turn MFA on with a first code from the app (after `mfa enable`).
 
-    Example: lmsctl users mfa confirm ada@example.org 492039
+    Without CODE it is asked for on the terminal, not echoed (nor kept in the shell's
+    history); scripts pass it as the second argument.
+
+    Example: lmsctl users mfa confirm ada@example.org
     """
+    if code is None:
+        # On stderr, like every message for people: stdout may carry --json.
+        code = str(typer.prompt("Code from the authenticator app", hide_input=True, err=True))
     rt = runtime(ctx)
     with acting(ctx, as_json=json_out) as (session, actor):
         from lms_core.accounts.mfa import confirm as finish

@@ -110,3 +110,13 @@ def test_the_qr_code_for_a_terminal_is_drawn_from_the_uri(capsys):
     drawn = capsys.readouterr().out
     assert len(drawn.splitlines()) > 10
     assert set(drawn) <= set(" \n▀▄█\x1b[0123456789;m")
+
+
+def test_confirm_asks_for_the_code_when_it_is_left_out(cli):
+    make_admin(cli)
+    data = ok_json(cli("users", "mfa", "enable", EMAIL, "--json"))
+    code = pyotp.TOTP(data["secret"]).now()
+    result = ok(cli("users", "mfa", "confirm", EMAIL, input=code + "\n"))
+    assert "Code from the authenticator app" in result.output
+    assert code not in result.output  # not echoed
+    assert ok_json(cli("users", "mfa", "status", EMAIL, "--json"))["mfa"] == "on"
