@@ -133,7 +133,7 @@ def create_app(
     init_request_sessions(app)
     init_security_headers(app, https=https)
     init_page_frame(app)
-    init_login(app, app_state.session_factory, login_view="public.login")
+    init_login(app, app_state.session_factory, app_state.settings, login_view="public.login")
     admin = Admin(
         app,
         name="LMS back office",

@@ -16,9 +16,11 @@ from functools import partial
 from flask import Flask
 from flask_login import LoginManager, UserMixin
 
+from lms_core.accounts.auth import mfa_missing
 from lms_core.actor import Actor
 from lms_core.db import SessionFactory
 from lms_core.models import Role, User, utcnow
+from lms_core.settings import Settings
 
 #: The cookie key of the last request's time (seconds since the epoch, UTC).
 SEEN_KEY = "lms_seen"
@@ -80,8 +82,12 @@ def snapshot(user: User, session_token: str) -> LoginUser:
     )
 
 
-def load_user(factory: SessionFactory, session_token: str) -> LoginUser | None:
+def load_user(factory: SessionFactory, settings: Settings, session_token: str) -> LoginUser | None:
     """The active user of a live session, or None (Flask-Login then treats as anonymous).
+
+    A user whose role must use MFA (``LMS_MFA_REQUIRED_ROLES``) and has not turned it on is
+    refused on every request, with the login's message: a session opened before the setting
+    does not outlive it (login_required then sends them to the login page).
 
     A page view reads it in the request's own session (:func:`admin_ui.db.request_session`:
     one connection and transaction per request, not two). A POST reads it in a session of
@@ -112,17 +118,34 @@ def load_user(factory: SessionFactory, session_token: str) -> LoginUser | None:
             user = session_user(session, session_token, now=now, seen_at=seen_at)
     if user is None:
         return None
+    if (missing := mfa_missing(user, settings)) is not None:
+        _flash_once(missing.message)
+        return None
     if seen_at is None or (now - seen_at).total_seconds() >= SEEN_EVERY:
         cookie[SEEN_KEY] = int(now.timestamp())
     return snapshot(user, session_token)
 
 
+def _flash_once(message: str) -> None:
+    """Flash ``message`` unless it is already waiting (the redirect to the login page loads
+    the user again)."""
+    from flask import flash, has_request_context
+    from flask import session as cookie
+
+    if has_request_context() and ("error", message) not in cookie.get("_flashes", []):
+        flash(message, "error")
+
+
 def init_login(
-    app: Flask, factory: SessionFactory, *, login_view: str | None = None
+    app: Flask,
+    factory: SessionFactory,
+    settings: Settings,
+    *,
+    login_view: str | None = None,
 ) -> LoginManager:
     """Configure Flask-Login; ``login_view`` is the endpoint of the login page, once it exists."""
     manager = LoginManager(app)
     manager.login_view = login_view
     manager.session_protection = "strong"
-    manager.user_loader(partial(load_user, factory))
+    manager.user_loader(partial(load_user, factory, settings))
     return manager

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     lockout_threshold: int = Field(default=5, ge=1)
     lockout_base_minutes: int = Field(default=1, ge=1)
     lockout_max_minutes: int = Field(default=24 * 60, ge=1)
+    #: Roles that must use MFA (TOTP) to log in, comma-separated (``admin``,
+    #: ``admin,instructor``); a user of such a role without MFA is refused until enrolled.
+    mfa_required_roles: str = ""
     huey_url: str | None = None
     #: Shared state of several web workers (the JSON API's rate limits): a redis:// URL; without
     #: it each worker counts in its own memory.
@@ -133,6 +136,21 @@ class Settings(BaseSettings):
     #: has more rows than this, or is larger than ``import_job_mb``; smaller ones in the request.
     import_job_rows: int = Field(default=20_000, ge=1)
     import_job_mb: int = Field(default=2, ge=1)
+
+    @field_validator("mfa_required_roles")
+    @classmethod
+    def _check_mfa_roles(cls, value: str) -> str:
+        roles = [r.strip().lower() for r in value.split(",") if r.strip()]
+        allowed = ("admin", "instructor", "student")
+        wrong = [r for r in roles if r not in allowed]
+        if wrong:
+            raise ValueError(f"unknown role {wrong[0]!r}; use {', '.join(allowed)}")
+        return ",".join(roles)
+
+    @property
+    def mfa_roles(self) -> frozenset[str]:
+        """The roles of ``mfa_required_roles``, as a set."""
+        return frozenset(r for r in self.mfa_required_roles.split(",") if r)
 
     @field_validator("database_url")
     @classmethod

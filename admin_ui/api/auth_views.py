@@ -16,6 +16,8 @@ from admin_ui.api.endpoint import Answer, commit, endpoint
 class LoginBody(BaseModel):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)
+    #: For users with MFA on: the 6-digit code of their authenticator app, or a recovery code.
+    totp: str | None = Field(default=None, max_length=32)
 
 
 class RefreshBody(BaseModel):
@@ -50,7 +52,12 @@ def _tokens(pair: object) -> Tokens:
 @api.post("/auth/login")
 @endpoint(scope=PUBLIC, tag="auth", ok=Tokens, json=LoginBody)
 def login(json: LoginBody) -> Answer:
-    """Log in: an access token (short-lived) and a refresh token (used once)."""
+    """Log in: an access token (short-lived) and a refresh token (used once).
+
+    Users with MFA on send ``totp`` too (a code from their app, or a recovery code); without
+    it the answer is 401 with the field ``totp``. A wrong e-mail or password is one answer
+    (401, field ``password``) whether the account exists or not.
+    """
     from admin_ui.app import state
     from admin_ui.db import request_session
     from lms_core.accounts.api_tokens import issue_login_tokens
@@ -65,6 +72,7 @@ def login(json: LoginBody) -> Answer:
         password=json.password,
         hasher=PasswordHasher.from_settings(settings),
         settings=settings,
+        totp=json.totp,
     )
     if not outcome.ok or outcome.user is None:
         db.commit()  # the failed attempt and any lock are kept
@@ -79,11 +87,12 @@ def login(json: LoginBody) -> Answer:
 @endpoint(scope=PUBLIC, tag="auth", ok=Tokens, json=RefreshBody)
 def refresh(json: RefreshBody) -> Answer:
     """A new pair for a refresh token; a refresh token used twice ends its whole login."""
+    from admin_ui.app import state
     from admin_ui.db import request_session
     from lms_core.accounts.api_tokens import refresh_tokens
 
     db = request_session()
-    outcome = refresh_tokens(db, raw=json.refresh_token)
+    outcome = refresh_tokens(db, raw=json.refresh_token, settings=state().settings)
     db.commit()  # a revoked family stays revoked even though this request is refused
     if outcome.error is not None or outcome.pair is None:
         assert outcome.error is not None

@@ -1,10 +1,13 @@
 """``/login`` and ``/logout``: the back office's door.
 
 A login is checked by :func:`lms_core.accounts.auth.authenticate` (argon2id, lockout with
-backoff: the same rule as the CLI); a failure is committed (the counter must count) and
-shown with the service's words (attempts left, locked until when). A success clears the
+backoff, MFA: the same rules as the API); a failure is committed (the counter must count) and
+shown with the service's words, which never tell an unknown e-mail from a wrong password.
+Users with MFA on type their code (or a recovery code) in the form's third field, on the same
+POST as the password: there is no half-logged-in state to steal or skip. A success clears the
 cookie's session (nothing planted before login survives) and opens a new server-side one.
-Learners are refused here: the back office is for staff; learners use the API.
+Learners are refused here: the back office is for staff; learners use the API. The role is
+checked after the password and before the code, so a learner's recovery code is not spent.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 
-from admin_ui.auth import LoginUser, snapshot
+from admin_ui.auth import STAFF_ROLES, LoginUser, snapshot
 from admin_ui.db import request_session
 from admin_ui.public import public
 
@@ -56,6 +59,7 @@ def login() -> ResponseReturnValue:
 
     email = (request.form.get("email") or "").strip()
     password = request.form.get("password") or ""
+    totp = (request.form.get("totp") or "").strip()[:32] or None
     app_state = state()
     db = request_session()
     outcome = authenticate(
@@ -64,19 +68,24 @@ def login() -> ResponseReturnValue:
         password=password,
         hasher=PasswordHasher.from_settings(app_state.settings),
         settings=app_state.settings,
+        totp=totp,
+        roles=STAFF_ROLES,  # checked before the code: a learner's recovery code is not spent
     )
     user = outcome.user
-    if outcome.ok and user is not None and user.role not in ("admin", "instructor"):
+    refused = outcome.error is not None and outcome.error.kind == "forbidden"
+    if refused and user is not None and user.role not in STAFF_ROLES:
         db.commit()
-        flash(
-            "the back office is for staff; learners use the learning app (the API)",
-            "error",
-        )
+        flash("the back office is for staff; learners use the learning app (the API)", "error")
         return render_template("public/login.html", next_url=next_url, email=email), 403
     if not outcome.ok or user is None:
         db.commit()  # the failed attempt and any lock are kept
-        flash(str(outcome.error), "error")
-        return render_template("public/login.html", next_url=next_url, email=email), 401
+        assert outcome.error is not None
+        flash(outcome.error.message, "error")
+        ask_code = outcome.error.field == "totp"
+        page = render_template(
+            "public/login.html", next_url=next_url, email=email, ask_code=ask_code
+        )
+        return page, 403 if outcome.error.kind == "forbidden" else 401
     raw = open_session(db, user=user, user_agent=request.headers.get("User-Agent"))
     found: LoginUser = snapshot(user, raw)
     db.commit()

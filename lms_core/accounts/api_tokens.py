@@ -24,6 +24,7 @@ from lms_core.actor import Actor
 from lms_core.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
 from lms_core.models import ApiToken, ApiTokenKind, User, utcnow
 from lms_core.security import token_hash
+from lms_core.settings import Settings
 
 ACCESS_TTL = timedelta(minutes=15)
 REFRESH_TTL = timedelta(days=30)
@@ -68,7 +69,7 @@ class RefreshOutcome:
     entry point commits and then reports ``error`` (as for a failed login)."""
 
     pair: TokenPair | None
-    error: AuthenticationFailed | None = None
+    error: AuthenticationFailed | PermissionDenied | None = None
 
 
 def _new(
@@ -194,9 +195,15 @@ def _reused(session: Session, row: ApiToken, now: datetime) -> RefreshOutcome:
     )
 
 
-def refresh_tokens(session: Session, *, raw: str, now: datetime | None = None) -> RefreshOutcome:
+def refresh_tokens(
+    session: Session, *, raw: str, settings: Settings, now: datetime | None = None
+) -> RefreshOutcome:
     """Rotate a refresh token: a new pair, the old refresh token used, the old access ones
-    revoked. A refresh token used before revokes its whole family (a copy is in other hands)."""
+    revoked. A refresh token used before revokes its whole family (a copy is in other hands).
+    A user whose role must use MFA and has not set it up is refused as at login (403, field
+    ``totp``): a login made before ``LMS_MFA_REQUIRED_ROLES`` does not outlive it."""
+    from lms_core.accounts.auth import mfa_missing
+
     now = now or utcnow()
     row = _find(session, raw)
     refused = AuthenticationFailed(
@@ -211,6 +218,8 @@ def refresh_tokens(session: Session, *, raw: str, now: datetime | None = None) -
     user = _usable_user(session, row)
     if user is None:
         return RefreshOutcome(None, refused)
+    if (missing := mfa_missing(user, settings)) is not None:
+        return RefreshOutcome(None, missing)
     # The read above takes no lock: two refreshes with the same token may both get here.
     # Marking it used only if still unused makes exactly one win; the other is a reuse.
     claimed = session.execute(

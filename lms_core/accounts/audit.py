@@ -15,7 +15,7 @@ from lms_core.actor import Actor
 from lms_core.models import AuditEntry
 
 #: Never copied into the audit log, an export or any output.
-SECRET_FIELDS = frozenset({"password_hash", "token_hash"})
+SECRET_FIELDS = frozenset({"password_hash", "token_hash", "code_hash", "mfa_secret"})
 
 
 def _jsonable(value: Any) -> Any:

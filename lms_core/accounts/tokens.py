@@ -155,7 +155,9 @@ def reset_password_with_token(
     purpose: TokenPurpose = TokenPurpose.password_reset,
 ) -> User:
     """Set the password of a reset (or invitation) token's user; every session of theirs
-    ends, so a thief logged in with the old password is out too."""
+    ends, so a thief logged in with the old password is out too. It clears a lockout, except
+    for a user with MFA on (their lock also counts wrong codes)."""
+    from lms_core.accounts import mfa
     from lms_core.accounts.api_tokens import revoke_user_tokens
     from lms_core.accounts.web_sessions import close_user_sessions
 
@@ -164,8 +166,11 @@ def reset_password_with_token(
     user = consume_token(session, raw=raw, purpose=purpose)
     hasher.check_strength(password, email=user.email)
     user.password_hash = hasher.hash(password)
-    user.failed_login_attempts = 0
-    user.locked_until = None
+    if not mfa.is_enabled(user):
+        # With MFA on the lock guards the code too, and a reset proves the mailbox, not the
+        # phone: clearing it would hand a code guesser new attempts. `users unlock` clears it.
+        user.failed_login_attempts = 0
+        user.locked_until = None
     session.flush()
     close_user_sessions(session, user.id)
     revoke_user_tokens(session, user.id, personal=False)  # the API's logins end too

@@ -317,8 +317,11 @@ def delete_user(session: Session, *, actor: Actor, email: str, purge: bool = Fal
     guard_last_admin(session, user, "delete")
     if not purge:
         return _change(session, actor, user, "user.delete", is_active=False, deleted_at=utcnow())
+    from lms_core.accounts.mfa import forget as forget_mfa  # mfa imports this module
+
     anonymous = f"deleted-{user.id}{PURGED_DOMAIN}"
     session.execute(delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
+    forget_mfa(session, user)
     session.execute(
         update(AuditEntry)
         .where(AuditEntry.entity_type == User.__tablename__, AuditEntry.entity_id == user.id)

@@ -22,7 +22,14 @@ from lms_core.models.quizzes import (
     QuizType,
 )
 from lms_core.models.schedules import ExportKind, ExportSchedule
-from lms_core.models.users import OneTimeToken, Role, TokenPurpose, User, WebSession
+from lms_core.models.users import (
+    MfaRecoveryCode,
+    OneTimeToken,
+    Role,
+    TokenPurpose,
+    User,
+    WebSession,
+)
 from lms_core.models.webhooks import DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -56,6 +63,7 @@ __all__ = [
     "LessonProgress",
     "LessonType",
     "MailStatus",
+    "MfaRecoveryCode",
     "OneTimeToken",
     "OutboxMail",
     "Question",

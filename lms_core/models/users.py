@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms_core.models.base import Base, TimestampMixin, utcnow
@@ -56,6 +56,13 @@ class User(TimestampMixin, Base):
     last_login_at: Mapped[datetime | None]
     #: Soft delete: the row stays for the audit trail and enrollments history.
     deleted_at: Mapped[datetime | None]
+    #: The TOTP seed, encrypted (AES-GCM, key from the site secret: lms_core/accounts/mfa.py);
+    #: never the base32 seed itself. Set by ``mfa enable``, in use once confirmed.
+    mfa_secret: Mapped[str | None] = mapped_column(String(255))
+    #: When the user proved the seed with a first code; NULL: MFA off (or enrollment pending).
+    mfa_enabled_at: Mapped[datetime | None]
+    #: The last accepted TOTP time step (unix time // 30): a code is never accepted twice.
+    mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role}>"
@@ -76,6 +83,21 @@ class OneTimeToken(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MfaRecoveryCode(Base):
+    """A one-use recovery code for a user who lost their authenticator (shown once)."""
+
+    __tablename__ = "mfa_recovery_codes"
+    __table_args__ = (Index("ix_mfa_recovery_codes_user", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: SHA-256 of the code (50 random bits, normalised): nothing to brute-force offline.
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Set when the code logged someone in; it never works again.
+    used_at: Mapped[datetime | None]
 
 
 class WebSession(Base):

@@ -1,5 +1,5 @@
 """lmsctl users: create, list, show, update, set-role, deactivate, reactivate, reset-password,
-unlock, delete, invite."""
+unlock, delete, invite; and ``users mfa ...`` (lmsctl/commands/users_mfa.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from lmsctl.commands.users_mail import NoEmailOpt, report_invites, report_reset_token
+from lmsctl.commands.users_mfa import app as mfa_app
 from lmsctl.options import (
     DryRunOpt,
     JsonlOpt,
@@ -31,6 +32,8 @@ from lmsctl.output import (
 from lmsctl.runtime import acting, runtime
 
 app = group("Create, list, update, lock out and delete users (named by e-mail).")
+
+app.add_typer(mfa_app, name="mfa")
 
 EmailArg = Annotated[str, typer.Argument(help="The user's e-mail.", show_default=False)]
 LIST_COLUMNS = ("email", "full_name", "role", "is_active", "external_id", "last_login_at")

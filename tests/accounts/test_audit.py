@@ -10,17 +10,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from sqlalchemy import String, cast, select
 
 import lms_core
-from lms_core.accounts import audit, auth, tokens, users
+from lms_core.accounts import audit, auth, mfa, tokens, users
 from lms_core.accounts.fields import UserCreate, UserUpdate
 from lms_core.actor import Actor
 from lms_core.catalog import courses, enrollments, lessons
 from lms_core.catalog.fields import CourseCreate, CourseUpdate, LessonCreate, LessonUpdate
 from lms_core.models import AuditEntry, Role, TokenPurpose, User, utcnow
 from lms_core.security import PasswordHasher
+from lms_core.settings import Settings
 from tests.factories import PASSWORD
 from tests.helpers import audit_json, audit_log
 
@@ -31,12 +33,13 @@ class World:
     actor: Actor
     make: Any
     hasher: PasswordHasher
+    settings: Settings
 
 
 @pytest.fixture
-def world(session, make, hasher, admin_user):
+def world(session, make, hasher, admin_user, settings):
     # An admin user (not the operator) acts, so actor_id and actor_label can both be checked.
-    return World(session, Actor.for_user(admin_user), make, hasher)
+    return World(session, Actor.for_user(admin_user), make, hasher, settings)
 
 
 def _course(w: World, n_lessons: int = 2, published: bool = True) -> str:
@@ -129,6 +132,26 @@ def _(w):
     user.failed_login_attempts = 3
     w.session.flush()
     users.unlock_user(w.session, actor=w.actor, email=user.email)
+
+
+@change("user.mfa.enroll", "both")
+def _(w):
+    mfa.enable(w.session, actor=w.actor, email=w.make.user().email, settings=w.settings)
+
+
+@change("user.mfa.enable", "both")
+def _(w):
+    email = w.make.user().email
+    found = mfa.enable(w.session, actor=w.actor, email=email, settings=w.settings)
+    code = pyotp.TOTP(found.secret).now()
+    mfa.confirm(w.session, actor=w.actor, email=email, code=code, settings=w.settings)
+
+
+@change("user.mfa.disable", "both")
+def _(w):
+    email = w.make.user().email
+    mfa.enable(w.session, actor=w.actor, email=email, settings=w.settings)
+    mfa.disable(w.session, actor=w.actor, email=email)
 
 
 @change("user.delete", "both")
@@ -272,6 +295,7 @@ def test_the_table_above_covers_every_action_the_services_write():
         "user.verify_email",
         "user.login",
         "user.logout",
+        "user.mfa.recovery_code_used",  # system:auth, tests/accounts/test_mfa.py
         "demo.generate",
     }
 

@@ -76,7 +76,8 @@ def test_a_reactivation_brings_no_old_token_back(
 def test_two_concurrent_refreshes_of_one_token_give_one_pair(
     scratch_url: str, tmp_path: Path, hasher: Any, is_postgres: bool
 ) -> None:
-    engine = make_engine(cheap_settings(scratch_url, tmp_path / "files"))
+    settings = cheap_settings(scratch_url, tmp_path / "files")
+    engine = make_engine(settings)
     schema.upgrade(engine)
     factory = make_session_factory(engine)
     try:
@@ -85,14 +86,14 @@ def test_two_concurrent_refreshes_of_one_token_give_one_pair(
             pair = issue_login_tokens(s, user=user)
             s.commit()
         first = factory()
-        won = refresh_tokens(first, raw=pair.refresh_token)  # not yet committed
+        won = refresh_tokens(first, raw=pair.refresh_token, settings=settings)  # not yet committed
         assert won.pair is not None
         results: list[Any] = []
 
         def second() -> None:
             with factory() as other:
                 try:
-                    results.append(refresh_tokens(other, raw=pair.refresh_token))
+                    results.append(refresh_tokens(other, raw=pair.refresh_token, settings=settings))
                     other.commit()
                 except OperationalError as exc:  # SQLite: its read snapshot is stale
                     results.append(exc)

@@ -12,7 +12,7 @@ from typer.testing import Result
 from lms_core.models import AuditEntry, Base
 
 #: Never in any output, whatever the command.
-SECRETS = ("password_hash", "token_hash")
+SECRETS = ("password_hash", "token_hash", "mfa_secret", "code_hash")
 
 
 def no_traceback(result: Result) -> None:

@@ -31,6 +31,7 @@ COMMANDS: dict[str, list[str]] = {
         "reset-password",
         "delete",
         "invite",
+        "mfa",
     ],
     "courses": ["create", "list", "show", "update", "publish", "unpublish", "delete"],
     "lessons": ["add", "list", "update", "delete", "reorder"],
@@ -92,7 +93,11 @@ COMMANDS: dict[str, list[str]] = {
     "schedules": ["add", "list", "remove", "run"],
     "serve": [],
 }
-EVERY_COMMAND = [(g, c) for g, cs in COMMANDS.items() for c in (cs or [None])]
+#: Groups inside a group (``users mfa``) and their commands.
+SUBGROUPS: dict[str, list[str]] = {"users mfa": ["enable", "confirm", "disable", "status"]}
+EVERY_COMMAND = [
+    (g, c) for g, cs in COMMANDS.items() for c in (cs or [None]) if f"{g} {c}" not in SUBGROUPS
+] + [(g.split()[0], f"{g.split()[1]} {c}") for g, cs in SUBGROUPS.items() for c in cs]
 HEAVY = {
     "sqlalchemy",
     "alembic",
@@ -108,6 +113,7 @@ HEAVY = {
 
 
 def help_of(*args: str) -> str:
+    args = tuple(word for arg in args for word in arg.split())  # "mfa enable": two words
     result = CliRunner().invoke(app, [*args, "--help"])
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
@@ -245,6 +251,26 @@ def test_root_help_imports_nothing_heavy():
 
 def test_group_and_command_help_import_nothing_heavy():
     argv_lists = [[group, "--help"] for group in COMMANDS]
-    argv_lists += [[group, command, "--help"] for group, command in EVERY_COMMAND if command]
+    argv_lists += [
+        [group, *command.split(), "--help"] for group, command in EVERY_COMMAND if command
+    ]
 
     assert _imported_after(argv_lists) == []
+
+
+@pytest.mark.parametrize("subgroup", sorted(SUBGROUPS))
+def test_a_group_inside_a_group_lists_its_commands_with_an_example(subgroup):
+    import importlib
+
+    import typer.main
+
+    from lmsctl.lazy import COMMANDS as LAZY
+
+    out = help_of(subgroup)
+    assert "Example: lmsctl " + subgroup in out
+    for command in SUBGROUPS[subgroup]:
+        assert f"  {command} " in out, command
+    group, name = subgroup.split()
+    found = typer.main.get_command(importlib.import_module(LAZY[group][0]).app)
+    inner = found.commands[name]  # type: ignore[attr-defined]
+    assert sorted(inner.commands) == sorted(SUBGROUPS[subgroup])

@@ -20,6 +20,7 @@ from lms_core.db import unit_of_work
 from lms_core.jobs import ledger
 from lms_core.models import ApiToken, Job, utcnow
 from lms_core.security import token_hash
+from lms_core.settings import Settings
 from tests.cli.helpers import ok
 from tests.conftest import Cli
 from tests.jobs.test_automatic import jobs_cli  # noqa: F401  # a fixture: the CLI for jobs
@@ -35,17 +36,18 @@ def test_old_api_tokens_are_purged_and_a_live_logins_used_refresh_stays(
     jobs_cli: Cli,  # noqa: F811  # the fixture imported above
     session: Session,
     make: Any,
+    settings: Settings,
 ) -> None:
     user = make.user("student")
     now = utcnow()
     days = timedelta(days=1)
     # A login refreshed once, 59 days ago: every token of it has ended.
     ended = issue_login_tokens(session, user=user, now=now - 60 * days)
-    ended_next = refresh_tokens(session, raw=ended.refresh_token, now=now - 59 * days).pair
+    ended_next = refresh_tokens(session, raw=ended.refresh_token, settings=settings, now=now - 59 * days).pair
     assert ended_next is not None
     # A login of 40 days ago refreshed 15 days ago: it lives on.
     live = issue_login_tokens(session, user=user, now=now - 40 * days)
-    live_next = refresh_tokens(session, raw=live.refresh_token, now=now - 15 * days).pair
+    live_next = refresh_tokens(session, raw=live.refresh_token, settings=settings, now=now - 15 * days).pair
     assert live_next is not None
     actor = Actor.for_user(user)
     old_pat, _ = create_personal_token(session, actor=actor, name="old", scopes=SCOPE)
@@ -62,7 +64,7 @@ def test_old_api_tokens_are_purged_and_a_live_logins_used_refresh_stays(
         token_hash(live_next.refresh_token),
         token_hash(kept_raw),
     }
-    again = refresh_tokens(session, raw=live.refresh_token, now=now)
+    again = refresh_tokens(session, raw=live.refresh_token, settings=settings, now=now)
     assert again.pair is None and "already used" in str(again.error)
 
     # The nightly job runs the same purge.
