@@ -19,6 +19,7 @@ def register_api(app: Flask) -> None:
         learner_views,
         public_views,
         quiz_views,
+        run_views,
         staff_views,
         submission_views,
     )
