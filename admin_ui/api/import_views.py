@@ -30,7 +30,7 @@ from lms_core.actor import Actor
 
 KINDS = ("users", "courses", "enrollments", "oneroster")
 MODES = ("upsert", "add", "update", "sync")
-STAGE = "<string(length=32):plan_id>"
+STAGE = "<string(maxlength=64):plan_id>"
 #: The stage's file naming who uploaded it (the API's stages are not in a cookie session).
 OWNER = "api.json"
 
