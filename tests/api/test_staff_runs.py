@@ -98,8 +98,12 @@ def test_grade_by_role_and_value(
     )
     path = f"/courses/{course.slug}/lessons/essay/submissions/{learner.email}/grade"
 
+    logged_in: dict[int, ApiClient] = {}
+
     def put(user: Any, body: Any) -> Any:
-        api: ApiClient = as_user(user)
+        if user.id not in logged_in:  # once each: logins are rate-limited
+            logged_in[user.id] = as_user(user)
+        api = logged_in[user.id]
         return api.client.put(
             f"/api/v1{path}", json=body, headers={"Authorization": f"Bearer {api.token}"}
         )
@@ -108,6 +112,8 @@ def test_grade_by_role_and_value(
     assert_problem(put(make.user("instructor"), {"grade": 10}), 403)
     assert_problem(put(teacher, {"grade": 11}), 422)
     assert_problem(put(teacher, {}), 422)
+    for hostile in (float("nan"), float("inf"), 1e308, "NaN", "x" * 10_000, -1, None, [1]):
+        assert_problem(put(teacher, {"grade": hostile}), 422)
     done = put(teacher, {"grade": 7.5, "feedback": "Good"})
     assert done.status_code == 200, done.get_data(as_text=True)
     assert done.get_json()["grade"] == 7.5 and done.get_json()["feedback"] == "Good"
