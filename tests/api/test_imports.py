@@ -185,3 +185,26 @@ def test_a_large_file_goes_through_the_jobs(
     done = api.get(f"/imports/{plan['id']}").get_json()
     assert done["status"] == "applied" and done["applied"]["counts"]["create"] == 3
     assert emails(session) == {"ann@x.org", "bob@x.org", "cy@x.org"}
+
+
+@pytest.mark.parametrize("who", ["anonymous", "student"])
+def test_an_upload_is_refused_before_its_body_is_read(app: Flask, make: Any, who: str) -> None:
+    from tests.api.test_submissions_upload import _Counted, _multipart
+
+    body = _multipart([("people.csv", GOOD.encode() + b"x" * (2 * 1024 * 1024))])
+    stream = _Counted(body)
+    client = app.test_client()
+    headers = {}
+    if who != "anonymous":
+        from tests.api.conftest import login
+
+        headers = bearer(login(client, make.user(who)).get_json()["access_token"])
+    refused = client.post(
+        f"{API}/imports/users",
+        input_stream=stream,
+        content_length=len(body),
+        content_type="multipart/form-data; boundary=BOUNDARY",
+        headers=headers,
+    )
+    assert_problem(refused, 401 if who == "anonymous" else 403)
+    assert stream.taken == 0
