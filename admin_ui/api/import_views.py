@@ -54,7 +54,9 @@ class ImportPlan(BaseModel):
     ``status``: ``planning`` (a job reads the file), ``planned`` (apply it with its
     ``fingerprint``), ``refused`` (``errors``: nothing can be applied), ``applying`` (a job
     applies it), ``applied`` (``applied``: the import run), ``apply_refused`` (the data
-    changed since the plan: ``errors``), ``apply_failed``.
+    changed since the plan: ``errors``), ``apply_failed`` (an error, or its job cancelled or
+    dead: ``errors``; it may be applied again), ``plan_failed`` (the plan's job cancelled or
+    dead: post the file again).
     """
 
     id: str
@@ -121,6 +123,29 @@ def _file_errors(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+#: Statuses in which the stage still holds its plan file: it may be applied (again).
+PLANNED = ("planned", "applying", "apply_refused", "apply_failed")
+
+
+def _ended(doc: dict[str, Any], busy: dict[str, Any]) -> None:
+    """A job that ended (dead, cancelled) before it wrote what it was for: ``plan_failed`` or
+    ``apply_failed``, with the job's error, rather than "planning"/"applying" for ever. An
+    apply may be posted again (a new job is queued); a plan's file must be posted again."""
+    job = busy["job"]
+    phase = busy["phase"]
+    status = job["status"] if job else "gone"
+    message = (job or {}).get("error") or f"the {phase} job ended ({status}) before it finished"
+    where = {"file": busy.get("file") or doc.get("file"), "line": None, "column": None}
+    doc.update(
+        status="plan_failed" if phase == "plan" else "apply_failed",
+        errors=[{**where, "value": None, "message": message}],
+    )
+    doc["kind"] = doc.get("kind") or busy.get("kind")
+    doc["file"] = doc.get("file") or busy.get("file")
+    if job:
+        doc["job"] = {**job, "phase": phase, "progress": busy["progress"]}
+
+
 def plan_document(stage: Stage) -> ImportPlan:
     """What a stage holds now, for ``GET /imports/{id}`` and the other answers."""
     from admin_ui.app import state
@@ -133,7 +158,9 @@ def plan_document(stage: Stage) -> ImportPlan:
     busy = working(state().session_factory, stage)
     applied = stage.read(stage.applied)
     outcome = stage.read(stage.outcome)
-    if busy is not None:
+    if busy is not None and busy["refresh"] is None:
+        _ended(doc, busy)
+    elif busy is not None:
         job = busy["job"] or {}
         doc["status"] = "planning" if busy["phase"] == "plan" else "applying"
         doc["job"] = {**job, "phase": busy["phase"], "progress": busy["progress"]} if job else None
@@ -147,36 +174,18 @@ def plan_document(stage: Stage) -> ImportPlan:
         doc.update(status="apply_failed", errors=[{**problem, "message": outcome.get("message")}])
     else:
         doc["status"] = "planned" if data.get("has_plan") else "refused"
-    if stage.plan.is_file() and doc["status"] in ("planned", "applying", "apply_refused"):
+    if stage.plan.is_file() and doc["status"] in PLANNED:
         doc["fingerprint"] = file_sha256(stage.plan)
     return ImportPlan.model_validate(doc)
 
 
 def _queue(who: Actor, stage: Stage, kind: str, args: dict[str, Any]) -> None:
-    """Queue the plan or apply job for the stage and note it in ``job.json`` (one apply job
-    per plan: two posts of /apply get the same job)."""
+    """Queue the plan or apply job for the stage, as the back office does (one apply job per
+    plan while it may still run; a new one once it ended without applying)."""
     from admin_ui.app import state
-    from lms_core.db import unit_of_work
-    from lms_core.imports.rerun import file_sha256
-    from lms_core.jobs.ledger import enqueue
+    from admin_ui.modelviews.import_progress import queue_for
 
-    phase = kind.rsplit(".", 1)[-1]
-    stage.outcome.unlink(missing_ok=True)
-    key = f"{kind}:{stage.id}:{file_sha256(stage.plan)}" if phase == "apply" else None
-    with unit_of_work(state().session_factory) as session:
-        job = enqueue(session, kind, {**args, "stage": stage.id, "actor_id": who.user_id}, key=key)
-        job_id = job.id
-    report = stage.read(stage.report) or {}
-    file = args.get("file", report.get("file"))
-    stage.write(
-        stage.job,
-        {
-            "job_id": job_id,
-            "phase": phase,
-            "kind": args.get("kind", report.get("kind")),
-            "file": file,
-        },
-    )
+    queue_for(state().session_factory, stage, kind, args, who)
 
 
 def _save(stage: Stage, files: Any, part: str, limit_mb: int) -> Upload | None:
