@@ -16,6 +16,7 @@ The runs commit by themselves, so each view closes the request's session before 
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -30,6 +31,9 @@ from lms_core.actor import Actor
 
 KINDS = ("users", "courses", "enrollments", "oneroster")
 MODES = ("upsert", "add", "update", "sync")
+#: ``max_removals``: plain digits, a number any import can hold (9 digits at most).
+WHOLE = re.compile(r"[0-9]{1,9}")
+MAX_REMOVALS = 999_999_999
 STAGE = "<string(maxlength=64):plan_id>"
 #: The stage's file naming who uploaded it (the API's stages are not in a cookie session).
 OWNER = "api.json"
@@ -203,8 +207,11 @@ def _form_options(form: Any) -> tuple[str, dict[str, Any]]:
     if mode not in MODES:
         raise ValidationError(f"mode must be one of {', '.join(MODES)}", field="mode", value=mode)
     raw = form.get("max_removals")
-    if raw not in (None, "") and not str(raw).isdigit():
-        raise ValidationError("a whole number, 0 or more", field="max_removals", value=raw)
+    # ASCII digits, bounded: ``str.isdigit`` takes "²" (int() then fails) and any length.
+    if raw not in (None, "") and not WHOLE.fullmatch(str(raw)):
+        raise ValidationError(
+            f"a whole number from 0 to {MAX_REMOVALS}", field="max_removals", value=raw
+        )
     options = {
         "max_removals": int(raw) if raw not in (None, "") else None,
         "force": str(form.get("force", "")).lower() in ("1", "true", "yes", "on"),

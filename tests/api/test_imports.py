@@ -208,3 +208,11 @@ def test_an_upload_is_refused_before_its_body_is_read(app: Flask, make: Any, who
     )
     assert_problem(refused, 401 if who == "anonymous" else 403)
     assert stream.taken == 0
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "9" * 5000, "-1", "1.5", "1_000"])
+def test_max_removals_is_plain_bounded_digits(as_user: Any, admin_user: Any, value: str) -> None:
+    api: ApiClient = as_user(admin_user)
+    body = assert_problem(post_file(api, GOOD, max_removals=value), 422)
+    assert body["errors"][0]["field"] == "max_removals"
+    assert post_file(api, GOOD, max_removals="999999999").status_code == 200
