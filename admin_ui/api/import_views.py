@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -200,6 +201,15 @@ def _save(stage: Stage, files: Any, part: str, limit_mb: int) -> Upload | None:
     return saved
 
 
+def _check_parts(kind: str, files: Any) -> None:
+    """The ``file`` part is there (a ``lessons`` part only with a courses import)."""
+    from lms_core.errors import ValidationError
+
+    upload = files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationError("send the file to import as the 'file' part", field="file")
+
+
 def _form_options(form: Any) -> tuple[str, dict[str, Any]]:
     from lms_core.errors import ValidationError
 
@@ -254,18 +264,19 @@ def import_plan(kind: str) -> Answer:
         settings, limit_mb=MAX_IMPORT_MB, max_files=2, setting=f"{MAX_IMPORT_MB} MB per import"
     )
     mode, options = _form_options(form)
+    _check_parts(kind, files)  # before any folder is made: a refused post leaves none
     sweep(settings)
     stage_id = secrets.token_hex(16)
     stage = Stage(stage_id, root(settings) / stage_id)
     make_private_dirs(stage.folder)
-    stage.write(stage.folder / OWNER, {"user_id": who.user_id})
     try:
+        stage.write(stage.folder / OWNER, {"user_id": who.user_id})
         main = _save(stage, files, "main", MAX_IMPORT_MB)
-        if main is None:
+        if main is None:  # checked above; kept so that ``main`` is never None below
             raise ValidationError("send the file to import as the 'file' part", field="file")
         lessons = _save(stage, files, "lessons", MAX_IMPORT_MB) if kind == "courses" else None
-    except ValidationError:
-        stage.discard_inputs()
+    except Exception:
+        shutil.rmtree(stage.folder, ignore_errors=True)  # nothing staged: no folder left
         raise
     uploads = [u for u in (main, lessons) if u is not None]
     plan_request: dict[str, Any] = {

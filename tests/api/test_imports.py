@@ -216,3 +216,31 @@ def test_max_removals_is_plain_bounded_digits(as_user: Any, admin_user: Any, val
     body = assert_problem(post_file(api, GOOD, max_removals=value), 422)
     assert body["errors"][0]["field"] == "max_removals"
     assert post_file(api, GOOD, max_removals="999999999").status_code == 200
+
+
+def _stages(app: Flask) -> set[str]:
+    from admin_ui.app import EXTENSION
+    from admin_ui.import_staging import root
+
+    folder = root(app.extensions[EXTENSION].settings)
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def test_a_refused_upload_leaves_no_stage_folder(
+    app: Flask, as_user: Any, admin_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import admin_ui.app
+
+    api: ApiClient = as_user(admin_user)
+    before = _stages(app)
+    no_file = api.client.post(
+        f"{API}/imports/users",
+        data={"mode": "add"},
+        content_type="multipart/form-data",
+        headers=bearer(api.token),
+    )
+    assert assert_problem(no_file, 422)["errors"][0]["field"] == "file"
+    assert _stages(app) == before
+    monkeypatch.setattr(admin_ui.app, "MAX_IMPORT_MB", 1)
+    assert_problem(post_file(api, HEADER + "S-1,ann@x.org,Ann,student\n" * 50_000), 422)
+    assert _stages(app) == before
