@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
 
 from admin_ui.api.blueprint import api
 from admin_ui.api.caller import caller
@@ -70,10 +70,19 @@ class IssueResult(BaseModel):
 
 class GradeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    #: Points, 0 to the assignment's maximum (``"7,5"`` accepted, as in the CLI).
-    grade: float | str = Field(union_mode="left_to_right")
+    #: Points, 0 to the assignment's maximum: a JSON number, or text read as the CLI reads
+    #: ``--grade`` (``"7,5"`` and ``"1e1"`` accepted). Strict: ``true`` is not 1.
+    grade: StrictInt | StrictFloat | str = Field(union_mode="left_to_right")
     #: Feedback for the learner (left out: unchanged).
     feedback: str | None = Field(None, max_length=20_000)
+
+    @field_validator("grade", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        """Refused under ``grade`` itself (the union's members would each name their own)."""
+        if isinstance(value, bool):
+            raise ValueError("must be a number")
+        return value
 
 
 @api.post("/courses/<string(maxlength=200):slug>/certificates")

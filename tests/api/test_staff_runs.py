@@ -114,6 +114,13 @@ def test_grade_by_role_and_value(
     assert_problem(put(teacher, {}), 422)
     for hostile in (float("nan"), float("inf"), 1e308, "NaN", "x" * 10_000, -1, None, [1]):
         assert_problem(put(teacher, {"grade": hostile}), 422)
+    for boolean in (True, False):  # JSON true is not 1 point
+        body = assert_problem(put(teacher, {"grade": boolean}), 422)
+        assert body["errors"][0]["field"] == "grade"
+    # Text is read as the CLI reads --grade: "1e1" is 10 there, so here.
+    from lms_core.assignments.fields import check_grade
+
+    assert put(teacher, {"grade": "1e1"}).get_json()["grade"] == check_grade("1e1", 10) == 10
     done = put(teacher, {"grade": 7.5, "feedback": "Good"})
     assert done.status_code == 200, done.get_data(as_text=True)
     assert done.get_json()["grade"] == 7.5 and done.get_json()["feedback"] == "Good"
