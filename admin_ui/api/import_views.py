@@ -238,7 +238,7 @@ def import_plan(kind: str) -> Answer:
     ``mode``, ``max_removals``, ``force``, ``sheet``, ``encoding``): its plan, nothing written.
 
     ``kind``: users, courses, enrollments or oneroster. A file with problems is a 422 whose
-    errors name file, line and column; a large file is planned by a job (202: poll
+    errors name file, line and column (``plan_id``: the refused plan, to GET); a large file is planned by a job (202: poll
     ``GET /imports/{id}``).
     """
     from flask import request
@@ -297,7 +297,7 @@ def import_plan(kind: str) -> Answer:
             f"{doc.error_count} problem(s) in {doc.file}; nothing can be applied "
             f"(GET /api/v1/imports/{doc.id} shows the plan)"
         )
-        raise ApiProblem(422, detail, _file_errors(doc.errors))
+        raise ApiProblem(422, detail, _file_errors(doc.errors), members={"plan_id": doc.id})
     return doc
 
 

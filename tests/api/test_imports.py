@@ -77,7 +77,8 @@ def test_a_bad_file_is_422_naming_line_and_column(
     assert error["file"] == "people.csv" and error["line"] == 3 and error["column"] == "email"
     assert error["value"] == "not-an-e-mail" and error["message"]
     assert emails(session) == set()
-    plan_id = body["detail"].split("/imports/")[1].split(" ")[0]
+    plan_id = body["plan_id"]
+    assert f"/imports/{plan_id}" in body["detail"]
     assert api.get(f"/imports/{plan_id}").get_json()["status"] == "refused"
     assert_problem(api.post(f"/imports/{plan_id}/apply", json={}), 409)
 
