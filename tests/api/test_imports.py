@@ -245,3 +245,13 @@ def test_a_refused_upload_leaves_no_stage_folder(
     monkeypatch.setattr(admin_ui.app, "MAX_IMPORT_MB", 1)
     assert_problem(post_file(api, HEADER + "S-1,ann@x.org,Ann,student\n" * 50_000), 422)
     assert _stages(app) == before
+
+
+def test_a_password_column_is_refused_in_words_for_any_caller(
+    as_user: Any, admin_user: Any
+) -> None:
+    api: ApiClient = as_user(admin_user)
+    text = "external_id,email,full_name,role,password\nS-1,ann@x.org,Ann,student,Secret-99x\n"
+    body = assert_problem(post_file(api, text), 422)
+    [error] = [e for e in body["errors"] if e["column"] == "password"]
+    assert "password column" in error["message"] and "back office" not in error["message"]
