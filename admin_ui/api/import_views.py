@@ -261,7 +261,7 @@ def import_plan(kind: str) -> Answer:
         raise ValidationError("send the file as multipart/form-data", field="Content-Type")
     settings = state().settings
     form, files = read_upload_form(
-        settings, limit_mb=MAX_IMPORT_MB, max_files=2, setting=f"{MAX_IMPORT_MB} MB per import"
+        settings, limit_mb=MAX_IMPORT_MB, max_files=2, setting="for each file of an import"
     )
     mode, options = _form_options(form)
     _check_parts(kind, files)  # before any folder is made: a refused post leaves none
