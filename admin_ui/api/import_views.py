@@ -208,6 +208,13 @@ def _check_parts(kind: str, files: Any) -> None:
     upload = files.get("file")
     if upload is None or not upload.filename:
         raise ValidationError("send the file to import as the 'file' part", field="file")
+    if kind != "courses" and files.get("lessons") is not None:
+        # Refused rather than dropped: the caller believes its lessons were imported.
+        raise ValidationError(
+            f"only a courses import takes a 'lessons' file, not a {kind} import",
+            field="lessons",
+            value=files["lessons"].filename,
+        )
 
 
 def _form_options(form: Any) -> tuple[str, dict[str, Any]]:

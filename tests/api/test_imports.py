@@ -256,3 +256,14 @@ def test_a_password_column_is_refused_in_words_for_any_caller(
     body = assert_problem(post_file(api, text), 422)
     [error] = [e for e in body["errors"] if e["column"] == "password"]
     assert "password column" in error["message"] and "back office" not in error["message"]
+
+
+def test_a_lessons_file_is_for_a_courses_import_only(
+    app: Flask, as_user: Any, admin_user: Any
+) -> None:
+    api: ApiClient = as_user(admin_user)
+    before = _stages(app)
+    lessons = (io.BytesIO(b"course,slug,title\n"), "lessons.csv")
+    body = assert_problem(post_file(api, GOOD, lessons=lessons), 422)
+    assert body["errors"][0]["field"] == "lessons" and body["errors"][0]["value"] == "lessons.csv"
+    assert _stages(app) == before
