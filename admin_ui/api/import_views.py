@@ -132,6 +132,14 @@ def _file_errors(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
 PLANNED = ("planned", "applying", "apply_refused", "apply_failed")
 
 
+def _error_message(outcome: dict[str, Any]) -> str:
+    """An apply's error as told to the caller: the import lock's holder (a login and a
+    process id on SQLite) is the server's business, so a held lock is said in words."""
+    if outcome.get("field") == "lock":
+        return "another import is running; apply this plan again when it has ended"
+    return str(outcome.get("message"))
+
+
 def _ended(doc: dict[str, Any], busy: dict[str, Any]) -> None:
     """A job that ended (dead, cancelled) before it wrote what it was for: ``plan_failed`` or
     ``apply_failed``, with the job's error, rather than "planning"/"applying" for ever. An
@@ -176,7 +184,7 @@ def plan_document(stage: Stage) -> ImportPlan:
         doc.update(status="apply_refused", errors=outcome.get("problems", []))
     elif outcome is not None and outcome.get("status") == "error":
         problem = {"file": doc.get("file"), "line": None, "column": outcome.get("field")}
-        doc.update(status="apply_failed", errors=[{**problem, "message": outcome.get("message")}])
+        doc.update(status="apply_failed", errors=[{**problem, "message": _error_message(outcome)}])
     else:
         doc["status"] = "planned" if data.get("has_plan") else "refused"
     if stage.plan.is_file() and doc["status"] in PLANNED:
@@ -353,7 +361,7 @@ def import_apply(plan_id: str, json: ApplyRequest) -> Answer:
         detail = "nothing was applied: the data changed since this plan; post the file again"
         raise ApiProblem(409, detail, _file_errors(outcome["problems"]))
     if outcome["status"] == "error":
-        message = str(outcome.get("message"))
+        message = _error_message(outcome)
         raise ApiProblem(409, message, [error_entry(outcome.get("field"), None, message)])
     if outcome["status"] != "applied":
         raise _conflict(

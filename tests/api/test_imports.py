@@ -267,3 +267,18 @@ def test_a_lessons_file_is_for_a_courses_import_only(
     body = assert_problem(post_file(api, GOOD, lessons=lessons), 422)
     assert body["errors"][0]["field"] == "lessons" and body["errors"][0]["value"] == "lessons.csv"
     assert _stages(app) == before
+
+
+def test_apply_while_another_import_runs_is_409_without_its_process(
+    as_user: Any, admin_user: Any, session_factory: Any, session: Session
+) -> None:
+    from lms_core.locks import run_lock
+
+    api: ApiClient = as_user(admin_user)
+    plan = post_file(api, GOOD).get_json()
+    with run_lock(session_factory, "import", holder="someone else"):
+        body = assert_problem(api.post(f"/imports/{plan['id']}/apply", json={}), 409)
+    assert "another import is running" in body["detail"]
+    assert "pid" not in body["detail"] and "someone else" not in body["detail"]
+    assert emails(session) == set()
+    assert api.post(f"/imports/{plan['id']}/apply", json={}).status_code == 200
