@@ -42,6 +42,14 @@ def request_session() -> Session:
 request_session_proxy: Session = LocalProxy(request_session)  # type: ignore[assignment]
 
 
+def release_request_session() -> None:
+    """Close this request's session before a *run* (certificate issue, import) that commits
+    by itself: on SQLite the session's write lock, taken up front on a POST to check the
+    caller's token, would stand in the run's way. The caller's actor is plain data, so it
+    outlives the session."""
+    _close(None)
+
+
 def _close(_exc: BaseException | None) -> None:
     session: Session | None = g.pop(_KEY, None)
     if session is not None:

@@ -16,11 +16,13 @@ def register_api(app: Flask) -> None:
     from admin_ui.api import (  # noqa: F401  # each attaches its routes
         account_views,
         auth_views,
+        import_views,
         learner_views,
         public_views,
         quiz_views,
         reference,
         report_views,
+        run_views,
         staff_views,
         submission_views,
     )

@@ -101,7 +101,7 @@ def _refuse_nul() -> None:
 
 
 #: The endpoints that take ``multipart/form-data`` (an upload); every other takes JSON.
-UPLOAD_ENDPOINTS = frozenset({"api.hand_in"})
+UPLOAD_ENDPOINTS = frozenset({"api.hand_in", "api.import_plan"})
 _FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 
 

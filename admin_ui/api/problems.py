@@ -46,6 +46,7 @@ class ApiProblem(Exception):
         errors: list[dict[str, Any]] | None = None,
         *,
         headers: dict[str, str] | None = None,
+        members: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -54,6 +55,8 @@ class ApiProblem(Exception):
             errors if errors is not None else [{"field": None, "value": None, "message": detail}]
         )
         self.headers = headers or {}
+        #: Extension members of the problem (RFC 9457), e.g. the ``plan_id`` of a refused plan.
+        self.members = members or {}
 
 
 #: Fields whose value is a secret: an error names them but never echoes what was sent (an
@@ -91,8 +94,10 @@ def problem_response(
     detail: str,
     errors: list[dict[str, Any]],
     headers: dict[str, str] | None = None,
+    members: dict[str, Any] | None = None,
 ) -> Response:
     body = {
+        **(members or {}),
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
@@ -110,7 +115,7 @@ def problem_response(
 
 
 def from_api_problem(exc: ApiProblem) -> Response:
-    return problem_response(exc.status, exc.detail, exc.errors, exc.headers)
+    return problem_response(exc.status, exc.detail, exc.errors, exc.headers, exc.members)
 
 
 def _lms_entries(exc: LmsError) -> list[dict[str, Any]]:

@@ -23,8 +23,8 @@ from lms_core.settings import Settings
 
 #: Past this, a part's bytes go to a file on disk rather than memory.
 SPOOL_BYTES = 512 * 1024
-#: The most parts: the files, the text, and a few fields a client may add.
-MAX_PARTS = FILES_MAX + 10
+#: The most parts beyond the files: the text (or an import's options), and a few a client may add.
+EXTRA_PARTS = 10
 
 
 def max_upload_body(settings: Settings) -> int:
@@ -36,19 +36,19 @@ def max_upload_body(settings: Settings) -> int:
 class _CappedFile(SpooledTemporaryFile):  # type: ignore[type-arg]
     """A part's temporary file that refuses the byte past the per-file limit."""
 
-    def __init__(self, settings: Settings, name: str) -> None:
+    def __init__(self, limit_mb: int, name: str, setting: str) -> None:
         super().__init__(max_size=SPOOL_BYTES, mode="w+b")
-        self._settings = settings
+        self._limit_mb = limit_mb
+        self._setting = setting
         self._name = name
-        self._limit = settings.max_upload_mb * 1024 * 1024
+        self._limit = limit_mb * 1024 * 1024
         self._written = 0
 
     def write(self, data: Any) -> int:
         self._written += len(data)
         if self._written > self._limit:
             raise ValidationError(
-                f"{self._name} is more than the {self._settings.max_upload_mb} MB allowed "
-                "(LMS_MAX_UPLOAD_MB)",
+                f"{self._name} is more than the {self._limit_mb} MB allowed ({self._setting})",
                 field="file",
                 value=self._name,
             )
@@ -57,9 +57,16 @@ class _CappedFile(SpooledTemporaryFile):  # type: ignore[type-arg]
 
 def read_upload_form(
     settings: Settings,
+    *,
+    limit_mb: int | None = None,
+    max_files: int = FILES_MAX,
+    setting: str = "LMS_MAX_UPLOAD_MB",
 ) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
-    """This request's form fields and files, read under an upload's limits."""
+    """This request's form fields and files, read under an upload's limits: a submission's
+    by default; an import passes its own (``limit_mb`` a file, ``max_files``, and the
+    ``setting`` or limit a refusal names)."""
     parts = 0
+    per_file = settings.max_upload_mb if limit_mb is None else limit_mb
 
     def stream_factory(
         total_content_length: int | None,
@@ -69,18 +76,22 @@ def read_upload_form(
     ) -> IO[bytes]:
         nonlocal parts
         parts += 1
-        if parts > FILES_MAX:
+        if parts > max_files:
             raise ValidationError(
-                f"at most {FILES_MAX} files per submission", field="file", value=parts
+                f"at most {max_files} files per {'submission' if limit_mb is None else 'import'}",
+                field="file",
+                value=parts,
             )
-        return _CappedFile(settings, filename or "upload")
+        return _CappedFile(per_file, filename or "upload", setting)
 
-    request.max_content_length = max_upload_body(settings)
+    request.max_content_length = (
+        max_upload_body(settings) if limit_mb is None else (limit_mb * max_files + 1) * 1024 * 1024
+    )
     parser = FormDataParser(
         stream_factory,
         max_form_memory_size=request.max_form_memory_size,
         max_content_length=request.max_content_length,
-        max_form_parts=MAX_PARTS,
+        max_form_parts=max_files + EXTRA_PARTS,
         cls=MultiDict,
     )
     _stream, form, files = parser.parse(

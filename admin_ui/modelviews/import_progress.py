@@ -14,6 +14,7 @@ from typing import Any
 
 from admin_ui.auth import current_actor
 from admin_ui.import_staging import Stage, Upload
+from lms_core.actor import Actor
 from lms_core.db import SessionFactory, unit_of_work
 from lms_core.imports.rerun import file_sha256
 from lms_core.imports.staged import applied_in_ledger
@@ -36,15 +37,23 @@ def is_large(settings: Settings, uploads: Sequence[Upload]) -> bool:
 
 
 def queue(factory: SessionFactory, stage: Stage, kind: str, args: dict[str, Any]) -> int:
-    """Queue ``kind`` for the stage, as the logged-in user, and remember it in ``job.json``.
+    """Queue ``kind`` for the stage, as the logged-in user (:func:`queue_for`)."""
+    return queue_for(factory, stage, kind, args, current_actor())
+
+
+def queue_for(
+    factory: SessionFactory, stage: Stage, kind: str, args: dict[str, Any], actor: Actor
+) -> int:
+    """Queue ``kind`` for the stage, as ``actor``, and remember it in ``job.json``: the back
+    office's page and the API (which has no logged-in user) both queue through here.
 
     An apply is keyed by the stage and its plan's SHA-256: two clicks (two requests that both
     passed the page's checks before either wrote ``job.json``) get one job. Once that job has
     ended without applying (refused, an error, cancelled), a click queues the next one, keyed
-    after it (two clicks again get one). The ledger, looked at under the import lock, still
-    has the last word (:func:`lms_core.imports.staged.apply_stage`).
+    after it (two clicks again get one): without that, the stage would hold on to the ended
+    job for ever. The ledger, looked at under the import lock, still has the last word
+    (:func:`lms_core.imports.staged.apply_stage`).
     """
-    actor = current_actor()
     phase = kind.rsplit(".", 1)[-1]
     job_args = {**args, "stage": stage.id, "actor_id": actor.user_id}
     # Before the job exists: a fast worker's outcome is never the one removed.

@@ -24,6 +24,8 @@ SCOPES: dict[str, str] = {
     "quizzes:read": "one's quiz attempts and their results (staff: their courses')",
     "quizzes:write": "start, save and submit quiz attempts",
     "submissions:write": "submit assignments",
+    "submissions:grade": "grade assignment submissions (staff of the course)",
+    "imports:write": "plan and apply imports of users, courses, enrollments (administrators)",
     "reports:read": "reports and exports (staff)",
 }
 

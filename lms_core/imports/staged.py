@@ -35,11 +35,12 @@ from lms_core.imports.runs import ImportOptions, apply_plan_file, import_file
 from lms_core.private_paths import PRIVATE_FILE, WEB_IMPORTS_FOLDER
 from lms_core.settings import Settings
 
-#: Why a file with passwords gets no plan here (the service's refusal, said for this page).
+#: Why a file with passwords gets no plan here (the service's refusal, said for a staged
+#: upload: the back office's page and the API both show it, so it names neither).
 PASSWORDS = (
-    "this file has a password column, and a plan never carries passwords, so the back "
-    "office cannot show one to apply: remove the column (new users then get an invitation "
-    "link to choose their own) and upload the file again"
+    "this file has a password column, and a plan never carries passwords, so there is no "
+    "plan to apply: remove the column (new users then get an invitation link to choose "
+    "their own) and upload the file again"
 )
 #: Changes shown on the plan page (the plan file holds them all).
 SHOWN_CHANGES = 200

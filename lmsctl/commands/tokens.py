@@ -24,7 +24,8 @@ def create(
             "--scope",
             help="A scope the token may use (repeat it, or comma-separate): courses:read, "
             "enrollments:read, enrollments:write, certificates:read, certificates:write, "
-            "users:read, users:write, quizzes:read, quizzes:write, submissions:write, reports:read.",
+            "users:read, users:write, quizzes:read, quizzes:write, submissions:write, "
+            "submissions:grade, imports:write, reports:read.",
         ),
     ],
     expires: Annotated[
