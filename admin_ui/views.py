@@ -38,13 +38,25 @@ class SecureIndexView(SecureMixin, AdminIndexView):  # type: ignore[misc]  # unt
     @expose()  # type: ignore[untyped-decorator]  # flask-admin is untyped
     def index(self) -> ResponseReturnValue:
         """The dashboard's figures (:mod:`admin_ui.dashboard`), scoped to the viewer."""
+        from flask import request
+
         from admin_ui.auth import current_actor
         from admin_ui.dashboard import dashboard
         from admin_ui.db import request_session
+        from admin_ui.report_figures import instructor_figures, period_from, system_figures
 
-        figures = dashboard(request_session(), current_actor())
-        page: ResponseReturnValue = self.render(self._template, dashboard=figures)
-        return page
+        session, actor = request_session(), current_actor()
+        figures = dashboard(session, actor)
+        # The report figures (the system report for administrators, the instructor report
+        # for an instructor) come from lms_core.reports, as `lmsctl reports` prints them.
+        period, errors = period_from(request.args)
+        reports: dict[str, Any] = {"errors": errors}
+        if actor.is_admin:
+            reports["system"] = system_figures(session, actor, period)
+        else:
+            reports["courses"] = instructor_figures(session, actor, actor.label, period)
+        page: str = self.render(self._template, dashboard=figures, reports=reports)
+        return (page, 400) if errors else page
 
 
 class SecureBaseView(SecureMixin, BaseView):  # type: ignore[misc]  # untyped base
