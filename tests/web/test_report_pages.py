@@ -77,7 +77,7 @@ def clients(app: Flask, school: Any, make: Factories, session: Session) -> dict[
 
 
 def _figures(html: str) -> dict[str, str]:
-    return dict(re.findall(r'data-figure="([\w-]+)">([^<]*)<', html))
+    return dict(re.findall(r'data-(?:report-)?figure="([\w-]+)">([^<]*)<', html))
 
 
 def test_admin_dashboard_shows_the_system_report_with_charts(
