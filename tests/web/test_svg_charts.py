@@ -3,6 +3,7 @@ labels that never overlap however many weeks, scaled to fit a phone."""
 
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -50,7 +51,14 @@ def test_a_bar_chart_is_an_accessible_svg_with_title_desc_and_axis_labels() -> N
     ]
     heights = [float(r.get("height", 0)) for r in bars]
     assert heights[2] > heights[0] > heights[1] > heights[3] == 0
-    assert [t for t in texts if t in {"0", "1", "2", "3", "4", "5"}] == ["0", "1", "2", "3", "4", "5"]
+    assert [t for t in texts if t in {"0", "1", "2", "3", "4", "5"}] == [
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+    ]
 
 
 @pytest.mark.parametrize("n", [1, 8, 30, 52, 200])
@@ -70,7 +78,7 @@ def test_week_labels_never_overlap(n: int) -> None:
     assert axis and axis[0].text == labels[0]
     xs = [float(t.get("x", 0)) for t in axis]
     width = len(labels[0]) * CHAR
-    assert all(b - a >= width for a, b in zip(xs, xs[1:], strict=False)), xs
+    assert all(b - a >= width for a, b in itertools.pairwise(xs)), xs
     assert all(width / 2 <= x <= WIDTH - width / 2 + 20 for x in xs)
 
 
@@ -83,7 +91,7 @@ def test_text_is_escaped_and_long_labels_are_cut() -> None:
     svg = parse(markup)
     label = [t.text or "" for t in svg.iter(NS + "text")][1]
     assert label.endswith("…") and len(label) * CHAR <= WIDTH
-    bar = [r for r in svg.iter(NS + "rect") if r.find(NS + "title") is not None][0]
+    bar = next(r for r in svg.iter(NS + "rect") if r.find(NS + "title") is not None)
     assert float(bar.get("width", 0)) == pytest.approx((WIDTH - 120) / 2)
 
 
@@ -100,21 +108,33 @@ def test_horizontal_bars_put_each_label_on_its_own_line() -> None:
         )
     )
     ys = [float(t.get("y", 0)) for t in svg.iter(NS + "text") if (t.text or "")[:2] in "1.2.3."]
-    assert ys == sorted(ys) and min(b - a for a, b in zip(ys, ys[1:], strict=False)) >= 30
+    assert ys == sorted(ys) and min(b - a for a, b in itertools.pairwise(ys)) >= 30
     texts = [t.text for t in svg.iter(NS + "text")]
     assert "100% (4 of 4)" in texts and "no value (0 of 4)" in texts
 
 
 def test_nothing_to_draw_says_so() -> None:
     svg = parse(
-        bar_chart(title="t", desc="d", labels=[], series=[], x_label="x", y_label="y", empty="None.")
+        bar_chart(
+            title="t", desc="d", labels=[], series=[], x_label="x", y_label="y", empty="None."
+        )
     )
     assert [t.text for t in svg.iter(NS + "text")] == ["t", "None."]
-    assert "Nothing to show." in str(hbar_chart(title="t", desc="d", labels=[], values=[], x_label="x"))
+    assert "Nothing to show." in str(
+        hbar_chart(title="t", desc="d", labels=[], values=[], x_label="x")
+    )
 
 
 def test_axis_tops_are_round_numbers() -> None:
     assert [nice_ceiling(v) for v in (0, 0.3, 1, 3, 7, 11, 26, 180, 4100)] == [
-        1, 0.5, 1, 5, 10, 20, 50, 200, 5000,
+        1,
+        0.5,
+        1,
+        5,
+        10,
+        20,
+        50,
+        200,
+        5000,
     ]
     assert short("a  b\nc", 10) == "a b c" and short("abcdefghijk", 5) == "abcd…"
