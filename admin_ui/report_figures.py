@@ -203,7 +203,7 @@ def course_figures(session: Session, actor: Actor, slug: str, period: Period) ->
     from lms_core.reports.course import course_report
 
     report = course_report(session, actor=actor, slug=slug, period=period)
-    t = tables(session, report, {"at_risk": SHOWN, "responses": 200, "questions": 200})
+    t = tables(session, report, {"at_risk": 25, "responses": 200, "questions": 200})
     return {"tables": t, "charts": course_charts(t)}
 
 

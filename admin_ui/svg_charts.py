@@ -127,7 +127,7 @@ def bar_chart(
     if not labels or not series:
         return _empty(title, desc, empty)
     legend = len(series) > 1
-    top = 30 + (22 if legend else 0)
+    top = 34 + (28 if legend else 0)
     left, right, plot_h, bottom = 46, 6, 170, 44
     height = top + plot_h + bottom
     parts, _ = _open(title, desc, height)
@@ -168,9 +168,10 @@ def bar_chart(
                 f'height="{h:.1f}" fill="{s.color}"><title>{escape(label)}: '
                 f"{escape(s.name)} {escape(_number(value, unit))}</title></rect>"
             )
-        if i % step == 0:
+        centre = left + (i + 0.5) * slot
+        if i % step == 0 and centre + widest / 2 <= WIDTH:  # the last may not fit: left out
             parts.append(
-                f'<text x="{left + (i + 0.5) * slot:.1f}" y="{base + 16}" '
+                f'<text x="{centre:.1f}" y="{base + 16}" '
                 f'text-anchor="middle">{escape(label)}</text>'
             )
     parts.append(
@@ -194,8 +195,9 @@ def hbar_chart(
     empty: str = "Nothing to show.",
 ) -> Markup:
     """Horizontal bars, one per row (lessons of a funnel, questions): each label on a line
-    of its own above its bar, so a long lesson title never runs into another or into the
-    bars, at any width. ``notes`` (e.g. "12 learners") are written after the value."""
+    of its own above its bar, its value (and ``notes``, e.g. "12 of 40") at the right end of
+    that line, the label cut short to leave room for it: nothing runs into anything at any
+    width. Bars span the whole width (a grey track shows the rest up to ``maximum``)."""
     if not labels:
         return _empty(title, desc, empty)
     row_h, top = 40, 30
@@ -203,23 +205,22 @@ def hbar_chart(
     parts, _ = _open(title, desc, height)
     numbers = [float(v) for v in values if v is not None]
     ceiling = maximum if maximum is not None else nice_ceiling(max(numbers, default=0))
-    plot_w = WIDTH - 120  # room after the longest bar for its value
     for i, label in enumerate(labels):
         y = top + i * row_h
         value = values[i]
-        w = 0.0 if value is None else plot_w * min(float(value), ceiling) / ceiling
+        w = 0.0 if value is None else WIDTH * min(float(value), ceiling) / ceiling
         color = colors[i] if colors else BLUE
-        note = f" ({notes[i]})" if notes else ""
-        parts.append(f'<text x="0" y="{y + 14}">{escape(short(label, int(WIDTH / CHAR)))}</text>')
+        shown = _number(value, unit) + (f" · {notes[i]}" if notes else "")
+        room = int((WIDTH - len(shown) * CHAR - 12) / CHAR)
+        parts.append(f'<text x="0" y="{y + 14}">{escape(short(label, max(room, 8)))}</text>')
         parts.append(
-            f'<rect x="0" y="{y + 19}" width="{plot_w}" height="14" fill="{RULE}"/>'
-            f'<rect x="0" y="{y + 19}" width="{w:.1f}" height="14" fill="{color}">'
-            f"<title>{escape(label)}: {escape(_number(value, unit))}{escape(note)}</title>"
-            "</rect>"
+            f'<text x="{WIDTH}" y="{y + 14}" text-anchor="end" fill="{MUTED}">'
+            f"{escape(shown)}</text>"
         )
         parts.append(
-            f'<text x="{plot_w + 6}" y="{y + 31}" fill="{MUTED}">'
-            f"{escape(_number(value, unit))}{escape(note)}</text>"
+            f'<rect x="0" y="{y + 19}" width="{WIDTH}" height="14" fill="{RULE}"/>'
+            f'<rect x="0" y="{y + 19}" width="{w:.1f}" height="14" fill="{color}">'
+            f"<title>{escape(label)}: {escape(shown)}</title></rect>"
         )
     parts.append(f'<text x="0" y="{height - 6}" fill="{MUTED}">{escape(x_label)}</text>')
     return _close(parts)

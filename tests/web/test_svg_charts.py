@@ -79,7 +79,7 @@ def test_week_labels_never_overlap(n: int) -> None:
     xs = [float(t.get("x", 0)) for t in axis]
     width = len(labels[0]) * CHAR
     assert all(b - a >= width for a, b in itertools.pairwise(xs)), xs
-    assert all(width / 2 <= x <= WIDTH - width / 2 + 20 for x in xs)
+    assert all(width / 2 <= x <= WIDTH - width / 2 for x in xs)
 
 
 def test_text_is_escaped_and_long_labels_are_cut() -> None:
@@ -89,10 +89,11 @@ def test_text_is_escaped_and_long_labels_are_cut() -> None:
     )
     assert "<script>" not in str(markup)
     svg = parse(markup)
-    label = [t.text or "" for t in svg.iter(NS + "text")][1]
-    assert label.endswith("…") and len(label) * CHAR <= WIDTH
+    label, value = [t.text or "" for t in svg.iter(NS + "text")][1:3]
+    assert value == "50% · 1 of 2"
+    assert label.endswith("…") and (len(label) + len(value)) * CHAR <= WIDTH  # side by side
     bar = next(r for r in svg.iter(NS + "rect") if r.find(NS + "title") is not None)
-    assert float(bar.get("width", 0)) == pytest.approx((WIDTH - 120) / 2)
+    assert float(bar.get("width", 0)) == pytest.approx(WIDTH / 2)
 
 
 def test_horizontal_bars_put_each_label_on_its_own_line() -> None:
@@ -110,7 +111,7 @@ def test_horizontal_bars_put_each_label_on_its_own_line() -> None:
     ys = [float(t.get("y", 0)) for t in svg.iter(NS + "text") if (t.text or "")[:2] in "1.2.3."]
     assert ys == sorted(ys) and min(b - a for a, b in itertools.pairwise(ys)) >= 30
     texts = [t.text for t in svg.iter(NS + "text")]
-    assert "100% (4 of 4)" in texts and "no value (0 of 4)" in texts
+    assert "100% · 4 of 4" in texts and "no value · 0 of 4" in texts
 
 
 def test_nothing_to_draw_says_so() -> None:
