@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import islice
 from typing import Any, cast
 
@@ -23,6 +24,9 @@ from lms_core.reports.base import Period, Report, Section, parse_when
 
 #: Rows of a long section shown on a page (the download has them all).
 SHOWN = 50
+#: The dashboard's period when no start is given: the weekly series is the one figure that
+#: reads every enrollment of its period, and 12 weeks also keep its chart readable.
+DASHBOARD_WEEKS = 12
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,23 @@ def period_from(args: Mapping[str, str]) -> tuple[Period, list[dict[str, str]]]:
         return Period(), [
             {"field": error.field or "", "value": str(error.value or ""), "message": str(error)}
         ]
+
+
+def dashboard_period(
+    args: Mapping[str, str], weeks: int | None
+) -> tuple[Period, list[dict[str, str]], dict[str, str]]:
+    """The dashboard's period: ``?since=&until=``, the start defaulting to the Monday
+    ``weeks`` weeks before the end (None: open); the errors; the query values it stands for
+    (shown on the form and carried into the download links, so the file is the page)."""
+    period, errors = period_from(args)
+    values = {k: args[k] for k in ("since", "until") if args.get(k)}
+    if errors or period.since is not None or weeks is None:
+        return period, errors, values
+    start = (period.now - timedelta(weeks=weeks)).date()
+    start -= timedelta(days=start.weekday())
+    values["since"] = start.isoformat()
+    since = parse_when(values["since"], "since")
+    return Period.of(since, period.until), errors, values
 
 
 def table(session: Session, section: Section, limit: int | None = None) -> Table:

@@ -43,14 +43,22 @@ class SecureIndexView(SecureMixin, AdminIndexView):  # type: ignore[misc]  # unt
         from admin_ui.auth import current_actor
         from admin_ui.dashboard import dashboard
         from admin_ui.db import request_session
-        from admin_ui.report_figures import instructor_figures, period_from, system_figures
+        from admin_ui.report_figures import (
+            DASHBOARD_WEEKS,
+            dashboard_period,
+            instructor_figures,
+            system_figures,
+        )
 
         session, actor = request_session(), current_actor()
         figures = dashboard(session, actor)
         # The report figures (the system report for administrators, the instructor report
         # for an instructor) come from lms_core.reports, as `lmsctl reports` prints them.
-        period, errors = period_from(request.args)
-        reports: dict[str, Any] = {"errors": errors}
+        # The site's weekly series defaults to the last weeks (it reads every enrollment of
+        # its period); an instructor's report counts their learners of all time by default.
+        weeks = DASHBOARD_WEEKS if actor.is_admin else None
+        period, errors, values = dashboard_period(request.args, weeks)
+        reports: dict[str, Any] = {"errors": errors, "args": values, "weeks": weeks}
         if actor.is_admin:
             reports["system"] = system_figures(session, actor, period)
         else:

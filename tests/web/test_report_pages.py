@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -93,7 +94,14 @@ def test_admin_dashboard_shows_the_system_report_with_charts(
     assert "Enrollments and completions per week" in html and "Certificates per month" in html
     for section in ("users", "imports", "dead_jobs"):
         assert f'data-section="{section}"' in html
-    assert 'href="/admin/reports/system.csv"' in html
+    # The weekly series: the last 12 weeks from a Monday unless a start is given; the
+    # download link carries that period, so the file is what the page shows.
+    start = (utcnow() - timedelta(weeks=12)).date()
+    start -= timedelta(days=start.weekday())
+    assert f'href="/admin/reports/system.csv?since={start.isoformat()}"' in html
+    assert f'id="since" name="since" placeholder="2026-01-31" value="{start.isoformat()}"' in html
+    given = clients["admin"].get("/admin/?since=2020-01-06").get_data(as_text=True)
+    assert 'href="/admin/reports/system.csv?since=2020-01-06"' in given
 
 
 def test_instructor_dashboard_shows_their_courses_only(
