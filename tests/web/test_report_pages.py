@@ -188,6 +188,13 @@ def test_student_report_page(clients: dict[str, FlaskClient]) -> None:
     assert COURSE in html and "student.csv?" in html
     missing = clients["admin"].get("/admin/reports/student/?email=nobody@test.example")
     assert missing.status_code == 404
+    # Another instructor: not their learner (the service refuses), 403.
+    other = clients["other"].get("/admin/reports/student/?email=student@demo.example.org")
+    assert other.status_code == 403
+    mine = clients["instructor"].get("/admin/reports/student/?email=student@demo.example.org")
+    assert mine.status_code == 200 and COURSE in mine.get_data(as_text=True)
+    courses = clients["instructor"].get("/admin/course/").get_data(as_text=True)
+    assert f'href="/admin/reports/course/{COURSE}/">Report</a>' in courses
 
 
 def test_statements_per_page_do_not_grow_with_the_data(
