@@ -166,6 +166,7 @@ def course_charts(t: dict[str, Table]) -> dict[str, Any]:
     for row in t["scores"].rows:
         quizzes.setdefault(row["quiz"], []).append(row)
     items = t["questions"].rows
+    several = len({r["quiz"] for r in items}) > 1  # name the quiz only when it tells apart
     ratings = t["ratings"].rows
     return {
         "weeks": _week_chart(
@@ -197,9 +198,12 @@ def course_charts(t: dict[str, Table]) -> dict[str, Any]:
         "items": hbar_chart(
             title="Item analysis: facility index",
             desc="Facility index (average share of the points) of each question, in quiz order.",
-            labels=[f"{short_quiz(r['quiz'])}Q{r['position']} {r['question']}" for r in items],
+            labels=[
+                f"{short_quiz(r['quiz']) if several else ''}Q{r['position']} {r['question']}"
+                for r in items
+            ],
             values=[r["facility_index"] for r in items],
-            notes=[f"{r['attempts']} attempts" for r in items],
+            notes=[plural(r["attempts"], "attempt") for r in items],
             x_label="Facility index (% of the points; high: easy)",
             empty="No graded quiz attempts in this period.",
         ),
@@ -213,6 +217,10 @@ def course_charts(t: dict[str, Table]) -> dict[str, Any]:
             y_label="Learners",
         ),
     }
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def short_quiz(name: str) -> str:

@@ -99,7 +99,16 @@ def test_admin_dashboard_shows_the_system_report_with_charts(
     start = (utcnow() - timedelta(weeks=12)).date()
     start -= timedelta(days=start.weekday())
     assert f'href="/admin/reports/system.csv?since={start.isoformat()}"' in html
-    assert f'id="since" name="since" placeholder="2026-01-31" value="{start.isoformat()}"' in html
+    assert f'id="since" name="since" placeholder="YYYY-MM-DD" value="{start.isoformat()}"' in html
+    weeks = fetch_all(
+        session,
+        system_report(
+            session, actor=operator, period=Period.of(parse_when(start.isoformat(), "s"), None)
+        ),
+    )["enrollments_per_week"]
+    assert weeks  # the demo school enrolled today
+    for w in weeks:  # the chart's description lists the service's rows
+        assert f"{w['week']}: {w['enrollments']} / {w['completions']}" in html
     given = clients["admin"].get("/admin/?since=2020-01-06").get_data(as_text=True)
     assert 'href="/admin/reports/system.csv?since=2020-01-06"' in given
 
