@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from itertools import islice
 from typing import Any, cast
 
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from admin_ui.svg_charts import BLUE, GREY, ORANGE, Series, bar_chart, hbar_chart
 from lms_core.actor import Actor
 from lms_core.errors import ValidationError
-from lms_core.reports.base import Period, Report, Section, parse_when
+from lms_core.reports.base import FIRST_YEAR, Period, Report, Section, parse_when
 
 #: Rows of a long section shown on a page (the download has them all).
 SHOWN = 50
@@ -47,9 +47,11 @@ def period_from(args: Mapping[str, str]) -> tuple[Period, list[dict[str, str]]]:
         until = parse_when(args.get("until"), "until")
         return Period.of(since, until), []
     except ValidationError as error:
-        return Period(), [
-            {"field": error.field or "", "value": str(error.value or ""), "message": str(error)}
-        ]
+        return Period(), [_form_error(error)]
+
+
+def _form_error(error: ValidationError) -> dict[str, str]:
+    return {"field": error.field or "", "value": str(error.value or ""), "message": str(error)}
 
 
 def dashboard_period(
@@ -62,11 +64,16 @@ def dashboard_period(
     values = {k: args[k] for k in ("since", "until") if args.get(k)}
     if errors or period.since is not None or weeks is None:
         return period, errors, values
-    start = (period.now - timedelta(weeks=weeks)).date()
+    # An end near the first year a period may name would put the default start before it
+    # (a ValidationError outside the form's try: a 500); the start is clamped to that year
+    # (1900-01-01 is a Monday, so the Monday before a clamped start stays in it).
+    start = max((period.now - timedelta(weeks=weeks)).date(), date(FIRST_YEAR, 1, 1))
     start -= timedelta(days=start.weekday())
     values["since"] = start.isoformat()
-    since = parse_when(values["since"], "since")
-    return Period.of(since, period.until), errors, values
+    try:
+        return Period.of(parse_when(values["since"], "since"), period.until), errors, values
+    except ValidationError as error:  # an end on the first day: the period is empty
+        return Period(), [_form_error(error)], values
 
 
 def table(session: Session, section: Section, limit: int | None = None) -> Table:
