@@ -59,21 +59,36 @@ def dashboard_period(
 ) -> tuple[Period, list[dict[str, str]], dict[str, str]]:
     """The dashboard's period: ``?since=&until=``, the start defaulting to the Monday
     ``weeks`` weeks before the end (None: open); the errors; the query values it stands for
-    (shown on the form and carried into the download links, so the file is the page)."""
+    (shown on the form and carried into the download links, so the file is the page).
+
+    A date that cannot be read is a form error, and the page shows the default period (the
+    last ``weeks`` weeks), not every week of the site's history (the slow figure the default
+    exists to bound)."""
     period, errors = period_from(args)
     values = {k: args[k] for k in ("since", "until") if args.get(k)}
-    if errors or period.since is not None or weeks is None:
+    if weeks is None or (period.since is not None and not errors):
         return period, errors, values
-    # An end near the first year a period may name would put the default start before it
-    # (a ValidationError outside the form's try: a 500); the start is clamped to that year
-    # (1900-01-01 is a Monday, so the Monday before a clamped start stays in it).
-    start = max((period.now - timedelta(weeks=weeks)).date(), date(FIRST_YEAR, 1, 1))
-    start -= timedelta(days=start.weekday())
-    values["since"] = start.isoformat()
+    if errors:
+        return _last_weeks(Period(), weeks), errors, values
+    values["since"] = _monday_before(period, weeks).isoformat()
     try:
-        return Period.of(parse_when(values["since"], "since"), period.until), errors, values
+        return _last_weeks(period, weeks), errors, values
     except ValidationError as error:  # an end on the first day: the period is empty
-        return Period(), [_form_error(error)], values
+        del values["since"]
+        return _last_weeks(Period(), weeks), [_form_error(error)], values
+
+
+def _monday_before(period: Period, weeks: int) -> date:
+    # An end near the first year a period may name would put the start before it (a
+    # ValidationError, once a 500); the start is clamped to that year (1900-01-01 is a
+    # Monday, so the Monday before a clamped start stays in it).
+    start = max((period.now - timedelta(weeks=weeks)).date(), date(FIRST_YEAR, 1, 1))
+    return start - timedelta(days=start.weekday())
+
+
+def _last_weeks(period: Period, weeks: int) -> Period:
+    since = parse_when(_monday_before(period, weeks).isoformat(), "since")
+    return Period.of(since, period.until)
 
 
 def table(session: Session, section: Section, limit: int | None = None) -> Table:

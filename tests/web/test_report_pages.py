@@ -170,6 +170,25 @@ def test_a_bad_date_is_a_form_error(clients: dict[str, FlaskClient], path: str) 
         assert first.status_code == 200
 
 
+def test_a_bad_date_on_the_dashboard_shows_the_default_weeks(
+    clients: dict[str, FlaskClient], session: Session, make: Factories
+) -> None:
+    """A date the form cannot read leaves the dashboard on its default 12 weeks, not on
+    every week of the site's history (the figure the default exists to bound)."""
+    old = make.enroll()
+    old.enrolled_at = utcnow() - timedelta(days=400)
+    session.flush()
+    week = old.enrolled_at.date() - timedelta(days=old.enrolled_at.weekday())
+    every = clients["admin"].get("/admin/?since=2000-01-03").get_data(as_text=True)
+    assert f"{week.isoformat()}: 1 / 0" in every  # the chart's description names the week
+    for query in ("since=2026-13-45", "until=never", "until=1900-01-01"):
+        bad = clients["admin"].get(f"/admin/?{query}")
+        html = bad.get_data(as_text=True)
+        assert bad.status_code == 400 and "lms-form-error" in html, query
+        assert f"{week.isoformat()}: " not in html, query
+        assert "Showing the last 12 weeks instead." in html
+
+
 def test_downloads_are_the_cli_writers_files(
     clients: dict[str, FlaskClient], session: Session, operator: Actor
 ) -> None:
