@@ -34,12 +34,17 @@ FORMATS = ("csv", "xlsx")
 Build = Callable[[Session, Actor, Period], Report]
 
 
-def _refusing(call: Callable[[], Any]) -> Any:
-    """Run a report service; its refusals become 403 and 404 (never a traceback)."""
+def _refusing(call: Callable[[], Any], *, by_email: bool = False) -> Any:
+    """Run a report service; its refusals become 403 and 404 (never a traceback).
+
+    A report named by a person's email (``by_email``) answers a viewer other than an
+    administrator 404 whether the person exists outside their scope or not at all: a 403
+    would tell an instructor which addresses have accounts on the site.
+    """
     try:
         return call()
     except PermissionDenied:
-        abort(403)
+        abort(404 if by_email and not current_actor().is_admin else 403)
     except NotFound:
         abort(404)
 
@@ -54,7 +59,7 @@ def period_args() -> dict[str, str]:
     return {k: request.args[k] for k in ("since", "until") if request.args.get(k)}
 
 
-def download(build: Build, name: str, fmt: str) -> Response:
+def download(build: Build, name: str, fmt: str, *, by_email: bool = False) -> Response:
     """The report as ``name.csv`` or ``name.xlsx``: the CLI's writer (formula-safe cells),
     CSV with a BOM as ``lmsctl reports -o FILE.csv`` writes it."""
     from admin_ui.report_figures import period_from
@@ -66,7 +71,7 @@ def download(build: Build, name: str, fmt: str) -> Response:
     if errors:
         return Response(errors[0]["message"], status=400, mimetype="text/plain")
     session, actor = request_session(), current_actor()
-    report = _refusing(lambda: build(session, actor, period))
+    report = _refusing(lambda: build(session, actor, period), by_email=by_email)
     spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115  # closed on close
     if fmt == "csv":
         text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
@@ -143,6 +148,7 @@ class ReportsView(SecureBaseView):
             lambda s, a, p: instructor_report(s, actor=a, email=email, period=p),
             "instructor",
             fmt,
+            by_email=True,
         )
 
     @expose("/student/")  # type: ignore[untyped-decorator]
@@ -156,7 +162,9 @@ class ReportsView(SecureBaseView):
         if email and not errors:
             session, actor = request_session(), current_actor()
             try:
-                tables = _refusing(lambda: student_tables(session, actor, email, period))
+                tables = _refusing(
+                    lambda: student_tables(session, actor, email, period), by_email=True
+                )
             except ValidationError as error:
                 errors = [{"field": "email", "value": email, "message": str(error)}]
         args = {**period_args(), "email": email}
@@ -176,7 +184,10 @@ class ReportsView(SecureBaseView):
 
         email = request.args.get("email", "")
         return download(
-            lambda s, a, p: student_report(s, actor=a, email=email, period=p), "student", fmt
+            lambda s, a, p: student_report(s, actor=a, email=email, period=p),
+            "student",
+            fmt,
+            by_email=True,
         )
 
 

@@ -225,13 +225,33 @@ def test_student_report_page(clients: dict[str, FlaskClient]) -> None:
     assert COURSE in html and "student.csv?" in html
     missing = clients["admin"].get("/admin/reports/student/?email=nobody@test.example")
     assert missing.status_code == 404
-    # Another instructor: not their learner (the service refuses), 403.
+    # Another instructor: not their learner (the service refuses), 404 as for no account.
     other = clients["other"].get("/admin/reports/student/?email=student@demo.example.org")
-    assert other.status_code == 403
+    assert other.status_code == 404
     mine = clients["instructor"].get("/admin/reports/student/?email=student@demo.example.org")
     assert mine.status_code == 200 and COURSE in mine.get_data(as_text=True)
     courses = clients["instructor"].get("/admin/course/").get_data(as_text=True)
     assert f'href="/admin/reports/course/{COURSE}/">Report</a>' in courses
+
+
+def test_reports_named_by_email_do_not_tell_who_has_an_account(
+    clients: dict[str, FlaskClient],
+) -> None:
+    """An instructor asking for a person outside their scope gets the answer they get for an
+    address with no account (404), so the pages cannot list the site's accounts; an
+    administrator still learns which it is (403 is never theirs, 404 means no account)."""
+    paths = (
+        "/admin/reports/student/?email={}",
+        "/admin/reports/student.csv?email={}",
+        "/admin/reports/instructor.csv?email={}",
+    )
+    for path in paths:
+        for email in (DEMO_USERS[0][0], "student@demo.example.org", "nobody@test.example"):
+            answer = clients["other"].get(path.format(email))
+            assert answer.status_code == 404, (path, email)
+        assert clients["admin"].get(path.format("nobody@test.example")).status_code == 404
+    mine = clients["instructor"].get("/admin/reports/student.csv?email=student@demo.example.org")
+    assert mine.status_code == 200
 
 
 def test_statements_per_page_do_not_grow_with_the_data(
