@@ -159,6 +159,7 @@ def test_a_bad_date_is_a_form_error(clients: dict[str, FlaskClient], path: str) 
     assert empty.status_code == 400 and "the period is empty" in empty.get_data(as_text=True)
     refused = clients["admin"].get(f"/admin/reports/course/{COURSE}.csv?until=never")
     assert refused.status_code == 400 and "until" in refused.get_data(as_text=True)
+    assert refused.headers["X-Content-Type-Options"] == "nosniff"  # app-wide (security.py)
     # An end in the first weeks of 1900 puts the dashboard's default start (12 weeks back)
     # before the first year a period may name: clamped to it, or a form error, never a 500.
     early = clients["admin"].get(f"{path}{sep}until=1900-03-01")
