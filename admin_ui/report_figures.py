@@ -24,6 +24,9 @@ from lms_core.reports.base import FIRST_YEAR, Period, Report, Section, parse_whe
 
 #: Rows of a long section shown on a page (the download has them all).
 SHOWN = 50
+#: Bars a per-lesson or per-question chart draws (40 rows are 1,600 SVG units tall; the
+#: section's table below it lists them all).
+CHART_ROWS = 40
 #: The dashboard's period when no start is given: the weekly series is the one figure that
 #: reads every enrollment of its period, and 12 weeks also keep its chart readable.
 DASHBOARD_WEEKS = 12
@@ -182,12 +185,12 @@ def instructor_figures(
 
 def course_charts(t: dict[str, Table]) -> dict[str, Any]:
     """The course page's charts: weeks, funnel, a score chart per quiz, items, ratings."""
-    funnel = t["funnel"].rows
+    funnel = t["funnel"].rows[:CHART_ROWS]
     cohort = t["summary"].rows[0]["enrollments"] if t["summary"].rows else 0
     quizzes: dict[str, list[dict[str, Any]]] = {}
     for row in t["scores"].rows:
         quizzes.setdefault(row["quiz"], []).append(row)
-    items = t["questions"].rows
+    items = t["questions"].rows[:CHART_ROWS]
     several = len({r["quiz"] for r in items}) > 1  # name the quiz only when it tells apart
     ratings = t["ratings"].rows
     return {
@@ -195,7 +198,7 @@ def course_charts(t: dict[str, Table]) -> dict[str, Any]:
             "Enrollments and completions per week", t["enrollments_per_week"].rows
         ),
         "funnel": hbar_chart(
-            title="Drop-off funnel",
+            title="Drop-off funnel" + first(t["funnel"], "lessons"),
             desc=f"Share of the {cohort} enrolled learners who completed each lesson, in "
             "course order (grey: optional lessons).",
             labels=[f"{r['position']}. {r['title']}" for r in funnel],
@@ -218,7 +221,7 @@ def course_charts(t: dict[str, Table]) -> dict[str, Any]:
             for quiz, bands in quizzes.items()
         ],
         "items": hbar_chart(
-            title="Item analysis: facility index",
+            title="Item analysis: facility index" + first(t["questions"], "questions"),
             desc="Facility index (average share of the points) of each question, in quiz order.",
             labels=[
                 f"{short_quiz(r['quiz']) if several else ''}Q{r['position']} {r['question']}"
@@ -239,6 +242,14 @@ def course_charts(t: dict[str, Table]) -> dict[str, Any]:
             y_label="Learners",
         ),
     }
+
+
+def first(section: Table, noun: str) -> str:
+    """`` (first 40 of 57 lessons)`` when a chart draws only the first rows of its section."""
+    total = len(section.rows)
+    if total <= CHART_ROWS:
+        return ""
+    return f" (first {CHART_ROWS} of {total}{'+' if section.more else ''} {noun})"
 
 
 def plural(n: int, noun: str) -> str:
