@@ -131,9 +131,14 @@ def _week_chart(title: str, rows: list[dict[str, Any]]) -> Markup:
     )
 
 
-def system_charts(t: dict[str, Table]) -> dict[str, Markup]:
+def system_charts(t: dict[str, Table], period: Period | None = None) -> dict[str, Markup]:
     weeks = t["enrollments_per_week"].rows
     months = t["certificates_per_month"].rows
+    since = period.since if period else None
+    partial = ""  # a start inside a month (the 12-week default): its first bar is a part
+    month_start = since and since.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if since and since != month_start and months and months[0]["month"] == f"{since:%Y-%m}":
+        partial = f"; {months[0]['month']} from {since.date().isoformat()} only"
     return {
         "weeks": _week_chart("Enrollments and completions per week", weeks),
         "certificates": bar_chart(
@@ -145,7 +150,7 @@ def system_charts(t: dict[str, Table]) -> dict[str, Markup]:
                 Series("issued", [r["issued"] for r in months], BLUE),
                 Series("revoked", [r["revoked"] for r in months], ORANGE),
             ],
-            x_label="Month (UTC)",
+            x_label=f"Month (UTC{partial})",
             y_label="Certificates",
             empty="No certificates issued in this period.",
         ),
@@ -158,7 +163,7 @@ def system_figures(session: Session, actor: Actor, period: Period) -> dict[str, 
 
     report = system_report(session, actor=actor, period=period)
     t = tables(session, report, {"dead_jobs": SHOWN})
-    return {"tables": t, "charts": system_charts(t)}
+    return {"tables": t, "charts": system_charts(t, period)}
 
 
 def instructor_figures(

@@ -4,9 +4,11 @@ database: what a long course's charts draw, and what they say they left out."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
-from admin_ui.report_figures import CHART_ROWS, Table, course_charts
+from admin_ui.report_figures import CHART_ROWS, Table, course_charts, system_charts
+from lms_core.reports.base import Period
 
 
 def _table(name: str, rows: list[dict[str, Any]], more: bool = False) -> Table:
@@ -45,3 +47,23 @@ def test_long_funnel_and_item_charts_draw_the_first_rows_and_say_so() -> None:
     short = course_charts(_course(CHART_ROWS, 3))
     assert _bars(short["funnel"]) == CHART_ROWS and "(first" not in short["funnel"]
     assert _bars(short["items"]) == 3 and "(first" not in short["items"]
+
+
+def _site(months: list[str]) -> dict[str, Table]:
+    return {
+        "enrollments_per_week": _table("enrollments_per_week", []),
+        "certificates_per_month": _table(
+            "certificates_per_month", [{"month": m, "issued": 3, "revoked": 0} for m in months]
+        ),
+    }
+
+
+def test_a_month_the_period_starts_inside_is_marked_partial() -> None:
+    mid = Period.of(datetime(2026, 9, 14, tzinfo=UTC), None)
+    chart = system_charts(_site(["2026-09", "2026-10"]), mid)["certificates"]
+    assert "Month (UTC; 2026-09 from 2026-09-14 only)" in chart
+    whole = Period.of(datetime(2026, 9, 1, tzinfo=UTC), None)
+    assert "only)" not in system_charts(_site(["2026-09"]), whole)["certificates"]
+    later = system_charts(_site(["2026-10"]), mid)["certificates"]  # none issued in September
+    assert "only)" not in later
+    assert "only)" not in system_charts(_site(["2026-09"]), Period())["certificates"]
