@@ -143,9 +143,17 @@ class ReportsView(SecureBaseView):
     def instructor_file(self, fmt: str) -> ResponseReturnValue:
         from lms_core.reports.instructor import instructor_report
 
-        email = request.args.get("email") or current_actor().label
+        actor = current_actor()
+        email = (request.args.get("email") or "").strip()
+        if not email and actor.is_admin:  # their own report would be an empty file
+            return Response(
+                "email: give the instructor whose report to download "
+                "(/admin/reports/instructor.csv?email=...)",
+                status=400,
+                mimetype="text/plain",
+            )
         return download(
-            lambda s, a, p: instructor_report(s, actor=a, email=email, period=p),
+            lambda s, a, p: instructor_report(s, actor=a, email=email or a.label, period=p),
             "instructor",
             fmt,
             by_email=True,

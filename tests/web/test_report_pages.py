@@ -213,6 +213,11 @@ def test_downloads_are_the_cli_writers_files(
     ]
     mine = clients["instructor"].get("/admin/reports/instructor.csv").get_data(as_text=True)
     assert COURSE in mine and "others-course" not in mine
+    # An administrator teaches nothing: without ?email= the file would be empty; 400 asks.
+    unnamed = clients["admin"].get("/admin/reports/instructor.csv")
+    assert unnamed.status_code == 400 and "email" in unnamed.get_data(as_text=True)
+    named = clients["admin"].get(f"/admin/reports/instructor.csv?email={DEMO_USERS[1][0]}")
+    assert named.status_code == 200 and COURSE in named.get_data(as_text=True)
 
 
 def test_student_report_page(clients: dict[str, FlaskClient]) -> None:
