@@ -49,13 +49,12 @@ def school(session: Session, settings: Settings, hasher: PasswordHasher, make: F
     seed(session, actor=Actor.system("test"), hasher=hasher, settings=settings)
     other = make.user("instructor", email="other.instructor@test.example")
     make.course(slug="others-course", title="Others' course", instructor=other, lessons=1)
-    demo_course = make.session.scalars(
-        select(Enrollment.course_id).join(User).where(User.email == DEMO_USERS[2][0])
-    ).first()
-    formula = make.user(name="=HYPERLINK(1)")
     from lms_core.models import Course
 
-    make.enroll(formula, session.get(Course, demo_course))
+    # The course by slug: the demo learner's first enrollment (no ORDER BY) was another
+    # course whenever PostgreSQL returned the rows in another order.
+    formula = make.user(name="=HYPERLINK(1)")
+    make.enroll(formula, session.scalars(select(Course).where(Course.slug == COURSE)).one())
     session.flush()
     return {"other": other}
 
