@@ -38,13 +38,33 @@ class SecureIndexView(SecureMixin, AdminIndexView):  # type: ignore[misc]  # unt
     @expose()  # type: ignore[untyped-decorator]  # flask-admin is untyped
     def index(self) -> ResponseReturnValue:
         """The dashboard's figures (:mod:`admin_ui.dashboard`), scoped to the viewer."""
+        from flask import request
+
         from admin_ui.auth import current_actor
         from admin_ui.dashboard import dashboard
         from admin_ui.db import request_session
+        from admin_ui.report_figures import (
+            DASHBOARD_WEEKS,
+            dashboard_period,
+            instructor_figures,
+            system_figures,
+        )
 
-        figures = dashboard(request_session(), current_actor())
-        page: ResponseReturnValue = self.render(self._template, dashboard=figures)
-        return page
+        session, actor = request_session(), current_actor()
+        figures = dashboard(session, actor)
+        # The report figures (the system report for administrators, the instructor report
+        # for an instructor) come from lms_core.reports, as `lmsctl reports` prints them.
+        # The site's weekly series defaults to the last weeks (it reads every enrollment of
+        # its period); an instructor's report counts their learners of all time by default.
+        weeks = DASHBOARD_WEEKS if actor.is_admin else None
+        period, errors, values = dashboard_period(request.args, weeks)
+        reports: dict[str, Any] = {"errors": errors, "args": values, "weeks": weeks}
+        if actor.is_admin:
+            reports["system"] = system_figures(session, actor, period)
+        else:
+            reports["courses"] = instructor_figures(session, actor, actor.label, period)
+        page: str = self.render(self._template, dashboard=figures, reports=reports)
+        return (page, 400) if errors else page
 
 
 class SecureBaseView(SecureMixin, BaseView):  # type: ignore[misc]  # untyped base

@@ -224,8 +224,21 @@ def same_rows(page: Page, real_html: str, bare_html: str) -> None:
         sys.exit(f"{page.name}: the real page lacks {missing[:5] or 'rows'} of the bare page")
 
 
+def same_weeks(page: Page, real_html: str, bare_html: str) -> None:
+    """The bare twin's weekly rows (``data-weeks``) are in the page's weekly chart's <desc>."""
+    block = re.search(r"<pre data-weeks>(.*?)</pre>", bare_html, re.S)
+    if block is None:
+        return
+    weeks = [w for w in block.group(1).split("\n") if w]
+    missing = [w for w in weeks if w not in real_html]
+    if not weeks or missing:
+        sys.exit(f"{page.name}: the page's weekly chart lacks {missing[:3] or 'weeks'}")
+
+
 def time_page(client: FlaskClient, page: Page, n: int) -> Timing:
-    same_rows(page, get(client, page.real), get(client, page.bare))
+    real_html, bare_html = get(client, page.real), get(client, page.bare)
+    same_rows(page, real_html, bare_html)
+    same_weeks(page, real_html, bare_html)
     for _ in range(2):
         get(client, page.real)
         get(client, page.bare)

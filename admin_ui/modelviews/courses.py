@@ -74,7 +74,8 @@ def _enrollment_counts_cell(view: Any, _context: Any, model: Any, _name: str) ->
 
 def _lessons_cell(view: Any, _context: Any, model: Any, _name: str) -> Markup:
     url = url_for(".lessons_view", id=model.id)
-    return Markup('<a href="{}">Lessons</a>').format(url)
+    report = url_for("reports.course", slug=model.slug)
+    return Markup('<a href="{}">Lessons</a> · <a href="{}">Report</a>').format(url, report)
 
 
 class CourseView(StaffModelView):

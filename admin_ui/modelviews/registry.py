@@ -20,6 +20,7 @@ AREAS: tuple[str, ...] = (
     "attempts",
     "assignments",
     "certificates",
+    "reports",
     "imports",
     "audit",
     "jobs",

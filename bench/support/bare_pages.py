@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, request
 from jinja2 import Template
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
 TABLE = """<!doctype html><html><head><title>{{ title }}</title></head><body>
 <h1>{{ title }}</h1>{% if total is not none %}<p>{{ total }} rows</p>{% endif %}
@@ -110,7 +110,8 @@ def course() -> str:
 
 def dashboard() -> str:
     """The figures (users by role, courses, enrollments by status, certificates this month,
-    failing jobs) and the latest audit entries, import runs and failed jobs."""
+    failing jobs), the latest audit entries, import runs and failed jobs, and the site report
+    (:func:`_site_report`)."""
     month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     recent = request.args.get("recent", 8, type=int)
     one = "SELECT count(*) FROM {} WHERE {}"
@@ -149,7 +150,102 @@ def dashboard() -> str:
             ),
             {"n": recent},
         ).all()
-    return _page(("what", "value", "", "", "", ""), rows, "Dashboard", None)
+        report = _site_report(conn)
+    # The site report's rows (the dashboard's charts and tables) follow as plain text: the
+    # bench's row check reads the first table only, its weekly check the data-weeks block.
+    return _page(("what", "value", "", "", "", ""), rows, "Dashboard", None) + report
+
+
+#: The site report's statements written by hand (``lms_core.reports.system`` builds them with
+#: SQLAlchemy); ``{week}`` and ``{month}`` are the dialect's bucket of a timestamp.
+SITE_REPORT = {
+    "totals": "SELECT (SELECT count(*) FROM users WHERE deleted_at IS NULL), "
+    "(SELECT count(*) FROM courses), (SELECT count(*) FROM courses WHERE is_published), "
+    "(SELECT count(*) FROM enrollments), (SELECT count(*) FROM certificates "
+    "WHERE revoked_at IS NULL AND superseded_at IS NULL)",
+    "users": "SELECT role, CASE WHEN deleted_at IS NOT NULL THEN 'deleted' WHEN is_active "
+    "THEN 'active' ELSE 'inactive' END AS state, count(*) FROM users GROUP BY role, state "
+    "ORDER BY role, state",
+    "active_learners": "WITH latest AS (SELECT enrollment_id, max(at) AS at FROM ("
+    "SELECT enrollment_id, completed_at AS at FROM lesson_progress "
+    "WHERE completed_at >= :d30 AND completed_at < :now "
+    "UNION ALL SELECT enrollment_id, started_at FROM attempts "
+    "WHERE started_at >= :d30 AND started_at < :now "
+    "UNION ALL SELECT enrollment_id, submitted_at FROM attempts "
+    "WHERE submitted_at >= :d30 AND submitted_at < :now) AS b GROUP BY enrollment_id), "
+    "recent AS (SELECT user_id, max(at) AS at FROM ("
+    "SELECT e.student_id AS user_id, l.at FROM latest l JOIN enrollments e ON e.id = "
+    "l.enrollment_id UNION ALL SELECT id, last_login_at FROM users "
+    "WHERE last_login_at >= :d30 AND last_login_at < :now "
+    "UNION ALL SELECT student_id, submitted_at FROM submissions "
+    "WHERE submitted_at >= :d30 AND submitted_at < :now) AS ev GROUP BY user_id) "
+    "SELECT coalesce(sum(CASE WHEN r.at >= :d7 THEN 1 ELSE 0 END), 0), count(*) "
+    "FROM recent r JOIN users u ON u.id = r.user_id WHERE u.role = 'student'",
+    "enrollments_per_week": "SELECT week, sum(enrolled), sum(completed) FROM ("
+    "SELECT {week_enrolled} AS week, 1 AS enrolled, 0 AS completed FROM enrollments "
+    "WHERE enrolled_at >= :since UNION ALL SELECT {week_completed}, 0, 1 FROM enrollments "
+    "WHERE completed_at IS NOT NULL AND completed_at >= :since) AS ev "
+    "GROUP BY week ORDER BY week",
+    "certificates_per_month": "SELECT {month} AS month, count(*), sum(CASE WHEN revoked_at "
+    "IS NOT NULL THEN 1 ELSE 0 END) FROM certificates WHERE issued_at >= :since "
+    "GROUP BY month ORDER BY month",
+    "imports": "SELECT entity, count(*), sum(CASE WHEN status = 'applied' THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN status = 'refused' THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN status = 'undone' THEN 1 ELSE 0 END), max(started_at) FROM import_runs "
+    "WHERE started_at >= :since GROUP BY entity ORDER BY entity",
+    "dead_jobs": "SELECT id, kind, attempts, finished_at, substr(error, 1, 200) FROM jobs "
+    "WHERE status = 'dead' ORDER BY id LIMIT :shown",
+}
+
+
+def _buckets(dialect: str) -> dict[str, str]:
+    """The week (Monday, UTC) and month of a timestamp, as ``lms_core.reports.sql`` has them."""
+    if dialect == "postgresql":
+        week = "to_char(date_trunc('week', {} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+        month = "to_char(issued_at AT TIME ZONE 'UTC', 'YYYY-MM')"
+    else:
+        week = "date(substr({}, 1, 19), 'weekday 0', '-6 days')"
+        month = "strftime('%Y-%m', substr(issued_at, 1, 19))"
+    return {
+        "week_enrolled": week.format("enrolled_at"),
+        "week_completed": week.format("completed_at"),
+        "month": month,
+    }
+
+
+def _site_report(conn: Connection) -> str:
+    """The site report as the dashboard reads it -- the same period (``dashboard_period``:
+    the last ``DASHBOARD_WEEKS`` weeks from a Monday), dead jobs capped as the page reads them
+    (``SHOWN`` and one more) -- in hand-written SQL on the connection, rows as text. The weekly
+    rows are written as the weekly chart's description writes them (``week: enrolled /
+    completed``), so the bench can check the page shows the same weeks."""
+    from datetime import timedelta
+
+    from admin_ui.report_figures import DASHBOARD_WEEKS, SHOWN, dashboard_period
+    from lms_core.models.base import UtcDateTime
+
+    period, _, _ = dashboard_period({}, DASHBOARD_WEEKS)
+    assert period.since is not None and period.until is None
+    now = period.now
+    values = {
+        "since": period.since,
+        "now": now,
+        "d30": now - timedelta(days=30),
+        "d7": now - timedelta(days=7),
+    }
+    buckets = _buckets(conn.dialect.name)
+    lines, weeks = [], []
+    for name, sql in SITE_REPORT.items():
+        stmt = text(sql.format(**buckets)).bindparams(
+            *[bindparam(k, v, type_=UtcDateTime()) for k, v in values.items() if f":{k}" in sql]
+        )
+        for row in conn.execute(stmt, {"shown": SHOWN + 1} if ":shown" in sql else {}):
+            lines.append(f"{name}: {tuple(row)}")
+            if name == "enrollments_per_week":
+                weeks.append(f"{row[0]}: {row[1]} / {row[2]}")
+    report = "\n".join(lines).replace("<", "&lt;")
+    return f"<pre>{report}</pre><pre data-weeks>" + "\n".join(weeks) + "</pre>"
 
 
 def verify(number: str) -> str:
