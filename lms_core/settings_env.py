@@ -112,6 +112,7 @@ FULL_ONLY_FIELDS = frozenset(
         "webhooks_disable_after_failures",
         "webhooks_disable_after_hours",
         "webhooks_timeout_seconds",
+        "mfa_required_roles",  # its roles are checked and lower-cased by Settings
     }
 )
 #: Pydantic's words for booleans (any case).

@@ -14,17 +14,21 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
 from lms_core.accounts.api_scopes import check_scopes
+from lms_core.accounts.mfa_policy import mfa_missing
 from lms_core.actor import Actor
 from lms_core.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
 from lms_core.models import ApiToken, ApiTokenKind, User, utcnow
 from lms_core.security import token_hash
-from lms_core.settings import Settings
+
+if TYPE_CHECKING:
+    from lms_core.settings import Settings
 
 ACCESS_TTL = timedelta(minutes=15)
 REFRESH_TTL = timedelta(days=30)
@@ -202,8 +206,6 @@ def refresh_tokens(
     revoked. A refresh token used before revokes its whole family (a copy is in other hands).
     A user whose role must use MFA and has not set it up is refused as at login (403, field
     ``totp``): a login made before ``LMS_MFA_REQUIRED_ROLES`` does not outlive it."""
-    from lms_core.accounts.auth import mfa_missing
-
     now = now or utcnow()
     row = _find(session, raw)
     refused = AuthenticationFailed(

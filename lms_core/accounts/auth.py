@@ -24,6 +24,8 @@ from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
+from lms_core.accounts.mfa_policy import mfa_missing as mfa_missing  # the doors' name
+from lms_core.accounts.mfa_policy import mfa_required_message as mfa_required_message
 from lms_core.accounts.users import find_user
 from lms_core.actor import Actor
 from lms_core.errors import AccountLocked, AuthenticationFailed, LmsError, PermissionDenied
@@ -116,25 +118,6 @@ def _count_failure(
         after={"failed_login_attempts": count, "locked_until": until.isoformat()},
     )
     return until
-
-
-def mfa_required_message(user: User) -> str:
-    return (
-        f"your role ({user.role}) must log in with MFA and {user.email} has not set it up; "
-        f"an administrator runs `lmsctl users mfa enable {user.email}` and then "
-        f"`lmsctl users mfa confirm {user.email} CODE` with a code from your authenticator app"
-    )
-
-
-def mfa_missing(user: User, settings: Settings) -> PermissionDenied | None:
-    """The refusal for a user whose role must use MFA (``LMS_MFA_REQUIRED_ROLES``) and who
-    has not turned it on; None otherwise. Every door checks it: the password login, the
-    refresh of an API login, and each back-office request of an existing session."""
-    from lms_core.accounts import mfa
-
-    if user.role in settings.mfa_roles and not mfa.is_enabled(user):
-        return PermissionDenied(mfa_required_message(user), field="totp")
-    return None
 
 
 def authenticate(

@@ -34,6 +34,8 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
+from lms_core.accounts.mfa_policy import forget as forget  # disable and purge call it
+from lms_core.accounts.mfa_policy import is_enabled as is_enabled  # the doors call mfa.is_enabled
 from lms_core.accounts.users import get_user
 from lms_core.actor import Actor
 from lms_core.errors import Conflict, PermissionDenied, ValidationError
@@ -106,10 +108,6 @@ class Enrollment:
     secret: str
     uri: str
     recovery_codes: list[str]
-
-
-def is_enabled(user: User) -> bool:
-    return user.mfa_enabled_at is not None and user.mfa_secret is not None
 
 
 def _state(user: User) -> dict[str, str]:
@@ -299,15 +297,6 @@ def _end_logins(session: Session, user: User) -> None:
 
     close_user_sessions(session, user.id)
     revoke_user_tokens(session, user.id, personal=False)
-
-
-def forget(session: Session, user: User) -> None:
-    """Drop the seed, its state and the recovery codes (disable, and a user's purge)."""
-    user.mfa_secret = None
-    user.mfa_enabled_at = None
-    user.mfa_last_step = None
-    session.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))
-    session.flush()
 
 
 def status(session: Session, *, actor: Actor, email: str, settings: Settings) -> dict[str, object]:

@@ -13,6 +13,7 @@ from lms_core.accounts import audit
 from lms_core.accounts.admins import guard_last_admin
 from lms_core.accounts.api_tokens import revoke_user_tokens
 from lms_core.accounts.fields import USER, UserCreate, UserRow, UserUpdate
+from lms_core.accounts.mfa_policy import forget as forget_mfa
 from lms_core.accounts.web_sessions import close_user_sessions
 from lms_core.actor import Actor
 from lms_core.errors import (
@@ -317,8 +318,6 @@ def delete_user(session: Session, *, actor: Actor, email: str, purge: bool = Fal
     guard_last_admin(session, user, "delete")
     if not purge:
         return _change(session, actor, user, "user.delete", is_active=False, deleted_at=utcnow())
-    from lms_core.accounts.mfa import forget as forget_mfa  # mfa imports this module
-
     anonymous = f"deleted-{user.id}{PURGED_DOMAIN}"
     session.execute(delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
     forget_mfa(session, user)

@@ -179,7 +179,7 @@ def _check_args(
     if kind == ExportKind.report or report is not None:
         if kind != ExportKind.report or report is None:
             raise ValidationError(
-                "a report schedule is --export report with the report's name",
+                "a report schedule names its report, and its export kind is report",
                 field="report",
                 value=report.kind if report else None,
             )

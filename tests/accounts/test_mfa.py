@@ -269,7 +269,7 @@ def test_required_roles_refuse_staff_without_mfa_saying_what_to_run(settings, ma
     outcome = login(admin.email, settings_=strict)
     assert isinstance(outcome.error, PermissionDenied)
     assert outcome.error.field == "totp"
-    assert f"lmsctl users mfa enable {admin.email}" in outcome.error.message
+    assert f"ask an administrator to enroll {admin.email} in MFA" in outcome.error.message
     assert admin.last_login_at is None
     # other roles are not concerned; a wrong password still says nothing more
     assert login(make.user(role="instructor").email, settings_=strict).ok
