@@ -105,7 +105,7 @@ def _site(session: Session, rng: random.Random) -> dict[int, str]:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_report_quiz_and_python_final_scores_agree(session: Session, seed: int) -> None:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
     quizzes = _site(session, rng)
 
     graded: dict[tuple[int, int], list[tuple[int, Decimal]]] = defaultdict(list)
