@@ -40,7 +40,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
-from support.databases import postgres_databases, sqlite_databases
+from support.databases import kept_postgres_database, postgres_databases, sqlite_databases
 
 from lms_core.actor import Actor
 from lms_core.db import make_engine
@@ -226,13 +226,20 @@ def _raw(driver: Any, sql: str, args: Any) -> None:
     cursor.close()
 
 
-def bench(name: str, url: str, tmp: Path, size: tuple[int, int, int], repeat: int) -> list[str]:
+def bench(
+    name: str, url: str, tmp: Path, size: tuple[int, int, int], repeat: int, reuse: bool = False
+) -> list[str]:
     settings = Settings(database_url=url, files_dir=tmp / "files")
     engine = make_engine(settings)
     schema.upgrade(engine)
-    started = time.perf_counter()
-    fill(engine, settings, *size)
-    print(f"{name}: filled in {time.perf_counter() - started:.1f} s")
+    with engine.connect() as conn:
+        filled = conn.scalar(text("SELECT count(*) FROM enrollments"))
+    if reuse and filled:
+        print(f"{name}: reusing the site already there ({filled:,} enrollments)")
+    else:
+        started = time.perf_counter()
+        fill(engine, settings, *size)
+        print(f"{name}: filled in {time.perf_counter() - started:.1f} s")
     pg = name == "postgresql"
     operator = Actor.operator("bench")
     lines: list[str] = []
@@ -323,6 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; fastest counts")
     parser.add_argument("--pg", metavar="URL", default=None, help="also on this PostgreSQL server")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument(
+        "--reuse",
+        metavar="NAME",
+        default=None,
+        help="PostgreSQL: fill database NAME once (created if missing) and keep it; later "
+        "runs measure the site already there instead of generating it again",
+    )
     args = parser.parse_args(argv)
     text_size = args.size or ("2000,20,10000" if args.quick else "100000,2000,1000000")
     users, courses, enrollments = (int(v) for v in text_size.split(","))
@@ -337,7 +351,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_sqlite:
             with sqlite_databases(tmp)() as url:
                 lines += bench("sqlite", url, tmp, size, args.repeat)
-        if args.pg:
+        if args.pg and args.reuse:
+            url = kept_postgres_database(args.pg, args.reuse)
+            lines += bench("postgresql", url, tmp, size, args.repeat, reuse=True)
+        elif args.pg:
             with postgres_databases(args.pg)() as url:
                 lines += bench("postgresql", url, tmp, size, args.repeat)
     print()
