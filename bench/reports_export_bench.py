@@ -1,0 +1,221 @@
+"""Reports at scale, written to files: a 1,000,000-row report exported to CSV and to XLSX.
+
+What is exported: no section of the four reports has a million rows on the bench's site (the
+biggest, a course's at-risk list or a learner's courses, hold hundreds), so the export is the
+student report's **courses** section (``lms_core.reports.student.enrollment_rows``: course,
+status, dates, progress, lessons completed, course grade, certificate, last activity) for
+*every* enrollment of the site at once: one row per enrollment, 1,000,000 at full size. It is
+written by ``lms_core.reports.output.write_report``, the code ``lmsctl reports ... -o FILE``
+runs, streaming from a server-side cursor on PostgreSQL.
+
+Baseline, in the same run: the same statement run raw through the DBAPI driver (a named
+cursor on PostgreSQL) and its rows written by the plain writers, ``csv.writer`` and an
+openpyxl ``write_only`` workbook, with none of the report's value handling. Each export runs
+in a fresh child process, which reports its own peak RSS (``VmHWM`` of ``/proc/self/status``).
+
+Targets: peak RSS under 300 MB for each report export, and its rate (rows a second) at least
+0.5x the plain writer's. Full size needs the site of ``reports_bench.py``: ``--pg URL --reuse
+NAME`` uses (or fills once) that database; ``--quick`` fills a SQLite file with 10,000
+enrollments and runs in seconds. Exit 0 when the bench ran, whether targets pass or miss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+RSS_GOAL_MB = 300.0
+RATE_GOAL = 0.5
+
+
+def _statement() -> Any:
+    from lms_core.models import Enrollment
+    from lms_core.reports.student import enrollment_rows
+
+    return enrollment_rows(select(Enrollment.id))
+
+
+def _report() -> Any:
+    from lms_core.reports.base import Period, Report, Section
+    from lms_core.reports.student import COURSE_COLUMNS
+
+    section = Section("courses", COURSE_COLUMNS, _statement(), stream=True)
+    return Report("student", "every learner", Period.of(None, None), [section])
+
+
+def _peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _raw_rows(session: Session) -> Any:
+    """The statement's rows straight from the driver's cursor, 1,000 at a time."""
+    connection = session.connection()
+    compiled = _statement().compile(dialect=connection.dialect)
+    driver = connection.connection.dbapi_connection
+    if connection.dialect.name == "postgresql":
+        cursor = driver.cursor(name="bench_export")  # type: ignore[union-attr]
+        cursor.itersize = 1000
+        cursor.execute(str(compiled), compiled.params)
+    else:
+        params = compiled.construct_params()
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        cursor.execute(str(compiled), [params[n] for n in compiled.positiontup or []])
+    while chunk := cursor.fetchmany(1000):
+        yield from chunk
+    cursor.close()
+
+
+def child(kind: str, fmt: str, url: str, out: str) -> None:
+    """One export in this fresh process; prints ``{"rows", "seconds", "peak_mb"}``."""
+    from lms_core.db import make_engine
+    from lms_core.reports.student import COURSE_COLUMNS
+    from lms_core.settings import Settings
+
+    engine = make_engine(Settings(database_url=url, files_dir=Path(out).parent))
+    started = time.perf_counter()
+    rows = 0
+    with Session(engine) as session:
+        if kind == "report":
+            from lms_core.reports.output import write_report
+
+            if fmt == "xlsx":
+                with open(out, "wb") as binary:
+                    rows = write_report(session, _report(), fmt, binary)
+            else:
+                with open(out, "w", encoding="utf-8-sig", newline="") as textfile:
+                    rows = write_report(session, _report(), fmt, textfile)
+        elif fmt == "csv":
+            with open(out, "w", encoding="utf-8-sig", newline="") as textfile:
+                writer = csv.writer(textfile, lineterminator="\r\n")
+                writer.writerow(COURSE_COLUMNS)
+                for row in _raw_rows(session):
+                    writer.writerow(row)
+                    rows += 1
+        else:
+            from openpyxl import Workbook
+
+            book = Workbook(write_only=True)
+            sheet = book.create_sheet("courses")
+            sheet.append(list(COURSE_COLUMNS))
+            for row in _raw_rows(session):
+                sheet.append([v.replace(tzinfo=None) if hasattr(v, "tzinfo") else v for v in row])
+                rows += 1
+            book.save(out)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": _peak_mb()}))
+
+
+def run_child(kind: str, fmt: str, url: str, out: Path) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", kind, fmt, url, str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["bytes"] = out.stat().st_size
+    out.unlink()
+    return result
+
+
+def _site(args: argparse.Namespace, tmp: Path) -> tuple[str, str]:
+    """(name, URL) of a filled site: the kept PostgreSQL one, or a fresh SQLite file."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from reports_bench import fill
+    from support.databases import kept_postgres_database
+
+    from lms_core.db import make_engine
+    from lms_core.ops import schema
+    from lms_core.settings import Settings
+
+    if args.pg:
+        name, url = "postgresql", kept_postgres_database(args.pg, args.reuse)
+    else:
+        name, url = "sqlite", f"sqlite:///{tmp / 'export.db'}"
+    settings = Settings(database_url=url, files_dir=tmp / "files")
+    engine = make_engine(settings)
+    schema.upgrade(engine)
+    with engine.connect() as conn:
+        filled = conn.scalar(text("SELECT count(*) FROM enrollments"))
+    if not filled:
+        users, courses, enrollments = (int(v) for v in args.size.split(","))
+        started = time.perf_counter()
+        fill(engine, settings, users, courses, enrollments)
+        print(f"{name}: filled in {time.perf_counter() - started:.1f} s")
+    engine.dispose()
+    return name, url
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="SQLite, 10,000 rows (seconds)")
+    parser.add_argument("--pg", metavar="URL", default=None, help="PostgreSQL server")
+    parser.add_argument(
+        "--reuse", metavar="NAME", default="lms_bench_reports", help="database kept on --pg"
+    )
+    parser.add_argument("--size", default=None, help="USERS,COURSES,ENROLLMENTS when filling")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per export; median counts")
+    parser.add_argument("--child", nargs=4, metavar=("KIND", "FORMAT", "URL", "OUT"))
+    args = parser.parse_args(argv)
+    if args.child:
+        child(*args.child)
+        return 0
+    args.size = args.size or (
+        "2000,20,10000" if args.quick or not args.pg else "100000,2000,1000000"
+    )
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="lms-bench-export-") as tmp_name:
+        tmp = Path(tmp_name)
+        name, url = _site(args, tmp)
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpu(s), {name}")
+        for fmt in ("csv", "xlsx"):
+            runs: dict[str, list[dict[str, float]]] = {"report": [], "raw": []}
+            for _ in range(max(1, args.repeat)):
+                for kind in ("raw", "report"):
+                    runs[kind].append(run_child(kind, fmt, url, tmp / f"out.{fmt}"))
+            median = {
+                k: sorted(v, key=lambda r: r["seconds"])[len(v) // 2] for k, v in runs.items()
+            }
+            rate = {k: r["rows"] / r["seconds"] for k, r in median.items()}
+            for kind, r in median.items():
+                print(
+                    f"{name}: {fmt} {kind}: {r['rows']:,.0f} rows in {r['seconds']:.1f} s "
+                    f"({rate[kind]:,.0f} rows/s), peak RSS {r['peak_mb']:.0f} MB, "
+                    f"{r['bytes'] / 1e6:.1f} MB file"
+                )
+            report = median["report"]
+            ok = report["peak_mb"] < RSS_GOAL_MB
+            lines.append(
+                f"target {name}_export_{fmt}_peak_rss_mb: {report['peak_mb']:.0f} "
+                f"(goal < {RSS_GOAL_MB:g}) {'PASS' if ok else 'MISS'}"
+            )
+            ratio = rate["report"] / rate["raw"]
+            lines.append(
+                f"target {name}_export_{fmt}_rate_vs_raw_writer: {ratio:.2f} "
+                f"(goal >= {RATE_GOAL:g}) {'PASS' if ratio >= RATE_GOAL else 'MISS'}"
+            )
+    print()
+    for line in lines:
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
