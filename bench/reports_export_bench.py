@@ -70,7 +70,7 @@ def _raw_rows(session: Session) -> Any:
     driver = connection.connection.dbapi_connection
     if connection.dialect.name == "postgresql":
         cursor = driver.cursor(name="bench_export")  # type: ignore[union-attr]
-        cursor.itersize = 1000
+        cursor.itersize = 1000  # type: ignore[union-attr]
         cursor.execute(str(compiled), compiled.params)
     else:
         params = compiled.construct_params()
