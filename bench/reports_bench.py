@@ -327,7 +327,7 @@ def bench(
                 key = (kind, section.name)
                 line = f"{name}: {kind}.{section.name}: {ms:.1f} ms"
                 if key in hand:
-                    base, same = _twin(session, hand[key], values, section)
+                    base, same = _twin(session, hand[key], values, section, repeat)
                     ratio = ms / base if base else float("inf")
                     line += f" (hand-written SQL {base:.1f} ms, x{ratio:.2f}{same})"
                     # A figure of a few rows costs SQLAlchemy's fixed work (compile, result
