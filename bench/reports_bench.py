@@ -201,7 +201,7 @@ def _raw(driver: Any, sql: str, args: Any) -> None:
 def _twin(
     session: Session, sql: str, values: dict[str, Any], section: Any, repeat: int = 3
 ) -> tuple[float, str]:
-    """The twin's fastest time raw through the driver, and whether its rows (normalised as
+    """The twin's median time raw through the driver, and whether its rows (normalised as
     the report's are) match the report's: ``""`` when they do, a note when they do not."""
     engine = session.get_bind()
     statement = text(sql)
