@@ -5,7 +5,9 @@ final_scores``, the SQL the gradebook uses) and with the per-attempt rules writt
 
 Three implementations of one rule drift apart silently (an attempt status, a tie, a half-up
 mean); random data with ties, gaps in attempt numbers, ungraded and in-progress attempts and
-scores at exact halves of a hundredth's mean makes them meet every case at once.
+scores at exact halves of a hundredth's mean makes them meet every case at once. Submitted
+(pending) attempts carry a score, as ``apply_result`` leaves them, so a rule that forgets
+the status is caught.
 """
 
 from __future__ import annotations
@@ -83,6 +85,10 @@ def _site(session: Session, rng: random.Random) -> dict[int, str]:
                     status = AttemptStatus.submitted if open_one else status
                     open_one = True
                 graded = status is AttemptStatus.graded
+                # A submitted attempt waiting for an essay's grade already has the score of
+                # its auto-graded part (apply_result sets it before the status): it must not
+                # count until graded.
+                scored = graded or status is AttemptStatus.submitted
                 when = START + timedelta(hours=number)
                 session.add(
                     Attempt(
@@ -90,7 +96,7 @@ def _site(session: Session, rng: random.Random) -> dict[int, str]:
                         quiz_id=quiz_id,
                         number=number,
                         status=status.value,
-                        score=_score(rng) if graded else None,
+                        score=_score(rng) if scored else None,
                         started_at=when,
                         submitted_at=None if status is AttemptStatus.in_progress else when,
                         graded_at=when if graded else None,
