@@ -34,6 +34,9 @@ class Enrollment(TimestampMixin, Base):
         Index("ix_enrollments_course_enrolled_at", "course_id", "enrolled_at"),
         Index("ix_enrollments_enrolled_at", "enrolled_at"),
         Index("ix_enrollments_completed_at", "completed_at"),
+        # The active-learner figure maps ~30,000 recent enrollments to their learner: with
+        # the learner beside the id PostgreSQL answers from the index, not ~30,000 heap pages.
+        Index("ix_enrollments_id_student", "id", "student_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

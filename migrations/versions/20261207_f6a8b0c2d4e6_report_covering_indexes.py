@@ -11,6 +11,13 @@ scattered pages for 30 days of a million-enrollment site, 407 ms). Each index no
 the owner's id after the time, so the figure is answered from the indexes alone (index-only
 scans on PostgreSQL, covering indexes on SQLite). The time stays the leading column: every
 other range over these timestamps is served as before.
+
+The figure then maps each recent enrollment (~30,000 in 30 days) to its learner: a primary
+key lookup plus a heap page each. ``ix_enrollments_id_student`` (id, student_id) answers it
+from the index: on 1M enrollments EXPLAIN (ANALYZE, BUFFERS) went from ~120,000 buffers
+(~11,000 of them read from outside shared buffers) and ~0.006 ms per lookup to ~90,000 hits,
+no reads, ~0.002 ms per lookup; the whole figure from a median ~630 ms to ~460 ms on a loaded
+machine.
 """
 
 from __future__ import annotations
@@ -54,13 +61,20 @@ INDEXES = (
 )
 
 
+#: Enrollment id -> learner, from the index alone (no old index replaced).
+ENROLLMENT_STUDENT = ("ix_enrollments_id_student", "enrollments", ["id", "student_id"])
+
+
 def upgrade() -> None:
     for old, new, table, columns in INDEXES:
         op.create_index(new, table, columns, unique=False)
         op.drop_index(old, table_name=table)
+    name, table, columns = ENROLLMENT_STUDENT
+    op.create_index(name, table, columns, unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(ENROLLMENT_STUDENT[0], table_name=ENROLLMENT_STUDENT[1])
     for old, new, table, columns in reversed(INDEXES):
         op.create_index(old, table, columns[:1], unique=False)
         op.drop_index(new, table_name=table)
