@@ -4,7 +4,12 @@ What: learners, courses (5 lessons each, the fifth a graded quiz of 5 multiple-c
 questions) and enrollments made by the demo generator (``lms_core.ops.demo.generate``), then,
 with set-based ``INSERT ... SELECT``/``UPDATE`` statements: enrollment dates over 180 days, a
 quarter completed, a tenth dropped, a third rated; lesson progress (1 to 5 lessons per
-enrollment); one graded quiz attempt per enrollment with per-question points and answers.
+enrollment); one graded quiz attempt per enrollment with per-question points and answers;
+then (``support/reports_fill.top_up``) every grading method (a quarter of the quizzes each),
+a second graded attempt on even quizzes and a third, submitted and pending, for a third of
+those; an assignment per course with half the learners submitting (a seventh late, two
+thirds graded); a certificate per completion (one in ten revoked); 180 import runs and 100
+jobs (half dead). ``--reuse`` tops up a database filled before these existed.
 Full size: 1,000,000 enrollments over 100,000 learners and 2,000 courses, 1,000,000
 attempts (``--quick``: 10,000 over 2,000 and 20, in seconds). On SQLite, and on PostgreSQL
 with ``--pg URL`` (a server: a fresh database is created and dropped).
@@ -24,7 +29,6 @@ series; system totals, active learners and weekly series of the last 12 weeks) u
 miss.
 """
 
-# ruff: noqa: S608 - every statement is built from this file's constants and integers
 from __future__ import annotations
 
 import argparse
@@ -43,11 +47,12 @@ from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 from support.databases import kept_postgres_database, postgres_databases, sqlite_databases
 from support.report_twins import twins
+from support.reports_fill import fill, top_up
 
 from lms_core.actor import Actor
 from lms_core.db import make_engine
 from lms_core.models import Course, Enrollment, User
-from lms_core.ops import demo, schema
+from lms_core.ops import schema
 from lms_core.reports.base import Period, Report, plain
 from lms_core.reports.course import INACTIVE_DAYS, course_report
 from lms_core.reports.instructor import instructor_report
@@ -65,103 +70,6 @@ DASHBOARD = {
     ("system_12_weeks", "active_learners"),
     ("system_12_weeks", "enrollments_per_week"),
 }
-OPTIONS = '[{"text": "right", "weight": 100}, {"text": "wrong", "weight": 0}, {"text": "other", "weight": 0}]'
-
-
-def _days_ago(pg: bool, days: str) -> str:
-    return (
-        f"now() - ({days}) * interval '1 day'"
-        if pg
-        else f"datetime('now', '-' || ({days}) || ' days')"
-    )
-
-
-def _plus(pg: bool, column: str, days: str) -> str:
-    return (
-        f"{column} + ({days}) * interval '1 day'"
-        if pg
-        else f"datetime({column}, '+' || ({days}) || ' days')"
-    )
-
-
-def fill(engine: Engine, settings: Settings, users: int, courses: int, enrollments: int) -> None:
-    """The site described in the module's docstring, in one transaction."""
-    pg = engine.dialect.name == "postgresql"
-    json = "CAST({} AS JSON)" if pg else "{}"
-    with Session(engine) as session, session.begin():
-        demo.generate(
-            session,
-            actor=Actor.system("bench"),
-            settings=settings,
-            n_users=users,
-            n_courses=courses,
-            n_enrollments=enrollments,
-            seed_value=1,
-        )
-        sql = [
-            f"UPDATE enrollments SET enrolled_at = {_days_ago(pg, '30 + id % 150')}, "
-            "rating = CASE WHEN id % 3 = 0 THEN 1 + id % 5 END",
-            f"UPDATE enrollments SET status = 'completed', completed_at = "
-            f"{_plus(pg, 'enrolled_at', '1 + id % 29')}, progress_percentage = 100 WHERE id % 4 = 0",
-            f"UPDATE enrollments SET status = 'dropped', dropped_at = {_plus(pg, 'enrolled_at', '3')} "
-            "WHERE id % 10 = 1",
-            "UPDATE lessons SET lesson_type = 'quiz' WHERE order_index = 5",
-            "INSERT INTO quizzes (lesson_id, title, quiz_type, passing_score, shuffle_questions, "
-            "shuffle_options, show_correct_answers, grading_method, is_published, created_at, "
-            "updated_at) SELECT id, 'Quiz ' || course_id, 'graded', 50, false, false, true, "
-            "'highest', true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM lessons "
-            "WHERE order_index = 5 ORDER BY id",
-            "INSERT INTO questions (quiz_id, question_text, text_format, question_type, points, "
-            "options, order_index, created_at, updated_at) SELECT q.id, 'Question ' || n.n, "
-            f"'plain', 'multiple_choice', 1, {json.format(repr(OPTIONS))}, n.n, "
-            "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM quizzes q CROSS JOIN (SELECT 1 AS n "
-            "UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5) n "
-            "ORDER BY q.id, n.n",
-            "INSERT INTO lesson_progress (enrollment_id, lesson_id, completed_at) "
-            f"SELECT e.id, l.id, {_plus(pg, 'e.enrolled_at', 'l.order_index')} FROM enrollments e "
-            "JOIN lessons l ON l.course_id = e.course_id WHERE l.order_index <= "
-            "CASE WHEN e.status = 'completed' THEN 5 ELSE 1 + e.id % 4 END",
-        ]
-        # One graded attempt per enrollment: question k right when (id x (k + 3) + k) % 5 is
-        # below the learner's "ability" 2 + id % 3, so questions discriminate.
-        x = [
-            f"CASE WHEN (e.id * {k + 3} + {k}) % 5 < 2 + e.id % 3 THEN 1 ELSE 0 END"
-            for k in range(5)
-        ]
-        inner = (
-            "SELECT e.id AS eid, qz.id AS quiz, fq.q0, "
-            + ", ".join(f"{v} AS x{k}" for k, v in enumerate(x))
-            + f", {_plus(pg, 'e.enrolled_at', '4')} AS at FROM enrollments e "
-            "JOIN lessons l ON l.course_id = e.course_id AND l.order_index = 5 "
-            "JOIN quizzes qz ON qz.lesson_id = l.id "
-            "JOIN (SELECT quiz_id, MIN(id) AS q0 FROM questions GROUP BY quiz_id) fq "
-            "ON fq.quiz_id = qz.id"
-        )
-        total = "(x0 + x1 + x2 + x3 + x4)"
-        answers = " || ', ' || ".join(
-            f"'\"' || (q0 + {k}) || '\": ' || CASE WHEN x{k} = 1 THEN 0 ELSE 1 + eid % 2 END"
-            for k in range(5)
-        )
-        scores = " || ', ' || ".join(f"'\"' || (q0 + {k}) || '\": ' || x{k}" for k in range(5))
-        sql.append(
-            "INSERT INTO attempts (enrollment_id, quiz_id, number, status, score, points_earned, "
-            "points_possible, passed, started_at, submitted_at, graded_at, answers, "
-            "question_scores, shuffle_seed) "
-            f"SELECT eid, quiz, 1, 'graded', 20 * {total}, {total}, 5, {total} >= 3, at, at, at, "
-            f"{json.format(chr(39) + '{' + chr(39) + ' || ' + answers + ' || ' + chr(39) + '}' + chr(39))}, "
-            f"{json.format(chr(39) + '{' + chr(39) + ' || ' + scores + ' || ' + chr(39) + '}' + chr(39))}, "
-            f"1 FROM ({inner}) a"
-        )
-        for statement in sql:
-            session.execute(text(statement))
-    if pg:
-        # VACUUM too: it marks the pages all-visible, as autovacuum does on a live site after
-        # a while, so that counts over a time index can be index-only scans.
-        with engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
-    else:
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
 
 
 def median_ms(run: Callable[[], Any], repeat: int) -> float:
@@ -280,6 +188,9 @@ def bench(
         filled = conn.scalar(text("SELECT count(*) FROM enrollments"))
     if reuse and filled:
         print(f"{name}: reusing the site already there ({filled:,} enrollments)")
+        started = time.perf_counter()
+        if top_up(engine):
+            print(f"{name}: topped up in {time.perf_counter() - started:.1f} s")
     else:
         started = time.perf_counter()
         fill(engine, settings, *size)

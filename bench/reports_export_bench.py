@@ -197,8 +197,8 @@ def run_child(kind: str, fmt: str, url: str, out: Path, limit: int = 0) -> dict[
 def _site(args: argparse.Namespace, tmp: Path) -> tuple[str, str]:
     """(name, URL) of a filled site: the kept PostgreSQL one, or a fresh SQLite file."""
     sys.path.insert(0, str(Path(__file__).parent))
-    from reports_bench import fill
     from support.databases import kept_postgres_database
+    from support.reports_fill import fill, top_up
 
     from lms_core.db import make_engine
     from lms_core.ops import schema
@@ -213,7 +213,9 @@ def _site(args: argparse.Namespace, tmp: Path) -> tuple[str, str]:
     schema.upgrade(engine)
     with engine.connect() as conn:
         filled = conn.scalar(text("SELECT count(*) FROM enrollments"))
-    if not filled:
+    if filled:
+        top_up(engine)
+    else:
         users, courses, enrollments = (int(v) for v in args.size.split(","))
         started = time.perf_counter()
         fill(engine, settings, users, courses, enrollments)
