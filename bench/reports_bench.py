@@ -8,7 +8,7 @@ enrollment); one graded quiz attempt per enrollment with per-question points and
 then (``support/reports_fill.top_up``) every grading method (a quarter of the quizzes each),
 a second graded attempt on even quizzes and a third, submitted and pending, for a third of
 those; an assignment per course with half the learners submitting (a seventh late, two
-thirds graded); a certificate per completion (one in ten revoked); 180 import runs and 100
+thirds graded); a certificate per completion (one in five revoked); 180 import runs and 100
 jobs (half dead). ``--reuse`` tops up a database filled before these existed.
 Full size: 1,000,000 enrollments over 100,000 learners and 2,000 courses, 1,000,000
 attempts (``--quick``: 10,000 over 2,000 and 20, in seconds). On SQLite, and on PostgreSQL

@@ -176,7 +176,7 @@ def _steps(pg: bool) -> list[tuple[str, list[str]]]:
             ],
         ),
         (
-            # A certificate for every completed enrollment, one in ten revoked.
+            # A certificate for every completed enrollment, one in five revoked.
             "SELECT count(*) FROM certificates",
             [
                 "INSERT INTO certificates (enrollment_id, number, template, issued_at, "
