@@ -201,7 +201,7 @@ def _steps(pg: bool) -> list[tuple[str, list[str]]]:
                 "'.csv', '', CASE id % 4 WHEN 0 THEN 'applied' WHEN 1 THEN 'refused' "
                 f"WHEN 2 THEN 'failed' ELSE 'undone' END, {empty}, 1000 FROM users "
                 "WHERE id <= 180",
-                "INSERT INTO jobs (kind, args, \"key\", status, attempts, max_attempts, run_at, "
+                'INSERT INTO jobs (kind, args, "key", status, attempts, max_attempts, run_at, '
                 "created_at, finished_at, error) SELECT 'bench.mail', "
                 f"{empty}, 'bench-' || id, CASE WHEN id % 2 = 0 THEN 'dead' ELSE "
                 f"'succeeded' END, 5, 5, {ago('id % 60')}, {ago('id % 60')}, "
