@@ -56,3 +56,21 @@ def postgres_databases(server_url: str) -> FreshDatabases:
             admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return fresh
+
+
+def kept_postgres_database(server_url: str, name: str) -> str:
+    """The URL of database ``name`` on the server, created (empty) when it does not exist:
+    a big site generated once and measured again by later runs (``--reuse``), never dropped
+    here (``DROP DATABASE`` by hand when done)."""
+    url = make_url(server_url)
+    engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).scalar()
+            if not found:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)

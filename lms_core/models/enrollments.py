@@ -34,6 +34,9 @@ class Enrollment(TimestampMixin, Base):
         Index("ix_enrollments_course_enrolled_at", "course_id", "enrolled_at"),
         Index("ix_enrollments_enrolled_at", "enrolled_at"),
         Index("ix_enrollments_completed_at", "completed_at"),
+        # The active-learner figure maps ~30,000 recent enrollments to their learner: with
+        # the learner beside the id PostgreSQL answers from the index, not ~30,000 heap pages.
+        Index("ix_enrollments_id_student", "id", "student_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,8 +62,9 @@ class LessonProgress(Base):
         UniqueConstraint(
             "enrollment_id", "lesson_id", name="uq_lesson_progress_enrollment_id_lesson_id"
         ),
-        # Reports: active learners in the last 7 and 30 days.
-        Index("ix_lesson_progress_completed_at", "completed_at"),
+        # Reports: active learners in the last 7 and 30 days, from the index alone (time,
+        # then whose: migration f6a8b0c2d4e6).
+        Index("ix_lesson_progress_completed_at_enrollment", "completed_at", "enrollment_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -144,9 +144,10 @@ class Attempt(Base):
             where="status = 'in_progress'",
         ),
         Index("ix_attempts_quiz_status", "quiz_id", "status"),
-        # Reports: active learners in the last 7 and 30 days.
-        Index("ix_attempts_started_at", "started_at"),
-        Index("ix_attempts_submitted_at", "submitted_at"),
+        # Reports: active learners in the last 7 and 30 days, from the index alone (time,
+        # then whose: migration f6a8b0c2d4e6).
+        Index("ix_attempts_started_at_enrollment", "started_at", "enrollment_id"),
+        Index("ix_attempts_submitted_at_enrollment", "submitted_at", "enrollment_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

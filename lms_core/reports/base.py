@@ -91,9 +91,14 @@ class Section:
     stream: bool = False
 
     def rows(self, session: Session) -> Iterator[tuple[Any, ...]]:
-        """The rows, values normalised (see :func:`plain`), read ``CHUNK`` at a time."""
+        """The rows, values normalised (see :func:`plain`), read ``CHUNK`` at a time.
+
+        Run on the session's connection (Core), not ``session.execute``: every section
+        selects columns, never ORM entities, and the ORM layer (its execution context and row
+        loading) was a third of a small figure's fixed cost (~0.25 ms against ~0.17 ms on
+        SQLite; the compiled statement is cached either way)."""
         options = {"yield_per": CHUNK} if self.stream else {}
-        result = session.execute(self.statement, execution_options=options)
+        result = session.connection().execute(self.statement, execution_options=options)
         for row in result:
             yield tuple(plain(v) for v in row)
 

@@ -43,8 +43,9 @@ from lms_core.permissions import require_course_manager
 from lms_core.reports.base import Period, Report, Section, among
 from lms_core.reports.grades import counted_quiz, course_grades, final_scores
 from lms_core.reports.item_analysis import question_sections
-from lms_core.reports.sql import seconds_between, week_start
+from lms_core.reports.sql import seconds_between
 from lms_core.reports.student import last_activity
+from lms_core.reports.system import enrollment_weeks
 
 DAY = 86400.0
 #: "No progress for N days" of the at-risk list, unless the caller says otherwise.
@@ -119,27 +120,7 @@ def summary(course_id: int, cohort: Select[*tuple[Any, ...]]) -> Select[*tuple[A
 
 
 def per_week(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
-    events = union_all(
-        select(
-            week_start(Enrollment.enrolled_at).label("week"),
-            literal(1, Integer).label("enrolled"),
-            literal(0, Integer).label("completed"),
-        ).where(Enrollment.course_id == course_id, period.holds(Enrollment.enrolled_at)),
-        select(
-            week_start(Enrollment.completed_at),
-            literal(0, Integer),
-            literal(1, Integer),
-        ).where(
-            Enrollment.course_id == course_id,
-            Enrollment.completed_at.is_not(None),
-            period.holds(Enrollment.completed_at),
-        ),
-    ).subquery("events")
-    return (
-        select(events.c.week, func.sum(events.c.enrolled), func.sum(events.c.completed))
-        .group_by(events.c.week)
-        .order_by(events.c.week)
-    )
+    return enrollment_weeks(period, Enrollment.course_id == course_id)
 
 
 def funnel(

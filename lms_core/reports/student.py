@@ -43,6 +43,20 @@ from lms_core.models.base import UtcDateTime
 from lms_core.reports.base import Period, Report, Section, among
 from lms_core.reports.grades import course_grades, final_points_cents, final_scores
 
+#: The **courses** section: one row per enrollment.
+COURSE_COLUMNS = (
+    "course",
+    "title",
+    "status",
+    "enrolled_at",
+    "completed_at",
+    "progress_percentage",
+    "lessons_completed",
+    "course_grade",
+    "certificate",
+    "last_activity",
+)
+
 
 def last_activity(
     enrollments: Select[*tuple[Any, ...]], before: datetime | None = None
@@ -85,27 +99,14 @@ def last_activity(
     )
 
 
-def _enrollments(learner: User, actor: Actor) -> Select[*tuple[Any, ...]]:
-    stmt = select(Enrollment.id).where(Enrollment.student_id == learner.id)
-    clause = scopes.enrollments(actor)
-    return stmt if clause is None else stmt.where(clause)
-
-
-def student_report(session: Session, *, actor: Actor, email: str, period: Period) -> Report:
-    """The learner's report. The period keeps the enrollments made in it (all: no period)."""
-    learner = get_user(session, email)
-    visible = scopes.users(actor)
-    if visible is not None and not session.scalar(
-        select(func.count()).select_from(User).where(User.id == learner.id, visible)
-    ):
-        raise PermissionDenied(
-            f"{actor.label} may not see the figures of {learner.email}: only administrators, "
-            "the learner, and the instructors of the learner's courses may",
-            value=actor.label,
-        )
-    ids = _enrollments(learner, actor).where(period.holds(Enrollment.enrolled_at))
+def enrollment_rows(
+    ids: Select[*tuple[Any, ...]], until: datetime | None = None
+) -> Select[*tuple[Any, ...]]:
+    """The **courses** section's rows (:data:`COURSE_COLUMNS`) for the enrollments of ``ids``
+    (a select of enrollment ids): a learner's in the student report; every enrollment of a
+    site when exported whole (``bench/reports_export_bench.py``, one row per enrollment)."""
     grades = course_grades(ids).alias("g")
-    active = last_activity(ids, period.until).subquery("activity")
+    active = last_activity(ids, until).subquery("activity")
     done = (
         select(LessonProgress.enrollment_id, func.count().label("lessons"))
         .join(Lesson, Lesson.id == LessonProgress.lesson_id)
@@ -120,7 +121,7 @@ def student_report(session: Session, *, actor: Actor, email: str, period: Period
         .group_by(Certificate.enrollment_id)
         .subquery("certs")
     )
-    courses = (
+    return (
         select(
             Course.slug,
             Course.title,
@@ -143,6 +144,28 @@ def student_report(session: Session, *, actor: Actor, email: str, period: Period
         # every enrollment instead of finding the learner's few by student_id.
         .order_by(Course.slug, Enrollment.id)
     )
+
+
+def _enrollments(learner: User, actor: Actor) -> Select[*tuple[Any, ...]]:
+    stmt = select(Enrollment.id).where(Enrollment.student_id == learner.id)
+    clause = scopes.enrollments(actor)
+    return stmt if clause is None else stmt.where(clause)
+
+
+def student_report(session: Session, *, actor: Actor, email: str, period: Period) -> Report:
+    """The learner's report. The period keeps the enrollments made in it (all: no period)."""
+    learner = get_user(session, email)
+    visible = scopes.users(actor)
+    if visible is not None and not session.scalar(
+        select(func.count()).select_from(User).where(User.id == learner.id, visible)
+    ):
+        raise PermissionDenied(
+            f"{actor.label} may not see the figures of {learner.email}: only administrators, "
+            "the learner, and the instructors of the learner's courses may",
+            value=actor.label,
+        )
+    ids = _enrollments(learner, actor).where(period.holds(Enrollment.enrolled_at))
+    courses = enrollment_rows(ids, period.until)
     scores = final_scores(ids).alias("s")
     quizzes = (
         select(
@@ -186,22 +209,7 @@ def student_report(session: Session, *, actor: Actor, email: str, period: Period
         learner.email,
         period,
         [
-            Section(
-                "courses",
-                (
-                    "course",
-                    "title",
-                    "status",
-                    "enrolled_at",
-                    "completed_at",
-                    "progress_percentage",
-                    "lessons_completed",
-                    "course_grade",
-                    "certificate",
-                    "last_activity",
-                ),
-                courses,
-            ),
+            Section("courses", COURSE_COLUMNS, courses),
             Section(
                 "quizzes",
                 (

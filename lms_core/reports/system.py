@@ -13,6 +13,7 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    cast,
     func,
     literal,
     select,
@@ -38,7 +39,7 @@ from lms_core.models.imports import ImportStatus
 from lms_core.models.jobs import JobStatus
 from lms_core.permissions import require_admin
 from lms_core.reports.base import Period, Report, Section
-from lms_core.reports.sql import month_of, week_start
+from lms_core.reports.sql import month_of, week_key, week_label
 
 #: The longest job error shown (the whole one: ``lmsctl jobs show``).
 ERROR_CHARS = 200
@@ -123,22 +124,40 @@ def active_learners(period: Period) -> Select[*tuple[Any, ...]]:
     )
 
 
-def per_week(period: Period) -> Select[*tuple[Any, ...]]:
-    events = union_all(
+def enrollment_weeks(period: Period, *where: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+    """``(week, enrollments, completions)`` in the period, of the enrollments ``where`` keeps
+    (a course's: the course report's series), weeks with nothing left out.
+
+    Each side is counted per week on its own (an index range, a cheap truncation per row),
+    and the week's text is made once per week: the union of every event formatted row by
+    row took 265 ms for 12 weeks of a million-enrollment site on PostgreSQL."""
+    enrolled_key = week_key(Enrollment.enrolled_at)
+    completed_key = week_key(Enrollment.completed_at)
+    weeks = union_all(
         select(
-            week_start(Enrollment.enrolled_at).label("week"),
-            literal(1, Integer).label("enrolled"),
+            enrolled_key.label("week"),
+            func.count().label("enrolled"),
             literal(0, Integer).label("completed"),
-        ).where(period.holds(Enrollment.enrolled_at)),
-        select(week_start(Enrollment.completed_at), literal(0, Integer), literal(1, Integer)).where(
-            Enrollment.completed_at.is_not(None), period.holds(Enrollment.completed_at)
-        ),
-    ).subquery("events")
+        )
+        .where(*where, period.holds(Enrollment.enrolled_at))
+        .group_by(enrolled_key),
+        select(completed_key, literal(0, Integer), func.count())
+        .where(*where, Enrollment.completed_at.is_not(None), period.holds(Enrollment.completed_at))
+        .group_by(completed_key),
+    ).subquery("weeks")
     return (
-        select(events.c.week, func.sum(events.c.enrolled), func.sum(events.c.completed))
-        .group_by(events.c.week)
-        .order_by(events.c.week)
+        select(
+            week_label(weeks.c.week),
+            cast(func.sum(weeks.c.enrolled), Integer),
+            cast(func.sum(weeks.c.completed), Integer),
+        )
+        .group_by(weeks.c.week)
+        .order_by(weeks.c.week)
     )
+
+
+def per_week(period: Period) -> Select[*tuple[Any, ...]]:
+    return enrollment_weeks(period)
 
 
 def certificates_per_month(period: Period) -> Select[*tuple[Any, ...]]:
