@@ -1,7 +1,7 @@
 """report covering indexes: the active-learner figure reads who was active from the indexes
 
 Revision ID: f6a8b0c2d4e6
-Revises: c9f1b3d5e7a8
+Revises: d4e6f8a0b2c4
 Create Date: 2026-12-07
 
 The system report's "active learners in the last 7 and 30 days" ranges over five timestamps
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "f6a8b0c2d4e6"
-down_revision: str | None = "c9f1b3d5e7a8"
+down_revision: str | None = "d4e6f8a0b2c4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
