@@ -20,7 +20,7 @@ from flask_limiter.util import get_remote_address
 
 #: Where the app keeps its API limiter (``app.extensions[EXTENSION]``).
 EXTENSION = "lms_api_limiter"
-#: Every API request, per address.
+#: Every API request, per address (the ``api_rate_limit`` setting's default).
 DEFAULT = "600 per minute"
 #: Logging in, refreshing, asking for a reset and using a one-time token, per address and
 #: per account (the e-mail the body names; a token's request: the address again).
@@ -46,7 +46,9 @@ def _account() -> str:
     return "address:" + get_remote_address()
 
 
-def init_limits(app: Flask, api: Blueprint, *, storage_uri: str | None) -> Limiter:
+def init_limits(
+    app: Flask, api: Blueprint, *, storage_uri: str | None, default: str = DEFAULT
+) -> Limiter:
     limiter = Limiter(
         get_remote_address,
         app=app,
@@ -55,7 +57,7 @@ def init_limits(app: Flask, api: Blueprint, *, storage_uri: str | None) -> Limit
         strategy="moving-window",
         key_prefix="lms-api",
     )
-    limiter.limit(DEFAULT)(api)
+    limiter.limit(default)(api)
     for endpoint in STRICT_ENDPOINTS:
         view: Callable[..., Any] = app.view_functions[endpoint]
         view = limiter.limit(LOGIN_PER_ACCOUNT, key_func=_account, scope="login-account")(view)
