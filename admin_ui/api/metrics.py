@@ -72,7 +72,7 @@ class ApiMetrics:
         from prometheus_client.multiprocess import MultiProcessCollector
 
         summed = CollectorRegistry()
-        MultiProcessCollector(summed, path=folder)
+        MultiProcessCollector(summed, path=folder)  # type: ignore[no-untyped-call]
         summed.register(self.jobs)
         return generate_latest(summed)
 
