@@ -111,13 +111,12 @@ def outline(slug: str) -> Answer:
     """A course and its lessons in order (titles and kinds; the content is for the enrolled)."""
     from admin_ui.db import request_session
     from lms_core.catalog.courses import course_row, get_course
-    from lms_core.catalog.lessons import lesson_row, list_lessons
+    from lms_core.catalog.lessons import lesson_row, lessons_of
 
     db = request_session()
-    lessons = list_lessons(db, actor=caller().actor, course_slug=slug)
-    return Outline(
-        course=course_row(get_course(db, slug)), lessons=[lesson_row(x) for x in lessons]
-    )
+    course = get_course(db, slug)  # held: each lesson's row names it (no query per lesson)
+    lessons = lessons_of(db, actor=caller().actor, course=course)
+    return Outline(course=course_row(course), lessons=[lesson_row(x) for x in lessons])
 
 
 @api.post(f"/courses/{SLUG}/enrollment")

@@ -164,8 +164,21 @@ def _find(session: Session, raw: str) -> ApiToken | None:
     return session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).first()
 
 
-def _usable_user(session: Session, row: ApiToken) -> User | None:
-    user = session.get(User, row.user_id)
+def _find_with_user(session: Session, raw: str) -> tuple[ApiToken, User] | None:
+    """The token row of ``raw`` and its user in one query: every API request asks for both,
+    and a round trip to the database is most of what checking a token costs."""
+    if not raw or len(raw) > 200:
+        return None
+    found = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_hash(raw))
+    ).first()
+    return None if found is None else (found[0], found[1])
+
+
+def _usable_user(session: Session, row: ApiToken, user: User | None = None) -> User | None:
+    user = user or session.get(User, row.user_id)
     if user is None or not user.is_active or user.deleted_at is not None:
         return None
     return user
@@ -245,12 +258,15 @@ def token_identity(
     """Who an access or personal token acts as, or None (unknown, revoked, expired, a
     refresh token, or its user deactivated). Reads only."""
     now = now or utcnow()
-    row = _find(session, raw)
-    if row is None or row.kind == ApiTokenKind.refresh.value:
+    found = _find_with_user(session, raw)
+    if found is None:
+        return None
+    row, loaded = found
+    if row.kind == ApiTokenKind.refresh.value:
         return None
     if row.revoked_at is not None or row.expires_at <= now:
         return None
-    user = _usable_user(session, row)
+    user = _usable_user(session, row, loaded)
     if user is None:
         return None
     scopes = row.scope_list
