@@ -91,3 +91,31 @@ def test_workers_share_the_counts_in_redis(
         one.extensions[api_limits.EXTENSION].reset()
         for app in (one, two):
             app.extensions[EXTENSION].dispose()
+
+
+def test_the_api_ceiling_is_a_setting(settings: Any, session_factory: Any, learner: Any) -> None:
+    """``LMS_API_RATE_LIMIT``: a lower (or higher) ceiling for every API request."""
+    from admin_ui.app import EXTENSION, create_app
+
+    app = create_app(
+        settings.model_copy(update={"api_rate_limit": "3 per minute"}),
+        session_factory=session_factory,
+    )
+    try:
+        client = app.test_client()
+        token = login(client, learner).get_json()["access_token"]  # a login: its own limit
+        headers = {"Authorization": f"Bearer {token}"}
+        statuses = [
+            client.get(f"{API}/me/enrollments", headers=headers).status_code for _ in range(4)
+        ]
+        assert statuses == [200, 200, 200, 429]
+    finally:
+        app.extensions[EXTENSION].dispose()
+
+
+@pytest.mark.parametrize("value", ["", "often", "10 per fortnight"])
+def test_a_ceiling_that_is_not_a_rate_is_refused(value: str) -> None:
+    from lms_core.settings import Settings
+
+    with pytest.raises(ValueError, match="api_rate_limit"):
+        Settings(api_rate_limit=value)
