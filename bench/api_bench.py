@@ -11,9 +11,10 @@ high enough that the load is never refused (the default per-address ceiling woul
 within a second: the bench prints the limit it set). Each learner starts its quiz attempt once.
 
 Load: ``--connections`` client connections (200; quick 10) kept busy for ``--seconds`` (30;
-quick 3) on one endpoint at a time, by an asyncio client in this process that speaks HTTP/1.1
-over raw streams (keep-alive when the server keeps the connection; gunicorn's sync workers
-close it after each answer, and the client reconnects): the catalog (``GET /api/v1/courses``,
+quick 3) on one endpoint at a time, by an asyncio client in this process
+(``bench/support/http_load.py``: HTTP/1.1 over raw streams, keep-alive when the server keeps
+the connection; gunicorn's sync workers close it after each answer, and the client
+reconnects): the catalog (``GET /api/v1/courses``,
 its first page), the outline of Python Basics (``GET /api/v1/courses/demo-python-basics``), and
 saving a quiz answer (``PUT /api/v1/attempts/<id>/answers``, each connection its own learner
 and attempt: a write, committed).
@@ -39,7 +40,6 @@ not run (the server did not start, setup failed). The server is stopped in every
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import signal
@@ -49,14 +49,14 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
 from support.databases import postgres_databases
+from support.http_load import Result, Target, run_load
 
 from lms_core.accounts import users
 from lms_core.accounts.api_tokens import create_personal_token
@@ -87,25 +87,6 @@ class Sizes:
     enrollments: int
     connections: int
     seconds: float
-
-
-@dataclass
-class Result:
-    name: str
-    requests: int = 0
-    errors: Counter[str] = field(default_factory=Counter)
-    latencies: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        if not ordered:
-            return float("nan")
-        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))] * 1000
 
 
 # --- the site ---------------------------------------------------------------------------------
@@ -214,97 +195,9 @@ def gunicorn(url: str, tmp: Path) -> Iterator[int]:
 # --- the client -------------------------------------------------------------------------------
 
 
-class Connection:
-    """One client connection: HTTP/1.1 over asyncio streams, reopened when the server closes."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            with suppress(OSError):
-                await self.writer.wait_closed()
-        self.reader = self.writer = None
-
-    async def request(
-        self, method: str, path: str, token: str | None, body: bytes = b""
-    ) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        assert self.reader is not None
-        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
-        if token:
-            head += f"Authorization: Bearer {token}\r\n"
-        if body or method in ("PUT", "POST"):
-            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        self.writer.write(head.encode() + b"\r\n" + body)
-        status_line = await self.reader.readline()
-        if not status_line:
-            raise ConnectionError("the server closed the connection")
-        status = int(status_line.split()[1])
-        length, keep = 0, True
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b"\n", b""):
-                break
-            name, _, value = line.decode("latin-1").partition(":")
-            name = name.strip().lower()
-            if name == "content-length":
-                length = int(value)
-            elif name == "connection" and value.strip().lower() == "close":
-                keep = False
-        data = await self.reader.readexactly(length) if length else b""
-        if not keep:
-            await self.close()
-        return status, data
-
-
-@dataclass
-class Target:
-    name: str
-    method: str
-    paths: list[str]  # one per connection (or one for all)
-    tokens: list[str | None]
-    body: bytes = b""
-
-
-async def _worker(port: int, target: Target, n: int, deadline: float, result: Result) -> None:
-    conn = Connection(port)
-    path = target.paths[n % len(target.paths)]
-    token = target.tokens[n % len(target.tokens)]
-    try:
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            try:
-                status, _ = await conn.request(target.method, path, token, target.body)
-            except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError) as exc:
-                result.errors[type(exc).__name__] += 1
-                await conn.close()
-                await asyncio.sleep(0.01)
-                continue
-            result.latencies.append(time.perf_counter() - started)
-            result.requests += 1
-            if not 200 <= status < 300:
-                result.errors[str(status)] += 1
-    finally:
-        await conn.close()
-
-
-async def _load(port: int, target: Target, connections: int, seconds: float) -> Result:
-    result = Result(target.name)
-    started = time.perf_counter()
-    deadline = started + seconds
-    await asyncio.gather(*(_worker(port, target, n, deadline, result) for n in range(connections)))
-    result.seconds = time.perf_counter() - started
-    return result
-
-
 def load(port: int, target: Target, sizes: Sizes) -> Result:
-    asyncio.run(_load(port, target, sizes.connections, min(1.0, sizes.seconds)))  # warm up
-    result = asyncio.run(_load(port, target, sizes.connections, sizes.seconds))
+    run_load(port, target, sizes.connections, min(1.0, sizes.seconds))  # warm up
+    result = run_load(port, target, sizes.connections, sizes.seconds)
     errors = ", ".join(f"{k}: {v}" for k, v in sorted(result.errors.items())) or "none"
     print(
         f"  {target.name:<10} {result.rate:8.1f} req/s  p50 {result.percentile(0.5):7.1f} ms  "

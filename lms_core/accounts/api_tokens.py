@@ -158,22 +158,12 @@ def revoke_user_tokens(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _find(session: Session, raw: str) -> ApiToken | None:
-    if not raw or len(raw) > 200:
-        return None
-    return session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).first()
-
-
 def _find_with_user(session: Session, raw: str) -> tuple[ApiToken, User] | None:
-    """The token row of ``raw`` and its user in one query: every API request asks for both,
-    and a round trip to the database is most of what checking a token costs."""
+    """The token of ``raw`` and its user in one query (one round trip per API request)."""
     if not raw or len(raw) > 200:
         return None
-    found = session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == token_hash(raw))
-    ).first()
+    stmt = select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+    found = session.execute(stmt.where(ApiToken.token_hash == token_hash(raw))).first()
     return None if found is None else (found[0], found[1])
 
 
@@ -211,7 +201,7 @@ def refresh_tokens(session: Session, *, raw: str, now: datetime | None = None) -
     """Rotate a refresh token: a new pair, the old refresh token used, the old access ones
     revoked. A refresh token used before revokes its whole family (a copy is in other hands)."""
     now = now or utcnow()
-    row = _find(session, raw)
+    row = (_find_with_user(session, raw) or (None, None))[0]
     refused = AuthenticationFailed(
         "this refresh token is not valid; log in again", field="refresh_token"
     )
@@ -259,11 +249,9 @@ def token_identity(
     refresh token, or its user deactivated). Reads only."""
     now = now or utcnow()
     found = _find_with_user(session, raw)
-    if found is None:
+    if found is None or found[0].kind == ApiTokenKind.refresh.value:
         return None
     row, loaded = found
-    if row.kind == ApiTokenKind.refresh.value:
-        return None
     if row.revoked_at is not None or row.expires_at <= now:
         return None
     user = _usable_user(session, row, loaded)
