@@ -2,7 +2,8 @@
 on everything else; a breach is a 429 problem with ``Retry-After``.
 
 Counts live in Redis when ``redis_url`` is set (every gunicorn worker shares them), in the
-worker's memory otherwise. Logins are limited per address *and* per account: the lockout
+worker's memory otherwise (:mod:`admin_ui.api.limit_storage`: no thread per request). Logins
+are limited per address *and* per account: the lockout
 already stops guessing one account's password, the address limit stops one client trying a
 list of accounts, the account limit stops many addresses locking one person out in a burst.
 Each app gets its own limiter (tests build many apps; counts must not leak between them).
@@ -49,10 +50,13 @@ def _account() -> str:
 def init_limits(
     app: Flask, api: Blueprint, *, storage_uri: str | None, default: str = DEFAULT
 ) -> Limiter:
+    from admin_ui.api.limit_storage import SCHEME
+
     limiter = Limiter(
         get_remote_address,
         app=app,
-        storage_uri=storage_uri or "memory://",
+        # Without Redis: limits' memory storage, its expiry swept inline (no thread a request).
+        storage_uri=storage_uri or f"{SCHEME}://",
         headers_enabled=True,
         strategy="moving-window",
         key_prefix="lms-api",
