@@ -91,9 +91,9 @@ def _meta(page: Any) -> PageInfo:
 def courses(query: CoursesQuery) -> Answer:
     """The catalog: published courses, by title or slug words and by difficulty, a page at a time."""
     from admin_ui.db import request_session
-    from lms_core.catalog.courses import course_row, list_courses
+    from lms_core.catalog.courses import list_course_rows
 
-    page = list_courses(
+    page = list_course_rows(
         request_session(),
         actor=caller().actor,
         search=query.search,
@@ -102,7 +102,7 @@ def courses(query: CoursesQuery) -> Answer:
         page=query.page,
         per_page=query.per_page,
     )
-    return CoursePage(items=[course_row(c) for c in page.items], meta=_meta(page))
+    return CoursePage(items=page.items, meta=_meta(page))
 
 
 @api.get(f"/courses/{SLUG}")
