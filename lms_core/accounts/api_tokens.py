@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
 from lms_core.accounts.api_scopes import check_scopes
+from lms_core.accounts.token_lookup import find_with_user as _find_with_user
 from lms_core.actor import Actor
 from lms_core.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
 from lms_core.models import ApiToken, ApiTokenKind, User, utcnow
@@ -156,15 +157,6 @@ def revoke_user_tokens(
         .values(revoked_at=now or utcnow())
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def _find_with_user(session: Session, raw: str) -> tuple[ApiToken, User] | None:
-    """The token of ``raw`` and its user in one query (one round trip per API request)."""
-    if not raw or len(raw) > 200:
-        return None
-    stmt = select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-    found = session.execute(stmt.where(ApiToken.token_hash == token_hash(raw))).first()
-    return None if found is None else (found[0], found[1])
 
 
 def _usable_user(session: Session, row: ApiToken, user: User | None = None) -> User | None:
