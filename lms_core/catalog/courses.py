@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
@@ -64,10 +65,16 @@ def _course_row_of(row: Any) -> CourseRow:
 
 
 def get_course(session: Session, slug: str) -> Course:
-    course = session.scalars(select(Course).where(Course.slug == (slug or "").strip())).first()
+    course = session.scalars(_course_by_slug(), {"slug": (slug or "").strip()}).first()
     if course is None:
         raise NotFound(f"no course with slug {slug}", field="course_slug", value=slug)
     return course
+
+
+@cache
+def _course_by_slug() -> Select[Course]:
+    """Built once (the API's outline reads it on every visit; see ``token_lookup``)."""
+    return select(Course).where(Course.slug == bindparam("slug"))
 
 
 def _instructor(session: Session, email: str) -> User:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
@@ -106,12 +107,16 @@ def get_lesson(session: Session, course: Course, slug: str) -> Lesson:
 
 
 def _ordered(session: Session, course: Course) -> list[Lesson]:
-    return list(
-        session.scalars(
-            select(Lesson)
-            .where(Lesson.course_id == course.id)
-            .order_by(Lesson.order_index, Lesson.id)
-        )
+    return list(session.scalars(_ordered_stmt(), {"course_id": course.id}))
+
+
+@cache
+def _ordered_stmt() -> Select[Lesson]:
+    """Built once (the API's outline reads it on every visit; see ``token_lookup``)."""
+    return (
+        select(Lesson)
+        .where(Lesson.course_id == bindparam("course_id"))
+        .order_by(Lesson.order_index, Lesson.id)
     )
 
 
