@@ -14,6 +14,10 @@ Environment:
                             nothing but the proxy can reach gunicorn. Untrusted, a client could
                             claim to be on HTTPS or to come from any address.
   LMS_WEB_TIMEOUT           seconds a request may run before its worker is restarted (120)
+  PROMETHEUS_MULTIPROC_DIR  a folder for the workers' metrics files (prometheus_client's
+                            multiprocess mode): /metrics then counts every worker's requests,
+                            not only the answering worker's. Emptied (its *.db files) at start;
+                            give each site its own, writable by the service user only.
 
 Every other setting is the toolkit's own (LMS_DATABASE_URL, LMS_SECRET_KEY, ...), read by
 each worker when it builds the app. Put a reverse proxy (nginx, Caddy) in front: it speaks TLS,
@@ -98,3 +102,25 @@ class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type h
 
 
 logger_class = RedactingLogger
+
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    """Before the first worker: the metrics folder made and emptied of the last run's files
+    (a previous run's counts must not be added to this one's)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        from pathlib import Path
+
+        path = Path(folder)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """A worker ended (restarted after max_requests, or killed): its live gauges are dropped;
+    its counters' files stay, so the totals keep counting what it answered."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -92,6 +92,7 @@ def create_app(
 ) -> Flask:
     """Build the back office; ``session_factory`` replaces the one built from settings (tests)."""
     from admin_ui.api import register_api
+    from admin_ui.api.limits import EXTENSION as LIMITER
     from admin_ui.auth import init_login
     from admin_ui.db import init_request_sessions
     from admin_ui.frame import init_page_frame
@@ -99,6 +100,7 @@ def create_app(
     from admin_ui.proxy import ENV as PROXY_ENV
     from admin_ui.proxy import trust_proxies
     from admin_ui.public import register_public_pages
+    from admin_ui.public.rate_limits import limit_public_forms
     from admin_ui.security import csp_nonce, init_security_headers
     from admin_ui.views import SecureIndexView
 
@@ -145,6 +147,7 @@ def create_app(
     app.register_blueprint(register_public_pages())
     app.register_blueprint(probes)
     register_api(app)
+    limit_public_forms(app, app.extensions[LIMITER])
     app.add_url_rule("/", "home", lambda: redirect(url_for("admin.index")))
     app.wsgi_app = trust_proxies(app.wsgi_app, os.environ.get(PROXY_ENV))  # type: ignore[method-assign]
     return app

@@ -62,9 +62,14 @@ def check_page(page: int, per_page: int) -> None:
 def paginate(session: Session, stmt: Select[Any], *, page: int, per_page: int) -> Page[Any]:
     """One page of an entity query (``Select`` of one ORM entity) and the total count."""
     check_page(page, per_page)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    total = count_rows(session, stmt)
     items = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique())
     return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+def count_rows(session: Session, stmt: Select[Any]) -> int:
+    """How many rows ``stmt`` selects (a page's total)."""
+    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
 def iter_rows(session: Session, stmt: Select[Any], *, chunk: int = STREAM_CHUNK) -> Iterator[Any]:

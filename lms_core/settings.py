@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     #: Shared state of several web workers (the JSON API's rate limits): a redis:// URL; without
     #: it each worker counts in its own memory.
     redis_url: str | None = None
+    #: The JSON API's ceiling per client address, in Flask-Limiter's words ("600 per minute";
+    #: several joined by ";"). Logins and resets keep their own, stricter limits.
+    api_rate_limit: str = "600 per minute"
     #: Web origins (``https://app.example.org``, comma-separated) whose pages may call the JSON
     #: API from a browser with a bearer token; none by default (same-site pages need none).
     cors_origins: str | None = None
@@ -151,6 +154,20 @@ class Settings(BaseSettings):
     def mfa_roles(self) -> frozenset[str]:
         """The roles of ``mfa_required_roles``, as a set."""
         return frozenset(r for r in self.mfa_required_roles.split(",") if r)
+
+    @field_validator("api_rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            if not parse_many(value):
+                raise ValueError("empty")
+        except ValueError as exc:
+            raise ValueError(
+                f"api_rate_limit: {value!r} is not a rate limit such as '600 per minute'"
+            ) from exc
+        return value
 
     @field_validator("database_url")
     @classmethod

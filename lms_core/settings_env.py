@@ -98,6 +98,7 @@ CHOICE_FIELDS: dict[str, frozenset[str]] = {
 #: Set at all, these need the full settings (a secret read from a file).
 FULL_ONLY_FIELDS = frozenset(
     {
+        "api_rate_limit",
         "secret_key_file",
         "smtp_password_file",
         "smtp_password",

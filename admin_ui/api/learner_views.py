@@ -91,9 +91,9 @@ def _meta(page: Any) -> PageInfo:
 def courses(query: CoursesQuery) -> Answer:
     """The catalog: published courses, by title or slug words and by difficulty, a page at a time."""
     from admin_ui.db import request_session
-    from lms_core.catalog.courses import course_row, list_courses
+    from lms_core.catalog.courses import list_course_rows
 
-    page = list_courses(
+    page = list_course_rows(
         request_session(),
         actor=caller().actor,
         search=query.search,
@@ -102,7 +102,7 @@ def courses(query: CoursesQuery) -> Answer:
         page=query.page,
         per_page=query.per_page,
     )
-    return CoursePage(items=[course_row(c) for c in page.items], meta=_meta(page))
+    return CoursePage(items=page.items, meta=_meta(page))
 
 
 @api.get(f"/courses/{SLUG}")
@@ -111,13 +111,12 @@ def outline(slug: str) -> Answer:
     """A course and its lessons in order (titles and kinds; the content is for the enrolled)."""
     from admin_ui.db import request_session
     from lms_core.catalog.courses import course_row, get_course
-    from lms_core.catalog.lessons import lesson_row, list_lessons
+    from lms_core.catalog.lessons import lesson_row, lessons_of
 
     db = request_session()
-    lessons = list_lessons(db, actor=caller().actor, course_slug=slug)
-    return Outline(
-        course=course_row(get_course(db, slug)), lessons=[lesson_row(x) for x in lessons]
-    )
+    course = get_course(db, slug)  # held: each lesson's row names it (no query per lesson)
+    lessons = lessons_of(db, actor=caller().actor, course=course)
+    return Outline(course=course_row(course), lessons=[lesson_row(x) for x in lessons])
 
 
 @api.post(f"/courses/{SLUG}/enrollment")

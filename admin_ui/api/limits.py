@@ -2,7 +2,8 @@
 on everything else; a breach is a 429 problem with ``Retry-After``.
 
 Counts live in Redis when ``redis_url`` is set (every gunicorn worker shares them), in the
-worker's memory otherwise. Logins are limited per address *and* per account: the lockout
+worker's memory otherwise (:mod:`admin_ui.api.limit_storage`: no thread per request). Logins
+are limited per address *and* per account: the lockout
 already stops guessing one account's password, the address limit stops one client trying a
 list of accounts, the account limit stops many addresses locking one person out in a burst.
 Each app gets its own limiter (tests build many apps; counts must not leak between them).
@@ -20,7 +21,7 @@ from flask_limiter.util import get_remote_address
 
 #: Where the app keeps its API limiter (``app.extensions[EXTENSION]``).
 EXTENSION = "lms_api_limiter"
-#: Every API request, per address.
+#: Every API request, per address (the ``api_rate_limit`` setting's default).
 DEFAULT = "600 per minute"
 #: Logging in, refreshing, asking for a reset and using a one-time token, per address and
 #: per account (the e-mail the body names; a token's request: the address again).
@@ -46,16 +47,21 @@ def _account() -> str:
     return "address:" + get_remote_address()
 
 
-def init_limits(app: Flask, api: Blueprint, *, storage_uri: str | None) -> Limiter:
+def init_limits(
+    app: Flask, api: Blueprint, *, storage_uri: str | None, default: str = DEFAULT
+) -> Limiter:
+    from admin_ui.api.limit_storage import SCHEME
+
     limiter = Limiter(
         get_remote_address,
         app=app,
-        storage_uri=storage_uri or "memory://",
+        # Without Redis: limits' memory storage, its expiry swept inline (no thread a request).
+        storage_uri=storage_uri or f"{SCHEME}://",
         headers_enabled=True,
         strategy="moving-window",
         key_prefix="lms-api",
     )
-    limiter.limit(DEFAULT)(api)
+    limiter.limit(default)(api)
     for endpoint in STRICT_ENDPOINTS:
         view: Callable[..., Any] = app.view_functions[endpoint]
         view = limiter.limit(LOGIN_PER_ACCOUNT, key_func=_account, scope="login-account")(view)

@@ -51,16 +51,22 @@ def _check_visible(db: Any, who: Any, attempt_id: int) -> bool:
     neither which exist nor whose they are (the service's refusal names the owner).
     True when the caller may see the details (a manager of the course, or the quiz shows
     the correct answers)."""
+    return _visible_and_owner(db, who, attempt_id)[0]
+
+
+def _visible_and_owner(db: Any, who: Any, attempt_id: int) -> tuple[bool, Any, Any]:
+    """:func:`_check_visible`, with the quiz and the learner it read (a caller holding them
+    has the service's next read of the quiz answered by the session, not the database)."""
     from lms_core.errors import NotFound
     from lms_core.permissions import can_manage_course
     from lms_core.quizzes.attempts import get_attempt
 
     _attempt, quiz, student = get_attempt(db, attempt_id)
     if can_manage_course(who, quiz.lesson.course):
-        return True
+        return True, quiz, student
     if not who.is_user(student.id):
         raise NotFound(f"no attempt {attempt_id}", field="attempt", value=attempt_id)
-    return bool(quiz.show_correct_answers)
+    return bool(quiz.show_correct_answers), quiz, student
 
 
 @api.post(f"/courses/{LESSON}/quiz/attempts")
@@ -90,12 +96,12 @@ def save(attempt_id: int, json: AnswersBody) -> Answer:
     from admin_ui.db import request_session
     from lms_core.errors import Conflict
     from lms_core.quizzes.attempts import save_answers
-    from lms_core.quizzes.review import learner_row
+    from lms_core.quizzes.review import attempt_row
 
     db = request_session()
-    _check_visible(db, caller().actor, attempt_id)
+    _visible, _quiz, student = _visible_and_owner(db, caller().actor, attempt_id)
     result = save_answers(db, actor=caller().actor, attempt_id=attempt_id, answers=json.answers)
-    row = learner_row(db, result.attempt)
+    row = attempt_row(result.attempt, student.email)  # the learner is read once, above
     commit()
     if result.late:
         raise Conflict(

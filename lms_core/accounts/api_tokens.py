@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from lms_core.accounts import audit
 from lms_core.accounts.api_scopes import check_scopes
 from lms_core.accounts.mfa_policy import mfa_missing
+from lms_core.accounts.token_lookup import find_with_user as _find_with_user
 from lms_core.actor import Actor
 from lms_core.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
 from lms_core.models import ApiToken, ApiTokenKind, User, utcnow
@@ -163,14 +164,8 @@ def revoke_user_tokens(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _find(session: Session, raw: str) -> ApiToken | None:
-    if not raw or len(raw) > 200:
-        return None
-    return session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).first()
-
-
-def _usable_user(session: Session, row: ApiToken) -> User | None:
-    user = session.get(User, row.user_id)
+def _usable_user(session: Session, row: ApiToken, user: User | None = None) -> User | None:
+    user = user or session.get(User, row.user_id)
     if user is None or not user.is_active or user.deleted_at is not None:
         return None
     return user
@@ -207,7 +202,7 @@ def refresh_tokens(
     A user whose role must use MFA and has not set it up is refused as at login (403, field
     ``totp``): a login made before ``LMS_MFA_REQUIRED_ROLES`` does not outlive it."""
     now = now or utcnow()
-    row = _find(session, raw)
+    row = (_find_with_user(session, raw) or (None, None))[0]
     refused = AuthenticationFailed(
         "this refresh token is not valid; log in again", field="refresh_token"
     )
@@ -256,12 +251,13 @@ def token_identity(
     """Who an access or personal token acts as, or None (unknown, revoked, expired, a
     refresh token, or its user deactivated). Reads only."""
     now = now or utcnow()
-    row = _find(session, raw)
-    if row is None or row.kind == ApiTokenKind.refresh.value:
+    found = _find_with_user(session, raw)
+    if found is None or found[0].kind == ApiTokenKind.refresh.value:
         return None
+    row, loaded = found
     if row.revoked_at is not None or row.expires_at <= now:
         return None
-    user = _usable_user(session, row)
+    user = _usable_user(session, row, loaded)
     if user is None:
         return None
     scopes = row.scope_list

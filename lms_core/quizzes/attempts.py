@@ -36,6 +36,7 @@ from lms_core.models import (
     utcnow,
 )
 from lms_core.permissions import can_manage_course
+from lms_core.quizzes import statements
 from lms_core.quizzes.fields import TIME_LIMIT_MAX
 from lms_core.quizzes.quizzes import get_quiz
 from lms_core.quizzes.scoring import Scored, check_answer, scorer_for
@@ -70,11 +71,7 @@ class SaveResult:
 
 
 def quiz_questions(session: Session, quiz_id: int) -> list[Question]:
-    return list(
-        session.scalars(
-            select(Question).where(Question.quiz_id == quiz_id).order_by(Question.order_index)
-        )
-    )
+    return list(session.scalars(statements.questions_in_order(), {"quiz_id": quiz_id}))
 
 
 def view(session: Session, attempt: Attempt, quiz: Quiz, *, resumed: bool = False) -> AttemptView:
@@ -267,12 +264,7 @@ def start_attempt(
 
 
 def get_attempt(session: Session, attempt_id: int) -> tuple[Attempt, Quiz, User]:
-    row = session.execute(
-        select(Attempt, User)
-        .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
-        .join(User, User.id == Enrollment.student_id)
-        .where(Attempt.id == attempt_id)
-    ).first()
+    row = session.execute(statements.attempt_with_student(), {"attempt_id": attempt_id}).first()
     if row is None:
         raise NotFound(f"no attempt {attempt_id}", field="attempt", value=attempt_id)
     attempt, student = row

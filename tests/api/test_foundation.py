@@ -148,7 +148,7 @@ def test_a_bug_is_a_500_problem_without_a_traceback(
     def broken(*_a: Any, **_k: Any) -> Any:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(courses, "list_courses", broken)
+    monkeypatch.setattr(courses, "list_course_rows", broken)  # what the catalog calls
     response = as_user(learner).get("/courses")
     body = assert_problem(response, 500)
     assert "secret internals" not in response.get_data(as_text=True)

@@ -91,3 +91,72 @@ def test_workers_share_the_counts_in_redis(
         one.extensions[api_limits.EXTENSION].reset()
         for app in (one, two):
             app.extensions[EXTENSION].dispose()
+
+
+def test_the_api_ceiling_is_a_setting(settings: Any, session_factory: Any, learner: Any) -> None:
+    """``LMS_API_RATE_LIMIT``: a lower (or higher) ceiling for every API request."""
+    from admin_ui.app import EXTENSION, create_app
+
+    app = create_app(
+        settings.model_copy(update={"api_rate_limit": "3 per minute"}),
+        session_factory=session_factory,
+    )
+    try:
+        client = app.test_client()
+        token = login(client, learner).get_json()["access_token"]  # a login: its own limit
+        headers = {"Authorization": f"Bearer {token}"}
+        statuses = [
+            client.get(f"{API}/me/enrollments", headers=headers).status_code for _ in range(4)
+        ]
+        assert statuses == [200, 200, 200, 429]
+    finally:
+        app.extensions[EXTENSION].dispose()
+
+
+@pytest.mark.parametrize("value", ["", "often", "10 per fortnight"])
+def test_a_ceiling_that_is_not_a_rate_is_refused(value: str) -> None:
+    from lms_core.settings import Settings
+
+    with pytest.raises(ValueError, match="api_rate_limit"):
+        Settings(api_rate_limit=value)
+
+
+def test_the_memory_counts_start_no_thread_per_request(
+    app: Flask, learner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without Redis the counts are limits' memory storage, its expiry swept inline: a burst
+    of requests starts no timer thread (limits' own storage starts one per hit)."""
+    import threading
+
+    from admin_ui.api.limit_storage import SweepingMemoryStorage
+
+    limiter = app.extensions[api_limits.EXTENSION]
+    storage = limiter.storage
+    assert isinstance(storage, SweepingMemoryStorage)
+    started: list[object] = []
+    real_start = threading.Timer.start
+    monkeypatch.setattr(threading.Timer, "start", lambda t: (started.append(t), real_start(t)))
+    client = app.test_client()
+    for n in range(5):
+        assert login(client, f"nobody{n}@test.example").status_code == 401
+        time.sleep(0.02)  # longer than limits' timer: its storage would start a new one
+    assert started == []
+    assert storage.events  # the hits were counted
+
+
+def test_expired_memory_counts_are_swept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inline sweep drops what is out of its window (memory does not grow for ever)."""
+    import limits.storage.memory
+
+    from admin_ui.api.limit_storage import SWEEP_SECONDS, SweepingMemoryStorage
+
+    clock = _Clock()
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
+    storage = SweepingMemoryStorage()
+    assert storage.acquire_entry("k", 10, 60)
+    assert storage.incr("fixed", 60) == 1
+    clock.ahead = 61
+    storage._next_sweep -= SWEEP_SECONDS  # the next hit is due to sweep
+    assert storage.acquire_entry("other", 10, 60)
+    assert not storage.events["k"] and "fixed" not in storage.storage
+    assert storage.get_moving_window("other", 10, 60)[1] == 1

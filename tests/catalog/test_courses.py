@@ -646,3 +646,22 @@ def test_search_matches_wildcards_literally(session, make, operator, search):
     found = courses.list_courses(session, actor=operator, search=search)
     assert "plain-course" not in [c.slug for c in found.items]
     assert all(search in c.slug or search in c.title.lower() for c in found.items)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"published": True}, {"published": False}, {"search": "live"}, {"difficulty": "beginner"}],
+)
+def test_course_rows_are_the_listing_rows(session, catalogue, operator, teacher, learner, filters):
+    """``list_course_rows`` (plain columns, the API's catalog) answers what ``list_courses``
+    with ``course_row`` answers: the same rows, order, total, for every kind of caller."""
+    for actor in (operator, as_(teacher), as_(learner)):
+        for page, per_page in ((1, 50), (1, 1), (2, 1), (9, 1)):  # 9: past the end
+            objects = courses.list_courses(
+                session, actor=actor, page=page, per_page=per_page, **filters
+            )
+            rows = courses.list_course_rows(
+                session, actor=actor, page=page, per_page=per_page, **filters
+            )
+            assert rows.items == [courses.course_row(c) for c in objects.items]
+            assert rows.total == objects.total

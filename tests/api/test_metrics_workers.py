@@ -1,0 +1,68 @@
+"""/metrics under a real gunicorn of two workers with ``PROMETHEUS_MULTIPROC_DIR``: requests
+answered by both workers are all counted in one scrape, whichever worker answers it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from lms_core.settings import Settings
+from tests.web.test_serve import ROOT, _free_port, _get, _wait_for
+
+REQUESTS = 120
+_COUNT = re.compile(
+    r'^lms_api_requests_total\{endpoint="api.openapi",method="GET",status="200"\} (\S+)$', re.M
+)
+
+
+def test_one_scrape_counts_every_workers_requests(
+    tmp_path: Path, settings: Settings, engine: Engine
+) -> None:
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "counter_999999.db").write_bytes(b"a previous run's file")  # emptied at start
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LMS_DATABASE_URL": settings.database_url,  # migrated by the engine fixture
+        "LMS_FILES_DIR": str(tmp_path / "files"),
+        "LMS_BIND": f"127.0.0.1:{port}",
+        "LMS_WEB_WORKERS": "2",
+        "LMS_ENVIRONMENT": "development",
+        "PROMETHEUS_MULTIPROC_DIR": str(folder),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert _wait_for(f"http://127.0.0.1:{port}/healthz", server)[0] == 200
+        url = f"http://127.0.0.1:{port}/api/v1/openapi.json"
+        with ThreadPoolExecutor(8) as pool:  # concurrent: both sync workers take some
+            statuses = list(pool.map(lambda _: _get(url)[0], range(REQUESTS)))
+        assert statuses == [200] * REQUESTS
+        pids = {p.stem.rsplit("_", 1)[1] for p in folder.glob("counter_*.db")}
+        assert len(pids) == 2 and "999999" not in pids, pids  # both workers counted some
+        for _ in range(3):  # whichever worker answers the scrape: the same total
+            status, text = _get(f"http://127.0.0.1:{port}/metrics")
+            assert status == 200
+            found = _COUNT.search(text)
+            assert found is not None, text[:2000]
+            assert float(found.group(1)) == REQUESTS
+            assert 'lms_jobs{status="queued"}' in text
+            assert "lms_api_request_duration_seconds_count" in text
+    finally:
+        server.send_signal(signal.SIGTERM)
+        log, _ = server.communicate(timeout=40)
+    assert log.count("Booting worker") == 2, log
