@@ -6,7 +6,7 @@ be sent. Each login checks an argon2 hash (deliberately slow) and each reset req
 a mail, so a flood would cost CPU and fill a person's inbox. The API's limiter is reused
 (``admin_ui.api.limits``): the same storage (Redis with ``LMS_REDIS_URL``, shared by every
 gunicorn worker; memory otherwise), its own scopes. Limits apply to POST only: opening a form
-is never refused. Per address, and per account (the form's e-mail) for login and reset: the
+is never refused. Per address (one count shared by all these forms), and per account (the form's e-mail) for login and reset: the
 address limit stops one client trying many accounts, the account limit stops many addresses
 hammering one person. The views are wrapped from the app factory, their modules untouched.
 """
@@ -48,14 +48,18 @@ def _form_account() -> str:
 
 
 def limit_public_forms(app: Flask, limiter: Limiter) -> None:
-    """Wrap the public forms' views with their limits (call after their routes exist)."""
+    """Wrap the public forms' views with their limits (call after their routes exist).
+
+    The address limit is one shared limit (one bucket per address for all the forms, as
+    documented): a per-view limit would give each form its own 20, five times the budget."""
+    per_address = limiter.shared_limit(FORM_PER_ADDRESS, scope="form-address", methods=["POST"])
     for endpoint in ADDRESS_LIMITED:
         view: Callable[..., Any] = app.view_functions[endpoint]
         if endpoint in ACCOUNT_LIMITED:
             view = limiter.limit(
                 FORM_PER_ACCOUNT, key_func=_form_account, scope="form-account", methods=["POST"]
             )(view)
-        view = limiter.limit(FORM_PER_ADDRESS, scope="form-address", methods=["POST"])(view)
+        view = per_address(view)
         app.view_functions[endpoint] = cast(RouteCallable, view)
 
 

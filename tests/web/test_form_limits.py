@@ -79,6 +79,23 @@ def test_token_forms_are_limited_per_address(client: FlaskClient, path: str) -> 
     assert other.status_code == 400  # another address is not held
 
 
+def test_the_address_limit_is_shared_by_the_forms(client: FlaskClient) -> None:
+    """One address's posts count together across the forms (the docs' "shared"): after the
+    limit on /login, every other form refuses that address too; another is not held."""
+    token = csrf_token(client)
+    for n in range(PER_ADDRESS // 2):
+        answer = _post(client, "/login", token, email=f"n{n}@test.example", password="x")
+        assert answer.status_code == 401
+    for _ in range(PER_ADDRESS - PER_ADDRESS // 2):
+        assert _post(client, "/verify-email/nope", token).status_code == 400
+    for path in ("/login", "/reset-password", "/set-password/x", "/reset-password/x"):
+        answer = _post(
+            client, path, token, email="q@test.example", password="x", password_again="x"
+        )
+        _assert_refused(answer)
+    assert _post(client, "/verify-email/nope", token, "192.0.2.7").status_code == 400
+
+
 class _Clock:
     """The limiter's clock (the counts' storage reads ``time.time()``), moved by the test."""
 
