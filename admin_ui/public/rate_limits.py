@@ -9,6 +9,14 @@ gunicorn worker; memory otherwise), its own scopes. Limits apply to POST only: o
 is never refused. Per address (one count shared by all these forms), and per account (the form's e-mail) for login and reset: the
 address limit stops one client trying many accounts, the account limit stops many addresses
 hammering one person. The views are wrapped from the app factory, their modules untouched.
+
+The trade-off of the account limit: anyone who knows an address can fill its bucket (10 wrong
+posts a minute) and its owner's login is refused (429) until the window passes -- the same
+trade-off as the account lockout (5 wrong passwords lock it), which stops guessing from many
+addresses at once. A correct login is never counted (only failed ones fill the bucket), so the
+owner's own sign-ins do not refuse them; a bucket already full refuses every post, right or
+wrong, since the check comes before the password is read. Keyed per (account, address)
+instead, a botnet could guess one password from thousands of addresses.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, render_template, request
 from flask.typing import ResponseReturnValue, RouteCallable
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
@@ -47,6 +55,11 @@ def _form_account() -> str:
     return "address:" + get_remote_address()
 
 
+def _failed_login(response: Response) -> bool:
+    """Whether a login post counts against its account: anything but the sign-in's redirect."""
+    return response.status_code != 302
+
+
 def limit_public_forms(app: Flask, limiter: Limiter) -> None:
     """Wrap the public forms' views with their limits (call after their routes exist).
 
@@ -57,7 +70,13 @@ def limit_public_forms(app: Flask, limiter: Limiter) -> None:
         view: Callable[..., Any] = app.view_functions[endpoint]
         if endpoint in ACCOUNT_LIMITED:
             view = limiter.limit(
-                FORM_PER_ACCOUNT, key_func=_form_account, scope="form-account", methods=["POST"]
+                FORM_PER_ACCOUNT,
+                key_func=_form_account,
+                scope="form-account",
+                methods=["POST"],
+                # A login that signs in redirects (302): not counted. Every reset request
+                # counts (its answer is the same whether or not the account exists).
+                deduct_when=_failed_login if endpoint == "public.login" else None,
             )(view)
         view = per_address(view)
         app.view_functions[endpoint] = cast(RouteCallable, view)

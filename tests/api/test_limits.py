@@ -40,6 +40,23 @@ def test_one_account_is_limited_whatever_the_address(app: Flask, learner: Any) -
     assert statuses[-1] == 429 and set(statuses[:-1]) <= {401, 423}
 
 
+def test_correct_logins_do_not_fill_the_account_limit(app: Flask, learner: Any) -> None:
+    """Only failed logins count against an account: its owner logging in from several
+    devices more often than the limit is not refused."""
+    from tests.factories import PASSWORD
+
+    client = app.test_client()
+    statuses = [
+        client.post(
+            f"{API}/auth/login",
+            json={"email": learner.email, "password": PASSWORD},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{n + 1}"},
+        ).status_code
+        for n in range(_limit(api_limits.LOGIN_PER_ACCOUNT) + 1)
+    ]
+    assert statuses == [200] * len(statuses)
+
+
 class _Clock:
     """The limiter's clock (the counts' storage reads ``time.time()``), moved by the test."""
 
