@@ -16,8 +16,10 @@ Environment:
   LMS_WEB_TIMEOUT           seconds a request may run before its worker is restarted (120)
   PROMETHEUS_MULTIPROC_DIR  a folder for the workers' metrics files (prometheus_client's
                             multiprocess mode): /metrics then counts every worker's requests,
-                            not only the answering worker's. Emptied (its *.db files) at start;
-                            give each site its own, writable by the service user only.
+                            not only the answering worker's. Emptied of prometheus_client's
+                            files at start; refused if it is the database's or the files'
+                            folder or holds anything else. Give each site its own, writable
+                            by the service user only.
 
 Every other setting is the toolkit's own (LMS_DATABASE_URL, LMS_SECRET_KEY, ...), read by
 each worker when it builds the app. Put a reverse proxy (nginx, Caddy) in front: it speaks TLS,
@@ -105,16 +107,21 @@ logger_class = RedactingLogger
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]
-    """Before the first worker: the metrics folder made and emptied of the last run's files
-    (a previous run's counts must not be added to this one's)."""
+    """Before the first worker: the metrics folder checked, made and emptied of the last run's
+    files (a previous run's counts must not be added to this one's). Only prometheus_client's
+    own file names are deleted; a folder that is the data's, or holds anything else, stops the
+    start (see admin_ui/api/metrics_dir.py)."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:
         from pathlib import Path
 
-        path = Path(folder)
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for stale in path.glob("*.db"):
-            stale.unlink()
+        from admin_ui.api.metrics_dir import MetricsFolderError, prepare_folder
+        from lms_core.settings import load_settings
+
+        try:
+            prepare_folder(Path(folder), load_settings(), empty=True)
+        except MetricsFolderError as exc:
+            raise SystemExit(f"Error: {exc}") from None
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]

@@ -8,7 +8,9 @@ connection (``bench-learner-<n>@example.org``, created by the users service) is 
 production starts it -- ``gunicorn -c gunicorn.conf.py`` (the project's config: sync workers,
 its access log), ``LMS_WEB_WORKERS=2``, bound to 127.0.0.1 -- with ``LMS_API_RATE_LIMIT`` set
 high enough that the load is never refused (the default per-address ceiling would answer 429
-within a second: the bench prints the limit it set). Each learner starts its quiz attempt once.
+within a second: the bench prints the limit it set), and ``GUNICORN_CMD_ARGS=--max-requests 0``
+(the config's ``max_requests = 2000`` would recycle each worker several times during the load;
+the bench prints the worker restarts it saw in gunicorn's log). Each learner starts its quiz attempt once.
 
 Load: ``--connections`` client connections (200; quick 10) kept busy for ``--seconds`` (30;
 quick 3) on one endpoint at a time, by an asyncio client in this process
@@ -73,6 +75,8 @@ READ_GOAL = 0.5
 WRITE_GOAL = 0.3
 #: High enough never to be reached by the load (the default ceiling is 600 per minute).
 BENCH_RATE_LIMIT = "100000000 per minute"
+#: gunicorn's workers (LMS_WEB_WORKERS).
+WORKERS = 2
 DEFAULT_PG = os.environ.get(
     "LMS_CI_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
@@ -144,22 +148,37 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextmanager
-def gunicorn(url: str, tmp: Path) -> Iterator[int]:
-    """gunicorn with the project's config and two workers; its port. Stopped (SIGTERM, then
-    SIGKILL) whatever happens; its log is printed when it did not start."""
-    port = _free_port()
+def server_env(url: str, tmp: Path, port: int) -> dict[str, str]:
+    """The server's environment: the project's config, two workers, never rate-limited, and
+    no worker recycling (``--max-requests 0`` through ``GUNICORN_CMD_ARGS``, which gunicorn
+    applies over the config file): production's ``max_requests = 2000`` would restart each
+    worker several times during the load, and the restarts would be measured as the API's."""
     env = {
         **os.environ,
         "LMS_DATABASE_URL": url,
         "LMS_FILES_DIR": str(tmp / "files"),
         "LMS_BIND": f"127.0.0.1:{port}",
-        "LMS_WEB_WORKERS": "2",
+        "LMS_WEB_WORKERS": str(WORKERS),
         "LMS_API_RATE_LIMIT": BENCH_RATE_LIMIT,
         "LMS_ENVIRONMENT": "development",
+        "GUNICORN_CMD_ARGS": "--max-requests 0",
     }
     for name in ("LMS_REDIS_URL", "PROMETHEUS_MULTIPROC_DIR"):
         env.pop(name, None)
+    return env
+
+
+def worker_restarts(log: str) -> int:
+    """Workers booted after the first ones (a restart: recycled, or killed on timeout)."""
+    return max(log.count("Booting worker with pid") - WORKERS, 0)
+
+
+@contextmanager
+def gunicorn(url: str, tmp: Path) -> Iterator[int]:
+    """gunicorn with the project's config and two workers; its port. Stopped (SIGTERM, then
+    SIGKILL) whatever happens; its log is printed when it did not start."""
+    port = _free_port()
+    env = server_env(url, tmp, port)
     log_path = tmp / "gunicorn.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen(
@@ -248,7 +267,8 @@ def run(pg_url: str, sizes: Sizes, tmp: Path) -> list[str]:
         with gunicorn(url, tmp) as port:
             print(
                 f"gunicorn -c gunicorn.conf.py, 2 workers, 127.0.0.1:{port}; "
-                f"LMS_API_RATE_LIMIT={BENCH_RATE_LIMIT!r} (the bench is never rate-limited)"
+                f"LMS_API_RATE_LIMIT={BENCH_RATE_LIMIT!r} (the bench is never rate-limited); "
+                "GUNICORN_CMD_ARGS='--max-requests 0' (no worker recycled during the load)"
             )
             answers = start_attempts(port, tokens)
             print(
@@ -263,6 +283,8 @@ def run(pg_url: str, sizes: Sizes, tmp: Path) -> list[str]:
             answer = Target("answer", "PUT", answers, list(tokens), ANSWER)
             results = [load(port, t, sizes) for t in (trivial, catalog, outline, answer)]
             results.append(load(port, trivial, sizes))
+        restarts = worker_restarts((tmp / "gunicorn.log").read_text())
+        print(f"  worker restarts during the run: {restarts} (0 expected: none recycled)")
     base = max(results[0].rate, results[-1].rate)
     print(f"  trivial (best of before/after): {base:.1f} req/s")
     errors = sum(sum(r.errors.values()) for r in results)

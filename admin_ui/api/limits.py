@@ -5,7 +5,12 @@ Counts live in Redis when ``redis_url`` is set (every gunicorn worker shares the
 worker's memory otherwise (:mod:`admin_ui.api.limit_storage`: no thread per request). Logins
 are limited per address *and* per account: the lockout
 already stops guessing one account's password, the address limit stops one client trying a
-list of accounts, the account limit stops many addresses locking one person out in a burst.
+list of accounts, the account limit stops many addresses guessing one account in a burst.
+Its trade-off: anyone who knows an e-mail can fill that account's bucket (10 wrong logins a
+minute) and its owner is refused (429) until the window passes -- as the lockout (5 wrong
+passwords: 423) already lets anyone lock an account; keyed per (account, address) instead, a
+botnet could guess from thousands of addresses. A successful login is not counted
+(``deduct_when``), so the owner's own logins never fill it; a full bucket refuses every login.
 Each app gets its own limiter (tests build many apps; counts must not leak between them).
 """
 
@@ -14,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask, Response, request
 from flask.typing import RouteCallable
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -47,6 +52,11 @@ def _account() -> str:
     return "address:" + get_remote_address()
 
 
+def _failed(response: Response) -> bool:
+    """Whether a login counts against its account: a successful one (2xx) does not."""
+    return response.status_code >= 300
+
+
 def init_limits(
     app: Flask, api: Blueprint, *, storage_uri: str | None, default: str = DEFAULT
 ) -> Limiter:
@@ -64,7 +74,12 @@ def init_limits(
     limiter.limit(default)(api)
     for endpoint in STRICT_ENDPOINTS:
         view: Callable[..., Any] = app.view_functions[endpoint]
-        view = limiter.limit(LOGIN_PER_ACCOUNT, key_func=_account, scope="login-account")(view)
+        view = limiter.limit(
+            LOGIN_PER_ACCOUNT,
+            key_func=_account,
+            scope="login-account",
+            deduct_when=_failed if endpoint == "api.login" else None,
+        )(view)
         view = limiter.limit(LOGIN_PER_ADDRESS, scope="login-address")(view)
         app.view_functions[endpoint] = cast(RouteCallable, view)
     app.extensions[EXTENSION] = limiter

@@ -123,6 +123,16 @@ def metrics() -> ResponseReturnValue:
 
 
 def init_metrics(app: Flask) -> ApiMetrics:
+    """The app's metrics. With ``PROMETHEUS_MULTIPROC_DIR`` set, its folder is checked and made
+    here too: outside gunicorn (``lmsctl serve``) nothing else makes it, and a missing folder
+    turned every API request into a 500 (each count writes a file there)."""
+    folder = os.environ.get(MULTIPROC_ENV)
+    if folder:
+        from pathlib import Path
+
+        from admin_ui.api.metrics_dir import prepare_folder
+
+        prepare_folder(Path(folder), app.extensions["lms"].settings, empty=False)
     found = ApiMetrics()
     app.extensions[EXTENSION] = found
     app.register_blueprint(metrics_page)

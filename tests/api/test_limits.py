@@ -40,6 +40,23 @@ def test_one_account_is_limited_whatever_the_address(app: Flask, learner: Any) -
     assert statuses[-1] == 429 and set(statuses[:-1]) <= {401, 423}
 
 
+def test_correct_logins_do_not_fill_the_account_limit(app: Flask, learner: Any) -> None:
+    """Only failed logins count against an account: its owner logging in from several
+    devices more often than the limit is not refused."""
+    from tests.factories import PASSWORD
+
+    client = app.test_client()
+    statuses = [
+        client.post(
+            f"{API}/auth/login",
+            json={"email": learner.email, "password": PASSWORD},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{n + 1}"},
+        ).status_code
+        for n in range(_limit(api_limits.LOGIN_PER_ACCOUNT) + 1)
+    ]
+    assert statuses == [200] * len(statuses)
+
+
 class _Clock:
     """The limiter's clock (the counts' storage reads ``time.time()``), moved by the test."""
 
@@ -158,5 +175,57 @@ def test_expired_memory_counts_are_swept(monkeypatch: pytest.MonkeyPatch) -> Non
     clock.ahead = 61
     storage._next_sweep -= SWEEP_SECONDS  # the next hit is due to sweep
     assert storage.acquire_entry("other", 10, 60)
-    assert not storage.events["k"] and "fixed" not in storage.storage
+    assert "k" not in storage.events and "fixed" not in storage.storage
     assert storage.get_moving_window("other", 10, 60)[1] == 1
+
+
+def test_a_key_whose_counts_all_expired_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every address and account ever seen must not stay in memory: after the sweep an
+    expired key is gone from ``events`` (not left as an empty list), its lock too."""
+    import limits.storage.memory
+
+    from admin_ui.api.limit_storage import SWEEP_SECONDS, SweepingMemoryStorage
+
+    clock = _Clock()
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
+    storage = SweepingMemoryStorage()
+    assert storage.inline  # the installed limits has the names the sweep replaces
+    for n in range(100):
+        assert storage.acquire_entry(f"account:{n}", 10, 60)
+    clock.ahead = 61
+    storage._next_sweep -= SWEEP_SECONDS
+    assert storage.acquire_entry("other", 10, 60)
+    assert "account:0" not in storage.events and "account:0" not in storage.locks
+    assert list(storage.events) == ["other"]
+
+
+def test_sweeps_at_the_same_time_raise_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads of one worker reaching the sweep together (fixed windows expiring at once):
+    no KeyError from a key another sweep dropped."""
+    import sys
+    import threading
+
+    import admin_ui.api.limit_storage as limit_storage
+
+    monkeypatch.setattr(limit_storage, "SWEEP_SECONDS", 0.0)
+    storage = limit_storage.SweepingMemoryStorage()
+    errors: list[str] = []
+
+    def hit(i: int) -> None:
+        try:
+            for n in range(3000):
+                storage.incr(f"k{i}-{n % 50}", 0.0001)
+        except Exception as exc:  # any error is the failure reported
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=hit, args=(i,)) for i in range(8)]
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads swap often: the sweeps overlap
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors == []

@@ -66,3 +66,42 @@ def test_one_scrape_counts_every_workers_requests(
         server.send_signal(signal.SIGTERM)
         log, _ = server.communicate(timeout=40)
     assert log.count("Booting worker") == 2, log
+
+
+def test_a_metrics_folder_holding_the_database_stops_the_start_and_keeps_it(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """PROMETHEUS_MULTIPROC_DIR pointed at the data folder: gunicorn refuses to start, and
+    lms.db (a real SQLite file) is still there; nothing in the folder is deleted."""
+    import sqlite3
+
+    data = tmp_path / "data"
+    data.mkdir()
+    database = data / "lms.db"
+    sqlite3.connect(database).execute("create table kept (x)").connection.commit()
+    (data / "counter_999999.db").write_bytes(b"a previous run's file")
+    env = {
+        **os.environ,
+        "LMS_DATABASE_URL": f"sqlite:///{database}",
+        "LMS_FILES_DIR": str(tmp_path / "files"),
+        "LMS_BIND": f"127.0.0.1:{_free_port()}",
+        "LMS_WEB_WORKERS": "1",
+        "LMS_ENVIRONMENT": "development",
+        "PROMETHEUS_MULTIPROC_DIR": str(data),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        log, _ = server.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.send_signal(signal.SIGTERM)
+        log, _ = server.communicate(timeout=40)
+    assert database.exists() and (data / "counter_999999.db").exists(), log
+    assert server.returncode not in (0, None), log
+    assert "is the database's folder" in log, log

@@ -200,3 +200,36 @@ def test_gunicorn_error_log_redacts_tokens(
     assert "Zx9-secret" not in logged
     assert "Exception on /verify-email/[token] [GET]" in caplog.text  # the app's own logger
     assert "Zx9-mail" not in caplog.text
+
+
+def test_serve_makes_a_missing_metrics_folder(tmp_path: Path, migrated: Path) -> None:
+    """PROMETHEUS_MULTIPROC_DIR set to a folder that is not there (outside gunicorn, which
+    makes it): the app makes it when built, so the API and /metrics answer instead of 500."""
+    db = tmp_path / "serve.db"
+    shutil.copyfile(migrated, db)
+    folder = tmp_path / "run" / "metrics"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LMS_DATABASE_URL": f"sqlite:///{db}",
+        "LMS_FILES_DIR": str(tmp_path / "files"),
+        "PROMETHEUS_MULTIPROC_DIR": str(folder),
+    }
+    env.pop("LMS_ACTOR", None)
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from lmsctl.main import run; run()", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _wait_for(f"http://127.0.0.1:{port}/healthz", server)[0] == 200
+        assert _get(f"http://127.0.0.1:{port}/api/v1/openapi.json")[0] == 200
+        status, text = _get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200 and "lms_api_requests_total" in text, text[:500]
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+    assert folder.is_dir()
