@@ -64,3 +64,18 @@ def logged_in(app: Flask) -> Callable[[User], FlaskClient]:
         return c
 
     return make
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Chromium per browser-test module (Debian's, from the test set-up; skipped or failed
+    by :func:`chromium_or_stop` when missing, as LMS_NO_SKIPS says)."""
+    from tests.web.browser_support import chromium_or_stop
+
+    path = chromium_or_stop()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(path), chromium_sandbox=False)
+        yield chromium
+        chromium.close()

@@ -65,17 +65,6 @@ def server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Li
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    path = chromium_or_stop()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(path), chromium_sandbox=False)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def console() -> Console:
     return Console()

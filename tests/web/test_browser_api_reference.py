@@ -20,17 +20,6 @@ def server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Li
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    path = chromium_or_stop()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(path), chromium_sandbox=False)
-        yield chromium
-        chromium.close()
-
-
 def test_the_reference_page_in_a_browser(browser: Any, server: LiveServer) -> None:
     for viewport in ({"width": 1280, "height": 800}, PHONE):
         context = browser.new_context(viewport=viewport, locale="en-GB")

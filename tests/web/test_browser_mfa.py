@@ -20,7 +20,7 @@ from tests.web.browser_support import (
     chromium_or_stop,
     live_server,
 )
-from tests.web.test_browser import browser, console, page  # noqa: F401  # fixtures
+from tests.web.test_browser import console, page  # noqa: F401  # fixtures (browser: conftest)
 
 
 @pytest.fixture(scope="module")
