@@ -111,6 +111,9 @@ def fill(engine: Engine, settings: Settings, users: int, courses: int, enrollmen
         for statement in sql:
             session.execute(text(statement))
     top_up(engine, analyze=False)
+    # Here too, not only in top_up: the fill's own progress and attempts need it even if
+    # top_up found every later part there and added nothing.
+    _recompute(engine)
     vacuum_analyze(engine)
 
 

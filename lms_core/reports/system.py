@@ -83,7 +83,8 @@ def active_learners(period: Period) -> Select[*tuple[Any, ...]]:
     a million-enrollment site. Nothing has happened after the clock, so a learner with an
     event in the window has their latest one there too: the same learners. A report as of a
     past date cannot use it (a later activity replaced the time that counted then) and
-    scans the events (:func:`active_learners_from_events`).
+    scans the events (:func:`active_learners_from_events`): so do the scheduled runs, whose
+    ``until`` is their slot, already past when they run.
     """
     if period.until is not None and period.until < utcnow():
         return active_learners_from_events(period)

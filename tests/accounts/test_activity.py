@@ -39,7 +39,9 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def kept(session: Session, user: User) -> datetime | None:
-    session.flush()
+    """The stored time once the unit of work commits (the notes are written at commit; the
+    test's session commits to a SAVEPOINT of the test's transaction)."""
+    session.commit()
     return session.scalar(select(User.last_activity_at).where(User.id == user.id))
 
 
@@ -287,7 +289,7 @@ def test_the_kept_time_and_the_event_scan_count_the_same_learners(
     attempts.submit_attempt(
         session, actor=as_(setup.student), attempt_id=started.id, now=now - timedelta(days=1)
     )
-    session.flush()
+    session.commit()
     period = Period.of(None, None)
     fast = [tuple(r) for r in session.execute(active_learners(period))]
     scanned = [tuple(r) for r in session.execute(active_learners_from_events(period))]
@@ -306,7 +308,7 @@ def test_a_report_as_of_a_past_date_counts_the_events_of_then(
     submit(session, settings, course, again, then - timedelta(days=10))
     login(session, hasher, settings, again, utcnow() - timedelta(days=1))
     login(session, hasher, settings, only_later, utcnow() - timedelta(days=1))
-    session.flush()
+    session.commit()
     past = Period.of(None, then)
     assert [tuple(r) for r in session.execute(active_learners(past))] == [(0, 1)]
     assert [tuple(r) for r in session.execute(active_learners_from_events(past))] == [(0, 1)]
