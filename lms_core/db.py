@@ -175,6 +175,12 @@ def make_engine(
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """The application's sessions; also registers the session listeners that write the
+    activity notes at commit (lms_core/accounts/activity.py; imported here, not at module
+    level: the models import this module)."""
+    from lms_core.accounts.activity import register_listeners
+
+    register_listeners()
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 

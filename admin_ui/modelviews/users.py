@@ -50,6 +50,7 @@ EXPORT_COLUMNS = (
     "is_active",
     "external_id",
     "last_login_at",
+    "last_activity_at",
     "created_at",
 )
 #: Profile fields an edit sends to ``update_user`` when they changed.
@@ -106,9 +107,11 @@ class UserView(StaffModelView):
         "full_name": "Name",
         "is_active": "Active",
         "last_login_at": "Last login",
+        "last_activity_at": "Last activity",
     }
     column_formatters = time_formatters(
         "last_login_at",
+        "last_activity_at",
         "created_at",
         "updated_at",
         "locked_until",

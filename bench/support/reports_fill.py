@@ -3,7 +3,11 @@
 ``fill`` builds it from nothing; ``top_up`` adds what an older fill lacked (assignments and
 submissions, certificates, import runs, jobs, several attempts per enrollment under every
 grading method) and does nothing when it is there already, so a kept full-size database
-(``--reuse``) gets it without the many minutes of a new fill.
+(``--reuse``) gets it without the many minutes of a new fill. Both write progress, attempts
+and submissions with their own SQL, past the services that keep each user's latest activity
+(``users.last_activity_at``): they set it from those rows after, set-based
+(``lms_core.accounts.activity.recompute_last_activity``, what the migration that added the
+column runs).
 """
 
 # ruff: noqa: S608 - every statement is built from this file's constants and integers
@@ -12,6 +16,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from lms_core.accounts.activity import recompute_last_activity
 from lms_core.actor import Actor
 from lms_core.ops import demo
 from lms_core.settings import Settings
@@ -106,10 +111,20 @@ def fill(engine: Engine, settings: Settings, users: int, courses: int, enrollmen
         for statement in sql:
             session.execute(text(statement))
     top_up(engine, analyze=False)
-    _analyze(engine)
+    # Here too, not only in top_up: the fill's own progress and attempts need it even if
+    # top_up found every later part there and added nothing.
+    _recompute(engine)
+    vacuum_analyze(engine)
 
 
-def _analyze(engine: Engine) -> None:
+def _recompute(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        recompute_last_activity(session)
+
+
+def vacuum_analyze(engine: Engine) -> None:
+    """Statistics (and, on PostgreSQL, the visibility map) for every table, as a live site's
+    autovacuum would have them: after a fill, a top-up or a migration that rewrote rows."""
     pg = engine.dialect.name == "postgresql"
     if pg:
         # VACUUM too: it marks the pages all-visible, as autovacuum does on a live site after
@@ -223,6 +238,8 @@ def top_up(engine: Engine, analyze: bool = True) -> bool:
             added = True
             for statement in statements:
                 session.execute(text(statement))
+    if added:
+        _recompute(engine)
     if added and analyze:
-        _analyze(engine)
+        vacuum_analyze(engine)
     return added

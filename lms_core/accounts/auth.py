@@ -24,6 +24,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import audit
+from lms_core.accounts.activity import note_activity
 from lms_core.accounts.mfa_policy import mfa_missing as mfa_missing  # the doors' name
 from lms_core.accounts.mfa_policy import mfa_required_message as mfa_required_message
 from lms_core.accounts.users import find_user
@@ -200,4 +201,5 @@ def authenticate(
     user.locked_until = None
     user.last_login_at = now
     session.flush()
+    note_activity(session, user.id, now)
     return LoginOutcome(user, second_factor=second)

@@ -43,6 +43,8 @@ USER: Final = EntitySpec(
         FieldSpec("failed_login_attempts", "int"),
         FieldSpec("locked_until", "datetime"),
         FieldSpec("last_login_at", "datetime", audited=False),
+        #: Kept by lms_core.accounts.activity (logins, lessons, attempts, submissions).
+        FieldSpec("last_activity_at", "datetime", audited=False),
         FieldSpec("deleted_at", "datetime"),
         #: Import only: checked by the password policy, hashed, never listed or exported.
         FieldSpec("password", "text", in_file=True, secret=True),
@@ -67,6 +69,7 @@ class UserRow(TypedDict):
     failed_login_attempts: int
     locked_until: str | None
     last_login_at: str | None
+    last_activity_at: str | None
     deleted_at: str | None
     created_at: str | None
     updated_at: str | None

@@ -50,6 +50,7 @@ def user_row(user: User) -> UserRow:
         failed_login_attempts=user.failed_login_attempts,
         locked_until=iso(user.locked_until),
         last_login_at=iso(user.last_login_at),
+        last_activity_at=iso(user.last_activity_at),
         deleted_at=iso(user.deleted_at),
         created_at=iso(user.created_at),
         updated_at=iso(user.updated_at),

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from lms_core import events
 from lms_core.accounts import audit
+from lms_core.accounts.activity import note_activity
 from lms_core.accounts.users import get_user
 from lms_core.actor import Actor
 from lms_core.assignments.assignments import (
@@ -181,6 +182,7 @@ def submit(
                 discard(session, settings=settings, stored=old_file)
         outcome = "replaced"
     session.flush()
+    note_activity(session, student.id, at)
     audit.record(
         session,
         actor,

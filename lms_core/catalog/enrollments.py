@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from lms_core import events, scopes
 from lms_core.accounts import audit
+from lms_core.accounts.activity import note_activity
 from lms_core.accounts.users import get_user
 from lms_core.actor import Actor
 from lms_core.catalog.courses import get_course
@@ -238,8 +239,10 @@ def _complete(
     if exists is not None:
         return enrollment, False
     was = enrollment.status
-    session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=lesson.id))
+    at = utcnow()
+    session.add(LessonProgress(enrollment_id=enrollment.id, lesson_id=lesson.id, completed_at=at))
     session.flush()
+    note_activity(session, student.id, at)
     before = audit.snapshot(enrollment, _AUDITED)
     recompute(session, enrollment)
     audit.record(

@@ -15,6 +15,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lms_core import events
+from lms_core.accounts.activity import note_activity_of_enrollments
 from lms_core.automation.queue import queue_auto_certificates
 from lms_core.mail.notify import queue_enrollment_mails
 from lms_core.models import Course, Enrollment, EnrollmentStatus, Lesson, LessonProgress, utcnow
@@ -126,6 +127,7 @@ def complete_lesson_for_many(
             insert(LessonProgress),
             [{"enrollment_id": e, "lesson_id": lesson.id, "completed_at": now} for e in todo],
         )
+        note_activity_of_enrollments(session, todo, now)
         done: dict[int, int] = {
             eid: n
             for eid, n in session.execute(

@@ -37,6 +37,9 @@ class User(TimestampMixin, Base):
         # Reports: learners who logged in during the last 7 and 30 days, from the index alone
         # (migration f6a8b0c2d4e6).
         Index("ix_users_last_login_at_id", "last_login_at", "id"),
+        # Reports: learners active in the last 7 and 30 days, one range of this index
+        # (migration a76b140908e4; lms_core/accounts/activity.py keeps the time).
+        Index("ix_users_role_last_activity_at", "role", "last_activity_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +58,9 @@ class User(TimestampMixin, Base):
     #: The key of this user in a student information system (OneRoster ``sourcedId``).
     external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     last_login_at: Mapped[datetime | None]
+    #: The latest login, lesson completed, quiz attempt started or submitted, or assignment
+    #: submitted (lms_core/accounts/activity.py); only ever moves forward.
+    last_activity_at: Mapped[datetime | None]
     #: Soft delete: the row stays for the audit trail and enrollments history.
     deleted_at: Mapped[datetime | None]
     #: The TOTP seed, encrypted (AES-GCM, key from the site secret: lms_core/accounts/mfa.py);

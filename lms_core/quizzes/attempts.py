@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from lms_core import events
 from lms_core.accounts import audit
+from lms_core.accounts.activity import note_activity
 from lms_core.accounts.users import get_user
 from lms_core.actor import Actor
 from lms_core.db import insert_or_winner
@@ -253,6 +254,7 @@ def start_attempt(
     )
     if winner is not None:
         return replace(view(session, winner, quiz, resumed=True), email=email)
+    note_activity(session, student.id, now)
     audit.record(
         session,
         actor,
@@ -376,9 +378,17 @@ def finish(
         attempt.answers or {}, attempt.question_scores or {}
     )
     overdue = _overdue(attempt, now)
-    attempt.submitted_at = attempt.deadline_at if overdue and attempt.deadline_at else now
+    handed_in = attempt.deadline_at if overdue and attempt.deadline_at else now
+    attempt.submitted_at = handed_in
     apply_result(attempt, result, now)
     session.flush()
+    note_activity(
+        session,
+        session.scalars(
+            select(Enrollment.student_id).where(Enrollment.id == attempt.enrollment_id)
+        ).one(),
+        handed_in,
+    )
     audit.record(
         session,
         actor,

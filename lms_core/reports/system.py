@@ -34,7 +34,7 @@ from lms_core.models import (
     Submission,
     User,
 )
-from lms_core.models.base import UtcDateTime
+from lms_core.models.base import UtcDateTime, utcnow
 from lms_core.models.imports import ImportStatus
 from lms_core.models.jobs import JobStatus
 from lms_core.permissions import require_admin
@@ -73,8 +73,37 @@ def totals() -> Select[*tuple[Any, ...]]:
 
 
 def active_learners(period: Period) -> Select[*tuple[Any, ...]]:
-    """Distinct learners (role student) with activity in the 7 and 30 days before "now":
-    a login, a lesson completed, a quiz attempt started or submitted, an assignment submitted.
+    """Learners (role student) with activity in the 7 and 30 days before "now": a login, a
+    lesson completed, a quiz attempt started or submitted, an assignment submitted.
+
+    A report as of the present (no ``until``, or one not before the clock) counts the
+    learners whose kept latest activity (``users.last_activity_at``,
+    lms_core/accounts/activity.py) falls in ``[now - 30 days, now)``: one range of the index
+    ``(role, last_activity_at)``, where scanning every event of the 30 days took ~500 ms on
+    a million-enrollment site. Nothing has happened after the clock, so a learner with an
+    event in the window has their latest one there too: the same learners. A report as of a
+    past date cannot use it (a later activity replaced the time that counted then) and
+    scans the events (:func:`active_learners_from_events`): so do the scheduled runs, whose
+    ``until`` is their slot, already past when they run.
+    """
+    if period.until is not None and period.until < utcnow():
+        return active_learners_from_events(period)
+    since = literal(period.now - timedelta(days=30), UtcDateTime())
+    week = literal(period.now - timedelta(days=7), UtcDateTime())
+    now = literal(period.now, UtcDateTime())
+    return select(
+        func.coalesce(func.sum(case((User.last_activity_at >= week, 1), else_=0)), 0),
+        func.count(),
+    ).where(
+        User.role == Role.student.value,
+        User.last_activity_at >= since,
+        User.last_activity_at < now,
+    )
+
+
+def active_learners_from_events(period: Period) -> Select[*tuple[Any, ...]]:
+    """:func:`active_learners` as of any "now", from the events themselves: distinct
+    learners (role student) with an event in the 7 and 30 days before it.
 
     Lesson and attempt times are first reduced to one latest time per enrollment, then
     joined to enrollments once for the learner: joining each source to enrollments made

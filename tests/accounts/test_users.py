@@ -804,7 +804,8 @@ def test_list_users_validates_the_page(session, operator, page, per_page, field)
 
 #: A user's ``--json`` keys, in order, as ``USER_FIELDS`` printed them before the field spec
 #: (lms_core/services/users.py at a740befd): written out, so the JSON contract scripts parse
-#: cannot move with the spec.
+#: cannot move with the spec. ``last_activity_at`` was added after (migration a76b140908e4):
+#: a new key, the others unchanged and in the same order.
 USER_JSON_KEYS = [
     "id",
     "email",
@@ -818,6 +819,7 @@ USER_JSON_KEYS = [
     "failed_login_attempts",
     "locked_until",
     "last_login_at",
+    "last_activity_at",
     "deleted_at",
     "created_at",
     "updated_at",
@@ -828,7 +830,7 @@ def test_user_row_json_is_the_snapshot_it_replaced(session, make):
     """The typed row prints the same JSON as the generic snapshot did (scripts parse it)."""
     user = make.user("instructor", email="row@x.org")
     user.bio, user.external_id, user.failed_login_attempts = "Bio \u00e9", "0042", 2
-    user.locked_until = user.last_login_at = user.created_at
+    user.locked_until = user.last_login_at = user.last_activity_at = user.created_at
     session.flush()
     expected = audit.snapshot(user, USER_JSON_KEYS)
     assert list(users.user_row(user)) == USER_JSON_KEYS

@@ -31,6 +31,7 @@ USER_KEYS = {
     "is_active",
     "external_id",
     "last_login_at",
+    "last_activity_at",
     "deleted_at",
     "created_at",
     "updated_at",

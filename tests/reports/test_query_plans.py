@@ -104,3 +104,18 @@ def test_active_learners_read_the_indexes_alone(planned: Session, is_postgres: b
         # (SQLite's enrollments are keyed by rowid: the lookup already is the table itself.)
         lines = [line for line in active.splitlines() if "ix_enrollments_id_student" in line]
         assert lines and all("Index Only Scan" in line for line in lines), active
+
+
+def test_active_learners_of_the_present_read_one_index_range(
+    planned: Session, is_postgres: bool
+) -> None:
+    """A report as of now (no end) counts the learners' kept latest activity (migration
+    a76b140908e4): one range of ``(role, last_activity_at)``, no event table read at all."""
+    build(planned)
+    if is_postgres:
+        planned.execute(text("SET LOCAL enable_bitmapscan = off"))
+    report = system_report(planned, actor=Actor.operator("pytest"), period=Period.of(None, None))
+    active = plan(planned, report.section("active_learners").statement)
+    assert "ix_users_role_last_activity_at" in active, active
+    for table in ("lesson_progress", "attempts", "submissions", "enrollments"):
+        assert table not in active, active

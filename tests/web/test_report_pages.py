@@ -285,6 +285,7 @@ def test_statements_per_page_do_not_grow_with_the_data(
                 "created_at": now,
                 "updated_at": now,
                 "last_login_at": now,
+                "last_activity_at": now,
             }
             for i in range(300)
         ],
