@@ -13,11 +13,12 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import Flask, flash, g, has_request_context, request
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.local import LocalProxy
 
 from lms_core.actor import Actor
-from lms_core.db import WRITE_LOCK
+from lms_core.db import WRITE_LOCK, autocommit_reads
 from lms_core.errors import LmsError
 
 T = TypeVar("T")
@@ -34,8 +35,29 @@ def request_session() -> Session:
         session = state().session_factory()
         if has_request_context() and request.method not in SAFE_METHODS:
             session.connection(execution_options={WRITE_LOCK: True})
+        elif has_request_context() and request.blueprint == "api":
+            _read_only(session)
         setattr(g, _KEY, session)
     return session
+
+
+_READ_ONLY = "lms_read_only"
+
+
+def _read_only(session: Session) -> None:
+    """An API read (GET, HEAD, OPTIONS): no view of it writes, so on PostgreSQL its
+    statements run in autocommit, each on its own snapshot: no ``BEGIN`` before the first
+    and no ``ROLLBACK`` at the end, two of a catalog page's four round trips (docs/api.md,
+    Performance). A flush that would write is refused (an internal error, 500) on every
+    database alike, so that no GET view can start writing unnoticed, statement by
+    statement, outside a transaction."""
+    session.info[_READ_ONLY] = True
+    autocommit_reads(session)
+
+
+def _refuse_writes(session: Session, _context: object, _instances: object) -> None:
+    if session.info.get(_READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise RuntimeError(f"{request.method} {request.path} tried to write: reads only")
 
 
 #: What Flask-Admin's model views hold as their ``session``.
@@ -58,6 +80,8 @@ def _close(_exc: BaseException | None) -> None:
 
 
 def init_request_sessions(app: Flask) -> None:
+    if not event.contains(Session, "before_flush", _refuse_writes):  # once per process
+        event.listen(Session, "before_flush", _refuse_writes)
     app.teardown_appcontext(_close)
 
 
