@@ -100,7 +100,9 @@ def test_autocommit_reads_skip_the_transaction(engine: Engine, is_postgres: bool
             assert later.execute(text(now)).scalar_one() == one
 
 
-def test_autocommit_reads_leave_an_open_transaction_alone(engine: Engine, is_postgres: bool) -> None:
+def test_autocommit_reads_leave_an_open_transaction_alone(
+    engine: Engine, is_postgres: bool
+) -> None:
     """A session joined to a transaction already open (a test's, a run's) keeps it."""
     with engine.connect() as conn:
         conn.exec_driver_sql("SELECT 1")  # the transaction is open now
