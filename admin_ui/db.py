@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Flask, flash, g, has_request_context, request
+from flask import Flask, current_app, flash, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.local import LocalProxy
@@ -36,7 +36,7 @@ def request_session() -> Session:
         if has_request_context() and request.method not in SAFE_METHODS:
             session.connection(execution_options={WRITE_LOCK: True})
         elif has_request_context() and request.blueprint == "api":
-            _read_only(session)
+            _read_only(session, snapshot=_wants_snapshot())
         setattr(g, _KEY, session)
     return session
 
@@ -44,15 +44,24 @@ def request_session() -> Session:
 _READ_ONLY = "lms_read_only"
 
 
-def _read_only(session: Session) -> None:
+def _wants_snapshot() -> bool:
+    """The view asked for one snapshot (``endpoint(snapshot=True)``: a report)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "api_snapshot", False))
+
+
+def _read_only(session: Session, *, snapshot: bool) -> None:
     """An API read (GET, HEAD, OPTIONS): no view of it writes, so on PostgreSQL its
     statements run in autocommit, each on its own snapshot: no ``BEGIN`` before the first
     and no ``ROLLBACK`` at the end, two of a catalog page's four round trips (docs/api.md,
     Performance). A flush that would write is refused (an internal error, 500) on every
     database alike, so that no GET view can start writing unnoticed, statement by
-    statement, outside a transaction."""
+    statement, outside a transaction. A view declared with ``snapshot=True`` (a report,
+    whose figures are read together and may stream from a server-side cursor, which
+    psycopg2 allows only in a transaction) keeps its transaction."""
     session.info[_READ_ONLY] = True
-    autocommit_reads(session)
+    if not snapshot:
+        autocommit_reads(session)
 
 
 def _refuse_writes(session: Session, _context: object, _instances: object) -> None:

@@ -53,6 +53,10 @@ def test_reads_then_writes_on_one_pooled_connection(
         make = Factories(s, PasswordHasher.from_settings(settings), operator)
         course = make.course(lessons=2, published=True)
         learner = make.user("student")
+        admin = make.user("admin")
+        _, reports_token = create_personal_token(
+            s, actor=Actor.for_user(admin), name="reports", scopes=["reports:read"]
+        )
         _, token = create_personal_token(
             s,
             actor=Actor.for_user(learner),
@@ -74,6 +78,10 @@ def test_reads_then_writes_on_one_pooled_connection(
             assert enrolled.status_code in (200, 201), enrolled.get_data(as_text=True)
             mine = client.get(f"{API}/me/enrollments", headers=headers)
             assert [e["course_slug"] for e in mine.get_json()["items"]] == [slug]
+        # A report keeps one transaction: its sections stream from server-side cursors.
+        report = client.get(f"{API}/reports/system", headers=bearer(reports_token))
+        assert report.status_code == 200, report.get_data(as_text=True)
+        assert report.get_json()["sections"]
         pooled: Any = app.extensions[EXTENSION].engine.raw_connection()
         try:
             raw = pooled.dbapi_connection
