@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError, IntegrityError
+from sqlalchemy.exc import IntegrityError, InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lms_core.errors import Hint, HintCode, NotFound
@@ -151,8 +151,8 @@ def make_engine(
     for this engine: the default fits the longest run a command may wait for, a web request
     wants a shorter one.
     PostgreSQL gets the pool size and overflow from settings, and a connection that sat idle
-    in the pool is pinged before use (:func:`_ping_when_idle`), so a restarted server is
-    survived.
+    in the pool is pinged before use (:func:`_ping_when_idle`): a server restarted while the
+    pool idled is survived; under steady traffic each worker loses one request to it.
     """
     sa_url = make_url(url or settings.database_url)
     if sa_url.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3: not bundled
@@ -171,27 +171,27 @@ def make_engine(
     engine = create_engine(
         sa_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
-    _ping_when_idle(engine)
+    _ping_when_idle(engine, settings.db_ping_idle_ms / 1000)
     return engine
 
 
+_CHECKED_IN = "lms_checked_in"
 #: psycopg2's TRANSACTION_STATUS_IDLE: connected, no transaction open.
 _PG_IDLE = 0
-#: A pooled connection idle at least this long is pinged before it is handed out.
-IDLE_PING_SECONDS = 1.0
-_CHECKED_IN = "lms_checked_in"
 
 
-def _ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> None:
-    """Ping a pooled connection before use only when it sat idle ``idle_seconds`` or more.
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection before use only when it sat idle ``idle_seconds`` or more
+    (``LMS_DB_PING_IDLE_MS``; 0: at every checkout).
 
     SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one more round trip per request
-    or task, a sixth of a busy API's work (docs/api.md, Performance). A connection handed back
-    a moment ago was alive a moment ago; one that sat idle is where a restarted server, a
-    proxy's idle timeout or a failover is found. A dead one is dropped and another checked
-    out (the pool retries on ``DisconnectionError``). A server lost while connections are in
-    steady use fails the statements in flight; SQLAlchemy then sees the disconnect and
-    discards every connection made before it, so the next checkout connects afresh.
+    or task (a catalog page: 5 round trips where 2 do; docs/api.md, Performance). A
+    connection handed back a moment ago was alive a moment ago; one that sat idle is where a
+    restarted server, a proxy's idle timeout or a failover is found. A dead one makes the
+    pool drop every connection it holds (``InvalidatePoolError``, as pre-ping does) and
+    connect afresh. The price: when the server goes away while connections are in steady
+    use, the next statement on each of them fails (a request answers 500, a job is
+    retried); the disconnect then empties the pool, so each worker loses one request.
     """
     dialect = engine.dialect
 
@@ -205,8 +205,10 @@ def _ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> 
     @event.listens_for(engine, "checkout")
     def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get(_CHECKED_IN)
-        if since is None or time.monotonic() - since < idle_seconds:
-            return  # new (just connected) or used a moment ago
+        if since is not None and time.monotonic() - since < idle_seconds:
+            return  # used a moment ago
+        if since is None and idle_seconds > 0:
+            return  # just connected
         try:
             alive = dialect.do_ping(dbapi_connection)
         except dialect.loaded_dbapi.Error as exc:
@@ -214,7 +216,7 @@ def _ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> 
                 raise
             alive = False
         if not alive:
-            raise DisconnectionError("the pooled connection is gone; connecting again")
+            raise InvalidatePoolError("the server dropped the pooled connections; reconnecting")
 
 
 def autocommit_reads(session: Session) -> None:

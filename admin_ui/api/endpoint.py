@@ -46,9 +46,9 @@ def endpoint(
     """Declare a view: ``scope`` (or PUBLIC/ANY), its answer model ``ok`` sent with ``status``
     (or with one of ``also``: an enrollment that already existed is 200, a new one 201).
 
-    ``snapshot``: a read (GET) whose statements must all see one state of the database (a
-    report: several figures read together, streamed from a server-side cursor) runs in a
-    transaction; other reads run each statement on its own (``admin_ui.db``)."""
+    ``snapshot``: a read (GET) that must run in a transaction: a report, whose sections
+    stream from server-side cursors (psycopg2 allows them only in a transaction); other
+    reads run each statement on its own, in autocommit (``admin_ui.db``)."""
     codes: dict[str, Any] = dict(_REFUSALS)
     for code in (status, *also):
         codes[f"HTTP_{code}"] = ok

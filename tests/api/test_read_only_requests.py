@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import update
 
 from admin_ui.app import EXTENSION, create_app
 from admin_ui.db import request_session
@@ -31,6 +32,17 @@ def test_a_read_that_tries_to_write_is_refused(app: Flask, learner: User) -> Non
         user.full_name = "Changed By A Read"
         with pytest.raises(RuntimeError, match="reads only"):
             session.flush()
+
+
+def test_a_read_that_runs_an_update_statement_is_refused(app: Flask, learner: User) -> None:
+    """A Core ``update()`` through the session would be committed at once in autocommit."""
+    with app.test_request_context(f"{API}/courses", method="GET"):
+        session = request_session()
+        with pytest.raises(RuntimeError, match="reads only"):
+            session.execute(
+                update(User).where(User.id == learner.id).values(full_name="Written By A Read")
+            )
+        assert session.get(User, learner.id).full_name != "Written By A Read"
 
 
 def test_a_write_request_may_still_write(app: Flask, learner: User) -> None:

@@ -14,13 +14,25 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from lms_core.db import IDLE_PING_SECONDS, autocommit_reads, make_engine
+from lms_core.db import autocommit_reads, make_engine
 from lms_core.settings import Settings
+
+IDLE_SECONDS = Settings.model_fields["db_ping_idle_ms"].default / 1000
 
 
 @pytest.fixture
 def engine(settings: Settings, scratch_url: str) -> Iterator[Engine]:
     built = make_engine(settings.model_copy(update={"database_url": scratch_url}))
+    yield built
+    built.dispose()
+
+
+@pytest.fixture
+def always_pinged(settings: Settings, scratch_url: str) -> Iterator[Engine]:
+    """``LMS_DB_PING_IDLE_MS=0``: every checkout pinged, as SQLAlchemy's pre-ping does."""
+    built = make_engine(
+        settings.model_copy(update={"database_url": scratch_url, "db_ping_idle_ms": 0})
+    )
     yield built
     built.dispose()
 
@@ -52,7 +64,7 @@ def test_a_connection_that_died_while_idle_is_replaced(
         return
     pid = backend_pid(engine)
     terminate(scratch_url, pid)
-    time.sleep(IDLE_PING_SECONDS + 0.2)
+    time.sleep(IDLE_SECONDS + 0.2)
     # Pinged at checkout, found dead, replaced: the caller never sees the loss.
     assert backend_pid(engine) != pid
     with engine.connect() as conn:
@@ -73,6 +85,43 @@ def test_a_connection_used_a_moment_ago_is_not_pinged(
     with pytest.raises(OperationalError), engine.connect() as conn:
         conn.exec_driver_sql("SELECT 1")
     assert backend_pid(engine) != pid  # the disconnect emptied the pool
+
+
+def test_one_dead_connection_found_idle_replaces_the_whole_pool(
+    engine: Engine, scratch_url: str, is_postgres: bool
+) -> None:
+    """Two pooled connections, both lost: the one idle past the threshold is pinged, found
+    dead, and the pool drops every connection it holds, so the other one (used a moment ago,
+    not pinged) is never handed out dead either."""
+    if not is_postgres:
+        with engine.connect() as one, engine.connect() as two:
+            assert (
+                one.exec_driver_sql("SELECT 1").scalar_one()
+                == two.exec_driver_sql("SELECT 2").scalar_one() - 1
+            )
+        return
+    with engine.connect() as one, engine.connect() as two:
+        pids = {int(c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()) for c in (one, two)}
+    for pid in pids:
+        terminate(scratch_url, pid)
+    time.sleep(IDLE_SECONDS + 0.2)
+    with engine.connect() as first, engine.connect() as second:
+        for conn in (first, second):
+            assert int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()) not in pids
+
+
+def test_with_no_idle_threshold_every_checkout_is_pinged(
+    always_pinged: Engine, scratch_url: str, is_postgres: bool
+) -> None:
+    """``LMS_DB_PING_IDLE_MS=0``: a connection lost a moment after its last use is replaced
+    before anyone sees it (what the default trades for a round trip per request)."""
+    if not is_postgres:
+        with always_pinged.connect() as conn:
+            assert conn.exec_driver_sql("SELECT 1").scalar_one() == 1
+        return
+    pid = backend_pid(always_pinged)
+    terminate(scratch_url, pid)
+    assert backend_pid(always_pinged) != pid
 
 
 def test_autocommit_reads_skip_the_transaction(engine: Engine, is_postgres: bool) -> None:
