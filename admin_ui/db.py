@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Flask, flash, g, has_request_context, request
-from sqlalchemy.orm import Session
+from flask import Flask, current_app, flash, g, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
 from werkzeug.local import LocalProxy
 
 from lms_core.actor import Actor
-from lms_core.db import WRITE_LOCK
+from lms_core.db import WRITE_LOCK, autocommit_reads
 from lms_core.errors import LmsError
 
 T = TypeVar("T")
@@ -34,8 +35,49 @@ def request_session() -> Session:
         session = state().session_factory()
         if has_request_context() and request.method not in SAFE_METHODS:
             session.connection(execution_options={WRITE_LOCK: True})
+        elif has_request_context() and request.blueprint == "api":
+            _read_only(session, snapshot=_wants_snapshot())
         setattr(g, _KEY, session)
     return session
+
+
+_READ_ONLY = "lms_read_only"
+
+
+def _wants_snapshot() -> bool:
+    """The view asked for one snapshot (``endpoint(snapshot=True)``: a report)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "api_snapshot", False))
+
+
+def _read_only(session: Session, *, snapshot: bool) -> None:
+    """An API read (GET, HEAD, OPTIONS): no view of it writes, so on PostgreSQL its
+    statements run in autocommit, each on its own snapshot: no ``BEGIN`` before the first
+    and no ``ROLLBACK`` at the end, two of a catalog page's four round trips (docs/api.md,
+    Performance). A write through the session (a flush, or an ``insert()``, ``update()``
+    or ``delete()`` statement) is refused (an internal error, 500) on every database alike,
+    so that no GET view can start writing, statement by statement, outside a transaction.
+    A view declared with ``snapshot=True`` (a report: its sections stream from server-side
+    cursors, which psycopg2 allows only in a transaction) keeps its transaction. (At
+    PostgreSQL's default READ COMMITTED each statement sees its own snapshot inside a
+    transaction too, so reads in autocommit see what they saw before.)"""
+    session.info[_READ_ONLY] = True
+    if not snapshot:
+        autocommit_reads(session)
+
+
+def _refuse_writes(session: Session, _context: object, _instances: object) -> None:
+    if session.info.get(_READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise RuntimeError(f"{request.method} {request.path} tried to write: reads only")
+
+
+def _refuse_statements(state: ORMExecuteState) -> None:
+    """An ``insert()``, ``update()`` or ``delete()`` run through the session: in autocommit
+    it would be committed at once, out of reach of the request's closing rollback."""
+    if state.session.info.get(_READ_ONLY) and (
+        state.is_insert or state.is_update or state.is_delete
+    ):
+        raise RuntimeError(f"{request.method} {request.path} tried to write: reads only")
 
 
 #: What Flask-Admin's model views hold as their ``session``.
@@ -58,6 +100,9 @@ def _close(_exc: BaseException | None) -> None:
 
 
 def init_request_sessions(app: Flask) -> None:
+    if not event.contains(Session, "before_flush", _refuse_writes):  # once per process
+        event.listen(Session, "before_flush", _refuse_writes)
+        event.listen(Session, "do_orm_execute", _refuse_statements)
     app.teardown_appcontext(_close)
 
 

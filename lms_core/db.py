@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lms_core.errors import Hint, HintCode, NotFound
@@ -149,8 +150,9 @@ def make_engine(
     lmsctl writes it on stderr). ``busy_timeout_ms`` replaces ``settings.sqlite_busy_timeout_ms``
     for this engine: the default fits the longest run a command may wait for, a web request
     wants a shorter one.
-    PostgreSQL gets the pool size and overflow from settings, with pre-ping so a restarted
-    server is survived.
+    PostgreSQL gets the pool size and overflow from settings, and a connection that sat idle
+    in the pool is pinged before use (:func:`_ping_when_idle`): a server restarted while the
+    pool idled is survived; under steady traffic each worker loses one request to it.
     """
     sa_url = make_url(url or settings.database_url)
     if sa_url.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3: not bundled
@@ -166,12 +168,74 @@ def make_engine(
         event.listen(engine, "connect", _sqlite_pragmas(busy_ms))
         event.listen(engine, "begin", _sqlite_begin(path, busy_ms, notify or log_notify))
         return engine
-    return create_engine(
-        sa_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+    engine = create_engine(
+        sa_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
+    _ping_when_idle(engine, settings.db_ping_idle_ms / 1000)
+    return engine
+
+
+_CHECKED_IN = "lms_checked_in"
+#: psycopg2's TRANSACTION_STATUS_IDLE: connected, no transaction open.
+_PG_IDLE = 0
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection before use only when it sat idle ``idle_seconds`` or more
+    (``LMS_DB_PING_IDLE_MS``; 0: at every checkout).
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one more round trip per request
+    or task (a catalog page: 5 round trips where 2 do; docs/api.md, Performance). A
+    connection handed back a moment ago was alive a moment ago; one that sat idle is where a
+    restarted server, a proxy's idle timeout or a failover is found. A dead one makes the
+    pool drop every connection it holds (``InvalidatePoolError``, as pre-ping does) and
+    connect afresh. The price: when the server goes away while connections are in steady
+    use, the next statement on each of them fails (a request answers 500, a job is
+    retried); the disconnect then empties the pool, so each worker loses one request.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def checked_in(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None and dbapi_connection.autocommit:
+            dbapi_connection.autocommit = False  # lent for reads: back as the pool lends it
+        if record is not None:
+            record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_CHECKED_IN)
+        if since is not None and time.monotonic() - since < idle_seconds:
+            return  # used a moment ago
+        if since is None and idle_seconds > 0:
+            return  # just connected
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if not dialect.is_disconnect(exc, dbapi_connection, None):
+                raise
+            alive = False
+        if not alive:
+            raise InvalidatePoolError("the server dropped the pooled connections; reconnecting")
+
+
+def autocommit_reads(session: Session) -> None:
+    """Run this session's statements in autocommit, each on its own snapshot (PostgreSQL;
+    elsewhere nothing changes): for a unit of work that only reads, and whose reads need not
+    agree with each other, it saves the ``BEGIN`` before the first statement and the
+    ``ROLLBACK`` after the last, two round trips. psycopg2's own ``autocommit`` flag is set,
+    not SQLAlchemy's isolation level: that one costs a ``SET`` when the connection goes
+    back to the pool and a ``BEGIN ISOLATION LEVEL ...`` on every later transaction. The
+    pool's check-in turns the flag off again. Call it before the session's first statement.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    dbapi = connection.connection.dbapi_connection
+    # Idle only: a session joined to a transaction already open (a test's, rolled back at
+    # its end) keeps it.
+    if dbapi is not None and dbapi.get_transaction_status() == _PG_IDLE:
+        dbapi.autocommit = True
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
+    #: PostgreSQL: a pooled connection idle this long (ms) or more is pinged before use; 0
+    #: pings on every checkout (one more round trip per request and task, none lost to a
+    #: server restart under steady traffic).
+    db_ping_idle_ms: int = Field(default=1000, ge=0)
     #: SQLite waits this long for a lock held by another process before giving up: 10 minutes,
     #: longer than the longest writer (an import holds the write lock for its whole apply).
     sqlite_busy_timeout_ms: int = Field(default=600_000, ge=0)

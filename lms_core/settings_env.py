@@ -39,6 +39,8 @@ class EngineSettings(Protocol):
     @property
     def db_max_overflow(self) -> int: ...
     @property
+    def db_ping_idle_ms(self) -> int: ...
+    @property
     def sqlite_busy_timeout_ms(self) -> int: ...
     @property
     def is_sqlite(self) -> bool: ...
@@ -49,6 +51,7 @@ class DatabaseSettings:
     database_url: str = "sqlite:///var/lms.db"
     db_pool_size: int = 5
     db_max_overflow: int = 10
+    db_ping_idle_ms: int = 1000
     sqlite_busy_timeout_ms: int = 600_000  # as Settings: longer than the longest writer
 
     @property
@@ -60,6 +63,7 @@ class DatabaseSettings:
 INT_FIELDS: dict[str, int] = {
     "db_pool_size": 1,
     "db_max_overflow": 0,
+    "db_ping_idle_ms": 0,
     "sqlite_busy_timeout_ms": 0,
     "web_workers": 1,
     "password_time_cost": 1,
@@ -208,5 +212,11 @@ def quick_engine_settings(
         if _value(name, value) is _UNSURE:
             return None
         values[name] = value
-    engine_fields = ("database_url", "db_pool_size", "db_max_overflow", "sqlite_busy_timeout_ms")
+    engine_fields = (
+        "database_url",
+        "db_pool_size",
+        "db_max_overflow",
+        "db_ping_idle_ms",
+        "sqlite_busy_timeout_ms",
+    )
     return DatabaseSettings(**{name: values[name] for name in engine_fields if name in values})

@@ -41,9 +41,14 @@ def endpoint(
     also: tuple[int, ...] = (),
     json: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
+    snapshot: bool = False,
 ) -> Callable[[Callable[..., Answer]], RouteCallable]:
     """Declare a view: ``scope`` (or PUBLIC/ANY), its answer model ``ok`` sent with ``status``
-    (or with one of ``also``: an enrollment that already existed is 200, a new one 201)."""
+    (or with one of ``also``: an enrollment that already existed is 200, a new one 201).
+
+    ``snapshot``: a read (GET) that must run in a transaction: a report, whose sections
+    stream from server-side cursors (psycopg2 allows them only in a transaction); other
+    reads run each statement on its own, in autocommit (``admin_ui.db``)."""
     codes: dict[str, Any] = dict(_REFUSALS)
     for code in (status, *also):
         codes[f"HTTP_{code}"] = ok
@@ -59,6 +64,7 @@ def endpoint(
     def decorate(view: Callable[..., Answer]) -> RouteCallable:
         checked = guarded(scope)(validate(view))
         checked.api_scope = scope  # read by spec.document()
+        checked.api_snapshot = snapshot  # read by admin_ui.db.request_session()
         return cast(RouteCallable, checked)
 
     return decorate

@@ -107,7 +107,7 @@ def _answer(query: ReportQuery, build: Build) -> Answer:
 
 
 @api.get(f"/reports/student/{EMAIL}")
-@endpoint(scope="reports:read", tag="reports", ok=ReportDocument, query=ReportQuery)
+@endpoint(scope="reports:read", tag="reports", ok=ReportDocument, query=ReportQuery, snapshot=True)
 def student_report(email: str, query: ReportQuery) -> Answer:
     """A learner's figures (lmsctl reports student): courses, quizzes, assignments."""
     from admin_ui.db import request_session
@@ -127,7 +127,7 @@ def student_report(email: str, query: ReportQuery) -> Answer:
 
 
 @api.get(f"/reports/instructor/{EMAIL}")
-@endpoint(scope="reports:read", tag="reports", ok=ReportDocument, query=ReportQuery)
+@endpoint(scope="reports:read", tag="reports", ok=ReportDocument, query=ReportQuery, snapshot=True)
 def instructor_report(email: str, query: ReportQuery) -> Answer:
     """An instructor's courses (lmsctl reports instructor); instructors: their own only."""
     from admin_ui.db import request_session
@@ -147,7 +147,9 @@ def instructor_report(email: str, query: ReportQuery) -> Answer:
 
 
 @api.get(f"/reports/course/{SLUG}")
-@endpoint(scope="reports:read", tag="reports", ok=ReportDocument, query=CourseReportQuery)
+@endpoint(
+    scope="reports:read", tag="reports", ok=ReportDocument, query=CourseReportQuery, snapshot=True
+)
 def course_report(slug: str, query: CourseReportQuery) -> Answer:
     """A course's figures (lmsctl reports course); instructors: the courses they teach."""
     from admin_ui.db import request_session
@@ -173,7 +175,7 @@ def course_report(slug: str, query: CourseReportQuery) -> Answer:
 
 
 @api.get("/reports/system")
-@endpoint(scope="reports:read", tag="reports", ok=ReportDocument, query=ReportQuery)
+@endpoint(scope="reports:read", tag="reports", ok=ReportDocument, query=ReportQuery, snapshot=True)
 def system_report(query: ReportQuery) -> Answer:
     """The site's figures (lmsctl reports system); administrators only."""
     from admin_ui.db import request_session

@@ -269,8 +269,8 @@ def get_attempt(session: Session, attempt_id: int) -> tuple[Attempt, Quiz, User]
     row = session.execute(statements.attempt_with_student(), {"attempt_id": attempt_id}).first()
     if row is None:
         raise NotFound(f"no attempt {attempt_id}", field="attempt", value=attempt_id)
-    attempt, student = row
-    return attempt, get_quiz(session, attempt.quiz_id), student
+    attempt, student, quiz = row
+    return attempt, quiz, student
 
 
 def show_attempt(session: Session, *, actor: Actor, attempt_id: int) -> AttemptView:

@@ -11,17 +11,22 @@ from __future__ import annotations
 from functools import cache
 
 from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import joinedload
 
-from lms_core.models import Attempt, Enrollment, Question, User
+from lms_core.models import Attempt, Enrollment, Lesson, Question, Quiz, User
 
 
 @cache
-def attempt_with_student() -> Select[Attempt, User]:
-    """An attempt (``attempt_id``) and the learner whose enrollment it belongs to."""
+def attempt_with_student() -> Select[Attempt, User, Quiz]:
+    """An attempt (``attempt_id``), the learner whose enrollment it belongs to, and its quiz
+    with the quiz's lesson and course: one statement where reading the quiz, then its
+    lesson's course, took three (every save checks who manages the course)."""
     return (
-        select(Attempt, User)
+        select(Attempt, User, Quiz)
         .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
         .join(User, User.id == Enrollment.student_id)
+        .join(Quiz, Quiz.id == Attempt.quiz_id)
+        .options(joinedload(Quiz.lesson).joinedload(Lesson.course))
         .where(Attempt.id == bindparam("attempt_id"))
     )
 

@@ -92,13 +92,13 @@ def test_the_url_defaults_to_the_settings(settings, tmp_path):
 # --- PostgreSQL -------------------------------------------------------------------------------
 
 
-def test_postgresql_gets_the_pool_size_and_pre_ping_from_settings(settings):
+def test_postgresql_gets_the_pool_size_from_settings_and_an_idle_ping(settings):
     custom = settings.model_copy(update={"db_pool_size": 3, "db_max_overflow": 7})
     engine = make_engine(custom, url="postgresql+psycopg2://lms@127.0.0.1:1/lms")  # never connects
     try:
         assert engine.pool.size() == 3
         assert engine.pool._max_overflow == 7
-        assert engine.pool._pre_ping is True
+        assert engine.pool._pre_ping is False  # pinged only after idling (test_db_pool.py)
     finally:
         engine.dispose()
 

@@ -13,7 +13,13 @@ from lms_core import settings_env
 from lms_core.settings import Settings, SettingsError, load_settings
 from lms_core.settings_env import DatabaseSettings, quick_engine_settings
 
-ENGINE_FIELDS = ("database_url", "db_pool_size", "db_max_overflow", "sqlite_busy_timeout_ms")
+ENGINE_FIELDS = (
+    "database_url",
+    "db_pool_size",
+    "db_max_overflow",
+    "db_ping_idle_ms",
+    "sqlite_busy_timeout_ms",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -43,11 +43,15 @@ def test_old_api_tokens_are_purged_and_a_live_logins_used_refresh_stays(
     days = timedelta(days=1)
     # A login refreshed once, 59 days ago: every token of it has ended.
     ended = issue_login_tokens(session, user=user, now=now - 60 * days)
-    ended_next = refresh_tokens(session, raw=ended.refresh_token, settings=settings, now=now - 59 * days).pair
+    ended_next = refresh_tokens(
+        session, raw=ended.refresh_token, settings=settings, now=now - 59 * days
+    ).pair
     assert ended_next is not None
     # A login of 40 days ago refreshed 15 days ago: it lives on.
     live = issue_login_tokens(session, user=user, now=now - 40 * days)
-    live_next = refresh_tokens(session, raw=live.refresh_token, settings=settings, now=now - 15 * days).pair
+    live_next = refresh_tokens(
+        session, raw=live.refresh_token, settings=settings, now=now - 15 * days
+    ).pair
     assert live_next is not None
     actor = Actor.for_user(user)
     old_pat, _ = create_personal_token(session, actor=actor, name="old", scopes=SCOPE)
