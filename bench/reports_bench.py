@@ -17,7 +17,9 @@ with ``--pg URL`` (a server: a fresh database is created and dropped).
 Timed: every section of the course report (a course of average size), the instructor report
 (the generator's first instructor), the student report and the system report (all history,
 and the last 12 weeks a dashboard shows), each query run and every row fetched, median of
-``--repeat`` runs; the number of statements per report is counted. Baselines: every figure
+``--repeat`` runs, each run reading the section of a newly built report as the product does
+(built outside the clock, as the twin's SQL text is); the number of statements per report is
+counted and the median time to build the report (its look-ups and statements) printed. Baselines: every figure
 has a hand-written SQL twin (``support/report_twins.py``) run raw through the driver in the
 same run, its rows checked against the report's; the ratio report / hand-written is printed.
 
@@ -78,6 +80,25 @@ def median_ms(run: Callable[[], Any], repeat: int) -> float:
     for _ in range(max(1, repeat)):
         start = time.perf_counter()
         run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def fresh_median_ms(
+    session: Session, build: Callable[[], Report], section: str, repeat: int
+) -> float:
+    """The median of ``repeat`` reads of the section, each of a newly built report, in ms:
+    what lmsctl, the API and the back office do (build a report, read each section once).
+
+    The report is built outside the clock, as the twin's SQL text is written outside it; the
+    read inside it is all the product pays then: SQLAlchemy's cache-key walk of the new
+    statement and compiled-cache look-up, execution, every row fetched and normalised.
+    Re-reading one built report would time a path the product never runs."""
+    times = []
+    for _ in range(max(1, repeat)):
+        fresh = build().section(section)
+        start = time.perf_counter()
+        list(fresh.rows(session))
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000
 
@@ -256,12 +277,14 @@ def bench(
                 report = build()
                 for section in report.sections:
                     list(section.rows(session))
+            built = median_ms(build, repeat)
             print(
                 f"{name}: {kind} report: {len(statements)} statement(s) "
-                f"({len(report.sections)} section(s) + look-ups)"
+                f"({len(report.sections)} section(s) + look-ups), built in {built:.1f} ms "
+                "(median; its look-ups and statements, paid on every request)"
             )
             for section in report.sections:
-                ms = median_ms(lambda s=section: list(s.rows(session)), repeat)
+                ms = fresh_median_ms(session, build, section.name, repeat)
                 key = (kind, section.name)
                 line = f"{name}: {kind}.{section.name}: {ms:.1f} ms"
                 if key in hand:

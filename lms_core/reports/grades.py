@@ -47,6 +47,7 @@ from lms_core.models import (
 )
 from lms_core.models.base import UtcDateTime
 from lms_core.reports.base import among
+from lms_core.reports.sql import attempt_status
 
 
 def cents(column: Any) -> ColumnElement[int]:
@@ -75,7 +76,7 @@ def final_scores(enrollments: Select[*tuple[Any, ...]], before: datetime | None 
             .label("from_first"),
         )
         .where(
-            Attempt.status == AttemptStatus.graded.value,
+            Attempt.status == attempt_status(AttemptStatus.graded),
             Attempt.score.is_not(None),
             Attempt.enrollment_id.in_(enrollments),
             submitted,

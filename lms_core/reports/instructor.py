@@ -26,6 +26,7 @@ from lms_core.models import (
 from lms_core.models.users import Role
 from lms_core.reports.base import Period, Report, Section, among
 from lms_core.reports.grades import course_grades
+from lms_core.reports.sql import attempt_status
 
 COLUMNS = (
     "course",
@@ -90,7 +91,9 @@ def instructor_report(session: Session, *, actor: Actor, email: str, period: Per
         select(Lesson.course_id, func.count().label("n"))
         .join(Quiz, Quiz.lesson_id == Lesson.id)
         .join(Attempt, Attempt.quiz_id == Quiz.id)
-        .where(Lesson.course_id.in_(taught), Attempt.status == AttemptStatus.submitted.value)
+        .where(
+            Lesson.course_id.in_(taught), Attempt.status == attempt_status(AttemptStatus.submitted)
+        )
         .group_by(Lesson.course_id)
         .subquery("essays")
     )

@@ -37,7 +37,13 @@ from lms_core.models import (
     Quiz,
 )
 from lms_core.reports.base import Period, Section
-from lms_core.reports.sql import json_number, json_option_text, json_text
+from lms_core.reports.sql import (
+    attempt_status,
+    json_has,
+    json_number,
+    json_option_text,
+    json_text,
+)
 
 #: Question types whose responses are counted (essays and matching have no single response).
 RESPONSE_TYPES = (
@@ -79,7 +85,7 @@ def analysed(course_id: int, period: Period) -> Subquery:
         .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
         .where(
             Lesson.course_id == course_id,
-            Attempt.status == AttemptStatus.graded.value,
+            Attempt.status == attempt_status(AttemptStatus.graded),
             Attempt.score.is_not(None),
             Enrollment.status != EnrollmentStatus.dropped.value,
             period.holds(Attempt.submitted_at),
@@ -195,7 +201,10 @@ def responses(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
         )
         .select_from(attempts)
         .join(Question, Question.quiz_id == attempts.c.quiz_id)
-        .where(Question.question_type.in_(RESPONSE_TYPES), answer.is_not(None))
+        .where(
+            Question.question_type.in_(RESPONSE_TYPES),
+            json_has(attempts.c.answers, Question.id),
+        )
         .group_by(Question.id, answer)
         .subquery("counts")
     )

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Float, String
+from sqlalchemy import Boolean, ColumnElement, Float, String, literal_column
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
+
+from lms_core.models.quizzes import AttemptStatus
 
 
 class week_start(FunctionElement[str]):
@@ -76,6 +78,17 @@ class json_text(FunctionElement[str]):
     name = "json_text"
 
 
+class json_has(FunctionElement[bool]):
+    """``document[str(key)]`` is there and not JSON ``null``: exactly when :class:`json_text`
+    is not NULL, for a fraction of its cost (one look-up, no number check): the course's
+    responses filtered on ``json_text(...) IS NOT NULL`` took 25 ms on PostgreSQL instead of
+    10 (quick bench size), its text worked out for every answer twice."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "json_has"
+
+
 class json_option_text(FunctionElement[str]):
     """``document[index]["text"]``: an option's text in a question's ``options`` list; NULL
     when ``index`` (text) is not a plain non-negative integer or no such option exists."""
@@ -83,6 +96,17 @@ class json_option_text(FunctionElement[str]):
     type = String()
     inherit_cache = True
     name = "json_option_text"
+
+
+def attempt_status(status: AttemptStatus) -> ColumnElement[str]:
+    """An attempt status written into the SQL as a constant, not bound: for
+    ``Attempt.status == attempt_status(AttemptStatus.graded)``.
+
+    ``attempts.status`` is in the predicate of a partial index
+    (``uq_attempts_one_in_progress``: ``status = 'in_progress'``), so SQLite prepares a
+    statement comparing it with a bound value again on every run, in case the value makes
+    the index usable: ~0.1 ms for the student's quizzes, whose query takes 0.05 ms."""
+    return literal_column(f"'{status.value}'", String())
 
 
 def _args(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> list[str]:
@@ -201,6 +225,19 @@ def _json_text_sqlite(element: json_text, compiler: SQLCompiler, **kw: Any) -> s
         f"WHEN 'real' THEN printf('%.15g', json_extract({doc}, {path})) "
         f"ELSE CAST(json_extract({doc}, {path}) AS TEXT) END"
     )
+
+
+@compiles(json_has, "postgresql")
+def _json_has_pg(element: json_has, compiler: SQLCompiler, **kw: Any) -> str:
+    doc, key = _args(element, compiler, **kw)
+    return f"((({doc}) ->> CAST({key} AS TEXT)) IS NOT NULL)"
+
+
+@compiles(json_has, "sqlite")
+def _json_has_sqlite(element: json_has, compiler: SQLCompiler, **kw: Any) -> str:
+    doc, key = _args(element, compiler, **kw)
+    # json_text's every branch is NULL exactly when json_extract is (true/false give 1/0).
+    return f"(json_extract({doc}, '$.\"' || ({key}) || '\"') IS NOT NULL)"
 
 
 @compiles(json_option_text, "postgresql")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, literal, select
+from sqlalchemy import JSON, Integer, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
@@ -19,7 +19,7 @@ from lms_core.models import Attempt
 from lms_core.models.base import UtcDateTime
 from lms_core.reports.base import Period, Section, fetch_all, plain
 from lms_core.reports.course import course_report
-from lms_core.reports.sql import month_of, seconds_between, week_start
+from lms_core.reports.sql import json_has, json_text, month_of, seconds_between, week_start
 from lms_core.reports.student import student_report
 from lmsctl import output
 from lmsctl.commands import reports as reports_cli
@@ -243,3 +243,45 @@ def test_numbers_in_answers_read_alike_on_both_databases(session: Session, world
 )
 def test_figures_round_half_up(value: Any, shown: float) -> None:
     assert plain(value) == shown
+
+
+def test_plain_gives_every_float_what_decimal_rounding_gives() -> None:
+    """Floats with two decimals or fewer skip the decimal rounding: the same value, never
+    ``-0.0``; the others are rounded half up from the decimal they print as."""
+    values = [0.0, -0.0, 1.0, -2.5, 2.675, 0.125, 1e16, 1.5e-7, 123456.78, -0.005, 99.995, 7.1]
+    values += [n / 100 for n in range(-1000, 1000, 7)] + [n / 1000 for n in range(-500, 500, 3)]
+    for v in values:
+        expected = float(Decimal(repr(v)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) + 0.0
+        assert repr(plain(v)) == repr(expected), v
+
+
+class _DriverFloat(float):
+    """A driver's own float type: ``plain`` falls back on ``isinstance`` for it."""
+
+
+def test_plain_normalises_subclasses_and_offsets_alike() -> None:
+    east = timezone(timedelta(hours=2))
+    assert plain(_DriverFloat(2.675)) == 2.68
+    assert plain(datetime(2026, 1, 1, 10, tzinfo=east)) == datetime(2026, 1, 1, 8, tzinfo=UTC)
+    assert plain(datetime(2026, 1, 1, 8)) == datetime(2026, 1, 1, 8, tzinfo=UTC)
+    assert plain(datetime(2026, 1, 1, 8, tzinfo=UTC)).tzinfo is UTC
+    assert plain(date(2026, 1, 31)) == "2026-01-31"
+    assert [plain(v) for v in (3, "x", None, True)] == [3, "x", None, True]
+
+
+@pytest.mark.parametrize(
+    "value", ["text", "", 3, 2.5, 1e20, True, False, None, [1, 2], {"a": 1}, "missing"]
+)
+def test_json_has_is_json_text_not_null(session: Session, value: Any) -> None:
+    """The responses filter on ``json_has``: it must keep exactly the answers ``json_text``
+    gives a text for, on both databases."""
+    document = {} if value == "missing" else {"7": value}
+    bound = literal(document, JSON)
+    # SQLite's CAST(... AS JSON) would make the text a number (0): it takes the text as is.
+    doc = bound if session.get_bind().dialect.name == "sqlite" else cast(bound, JSON)
+    key = literal(7, Integer)
+
+    has, text = session.execute(select(json_has(doc, key), json_text(doc, key))).one()
+
+    assert bool(has) is (text is not None)
+    assert bool(has) is (value not in (None, "missing"))
