@@ -152,8 +152,11 @@ def _apply(session: Session) -> None:
 
 
 def _apply_pg(session: Session, chunk: list[tuple[int, datetime]]) -> None:
-    """One ``SELECT ... ORDER BY id FOR UPDATE`` (PostgreSQL takes the locks in the sorted
-    order) and one ``UPDATE ... FROM (VALUES ...)``; a single learner needs no lock order."""
+    """One ``SELECT ... ORDER BY id FOR NO KEY UPDATE`` (PostgreSQL takes the locks in the
+    sorted order) and one ``UPDATE ... FROM (VALUES ...)``; a single learner needs no lock
+    order. ``NO KEY``: the lock the ``UPDATE`` itself takes. ``FOR UPDATE`` would also wait
+    for (and deadlock with) units holding ``KEY SHARE`` on a learner, which every insert of a
+    row pointing at the user takes (an audit entry, a submission, a login's session)."""
     if len(chunk) == 1:
         _apply_each(session, chunk)
         return
@@ -163,7 +166,7 @@ def _apply_pg(session: Session, chunk: list[tuple[int, datetime]]) -> None:
         .join(noted, noted.c.id == User.id)
         .where(_later(noted.c.at))
         .order_by(User.id)
-        .with_for_update(of=_USERS)
+        .with_for_update(of=_USERS, key_share=True)
     ).all()
     session.execute(
         update(_USERS).where(_USERS.c.id == noted.c.id, _later(noted.c.at)).values(_set(noted.c.at))
@@ -192,21 +195,31 @@ def _savepoint_begins(session: Session, transaction: SessionTransaction) -> None
         _saved(session)[transaction] = dict(session.info.get(_NOTES, {}))
 
 
-def _rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
-    """``after_soft_rollback``: the unit rolled back drops its notes; a savepoint rolled back
-    drops those made inside it."""
-    if previous_transaction.nested:
-        before = _saved(session).pop(previous_transaction, None)
+def _released(session: Session) -> None:
+    """``after_commit``: a savepoint released keeps its notes (its copy is no longer needed)."""
+    transaction = session.get_nested_transaction()
+    if transaction is not None and session._transaction is transaction:  # being released
+        _saved(session).pop(transaction, None)
+
+
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    """``after_transaction_end``: a savepoint that ended without being released (rolled
+    back, also inside a failed flush) gives back the notes made before it; the unit's own
+    end (commit: already written; rollback, or a close without one) drops them. (A soft
+    rollback alone missed both the failed flush's savepoint and a plain close.)"""
+    if transaction.nested:
+        before = _saved(session).pop(transaction, None)
         if before is not None:
             session.info[_NOTES] = before
-    elif previous_transaction.parent is None:
+    elif transaction.parent is None:
         session.info.pop(_NOTES, None)
 
 
 _LISTENERS: tuple[tuple[str, Any], ...] = (
     ("before_commit", _apply),
     ("after_transaction_create", _savepoint_begins),
-    ("after_soft_rollback", _rolled_back),
+    ("after_commit", _released),
+    ("after_transaction_end", _ended),
 )
 
 

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lms_core.accounts import auth
@@ -81,6 +83,30 @@ def test_a_rolled_back_savepoint_drops_only_its_own_notes(session: Session, make
     assert stored(session, dropped) is None
     session.commit()
     assert (stored(session, kept), stored(session, dropped)) == (T0, T0 + timedelta(days=2))
+
+
+def test_a_savepoint_undone_by_a_failed_flush_drops_its_notes(session: Session, make: Any) -> None:
+    """The flush rolls the savepoint back itself (no soft rollback is seen): its notes go."""
+    kept, dropped = make.user(), make.user()
+    session.commit()
+    note_activity(session, kept.id, T0)
+    with pytest.raises(IntegrityError), session.begin_nested():
+        note_activity(session, dropped.id, T0)
+        session.add(User(email=kept.email, full_name="Same Address", role="student"))
+        session.flush()
+    assert pending_activity(session) == {kept.id: T0}
+
+
+def test_a_closed_session_keeps_no_notes(session_factory: Any, make: Any) -> None:
+    """A unit left without a rollback (``with factory() as s`` after an exception only closes)
+    does not hand its notes to the session's next unit."""
+    learner = make.user()
+    reused = session_factory()
+    note_activity(reused, learner.id, T0)
+    reused.close()
+    assert pending_activity(reused) == {}
+    reused.commit()
+    reused.close()
 
 
 def test_noting_leaves_updated_at_and_other_columns_alone(session: Session, learner: User) -> None:

@@ -203,3 +203,62 @@ def test_a_login_does_not_wait_for_an_open_bulk_completion(
         assert row.last_login_at is not None and completed is not None
         # Whichever committed last, the kept time is the later of the two activities.
         assert row.last_activity_at == max(row.last_login_at, completed)
+
+
+def test_units_that_inserted_rows_pointing_at_the_learners_do_not_deadlock(
+    scratch_url: str, tmp_path: Path, is_postgres: bool
+) -> None:
+    """Inserting a row whose foreign key names a user (an audit entry, a submission, a
+    login's session) takes ``KEY SHARE`` on that user's row until commit. The commit-time
+    lock is ``FOR NO KEY UPDATE``, which does not conflict with it: with ``FOR UPDATE`` two
+    units that each inserted an entry naming one of two learners and noted both deadlocked
+    on PostgreSQL (the first commit waited for the second unit's key share, the second for
+    the first's locks). SQLite has one writer: the units run in turn."""
+    from lms_core.accounts.activity import note_activity
+    from lms_core.models import AuditEntry
+
+    with site(scratch_url, tmp_path) as s:
+        with s.factory() as setup:
+            make = Factories(setup, s.hasher, s.operator)
+            a, b = make.user("student"), make.user("student")
+            setup.commit()
+            ids = (a.id, b.id)
+        at = utcnow()
+
+        def unit(actor_id: int, shift: int) -> Session:
+            opened = s.factory()
+            opened.add(
+                AuditEntry(
+                    actor_id=actor_id, actor_label="x", action="x.y", entity_type="enrollment"
+                )
+            )
+            opened.flush()  # KEY SHARE on the actor's row, held to the commit
+            for user_id in ids:
+                note_activity(opened, user_id, at + timedelta(days=shift))
+            return opened
+
+        if is_postgres:
+            units = [unit(ids[0], 0), unit(ids[1], 1)]
+            second_may_commit = threading.Event()
+
+            def commit_first() -> None:
+                second_may_commit.set()
+                units[0].commit()
+
+            def commit_second() -> None:
+                second_may_commit.wait(WAIT)
+                units[1].commit()
+
+            errors = run(commit_first, commit_second)
+            for opened in units:
+                opened.close()
+            assert errors == []
+        else:
+            for actor_id, shift in ((ids[0], 0), (ids[1], 1)):
+                with unit(actor_id, shift) as opened:
+                    opened.commit()
+        with s.factory() as check:
+            times = check.scalars(
+                select(User.last_activity_at).where(User.id.in_(ids)).order_by(User.id)
+            ).all()
+        assert times == [at + timedelta(days=1)] * 2
