@@ -16,16 +16,16 @@ from sqlalchemy.orm import Session
 
 from lms_core.accounts import auth
 from lms_core.accounts.activity import recompute_last_activity
-from lms_core.assignments import assignments, submissions
-from lms_core.assignments.fields import AssignmentCreate, SubmissionCreate
+from lms_core.assignments import submissions
 from lms_core.catalog import enrollments
-from lms_core.models import Attempt, Submission, User, utcnow
+from lms_core.models import Assignment, Attempt, Lesson, Submission, User, utcnow
 from lms_core.quizzes import attempts
 from lms_core.quizzes import questions as qs
 from lms_core.quizzes.regrade import regrade
 from lms_core.quizzes.review import close_overdue
 from lms_core.reports.base import Period
 from lms_core.reports.system import active_learners, active_learners_from_events
+from tests.accounts.test_activity import submit, with_assignment
 from tests.factories import PASSWORD
 from tests.helpers import as_
 from tests.quizzes.quizkit import RIGHT, all_types, make_quiz
@@ -72,29 +72,13 @@ def regraded_pass(session: Session, make: Any, operator: Any) -> tuple[User, Use
 
 def submitted_and_imported(session: Session, make: Any, settings: Any) -> User:
     """An assignment handed in, then its grade imported: the import completes the lesson."""
-    teacher = make.user("instructor")
-    course = make.course(instructor=teacher, lessons=1, published=True)
-    make.lesson(course, slug="essay", lesson_type="assignment")
-    created = assignments.create_assignment(
-        session,
-        actor=as_(teacher),
-        course_slug=course.slug,
-        lesson_slug="essay",
-        data=AssignmentCreate(title="Essay", due_date=None, max_points=10),
-    )
-    student = make.user()
-    make.enroll(student, course)
-    submissions.submit(
-        session,
-        actor=as_(student),
-        settings=settings,
-        assignment=f"{course.slug}/essay",
-        email=student.email,
-        data=SubmissionCreate(text="my essay"),
-        now=utcnow() - timedelta(days=12),
-    )
+    course, student = with_assignment(session, make)
+    submit(session, settings, course, student, utcnow() - timedelta(days=12))
+    assignment = session.scalars(
+        select(Assignment.id).join(Lesson).where(Lesson.course_id == course.id)
+    ).one()
     handed = list(session.scalars(select(Submission.id).where(Submission.student_id == student.id)))
-    assert submissions.complete_graded_lessons(session, created.id, handed) == 1
+    assert submissions.complete_graded_lessons(session, assignment, handed) == 1
     return student
 
 
