@@ -45,12 +45,15 @@ class SweepingMemoryStorage(MemoryStorage):
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: str):
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        # The parent started one short timer (it runs once and ends); no other is started.
         self._next_sweep = time.monotonic() + SWEEP_SECONDS
         self._sweeping = threading.Lock()
         self.sweeps = 0
         #: Whether limits still has the names the inline sweep replaces and reads.
         self.inline = hasattr(MemoryStorage, _HOOK) and all(hasattr(self, a) for a in _STATE)
+        if self.inline:
+            # The parent started a one-shot timer (10 ms) running its own expiry: racing the
+            # inline sweep it read a key the sweep had dropped (KeyError in its thread).
+            self.timer.cancel()
 
     # MemoryStorage calls its private ``__schedule_expiry`` before each hit; the mangled name
     # is how a subclass replaces it.
