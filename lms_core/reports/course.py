@@ -8,6 +8,7 @@ a period); the weekly series counts enrollments and completions that happened in
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -38,11 +39,16 @@ from lms_core.models import (
     Quiz,
     User,
 )
-from lms_core.models.base import UtcDateTime
 from lms_core.permissions import require_course_manager
 from lms_core.reports.base import Period, Report, Section, among
 from lms_core.reports.grades import counted_quiz, course_grades, final_scores
-from lms_core.reports.item_analysis import question_sections
+from lms_core.reports.item_analysis import (
+    QUESTION_COLUMNS,
+    RESPONSE_COLUMNS,
+    questions,
+    responses,
+)
+from lms_core.reports.prepared import Frame, Shape, at, placeholder
 from lms_core.reports.sql import seconds_between
 from lms_core.reports.student import last_activity
 from lms_core.reports.system import enrollment_weeks
@@ -83,7 +89,7 @@ def share(part: Any, whole: Any) -> ColumnElement[float]:
     return result
 
 
-def summary(course_id: int, cohort: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+def summary(cohort: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
     counts = (
         select(
             func.count().label("enrollments"),
@@ -119,12 +125,12 @@ def summary(course_id: int, cohort: Select[*tuple[Any, ...]]) -> Select[*tuple[A
     )
 
 
-def per_week(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
+def per_week(course_id: Any, period: Frame) -> Select[*tuple[Any, ...]]:
     return enrollment_weeks(period, Enrollment.course_id == course_id)
 
 
 def funnel(
-    course_id: int, cohort: Select[*tuple[Any, ...]], period: Period
+    course_id: Any, cohort: Select[*tuple[Any, ...]], period: Frame
 ) -> Select[*tuple[Any, ...]]:
     total = select(func.count()).where(among(cohort)).scalar_subquery()
     # Progress is read through the course's lessons (an index each); the cohort filter is
@@ -156,7 +162,7 @@ def funnel(
 
 
 def score_distribution(
-    course_id: int, cohort: Select[*tuple[Any, ...]]
+    course_id: Any, cohort: Select[*tuple[Any, ...]]
 ) -> Select[*tuple[Any, ...]]:
     """Learners per 10-point band of final score, per quiz (100 falls in 90-100)."""
     scores = final_scores(cohort)
@@ -198,11 +204,10 @@ def rating_distribution(cohort: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, 
     )
 
 
-def at_risk(
-    cohort: Select[*tuple[Any, ...]], period: Period, inactive_days: int
-) -> Select[*tuple[Any, ...]]:
-    """Active learners with no activity for ``inactive_days`` days before the report's "now",
-    or failing: a final score below the passing score in a graded, published quiz."""
+def at_risk(cohort: Select[*tuple[Any, ...]], period: Frame) -> Select[*tuple[Any, ...]]:
+    """Active learners with no activity since the placeholder ``idle_since`` (the report's
+    "now" less its ``inactive_days``), or failing: a final score below the passing score in
+    a graded, published quiz."""
     # Nothing after "now" counts: with a period ending before today, later activity and
     # attempts have not happened yet (days_inactive never negative).
     activity = last_activity(cohort, period.now).subquery("activity")
@@ -214,9 +219,8 @@ def at_risk(
         .group_by(scores.c.enrollment_id)
         .subquery("failing")
     )
-    now = literal(period.now, UtcDateTime())
-    cutoff = literal(period.now - timedelta(days=inactive_days), UtcDateTime())
-    idle = activity.c.at < cutoff
+    now = period.now
+    idle = activity.c.at < at("idle_since")
     failed = func.coalesce(failing.c.quizzes, 0)
     reason = case(
         (and_(idle, failed > 0), "inactive, failing"),
@@ -259,56 +263,66 @@ def course_report(
         )
     course = get_course(session, slug)
     require_course_manager(actor, course, "see its reports")
-    cohort = select(Enrollment.id).where(
-        Enrollment.course_id == course.id, period.holds(Enrollment.enrolled_at)
-    )
+    kept = _statements(period.shape)
+    values = period.values() | {
+        "course_id": course.id,
+        "idle_since": period.now - timedelta(days=inactive_days),
+    }
     sections = [
-        Section(
-            "summary",
-            (
-                "enrollments",
-                "active",
-                "completed",
-                "dropped",
-                "completion_rate",
-                "median_days_to_complete",
-                "average_course_grade",
-                "rating_average",
-                "rating_count",
-            ),
-            summary(course.id, cohort),
-        ),
-        Section(
-            "enrollments_per_week",
-            ("week", "enrollments", "completions"),
-            per_week(course.id, period),
-        ),
-        Section(
-            "funnel",
-            ("position", "lesson", "title", "required", "learners_completed", "share"),
-            funnel(course.id, cohort, period),
-        ),
-        Section(
-            "scores",
-            ("quiz", "score_from", "score_to", "learners"),
-            score_distribution(course.id, cohort),
-        ),
-        *question_sections(course.id, period),
-        Section("ratings", ("rating", "count"), rating_distribution(cohort)),
-        Section(
-            "at_risk",
-            (
-                "email",
-                "full_name",
-                "enrolled_at",
-                "progress_percentage",
-                "last_activity",
-                "days_inactive",
-                "failing_quizzes",
-                "reason",
-            ),
-            at_risk(cohort, period, inactive_days),
-            stream=True,
-        ),
+        Section(name, columns, kept[name], values, stream=name == "at_risk")
+        for name, columns in SECTIONS.items()
     ]
     return Report("course", course.slug, period, sections)
+
+
+#: The report's sections, in reading order, and their columns.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "summary": (
+        "enrollments",
+        "active",
+        "completed",
+        "dropped",
+        "completion_rate",
+        "median_days_to_complete",
+        "average_course_grade",
+        "rating_average",
+        "rating_count",
+    ),
+    "enrollments_per_week": ("week", "enrollments", "completions"),
+    "funnel": ("position", "lesson", "title", "required", "learners_completed", "share"),
+    "scores": ("quiz", "score_from", "score_to", "learners"),
+    "questions": QUESTION_COLUMNS,
+    "responses": RESPONSE_COLUMNS,
+    "ratings": ("rating", "count"),
+    "at_risk": (
+        "email",
+        "full_name",
+        "enrolled_at",
+        "progress_percentage",
+        "last_activity",
+        "days_inactive",
+        "failing_quizzes",
+        "reason",
+    ),
+}
+
+
+@cache
+def _statements(shape: Shape) -> dict[str, Select[*tuple[Any, ...]]]:
+    """The report's statements for periods of ``shape``, built once (prepared.py says why);
+    the course and the period are placeholders."""
+    period = Frame(shape)
+    course_id = placeholder("course_id", Integer())
+    cohort = select(Enrollment.id).where(
+        Enrollment.course_id == course_id, period.holds(Enrollment.enrolled_at)
+    )
+    return {
+        "summary": summary(cohort),
+        "enrollments_per_week": per_week(course_id, period),
+        "funnel": funnel(course_id, cohort, period),
+        "scores": score_distribution(course_id, cohort),
+        "questions": questions(course_id, period),
+        "responses": responses(course_id, period),
+        "ratings": rating_distribution(cohort),
+        "at_risk": at_risk(cohort, period),
+    }

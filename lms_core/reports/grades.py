@@ -15,7 +15,6 @@ half of a hundredth).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -45,7 +44,6 @@ from lms_core.models import (
     QuizType,
     Submission,
 )
-from lms_core.models.base import UtcDateTime
 from lms_core.reports.base import among
 from lms_core.reports.sql import attempt_status
 
@@ -55,11 +53,12 @@ def cents(column: Any) -> ColumnElement[int]:
     return cast(func.round(column * 100), BigInteger)
 
 
-def final_scores(enrollments: Select[*tuple[Any, ...]], before: datetime | None = None) -> Subquery:
+def final_scores(enrollments: Select[*tuple[Any, ...]], before: Any = None) -> Subquery:
     """``(quiz_id, enrollment_id, final_cents, attempts)`` for each quiz the learners of
     ``enrollments`` (a select of enrollment ids) have a graded attempt at; only the attempts
-    submitted before ``before`` when given (the score a learner had at that time)."""
-    submitted = true() if before is None else Attempt.submitted_at < literal(before, UtcDateTime())
+    submitted before ``before`` when given (the score a learner had at that time; a timestamp,
+    or the placeholder of a kept statement: :mod:`lms_core.reports.prepared`)."""
+    submitted = true() if before is None else Attempt.submitted_at < before
     ranked = (
         select(
             Attempt.quiz_id,

@@ -6,7 +6,10 @@ the enrollments made in it; the work waiting to be graded is counted as it is no
 
 from __future__ import annotations
 
-from sqlalchemy import Float, case, cast, func, literal, select
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Float, Integer, Select, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from lms_core.accounts.users import get_user
@@ -26,6 +29,7 @@ from lms_core.models import (
 from lms_core.models.users import Role
 from lms_core.reports.base import Period, Report, Section, among
 from lms_core.reports.grades import course_grades
+from lms_core.reports.prepared import Frame, Shape, placeholder
 from lms_core.reports.sql import attempt_status
 
 COLUMNS = (
@@ -55,7 +59,19 @@ def instructor_report(session: Session, *, actor: Actor, email: str, period: Per
             f"{teacher.email}'s figures (acting as {actor.label})",
             value=actor.label,
         )
-    taught = select(Course.id).where(Course.instructor_id == teacher.id)
+    values = period.values() | {"teacher_id": teacher.id}
+    statement = _statement(period.shape)
+    return Report(
+        "instructor", teacher.email, period, [Section("courses", COLUMNS, statement, values)]
+    )
+
+
+@cache
+def _statement(shape: Shape) -> Select[*tuple[Any, ...]]:
+    """The report's statement for periods of ``shape``, built once (prepared.py says why)."""
+    period = Frame(shape)
+    teacher_id = placeholder("teacher_id", Integer())
+    taught = select(Course.id).where(Course.instructor_id == teacher_id)
     cohort = select(Enrollment.id).where(
         Enrollment.course_id.in_(taught), period.holds(Enrollment.enrolled_at)
     )
@@ -99,7 +115,7 @@ def instructor_report(session: Session, *, actor: Actor, email: str, period: Per
     )
     learners = func.coalesce(counts.c.n, 0)
     completed = func.coalesce(counts.c.done, 0)
-    stmt = (
+    return (
         select(
             Course.slug,
             Course.title,
@@ -119,7 +135,6 @@ def instructor_report(session: Session, *, actor: Actor, email: str, period: Per
         .outerjoin(average, average.c.course_id == Course.id)
         .outerjoin(ungraded, ungraded.c.course_id == Course.id)
         .outerjoin(essays, essays.c.course_id == Course.id)
-        .where(Course.instructor_id == teacher.id)
+        .where(Course.instructor_id == teacher_id)
         .order_by(Course.slug)
     )
-    return Report("instructor", teacher.email, period, [Section("courses", COLUMNS, stmt)])

@@ -36,7 +36,7 @@ from lms_core.models import (
     QuestionType,
     Quiz,
 )
-from lms_core.reports.base import Period, Section
+from lms_core.reports.prepared import Frame
 from lms_core.reports.sql import (
     attempt_status,
     json_has,
@@ -54,7 +54,7 @@ RESPONSE_TYPES = (
 )
 
 
-def analysed(course_id: int, period: Period) -> Subquery:
+def analysed(course_id: Any, period: Frame) -> Subquery:
     """The attempts analysed, one row each: per learner and quiz, the attempt the quiz's
     grading method counts (highest score, the earliest of equal ones; first; latest), every
     graded attempt when it averages them: Moodle's default for its statistics ("attempts
@@ -113,7 +113,7 @@ def analysed(course_id: int, period: Period) -> Subquery:
     )
 
 
-def _pairs(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
+def _pairs(course_id: Any, period: Frame) -> Select[*tuple[Any, ...]]:
     """One row per (analysed attempt, question it holds): a question added to the quiz after
     the attempt was graded has no score in it and is not counted as a 0."""
     attempts = analysed(course_id, period)
@@ -138,7 +138,7 @@ def _variance(
     return (sum_sq - total * total / n) / func.nullif(n - 1, 0)
 
 
-def questions(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
+def questions(course_id: Any, period: Frame) -> Select[*tuple[Any, ...]]:
     pairs = _pairs(course_id, period).subquery("pairs")
     sums = (
         select(
@@ -188,7 +188,7 @@ def questions(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
     )
 
 
-def responses(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
+def responses(course_id: Any, period: Frame) -> Select[*tuple[Any, ...]]:
     """Answers are counted per (question, raw answer) first; an option's text is looked up
     once per group afterwards, not once per attempt."""
     attempts = analysed(course_id, period)
@@ -202,7 +202,8 @@ def responses(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
         .select_from(attempts)
         .join(Question, Question.quiz_id == attempts.c.quiz_id)
         .where(
-            Question.question_type.in_(RESPONSE_TYPES),
+            # Constants, not an expanding IN: a kept statement is compiled once (prepared.py).
+            Question.question_type.in_([literal(t) for t in RESPONSE_TYPES]),
             json_has(attempts.c.answers, Question.id),
         )
         .group_by(Question.id, answer)
@@ -246,26 +247,17 @@ def responses(course_id: int, period: Period) -> Select[*tuple[Any, ...]]:
     )
 
 
-def question_sections(course_id: int, period: Period) -> list[Section]:
-    return [
-        Section(
-            "questions",
-            (
-                "quiz",
-                "position",
-                "question",
-                "type",
-                "max_points",
-                "attempts",
-                "facility_index",
-                "standard_deviation",
-                "discrimination_index",
-            ),
-            questions(course_id, period),
-        ),
-        Section(
-            "responses",
-            ("quiz", "position", "question", "response", "chosen", "share"),
-            responses(course_id, period),
-        ),
-    ]
+#: The **questions** section's columns.
+QUESTION_COLUMNS = (
+    "quiz",
+    "position",
+    "question",
+    "type",
+    "max_points",
+    "attempts",
+    "facility_index",
+    "standard_deviation",
+    "discrimination_index",
+)
+#: The **responses** section's columns.
+RESPONSE_COLUMNS = ("quiz", "position", "question", "response", "chosen", "share")

@@ -6,12 +6,13 @@ enrollments only), to a learner for themselves (:mod:`lms_core.scopes`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Float,
+    Integer,
     Select,
     and_,
     cast,
@@ -39,9 +40,16 @@ from lms_core.models import (
     Submission,
     User,
 )
-from lms_core.models.base import UtcDateTime
 from lms_core.reports.base import Period, Report, Section, among
 from lms_core.reports.grades import course_grades, final_points_cents, final_scores
+from lms_core.reports.prepared import (
+    ActorShape,
+    Frame,
+    Shape,
+    actor_shape,
+    placeholder,
+    scoped_actor,
+)
 
 #: The **courses** section: one row per enrollment.
 COURSE_COLUMNS = (
@@ -59,14 +67,15 @@ COURSE_COLUMNS = (
 
 
 def last_activity(
-    enrollments: Select[*tuple[Any, ...]], before: datetime | None = None
+    enrollments: Select[*tuple[Any, ...]], before: Any = None
 ) -> Select[*tuple[Any, ...]]:
     """``(enrollment_id, at)``: the latest of enrolling, completing a lesson, starting or
     submitting a quiz attempt, and submitting an assignment; only events before ``before``
-    when given (a report's "now" is its period's end: what came later has not happened yet)."""
+    when given (a report's "now" is its period's end: what came later has not happened yet;
+    a timestamp, or the placeholder of a kept statement)."""
 
     def by(column: Any) -> ColumnElement[bool]:
-        return true() if before is None else column < literal(before, UtcDateTime())
+        return true() if before is None else column < before
 
     events = union_all(
         select(Enrollment.id.label("enrollment_id"), Enrollment.enrolled_at.label("at")).where(
@@ -99,9 +108,7 @@ def last_activity(
     )
 
 
-def enrollment_rows(
-    ids: Select[*tuple[Any, ...]], until: datetime | None = None
-) -> Select[*tuple[Any, ...]]:
+def enrollment_rows(ids: Select[*tuple[Any, ...]], until: Any = None) -> Select[*tuple[Any, ...]]:
     """The **courses** section's rows (:data:`COURSE_COLUMNS`) for the enrollments of ``ids``
     (a select of enrollment ids): a learner's in the student report; every enrollment of a
     site when exported whole (``bench/reports_export_bench.py``, one row per enrollment)."""
@@ -146,26 +153,20 @@ def enrollment_rows(
     )
 
 
-def _enrollments(learner: User, actor: Actor) -> Select[*tuple[Any, ...]]:
-    stmt = select(Enrollment.id).where(Enrollment.student_id == learner.id)
+def _enrollments(actor: Actor) -> Select[*tuple[Any, ...]]:
+    stmt = select(Enrollment.id).where(
+        Enrollment.student_id == placeholder("learner_id", Integer())
+    )
     clause = scopes.enrollments(actor)
     return stmt if clause is None else stmt.where(clause)
 
 
-def student_report(session: Session, *, actor: Actor, email: str, period: Period) -> Report:
-    """The learner's report. The period keeps the enrollments made in it (all: no period)."""
-    learner = get_user(session, email)
-    visible = scopes.users(actor)
-    if visible is not None and not session.scalar(
-        select(func.count()).select_from(User).where(User.id == learner.id, visible)
-    ):
-        raise PermissionDenied(
-            f"{actor.label} may not see the figures of {learner.email}: only administrators, "
-            "the learner, and the instructors of the learner's courses may",
-            value=actor.label,
-        )
-    ids = _enrollments(learner, actor).where(period.holds(Enrollment.enrolled_at))
-    courses = enrollment_rows(ids, period.until)
+@cache
+def _statements(shape: Shape, asking: ActorShape) -> dict[str, Select[*tuple[Any, ...]]]:
+    """The report's statements for periods of ``shape`` and actors of ``asking``, built once
+    (prepared.py says why); the learner, the actor and the period are placeholders."""
+    period = Frame(shape)
+    ids = _enrollments(scoped_actor(asking)).where(period.holds(Enrollment.enrolled_at))
     scores = final_scores(ids).alias("s")
     quizzes = (
         select(
@@ -204,12 +205,33 @@ def student_report(session: Session, *, actor: Actor, email: str, period: Period
         .where(among(ids))
         .order_by(Course.slug, Assignment.due_date, Assignment.id)
     )
+    return {
+        "courses": enrollment_rows(ids, period.until),
+        "quizzes": quizzes,
+        "assignments": assignments,
+    }
+
+
+def student_report(session: Session, *, actor: Actor, email: str, period: Period) -> Report:
+    """The learner's report. The period keeps the enrollments made in it (all: no period)."""
+    learner = get_user(session, email)
+    visible = scopes.users(actor)
+    if visible is not None and not session.scalar(
+        select(func.count()).select_from(User).where(User.id == learner.id, visible)
+    ):
+        raise PermissionDenied(
+            f"{actor.label} may not see the figures of {learner.email}: only administrators, "
+            "the learner, and the instructors of the learner's courses may",
+            value=actor.label,
+        )
+    kept = _statements(period.shape, actor_shape(actor))
+    values = period.values() | {"learner_id": learner.id, "actor_id": actor.user_id}
     return Report(
         "student",
         learner.email,
         period,
         [
-            Section("courses", COURSE_COLUMNS, courses),
+            Section("courses", COURSE_COLUMNS, kept["courses"], values),
             Section(
                 "quizzes",
                 (
@@ -221,7 +243,8 @@ def student_report(session: Session, *, actor: Actor, email: str, period: Period
                     "passed",
                     "attempts",
                 ),
-                quizzes,
+                kept["quizzes"],
+                values,
             ),
             Section(
                 "assignments",
@@ -234,7 +257,8 @@ def student_report(session: Session, *, actor: Actor, email: str, period: Period
                     "final_points",
                     "graded_at",
                 ),
-                assignments,
+                kept["assignments"],
+                values,
             ),
         ],
     )

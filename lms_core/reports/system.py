@@ -3,7 +3,7 @@ week, certificates per month, imports and their failures, dead jobs (docs/report
 
 from __future__ import annotations
 
-from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -34,11 +34,11 @@ from lms_core.models import (
     Submission,
     User,
 )
-from lms_core.models.base import UtcDateTime, utcnow
 from lms_core.models.imports import ImportStatus
 from lms_core.models.jobs import JobStatus
 from lms_core.permissions import require_admin
 from lms_core.reports.base import Period, Report, Section
+from lms_core.reports.prepared import Frame, Shape
 from lms_core.reports.sql import month_of, week_key, week_label
 
 #: The longest job error shown (the whole one: ``lmsctl jobs show``).
@@ -72,7 +72,7 @@ def totals() -> Select[*tuple[Any, ...]]:
     )
 
 
-def active_learners(period: Period) -> Select[*tuple[Any, ...]]:
+def active_learners(period: Frame) -> Select[*tuple[Any, ...]]:
     """Learners (role student) with activity in the 7 and 30 days before "now": a login, a
     lesson completed, a quiz attempt started or submitted, an assignment submitted.
 
@@ -86,11 +86,9 @@ def active_learners(period: Period) -> Select[*tuple[Any, ...]]:
     scans the events (:func:`active_learners_from_events`): so do the scheduled runs, whose
     ``until`` is their slot, already past when they run.
     """
-    if period.until is not None and period.until < utcnow():
+    if period.past:
         return active_learners_from_events(period)
-    since = literal(period.now - timedelta(days=30), UtcDateTime())
-    week = literal(period.now - timedelta(days=7), UtcDateTime())
-    now = literal(period.now, UtcDateTime())
+    since, week, now = period.month_ago, period.week_ago, period.now
     return select(
         func.coalesce(func.sum(case((User.last_activity_at >= week, 1), else_=0)), 0),
         func.count(),
@@ -101,7 +99,7 @@ def active_learners(period: Period) -> Select[*tuple[Any, ...]]:
     )
 
 
-def active_learners_from_events(period: Period) -> Select[*tuple[Any, ...]]:
+def active_learners_from_events(period: Frame) -> Select[*tuple[Any, ...]]:
     """:func:`active_learners` as of any "now", from the events themselves: distinct
     learners (role student) with an event in the 7 and 30 days before it.
 
@@ -109,8 +107,7 @@ def active_learners_from_events(period: Period) -> Select[*tuple[Any, ...]]:
     joined to enrollments once for the learner: joining each source to enrollments made
     PostgreSQL hash every enrollment three times.
     """
-    since = literal(period.now - timedelta(days=30), UtcDateTime())
-    now = literal(period.now, UtcDateTime())
+    since, now = period.month_ago, period.now
 
     def within(column: Any) -> ColumnElement[bool]:
         return and_(column >= since, column < now)
@@ -136,7 +133,7 @@ def active_learners_from_events(period: Period) -> Select[*tuple[Any, ...]]:
             within(Submission.submitted_at)
         ),
     ).subquery("events")
-    week = literal(period.now - timedelta(days=7), UtcDateTime())
+    week = period.week_ago
     recent = (
         select(events.c.user_id, func.max(events.c.at).label("at"))
         .group_by(events.c.user_id)
@@ -153,7 +150,7 @@ def active_learners_from_events(period: Period) -> Select[*tuple[Any, ...]]:
     )
 
 
-def enrollment_weeks(period: Period, *where: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+def enrollment_weeks(period: Frame, *where: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
     """``(week, enrollments, completions)`` in the period, of the enrollments ``where`` keeps
     (a course's: the course report's series), weeks with nothing left out.
 
@@ -185,11 +182,11 @@ def enrollment_weeks(period: Period, *where: ColumnElement[bool]) -> Select[*tup
     )
 
 
-def per_week(period: Period) -> Select[*tuple[Any, ...]]:
+def per_week(period: Frame) -> Select[*tuple[Any, ...]]:
     return enrollment_weeks(period)
 
 
-def certificates_per_month(period: Period) -> Select[*tuple[Any, ...]]:
+def certificates_per_month(period: Frame) -> Select[*tuple[Any, ...]]:
     month = month_of(Certificate.issued_at)
     return (
         select(
@@ -203,7 +200,7 @@ def certificates_per_month(period: Period) -> Select[*tuple[Any, ...]]:
     )
 
 
-def imports(period: Period) -> Select[*tuple[Any, ...]]:
+def imports(period: Frame) -> Select[*tuple[Any, ...]]:
     def of(status: ImportStatus) -> ColumnElement[int]:
         return func.sum(case((ImportRun.status == status.value, 1), else_=0))
 
@@ -237,10 +234,26 @@ def dead_jobs() -> Select[*tuple[Any, ...]]:
     )
 
 
+@cache
+def _statements(shape: Shape) -> dict[str, Select[*tuple[Any, ...]]]:
+    """The report's statements for periods of ``shape``, built once (prepared.py says why)."""
+    period = Frame(shape)
+    return {
+        "totals": totals(),
+        "users": users(),
+        "active_learners": active_learners(period),
+        "enrollments_per_week": per_week(period),
+        "certificates_per_month": certificates_per_month(period),
+        "imports": imports(period),
+        "dead_jobs": dead_jobs(),
+    }
+
+
 def system_report(session: Session, *, actor: Actor, period: Period) -> Report:
     """The site's report; administrators only (it counts every user and course)."""
     require_admin(actor, "see the system report")
     del session  # every figure is a statement; nothing to look up first
+    kept, values = _statements(period.shape), period.values()
     return Report(
         "system",
         "site",
@@ -249,27 +262,34 @@ def system_report(session: Session, *, actor: Actor, period: Period) -> Report:
             Section(
                 "totals",
                 ("users", "courses", "published_courses", "enrollments", "valid_certificates"),
-                totals(),
+                kept["totals"],
             ),
-            Section("users", ("role", "state", "count"), users()),
-            Section("active_learners", ("last_7_days", "last_30_days"), active_learners(period)),
+            Section("users", ("role", "state", "count"), kept["users"]),
             Section(
-                "enrollments_per_week", ("week", "enrollments", "completions"), per_week(period)
+                "active_learners", ("last_7_days", "last_30_days"), kept["active_learners"], values
+            ),
+            Section(
+                "enrollments_per_week",
+                ("week", "enrollments", "completions"),
+                kept["enrollments_per_week"],
+                values,
             ),
             Section(
                 "certificates_per_month",
                 ("month", "issued", "revoked"),
-                certificates_per_month(period),
+                kept["certificates_per_month"],
+                values,
             ),
             Section(
                 "imports",
                 ("entity", "runs", "applied", "refused", "failed", "undone", "last_started_at"),
-                imports(period),
+                kept["imports"],
+                values,
             ),
             Section(
                 "dead_jobs",
                 ("id", "kind", "attempts", "finished_at", "error"),
-                dead_jobs(),
+                kept["dead_jobs"],
                 stream=True,
             ),
         ],

@@ -30,6 +30,7 @@ from lms_core.models import (
 )
 from lms_core.quizzes import attempts
 from lms_core.reports.base import Period
+from lms_core.reports.prepared import Frame
 from lms_core.reports.system import active_learners, active_learners_from_events
 from tests.factories import PASSWORD
 from tests.helpers import as_
@@ -291,8 +292,13 @@ def test_the_kept_time_and_the_event_scan_count_the_same_learners(
     )
     session.commit()
     period = Period.of(None, None)
-    fast = [tuple(r) for r in session.execute(active_learners(period))]
-    scanned = [tuple(r) for r in session.execute(active_learners_from_events(period))]
+    fast = [
+        tuple(r) for r in session.execute(active_learners(Frame(period.shape)), period.values())
+    ]
+    scanned = [
+        tuple(r)
+        for r in session.execute(active_learners_from_events(Frame(period.shape)), period.values())
+    ]
     # Each test's rows are its own (rolled back after): the counts are exact.
     assert fast == scanned == [(1, 3)]
 
@@ -310,10 +316,19 @@ def test_a_report_as_of_a_past_date_counts_the_events_of_then(
     login(session, hasher, settings, only_later, utcnow() - timedelta(days=1))
     session.commit()
     past = Period.of(None, then)
-    assert [tuple(r) for r in session.execute(active_learners(past))] == [(0, 1)]
-    assert [tuple(r) for r in session.execute(active_learners_from_events(past))] == [(0, 1)]
+    assert [
+        tuple(r) for r in session.execute(active_learners(Frame(past.shape)), past.values())
+    ] == [(0, 1)]
+    assert [
+        tuple(r)
+        for r in session.execute(active_learners_from_events(Frame(past.shape)), past.values())
+    ] == [(0, 1)]
     present = Period.of(None, None)
-    assert [tuple(r) for r in session.execute(active_learners(present))] == [(2, 2)]
+    assert [
+        tuple(r) for r in session.execute(active_learners(Frame(present.shape)), present.values())
+    ] == [(2, 2)]
     # An end after the clock is the present too: the kept time answers.
     future = Period.of(None, utcnow() + timedelta(days=1))
-    assert [tuple(r) for r in session.execute(active_learners(future))] == [(2, 2)]
+    assert [
+        tuple(r) for r in session.execute(active_learners(Frame(future.shape)), future.values())
+    ] == [(2, 2)]

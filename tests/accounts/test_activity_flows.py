@@ -24,6 +24,7 @@ from lms_core.quizzes import questions as qs
 from lms_core.quizzes.regrade import regrade
 from lms_core.quizzes.review import close_overdue
 from lms_core.reports.base import Period
+from lms_core.reports.prepared import Frame
 from lms_core.reports.system import active_learners, active_learners_from_events
 from tests.accounts.test_activity import submit, with_assignment
 from tests.factories import PASSWORD
@@ -117,8 +118,13 @@ def test_every_flow_keeps_the_column_and_the_figures_agree(
     assert kept[overdue.id] == deadline  # counted at its deadline, not when the cron ran
     assert kept[idle.id] is None
     period = Period.of(None, None)
-    fast = [tuple(r) for r in session.execute(active_learners(period))]
-    scanned = [tuple(r) for r in session.execute(active_learners_from_events(period))]
+    fast = [
+        tuple(r) for r in session.execute(active_learners(Frame(period.shape)), period.values())
+    ]
+    scanned = [
+        tuple(r)
+        for r in session.execute(active_learners_from_events(Frame(period.shape)), period.values())
+    ]
     # 7 days: the lesson, the overdue attempt, the regrade's and the import's completions
     # (the submission itself was 12 days ago), and the learner who passed 8 days ago: the
     # passing hand-in completed the quiz lesson at the clock's time. 30 days: also the login

@@ -17,7 +17,7 @@ from lms_core.actor import Actor
 from lms_core.errors import ValidationError
 from lms_core.models import Attempt
 from lms_core.models.base import UtcDateTime
-from lms_core.reports.base import Period, Section, fetch_all, plain
+from lms_core.reports.base import Period, fetch_all, plain
 from lms_core.reports.course import course_report
 from lms_core.reports.sql import json_has, json_text, month_of, seconds_between, week_start
 from lms_core.reports.student import student_report
@@ -161,8 +161,11 @@ def test_a_failure_half_way_leaves_the_json_document_alone(
     not as a second JSON document into the first."""
     from lms_core.reports import course
 
-    broken = Section("broken", ("x",), select(func.lms_no_such_function(1)))
-    monkeypatch.setattr(course, "question_sections", lambda *_args: [broken])
+    kept = course._statements
+    broken = select(func.lms_no_such_function(1))
+    monkeypatch.setattr(
+        course, "_statements", lambda shape: {**kept(shape), "enrollments_per_week": broken}
+    )
 
     result = cli("reports", "course", "rep-course", "--until", "2026-02-01", "--json")
 
