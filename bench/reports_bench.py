@@ -90,10 +90,11 @@ def fresh_median_ms(
     """The median of ``repeat`` reads of the section, each of a newly built report, in ms:
     what lmsctl, the API and the back office do (build a report, read each section once).
 
-    The report is built outside the clock, as the twin's SQL text is written outside it; the
-    read inside it is all the product pays then: SQLAlchemy's cache-key walk of the new
-    statement and compiled-cache look-up, execution, every row fetched and normalised.
-    Re-reading one built report would time a path the product never runs."""
+    The report is built outside the clock, as the twin's SQL text is written outside it (a
+    build is its look-ups and the values of its placeholders: the statements are kept, built
+    once per shape, lms_core/reports/prepared.py); the read inside it is all the product
+    pays then: the kept statement's compiled form looked up, its parameters made, the query
+    run on the driver's cursor, every row fetched, type-processed and normalised."""
     times = []
     for _ in range(max(1, repeat)):
         fresh = build().section(section)

@@ -21,6 +21,7 @@ the statement runs through SQLAlchemy Core instead, with the same values and res
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import call
@@ -29,7 +30,7 @@ from typing import Any, cast
 from sqlalchemy import BindParameter, ColumnElement, Connection, Integer, Select, and_, true
 from sqlalchemy import bindparam as _bindparam
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from lms_core.actor import Actor
 from lms_core.models.base import UtcDateTime, utcnow
@@ -134,6 +135,10 @@ class _Compiled:
 
 
 _compiled: dict[tuple[Select[Any], str, str], _Compiled] = {}
+#: The kept statements are a few dozen (report kinds x shapes); a caller running statements
+#: of its own through a :class:`~lms_core.reports.base.Section` (an export of a whole site,
+#: a test) would otherwise add one entry per statement for the life of the process.
+MAX_COMPILED = 512
 
 
 def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
@@ -162,6 +167,8 @@ def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
         found = _Compiled(sql, dict(zip(names, template, strict=True)), slots)
     else:
         found = _Compiled(sql, template, slots)
+    if len(_compiled) >= MAX_COMPILED:
+        _compiled.clear()
     _compiled[key] = found
     return found
 
@@ -195,8 +202,11 @@ def _sqlite_utc(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     parse = datetime.fromisoformat
 
     def utc(value: Any) -> Any:
-        if value.__class__ is str and "+" not in value:
-            return parse(value + "+00:00")
+        if value.__class__ is str and len(value) <= 26:  # at most YYYY-MM-DD HH:MM:SS.ffffff
+            try:
+                return parse(value + "+00:00")
+            except ValueError:
+                pass  # written by hand with an offset or a "Z": the type knows those
         return None if value is None else process(value)
 
     return utc
@@ -227,10 +237,12 @@ def rows(
     """Every row of ``statement`` with ``values``, each value through its type's result
     processor (what Core gives) and then ``finish``.
 
-    ``stream``: read ``CHUNK`` rows at a time, in constant memory. SQLite's cursor does that
-    by itself; on PostgreSQL it takes a server-side cursor, which Core's ``yield_per``
-    manages (declared, fetched, closed with the transaction's state), so streamed sections
-    run through Core there."""
+    Rows are made ``CHUNK`` at a time, so that a caller showing the first few (the back
+    office's tables) makes only those. ``stream``: constant memory too. SQLite's cursor
+    streams by itself; on PostgreSQL that takes a server-side cursor, which Core's
+    ``yield_per`` manages (declared, fetched, closed with the transaction's state), so
+    streamed sections run through Core there; other sections come whole from the server
+    into the driver's memory (libpq's), as a client-side cursor does."""
     if watched(connection) or (stream and connection.dialect.name != "sqlite"):
         options = {"yield_per": CHUNK} if stream else {}
         for row in connection.execute(statement, dict(values), execution_options=options):
@@ -239,21 +251,49 @@ def rows(
     dialect = connection.dialect
     compiled = _compile(statement, dialect)
     arguments = _arguments(compiled, values)
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    driver = connection.connection.dbapi_connection
+    cursor = driver.cursor()  # type: ignore[union-attr]
     try:
         try:
             cursor.execute(compiled.sql, arguments)
-            chunk = cursor.fetchmany(CHUNK) if stream else cursor.fetchall()
+            chunk = cursor.fetchmany(CHUNK)
         except dialect.loaded_dbapi.Error as error:
-            raise DBAPIError.instance(
-                compiled.sql, arguments, error, dialect.loaded_dbapi.Error, dialect=dialect
-            ) from error
+            raise _failed(connection, cursor, compiled.sql, arguments, error) from error
         results = compiled.results
         if results is None:
             results = compiled.results = _results(statement, dialect, cursor.description, finish)
         while chunk:
             for row in chunk:
                 yield tuple(map(call, results, row))
-            chunk = cursor.fetchmany(CHUNK) if stream else None
+            if len(chunk) < CHUNK:
+                break
+            try:
+                chunk = cursor.fetchmany(CHUNK)
+            except dialect.loaded_dbapi.Error as error:
+                raise _failed(connection, cursor, compiled.sql, arguments, error) from error
     finally:
-        cursor.close()
+        # A connection that died has nothing left to close (_failed invalidated it).
+        with suppress(dialect.loaded_dbapi.Error):
+            cursor.close()
+
+
+def _failed(
+    connection: Connection, cursor: Any, sql: str, arguments: Any, error: Exception
+) -> StatementError:
+    """The driver's error as Core raises it (callers catch SQLAlchemy's exceptions). A lost
+    connection is invalidated, as Core does, so that the session's rollback at the end of the
+    request and the pool do not use it again; the pool's other connections, which Core would
+    also mark stale, are checked by the ping after idling (``LMS_DB_PING_IDLE_MS``)."""
+    dialect = connection.dialect
+    driver = connection.connection.dbapi_connection
+    gone = dialect.is_disconnect(error, driver, cursor)  # type: ignore[arg-type]
+    if gone:
+        connection.invalidate(error)
+    return DBAPIError.instance(
+        sql,
+        arguments,
+        error,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=gone,
+        dialect=dialect,
+    )

@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Executable, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
-from lms_core.reports.base import Period
+from lms_core.reports import prepared
+from lms_core.reports.base import Period, Section
 from lms_core.reports.course import course_report
 from lms_core.reports.system import system_report
 from tests.reports.world import NOW, build
@@ -30,22 +31,18 @@ def planned(session: Session, is_postgres: bool) -> Session:
     return session
 
 
-def plan(session: Session, statement: Executable) -> str:
+def plan(session: Session, section: Section) -> str:
+    """The plan of the section's query with the parameters the report runs it with (its
+    kept statement's SQL and this report's values, as ``prepared.rows`` sends them)."""
     connection = session.connection()
-    compiled = statement.compile(dialect=connection.dialect)
-    if connection.dialect.name == "postgresql":
-        rows = connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).all()
-        return "\n".join(r[0] for r in rows)
-    params = compiled.construct_params()
-    args = tuple(_sqlite_value(params[name]) for name in compiled.positiontup or ())
-    rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", args).all()
-    return "\n".join(str(r[-1]) for r in rows)
-
-
-def _sqlite_value(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
-    return value
+    compiled = prepared._compile(section.statement, connection.dialect)
+    arguments = prepared._arguments(compiled, section.values)
+    pg = connection.dialect.name == "postgresql"
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(("EXPLAIN " if pg else "EXPLAIN QUERY PLAN ") + compiled.sql, arguments)
+    rows = cursor.fetchall()
+    cursor.close()
+    return "\n".join(str(r[0] if pg else r[-1]) for r in rows)
 
 
 def test_a_course_cohort_uses_its_index(planned: Session) -> None:
@@ -54,15 +51,13 @@ def test_a_course_cohort_uses_its_index(planned: Session) -> None:
         planned, actor=Actor.operator("pytest"), slug="rep-course", period=PERIOD
     )
     for name in ("summary", "funnel", "at_risk"):
-        assert "ix_enrollments_course_enrolled_at" in plan(
-            planned, report.section(name).statement
-        ), name
+        assert "ix_enrollments_course_enrolled_at" in plan(planned, report.section(name)), name
 
 
 def test_the_site_figures_use_their_time_indexes(planned: Session) -> None:
     build(planned)
     report = system_report(planned, actor=Actor.operator("pytest"), period=PERIOD)
-    active = plan(planned, report.section("active_learners").statement)
+    active = plan(planned, report.section("active_learners"))
     for index in (
         "ix_users_last_login_at_id",
         "ix_lesson_progress_completed_at_enrollment",
@@ -71,9 +66,9 @@ def test_the_site_figures_use_their_time_indexes(planned: Session) -> None:
         "ix_submissions_submitted_at_student",
     ):
         assert index in active, active
-    weekly = plan(planned, report.section("enrollments_per_week").statement)
+    weekly = plan(planned, report.section("enrollments_per_week"))
     assert "ix_enrollments_enrolled_at" in weekly and "ix_enrollments_completed_at" in weekly
-    monthly = plan(planned, report.section("certificates_per_month").statement)
+    monthly = plan(planned, report.section("certificates_per_month"))
     assert "ix_certificates_issued_at" in monthly
 
 
@@ -88,7 +83,7 @@ def test_active_learners_read_the_indexes_alone(planned: Session, is_postgres: b
         # scans the planner shows whether an index alone can answer.
         planned.execute(text("SET LOCAL enable_bitmapscan = off"))
     report = system_report(planned, actor=Actor.operator("pytest"), period=PERIOD)
-    active = plan(planned, report.section("active_learners").statement)
+    active = plan(planned, report.section("active_learners"))
     for index in (
         "ix_lesson_progress_completed_at_enrollment",
         "ix_attempts_started_at_enrollment",
@@ -115,7 +110,7 @@ def test_active_learners_of_the_present_read_one_index_range(
     if is_postgres:
         planned.execute(text("SET LOCAL enable_bitmapscan = off"))
     report = system_report(planned, actor=Actor.operator("pytest"), period=Period.of(None, None))
-    active = plan(planned, report.section("active_learners").statement)
+    active = plan(planned, report.section("active_learners"))
     assert "ix_users_role_last_activity_at" in active, active
     for table in ("lesson_progress", "attempts", "submissions", "enrollments"):
         assert table not in active, active
