@@ -21,10 +21,8 @@ the statement runs through SQLAlchemy Core instead, with the same values and res
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from operator import call
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import BindParameter, ColumnElement, Connection, Integer, Select, and_, true
@@ -129,9 +127,9 @@ class _Compiled:
     #: ... and the placeholders a request fills in: (position or name, name, its default,
     #: the type's bind processor).
     slots: list[tuple[Any, str, Any, Callable[[Any], Any] | None]]
-    #: Per column: the type's result processor, known at the first run (PostgreSQL's depends
-    #: on the type the server reports).
-    results: list[Callable[[Any], Any]] | None = None
+    #: (column, what makes its value the finished one) for the columns that need it: known
+    #: at the first run (PostgreSQL's processors depend on the type the server reports).
+    fixes: list[tuple[int, Callable[[Any], Any]]] | None = None
 
 
 _compiled: dict[tuple[Select[Any], str, str], _Compiled] = {}
@@ -173,21 +171,57 @@ def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
     return found
 
 
+#: PostgreSQL type codes (OIDs) whose values the driver gives as finished ones: ``bool``,
+#: ``int8``, ``int2``, ``int4``, ``text``, ``varchar`` (``numeric`` comes as ``Decimal``,
+#: and is rounded).
+_PG_AS_IS = frozenset({16, 20, 21, 23, 25, 1043})
+
+
 def _results(
     statement: Select[Any], dialect: Dialect, description: Any, finish: Callable[[Any], Any]
-) -> list[Callable[[Any], Any]]:
+) -> list[Callable[[Any], Any] | None]:
     """Per column, what makes a fetched value the finished one: the type's result processor
-    (the server's type code chooses PostgreSQL's), then ``finish``."""
-    out: list[Callable[[Any], Any]] = []
+    (the server's type code chooses PostgreSQL's), then ``finish``; ``None`` where the
+    driver's value already is (integers, text: ``finish`` gives them back as they are), so
+    that a row of those is passed on as fetched (making each value again was ~3 us a row,
+    most of a list of dead jobs' cost over its query)."""
+    out: list[Callable[[Any], Any] | None] = []
+    sqlite = dialect.name == "sqlite"
     for column, described in zip(statement.selected_columns, description, strict=True):
-        process = column.type.dialect_impl(dialect).result_processor(dialect, described[1])
-        if process is None:
+        kind = column.type
+        process = kind.dialect_impl(dialect).result_processor(dialect, described[1])
+        if isinstance(kind, UtcDateTime) and process is not None:
+            # The type gives aware UTC datetimes, as ``finish`` does.
+            out.append(_sqlite_utc(process) if sqlite else _aware_utc(process))
+        elif process is None and _as_is(kind, described[1], sqlite):
+            out.append(None)
+        elif process is None:
             out.append(finish)
-        elif dialect.name == "sqlite" and isinstance(column.type, UtcDateTime):
-            out.append(_sqlite_utc(process))
         else:
             out.append(_then(process, finish))
     return out
+
+
+def _as_is(kind: Any, code: Any, sqlite: bool) -> bool:
+    """Whether a column's values come from the driver as ``finish`` leaves them: integers and
+    text, declared so (SQLite reports no type) and, on PostgreSQL, sent so by the server."""
+    try:
+        python = kind.python_type
+    except NotImplementedError:  # a column of no declared type: NullType, a function's
+        return False
+    return python in (int, str) and (sqlite or code in _PG_AS_IS)
+
+
+def _aware_utc(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """PostgreSQL's ``timestamptz`` as the driver gives it in a UTC session: already aware
+    UTC, given back as it is (``process`` moves any other zone to UTC)."""
+
+    def utc(value: Any) -> Any:
+        if value is None or (value.__class__ is datetime and value.tzinfo is UTC):
+            return value
+        return process(value)
+
+    return utc
 
 
 def _then(first: Callable[[Any], Any], second: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -259,12 +293,19 @@ def rows(
             chunk = cursor.fetchmany(CHUNK)
         except dialect.loaded_dbapi.Error as error:
             raise _failed(connection, cursor, compiled.sql, arguments, error) from error
-        results = compiled.results
-        if results is None:
-            results = compiled.results = _results(statement, dialect, cursor.description, finish)
+        fixes = compiled.fixes
+        if fixes is None:
+            made = _results(statement, dialect, cursor.description, finish)
+            # Only the columns that need it are made again; a row of none is passed on.
+            fixes = compiled.fixes = [(i, f) for i, f in enumerate(made) if f is not None]
         while chunk:
-            for row in chunk:
-                yield tuple(map(call, results, row))
+            if not fixes:
+                yield from map(tuple, chunk)
+            for row in chunk if fixes else ():
+                made = list(row)
+                for i, fix in fixes:
+                    made[i] = fix(made[i])
+                yield tuple(made)
             if len(chunk) < CHUNK:
                 break
             try:
@@ -272,9 +313,10 @@ def rows(
             except dialect.loaded_dbapi.Error as error:
                 raise _failed(connection, cursor, compiled.sql, arguments, error) from error
     finally:
-        # A connection that died has nothing left to close (_failed invalidated it).
-        with suppress(dialect.loaded_dbapi.Error):
+        try:  # noqa: SIM105 - cheaper than suppress() on every run
             cursor.close()
+        except dialect.loaded_dbapi.Error:
+            pass  # a connection that died has nothing left to close (_failed invalidated it)
 
 
 def _failed(

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     ScalarSelect,
     Select,
+    String,
     and_,
     case,
     cast,
@@ -227,7 +228,7 @@ def dead_jobs() -> Select[*tuple[Any, ...]]:
             Job.kind,
             Job.attempts,
             Job.finished_at,
-            func.substr(Job.error, 1, ERROR_CHARS),
+            func.substr(Job.error, 1, ERROR_CHARS, type_=String()),
         )
         .where(Job.status == JobStatus.dead.value)
         .order_by(Job.id)
