@@ -181,12 +181,14 @@ def _results(
     statement: Select[Any], dialect: Dialect, description: Any, finish: Callable[[Any], Any]
 ) -> list[Callable[[Any], Any] | None]:
     """Per column, what makes a fetched value the finished one: the type's result processor
-    (the server's type code chooses PostgreSQL's), then ``finish``; ``None`` where the
+    (the server's type code chooses PostgreSQL's), then ``finish`` (or, for a column of a
+    Python type in ``finish.by_type``, that one: ``plain`` without its dispatch); ``None`` where the
     driver's value already is (integers, text: ``finish`` gives them back as they are), so
     that a row of those is passed on as fetched (making each value again was ~3 us a row,
     most of a list of dead jobs' cost over its query)."""
     out: list[Callable[[Any], Any] | None] = []
     sqlite = dialect.name == "sqlite"
+    typed = getattr(finish, "by_type", {})
     for column, described in zip(statement.selected_columns, description, strict=True):
         kind = column.type
         process = kind.dialect_impl(dialect).result_processor(dialect, described[1])
@@ -196,20 +198,24 @@ def _results(
         elif process is None and _as_is(kind, described[1], sqlite):
             out.append(None)
         elif process is None:
-            out.append(finish)
+            out.append(typed.get(_python_type(kind), finish))
         else:
             out.append(_then(process, finish))
     return out
 
 
+def _python_type(kind: Any) -> type | None:
+    try:
+        python: type = kind.python_type
+    except NotImplementedError:  # a column of no declared type: NullType, a function's
+        return None
+    return python
+
+
 def _as_is(kind: Any, code: Any, sqlite: bool) -> bool:
     """Whether a column's values come from the driver as ``finish`` leaves them: integers and
     text, declared so (SQLite reports no type) and, on PostgreSQL, sent so by the server."""
-    try:
-        python = kind.python_type
-    except NotImplementedError:  # a column of no declared type: NullType, a function's
-        return False
-    return python in (int, str) and (sqlite or code in _PG_AS_IS)
+    return _python_type(kind) in (int, str) and (sqlite or code in _PG_AS_IS)
 
 
 def _aware_utc(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -255,7 +261,8 @@ def _arguments(compiled: _Compiled, values: Mapping[str, Any]) -> Any:
 
 
 def watched(connection: Connection) -> bool:
-    """Whether something listens to this connection's cursor executions."""
+    """Whether something listens to this connection's cursor executions (on the connection
+    or on its engine)."""
     dispatch = connection.dispatch
     return bool(dispatch.before_cursor_execute) or bool(dispatch.after_cursor_execute)
 
