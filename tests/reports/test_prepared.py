@@ -4,13 +4,11 @@ as SQLAlchemy errors."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -19,6 +17,7 @@ from lms_core.models.base import UtcDateTime
 from lms_core.reports import course, instructor, prepared, student, system
 from lms_core.reports.base import Period, Report, Section, fetch_all
 from tests.reports.world import NOW, World, at, build
+from tests.web.views_support import statements
 
 ADMIN = Actor.operator("pytest")
 
@@ -34,22 +33,6 @@ def _forget() -> None:
         module._statements.cache_clear()
     instructor._statement.cache_clear()
     prepared._compiled.clear()
-
-
-@contextmanager
-def _watched(session: Session) -> Iterator[list[str]]:
-    """A cursor listener on the session's connection: sections then run through Core."""
-    seen: list[str] = []
-    connection = session.connection()
-
-    def count(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
-        seen.append(sql)
-
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
 
 
 def _requests(world: World) -> list[tuple[str, Callable[[Session], Report]]]:
@@ -134,7 +117,7 @@ def test_raw_and_core_execution_give_the_same_rows(session: Session, world: Worl
     for name, make in _requests(world):
         raw = fetch_all(session, make(session))
         report = make(session)
-        with _watched(session) as seen:
+        with statements(session.connection()) as seen:
             core = fetch_all(session, report)
         assert repr(core) == repr(raw), name  # True is not 1, 2.0 is not 2
         assert len(seen) == len(report.sections), name
@@ -150,7 +133,7 @@ def test_timestamps_come_back_aware_utc_as_the_type_gives_them(
     )
     rows = fetch_all(session, report)["courses"]
     assert rows and all(r["enrolled_at"].tzinfo is UTC for r in rows)
-    with _watched(session):
+    with statements(session.connection()):
         assert fetch_all(session, report)["courses"] == rows
 
     from sqlalchemy.dialects import sqlite
