@@ -13,9 +13,11 @@ dialect to its SQL text, bind order and type processors, through SQLAlchemy's pu
 compiler and type API, and then runs it on the DBAPI cursor: what a hand-written query
 costs, plus the type processing and :func:`~lms_core.reports.base.plain`.
 
-SQL stays visible: when the connection has ``before_cursor_execute`` or
-``after_cursor_execute`` listeners (statement logging, a test or bench counting statements),
-the statement runs through SQLAlchemy Core instead, with the same values and results.
+SQL stays visible: when the connection or its engine has ``before_cursor_execute`` or
+``after_cursor_execute`` listeners (a test or bench counting statements), the statement runs
+through SQLAlchemy Core instead, with the same values and results. SQLAlchemy's own
+statement logging (``echo``, the ``sqlalchemy.engine`` logger) is no listener and does not
+see these statements; the toolkit never turns it on.
 """
 
 from __future__ import annotations
@@ -130,6 +132,8 @@ class _Compiled:
     #: (column, what makes its value the finished one) for the columns that need it: known
     #: at the first run (PostgreSQL's processors depend on the type the server reports).
     fixes: list[tuple[int, Callable[[Any], Any]]] | None = None
+    #: The ``finish`` the fixes were made with.
+    finish: Callable[[Any], Any] | None = None
 
 
 _compiled: dict[tuple[Select[Any], Dialect], _Compiled] = {}
@@ -214,7 +218,9 @@ def _python_type(kind: Any) -> type | None:
 
 def _as_is(kind: Any, code: Any, sqlite: bool) -> bool:
     """Whether a column's values come from the driver as ``finish`` leaves them: integers and
-    text, declared so (SQLite reports no type) and, on PostgreSQL, sent so by the server."""
+    text, declared so (SQLite reports no type) and, on PostgreSQL, sent so by the server.
+    SQLite would give back a REAL written by hand into an INTEGER column as it is (the
+    toolkit writes none; its integer figures are counts and sums of integers)."""
     return _python_type(kind) in (int, str) and (sqlite or code in _PG_AS_IS)
 
 
@@ -242,7 +248,8 @@ def _sqlite_utc(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     parse = datetime.fromisoformat
 
     def utc(value: Any) -> Any:
-        if value.__class__ is str and len(value) <= 26:  # at most YYYY-MM-DD HH:MM:SS.ffffff
+        # YYYY-MM-DD HH:MM:SS to YYYY-MM-DD HH:MM:SS.ffffff; a date alone would parse naive.
+        if value.__class__ is str and 19 <= len(value) <= 26:
             try:
                 return parse(value + "+00:00")
             except ValueError:
@@ -309,10 +316,11 @@ def rows(
         except dialect.loaded_dbapi.Error as error:
             raise _failed(connection, cursor, compiled.sql, arguments, error) from error
         fixes = compiled.fixes
-        if fixes is None:
+        if fixes is None or compiled.finish is not finish:
             made = _results(statement, dialect, cursor.description, finish)
             # Only the columns that need it are made again; a row of none is passed on.
             fixes = compiled.fixes = [(i, f) for i, f in enumerate(made) if f is not None]
+            compiled.finish = finish
         while chunk:
             if not fixes:
                 yield from map(tuple, chunk)

@@ -142,7 +142,14 @@ def test_timestamps_come_back_aware_utc_as_the_type_gives_them(
     process = UtcDateTime().dialect_impl(dialect).result_processor(dialect, None)
     assert process is not None
     fast = prepared._sqlite_utc(process)
-    for text in ("2026-01-31 08:00:00.000123", "2026-01-31 08:00:00", "2026-01-31T08:00:00"):
+    for text in (
+        "2026-01-31 08:00:00.000123",
+        "2026-01-31 08:00:00",
+        "2026-01-31T08:00:00",
+        "2026-01-31T08:00:00Z",
+        "2026-01-31 08:00:00-05:00",
+        "2026-01-31",
+    ):
         assert fast(text) == process(text)
         assert fast(text).tzinfo is UTC
     assert fast(None) is None
