@@ -145,16 +145,39 @@ def plain(value: Any) -> Any:
     return _by_isinstance(value)
 
 
+#: Integers a double holds exactly (2**53): ``hundredths / 100.0`` is then correctly rounded.
+_EXACT = float(2**53)
+#: Below this, a double's spacing is far under 0.005: ``round()`` agrees with the decimal
+#: rounding of what the double prints as, ties aside.
+_ROUND_BELOW = 1e12
+
+
 def _float(value: float) -> float:
+    hundredths = value * 100.0
+    if hundredths.is_integer() and abs(hundredths) < _EXACT and hundredths / 100.0 == value:
+        # The double nearest a whole number of hundredths (most figures: shares, points):
+        # it prints with two decimals or fewer, so rounding would give it back (+ 0.0:
+        # never "-0.0"). Both checks are needed: 1.29 plus one ulp, times 100, rounds to
+        # 129.0 too. Two float operations, where repr() cost ~0.5 us a value.
+        return value + 0.0
     if not math.isfinite(value):
         return value
     text = repr(value)
-    if "e" not in text and text.index(".") >= len(text) - 3:
+    if "e" in text:
+        return _decimal(Decimal(text))
+    decimals = len(text) - text.index(".") - 1
+    if decimals <= 2:
         # Two decimals or fewer: rounding would give it back (+ 0.0: never "-0.0").
         return value + 0.0
-    # The decimal the double prints as (repr), so that 2.675 (stored 2.67499...) and 0.125
-    # round up as people and PostgreSQL's numeric do; round() would give 2.67 and 0.12.
-    return _decimal(Decimal(text))
+    if (decimals == 3 and text[-1] == "5") or abs(value) >= _ROUND_BELOW:
+        # A tie as printed: half up from the decimal the double prints as (repr), so that
+        # 2.675 (stored 2.67499...) and 0.125 round up as people and PostgreSQL's numeric
+        # do; round() would give 2.67 and 0.12.
+        return _decimal(Decimal(text))
+    # No tie as printed: no x.xx5 lies between the printed decimal and the double (it would
+    # print shorter, or closer), so round() on the double rounds as the decimal would; 0.6
+    # us, where the decimal took ~3.
+    return round(value, 2) + 0.0
 
 
 def _decimal(value: Decimal) -> float:

@@ -4,6 +4,8 @@ between two events, a failure half-way through a document, SQLite without math f
 from __future__ import annotations
 
 import json
+import math
+import random
 import sqlite3
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -253,6 +255,22 @@ def test_plain_gives_every_float_what_decimal_rounding_gives() -> None:
     ``-0.0``; the others are rounded half up from the decimal they print as."""
     values = [0.0, -0.0, 1.0, -2.5, 2.675, 0.125, 1e16, 1.5e-7, 123456.78, -0.005, 99.995, 7.1]
     values += [n / 100 for n in range(-1000, 1000, 7)] + [n / 1000 for n in range(-500, 500, 3)]
+    for v in values:
+        expected = float(Decimal(repr(v)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) + 0.0
+        assert repr(plain(v)) == repr(expected), v
+
+
+def test_plain_rounds_random_floats_of_every_size_as_decimal_rounding_does() -> None:
+    """Whole hundredths skip the decimal rounding: checked against it on random values from
+    1e-9 to 1e15, ties (x.xx5) and their neighbours, both signs (seeded: reproducible)."""
+    rng = random.Random(15)  # noqa: S311 - test values, not a secret
+    values: list[float] = []
+    for _ in range(25_000):
+        exponent = rng.uniform(-9, 15)
+        values.append(rng.choice((-1, 1)) * 10**exponent)
+        whole = rng.randrange(-(10**9), 10**9)
+        values += [whole / 100, whole / 1000, math.nextafter(whole / 1000, math.inf)]
+        values.append(math.nextafter(whole / 100, -math.inf))
     for v in values:
         expected = float(Decimal(repr(v)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) + 0.0
         assert repr(plain(v)) == repr(expected), v
