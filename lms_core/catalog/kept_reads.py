@@ -205,10 +205,12 @@ def _catalog_page(
 ) -> Select[Any]:
     """A page of the catalog, built once per shape (its values are bound: ``actor_id``,
     ``pattern``, ``difficulty``, ``page_limit``, ``page_offset``). The page is cut from the
-    courses alone (their slug order, the total counted by a window over them) and only its
-    rows are joined to their instructors: joining every visible course first cost
-    PostgreSQL a look-up per course before the page was taken (0.9 -> 0.3 ms for 200)."""
-    page = select(Course.__table__, func.count().over().label("total_rows"))
+    courses' ids and slugs alone (their slug order, the total counted by a window over
+    them), and only its rows are read whole and joined to their instructors: joining every
+    visible course first cost PostgreSQL a look-up per course before the page was taken,
+    and counting whole rows carried each description through the window and the sort
+    (0.9 -> 0.2 ms for 200 published courses)."""
+    page = select(Course.id, Course.slug, func.count().over().label("total_rows"))
     if visibility != "all":
         visible: ColumnElement[bool] = Course.is_published.is_(True)
         if visibility == "own":
@@ -221,8 +223,8 @@ def _catalog_page(
                 func.lower(Course.title).like(_value("pattern"), escape="\\"),
             )
         )
-    if published is not None:
-        page = page.where(Course.is_published.is_(published))
+    if published is not None and not (published and visibility == "published"):
+        page = page.where(Course.is_published.is_(published))  # (published: said already)
     if difficulty:
         page = page.where(Course.difficulty_level == _value("difficulty"))
     cut = (
@@ -231,9 +233,9 @@ def _catalog_page(
         .offset(_value("page_offset"))
         .subquery("catalog_page")
     )
-    courses = [cut.c[column.name] for column in Course.__table__.c]
     return (
-        select(*courses, User.email.label("instructor_email"), cut.c.total_rows)
-        .join(User, User.id == cut.c.instructor_id)
+        select(*_course_columns(), cut.c.total_rows)
+        .join_from(cut, Course, Course.id == cut.c.id)
+        .join(User, User.id == Course.instructor_id)
         .order_by(cut.c.slug)
     )
