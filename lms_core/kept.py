@@ -43,7 +43,8 @@ PREPARING = "lms_db_prepare"
 #: a statement runs as it is.
 MAX_PREPARED = 64
 _PREPARED = "lms_prepared"
-_PARAMETER = re.compile(r"%\((\w+)\)s")
+#: psycopg2's escaped percent sign, or one of its named parameters.
+_PERCENT_OR_PARAMETER = re.compile(r"%%|%\((\w+)\)s")
 
 
 def prepared_sql(info: dict[Any, Any], cursor: Any, sql: str) -> str:
@@ -69,12 +70,14 @@ def prepared_sql(info: dict[Any, Any], cursor: Any, sql: str) -> str:
     names: list[str] = []
 
     def number(match: re.Match[str]) -> str:
+        if match.group(1) is None:  # "%%": a percent sign of the SQL itself
+            return "%"
         if match.group(1) not in names:
             names.append(match.group(1))
         return f"${names.index(match.group(1)) + 1}"
 
     name = f"lms_k{len(known)}"
-    body = _PARAMETER.sub(number, sql).replace("%%", "%")
+    body = _PERCENT_OR_PARAMETER.sub(number, sql)  # one pass: "%%(x)s" is text, not a slot
     cursor.execute(f"PREPARE {name} AS {body}")
     arguments = ", ".join(f"%({n})s" for n in names)
     known[sql] = f"EXECUTE {name} ({arguments})" if names else f"EXECUTE {name}"

@@ -27,7 +27,7 @@ def _same(value: Any) -> Any:
 
 
 def _users_by_domain() -> Any:
-    # The pattern's literal % (doubled in psycopg2's SQL) and a placeholder used twice.
+    # A literal percent sign (doubled in psycopg2's SQL) and a placeholder used twice.
     return (
         select(User.email, literal_column("'100%'").label("sure"))
         .where(User.email.like(bindparam("pattern", required=False)))
@@ -194,3 +194,27 @@ def test_the_token_check_reads_plain_columns(session: Session, make: Any) -> Non
     assert identity.scopes == frozenset({"courses:read"})
     assert find_identity(session, raw + "x") is None
     assert find_identity(session, "") is None
+
+
+def test_escaped_percent_signs_are_text_not_slots(settings: Settings, is_postgres: bool) -> None:
+    """psycopg2's SQL doubles a literal percent sign: ``'%%(a)s'`` is the text ``%(a)s``, not
+    the parameter ``a`` (on SQLite nothing is prepared: the text is never rewritten)."""
+    sql = "SELECT '%%(a)s' AS text, %(a)s::int + 1 AS n, '50%%' AS pct"
+    engine = make_engine(settings)  # connections of its own: nothing prepared on them yet
+    try:
+        with engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            cursor = raw.cursor()
+            if not is_postgres:
+                cursor.execute("SELECT '%(a)s', ? + 1, '50%'", (1,))
+                assert cursor.fetchall() == [("%(a)s", 2, "50%")]
+                return
+            info: dict[Any, Any] = {}
+            run = kept.prepared_sql(info, cursor, sql)
+            assert run.startswith("EXECUTE lms_k0 (%(a)s)"), run
+            cursor.execute(run, {"a": 1})
+            assert cursor.fetchall() == [("%(a)s", 2, "50%")]
+            assert kept.prepared_sql(info, cursor, sql) == run  # prepared once
+    finally:
+        engine.dispose()
