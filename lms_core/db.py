@@ -175,9 +175,10 @@ def make_engine(
     )
     _ping_when_idle(engine, settings.db_ping_idle_ms / 1000)
     if settings.db_prepare:
-        from lms_core.kept import PREPARING, execute_prepared
+        from lms_core.kept import PREPARING, execute_prepared, replace_stale
 
         event.listen(engine, "do_execute", execute_prepared)
+        event.listen(engine, "handle_error", replace_stale)
         engine.update_execution_options(**{PREPARING: True})
     return engine
 

@@ -21,6 +21,7 @@ see these statements; the toolkit never turns it on.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -57,7 +58,9 @@ def prepared_sql(info: dict[Any, Any], cursor: Any, sql: str) -> str:
     five runs PostgreSQL keeps a generic plan when it costs no more than the custom ones:
     only statements whose plan does not depend on their values (look-ups by key, a
     catalog page) ask for it. A prepared statement outlives a rollback; the pool clears
-    ``info`` when it replaces the connection, and a new connection prepares again.
+    ``info`` when it replaces the connection, and a new connection prepares again. A
+    statement the server no longer runs as prepared (:func:`stale_prepared`) gets its
+    connection replaced.
     """
     known: dict[str, str] | None = info.get(_PREPARED)
     if known is None:
@@ -76,7 +79,8 @@ def prepared_sql(info: dict[Any, Any], cursor: Any, sql: str) -> str:
             names.append(match.group(1))
         return f"${names.index(match.group(1)) + 1}"
 
-    name = f"lms_k{len(known)}"
+    # Named after its text: one name is always one statement, whichever process prepared it.
+    name = "lms_k" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:24]
     body = _PERCENT_OR_PARAMETER.sub(number, sql)  # one pass: "%%(x)s" is text, not a slot
     cursor.execute(f"PREPARE {name} AS {body}")
     arguments = ", ".join(f"%({n})s" for n in names)
@@ -89,9 +93,36 @@ def execute_prepared(cursor: Any, statement: str, parameters: Any, context: Any)
     :data:`PREPARE` execution option runs as a prepared statement; any other as usual."""
     if not context.execution_options.get(PREPARE) or not isinstance(parameters, Mapping):
         return False
+    if getattr(cursor, "name", None):  # a server-side cursor: DECLARE ... FOR takes a query
+        return False
     info = context.root_connection.connection.info
     cursor.execute(prepared_sql(info, cursor, statement), parameters)
     return True
+
+
+#: PostgreSQL's answers to a prepared statement that can no longer run as this connection
+#: prepared it: ``feature_not_supported`` ("cached plan must not change result type": a
+#: column it returns changed type, e.g. by a migration while the app runs),
+#: ``invalid_sql_statement_name`` (not prepared on this server connection: a pooler in
+#: transaction mode) and ``duplicate_prepared_statement``.
+STALE_CODES = frozenset({"0A000", "26000", "42P05"})
+
+
+def stale_prepared(error: BaseException) -> bool:
+    """Whether ``error`` (the driver's) says this connection's prepared statements are stale."""
+    return getattr(error, "pgcode", None) in STALE_CODES
+
+
+def replace_stale(context: Any) -> None:
+    """A ``handle_error`` listener (:func:`lms_core.db.make_engine`): a statement refused as
+    stale (:func:`stale_prepared`) has its connection replaced -- this one only -- so that the
+    next unit of work prepares afresh on a new one instead of failing the same way on every
+    later use of this connection. The failing statement's error still reaches its caller."""
+    ran = context.execution_context
+    asked = ran is not None and ran.execution_options.get(PREPARE)
+    if asked and stale_prepared(context.original_exception):
+        context.is_disconnect = True
+        context.invalidate_pool_on_disconnect = False
 
 
 @dataclass
@@ -287,15 +318,16 @@ def rows(
     arguments = _arguments(compiled, values)
     driver = connection.connection.dbapi_connection
     cursor = driver.cursor()  # type: ignore[union-attr]
+    sql = compiled.sql
     try:
         try:
-            sql = compiled.sql
             if prepare and not stream and connection.get_execution_options().get(PREPARING):
-                sql = prepared_sql(connection.connection.info, cursor, sql)
+                sql = prepared_sql(connection.connection.info, cursor, compiled.sql)
             cursor.execute(sql, arguments)
             chunk = cursor.fetchmany(CHUNK)
         except dialect.loaded_dbapi.Error as error:
-            raise _failed(connection, cursor, compiled.sql, arguments, error) from error
+            prepared = sql != compiled.sql
+            raise _failed(connection, cursor, compiled.sql, arguments, error, prepared) from error
         fixes = compiled.fixes
         if fixes is None or compiled.finish is not finish:
             made = _results(statement, dialect, cursor.description, finish)
@@ -324,17 +356,25 @@ def rows(
 
 
 def _failed(
-    connection: Connection, cursor: Any, sql: str, arguments: Any, error: Exception
+    connection: Connection,
+    cursor: Any,
+    sql: str,
+    arguments: Any,
+    error: Exception,
+    prepared: bool = False,
 ) -> StatementError:
     """The driver's error as Core raises it (callers catch SQLAlchemy's exceptions). A lost
     connection is invalidated, as Core does, so that the session's rollback at the end of the
     request and the pool do not use it again; the pool's other connections, which Core would
-    also mark stale, are checked by the ping after idling (``LMS_DB_PING_IDLE_MS``)."""
+    also mark stale, are checked by the ping after idling (``LMS_DB_PING_IDLE_MS``). So is a
+    connection whose ``prepared`` statement the server refused as stale (:func:`replace_stale`).
+    """
     dialect = connection.dialect
     driver = connection.connection.dbapi_connection
     gone = dialect.is_disconnect(error, driver, cursor)  # type: ignore[arg-type]
-    if gone:
+    if gone or (prepared and stale_prepared(error)):  # a new connection prepares afresh
         connection.invalidate(error)
+        gone = True
     return DBAPIError.instance(
         sql,
         arguments,

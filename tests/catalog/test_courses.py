@@ -650,11 +650,26 @@ def test_search_matches_wildcards_literally(session, make, operator, search):
 
 @pytest.mark.parametrize(
     "filters",
-    [{}, {"published": True}, {"published": False}, {"search": "live"}, {"difficulty": "beginner"}],
+    [
+        {},
+        {"published": True},
+        {"published": False},
+        {"search": "live"},
+        {"search": "LIVE", "published": True},
+        {"search": "50%_"},
+        {"difficulty": "beginner"},
+        {"difficulty": "advanced", "search": "hard"},
+        {"difficulty": "advanced", "published": True},
+    ],
 )
-def test_course_rows_are_the_listing_rows(session, catalogue, operator, teacher, learner, filters):
+def test_course_rows_are_the_listing_rows(
+    session, make, catalogue, operator, teacher, learner, filters
+):
     """``list_course_rows`` (plain columns, the API's catalog) answers what ``list_courses``
     with ``course_row`` answers: the same rows, order, total, for every kind of caller."""
+    make.course(slug="hard-live", lessons=1, published=True, difficulty_level="advanced")
+    make.course(slug="hard-draft", instructor=teacher, difficulty_level="advanced")
+    make.course(slug="fifty-pct", lessons=1, published=True, title="50%_ off")
     for actor in (operator, as_(teacher), as_(learner)):
         for page, per_page in ((1, 50), (1, 1), (2, 1), (9, 1)):  # 9: past the end
             objects = courses.list_courses(
@@ -665,6 +680,20 @@ def test_course_rows_are_the_listing_rows(session, catalogue, operator, teacher,
             )
             assert rows.items == [courses.course_row(c) for c in objects.items]
             assert rows.total == objects.total
+    if "difficulty" in filters and page == 1:
+        every = kept_reads.list_course_rows(session, actor=operator, per_page=50, **filters)
+        assert every.items and {c["difficulty_level"] for c in every.items} == {
+            filters["difficulty"]
+        }
+
+
+def test_bad_catalog_filters_are_refused_alike(session, operator):
+    for filters in ({"difficulty": "expert"}, {"page": 0}, {"per_page": 0}, {"per_page": 10_001}):
+        with pytest.raises(ValidationError) as objects:
+            courses.list_courses(session, actor=operator, **filters)
+        with pytest.raises(ValidationError) as rows:
+            kept_reads.list_course_rows(session, actor=operator, **filters)
+        assert (str(rows.value), rows.value.field) == (str(objects.value), objects.value.field)
 
 
 @pytest.mark.parametrize("visibility", ["all", "own", "published"])

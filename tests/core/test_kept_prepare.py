@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, bindparam, literal_column, select
+from sqlalchemy import Engine, bindparam, create_engine, literal_column, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from lms_core import kept
@@ -212,9 +213,78 @@ def test_escaped_percent_signs_are_text_not_slots(settings: Settings, is_postgre
                 return
             info: dict[Any, Any] = {}
             run = kept.prepared_sql(info, cursor, sql)
-            assert run.startswith("EXECUTE lms_k0 (%(a)s)"), run
+            assert run.startswith("EXECUTE lms_k") and run.endswith(" (%(a)s)"), run
             cursor.execute(run, {"a": 1})
             assert cursor.fetchall() == [("%(a)s", 2, "50%")]
             assert kept.prepared_sql(info, cursor, sql) == run  # prepared once
     finally:
         engine.dispose()
+
+
+def _retype_email(url: str, length: int) -> None:
+    """A migration run while the app serves: a column the statements return changes type."""
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"ALTER TABLE users ALTER COLUMN email TYPE varchar({length})")
+    finally:
+        admin.dispose()
+
+
+@pytest.mark.parametrize("kind", ["kept", "orm"])
+def test_a_statement_made_stale_by_a_migration_costs_one_failure(
+    settings: Settings, filled: str, is_postgres: bool, kind: str
+) -> None:
+    """PostgreSQL refuses a prepared statement whose result changed type ("cached plan must
+    not change result type"): the connection is replaced, so the next unit of work prepares
+    afresh instead of failing on that connection for ever (kept and ORM statements)."""
+    orm = select(User).where(User.id >= 1).execution_options(**{kept.PREPARE: True})
+
+    def read(session: Session) -> list[Any]:
+        return _run(session, prepare=True) if kind == "kept" else list(session.scalars(orm))
+
+    engine = _engine(settings, filled)
+    try:
+        with Session(engine) as session:
+            assert len(read(session)) in (2, 3)
+        if is_postgres:
+            _retype_email(filled, 400)
+            with Session(engine) as session, pytest.raises(DBAPIError) as failed:
+                read(session)
+            assert failed.value.connection_invalidated
+            assert "cached plan must not change result type" in str(failed.value)
+        with Session(engine) as session:  # a new connection: prepared again, answers
+            assert len(read(session)) in (2, 3)
+            assert len(read(session)) in (2, 3)
+    finally:
+        engine.dispose()
+
+
+def test_streamed_statements_are_not_prepared(settings: Settings, filled: str) -> None:
+    """A server-side cursor (``yield_per``) declares its query: the statement runs as it is."""
+    engine = _engine(settings, filled)
+    streamed = select(User).order_by(User.id).execution_options(**{kept.PREPARE: True}, yield_per=2)
+    try:
+        with Session(engine) as session:
+            assert [u.id for u in session.scalars(streamed)] == [1, 2, 3]
+    finally:
+        engine.dispose()
+
+
+def test_a_statement_has_one_name_whoever_prepares_it(
+    settings: Settings, filled: str, is_postgres: bool
+) -> None:
+    """Named after its text: two processes (engines) never give one name to two statements."""
+    if not is_postgres:
+        assert not _engine(settings, filled).get_execution_options().get(kept.PREPARING)
+        return
+    names = []
+    for _ in range(2):
+        engine = _engine(settings, filled)
+        try:
+            with Session(engine) as session:
+                _run(session, prepare=True)
+                names.append(session.connection().exec_driver_sql(PREPARED).all()[0][0])
+        finally:
+            engine.dispose()
+    assert names[0] == names[1] and len(names[0]) == len("lms_k") + 24
