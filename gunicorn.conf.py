@@ -73,7 +73,8 @@ forwarded_allow_ips = os.environ.get("LMS_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 control_socket_disable = True
 
 # Logs on stdout/stderr (the service manager or container runtime keeps them). The access
-# line: client, time, request, status, bytes, referrer, user agent, and duration in ms.
+# line: client, time, request, status, bytes, referrer, user agent, and duration in ms; an API
+# request also gets its JSON line there (request id, method, path, status, duration, user id).
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LMS_LOG_LEVEL", "info")
@@ -92,6 +93,10 @@ class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type h
         for logger in (self.error_log, logging.getLogger(APP_LOGGER)):
             if not any(isinstance(f, RedactTokens) for f in logger.filters):
                 logger.addFilter(RedactTokens())
+        # The API's JSON line per request goes where the access log goes (none when it is off).
+        from admin_ui.api.requestlog import write_lines_to
+
+        write_lines_to(list(self.access_log.handlers))
 
     def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
         from admin_ui.public.redact import redact

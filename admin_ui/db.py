@@ -95,8 +95,7 @@ def release_request_session() -> None:
 def _close(_exc: BaseException | None) -> None:
     session: Session | None = g.pop(_KEY, None)
     if session is not None:
-        session.rollback()
-        session.close()
+        session.close()  # rolls back whatever was not committed, and frees the connection
 
 
 def init_request_sessions(app: Flask) -> None:

@@ -152,7 +152,9 @@ def make_engine(
     wants a shorter one.
     PostgreSQL gets the pool size and overflow from settings, and a connection that sat idle
     in the pool is pinged before use (:func:`_ping_when_idle`): a server restarted while the
-    pool idled is survived; under steady traffic each worker loses one request to it.
+    pool idled is survived; under steady traffic each worker loses one request to it. With
+    ``db_prepare`` the statements that ask for it run as server-side prepared statements
+    (:func:`lms_core.kept.prepared_sql`).
     """
     sa_url = make_url(url or settings.database_url)
     if sa_url.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3: not bundled
@@ -172,6 +174,12 @@ def make_engine(
         sa_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
     _ping_when_idle(engine, settings.db_ping_idle_ms / 1000)
+    if settings.db_prepare:
+        from lms_core.kept import PREPARING, execute_prepared, replace_stale
+
+        event.listen(engine, "do_execute", execute_prepared)
+        event.listen(engine, "handle_error", replace_stale)
+        engine.update_execution_options(**{PREPARING: True})
     return engine
 
 

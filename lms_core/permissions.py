@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from lms_core.actor import Actor
 from lms_core.errors import PermissionDenied
-from lms_core.models import Course
 from lms_core.models.users import Role
+
+
+class ManagedCourse(Protocol):
+    """What the course checks read of a course: a ``Course``, or a row of plain columns
+    (the API's outline, :mod:`lms_core.catalog.kept_reads`)."""
+
+    @property
+    def slug(self) -> str: ...
+
+    @property
+    def instructor_id(self) -> int: ...
 
 
 def require_admin(actor: Actor, what: str) -> None:
@@ -16,7 +27,7 @@ def require_admin(actor: Actor, what: str) -> None:
         raise PermissionDenied(f"only an administrator may {what} (acting as {actor.label})")
 
 
-def can_manage_course(actor: Actor, course: Course) -> bool:
+def can_manage_course(actor: Actor, course: ManagedCourse) -> bool:
     """Admins manage every course; instructors only their own. The role is checked too: a
     user moved from instructor to student keeps ``Course.instructor_id`` until a course gets
     a new instructor, and must not keep managing it (the listings, :mod:`lms_core.scopes`,
@@ -26,7 +37,7 @@ def can_manage_course(actor: Actor, course: Course) -> bool:
     return actor.role is Role.instructor and actor.is_user(course.instructor_id)
 
 
-def require_course_manager(actor: Actor, course: Course, what: str) -> None:
+def require_course_manager(actor: Actor, course: ManagedCourse, what: str) -> None:
     if not can_manage_course(actor, course):
         raise PermissionDenied(
             f"only the course's instructor or an administrator may {what} "

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     #: pings on every checkout (one more round trip per request and task, none lost to a
     #: server restart under steady traffic).
     db_ping_idle_ms: int = Field(default=1000, ge=0)
+    #: PostgreSQL: the hot statements (token check, catalog page, outline, quiz answer) run as
+    #: server-side prepared statements, planned once per connection. Turn off behind a pooler
+    #: that hands a client another server connection per transaction (PgBouncer's
+    #: transaction mode): a statement prepared on one is unknown on the next.
+    db_prepare: bool = True
     #: SQLite waits this long for a lock held by another process before giving up: 10 minutes,
     #: longer than the longest writer (an import holds the write lock for its whole apply).
     sqlite_busy_timeout_ms: int = Field(default=600_000, ge=0)

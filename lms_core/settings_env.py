@@ -41,6 +41,8 @@ class EngineSettings(Protocol):
     @property
     def db_ping_idle_ms(self) -> int: ...
     @property
+    def db_prepare(self) -> bool: ...
+    @property
     def sqlite_busy_timeout_ms(self) -> int: ...
     @property
     def is_sqlite(self) -> bool: ...
@@ -52,6 +54,7 @@ class DatabaseSettings:
     db_pool_size: int = 5
     db_max_overflow: int = 10
     db_ping_idle_ms: int = 1000
+    db_prepare: bool = True
     sqlite_busy_timeout_ms: int = 600_000  # as Settings: longer than the longest writer
 
     @property
@@ -92,7 +95,7 @@ TEXT_FIELDS = frozenset(
     }
 )
 PATH_FIELDS = frozenset({"files_dir", "fonts_dir", "import_drop_dir", "backup_dir"})
-BOOL_FIELDS = frozenset({"debug"})
+BOOL_FIELDS = frozenset({"debug", "db_prepare"})
 #: Values taken here; any other (``production``) goes to the full settings and their checks.
 CHOICE_FIELDS: dict[str, frozenset[str]] = {
     "environment": frozenset({"development"}),
@@ -217,6 +220,7 @@ def quick_engine_settings(
         "db_pool_size",
         "db_max_overflow",
         "db_ping_idle_ms",
+        "db_prepare",
         "sqlite_busy_timeout_ms",
     )
     return DatabaseSettings(**{name: values[name] for name in engine_fields if name in values})

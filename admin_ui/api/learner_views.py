@@ -91,7 +91,7 @@ def _meta(page: Any) -> PageInfo:
 def courses(query: CoursesQuery) -> Answer:
     """The catalog: published courses, by title or slug words and by difficulty, a page at a time."""
     from admin_ui.db import request_session
-    from lms_core.catalog.courses import list_course_rows
+    from lms_core.catalog.kept_reads import list_course_rows
 
     page = list_course_rows(
         request_session(),
@@ -110,13 +110,10 @@ def courses(query: CoursesQuery) -> Answer:
 def outline(slug: str) -> Answer:
     """A course and its lessons in order (titles and kinds; the content is for the enrolled)."""
     from admin_ui.db import request_session
-    from lms_core.catalog.courses import course_row, get_course
-    from lms_core.catalog.lessons import lesson_row, lessons_of
+    from lms_core.catalog.kept_reads import course_outline
 
-    db = request_session()
-    course = get_course(db, slug)  # held: each lesson's row names it (no query per lesson)
-    lessons = lessons_of(db, actor=caller().actor, course=course)
-    return Outline(course=course_row(course), lessons=[lesson_row(x) for x in lessons])
+    course, lessons = course_outline(request_session(), actor=caller().actor, slug=slug)
+    return Outline(course=course, lessons=lessons)
 
 
 @api.post(f"/courses/{SLUG}/enrollment")

@@ -54,19 +54,20 @@ def _check_visible(db: Any, who: Any, attempt_id: int) -> bool:
     return _visible_and_owner(db, who, attempt_id)[0]
 
 
-def _visible_and_owner(db: Any, who: Any, attempt_id: int) -> tuple[bool, Any, Any]:
-    """:func:`_check_visible`, with the quiz and the learner it read (a caller holding them
-    has the service's next read of the quiz answered by the session, not the database)."""
+def _visible_and_owner(db: Any, who: Any, attempt_id: int) -> tuple[bool, Any]:
+    """:func:`_check_visible`, with what it read: the attempt, its quiz and its learner (a
+    service given them does not read them again)."""
     from lms_core.errors import NotFound
     from lms_core.permissions import can_manage_course
     from lms_core.quizzes.attempts import get_attempt
 
-    _attempt, quiz, student = get_attempt(db, attempt_id)
+    read = get_attempt(db, attempt_id)
+    _attempt, quiz, student = read
     if can_manage_course(who, quiz.lesson.course):
-        return True, quiz, student
+        return True, read
     if not who.is_user(student.id):
         raise NotFound(f"no attempt {attempt_id}", field="attempt", value=attempt_id)
-    return bool(quiz.show_correct_answers), quiz, student
+    return bool(quiz.show_correct_answers), read
 
 
 @api.post(f"/courses/{LESSON}/quiz/attempts")
@@ -99,9 +100,11 @@ def save(attempt_id: int, json: AnswersBody) -> Answer:
     from lms_core.quizzes.review import attempt_row
 
     db = request_session()
-    _visible, _quiz, student = _visible_and_owner(db, caller().actor, attempt_id)
-    result = save_answers(db, actor=caller().actor, attempt_id=attempt_id, answers=json.answers)
-    row = attempt_row(result.attempt, student.email)  # the learner is read once, above
+    _visible, read = _visible_and_owner(db, caller().actor, attempt_id)
+    result = save_answers(
+        db, actor=caller().actor, attempt_id=attempt_id, answers=json.answers, read=read
+    )
+    row = attempt_row(result.attempt, read[2].email)  # the learner is read once, above
     commit()
     if result.late:
         raise Conflict(

@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 from lms_core.accounts import audit
 from lms_core.accounts.api_scopes import check_scopes
 from lms_core.accounts.mfa_policy import mfa_missing
+from lms_core.accounts.token_lookup import find_identity
 from lms_core.accounts.token_lookup import find_with_user as _find_with_user
 from lms_core.actor import Actor
 from lms_core.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
-from lms_core.models import ApiToken, ApiTokenKind, User, utcnow
+from lms_core.models import ApiToken, ApiTokenKind, Role, User, utcnow
 from lms_core.security import token_hash
 
 if TYPE_CHECKING:
@@ -55,14 +56,10 @@ class TokenPair:
 class TokenIdentity:
     """Who a presented token acts as, and with what scopes (None: the user's full rights)."""
 
-    user: User
+    actor: Actor
     scopes: frozenset[str] | None
     token_id: int
     family: str
-
-    @property
-    def actor(self) -> Actor:
-        return Actor.for_user(self.user)
 
     def allows(self, scope: str) -> bool:
         return self.scopes is None or scope in self.scopes
@@ -249,19 +246,19 @@ def token_identity(
     session: Session, raw: str, *, now: datetime | None = None
 ) -> TokenIdentity | None:
     """Who an access or personal token acts as, or None (unknown, revoked, expired, a
-    refresh token, or its user deactivated). Reads only."""
+    refresh token, or its user deactivated). Reads only: one kept statement, plain columns
+    (``token_lookup.find_identity``; every API request makes this check)."""
     now = now or utcnow()
-    found = _find_with_user(session, raw)
-    if found is None or found[0].kind == ApiTokenKind.refresh.value:
+    row = find_identity(session, raw)
+    if row is None or row.kind == ApiTokenKind.refresh.value:
         return None
-    row, loaded = found
     if row.revoked_at is not None or row.expires_at <= now:
         return None
-    user = _usable_user(session, row, loaded)
-    if user is None:
+    if not row.is_active or row.deleted_at is not None:  # as _usable_user
         return None
-    scopes = row.scope_list
-    return TokenIdentity(user, None if scopes is None else frozenset(scopes), row.id, row.family)
+    actor = Actor(label=row.email, role=Role(row.role), user_id=row.user_id)
+    scopes = None if row.scopes is None else frozenset(row.scopes.split())
+    return TokenIdentity(actor, scopes, row.token_id, row.family)
 
 
 def end_login(session: Session, *, actor: Actor, family: str) -> int:

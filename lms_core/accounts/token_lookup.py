@@ -2,22 +2,43 @@
 query whose statement is built once.
 
 Building the statement (a join and a comparison) cost more CPU than running it; with the
-hash as a bound parameter the one statement object is reused, and SQLAlchemy's compiled
-cache is hit every time. Reads only.
+hash as a bound parameter the one statement object is reused. An API request's check
+(:func:`find_identity`) reads plain columns as a kept statement on the DBAPI cursor,
+prepared on PostgreSQL (:mod:`lms_core.kept`): no token or user object is built for a
+check that only needs who the caller is. Reads only.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from lms_core import kept
 from lms_core.models import ApiToken, User
 from lms_core.security import token_hash
 
 #: The longest raw token looked up (a longer one is no token of ours).
 MAX_RAW = 200
+
+
+class TokenRow(NamedTuple):
+    """What a token check needs of the token and its user."""
+
+    token_id: int
+    kind: str
+    family: str
+    scopes: str | None
+    revoked_at: datetime | None
+    expires_at: datetime
+    user_id: int
+    email: str
+    role: str
+    is_active: bool
+    deleted_at: datetime | None
 
 
 def find_with_user(session: Session, raw: str) -> tuple[ApiToken, User] | None:
@@ -28,10 +49,55 @@ def find_with_user(session: Session, raw: str) -> tuple[ApiToken, User] | None:
     return None if found is None else (found[0], found[1])
 
 
+def find_identity(session: Session, raw: str) -> TokenRow | None:
+    """:func:`find_with_user` as plain columns (:class:`TokenRow`), for a token check."""
+    if not raw or len(raw) > MAX_RAW:
+        return None
+    found = kept.rows(
+        session.connection(),
+        _token_row(),
+        {"token_hash": token_hash(raw)},
+        stream=False,
+        finish=_same,
+        prepare=True,
+    )
+    row = next(iter(list(found)), None)  # one row at most (the hash is unique)
+    return None if row is None else TokenRow(*row)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
 @cache
 def _token_with_user() -> Select[ApiToken, User]:
     return (
         select(ApiToken, User)
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == bindparam("token_hash"))
+    )
+
+
+#: What a token check reads (:class:`TokenRow`'s fields, in its order).
+_TOKEN_ROW: tuple[Any, ...] = (
+    ApiToken.id,
+    ApiToken.kind,
+    ApiToken.family,
+    ApiToken.scopes,
+    ApiToken.revoked_at,
+    ApiToken.expires_at,
+    User.id,
+    User.email,
+    User.role,
+    User.is_active,
+    User.deleted_at,
+)
+
+
+@cache
+def _token_row() -> Select[Any]:
+    return (
+        select(*_TOKEN_ROW)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == bindparam("token_hash", required=False))
     )

@@ -14,8 +14,9 @@ from lms_core.actor import Actor
 from lms_core.catalog.fields import COURSE, CourseCreate, CourseDetail, CourseRow, CourseUpdate
 from lms_core.errors import Conflict, HintCode, NotFound, PermissionDenied, ValidationError, hint
 from lms_core.fields import check_values, command_values, iso
+from lms_core.kept import PREPARE
 from lms_core.models import Course, Enrollment, Lesson, Role, User
-from lms_core.pagination import Page, check_page, count_rows, paginate, search_filter
+from lms_core.pagination import Page, paginate, search_filter
 from lms_core.permissions import require_course_manager
 
 _AUDITED = COURSE.audited()
@@ -43,27 +44,6 @@ def course_row(course: Course) -> CourseRow:
     )
 
 
-def _course_row_of(row: Any) -> CourseRow:
-    """:func:`course_row` of a row of plain columns (see :func:`list_course_rows`)."""
-    return CourseRow(
-        id=row.id,
-        slug=row.slug,
-        title=row.title,
-        description=row.description,
-        instructor_email=row.instructor_email,
-        category=row.category,
-        difficulty_level=row.difficulty_level,
-        thumbnail_url=row.thumbnail_url,
-        estimated_duration_minutes=row.estimated_duration_minutes,
-        is_published=row.is_published,
-        external_id=row.external_id,
-        certificate_min_grade=float(row.certificate_min_grade),
-        auto_certificate=row.auto_certificate,
-        created_at=iso(row.created_at),
-        updated_at=iso(row.updated_at),
-    )
-
-
 def get_course(session: Session, slug: str) -> Course:
     course = session.scalars(_course_by_slug(), {"slug": (slug or "").strip()}).first()
     if course is None:
@@ -74,7 +54,9 @@ def get_course(session: Session, slug: str) -> Course:
 @cache
 def _course_by_slug() -> Select[Course]:
     """Built once (the API's outline reads it on every visit; see ``token_lookup``)."""
-    return select(Course).where(Course.slug == bindparam("slug"))
+    return (
+        select(Course).where(Course.slug == bindparam("slug")).execution_options(**{PREPARE: True})
+    )
 
 
 def _instructor(session: Session, email: str) -> User:
@@ -272,33 +254,3 @@ def list_courses(
         difficulty=difficulty,
     )
     return paginate(session, stmt, page=page, per_page=per_page)
-
-
-def list_course_rows(
-    session: Session,
-    *,
-    actor: Actor,
-    search: str | None = None,
-    published: bool | None = None,
-    difficulty: str | None = None,
-    page: int = 1,
-    per_page: int = 50,
-) -> Page[CourseRow]:
-    """``list_courses`` as listing rows (:func:`course_row`), read as plain columns: the same
-    courses, in the same order, without building a Course and its instructor per row (the
-    API's catalog, read on every visit, never changes them). The total comes with the page
-    (``count(*) OVER ()``: one round trip, not two); only a page past the end counts apart."""
-    stmt = courses_query(
-        session, actor=actor, search=search, published=published, difficulty=difficulty
-    )
-    check_page(page, per_page)
-    columns = (*Course.__table__.c, User.email.label("instructor_email"))
-    rows = session.execute(
-        stmt.with_only_columns(*columns, func.count().over().label("total_rows"))
-        .join(User, User.id == Course.instructor_id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    empty_total = count_rows(session, stmt) if not rows and page > 1 else 0
-    total = int(rows[0].total_rows) if rows else empty_total
-    return Page([_course_row_of(row) for row in rows], total=total, page=page, per_page=per_page)

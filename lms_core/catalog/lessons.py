@@ -16,6 +16,7 @@ from lms_core.catalog.fields import LESSON, LessonCreate, LessonRow, LessonUpdat
 from lms_core.catalog.progress import recompute_course
 from lms_core.errors import Conflict, NotFound, ValidationError
 from lms_core.fields import check_values, command_values
+from lms_core.kept import PREPARE
 from lms_core.models import Course, Lesson
 from lms_core.permissions import require_course_manager
 
@@ -117,6 +118,7 @@ def _ordered_stmt() -> Select[Lesson]:
         select(Lesson)
         .where(Lesson.course_id == bindparam("course_id"))
         .order_by(Lesson.order_index, Lesson.id)
+        .execution_options(**{PREPARE: True})
     )
 
 

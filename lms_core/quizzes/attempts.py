@@ -298,14 +298,21 @@ def save_answers(
     attempt_id: int,
     answers: Mapping[int, Any],
     now: datetime | None = None,
+    read: tuple[Attempt, Quiz, User] | None = None,
 ) -> SaveResult:
     """Store answers keyed by question number (1..n, the quiz's stored order).
 
     After the deadline nothing is stored: the result says ``late`` and the attempt is closed
     with the answers saved in time. Every answer is checked before any is stored.
+    ``read``: what :func:`get_attempt` gave for this attempt in this session, when the caller
+    already asked (the API checks who may see the attempt first): the attempt is read once
+    per request, not twice (a seven-table join, the costliest statement of a save).
     """
     now = now or utcnow()
-    attempt, quiz, student = get_attempt(session, attempt_id)
+    if read is not None and read[0].id == attempt_id:
+        attempt, quiz, student = read
+    else:
+        attempt, quiz, student = get_attempt(session, attempt_id)
     _require_for_learner(actor, student, quiz, "answer for this learner")
     _require_open(attempt)
     if _overdue(attempt, now):

@@ -8,36 +8,28 @@ few rows that is 10-50x the query itself (a learner's assignments: 0.02 ms raw o
 So each report module builds its statements once per **shape** (which ends the period has,
 whether it lies in the past, what kind of actor asks) with named ``bindparam`` placeholders
 instead of values (:class:`Frame`, :func:`scoped_actor`), keeps them (``functools.cache``),
-and a request only passes the values. :func:`rows` compiles each kept statement once per
-dialect to its SQL text, bind order and type processors, through SQLAlchemy's public
-compiler and type API, and then runs it on the DBAPI cursor: what a hand-written query
-costs, plus the type processing and :func:`~lms_core.reports.base.plain`.
-
-SQL stays visible: when the connection or its engine has ``before_cursor_execute`` or
-``after_cursor_execute`` listeners (a test or bench counting statements), the statement runs
-through SQLAlchemy Core instead, with the same values and results. SQLAlchemy's own
-statement logging (``echo``, the ``sqlalchemy.engine`` logger) is no listener and does not
-see these statements; the toolkit never turns it on.
+and a request only passes the values. :func:`lms_core.kept.rows` (re-exported here as
+:func:`rows`) compiles each kept statement once per dialect and runs it on the DBAPI cursor,
+each value finished by :func:`~lms_core.reports.base.plain`. Report statements are not
+prepared on the server: a generic plan, made without the period's values, could pick a poor
+plan for a large table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, ColumnElement, Connection, Integer, Select, and_, true
+from sqlalchemy import BindParameter, ColumnElement, Integer, and_, true
 from sqlalchemy import bindparam as _bindparam
-from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, StatementError
 
 from lms_core.actor import Actor
+from lms_core.kept import CHUNK as CHUNK  # the reports' runner, re-exported
+from lms_core.kept import rows as rows
+from lms_core.kept import watched as watched
 from lms_core.models.base import UtcDateTime, utcnow
 from lms_core.models.users import Role
-
-#: Streamed sections are read this many rows at a time.
-CHUNK = 1000
 
 
 def placeholder(name: str, type_: Any = None) -> BindParameter[Any]:
@@ -73,7 +65,6 @@ class Frame:
     ``Period.values`` instead."""
 
     def __init__(self, shape: Shape) -> None:
-        self.shape = shape
         self.since: BindParameter[datetime] | None = at("since") if shape.since else None
         self.until: BindParameter[datetime] | None = at("until") if shape.until else None
         self.past = shape.past
@@ -116,249 +107,3 @@ def scoped_actor(shape: ActorShape) -> Actor:
     role, is_user = shape
     user_id = cast(Any, placeholder("actor_id", Integer())) if is_user else None
     return Actor(label="(kept statement)", role=role, user_id=user_id)
-
-
-@dataclass
-class _Compiled:
-    """A kept statement as one dialect runs it."""
-
-    sql: str
-    #: The driver's parameters with every constant in place (a list for positional
-    #: paramstyles such as SQLite's ``qmark``, a dict for named ones), processed once ...
-    template: list[Any] | dict[str, Any]
-    #: ... and the placeholders a request fills in: (position or name, name, its default,
-    #: the type's bind processor).
-    slots: list[tuple[Any, str, Any, Callable[[Any], Any] | None]]
-    #: (column, what makes its value the finished one) for the columns that need it: known
-    #: at the first run (PostgreSQL's processors depend on the type the server reports).
-    fixes: list[tuple[int, Callable[[Any], Any]]] | None = None
-    #: The ``finish`` the fixes were made with.
-    finish: Callable[[Any], Any] | None = None
-
-
-_compiled: dict[tuple[Select[Any], Dialect], _Compiled] = {}
-#: The kept statements are a few dozen (report kinds x shapes); a caller running statements
-#: of its own through a :class:`~lms_core.reports.base.Section` (an export of a whole site,
-#: a test) would otherwise add one entry per statement for the life of the process.
-MAX_COMPILED = 512
-
-
-def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
-    key = (statement, dialect)  # an engine's dialect lives as long as the engine
-    found = _compiled.get(key)
-    if found is not None:
-        return found
-    compiled = statement.compile(dialect=dialect)
-    sql = compiled.string
-    if "POSTCOMPILE" in sql:  # an expanding IN: its SQL depends on the values
-        raise TypeError(f"a kept report statement must not expand at execution: {sql[:80]}")
-    defaults = compiled.construct_params()
-    names: list[str] = list(compiled.positiontup or ()) if compiled.positional else list(defaults)
-    template: list[Any] = []
-    slots: list[tuple[Any, str, Any, Callable[[Any], Any] | None]] = []
-    for index, name in enumerate(names):
-        bind = compiled.binds[name]
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if bind.unique:  # an anonymous bind: a constant of the statement
-            value = defaults[name]
-            template.append(value if process is None or value is None else process(value))
-        else:  # a placeholder (or a named bind), filled in per request
-            template.append(None)
-            slots.append((index if compiled.positional else name, name, defaults[name], process))
-    if not compiled.positional:
-        found = _Compiled(sql, dict(zip(names, template, strict=True)), slots)
-    else:
-        found = _Compiled(sql, template, slots)
-    if len(_compiled) >= MAX_COMPILED:
-        _compiled.clear()
-    _compiled[key] = found
-    return found
-
-
-#: PostgreSQL type codes (OIDs) whose values the driver gives as finished ones: ``bool``,
-#: ``int8``, ``int2``, ``int4``, ``text``, ``varchar`` (``numeric`` comes as ``Decimal``,
-#: and is rounded).
-_PG_AS_IS = frozenset({16, 20, 21, 23, 25, 1043})
-
-
-def _results(
-    statement: Select[Any], dialect: Dialect, description: Any, finish: Callable[[Any], Any]
-) -> list[Callable[[Any], Any] | None]:
-    """Per column, what makes a fetched value the finished one: the type's result processor
-    (the server's type code chooses PostgreSQL's), then ``finish`` (or, for a column of a
-    Python type in ``finish.by_type``, that one: ``plain`` without its dispatch); ``None`` where the
-    driver's value already is (integers, text: ``finish`` gives them back as they are), so
-    that a row of those is passed on as fetched (making each value again was ~3 us a row,
-    most of a list of dead jobs' cost over its query)."""
-    out: list[Callable[[Any], Any] | None] = []
-    sqlite = dialect.name == "sqlite"
-    typed = getattr(finish, "by_type", {})
-    for column, described in zip(statement.selected_columns, description, strict=True):
-        kind = column.type
-        process = kind.dialect_impl(dialect).result_processor(dialect, described[1])
-        if isinstance(kind, UtcDateTime) and process is not None:
-            # The type gives aware UTC datetimes, as ``finish`` does.
-            out.append(_sqlite_utc(process) if sqlite else _aware_utc(process))
-        elif process is None and _as_is(kind, described[1], sqlite):
-            out.append(None)
-        elif process is None:
-            out.append(typed.get(_python_type(kind), finish))
-        else:
-            out.append(_then(process, finish))
-    return out
-
-
-def _python_type(kind: Any) -> type | None:
-    try:
-        python: type = kind.python_type
-    except NotImplementedError:  # a column of no declared type: NullType, a function's
-        return None
-    return python
-
-
-def _as_is(kind: Any, code: Any, sqlite: bool) -> bool:
-    """Whether a column's values come from the driver as ``finish`` leaves them: integers and
-    text, declared so (SQLite reports no type) and, on PostgreSQL, sent so by the server.
-    SQLite would give back a REAL written by hand into an INTEGER column as it is (the
-    toolkit writes none; its integer figures are counts and sums of integers)."""
-    return _python_type(kind) in (int, str) and (sqlite or code in _PG_AS_IS)
-
-
-def _aware_utc(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """PostgreSQL's ``timestamptz`` as the driver gives it in a UTC session: already aware
-    UTC, given back as it is (``process`` moves any other zone to UTC)."""
-
-    def utc(value: Any) -> Any:
-        if value is None or (value.__class__ is datetime and value.tzinfo is UTC):
-            return value
-        return process(value)
-
-    return utc
-
-
-def _then(first: Callable[[Any], Any], second: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda value: second(first(value))
-
-
-def _sqlite_utc(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """A UTC timestamp as SQLite stores it (``YYYY-MM-DD HH:MM:SS[.ffffff]`` text) made an
-    aware datetime: ~0.25 us a value, where the type's own processor (a parse, then
-    ``replace(tzinfo=)``) took ~1.8 us, most of what a list of dead jobs cost over its
-    query. Any other value goes to the type's processor (``process``)."""
-    parse = datetime.fromisoformat
-
-    def utc(value: Any) -> Any:
-        # YYYY-MM-DD HH:MM:SS to YYYY-MM-DD HH:MM:SS.ffffff; a date alone would parse naive.
-        if value.__class__ is str and 19 <= len(value) <= 26:
-            try:
-                return parse(value + "+00:00")
-            except ValueError:
-                pass  # written by hand with an offset or a "Z": the type knows those
-        return None if value is None else process(value)
-
-    return utc
-
-
-def _arguments(compiled: _Compiled, values: Mapping[str, Any]) -> Any:
-    arguments = compiled.template.copy()
-    for slot, name, default, process in compiled.slots:
-        value = values.get(name, default)
-        arguments[slot] = value if process is None or value is None else process(value)
-    return tuple(arguments) if isinstance(arguments, list) else arguments
-
-
-def watched(connection: Connection) -> bool:
-    """Whether something listens to this connection's cursor executions (on the connection
-    or on its engine).
-
-    SQLAlchemy marks a connection that was given listeners of its own (``_has_events``);
-    without any, the engine's own listener collections answer, which costs a fraction of
-    asking the connection's joined ones (~3.6 us after a report is built, most of what a
-    learner's assignments cost over their query on SQLite)."""
-    if getattr(connection, "_has_events", True):
-        dispatch = connection.dispatch
-        return bool(dispatch.before_cursor_execute) or bool(dispatch.after_cursor_execute)
-    engine = connection.engine.dispatch
-    return bool(engine.before_cursor_execute) or bool(engine.after_cursor_execute)
-
-
-def rows(
-    connection: Connection,
-    statement: Select[Any],
-    values: Mapping[str, Any],
-    *,
-    stream: bool,
-    finish: Callable[[Any], Any],
-) -> Iterator[tuple[Any, ...]]:
-    """Every row of ``statement`` with ``values``, each value through its type's result
-    processor (what Core gives) and then ``finish``.
-
-    Rows are made ``CHUNK`` at a time, so that a caller showing the first few (the back
-    office's tables) makes only those. ``stream``: constant memory too. SQLite's cursor
-    streams by itself; on PostgreSQL that takes a server-side cursor, which Core's
-    ``yield_per`` manages (declared, fetched, closed with the transaction's state), so
-    streamed sections run through Core there; other sections come whole from the server
-    into the driver's memory (libpq's), as a client-side cursor does."""
-    if watched(connection) or (stream and connection.dialect.name != "sqlite"):
-        options = {"yield_per": CHUNK} if stream else {}
-        for row in connection.execute(statement, dict(values), execution_options=options):
-            yield tuple(map(finish, row))
-        return
-    dialect = connection.dialect
-    compiled = _compile(statement, dialect)
-    arguments = _arguments(compiled, values)
-    driver = connection.connection.dbapi_connection
-    cursor = driver.cursor()  # type: ignore[union-attr]
-    try:
-        try:
-            cursor.execute(compiled.sql, arguments)
-            chunk = cursor.fetchmany(CHUNK)
-        except dialect.loaded_dbapi.Error as error:
-            raise _failed(connection, cursor, compiled.sql, arguments, error) from error
-        fixes = compiled.fixes
-        if fixes is None or compiled.finish is not finish:
-            made = _results(statement, dialect, cursor.description, finish)
-            # Only the columns that need it are made again; a row of none is passed on.
-            fixes = compiled.fixes = [(i, f) for i, f in enumerate(made) if f is not None]
-            compiled.finish = finish
-        while chunk:
-            if not fixes:
-                yield from map(tuple, chunk)
-            for row in chunk if fixes else ():
-                made = list(row)
-                for i, fix in fixes:
-                    made[i] = fix(made[i])
-                yield tuple(made)
-            if len(chunk) < CHUNK:
-                break
-            try:
-                chunk = cursor.fetchmany(CHUNK)
-            except dialect.loaded_dbapi.Error as error:
-                raise _failed(connection, cursor, compiled.sql, arguments, error) from error
-    finally:
-        try:  # noqa: SIM105 - cheaper than suppress() on every run
-            cursor.close()
-        except dialect.loaded_dbapi.Error:
-            pass  # a connection that died has nothing left to close (_failed invalidated it)
-
-
-def _failed(
-    connection: Connection, cursor: Any, sql: str, arguments: Any, error: Exception
-) -> StatementError:
-    """The driver's error as Core raises it (callers catch SQLAlchemy's exceptions). A lost
-    connection is invalidated, as Core does, so that the session's rollback at the end of the
-    request and the pool do not use it again; the pool's other connections, which Core would
-    also mark stale, are checked by the ping after idling (``LMS_DB_PING_IDLE_MS``)."""
-    dialect = connection.dialect
-    driver = connection.connection.dbapi_connection
-    gone = dialect.is_disconnect(error, driver, cursor)  # type: ignore[arg-type]
-    if gone:
-        connection.invalidate(error)
-    return DBAPIError.instance(
-        sql,
-        arguments,
-        error,
-        dialect.loaded_dbapi.Error,
-        connection_invalidated=gone,
-        dialect=dialect,
-    )

@@ -60,6 +60,9 @@ def serve(
 
     for name in ("werkzeug", flask_app.logger.name):  # no working links in the log
         logging.getLogger(name).addFilter(RedactTokens())
+    from admin_ui.api.requestlog import write_lines_to
+
+    write_lines_to([logging.StreamHandler()])  # the API's JSON lines, on stderr as Werkzeug's
     typer.echo(
         f"Serving the back office at http://{host}:{port}/ with the DEVELOPMENT server "
         f"(not for production; there run: {GUNICORN}).",

@@ -3,6 +3,7 @@ answered by both workers are all counted in one scrape, whichever worker answers
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -66,6 +67,9 @@ def test_one_scrape_counts_every_workers_requests(
         server.send_signal(signal.SIGTERM)
         log, _ = server.communicate(timeout=40)
     assert log.count("Booting worker") == 2, log
+    # Each API request's JSON line, on gunicorn's access log (stdout here).
+    lines = [json.loads(x) for x in log.splitlines() if x.startswith('{"request_id"')]
+    assert len([x for x in lines if x["path"] == "/api/v1/openapi.json"]) == REQUESTS, log[-2000:]
 
 
 def test_a_metrics_folder_holding_the_database_stops_the_start_and_keeps_it(

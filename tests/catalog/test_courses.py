@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from lms_core.accounts import audit, users
-from lms_core.catalog import courses, enrollments
+from lms_core.catalog import courses, enrollments, kept_reads, lessons
 from lms_core.catalog.fields import CourseCreate, CourseUpdate
 from lms_core.errors import Conflict, ErrorList, NotFound, PermissionDenied, ValidationError
 from lms_core.models import Course, Enrollment, Lesson, LessonProgress
@@ -650,18 +650,107 @@ def test_search_matches_wildcards_literally(session, make, operator, search):
 
 @pytest.mark.parametrize(
     "filters",
-    [{}, {"published": True}, {"published": False}, {"search": "live"}, {"difficulty": "beginner"}],
+    [
+        {},
+        {"published": True},
+        {"published": False},
+        {"search": "live"},
+        {"search": "LIVE", "published": True},
+        {"search": "50%_"},
+        {"difficulty": "beginner"},
+        {"difficulty": "advanced", "search": "hard"},
+        {"difficulty": "advanced", "published": True},
+    ],
 )
-def test_course_rows_are_the_listing_rows(session, catalogue, operator, teacher, learner, filters):
+def test_course_rows_are_the_listing_rows(
+    session, make, catalogue, operator, teacher, learner, filters
+):
     """``list_course_rows`` (plain columns, the API's catalog) answers what ``list_courses``
     with ``course_row`` answers: the same rows, order, total, for every kind of caller."""
+    make.course(slug="hard-live", lessons=1, published=True, difficulty_level="advanced")
+    make.course(slug="hard-draft", instructor=teacher, difficulty_level="advanced")
+    make.course(slug="fifty-pct", lessons=1, published=True, title="50%_ off")
     for actor in (operator, as_(teacher), as_(learner)):
         for page, per_page in ((1, 50), (1, 1), (2, 1), (9, 1)):  # 9: past the end
             objects = courses.list_courses(
                 session, actor=actor, page=page, per_page=per_page, **filters
             )
-            rows = courses.list_course_rows(
+            rows = kept_reads.list_course_rows(
                 session, actor=actor, page=page, per_page=per_page, **filters
             )
             assert rows.items == [courses.course_row(c) for c in objects.items]
             assert rows.total == objects.total
+    if "difficulty" in filters and page == 1:
+        every = kept_reads.list_course_rows(session, actor=operator, per_page=50, **filters)
+        assert every.items and {c["difficulty_level"] for c in every.items} == {
+            filters["difficulty"]
+        }
+
+
+def test_bad_catalog_filters_are_refused_alike(session, operator):
+    for filters in ({"difficulty": "expert"}, {"page": 0}, {"per_page": 0}, {"per_page": 10_001}):
+        with pytest.raises(ValidationError) as objects:
+            courses.list_courses(session, actor=operator, **filters)
+        with pytest.raises(ValidationError) as rows:
+            kept_reads.list_course_rows(session, actor=operator, **filters)
+        assert (str(rows.value), rows.value.field) == (str(objects.value), objects.value.field)
+
+
+@pytest.mark.parametrize("visibility", ["all", "own", "published"])
+@pytest.mark.parametrize("published", [None, True, False])
+def test_catalog_rows_name_the_page_columns(visibility, published):
+    """The catalog page and the outline are read as plain tuples (``CatalogRow``, then the
+    total or the lesson's columns): their fields must be the kept statements' columns, in
+    their order, in every shape."""
+    for search in (False, True):
+        for difficulty in (False, True):
+            stmt = kept_reads._catalog_page(visibility, published, search, difficulty)
+            names = [c.key for c in stmt.selected_columns]
+            assert names == [*kept_reads.CatalogRow._fields, "total_rows"]
+    outline = [c.key for c in kept_reads._outline().selected_columns]
+    course = len(kept_reads.CatalogRow._fields)
+    assert outline[:course] == list(kept_reads.CatalogRow._fields)
+    assert len(outline) - course == len(kept_reads.OUTLINE_LESSON)
+    lesson_columns = kept_reads._outline().selected_columns[course:]
+    assert [c.name for c in lesson_columns] == list(kept_reads.OUTLINE_LESSON)
+
+
+def _object_outline(session, actor, slug):
+    course = courses.get_course(session, slug)
+    listed = lessons.lessons_of(session, actor=actor, course=course)
+    return courses.course_row(course), [lessons.lesson_row(x) for x in listed]
+
+
+def _outcome(read):
+    try:
+        return read()
+    except (NotFound, PermissionDenied) as exc:
+        return type(exc).__name__, str(exc), exc.field, exc.value
+
+
+def test_the_kept_outline_answers_what_the_objects_do(
+    session, make, catalogue, operator, teacher, learner
+):
+    """``course_outline`` (one kept statement, the API's outline) gives the rows, order and
+    refusals of ``get_course`` + ``lessons_of``: for each kind of caller, a live course, a
+    draft (its manager sees it, a learner is refused), a course of several lessons added out
+    of order, one without lessons, and an unknown slug."""
+    many = make.course(slug="many-lessons", instructor=teacher, lessons=4, published=True)
+    lessons.reorder_lessons(
+        session,
+        actor=operator,
+        course_slug=many.slug,
+        slugs=["lesson-4", "lesson-1", "lesson-2", "lesson-3"],
+    )
+    empty = make.course(slug="no-lessons", instructor=teacher)
+    cases = [*catalogue, many.slug, empty.slug, "nope", " mine-live "]
+    for actor in (operator, as_(teacher), as_(learner)):
+        for slug in cases:
+            kept_answer = _outcome(
+                lambda a=actor, s=slug: kept_reads.course_outline(session, actor=a, slug=s)
+            )
+            assert kept_answer == _outcome(
+                lambda a=actor, s=slug: _object_outline(session, a, s)
+            ), (actor.label, slug)
+    _course, listed = kept_reads.course_outline(session, actor=operator, slug=many.slug)
+    assert [x["slug"] for x in listed] == ["lesson-4", "lesson-1", "lesson-2", "lesson-3"]

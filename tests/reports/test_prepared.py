@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from lms_core import kept
 from lms_core.actor import Actor
 from lms_core.models.base import UtcDateTime
 from lms_core.reports import course, instructor, prepared, student, system
@@ -32,7 +33,7 @@ def _forget() -> None:
     for module in (course, student, system):
         module._statements.cache_clear()
     instructor._statement.cache_clear()
-    prepared._compiled.clear()
+    kept._compiled.clear()
 
 
 def _requests(world: World) -> list[tuple[str, Callable[[Session], Report]]]:
@@ -141,7 +142,7 @@ def test_timestamps_come_back_aware_utc_as_the_type_gives_them(
     dialect = sqlite.dialect()
     process = UtcDateTime().dialect_impl(dialect).result_processor(dialect, None)
     assert process is not None
-    fast = prepared._sqlite_utc(process)
+    fast = kept._sqlite_utc(process)
     for text in (
         "2026-01-31 08:00:00.000123",
         "2026-01-31 08:00:00",
@@ -214,10 +215,10 @@ def test_statements_of_a_callers_own_do_not_pile_up(session: Session, world: Wor
     from lms_core.models import User
 
     _forget()
-    for n in range(prepared.MAX_COMPILED + 10):
+    for n in range(kept.MAX_COMPILED + 10):
         section = Section("n", ("id",), select(User.id).where(User.id > n).limit(1))
         list(section.rows(session))
-    assert 0 < len(prepared._compiled) <= prepared.MAX_COMPILED
+    assert 0 < len(kept._compiled) <= kept.MAX_COMPILED
 
 
 def test_period_ends_are_bound_as_the_columns_store_them(session: Session, world: World) -> None:

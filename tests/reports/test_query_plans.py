@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from lms_core import kept
 from lms_core.actor import Actor
-from lms_core.reports import prepared
 from lms_core.reports.base import Period, Section
 from lms_core.reports.course import course_report
 from lms_core.reports.system import system_report
@@ -35,8 +35,8 @@ def plan(session: Session, section: Section) -> str:
     """The plan of the section's query with the parameters the report runs it with (its
     kept statement's SQL and this report's values, as ``prepared.rows`` sends them)."""
     connection = session.connection()
-    compiled = prepared._compile(section.statement, connection.dialect)
-    arguments = prepared._arguments(compiled, section.values)
+    compiled = kept._compile(section.statement, connection.dialect)
+    arguments = kept._arguments(compiled, section.values)
     pg = connection.dialect.name == "postgresql"
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(("EXPLAIN " if pg else "EXPLAIN QUERY PLAN ") + compiled.sql, arguments)

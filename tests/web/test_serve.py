@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -12,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -182,8 +184,24 @@ def test_redact_hides_only_the_tokens_of_token_links() -> None:
     )
 
 
+@pytest.fixture
+def api_log_restored() -> Iterator[logging.Logger]:
+    """gunicorn's logger set-up points the API's line logger at its handlers: put it back as
+    it was (later tests of this process read its lines through caplog)."""
+    api_log = logging.getLogger("lms.api.access")
+    saved = (list(api_log.handlers), api_log.propagate, api_log.level)
+    yield api_log
+    for handler in list(api_log.handlers):
+        api_log.removeHandler(handler)
+        if handler not in saved[0]:
+            handler.close()
+    for handler in saved[0]:
+        api_log.addHandler(handler)
+    api_log.propagate, api_log.level = saved[1], saved[2]
+
+
 def test_gunicorn_error_log_redacts_tokens(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, api_log_restored: logging.Logger
 ) -> None:
     import runpy
 
@@ -231,5 +249,31 @@ def test_serve_makes_a_missing_metrics_folder(tmp_path: Path, migrated: Path) ->
         assert status == 200 and "lms_api_requests_total" in text, text[:500]
     finally:
         server.terminate()
-        server.communicate(timeout=10)
+        _out, err = server.communicate(timeout=10)
     assert folder.is_dir()
+    # The API request's JSON line, on standard error with Werkzeug's own.
+    lines = [json.loads(x) for x in err.splitlines() if x.startswith('{"request_id"')]
+    assert [x["path"] for x in lines] == ["/api/v1/openapi.json"], err[-2000:]
+
+
+def test_gunicorn_writes_the_api_json_line_to_its_access_log(
+    tmp_path: Path, api_log_restored: logging.Logger
+) -> None:
+    """The API's line per request (``lms.api.access``) goes where gunicorn's access log goes;
+    without a handler its INFO lines were dropped under gunicorn."""
+    import runpy
+
+    from gunicorn.config import Config  # type: ignore[import-untyped]
+
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    config = Config()
+    config.set("accesslog", str(tmp_path / "access.log"))
+    config.set("errorlog", str(tmp_path / "error.log"))
+    settings["RedactingLogger"](config)
+    api_log_restored.info('{"request_id":"r1","status":200}')
+    for handler in api_log_restored.handlers:
+        handler.flush()
+    assert (tmp_path / "access.log").read_text().splitlines() == [
+        '{"request_id":"r1","status":200}'
+    ]
+    assert "r1" not in (tmp_path / "error.log").read_text()
