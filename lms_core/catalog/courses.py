@@ -25,12 +25,18 @@ _AUDITED = COURSE.audited()
 def course_row(course: Course) -> CourseRow:
     """The course as listings and ``--json`` show it: the instructor by e-mail, as users are
     named, and the certificate grade as a number."""
+    return listing_row(course, course.instructor.email)
+
+
+def listing_row(course: Any, instructor_email: str) -> CourseRow:
+    """:func:`course_row` of anything with a course's attributes: a ``Course``, or a row of
+    plain columns (the API's catalog and outline, :mod:`lms_core.catalog.kept_reads`)."""
     return CourseRow(
         id=course.id,
         slug=course.slug,
         title=course.title,
         description=course.description,
-        instructor_email=course.instructor.email,
+        instructor_email=instructor_email,
         category=course.category,
         difficulty_level=course.difficulty_level,
         thumbnail_url=course.thumbnail_url,

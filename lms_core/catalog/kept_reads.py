@@ -10,6 +10,7 @@ they read.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
@@ -19,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from lms_core import kept
 from lms_core.actor import Actor
-from lms_core.catalog.courses import courses_query
-from lms_core.catalog.fields import COURSE, CourseRow, LessonRow
+from lms_core.catalog.courses import courses_query, listing_row
+from lms_core.catalog.fields import COURSE, LESSON, CourseRow, LessonRow
+from lms_core.catalog.lessons import lesson_listing
 from lms_core.errors import NotFound
-from lms_core.fields import check_values, iso
+from lms_core.fields import check_values
 from lms_core.models import Course, Lesson, Role, User
 from lms_core.pagination import Page, check_page, count_rows
 from lms_core.permissions import require_course_manager
@@ -50,27 +52,6 @@ class CatalogRow(NamedTuple):
     created_at: datetime
     updated_at: datetime
     instructor_email: str
-
-
-def course_row_of(row: CatalogRow) -> CourseRow:
-    """:func:`lms_core.catalog.courses.course_row` of a row of plain columns."""
-    return CourseRow(
-        id=row.id,
-        slug=row.slug,
-        title=row.title,
-        description=row.description,
-        instructor_email=row.instructor_email,
-        category=row.category,
-        difficulty_level=row.difficulty_level,
-        thumbnail_url=row.thumbnail_url,
-        estimated_duration_minutes=row.estimated_duration_minutes,
-        is_published=row.is_published,
-        external_id=row.external_id,
-        certificate_min_grade=float(row.certificate_min_grade),
-        auto_certificate=row.auto_certificate,
-        created_at=iso(row.created_at),
-        updated_at=iso(row.updated_at),
-    )
 
 
 def list_course_rows(
@@ -116,7 +97,8 @@ def list_course_rows(
         total = count_rows(session, listing)
     else:
         total = 0
-    items = [course_row_of(CatalogRow(*row[:-1])) for row in rows]
+    courses = [CatalogRow._make(row[:-1]) for row in rows]  # the total last: left out
+    items = [listing_row(course, course.instructor_email) for course in courses]
     return Page(items, total=total, page=page, per_page=per_page)
 
 
@@ -136,42 +118,23 @@ def course_outline(
     rows = list(found)
     if not rows:
         raise NotFound(f"no course with slug {slug}", field="course_slug", value=slug)
-    course = CatalogRow(*rows[0][: len(CatalogRow._fields)])
+    width = len(CatalogRow._fields)
+    course = CatalogRow._make(rows[0][:width])
     if not course.is_published:
         require_course_manager(actor, course, "see the lessons of an unpublished course")
     lessons = [
-        LessonRow(
-            id=row[-10],
-            course_slug=course.slug,
-            slug=row[-9],
-            title=row[-8],
-            lesson_type=row[-7],
-            order_index=row[-6],
-            content=row[-5],
-            duration_minutes=row[-4],
-            video_url=row[-3],
-            is_preview=row[-2],
-            is_required=row[-1],
-        )
+        lesson_listing(OutlineLesson._make(row[width:]), course.slug)
         for row in rows
-        if row[-10] is not None  # a course without lessons: one row, its lesson all NULL
+        if row[width] is not None  # a course without lessons: one row, its lesson all NULL
     ]
-    return course_row_of(course), lessons
+    return listing_row(course, course.instructor_email), lessons
 
 
-#: The lesson's columns of :func:`_outline`, in the order :func:`course_outline` reads them.
-OUTLINE_LESSON = (
-    "id",
-    "slug",
-    "title",
-    "lesson_type",
-    "order_index",
-    "content",
-    "duration_minutes",
-    "video_url",
-    "is_preview",
-    "is_required",
-)
+#: The lesson's columns of :func:`_outline`: a listing row's (``LESSON.columns``), its id
+#: first and without the course's slug (the course's own columns give it).
+OUTLINE_LESSON = ("id", *(name for name in LESSON.columns if name != "course_slug"))
+#: A lesson's part of an outline row, by name (:func:`lesson_listing` reads attributes).
+OutlineLesson = namedtuple("OutlineLesson", OUTLINE_LESSON)  # type: ignore[misc]
 
 
 def _same(value: Any) -> Any:

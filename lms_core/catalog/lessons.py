@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
@@ -25,9 +26,15 @@ _AUDITED = LESSON.audited()
 
 def lesson_row(lesson: Lesson) -> LessonRow:
     """The lesson as listings and ``--json`` show it: its course by slug."""
+    return lesson_listing(lesson, lesson.course.slug)
+
+
+def lesson_listing(lesson: Any, course_slug: str) -> LessonRow:
+    """:func:`lesson_row` of anything with a lesson's attributes: a ``Lesson``, or a row of
+    plain columns (the API's outline, :mod:`lms_core.catalog.kept_reads`)."""
     return LessonRow(
         id=lesson.id,
-        course_slug=lesson.course.slug,
+        course_slug=course_slug,
         slug=lesson.slug,
         title=lesson.title,
         lesson_type=lesson.lesson_type,
