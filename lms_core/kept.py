@@ -159,6 +159,10 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
     sql = compiled.string
     if "POSTCOMPILE" in sql:  # an expanding IN: its SQL depends on the values
         raise TypeError(f"a kept report statement must not expand at execution: {sql[:80]}")
+    computed = [*compiled.insert_prefetch, *compiled.update_prefetch]
+    if computed:  # a column default or onupdate Core would compute at each execution
+        unbound = ", ".join(column.name for column in computed)
+        raise TypeError(f"a kept write must bind every column it sets; unbound: {unbound}")
     defaults = compiled.construct_params()
     names: list[str] = list(compiled.positiontup or ()) if compiled.positional else list(defaults)
     template: list[Any] = []

@@ -22,7 +22,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Insert, Select, Update, bindparam, insert, select, update
+from sqlalchemy import JSON, Insert, Select, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -139,7 +139,7 @@ def store_answers(
         "action": "attempt.answer",
         "entity_type": Attempt.__tablename__,
         "entity_id": target.id,
-        "before": None,  # as audit.record writes it (JSON null)
+        "before": JSON.NULL,  # as audit.record writes None: JSON null, not SQL NULL
         "after": after,
     }
     kept.write(connection, _audit(), {f"new_{k}": v for k, v in entry.items()}, prepare=True)
