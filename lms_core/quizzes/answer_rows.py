@@ -124,12 +124,13 @@ def store_answers(
     numbers: list[int],
 ) -> AnswerTarget:
     """Write ``answers`` (all of the attempt's, merged) and the audit entry
-    ``attempt.answer``; the target as it now is. An ``Attempt`` this session has loaded
-    shows the new answers at once (``set_committed_value``: not a change to flush again)."""
+    ``attempt.answer`` (for a save that changed nothing too, as before); the target as it
+    now is. An ``Attempt`` this session has loaded shows the new answers at once
+    (``set_committed_value``: not a change to flush again)."""
     connection = session.connection()
-    kept.write(
-        connection, _update(), {"attempt_id": target.id, "new_answers": answers}, prepare=True
-    )
+    if answers != target.answers:  # the same answers again: no new row version (as the ORM)
+        changed = {"attempt_id": target.id, "new_answers": answers}
+        kept.write(connection, _update(), changed, prepare=True)
     after = {"questions": numbers}
     assert not SECRET_FIELDS & after.keys()  # as audit.record's snapshots
     entry = {

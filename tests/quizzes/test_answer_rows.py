@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, event, select, text
 from sqlalchemy.orm import Session
 
 from lms_core.actor import Actor
@@ -72,6 +72,31 @@ def test_a_save_stores_merges_and_audits_as_the_object_path_did(
     assert {session.execute(stored_null, {"id": e.id}).scalar() for e in entries} == {
         session.execute(stored_null, {"id": started.id}).scalar()
     }
+
+
+def test_the_same_answers_again_are_audited_without_an_update(
+    session: Session, make: Any, operator: Actor
+) -> None:
+    setup = make_quiz(session, make, operator)
+    attempt = _start(session, setup)
+    learner = as_(setup.student)
+    connection = session.connection()
+    updates: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if statement.startswith("UPDATE attempts"):
+            updates.append(statement)
+
+    event.listen(connection, "before_cursor_execute", seen)
+    try:
+        for _ in range(2):
+            attempts.save_answers(
+                session, actor=learner, attempt_id=attempt.id, answers={3: True}, now=T0
+            )
+    finally:
+        event.remove(connection, "before_cursor_execute", seen)
+    assert len(updates) == 1  # the second save changed nothing
+    assert len(audit_log(session, "attempt.answer", entity_id=attempt.id)) == 2
 
 
 def test_a_loaded_attempt_shows_the_saved_answers_without_a_change_to_flush(
