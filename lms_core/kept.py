@@ -359,6 +359,19 @@ def rows(
             pass  # a connection that died has nothing left to close (_failed invalidated it)
 
 
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+def look_up(
+    connection: Connection, statement: Select[Any], values: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Every row of a small kept statement (a look-up by key, a page of a listing), prepared
+    where the engine prepares, each value as Core gives it: the API's hot reads (the token
+    check, the catalog, an outline, a quiz answer's attempt)."""
+    return list(rows(connection, statement, values, stream=False, finish=_unchanged, prepare=True))
+
+
 def write(
     connection: Connection,
     statement: Executable,

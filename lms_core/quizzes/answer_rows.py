@@ -95,15 +95,7 @@ def answer_target(session: Session, attempt_id: int) -> AnswerTarget:
     the unit of work ends; NotFound when there is none. Changes this session holds but has
     not flushed are flushed first, as the ORM's autoflush would before a query."""
     session.flush()
-    found = kept.rows(
-        session.connection(),
-        _target(),
-        {"attempt_id": attempt_id},
-        stream=False,
-        finish=_same,
-        prepare=True,
-    )
-    rows = list(found)
+    rows = kept.look_up(session.connection(), _target(), {"attempt_id": attempt_id})
     if not rows:
         raise NotFound(f"no attempt {attempt_id}", field="attempt", value=attempt_id)
     width = len(AnswerTarget._fields) - 1
@@ -148,10 +140,6 @@ def store_answers(
     if loaded is not None:
         set_committed_value(loaded, "answers", answers)
     return target._replace(answers=answers)
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 @cache
