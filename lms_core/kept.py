@@ -160,6 +160,8 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
     if "POSTCOMPILE" in sql:  # an expanding IN: its SQL depends on the values
         raise TypeError(f"a kept report statement must not expand at execution: {sql[:80]}")
     computed = [*compiled.insert_prefetch, *compiled.update_prefetch]
+    if compiled.isupdate:  # set by the database (server_onupdate): no loaded copy refreshed
+        computed += compiled.postfetch
     if computed:  # a column default or onupdate Core would compute at each execution
         unbound = ", ".join(column.name for column in computed)
         raise TypeError(f"a kept write must bind every column it sets; unbound: {unbound}")
@@ -383,12 +385,15 @@ def write(
     it changed. As :func:`rows` runs a select: compiled once, its values through their
     types' bind processors, prepared where the engine prepares. Compiled once, its SQL runs
     no column default: the statement binds every column it sets (``values(col=bindparam(
-    ...))``) and the caller gives each value."""
+    ...))``) and the caller gives each value; one that leaves a computed column unbound
+    (a Python default or onupdate, an update's ``server_onupdate``) is refused (TypeError)
+    before it runs. The session knows nothing of it: loaded objects it changed are the
+    caller's to expire."""
+    dialect = connection.dialect
+    compiled = _compile(statement, dialect)  # refused alike, whichever way it then runs
     if watched(connection):
         done = connection.execute(statement, dict(values), execution_options={PREPARE: prepare})
         return int(done.rowcount)
-    dialect = connection.dialect
-    compiled = _compile(statement, dialect)
     arguments = _arguments(compiled, values)
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     sql = compiled.sql

@@ -24,7 +24,6 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, Insert, Select, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from lms_core import kept
 from lms_core.accounts.audit import SECRET_FIELDS
@@ -115,14 +114,16 @@ def store_answers(
     answers: dict[str, Any],
     numbers: list[int],
 ) -> AnswerTarget:
-    """Write ``answers`` (all of the attempt's, merged) and the audit entry
-    ``attempt.answer`` (for a save that changed nothing too, as before); the target as it
-    now is. An ``Attempt`` this session has loaded shows the new answers at once
-    (``set_committed_value``: not a change to flush again)."""
+    """Write the audit entry ``attempt.answer`` (for a save that changed nothing too, as
+    before) and ``answers`` (all of the attempt's, merged); the target as it now is.
+
+    An ``Attempt`` this session has loaded has its answers expired, so its next use reads
+    what the database holds: the new answers, or the old ones once a savepoint around the
+    save, or the unit of work, is rolled back. The audit entry is written first: the write
+    a database refuses in practice (an actor whose user row is gone) then leaves nothing
+    written. After any refusal the unit of work must be rolled back, as every entry point
+    does on an error (PostgreSQL has aborted the transaction anyway)."""
     connection = session.connection()
-    if answers != target.answers:  # the same answers again: no new row version (as the ORM)
-        changed = {"attempt_id": target.id, "new_answers": answers}
-        kept.write(connection, _update(), changed, prepare=True)
     after = {"questions": numbers}
     assert not SECRET_FIELDS & after.keys()  # as audit.record's snapshots
     entry = {
@@ -135,10 +136,15 @@ def store_answers(
         "before": JSON.NULL,  # as audit.record writes None: JSON null, not SQL NULL
         "after": after,
     }
-    kept.write(connection, _audit(), {f"new_{k}": v for k, v in entry.items()}, prepare=True)
     loaded = session.identity_map.get(session.identity_key(Attempt, target.id))
-    if loaded is not None:
-        set_committed_value(loaded, "answers", answers)
+    try:
+        kept.write(connection, _audit(), {f"new_{k}": v for k, v in entry.items()}, prepare=True)
+        if answers != target.answers:  # the same answers again: no new row version (as the ORM)
+            changed = {"attempt_id": target.id, "new_answers": answers}
+            kept.write(connection, _update(), changed, prepare=True)
+    finally:
+        if loaded is not None:
+            session.expire(loaded, ["answers"])
     return target._replace(answers=answers)
 
 

@@ -166,10 +166,16 @@ def test_a_kept_write_changes_what_core_would(
         engine.dispose()
 
 
-def test_a_kept_write_that_leaves_a_computed_column_unbound_is_refused(settings: Settings) -> None:
+@pytest.mark.parametrize("watch", [False, True])
+def test_a_kept_write_that_leaves_a_computed_column_unbound_is_refused(
+    settings: Settings, watch: bool
+) -> None:
     """Compiled once, a kept write cannot run a column's ``onupdate`` (``users.updated_at``)
-    at each execution as Core does: it must bind it, or it is refused before it runs."""
+    at each execution as Core does: it must bind it, or it is refused before it runs --
+    with a statement listener attached too (it would run through Core, which computes it)."""
     engine = _engine(settings, settings.database_url)
+    if watch:
+        event.listen(engine, "before_cursor_execute", lambda *a: None)
     try:
         unbound = update(User).values(full_name=bindparam("new_name", required=False))
         with Session(engine) as session, pytest.raises(TypeError, match="unbound: updated_at"):

@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event, select, text
+from sqlalchemy import delete, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lms_core import kept
 from lms_core.actor import Actor
 from lms_core.db import WRITE_LOCK, make_engine, make_session_factory
-from lms_core.errors import Conflict, NotFound, ValidationError
-from lms_core.models import Attempt, AuditEntry, Question
+from lms_core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from lms_core.models import Attempt, AuditEntry, Question, Role
 from lms_core.ops import schema
 from lms_core.quizzes import attempts
 from lms_core.quizzes.answer_rows import answer_target
@@ -75,31 +77,71 @@ def test_a_save_stores_merges_and_audits_as_the_object_path_did(
 
 
 def test_the_same_answers_again_are_audited_without_an_update(
-    session: Session, make: Any, operator: Actor
+    session: Session, make: Any, operator: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     setup = make_quiz(session, make, operator)
     attempt = _start(session, setup)
     learner = as_(setup.student)
-    connection = session.connection()
-    updates: list[str] = []
+    written: list[str] = []
+    write = kept.write
 
-    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        if statement.startswith("UPDATE attempts"):
-            updates.append(statement)
+    def counted(connection: Any, statement: Any, values: Any, **options: Any) -> int:
+        written.append(statement.table.name)  # the raw-cursor path, as in production
+        return write(connection, statement, values, **options)
 
-    event.listen(connection, "before_cursor_execute", seen)
-    try:
-        for _ in range(2):
-            attempts.save_answers(
-                session, actor=learner, attempt_id=attempt.id, answers={3: True}, now=T0
-            )
-    finally:
-        event.remove(connection, "before_cursor_execute", seen)
-    assert len(updates) == 1  # the second save changed nothing
+    monkeypatch.setattr(kept, "write", counted)
+    for _ in range(2):
+        attempts.save_answers(
+            session, actor=learner, attempt_id=attempt.id, answers={3: True}, now=T0
+        )
+    # The second save changed nothing: its audit entry only.
+    assert written == ["audit_log", "attempts", "audit_log"]
     assert len(audit_log(session, "attempt.answer", entity_id=attempt.id)) == 2
 
 
-def test_a_loaded_attempt_shows_the_saved_answers_without_a_change_to_flush(
+def test_a_savepoint_rolled_back_around_a_save_leaves_no_answer_to_score(
+    session: Session, make: Any, operator: Actor
+) -> None:
+    """The loaded attempt is expired, not given the new answers as committed: after the
+    savepoint's rollback it reads the database again, and a submit scores nothing."""
+    setup = make_quiz(session, make, operator)
+    attempt = _start(session, setup)
+    session.flush()
+    with pytest.raises(LookupError), session.begin_nested():
+        attempts.save_answers(
+            session, actor=as_(setup.student), attempt_id=attempt.id, answers={3: True}, now=T0
+        )
+        raise LookupError("the caller changes its mind")
+    assert attempt.answers == {} and _stored(session, attempt.id) == {}
+    done = attempts.submit_attempt(session, actor=as_(setup.student), attempt_id=attempt.id, now=T0)
+    assert done.points_earned == 0
+
+
+def test_a_refused_audit_entry_leaves_nothing_written(
+    session: Session, make: Any, operator: Actor, is_postgres: bool
+) -> None:
+    """The audit entry is written first: an actor whose user row is gone (its foreign key)
+    is refused before the answers are stored."""
+    setup = make_quiz(session, make, operator)
+    attempt = _start(session, setup)
+    session.flush()
+    gone = Actor(label="gone@example.org", role=Role.admin, user_id=2**31 - 2)
+    with pytest.raises(IntegrityError), session.begin_nested():
+        if not is_postgres:  # SQLite: the transaction lives on; read what it holds
+            try:
+                attempts.save_answers(
+                    session, actor=gone, attempt_id=attempt.id, answers={3: True}, now=T0
+                )
+            finally:
+                assert _stored(session, attempt.id) == {}
+        else:  # PostgreSQL aborted the transaction: the savepoint's rollback tells
+            attempts.save_answers(
+                session, actor=gone, attempt_id=attempt.id, answers={3: True}, now=T0
+            )
+    assert _stored(session, attempt.id) == {} and attempt.answers == {}
+
+
+def test_a_loaded_attempt_reads_the_saved_answers_without_a_change_to_flush(
     session: Session, make: Any, operator: Actor
 ) -> None:
     setup = make_quiz(session, make, operator)
@@ -131,7 +173,9 @@ def test_refusals_read_the_same_row(session: Session, make: Any, operator: Actor
     other = make.user("student")
     with pytest.raises(NotFound):
         answer_target(session, 2**31 - 1)
-    with pytest.raises(Exception, match=f"only {setup.student.email}, the course's instructor"):
+    with pytest.raises(
+        PermissionDenied, match=f"only {setup.student.email}, the course's instructor"
+    ):
         attempts.save_answers(
             session, actor=as_(other), attempt_id=attempt.id, answers={3: True}, now=T0
         )
