@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection, Executable, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 
@@ -143,22 +143,28 @@ class _Compiled:
     finish: Callable[[Any], Any] | None = None
 
 
-_compiled: dict[tuple[Select[Any], Dialect], _Compiled] = {}
+_compiled: dict[tuple[Executable, Dialect], _Compiled] = {}
 #: The kept statements are a few dozen (report kinds x shapes); a caller running statements
 #: of its own through a :class:`~lms_core.reports.base.Section` (an export of a whole site,
 #: a test) would otherwise add one entry per statement for the life of the process.
 MAX_COMPILED = 512
 
 
-def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
+def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
     key = (statement, dialect)  # an engine's dialect lives as long as the engine
     found = _compiled.get(key)
     if found is not None:
         return found
-    compiled = statement.compile(dialect=dialect)
+    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
     sql = compiled.string
     if "POSTCOMPILE" in sql:  # an expanding IN: its SQL depends on the values
         raise TypeError(f"a kept report statement must not expand at execution: {sql[:80]}")
+    computed = [*compiled.insert_prefetch, *compiled.update_prefetch]
+    if compiled.isupdate:  # set by the database (server_onupdate): no loaded copy refreshed
+        computed += compiled.postfetch
+    if computed:  # a column default or onupdate Core would compute at each execution
+        unbound = ", ".join(column.name for column in computed)
+        raise TypeError(f"a kept write must bind every column it sets; unbound: {unbound}")
     defaults = compiled.construct_params()
     names: list[str] = list(compiled.positiontup or ()) if compiled.positional else list(defaults)
     template: list[Any] = []
@@ -353,6 +359,58 @@ def rows(
             cursor.close()
         except dialect.loaded_dbapi.Error:
             pass  # a connection that died has nothing left to close (_failed invalidated it)
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+def look_up(
+    connection: Connection, statement: Select[Any], values: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Every row of a small kept statement (a look-up by key, a page of a listing), prepared
+    where the engine prepares, each value as Core gives it: the API's hot reads (the token
+    check, the catalog, an outline, a quiz answer's attempt)."""
+    return list(rows(connection, statement, values, stream=False, finish=_unchanged, prepare=True))
+
+
+def write(
+    connection: Connection,
+    statement: Executable,
+    values: Mapping[str, Any],
+    *,
+    prepare: bool = False,
+) -> int:
+    """Run an ``INSERT``, ``UPDATE`` or ``DELETE`` kept statement with ``values``; the rows
+    it changed. As :func:`rows` runs a select: compiled once, its values through their
+    types' bind processors, prepared where the engine prepares. Compiled once, its SQL runs
+    no column default: the statement binds every column it sets (``values(col=bindparam(
+    ...))``) and the caller gives each value; one that leaves a computed column unbound
+    (a Python default or onupdate, an update's ``server_onupdate``) is refused (TypeError)
+    before it runs. The session knows nothing of it: loaded objects it changed are the
+    caller's to expire."""
+    dialect = connection.dialect
+    compiled = _compile(statement, dialect)  # refused alike, whichever way it then runs
+    if watched(connection):
+        done = connection.execute(statement, dict(values), execution_options={PREPARE: prepare})
+        return int(done.rowcount)
+    arguments = _arguments(compiled, values)
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    sql = compiled.sql
+    try:
+        try:
+            if prepare and connection.get_execution_options().get(PREPARING):
+                sql = prepared_sql(connection.connection.info, cursor, compiled.sql)
+            cursor.execute(sql, arguments)
+        except dialect.loaded_dbapi.Error as error:
+            prepared = sql != compiled.sql
+            raise _failed(connection, cursor, compiled.sql, arguments, error, prepared) from error
+        return int(cursor.rowcount)
+    finally:
+        try:  # noqa: SIM105 - as in rows()
+            cursor.close()
+        except dialect.loaded_dbapi.Error:
+            pass
 
 
 def _failed(

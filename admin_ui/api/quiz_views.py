@@ -51,23 +51,16 @@ def _check_visible(db: Any, who: Any, attempt_id: int) -> bool:
     neither which exist nor whose they are (the service's refusal names the owner).
     True when the caller may see the details (a manager of the course, or the quiz shows
     the correct answers)."""
-    return _visible_and_owner(db, who, attempt_id)[0]
-
-
-def _visible_and_owner(db: Any, who: Any, attempt_id: int) -> tuple[bool, Any]:
-    """:func:`_check_visible`, with what it read: the attempt, its quiz and its learner (a
-    service given them does not read them again)."""
     from lms_core.errors import NotFound
     from lms_core.permissions import can_manage_course
     from lms_core.quizzes.attempts import get_attempt
 
-    read = get_attempt(db, attempt_id)
-    _attempt, quiz, student = read
+    _attempt, quiz, student = get_attempt(db, attempt_id)
     if can_manage_course(who, quiz.lesson.course):
-        return True, read
+        return True
     if not who.is_user(student.id):
         raise NotFound(f"no attempt {attempt_id}", field="attempt", value=attempt_id)
-    return bool(quiz.show_correct_answers), read
+    return bool(quiz.show_correct_answers)
 
 
 @api.post(f"/courses/{LESSON}/quiz/attempts")
@@ -95,16 +88,20 @@ def save(attempt_id: int, json: AnswersBody) -> Answer:
     """Save answers (every one checked before any is stored); after the deadline nothing is
     stored and the attempt is closed on the answers saved in time (409)."""
     from admin_ui.db import request_session
-    from lms_core.errors import Conflict
+    from lms_core.errors import Conflict, NotFound
+    from lms_core.permissions import can_manage_course
+    from lms_core.quizzes.answer_rows import answer_target
     from lms_core.quizzes.attempts import save_answers
     from lms_core.quizzes.review import attempt_row
 
     db = request_session()
-    _visible, read = _visible_and_owner(db, caller().actor, attempt_id)
-    result = save_answers(
-        db, actor=caller().actor, attempt_id=attempt_id, answers=json.answers, read=read
-    )
-    row = attempt_row(result.attempt, read[2].email)  # the learner is read once, above
+    who = caller().actor
+    # As _check_visible, on the plain row the save reads anyway (read once, not twice).
+    target = answer_target(db, attempt_id)
+    if not who.is_user(target.student_id) and not can_manage_course(who, target.course):
+        raise NotFound(f"no attempt {attempt_id}", field="attempt", value=attempt_id)
+    result = save_answers(db, actor=who, attempt_id=attempt_id, answers=json.answers, read=target)
+    row = attempt_row(result.attempt, result.email)
     commit()
     if result.late:
         raise Conflict(

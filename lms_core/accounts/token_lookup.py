@@ -53,20 +53,9 @@ def find_identity(session: Session, raw: str) -> TokenRow | None:
     """:func:`find_with_user` as plain columns (:class:`TokenRow`), for a token check."""
     if not raw or len(raw) > MAX_RAW:
         return None
-    found = kept.rows(
-        session.connection(),
-        _token_row(),
-        {"token_hash": token_hash(raw)},
-        stream=False,
-        finish=_same,
-        prepare=True,
-    )
-    row = next(iter(list(found)), None)  # one row at most (the hash is unique)
+    found = kept.look_up(session.connection(), _token_row(), {"token_hash": token_hash(raw)})
+    row = next(iter(found), None)  # one row at most (the hash is unique)
     return None if row is None else TokenRow(*row)
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 @cache

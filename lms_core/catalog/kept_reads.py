@@ -86,8 +86,7 @@ def list_course_rows(
         "page_limit": per_page,
         "page_offset": (page - 1) * per_page,
     }
-    found = kept.rows(session.connection(), stmt, values, stream=False, finish=_same, prepare=True)
-    rows = list(found)
+    rows = kept.look_up(session.connection(), stmt, values)
     if rows:
         total = int(rows[0][-1])
     elif page > 1:  # past the end: the window saw no row to count
@@ -107,15 +106,7 @@ def course_outline(
 ) -> tuple[CourseRow, list[LessonRow]]:
     """A course and its lessons in order, as ``course_row`` and ``lesson_row`` give them
     (``get_course`` then ``lessons_of``): one statement, its lessons joined to it."""
-    found = kept.rows(
-        session.connection(),
-        _outline(),
-        {"slug": (slug or "").strip()},
-        stream=False,
-        finish=_same,
-        prepare=True,
-    )
-    rows = list(found)
+    rows = kept.look_up(session.connection(), _outline(), {"slug": (slug or "").strip()})
     if not rows:
         raise NotFound(f"no course with slug {slug}", field="course_slug", value=slug)
     width = len(CatalogRow._fields)
@@ -135,10 +126,6 @@ def course_outline(
 OUTLINE_LESSON = ("id", *(name for name in LESSON.columns if name != "course_slug"))
 #: A lesson's part of an outline row, by name (:func:`lesson_listing` reads attributes).
 OutlineLesson = namedtuple("OutlineLesson", OUTLINE_LESSON)  # type: ignore[misc]
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 def _value(name: str) -> Any:

@@ -9,10 +9,10 @@ Every ``now=`` parameter defaults to the clock; tests pass one instead of sleepi
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -36,11 +36,14 @@ from lms_core.models import (
     User,
     utcnow,
 )
-from lms_core.permissions import can_manage_course
-from lms_core.quizzes import statements
+from lms_core.permissions import ManagedCourse, can_manage_course
+from lms_core.quizzes import answer_rows, statements
+from lms_core.quizzes.answer_rows import AnswerTarget
 from lms_core.quizzes.fields import TIME_LIMIT_MAX
 from lms_core.quizzes.quizzes import get_quiz
-from lms_core.quizzes.scoring import Scored, check_answer, scorer_for
+from lms_core.quizzes.scoring import QuestionLike, Scored, check_answer, scorer_for
+
+Q = TypeVar("Q", bound=QuestionLike)
 
 _SHUFFLED_OPTIONS = (
     QuestionType.multiple_choice.value,
@@ -64,11 +67,14 @@ class AttemptView:
 
 @dataclass
 class SaveResult:
-    attempt: Attempt
+    #: The attempt as it now is: its row (saved), or the object (closed as overdue).
+    attempt: Attempt | AnswerTarget
     #: Question numbers whose answers were stored.
     saved: list[int]
     #: The deadline had passed: nothing was stored and the attempt was closed.
     late: bool = False
+    #: The learner's e-mail.
+    email: str = ""
 
 
 def quiz_questions(session: Session, quiz_id: int) -> list[Question]:
@@ -132,11 +138,15 @@ def learner_questions(v: AttemptView) -> list[dict[str, Any]]:
 
 def _require_for_learner(actor: Actor, student: User, quiz: Quiz, what: str) -> None:
     """Learners act on their own attempts; the course's managers (staff) act for anyone."""
-    if actor.is_user(student.id) or can_manage_course(actor, quiz.lesson.course):
+    _require_learner_or_manager(actor, student.id, student.email, quiz.lesson.course, what)
+
+
+def _require_learner_or_manager(
+    actor: Actor, student_id: int, email: str, course: ManagedCourse, what: str
+) -> None:
+    if actor.is_user(student_id) or can_manage_course(actor, course):
         return
-    raise PermissionDenied(
-        f"only {student.email}, the course's instructor or an administrator may {what}"
-    )
+    raise PermissionDenied(f"only {email}, the course's instructor or an administrator may {what}")
 
 
 def _in_progress(session: Session, enrollment_id: int, quiz_id: int) -> Attempt | None:
@@ -149,7 +159,7 @@ def _in_progress(session: Session, enrollment_id: int, quiz_id: int) -> Attempt 
     ).first()
 
 
-def _overdue(attempt: Attempt, now: datetime) -> bool:
+def _overdue(attempt: Attempt | AnswerTarget, now: datetime) -> bool:
     return attempt.deadline_at is not None and now > attempt.deadline_at
 
 
@@ -280,7 +290,7 @@ def show_attempt(session: Session, *, actor: Actor, attempt_id: int) -> AttemptV
     return view(session, attempt, quiz)
 
 
-def question_by_number(questions: list[Question], number: int) -> Question:
+def question_by_number(questions: Sequence[Q], number: int) -> Q:
     for q in questions:
         if q.order_index == number:
             return q
@@ -298,27 +308,32 @@ def save_answers(
     attempt_id: int,
     answers: Mapping[int, Any],
     now: datetime | None = None,
-    read: tuple[Attempt, Quiz, User] | None = None,
+    read: AnswerTarget | None = None,
 ) -> SaveResult:
     """Store answers keyed by question number (1..n, the quiz's stored order).
 
     After the deadline nothing is stored: the result says ``late`` and the attempt is closed
     with the answers saved in time. Every answer is checked before any is stored.
-    ``read``: what :func:`get_attempt` gave for this attempt in this session, when the caller
-    already asked (the API checks who may see the attempt first): the attempt is read once
-    per request, not twice (a seven-table join, the costliest statement of a save).
+    ``read``: what :func:`answer_rows.answer_target` gave for this attempt in this unit of
+    work, when the caller already asked (the API checks who may see the attempt first).
+
+    The attempt, its questions and the write are plain columns (:mod:`answer_rows`: the
+    API's busiest write), its row locked as it is read, so that saves to one attempt queue
+    and each merges into the last; closing an overdue attempt goes through the objects.
     """
     now = now or utcnow()
-    if read is not None and read[0].id == attempt_id:
-        attempt, quiz, student = read
-    else:
-        attempt, quiz, student = get_attempt(session, attempt_id)
-    _require_for_learner(actor, student, quiz, "answer for this learner")
-    _require_open(attempt)
-    if _overdue(attempt, now):
+    target = read if read is not None and read.id == attempt_id else None
+    if target is None:
+        target = answer_rows.answer_target(session, attempt_id)
+    _require_learner_or_manager(
+        actor, target.student_id, target.email, target.course, "answer for this learner"
+    )
+    _require_open(target)
+    if _overdue(target, now):
+        attempt, quiz, _student = get_attempt(session, attempt_id)
         finish(session, actor=actor, attempt=attempt, quiz=quiz, now=now)
-        return SaveResult(attempt, [], late=True)
-    questions = quiz_questions(session, quiz.id)
+        return SaveResult(attempt, [], late=True, email=target.email)
+    questions = target.questions
     checked: dict[str, Any] = {}
     errors = []
     for number, value in answers.items():
@@ -331,19 +346,17 @@ def save_answers(
         from lms_core.errors import ErrorList
 
         raise errors[0] if len(errors) == 1 else ErrorList(list(errors))
-    attempt.answers = {**(attempt.answers or {}), **checked}
-    session.flush()
-    audit.record(
+    saved = answer_rows.store_answers(
         session,
-        actor,
-        "attempt.answer",
-        attempt,
-        after={"questions": sorted(answers)},
+        actor=actor,
+        target=target,
+        answers={**(target.answers or {}), **checked},
+        numbers=sorted(answers),
     )
-    return SaveResult(attempt, sorted(answers))
+    return SaveResult(saved, sorted(answers), email=target.email)
 
 
-def _require_open(attempt: Attempt) -> None:
+def _require_open(attempt: Attempt | AnswerTarget) -> None:
     if attempt.status != AttemptStatus.in_progress.value:
         raise Conflict(
             f"attempt {attempt.id} is {attempt.status}, no longer in progress",

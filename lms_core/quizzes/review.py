@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -31,7 +31,37 @@ from lms_core.quizzes.quizzes import get_managed_quiz, get_quiz
 from lms_core.quizzes.scoring import CENT, scorer_for
 
 
-def attempt_row(attempt: Attempt, email: str) -> AttemptRow:
+class AttemptLike(Protocol):
+    """What :func:`attempt_row` shows of an attempt: an ``Attempt``, or the plain row a save
+    read (``answer_rows.AnswerTarget``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def quiz_id(self) -> int: ...
+    @property
+    def number(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def score(self) -> Decimal | None: ...
+    @property
+    def passed(self) -> bool | None: ...
+    @property
+    def points_earned(self) -> Decimal | None: ...
+    @property
+    def points_possible(self) -> Decimal | None: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def deadline_at(self) -> datetime | None: ...
+    @property
+    def submitted_at(self) -> datetime | None: ...
+    @property
+    def graded_at(self) -> datetime | None: ...
+
+
+def attempt_row(attempt: AttemptLike, email: str) -> AttemptRow:
     """The attempt as listings and ``--json`` show it, its learner named by ``email``."""
     return AttemptRow(
         id=attempt.id,

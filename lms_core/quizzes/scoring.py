@@ -22,12 +22,21 @@ ZERO = Decimal("0.00")
 
 
 class QuestionLike(Protocol):
-    id: int
-    question_type: str
-    points: Decimal
-    options: Any
-    correct_answer: Any
-    order_index: int
+    """What scoring reads of a question: a ``Question``, or a row of plain columns
+    (``answer_rows.QuestionRow``). Read-only, so a named tuple qualifies."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def question_type(self) -> str: ...
+    @property
+    def points(self) -> Decimal: ...
+    @property
+    def options(self) -> Any: ...
+    @property
+    def correct_answer(self) -> Any: ...
+    @property
+    def order_index(self) -> int: ...
 
 
 #: Points for one answer (a malformed or missing answer scores 0, never raises).

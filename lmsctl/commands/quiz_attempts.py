@@ -293,7 +293,7 @@ def answer(
         from lms_core.errors import ValidationError
         from lms_core.quizzes.answers import read_answers_file, save_typed_answers
         from lms_core.quizzes.attempts import save_answers
-        from lms_core.quizzes.review import learner_row
+        from lms_core.quizzes.review import attempt_row
 
         if answers_file is not None and (number is not None or value is not None):
             raise ValidationError("give QUESTION_N VALUE or --answers, not both", field="answers")
@@ -312,7 +312,7 @@ def answer(
             result = save_typed_answers(
                 session, actor=actor, attempt_id=attempt, typed={number: value}
             )
-        row = learner_row(session, result.attempt)
+        row = attempt_row(result.attempt, result.email)
     if result.late:
         fail(
             [

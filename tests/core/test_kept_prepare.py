@@ -6,17 +6,27 @@ is prepared and the same statements answer the same."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, bindparam, create_engine, literal_column, select
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from lms_core import kept
 from lms_core.accounts.token_lookup import find_identity
 from lms_core.db import make_engine
-from lms_core.models import User
+from lms_core.models import AuditEntry, User, utcnow
 from lms_core.settings import Settings
 
 #: Prepared on the server for the statements that ask: its text names ours.
@@ -93,6 +103,83 @@ def test_a_kept_statement_is_prepared_once_and_answers_as_before(
             name, text = prepared[0]
             assert text.startswith(f"PREPARE {name} AS SELECT users.email, '100%'")
             assert "$1" in text and "$2" in text and "$3" not in text  # "lowest" twice, one slot
+    finally:
+        engine.dispose()
+
+
+def _rename() -> Any:
+    """An UPDATE as a kept statement (a placeholder in its WHERE and one in its SET)."""
+    return (
+        update(User)
+        .where(User.email.like(bindparam("pattern", required=False)))
+        .values(
+            full_name=bindparam("new_name", required=False),
+            updated_at=bindparam("new_updated_at", required=False),
+        )
+    )
+
+
+def _note() -> Any:
+    """An INSERT as a kept statement, every column bound: a JSON one (a bind processor)."""
+    table = AuditEntry.__table__
+    return insert(AuditEntry).values(
+        {
+            name: bindparam(f"new_{name}", type_=table.c[name].type, required=False)
+            for name in ("created_at", "actor_label", "action", "entity_type", "after")
+        }
+    )
+
+
+@pytest.mark.parametrize("watch", [False, True])
+def test_a_kept_write_changes_what_core_would(
+    settings: Settings, filled: str, is_postgres: bool, watch: bool
+) -> None:
+    """``kept.write``: the rows it changed, values through their types (JSON serialised),
+    prepared on PostgreSQL; with a statement listener attached it runs through Core, seen."""
+    engine = _engine(settings, filled)
+    seen: list[str] = []
+    if watch:
+        event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    try:
+        with Session(engine) as session:
+            connection = session.connection()
+            renamed = {"pattern": "%@a.example", "new_name": "A", "new_updated_at": utcnow()}
+            assert kept.write(connection, _rename(), renamed, prepare=True) == 2
+            note = {
+                "new_created_at": datetime(2026, 12, 7, 9, 30, tzinfo=UTC),
+                "new_actor_label": "cli:test",
+                "new_action": "test.note",
+                "new_entity_type": "users",
+                "new_after": {"why": ["a", 1]},
+            }
+            assert kept.write(connection, _note(), note, prepare=True) == 1
+            names = session.scalars(select(User.full_name).order_by(User.id)).all()
+            assert names == ["A", "U 1", "A"]
+            entry = session.scalars(select(AuditEntry)).one()
+            assert (entry.after, entry.created_at) == ({"why": ["a", 1]}, note["new_created_at"])
+            assert bool(seen) == watch
+            if is_postgres and not watch:
+                rows = [r[1] for r in connection.exec_driver_sql(PREPARED).all()]
+                assert any("UPDATE users" in r for r in rows), rows
+                assert any("INSERT INTO audit_log" in r for r in rows), rows
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("watch", [False, True])
+def test_a_kept_write_that_leaves_a_computed_column_unbound_is_refused(
+    settings: Settings, watch: bool
+) -> None:
+    """Compiled once, a kept write cannot run a column's ``onupdate`` (``users.updated_at``)
+    at each execution as Core does: it must bind it, or it is refused before it runs --
+    with a statement listener attached too (it would run through Core, which computes it)."""
+    engine = _engine(settings, settings.database_url)
+    if watch:
+        event.listen(engine, "before_cursor_execute", lambda *a: None)
+    try:
+        unbound = update(User).values(full_name=bindparam("new_name", required=False))
+        with Session(engine) as session, pytest.raises(TypeError, match="unbound: updated_at"):
+            kept.write(session.connection(), unbound, {"new_name": "A"})
     finally:
         engine.dispose()
 
