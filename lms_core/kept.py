@@ -8,6 +8,8 @@ once per shape with named ``bindparam`` placeholders and keep it (``functools.ca
 :func:`rows` compiles each kept statement once per dialect to its SQL text, bind order and
 type processors, through SQLAlchemy's public compiler and type API, and runs it on the DBAPI
 cursor: what a hand-written query costs, plus the type processing and ``finish``.
+:func:`look_up` is the short form for a small read (a look-up by key, a page);
+:func:`write` runs an ``INSERT``, ``UPDATE`` or ``DELETE`` the same way (a quiz answer's).
 
 On PostgreSQL a caller may also ask for a server-side prepared statement (``prepare=True``,
 :func:`prepared_sql`): the server then plans it once per connection, not at every run.

@@ -141,10 +141,16 @@ def _require_for_learner(actor: Actor, student: User, quiz: Quiz, what: str) -> 
     _require_learner_or_manager(actor, student.id, student.email, quiz.lesson.course, what)
 
 
+def may_act_for_learner(actor: Actor, student_id: int, course: ManagedCourse) -> bool:
+    """Whether ``actor`` may act on an attempt of this learner in this course: the learner,
+    or a manager of the course (the API answers anyone else as if the attempt did not exist)."""
+    return actor.is_user(student_id) or can_manage_course(actor, course)
+
+
 def _require_learner_or_manager(
     actor: Actor, student_id: int, email: str, course: ManagedCourse, what: str
 ) -> None:
-    if actor.is_user(student_id) or can_manage_course(actor, course):
+    if may_act_for_learner(actor, student_id, course):
         return
     raise PermissionDenied(f"only {email}, the course's instructor or an administrator may {what}")
 

@@ -1,7 +1,9 @@
-"""The statements a quiz answer runs on every save, built once with bound parameters.
+"""The statements that read an attempt and its quiz's questions as objects (start, show,
+submit, grade), built once with bound parameters.
 
-Saving an answer is the API's busiest write; building these selects (joins, comparisons)
-on each call cost more CPU than running them. One statement object per query, its values
+Building these selects (joins, comparisons) on each call cost more CPU than running them.
+(Saving answers, the API's busiest write, reads plain rows instead:
+``lms_core.quizzes.answer_rows``.) One statement object per query, its values
 bound at execution, also hits SQLAlchemy's compiled cache every time
 (see ``lms_core.accounts.token_lookup``).
 """
@@ -21,7 +23,7 @@ from lms_core.models import Attempt, Enrollment, Lesson, Question, Quiz, User
 def attempt_with_student() -> Select[Attempt, User, Quiz]:
     """An attempt (``attempt_id``), the learner whose enrollment it belongs to, and its quiz
     with the quiz's lesson and course: one statement where reading the quiz, then its
-    lesson's course, took three (every save checks who manages the course)."""
+    lesson's course, took three (every submit checks who manages the course)."""
     return (
         select(Attempt, User, Quiz)
         .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
