@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, url_for
 from flask.typing import ResponseReturnValue
@@ -16,6 +17,7 @@ from flask_admin import Admin
 from flask_wtf import CSRFProtect
 from sqlalchemy import Engine
 
+from lms_core.catalog.stamp import StampedAnswers
 from lms_core.db import SessionFactory, make_engine, make_session_factory
 from lms_core.settings import Settings
 
@@ -30,6 +32,11 @@ WEB_SQLITE_BUSY_TIMEOUT_MS = 15_000
 #: checked against its own, smaller limit by the service that stores it.
 MAX_IMPORT_MB = 256
 
+#: How much of the catalog each process keeps (pages and outlines), counted in courses and
+#: lessons: a few megabytes with descriptions of a few hundred characters, at most ~40 MB
+#: with every description at its longest (20,000 characters).
+CATALOG_KEPT_ROWS = 2000
+
 
 def web_engine(settings: Settings) -> Engine:
     """The back office's engine: as a command's, with the shorter SQLite busy timeout."""
@@ -39,6 +46,11 @@ def web_engine(settings: Settings) -> Engine:
     )
 
 
+def _rows_in(answer: Any) -> int:
+    """A kept catalog answer's weight: its courses (a page) or lessons (an outline)."""
+    return len(getattr(answer, "items", None) or getattr(answer, "lessons", None) or ()) + 1
+
+
 @dataclass
 class AppState:
     """What the app built from settings, in ``app.extensions["lms"]``."""
@@ -46,6 +58,11 @@ class AppState:
     settings: Settings
     session_factory: SessionFactory
     _engine: Engine | None = field(default=None, repr=False)
+    #: The API's catalog pages and course outlines this process answered, each kept against
+    #: the catalog's stamp (``lms_core/catalog/stamp.py``).
+    catalog_pages: StampedAnswers[Any] = field(
+        default_factory=lambda: StampedAnswers(CATALOG_KEPT_ROWS, _rows_in), repr=False
+    )
 
     @property
     def engine(self) -> Engine:

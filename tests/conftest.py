@@ -14,13 +14,14 @@ import itertools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner, Result
 
 from lms_core.actor import Actor
@@ -224,6 +225,32 @@ def scratch_url(db_url: str, tmp_path: Path) -> Iterator[str]:
     """An empty database of the test's own, for commands that commit for real."""
     with scratch_database(db_url, tmp_path / "scratch.db") as url:
         yield url
+
+
+@dataclass
+class Committed:
+    """A migrated database of a test's own: its settings, engine and session factory."""
+
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+
+
+@pytest.fixture
+def committed(scratch_url: str, tmp_path: Path) -> Iterator[Committed]:
+    """A migrated database of the test's own whose commits are real, for what only a commit
+    does (a trigger deferred to it, a second connection seeing it): the ``session``
+    fixture's commits are savepoints of a transaction rolled back at the test's end."""
+    from lms_core.db import make_session_factory
+    from lms_core.ops import schema
+
+    settings = cheap_settings(scratch_url, tmp_path / "files")
+    engine = make_engine(settings)
+    try:
+        schema.upgrade(engine)
+        yield Committed(settings, engine, make_session_factory(engine))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def register_api(app: Flask) -> None:
     from admin_ui.api.metrics import init_metrics
 
     settings = app.extensions["lms"].settings
-    init_limits(app, api, storage_uri=settings.redis_url, default=settings.api_rate_limit)
+    init_limits(app, storage_uri=settings.redis_url, default=settings.api_rate_limit)
     init_metrics(app)
     origins = allowed_origins(settings.cors_origins)
     if origins:

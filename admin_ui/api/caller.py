@@ -32,6 +32,8 @@ class Caller:
     scopes: frozenset[str] | None
     #: The presented token's family (None for the cookie): what logout ends.
     token_family: str | None = None
+    #: The catalog's stamp, read with the token (None for the cookie: read apart).
+    catalog_stamp: str | None = None
 
     @property
     def user_id(self) -> int | None:
@@ -67,7 +69,7 @@ def resolve_caller(*, public: bool = False) -> Caller | None:
             if public:
                 return None
             raise _unauthorized("the bearer token is not valid (unknown, expired or revoked)")
-        return Caller(identity.actor, identity.scopes, identity.family)
+        return Caller(identity.actor, identity.scopes, identity.family, identity.catalog_stamp)
     from flask_login import current_user
 
     from admin_ui.auth import LoginUser

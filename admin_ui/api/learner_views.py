@@ -82,6 +82,15 @@ class StatusQuery(PageQuery):
     status: EnrollmentStatus | None = None
 
 
+def _stamp(session: Any) -> str | None:
+    """The catalog's stamp: a token's caller had it read with the token; a cookie's caller
+    reads it now."""
+    from lms_core.catalog.stamp import catalog_stamp
+
+    found = caller()
+    return found.catalog_stamp if found.token_family is not None else catalog_stamp(session)
+
+
 def _meta(page: Any) -> PageInfo:
     return PageInfo(page=page.page, per_page=page.per_page, total=page.total, pages=page.pages)
 
@@ -90,30 +99,54 @@ def _meta(page: Any) -> PageInfo:
 @endpoint(scope="courses:read", tag="catalog", ok=CoursePage, query=CoursesQuery)
 def courses(query: CoursesQuery) -> Answer:
     """The catalog: published courses, by title or slug words and by difficulty, a page at a time."""
+    from admin_ui.app import state
     from admin_ui.db import request_session
     from lms_core.catalog.kept_reads import list_course_rows
+    from lms_core.catalog.stamp import catalog_audience
 
-    page = list_course_rows(
-        request_session(),
-        actor=caller().actor,
-        search=query.search,
-        published=True,
-        difficulty=query.difficulty.value if query.difficulty else None,
-        page=query.page,
-        per_page=query.per_page,
-    )
-    return CoursePage(items=page.items, meta=_meta(page))
+    session = request_session()
+    who = caller().actor
+    difficulty = query.difficulty.value if query.difficulty else None
+
+    def build() -> CoursePage:
+        found = list_course_rows(
+            session,
+            actor=who,
+            search=query.search,
+            published=True,
+            difficulty=difficulty,
+            page=query.page,
+            per_page=query.per_page,
+        )
+        return CoursePage(items=found.items, meta=_meta(found))
+
+    # The stamp is read first (with the token): a page kept under it is never older.
+    stamp = _stamp(session)
+    key = ("catalog", catalog_audience(who), query.search, difficulty, query.page, query.per_page)
+    answer: CoursePage = state().catalog_pages.answer(key, stamp, build)
+    return answer
 
 
 @api.get(f"/courses/{SLUG}")
 @endpoint(scope="courses:read", tag="catalog", ok=Outline)
 def outline(slug: str) -> Answer:
     """A course and its lessons in order (titles and kinds; the content is for the enrolled)."""
+    from admin_ui.app import state
     from admin_ui.db import request_session
     from lms_core.catalog.kept_reads import course_outline
+    from lms_core.catalog.stamp import catalog_audience
 
-    course, lessons = course_outline(request_session(), actor=caller().actor, slug=slug)
-    return Outline(course=course, lessons=lessons)
+    session = request_session()
+    who = caller().actor
+
+    def build() -> Outline:
+        course, lessons = course_outline(session, actor=who, slug=slug)
+        return Outline(course=course, lessons=lessons)
+
+    stamp = _stamp(session)  # first: see courses()
+    key = ("outline", catalog_audience(who), slug)
+    answer: Outline = state().catalog_pages.answer(key, stamp, build)
+    return answer
 
 
 @api.post(f"/courses/{SLUG}/enrollment")

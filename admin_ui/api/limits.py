@@ -1,5 +1,6 @@
-"""Rate limits on the API (Flask-Limiter): strict on login and on token refresh, a ceiling
-on everything else; a breach is a 429 problem with ``Retry-After``.
+"""Rate limits on the API: strict on login and on token refresh (Flask-Limiter), a ceiling
+on everything else (:mod:`admin_ui.api.ceiling`, counted in the same storage); a breach is
+a 429 problem with ``Retry-After``.
 
 Counts live in Redis when ``redis_url`` is set (every gunicorn worker shares them), in the
 worker's memory otherwise (:mod:`admin_ui.api.limit_storage`: no thread per request). Logins
@@ -19,14 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from flask import Blueprint, Flask, Response, request
+from flask import Flask, Response, request
 from flask.typing import RouteCallable
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 #: Where the app keeps its API limiter (``app.extensions[EXTENSION]``).
 EXTENSION = "lms_api_limiter"
-#: Every API request, per address (the ``api_rate_limit`` setting's default).
+#: Every API request, per address and endpoint (the ``api_rate_limit`` setting's default).
 DEFAULT = "600 per minute"
 #: Logging in, refreshing, asking for a reset and using a one-time token, per address and
 #: per account (the e-mail the body names; a token's request: the address again).
@@ -57,10 +58,10 @@ def _failed(response: Response) -> bool:
     return response.status_code >= 300
 
 
-def init_limits(
-    app: Flask, api: Blueprint, *, storage_uri: str | None, default: str = DEFAULT
-) -> Limiter:
+def init_limits(app: Flask, *, storage_uri: str | None, default: str = DEFAULT) -> Limiter:
+    from admin_ui.api.ceiling import init_ceiling
     from admin_ui.api.limit_storage import SCHEME
+    from admin_ui.public.rate_limits import ADDRESS_LIMITED as FORM_ENDPOINTS
 
     limiter = Limiter(
         get_remote_address,
@@ -71,7 +72,11 @@ def init_limits(
         strategy="moving-window",
         key_prefix="lms-api",
     )
-    limiter.limit(default)(api)
+    # Flask-Limiter lets every other request by at its first check, before working out
+    # which limits apply: the ceiling is counted by admin_ui.api.ceiling.
+    guarded = frozenset(STRICT_ENDPOINTS) | frozenset(FORM_ENDPOINTS)
+    limiter.request_filter(lambda: request.endpoint not in guarded)
+    init_ceiling(app, default, limiter.storage, apart=frozenset(STRICT_ENDPOINTS))
     for endpoint in STRICT_ENDPOINTS:
         view: Callable[..., Any] = app.view_functions[endpoint]
         view = limiter.limit(

@@ -25,6 +25,7 @@ from lms_core.accounts.mfa_policy import mfa_missing
 from lms_core.accounts.token_lookup import find_identity
 from lms_core.accounts.token_lookup import find_with_user as _find_with_user
 from lms_core.actor import Actor
+from lms_core.catalog.stamp import vouched
 from lms_core.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
 from lms_core.models import ApiToken, ApiTokenKind, Role, User, utcnow
 from lms_core.security import token_hash
@@ -60,6 +61,9 @@ class TokenIdentity:
     scopes: frozenset[str] | None
     token_id: int
     family: str
+    #: The catalog's stamp, read with the token (``lms_core.catalog.stamp``); None when it
+    #: vouches for nothing.
+    catalog_stamp: str | None = None
 
     def allows(self, scope: str) -> bool:
         return self.scopes is None or scope in self.scopes
@@ -258,7 +262,8 @@ def token_identity(
         return None
     actor = Actor(label=row.email, role=Role(row.role), user_id=row.user_id)
     scopes = None if row.scopes is None else frozenset(row.scopes.split())
-    return TokenIdentity(actor, scopes, row.token_id, row.family)
+    stamp = vouched(row.catalog_stamp, row.catalog_stamp_clean)
+    return TokenIdentity(actor, scopes, row.token_id, row.family, stamp)
 
 
 def end_login(session: Session, *, actor: Actor, family: str) -> int:

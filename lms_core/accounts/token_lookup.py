@@ -39,6 +39,11 @@ class TokenRow(NamedTuple):
     role: str
     is_active: bool
     deleted_at: datetime | None
+    #: The catalog's stamp and whether it may be trusted, read in the same round trip
+    #: (:func:`lms_core.catalog.stamp.stamp_columns`): a catalog page or an outline needs it,
+    #: and every API request checks a token first.
+    catalog_stamp: str | None = None
+    catalog_stamp_clean: bool | None = None
 
 
 def find_with_user(session: Session, raw: str) -> tuple[ApiToken, User] | None:
@@ -53,7 +58,9 @@ def find_identity(session: Session, raw: str) -> TokenRow | None:
     """:func:`find_with_user` as plain columns (:class:`TokenRow`), for a token check."""
     if not raw or len(raw) > MAX_RAW:
         return None
-    found = kept.look_up(session.connection(), _token_row(), {"token_hash": token_hash(raw)})
+    connection = session.connection()
+    statement = _token_row(connection.dialect.name)
+    found = kept.look_up(connection, statement, {"token_hash": token_hash(raw)})
     row = next(iter(found), None)  # one row at most (the hash is unique)
     return None if row is None else TokenRow(*row)
 
@@ -84,9 +91,11 @@ _TOKEN_ROW: tuple[Any, ...] = (
 
 
 @cache
-def _token_row() -> Select[Any]:
+def _token_row(dialect: str) -> Select[Any]:
+    from lms_core.catalog.stamp import stamp_columns
+
     return (
-        select(*_TOKEN_ROW)
+        select(*_TOKEN_ROW, *stamp_columns(dialect))
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == bindparam("token_hash", required=False))
     )

@@ -23,9 +23,10 @@ from lms_core.actor import Actor
 from lms_core.catalog.courses import courses_query, listing_row
 from lms_core.catalog.fields import COURSE, LESSON, CourseRow, LessonRow
 from lms_core.catalog.lessons import lesson_listing
+from lms_core.catalog.stamp import catalog_audience
 from lms_core.errors import NotFound
 from lms_core.fields import check_values
-from lms_core.models import Course, Lesson, Role, User
+from lms_core.models import Course, Lesson, User
 from lms_core.pagination import Page, check_page, count_rows
 from lms_core.permissions import require_course_manager
 from lms_core.validation import like_pattern
@@ -71,13 +72,7 @@ def list_course_rows(
     if difficulty:
         wanted = check_values(COURSE, {"difficulty_level": difficulty})["difficulty_level"]
     check_page(page, per_page)
-    visibility = (
-        "all"
-        if actor.is_admin
-        else "own"
-        if actor.user_id is not None and actor.role is Role.instructor
-        else "published"
-    )
+    visibility, _ = catalog_audience(actor)
     stmt = _catalog_page(visibility, published, bool(search), wanted is not None)
     values = {
         "actor_id": actor.user_id,

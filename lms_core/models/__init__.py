@@ -5,7 +5,7 @@ from lms_core.models.assignments import Assignment, LatePolicy, Submission, subm
 from lms_core.models.audit import AuditEntry
 from lms_core.models.base import Base, utcnow
 from lms_core.models.certificates import Certificate
-from lms_core.models.courses import Course, DifficultyLevel, Lesson, LessonType
+from lms_core.models.courses import CatalogStamp, Course, DifficultyLevel, Lesson, LessonType
 from lms_core.models.enrollments import Enrollment, EnrollmentStatus, LessonProgress
 from lms_core.models.files import StoredFile
 from lms_core.models.identity import DatabaseIdentity
@@ -40,6 +40,7 @@ __all__ = [
     "AttemptStatus",
     "AuditEntry",
     "Base",
+    "CatalogStamp",
     "Certificate",
     "ChangeAction",
     "Course",

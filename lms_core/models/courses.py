@@ -95,3 +95,18 @@ class Lesson(TimestampMixin, Base):
     is_required: Mapped[bool] = mapped_column(default=True)
 
     course: Mapped[Course] = relationship(back_populates="lessons")
+
+
+class CatalogStamp(Base):
+    """One row whose ``stamp`` changes with every committed change to a course or a lesson
+    (any column, a row added or removed) and to a user's e-mail (a catalog row shows its
+    instructor's): what an API worker checks its kept catalog pages and outlines against
+    (``lms_core/catalog/stamp.py``). Written by triggers only: the migration that made this
+    table (``catalog_stamp``) adds them, so nothing that writes a course can forget it."""
+
+    __tablename__ = "catalog_stamp"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: 32 random hex digits, new at each change: never a count, which a restored backup
+    #: would set back to a value this site's workers saw for other rows.
+    stamp: Mapped[str] = mapped_column(String(32))

@@ -232,3 +232,117 @@ def test_sweeps_at_the_same_time_raise_nothing(monkeypatch: pytest.MonkeyPatch) 
     finally:
         sys.setswitchinterval(switch)
     assert errors == []
+
+
+def _ceiling_app(settings: Any, session_factory: Any, ceiling: str, **extra: Any) -> Flask:
+    from admin_ui.app import create_app
+
+    changed = settings.model_copy(update={"api_rate_limit": ceiling, **extra})
+    return create_app(changed, session_factory=session_factory)
+
+
+def test_the_ceiling_counts_each_endpoint_apart_and_says_what_is_left(
+    settings: Any, session_factory: Any, learner: Any
+) -> None:
+    """Per address and endpoint (as Flask-Limiter's blueprint limit counted): a client held
+    on one endpoint still reaches the others. Each answer carries the counts; the refusal
+    ``Retry-After`` too."""
+    from admin_ui.app import EXTENSION
+
+    app = _ceiling_app(settings, session_factory, "2 per minute")
+    try:
+        client = app.test_client()
+        token = login(client, learner).get_json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        first = client.get(f"{API}/me/enrollments", headers=headers)
+        assert first.status_code == 200
+        assert first.headers["X-RateLimit-Limit"] == "2"
+        assert first.headers["X-RateLimit-Remaining"] == "1"
+        assert int(first.headers["X-RateLimit-Reset"]) > time.time()
+        second = client.get(f"{API}/me/enrollments", headers=headers)
+        assert second.headers["X-RateLimit-Remaining"] == "0"
+        refused = client.get(f"{API}/me/enrollments", headers=headers)
+        body = assert_problem(refused, 429)
+        assert 0 < int(refused.headers["Retry-After"]) <= 60
+        assert refused.headers["X-RateLimit-Remaining"] == "0"
+        assert "2 per 1 minute" in body["detail"]
+        other = client.get(f"{API}/me/certificates", headers=headers)
+        assert other.status_code == 200 and other.headers["X-RateLimit-Remaining"] == "1"
+        elsewhere = client.get(
+            f"{API}/me/enrollments", headers=headers, environ_base={"REMOTE_ADDR": "192.0.2.7"}
+        )
+        assert elsewhere.status_code == 200  # another address: its own count
+    finally:
+        app.extensions[EXTENSION].dispose()
+
+
+def test_a_ceiling_of_several_limits_holds_to_each(
+    settings: Any, session_factory: Any, learner: Any
+) -> None:
+    """``LMS_API_RATE_LIMIT`` may name several limits (``5 per minute;3 per hour``): the
+    tightest refuses, and the headers speak of the one nearest its end."""
+    from admin_ui.app import EXTENSION
+
+    app = _ceiling_app(settings, session_factory, "5 per minute;3 per hour")
+    try:
+        client = app.test_client()
+        token = login(client, learner).get_json()["access_token"]
+        answers = [
+            client.get(f"{API}/me/enrollments", headers={"Authorization": f"Bearer {token}"})
+            for _ in range(4)
+        ]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429]
+        assert answers[2].headers["X-RateLimit-Limit"] == "3"
+        assert "3 per 1 hour" in answers[3].get_json()["detail"]
+    finally:
+        app.extensions[EXTENSION].dispose()
+
+
+def test_workers_share_the_ceiling_in_redis(
+    settings: Any, session_factory: Any, learner: Any, redis_url: str
+) -> None:
+    """Two apps (two gunicorn workers) on one Redis count one ceiling: the third request,
+    whichever worker answers it, is refused."""
+    import secrets
+
+    from admin_ui.app import EXTENSION
+
+    apps = [
+        _ceiling_app(settings, session_factory, "2 per minute", redis_url=redis_url)
+        for _ in range(2)
+    ]
+    # An address of this run's own: the counts of an earlier run stay in Redis a minute.
+    address = {"REMOTE_ADDR": f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.9"}
+    try:
+        token = login(apps[0].test_client(), learner).get_json()["access_token"]
+        statuses = [
+            apps[n % 2]
+            .test_client()
+            .get(
+                f"{API}/me/enrollments",
+                headers={"Authorization": f"Bearer {token}"},
+                environ_base=address,
+            )
+            .status_code
+            for n in range(3)
+        ]
+        assert statuses == [200, 200, 429]
+    finally:
+        for app in apps:
+            app.extensions[EXTENSION].dispose()
+
+
+def test_a_login_carries_its_own_limit_alone(app: Flask, learner: Any) -> None:
+    """Logging in has its strict limits (Flask-Limiter's headers), not the ceiling's: one
+    set of counts, the login's."""
+    client = app.test_client()
+    answer = login(client, learner)
+    assert answer.status_code == 200
+    assert answer.headers.getlist("X-RateLimit-Limit") == [
+        str(_limit(api_limits.LOGIN_PER_ADDRESS))
+    ]
+    for n in range(_limit(api_limits.LOGIN_PER_ADDRESS)):
+        login(client, f"nobody{n}@test.example")
+    refused = login(client, learner)
+    assert refused.status_code == 429
+    assert refused.headers.getlist("X-RateLimit-Remaining") == ["0"]

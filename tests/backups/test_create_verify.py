@@ -146,7 +146,8 @@ def test_verify_finds_a_tampered_table_in_the_sqlite_copy(sqlite_site: Site) -> 
     copy.write_bytes(zstandard.ZstdDecompressor().stream_reader(io.BytesIO(packed)).read())
     with sqlite3.connect(copy) as conn:
         conn.execute(
-            "UPDATE users SET email = 'mallory@example.org' WHERE id = (SELECT min(id) FROM users)"
+            # (Not the e-mail: a trigger would change the catalog's stamp with it.)
+            "UPDATE users SET full_name = 'Mallory' WHERE id = (SELECT min(id) FROM users)"
         )
         conn.execute("DELETE FROM enrollments WHERE id = (SELECT max(id) FROM enrollments)")
     conn.close()
