@@ -60,11 +60,14 @@ def catalog_stamp(session: Session) -> str | None:
     return vouched(*rows[0]) if rows else None
 
 
+@cache
 def stamp_columns(dialect: str) -> tuple[Any, Any]:
     """The stamp and whether the reader may trust it, as two columns any statement can carry
     (the token check does: one round trip fewer per catalog request). Read them with
-    :func:`vouched`."""
-    return _stamp_columns(dialect)
+    :func:`vouched`. Built once per dialect: a kept statement is known by its objects."""
+    clean = func.txid_current_if_assigned().is_(None) if dialect == "postgresql" else true()
+    stamp = select(CatalogStamp.stamp).where(CatalogStamp.id == 1).scalar_subquery()
+    return stamp.label("catalog_stamp"), clean.label("catalog_stamp_clean")
 
 
 def vouched(stamp: str | None, clean: bool | None) -> str | None:
@@ -73,15 +76,8 @@ def vouched(stamp: str | None, clean: bool | None) -> str | None:
 
 
 @cache
-def _stamp_columns(dialect: str) -> tuple[Any, Any]:
-    clean = func.txid_current_if_assigned().is_(None) if dialect == "postgresql" else true()
-    stamp = select(CatalogStamp.stamp).where(CatalogStamp.id == 1).scalar_subquery()
-    return stamp.label("catalog_stamp"), clean.label("catalog_stamp_clean")
-
-
-@cache
 def _stamp_statement(dialect: str) -> Select[Any]:
-    columns: tuple[Any, ...] = _stamp_columns(dialect)
+    columns: tuple[Any, ...] = stamp_columns(dialect)
     return select(*columns)
 
 
