@@ -47,8 +47,9 @@ def web_engine(settings: Settings) -> Engine:
 
 
 def _rows_in(answer: Any) -> int:
-    """A kept catalog answer's weight: its courses (a page) or lessons (an outline)."""
-    return len(getattr(answer, "items", None) or getattr(answer, "lessons", None) or ()) + 1
+    """A kept catalog answer's weight: its courses (a page) or lessons (an outline), and
+    one for the rest (``admin_ui.api.learner_views.KeptJson``)."""
+    return int(answer.rows) + 1
 
 
 @dataclass

@@ -7,17 +7,12 @@ and, on unsafe methods, must send the CSRF token (``X-CSRFToken``), as a form wo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
-from typing import Any, TypeVar, cast
 
 from flask import g, request
 
 from admin_ui.api.problems import ApiProblem, error_entry
 from lms_core.actor import Actor
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 #: The ``scope`` of an endpoint anyone may call, logged in or not.
 PUBLIC = "public"
@@ -101,17 +96,3 @@ def caller() -> Caller:
     if found is None:
         raise _unauthorized("log in first: send Authorization: Bearer <access token>")
     return found
-
-
-def guarded(scope: str) -> Callable[[F], F]:
-    """Check the caller before the view (and before its body is validated: 401 first)."""
-
-    def decorate(view: F) -> F:
-        @wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            authorize(scope)
-            return view(*args, **kwargs)
-
-        return cast(F, wrapper)
-
-    return decorate

@@ -4,13 +4,13 @@ command calls, with the caller as the actor: the same rules, the same audit entr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from admin_ui.api.blueprint import api
 from admin_ui.api.caller import caller
-from admin_ui.api.endpoint import Answer, commit, endpoint
+from admin_ui.api.endpoint import Answer, commit, endpoint, json_response
 from admin_ui.api.models import (
     Certificate,
     Course,
@@ -82,6 +82,20 @@ class StatusQuery(PageQuery):
     status: EnrollmentStatus | None = None
 
 
+class KeptJson(NamedTuple):
+    """A catalog page or an outline kept as the JSON it is sent as (making a page's JSON
+    again at every request was a few percent of its CPU), with its weight in the kept
+    answers' budget: its courses or lessons."""
+
+    body: bytes
+    rows: int
+
+
+def _kept(answer: CoursePage | Outline) -> KeptJson:
+    rows = answer.items if isinstance(answer, CoursePage) else answer.lessons
+    return KeptJson(answer.model_dump_json().encode(), len(rows))
+
+
 def _stamp(session: Any) -> str | None:
     """The catalog's stamp: a token's caller had it read with the token; a cookie's caller
     reads it now."""
@@ -108,7 +122,7 @@ def courses(query: CoursesQuery) -> Answer:
     who = caller().actor
     difficulty = query.difficulty.value if query.difficulty else None
 
-    def build() -> CoursePage:
+    def build() -> KeptJson:
         found = list_course_rows(
             session,
             actor=who,
@@ -118,13 +132,13 @@ def courses(query: CoursesQuery) -> Answer:
             page=query.page,
             per_page=query.per_page,
         )
-        return CoursePage(items=found.items, meta=_meta(found))
+        return _kept(CoursePage(items=found.items, meta=_meta(found)))
 
     # The stamp is read first (with the token): a page kept under it is never older.
     stamp = _stamp(session)
     key = ("catalog", catalog_audience(who), query.search, difficulty, query.page, query.per_page)
-    answer: CoursePage = state().catalog_pages.answer(key, stamp, build)
-    return answer
+    kept: KeptJson = state().catalog_pages.answer(key, stamp, build)
+    return json_response(kept.body)
 
 
 @api.get(f"/courses/{SLUG}")
@@ -139,14 +153,14 @@ def outline(slug: str) -> Answer:
     session = request_session()
     who = caller().actor
 
-    def build() -> Outline:
+    def build() -> KeptJson:
         course, lessons = course_outline(session, actor=who, slug=slug)
-        return Outline(course=course, lessons=lessons)
+        return _kept(Outline(course=course, lessons=lessons))
 
     stamp = _stamp(session)  # first: see courses()
     key = ("outline", catalog_audience(who), slug)
-    answer: Outline = state().catalog_pages.answer(key, stamp, build)
-    return answer
+    kept: KeptJson = state().catalog_pages.answer(key, stamp, build)
+    return json_response(kept.body)
 
 
 @api.post(f"/courses/{SLUG}/enrollment")
@@ -302,8 +316,8 @@ def pdf_download(number: str, *, mine_only: bool) -> Answer:
             field="number",
             value=number,
         )
-    # Read whole (a certificate is well under a megabyte): spectree reads every answer's body,
-    # which a streamed file response refuses.
+    # Read whole (a certificate is well under a megabyte): a streamed file would be read
+    # after the request's session is closed (it would need ``stream_with_context``).
     return Response(
         path.read_bytes(),
         mimetype="application/pdf",

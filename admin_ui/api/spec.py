@@ -4,8 +4,9 @@ Why spectree: it is pydantic-first (our field specs are pydantic models), decora
 Flask views on a plain Blueprint (no app subclass, unlike apiflask's ``APIFlask``), writes
 OpenAPI 3.1, and is maintained (3.0 in 2026) and works with Flask 3 and pydantic 2.
 flask-smorest is marshmallow-only; apiflask's pydantic support needs its own app class.
-Its request validation is used; its error bodies are not: a refused body raises
-:class:`RequestInvalid`, which the blueprint answers as problem+json like every refusal.
+Its models describe each view; the checks themselves run in :mod:`admin_ui.api.endpoint`,
+with spectree's helpers: a refused query or body raises :class:`RequestInvalid`, which the
+blueprint answers as problem+json like every refusal.
 Its documentation pages load their scripts from a CDN, so none is registered.
 """
 
@@ -29,21 +30,6 @@ class RequestInvalid(Exception):
         self.errors = errors
 
 
-def _refuse_invalid(
-    _req: Any, _resp: Any, error: Exception | None, _instance: Any, _adapter: Any
-) -> None:
-    from pydantic import ValidationError
-
-    if isinstance(error, ValidationError):
-        raise RequestInvalid(
-            [dict(e) for e in error.errors(include_url=False, include_context=False)]
-        )
-
-
-def _pass(*_args: Any) -> None:
-    return None
-
-
 api_spec = SpecTree(
     "flask",
     mode="strict",
@@ -52,8 +38,6 @@ api_spec = SpecTree(
     description="The learners' and integrations' JSON API. Errors are application/problem+json.",
     path="api/v1/_spectree",
     page_templates={},
-    before=_refuse_invalid,
-    after=_pass,
     validation_error_status=422,
     # Plain model names in the document (spectree's default adds a hash of the module).
     naming_strategy=lambda model: model.__name__,

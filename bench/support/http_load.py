@@ -3,6 +3,11 @@ asyncio client speaking HTTP/1.1 over raw streams (no client library to install)
 keep-alive when the server keeps the connection and a reconnect when it closes it (gunicorn's
 sync workers close after each answer). Each request's latency is measured from sending it to
 reading the whole answer, connection set-up included; anything but a 2xx is an error.
+
+The rate is the answers read within the S seconds over S: the answers still in flight at the
+end (up to one per connection, each as long as a request's latency) are waited for and
+counted as ``late``, not in the rate, so that a short load is not credited with the time its
+last answers took.
 """
 
 from __future__ import annotations
@@ -21,10 +26,21 @@ class Result:
     errors: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    #: Answers read after the S seconds (not in ``requests`` nor in the rate; their
+    #: latencies are in ``latencies``).
+    late: int = 0
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    def add(self, other: Result) -> None:
+        """Count ``other`` (a later slice of the same load) in this one."""
+        self.requests += other.requests
+        self.errors.update(other.errors)
+        self.latencies.extend(other.latencies)
+        self.seconds += other.seconds
+        self.late += other.late
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
@@ -104,20 +120,22 @@ async def _worker(port: int, target: Target, n: int, deadline: float, result: Re
                 await conn.close()
                 await asyncio.sleep(0.01)
                 continue
-            result.latencies.append(time.perf_counter() - started)
-            result.requests += 1
+            finished = time.perf_counter()
+            result.latencies.append(finished - started)
             if not 200 <= status < 300:
                 result.errors[str(status)] += 1
+            if finished > deadline:
+                result.late += 1
+                continue
+            result.requests += 1
     finally:
         await conn.close()
 
 
 async def _run(port: int, target: Target, connections: int, seconds: float) -> Result:
-    result = Result(target.name)
-    started = time.perf_counter()
-    deadline = started + seconds
+    result = Result(target.name, seconds=seconds)
+    deadline = time.perf_counter() + seconds
     await asyncio.gather(*(_worker(port, target, n, deadline, result) for n in range(connections)))
-    result.seconds = time.perf_counter() - started
     return result
 
 

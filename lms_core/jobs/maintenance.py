@@ -1,9 +1,10 @@
 """Maintenance job kinds: prove the pipeline (``ping``, ``touch``) and keep the ledger small.
 
 ``maintenance.touch`` is the smallest real effect with the exactly-once discipline every
-handler follows: its effect (a marker file) is created with ``O_EXCL`` under a name derived
-from the job's key, so a second run after a lost lease finds it and does nothing. A
-monitoring check can queue one and look for the file; the kill tests count them.
+handler follows: its effect (a marker file) appears whole, at once, under a name derived
+from the job's key (written apart, then hard-linked into place, which fails if the name
+exists), so a second run after a lost lease finds it and does nothing. A monitoring check
+can queue one and look for the file; the kill tests count them and read each.
 """
 
 from __future__ import annotations
@@ -42,16 +43,30 @@ def touch_path(files_dir: Path, key: str) -> Path:
 
 @handler("maintenance.touch", max_attempts=5, lease_seconds=60)
 def touch(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
-    """Create the job's marker file once (``O_EXCL``), after ``sleep`` seconds of "work"."""
+    """Create the job's marker file once, whole, after ``sleep`` seconds of "work".
+
+    Created with ``O_EXCL`` and then written, a worker killed between the two left an empty
+    marker that every later run took as done (the kill test saw one). The content is now
+    written to a file of its own in ``touch-writing/`` and hard-linked to the marker's name:
+    the link fails if the name exists, and a name that exists holds the whole line. A kill
+    before the link leaves only that scratch file behind."""
     time.sleep(float(args.get("sleep", 0)))
     path = touch_path(Path(ctx.settings.files_dir), ctx.key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if path.exists():
         return {"path": str(path), "created": False}
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(f"{ctx.key}\n")
+    scratch = path.parent.with_name("touch-writing") / f"{path.stem}.{os.getpid()}.{time.time_ns()}"
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(f"{ctx.key}\n")
+        try:
+            os.link(scratch, path)
+        except FileExistsError:
+            return {"path": str(path), "created": False}
+    finally:
+        scratch.unlink(missing_ok=True)
     return {"path": str(path), "created": True}
 
 
