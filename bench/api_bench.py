@@ -25,16 +25,16 @@ Baseline, in the same run on the same server: the same load on ``/healthz`` (a J
 that touches nothing: the cost of gunicorn, Flask and the client), measured alongside each
 endpoint: the endpoint's ``--seconds`` are cut into 6 slices, each paired with a slice of
 ``/healthz`` as long (run just before it, then just after it, in turn), and the ratio is the
-endpoint's requests over the baseline's in those slices. The host's speed drifts (between two 5 s loads of one endpoint, every process here --
-the workers, PostgreSQL, the client -- was seen to take 35% more CPU a request), so a
-baseline measured a minute before or after compared unlike conditions. A slice's rate counts
-the answers read within it (``support/http_load.py``; those still in flight at its end are
+endpoint's requests over the baseline's in those slices. The host's speed drifts (between
+two 5 s loads of one endpoint, every process here -- the workers, PostgreSQL, the client --
+was seen to take 35% more CPU a request), so a baseline measured a minute before or after
+compared unlike conditions. A slice's rate counts the answers read within it (``support/http_load.py``; those still in flight at its end are
 printed as late). The bench prints the pairs' lowest, median and highest ratio too.
 
 Figures: requests/s, p50 and p99 latency (client side, from sending the request to reading
 the whole answer, connection set-up included), errors (anything but a 2xx, or a connection
-failure), each endpoint's rate over the trivial one's alongside it, and the lowest and highest
-ratio of its slices.
+failure), each endpoint's rate over the trivial one's alongside it, and the lowest, median
+and highest ratio of its slices.
 
 Targets: ``api_catalog_vs_trivial`` and ``api_outline_vs_trivial`` >= 0.5,
 ``api_answer_vs_trivial`` >= 0.3, ``api_errors`` = 0.
@@ -222,7 +222,7 @@ def gunicorn(url: str, tmp: Path) -> Iterator[int]:
 # --- the client -------------------------------------------------------------------------------
 
 
-#: Each endpoint's load is cut into this many slices, each run after a slice of the baseline.
+#: Each endpoint's load is cut into this many slices, each paired with a slice of the baseline.
 SLICES = 6
 
 
