@@ -73,8 +73,9 @@ forwarded_allow_ips = os.environ.get("LMS_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 control_socket_disable = True
 
 # Logs on stdout/stderr (the service manager or container runtime keeps them). The access
-# line: client, time, request, status, bytes, referrer, user agent, and duration in ms; an API
-# request also gets its JSON line there (request id, method, path, status, duration, user id).
+# line: client, time, request, status, bytes, referrer, user agent, and duration in ms. An API
+# request gets its JSON line there instead (admin_ui/api/requestlog.py: request id, time,
+# method, path, query, status, bytes, duration, user id, address, user agent).
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LMS_LOG_LEVEL", "info")
@@ -94,9 +95,16 @@ class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type h
             if not any(isinstance(f, RedactTokens) for f in logger.filters):
                 logger.addFilter(RedactTokens())
         # The API's JSON line per request goes where the access log goes (none when it is off).
-        from admin_ui.api.requestlog import write_lines_to
+        from admin_ui.api.requestlog import LOGGED, write_lines_to
 
         write_lines_to(list(self.access_log.handlers))
+        self.api_logged = LOGGED
+
+    def access(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
+        """No access line for a request the API logged as JSON (its own line says more)."""
+        if environ.get(self.api_logged):
+            return
+        super().access(resp, req, environ, request_time)
 
     def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
         from admin_ui.public.redact import redact

@@ -120,12 +120,17 @@ def _check_json_body() -> None:
     data = request.get_data(cache=True)
     if not data:
         return
-    if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+    if not request.is_json:  # application/json or application/*+json: what the view reads
         raise _unsupported("send the body as application/json")
+    # Parsed through Flask, which keeps the result: the view's body is this one, not a second
+    # parse. Only a body that fails is parsed again, for the parser's message.
     try:
-        parsed = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        detail = f"the body is not valid JSON: {exc}"
+        parsed = request.get_json(silent=True)
+        if parsed is None:
+            parsed = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        detail = f"the body is not valid JSON: {why}"
         raise problems.ApiProblem(400, detail, [problems.error_entry(None, None, detail)]) from None
     if not isinstance(parsed, dict):
         detail = "the body must be a JSON object"

@@ -129,6 +129,13 @@ class Question(TimestampMixin, Base):
 
     quiz: Mapped[Quiz] = relationship(back_populates="questions")
 
+    @property
+    def option_count(self) -> int:
+        """How many options it offers: what an answer's option indexes are checked against
+        (``scoring.check_answer``; a save's plain row counts them as this does,
+        ``answer_rows.QuestionRow``)."""
+        return len(self.options or [])
+
 
 class Attempt(Base):
     __tablename__ = "attempts"

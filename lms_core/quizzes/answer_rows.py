@@ -4,9 +4,11 @@ Saving answers is the learners' busiest write (every click of a quiz's page in a
 saves as it goes). Read through the ORM it built seven objects (the attempt, its learner,
 quiz, lesson, course, each question) and flushed twice (the attempt, then its audit entry):
 more CPU than the statements themselves. Here the attempt, what the checks need of its
-course and learner, and its quiz's questions are one kept statement (:mod:`lms_core.kept`,
-prepared on PostgreSQL; one row per question, as a course's outline is read), and the write
-is one ``UPDATE`` and one audit ``INSERT``, kept statements too.
+course and learner, and its quiz's questions (what checking an answer needs of each: its type
+and its options, as JSON text decoded only for the questions answered) are one kept
+statement (:mod:`lms_core.kept`, prepared on PostgreSQL; one row per question, as a course's
+outline is read), and the write is one ``UPDATE`` and one audit ``INSERT``, kept statements
+too.
 
 The rules stay in :func:`lms_core.quizzes.attempts.save_answers`, which calls these. The
 attempt's row is locked as it is read (``FOR UPDATE OF attempts`` on PostgreSQL; SQLite's
@@ -17,12 +19,13 @@ the first's instead of writing over them.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, Insert, Select, Update, bindparam, insert, select, update
+from sqlalchemy import JSON, Insert, Select, Text, Update, bindparam, cast, insert, select, update
 from sqlalchemy.orm import Session
 
 from lms_core import kept
@@ -50,14 +53,20 @@ class CourseRef(NamedTuple):
 
 
 class QuestionRow(NamedTuple):
-    """A question as an answer is checked against it (``scoring.QuestionLike``)."""
+    """A question as an answer is checked against it (``scoring.AnswerShape``)."""
 
     id: int
     order_index: int
     question_type: str
-    points: Decimal
-    options: Any
-    correct_answer: Any
+    #: Its options as the database holds them, JSON text: decoded only for a question that
+    #: is answered, to count them (a save needs no option's text; decoding every question's
+    #: options and key at every save was most of the CPU its read took).
+    options_json: str | None
+
+    @property
+    def option_count(self) -> int:
+        """As ``Question.option_count``."""
+        return len(json.loads(self.options_json) or []) if self.options_json else 0
 
 
 class AnswerTarget(NamedTuple):
@@ -103,7 +112,10 @@ def answer_target(session: Session, attempt_id: int) -> AnswerTarget:
         for row in rows
         if row[width] is not None  # a quiz without questions: one row, its question all NULL
     )
-    return AnswerTarget._make((*rows[0][:width], questions))
+    own = list(rows[0][:width])
+    text = own[_ANSWERS]  # read as text, once per question row: decoded once here
+    own[_ANSWERS] = json.loads(text) if text is not None else None
+    return AnswerTarget._make((*own, questions))
 
 
 def store_answers(
@@ -148,12 +160,27 @@ def store_answers(
     return target._replace(answers=answers)
 
 
+#: Where the attempt's answers are among its columns (``AnswerTarget``).
+_ANSWERS = AnswerTarget._fields.index("answers")
+
+
 @cache
 def _target() -> Select[Any]:
-    own = [getattr(Attempt, name) for name in AnswerTarget._fields[:13]]
-    question = [getattr(Question, name) for name in QuestionRow._fields]
+    """The attempt and its questions, one row per question; its answers and the questions'
+    options as JSON text (the driver would decode the answers once per row)."""
+    own: list[Any] = [getattr(Attempt, name) for name in AnswerTarget._fields[:13]]
+    own[_ANSWERS] = cast(Attempt.answers, Text)
+    question = [Question.id, Question.order_index, Question.question_type]
     return (
-        select(*own, User.id, User.email, Course.slug, Course.instructor_id, *question)
+        select(
+            *own,
+            User.id,
+            User.email,
+            Course.slug,
+            Course.instructor_id,
+            *question,
+            cast(Question.options, Text),
+        )
         .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
         .join(User, User.id == Enrollment.student_id)
         .join(Quiz, Quiz.id == Attempt.quiz_id)

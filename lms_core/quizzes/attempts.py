@@ -41,9 +41,9 @@ from lms_core.quizzes import answer_rows, statements
 from lms_core.quizzes.answer_rows import AnswerTarget
 from lms_core.quizzes.fields import TIME_LIMIT_MAX
 from lms_core.quizzes.quizzes import get_quiz
-from lms_core.quizzes.scoring import QuestionLike, Scored, check_answer, scorer_for
+from lms_core.quizzes.scoring import AnswerShape, Scored, check_answer, scorer_for
 
-Q = TypeVar("Q", bound=QuestionLike)
+Q = TypeVar("Q", bound=AnswerShape)
 
 _SHUFFLED_OPTIONS = (
     QuestionType.multiple_choice.value,

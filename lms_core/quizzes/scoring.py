@@ -22,8 +22,8 @@ ZERO = Decimal("0.00")
 
 
 class QuestionLike(Protocol):
-    """What scoring reads of a question: a ``Question``, or a row of plain columns
-    (``answer_rows.QuestionRow``). Read-only, so a named tuple qualifies."""
+    """What scoring reads of a question: a ``Question``, or anything read-only with these
+    (a named tuple qualifies). A save checks answers against less (:class:`AnswerShape`)."""
 
     @property
     def id(self) -> int: ...
@@ -37,6 +37,21 @@ class QuestionLike(Protocol):
     def correct_answer(self) -> Any: ...
     @property
     def order_index(self) -> int: ...
+
+
+class AnswerShape(Protocol):
+    """What saving an answer reads of a question (its number, and what checking the answer's
+    shape needs): a ``Question``, or a save's row of plain columns
+    (``answer_rows.QuestionRow``), which reads no option's text."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def order_index(self) -> int: ...
+    @property
+    def question_type(self) -> str: ...
+    @property
+    def option_count(self) -> int: ...
 
 
 #: Points for one answer (a malformed or missing answer scores 0, never raises).
@@ -199,23 +214,22 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_answer(question: QuestionLike, value: Any, *, field: str) -> Any:
+def check_answer(question: AnswerShape, value: Any, *, field: str) -> Any:
     """The answer in its stored shape (docs/question-shapes.md), or a ValidationError naming it."""
     kind = question.question_type
-    options = question.options or []
 
     def bad(why: str) -> ValidationError:
         return ValidationError(why, field=field, value=value)
 
     if kind == QuestionType.multiple_choice.value:
-        if not _is_int(value) or not 0 <= value < len(options):
-            raise bad(f"must be an option index from 0 to {len(options) - 1}")
+        count = question.option_count  # only where options count: a save's row decodes them
+        if not _is_int(value) or not 0 <= value < count:
+            raise bad(f"must be an option index from 0 to {count - 1}")
         return value
     if kind == QuestionType.multiple_response.value:
-        if not isinstance(value, list) or not all(
-            _is_int(v) and 0 <= v < len(options) for v in value
-        ):
-            raise bad(f"must be a list of option indexes from 0 to {len(options) - 1}")
+        count = question.option_count
+        if not isinstance(value, list) or not all(_is_int(v) and 0 <= v < count for v in value):
+            raise bad(f"must be a list of option indexes from 0 to {count - 1}")
         if len(set(value)) != len(value):
             raise bad("names an option twice")
         return sorted(value)
@@ -242,12 +256,11 @@ def check_answer(question: QuestionLike, value: Any, *, field: str) -> Any:
             raise bad("must be a finite number")
         return value
     if kind == QuestionType.matching.value:
+        count = question.option_count
         if not isinstance(value, dict) or not all(
-            isinstance(k, str) and k.isdigit() and int(k) < len(options) and isinstance(v, str)
+            isinstance(k, str) and k.isdigit() and int(k) < count and isinstance(v, str)
             for k, v in value.items()
         ):
-            raise bad(
-                f'must map left indexes 0..{len(options) - 1} to right texts, e.g. {{"0": "..."}}'
-            )
+            raise bad(f'must map left indexes 0..{count - 1} to right texts, e.g. {{"0": "..."}}')
         return value
     raise bad(f"unknown question type {kind}")

@@ -35,10 +35,25 @@ def test_a_bad_authorization_header_is_401(client: FlaskClient, header: str) -> 
     assert_problem(client.get(f"{API}/courses", headers={"Authorization": header}), 401)
 
 
-def test_bad_json_is_400(client: FlaskClient) -> None:
-    response = client.post(f"{API}/auth/login", data="{not json", content_type="application/json")
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        ("{not json", "Expecting property name"),
+        (b'{"email": "\xff"}', "can't decode"),
+        ("[" * 100_000, "nested too deeply"),  # the parser's recursion: a 400, not a 500
+    ],
+)
+def test_bad_json_is_400(client: FlaskClient, data: str | bytes, why: str) -> None:
+    response = client.post(f"{API}/auth/login", data=data, content_type="application/json")
     body = assert_problem(response, 400)
-    assert "not valid JSON" in body["detail"]
+    assert "not valid JSON" in body["detail"] and why in body["detail"]
+
+
+def test_a_json_type_of_its_own_is_read_as_json(client: FlaskClient) -> None:
+    """``application/*+json`` is JSON: the view gets the body (a wrong login, not a 415)."""
+    body = json.dumps({"email": "nobody@test.example", "password": "wrong-password"})
+    response = client.post(f"{API}/auth/login", data=body, content_type="application/vnd.api+json")
+    assert_problem(response, 401)
 
 
 @pytest.mark.parametrize(
@@ -49,6 +64,7 @@ def test_bad_json_is_400(client: FlaskClient) -> None:
         ("multipart/form-data", '{"email": "", "password": "x"}'),
         ("multipart/form-data; boundary=x", ""),
         ("text/plain", '{"email": "a", "password": "b"}'),
+        ("text/plain+json", '{"email": "a", "password": "b"}'),  # JSON only under application/
     ],
 )
 def test_a_body_that_is_not_json_is_415(client: FlaskClient, content_type: str, data: str) -> None:
@@ -130,13 +146,18 @@ def test_one_json_log_line_per_request_without_the_token(
     api: ApiClient = as_user(learner)
     caplog.set_level(logging.INFO, logger="lms.api.access")
     caplog.clear()
-    response = api.get("/courses")
+    response = api.client.get(
+        f"{API}/courses?search=python&page=1",
+        headers={"Authorization": f"Bearer {api.token}", "User-Agent": "lms-test/1.0"},
+    )
     lines = [r.getMessage() for r in caplog.records if r.name == "lms.api.access"]
     assert len(lines) == 1
     line = json.loads(lines[0])
     assert line["status"] == 200 and line["path"] == f"{API}/courses"
     assert line["request_id"] == response.headers["X-Request-ID"]
     assert line["user_id"] == learner.id and line["duration_ms"] >= 0
+    assert line["bytes"] == len(response.get_data()) and line["time"].endswith("+00:00")
+    assert line["query"] == "search=python&page=1" and line["user_agent"] == "lms-test/1.0"
     assert api.token not in lines[0]
 
 

@@ -70,6 +70,10 @@ def test_one_scrape_counts_every_workers_requests(
     # Each API request's JSON line, on gunicorn's access log (stdout here).
     lines = [json.loads(x) for x in log.splitlines() if x.startswith('{"request_id"')]
     assert len([x for x in lines if x["path"] == "/api/v1/openapi.json"]) == REQUESTS, log[-2000:]
+    assert {x["status"] for x in lines} == {200} and all(x["time"] and x["bytes"] for x in lines)
+    # One line per request: gunicorn's access line only for what the API did not log.
+    assert '"GET /api/v1/openapi.json' not in log
+    assert '"GET /metrics HTTP/1.1" 200' in log and '"GET /healthz HTTP/1.1" 200' in log
 
 
 def test_a_metrics_folder_holding_the_database_stops_the_start_and_keeps_it(

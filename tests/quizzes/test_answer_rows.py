@@ -273,3 +273,19 @@ def test_two_saves_at_once_queue_and_keep_both_answers(
             )
     finally:
         engine.dispose()
+
+
+def test_a_saves_row_counts_options_as_the_object_counts_them(
+    session: Session, make: Any, operator: Actor
+) -> None:
+    setup = make_quiz(session, make, operator)
+    attempt = _start(session, setup)
+    objects = session.scalars(
+        select(Question).where(Question.quiz_id == setup.quiz.id).order_by(Question.order_index)
+    ).all()
+    objects[2].options = None  # stored as JSON null: no options, as an empty list
+    session.flush()
+    rows = answer_target(session, attempt.id).questions
+    counts = [(q.id, q.question_type, q.option_count) for q in objects]
+    assert [(r.id, r.question_type, r.option_count) for r in rows] == counts
+    assert sorted({c for _, _, c in counts}) == [0, 1, 2, 3]  # essay and null: 0; others: theirs

@@ -277,3 +277,18 @@ def test_gunicorn_writes_the_api_json_line_to_its_access_log(
         '{"request_id":"r1","status":200}'
     ]
     assert "r1" not in (tmp_path / "error.log").read_text()
+
+
+def test_the_api_line_goes_up_where_the_access_log_has_no_handler(
+    api_log_restored: logging.Logger,
+) -> None:
+    """An access log configured to pass its lines up to the root logger (no handler of its
+    own): the API's lines go up too, instead of being dropped while gunicorn's line for the
+    request is skipped."""
+    from admin_ui.api.requestlog import write_lines_to
+
+    write_lines_to([])
+    assert api_log_restored.propagate and not api_log_restored.handlers
+    handler = logging.StreamHandler()
+    write_lines_to([handler])
+    assert not api_log_restored.propagate and api_log_restored.handlers == [handler]
