@@ -266,3 +266,24 @@ def test_lmsctl_api_openapi_writes_the_served_document(
     assert json.loads(out.read_text(encoding="utf-8")) == served
     printed = cli("api", "openapi", "--json")
     assert json.loads(printed.stdout) == served
+
+
+def test_the_line_stands_in_for_gunicorns_only_when_a_handler_took_it(
+    app: Flask, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gunicorn skips its access line for a request flagged ``LOGGED``: a line no handler
+    took (no handler on the logger nor above it) must leave the flag off, or the request
+    would be logged nowhere."""
+    from flask import Response
+
+    from admin_ui.api.requestlog import LOGGED, access_log, finish_request
+
+    caplog.set_level(logging.INFO, logger="lms.api.access")
+    with app.test_request_context(f"{API}/openapi.json") as taken:
+        finish_request(Response("{}"))
+        assert taken.request.environ.get(LOGGED) is True
+    monkeypatch.setattr(access_log, "handlers", [])
+    monkeypatch.setattr(access_log, "propagate", False)
+    with app.test_request_context(f"{API}/openapi.json") as dropped:
+        finish_request(Response("{}"))
+        assert LOGGED not in dropped.request.environ
